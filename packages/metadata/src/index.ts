@@ -1,0 +1,10 @@
+export { loadMetadata } from './load-metadata.ts';
+export { parseMetadata, stableStringify, type MetadataSource } from './parse-metadata.ts';
+export { MetadataError, formatIssue, type MetadataIssue } from './errors.ts';
+export { FIELD_TYPES, SNAKE_CASE, type FieldDefinition, type FieldType } from './field-schema.ts';
+export { API_METHODS, SHARING_MODELS, type ApiMethod, type IndexDefinition, type ValidationDefinition } from './object-schema.ts';
+export {
+  RESERVED_FIELD_NAMES, RESERVED_OBJECT_NAMES, getObject, isRelation,
+  type FieldModel, type MetadataModel, type ObjectModel,
+} from './model.ts';
+export { humanize } from './humanize.ts';

@@ -1,0 +1,47 @@
+import type { FieldDefinition } from './field-schema.ts';
+import type { IndexDefinition, ObjectDefinition, ValidationDefinition } from './object-schema.ts';
+
+export type FieldModel = FieldDefinition & { name: string; label: string };
+
+/** A validated, normalised object: labels filled in, fields in declaration order. */
+export interface ObjectModel {
+  name: string;
+  label: string;
+  pluralLabel: string;
+  description?: string;
+  sharingModel: ObjectDefinition['sharingModel'];
+  enable: ObjectDefinition['enable'];
+  displayNameField: string;
+  fields: FieldModel[];
+  indexes: IndexDefinition[];
+  validations: ValidationDefinition[];
+  /** File the object was declared in (not part of the content hash). */
+  source: string;
+}
+
+/** The whole metadata, keyed by a content hash so caches and generated artefacts can be keyed by it. */
+export interface MetadataModel {
+  objects: ObjectModel[];
+  hash: string;
+}
+
+/** Field names every object gets from the runtime; declaring one is an error. */
+export const RESERVED_FIELD_NAMES: readonly string[] = [
+  'id', 'created_at', 'updated_at', 'created_by', 'updated_by', 'owner', 'owner_id',
+  'organization', 'organization_id', 'deleted_at', 'history', 'workflow_state',
+];
+
+/** Object names taken by GraphQL built-ins or by ObjectOS's own subgraphs. */
+export const RESERVED_OBJECT_NAMES: readonly string[] = [
+  'query', 'mutation', 'subscription', 'page_info', 'json', 'date', 'date_time', 'time', 'node',
+  'user', 'organization', 'member', 'session', 'api_key', 'audit_event', 'job_run',
+];
+
+export const isRelation = (f: FieldDefinition): f is Extract<FieldDefinition, { type: 'lookup' | 'master_detail' }> =>
+  f.type === 'lookup' || f.type === 'master_detail';
+
+export function getObject(model: MetadataModel, name: string): ObjectModel {
+  const o = model.objects.find((x) => x.name === name);
+  if (!o) throw new Error(`unknown object "${name}"`);
+  return o;
+}

@@ -1,0 +1,145 @@
+import { createHash } from 'node:crypto';
+import pluralize from 'pluralize';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import type { z } from 'zod';
+import { MetadataError, type MetadataIssue } from './errors.ts';
+import { humanize } from './humanize.ts';
+import { locate, type PathKey } from './locate.ts';
+import type { FieldModel, MetadataModel, ObjectModel } from './model.ts';
+import { ObjectSchema, type ObjectDefinition } from './object-schema.ts';
+import { checkModel } from './check-model.ts';
+
+export interface MetadataSource {
+  /** Name used in error messages (a path relative to the metadata root). */
+  file: string;
+  text: string;
+}
+
+interface ParsedFile {
+  source: MetadataSource;
+  doc: Document;
+  lc: LineCounter;
+  object: ObjectDefinition;
+}
+
+/** Reports a problem at a path inside one parsed file. */
+export type Report = (path: readonly PathKey[], message: string, key?: string) => void;
+
+/**
+ * Parses and validates object metadata from in-memory sources: pure, no I/O.
+ * Throws {@link MetadataError} listing every problem (file, line, path, message).
+ */
+export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel {
+  const issues: MetadataIssue[] = [];
+  const parsed: ParsedFile[] = [];
+  for (const source of [...sources].sort((a, b) => a.file.localeCompare(b.file))) {
+    const file = parseFile(source, issues);
+    if (file) parsed.push(file);
+  }
+  if (issues.length === 0) {
+    checkModel(parsed.map((p) => ({ object: p.object, report: reporterFor(p, issues) })));
+  }
+  if (issues.length > 0) throw new MetadataError(issues);
+  return buildModel(parsed);
+}
+
+function parseFile(source: MetadataSource, issues: MetadataIssue[]): ParsedFile | null {
+  const lc = new LineCounter();
+  const doc = parseDocument(source.text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    for (const e of doc.errors) {
+      const pos = lc.linePos(e.pos[0]);
+      issues.push({ file: source.file, line: pos.line, column: pos.col, path: '', message: `YAML syntax error: ${e.message.split('\n')[0]}` });
+    }
+    return null;
+  }
+  const raw: unknown = doc.toJS();
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    issues.push({ file: source.file, line: 1, column: 1, path: '', message: 'an object file must be a YAML mapping with name and fields' });
+    return null;
+  }
+  const result = ObjectSchema.safeParse(raw);
+  if (!result.success) {
+    for (const issue of result.error.issues) issues.push(toIssue(source.file, doc, lc, issue, raw));
+    return null;
+  }
+  return { source, doc, lc, object: result.data };
+}
+
+function toIssue(file: string, doc: Document, lc: LineCounter, issue: z.core.$ZodIssue, raw: unknown): MetadataIssue {
+  const path = issue.path.filter((k): k is PathKey => typeof k !== 'symbol');
+  let message = issue.message;
+  let key: string | undefined;
+  if (issue.code === 'unrecognized_keys') {
+    key = issue.keys[0];
+    message = `unknown propert${issue.keys.length > 1 ? 'ies' : 'y'} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  } else if (issue.code === 'invalid_union' && 'discriminator' in issue && issue.discriminator) {
+    const value = valueAt(raw, path);
+    const options = 'options' in issue && Array.isArray(issue.options) ? issue.options.join(', ') : '';
+    message =
+      value === undefined
+        ? `missing "${issue.discriminator}" (one of ${options})`
+        : `unknown ${path.includes('fields') ? 'field' : 'validation'} ${issue.discriminator} "${String(value)}" (expected one of ${options})`;
+  }
+  const pos = locate(doc, lc, path, key);
+  return { file, ...pos, path: [...path, ...(key ? [key] : [])].join('.'), message };
+}
+
+function valueAt(raw: unknown, path: readonly PathKey[]): unknown {
+  let v: unknown = raw;
+  for (const k of path) v = v !== null && typeof v === 'object' ? (v as Record<PathKey, unknown>)[k] : undefined;
+  return v;
+}
+
+function reporterFor(p: ParsedFile, issues: MetadataIssue[]): Report {
+  return (path, message, key) => {
+    const pos = locate(p.doc, p.lc, path, key);
+    issues.push({ file: p.source.file, ...pos, path: [...path, ...(key ? [key] : [])].join('.'), message });
+  };
+}
+
+function buildModel(parsed: ParsedFile[]): MetadataModel {
+  const objects: ObjectModel[] = parsed
+    .map(({ object: o, source }) => {
+      const fields: FieldModel[] = Object.entries(o.fields).map(([name, f]) => ({
+        ...f,
+        name,
+        label: f.label ?? humanize(name),
+        // A master-detail child cannot exist without its parent.
+        ...(f.type === 'master_detail' ? { required: true, deleteBehavior: f.deleteBehavior ?? 'cascade' } : {}),
+        ...(f.type === 'lookup' ? { deleteBehavior: f.deleteBehavior ?? 'set_null' } : {}),
+      }));
+      const label = o.label ?? humanize(o.name);
+      const model: ObjectModel = {
+        name: o.name,
+        label,
+        pluralLabel: o.pluralLabel ?? pluralize(label),
+        sharingModel: o.sharingModel,
+        enable: o.enable,
+        displayNameField: o.displayNameField ?? (o.fields['name'] ? 'name' : fields[0]!.name),
+        fields,
+        indexes: o.indexes,
+        validations: o.validations,
+        source: source.file,
+        ...(o.description !== undefined ? { description: o.description } : {}),
+      };
+      return model;
+    })
+    .sort((a, b) => a.name.localeCompare(b.name));
+  const hash = createHash('sha256')
+    .update(stableStringify(objects.map(({ source: _source, ...rest }) => rest)))
+    .digest('hex');
+  return { objects, hash };
+}
+
+/** JSON with sorted object keys, so the hash depends on content only. */
+export function stableStringify(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => a.localeCompare(b));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableStringify(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

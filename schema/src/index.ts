@@ -1,0 +1,7 @@
+export { compile, defaultPreset, FEDERATION_LINK, type CompileOptions, type CompiledSchema } from './compile.ts';
+export { defaultInflection, type Inflection } from './inflection.ts';
+export { CompileError } from './compile-error.ts';
+export type { Build, CompilerPlugin } from './build.ts';
+export type { ColumnPlan, DataPlan, ObjectPlan, RelationPlan, ReverseRelationPlan } from './plan.ts';
+export { FILTER_INPUTS, GRAPHQL_TYPES, type FilterOp } from './type-map.ts';
+export { generatedFiles, GENERATED_DIR } from './generated.ts';

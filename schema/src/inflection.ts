@@ -1,0 +1,47 @@
+import pluralize from 'pluralize';
+import type { FieldModel, ObjectModel } from '@objectos/metadata';
+
+const camel = (snake: string): string => snake.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+const pascal = (snake: string): string => {
+  const c = camel(snake);
+  return c[0]!.toUpperCase() + c.slice(1);
+};
+
+/**
+ * Every generated GraphQL and SQL name comes from here, never concatenated inline.
+ * Override any entry through `compile(model, { inflection: { … } })`.
+ */
+export const defaultInflection = {
+  camel,
+  pascal,
+  plural: (name: string): string => pluralize(name),
+  typeName: (o: ObjectModel): string => pascal(o.name),
+  singleField: (o: ObjectModel): string => camel(o.name),
+  listField(o: ObjectModel): string {
+    const p = pluralize(o.name);
+    return camel(p === o.name ? `${o.name}_list` : p);
+  },
+  connectionType: (o: ObjectModel): string => `${pascal(o.name)}Connection`,
+  edgeType: (o: ObjectModel): string => `${pascal(o.name)}Edge`,
+  whereInput: (o: ObjectModel): string => `${pascal(o.name)}Where`,
+  orderByInput: (o: ObjectModel): string => `${pascal(o.name)}OrderBy`,
+  sortFieldEnum: (o: ObjectModel): string => `${pascal(o.name)}SortField`,
+  sortFieldValue: (column: string): string => column.toUpperCase(),
+  createInput: (o: ObjectModel): string => `${pascal(o.name)}CreateInput`,
+  updateInput: (o: ObjectModel): string => `${pascal(o.name)}UpdateInput`,
+  createMutation: (o: ObjectModel): string => `create${pascal(o.name)}`,
+  updateMutation: (o: ObjectModel): string => `update${pascal(o.name)}`,
+  deleteMutation: (o: ObjectModel): string => `delete${pascal(o.name)}`,
+  enumType: (o: ObjectModel, f: FieldModel): string => `${pascal(o.name)}${pascal(f.name)}`,
+  enumFilter: (enumType: string, list: boolean): string => `${enumType}${list ? 'ListFilter' : 'Filter'}`,
+  /** GraphQL name of a stored field; for a relation, the field that resolves to the related record. */
+  fieldName: (f: FieldModel): string => camel(f.name),
+  /** GraphQL name of the raw foreign key of a relation field (`account` → `accountId`). */
+  relationIdField: (f: FieldModel): string => `${camel(f.name)}Id`,
+  reverseRelation: (child: ObjectModel, f: FieldModel & { relationshipName?: string }): string =>
+    camel(f.relationshipName ?? pluralize(child.name)),
+  tableName: (o: ObjectModel): string => o.name,
+  columnName: (f: FieldModel): string => (f.type === 'lookup' || f.type === 'master_detail' ? `${f.name}_id` : f.name),
+};
+
+export type Inflection = typeof defaultInflection;

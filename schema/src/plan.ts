@@ -1,0 +1,54 @@
+import type { ApiMethod, FieldModel, FieldType, ObjectModel } from '@objectos/metadata';
+
+/** A stored column as the API sees it. System columns (`id`, `created_at`, `updated_at`) have `field: null`. */
+export interface ColumnPlan {
+  /** Metadata name (`annual_revenue`, `account`, or a system name like `created_at`). */
+  name: string;
+  /** Name in GraphQL outputs, `where`, inputs (`annualRevenue`; `accountId` for a relation). */
+  graphqlName: string;
+  column: string;
+  type: FieldType | 'id';
+  filterInput: string;
+  /** `SortField` enum value, when the column can be sorted on. */
+  sortValue: string | null;
+  field: FieldModel | null;
+}
+
+export interface RelationPlan {
+  /** GraphQL field resolving to the related record (`account`). */
+  graphqlName: string;
+  column: string;
+  target: string;
+  field: FieldModel;
+}
+
+export interface ReverseRelationPlan {
+  /** GraphQL field on the parent listing children (`contacts`). */
+  graphqlName: string;
+  child: string;
+  column: string;
+  field: FieldModel;
+}
+
+export interface ObjectPlan {
+  object: ObjectModel;
+  typeName: string;
+  table: string;
+  singleField: string;
+  listField: string;
+  createMutation: string;
+  updateMutation: string;
+  deleteMutation: string;
+  methods: readonly ApiMethod[];
+  columns: ColumnPlan[];
+  relations: RelationPlan[];
+  reverse: ReverseRelationPlan[];
+}
+
+/** Everything the data subgraph needs to resolve the compiled SDL, keyed by object name. */
+export interface DataPlan {
+  hash: string;
+  objects: Record<string, ObjectPlan>;
+  /** GraphQL type name → object name. */
+  byType: Record<string, string>;
+}

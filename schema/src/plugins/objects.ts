@@ -1,0 +1,87 @@
+import type { FieldModel } from '@objectos/metadata';
+import type { Build, CompilerPlugin } from '../build.ts';
+import type { ColumnPlan, ObjectPlan } from '../plan.ts';
+import type { SdlField } from '../sdl-builder.ts';
+import { ENUM_FILTER_OPS, ENUM_LIST_FILTER_OPS, GRAPHQL_TYPES, opArgType } from '../type-map.ts';
+
+/** GraphQL type of a column, without nullability. */
+export function columnType(b: Build, p: ObjectPlan, c: ColumnPlan): string {
+  if (c.type === 'id' || c.type === 'lookup' || c.type === 'master_detail') return 'ID';
+  if (c.type === 'select') return b.inflect.enumType(p.object, c.field!);
+  if (c.type === 'multiselect') return `[${b.inflect.enumType(p.object, c.field!)}!]`;
+  return GRAPHQL_TYPES[c.type].scalar;
+}
+
+const describe = (f: FieldModel): string => (f.description ? `${f.label}: ${f.description}` : f.label);
+
+/** Entity type, enums, filters, ordering, connection and the root query fields of each object. */
+export const objectsPlugin: CompilerPlugin = {
+  name: 'objects',
+  build(b) {
+    const { sdl, inflect } = b;
+    const query: SdlField[] = [];
+    for (const p of b.exposed) {
+      const own = `object "${p.object.name}"`;
+      for (const c of p.columns) {
+        if (c.type !== 'select' && c.type !== 'multiselect') continue;
+        const field = c.field as Extract<FieldModel, { type: 'select' | 'multiselect' }>;
+        const enumName = inflect.enumType(p.object, field);
+        sdl.addEnum(enumName, field.options.map((o) => o.value), own, `Options of ${p.object.name}.${field.name}.`);
+        const list = c.type === 'multiselect';
+        const ops = list ? ENUM_LIST_FILTER_OPS : ENUM_FILTER_OPS;
+        sdl.add(inflect.enumFilter(enumName, list), `input ${inflect.enumFilter(enumName, list)}`,
+          ops.map((op) => ({ name: op, signature: `: ${opArgType(op, enumName)}` })), own);
+      }
+      const fields: SdlField[] = p.columns.map((c) => {
+        const nonNull = c.field === null || c.field.required || c.type === 'autonumber';
+        return {
+          name: c.graphqlName,
+          signature: `: ${columnType(b, p, c)}${nonNull ? '!' : ''}`,
+          ...(c.field ? { description: describe(c.field) } : {}),
+        };
+      });
+      for (const r of p.relations) {
+        if (!b.isExposed(r.target)) continue;
+        fields.push({ name: r.graphqlName, signature: `: ${b.plan.objects[r.target]!.typeName}`, description: describe(r.field) });
+      }
+      const desc = p.object.description ? `${p.object.label}: ${p.object.description}` : p.object.label;
+      sdl.add(p.typeName, `type ${p.typeName} @key(fields: "id")`, fields, own, desc);
+
+      const where = inflect.whereInput(p.object);
+      sdl.add(where, `input ${where}`, [
+        { name: 'and', signature: `: [${where}!]` },
+        { name: 'or', signature: `: [${where}!]` },
+        { name: 'not', signature: `: ${where}` },
+        ...p.columns.map((c) => ({ name: c.graphqlName, signature: `: ${c.filterInput}` })),
+      ], own);
+      const sortEnum = inflect.sortFieldEnum(p.object);
+      sdl.addEnum(sortEnum, p.columns.flatMap((c) => (c.sortValue ? [c.sortValue] : [])), own);
+      const orderBy = inflect.orderByInput(p.object);
+      sdl.add(orderBy, `input ${orderBy}`, [
+        { name: 'field', signature: `: ${sortEnum}!` },
+        { name: 'direction', signature: ': SortDirection = ASC' },
+      ], own);
+      const edge = inflect.edgeType(p.object);
+      sdl.add(edge, `type ${edge}`, [
+        { name: 'cursor', signature: ': String!' },
+        { name: 'node', signature: `: ${p.typeName}!` },
+      ], own);
+      const conn = inflect.connectionType(p.object);
+      sdl.add(conn, `type ${conn}`, [
+        { name: 'edges', signature: `: [${edge}!]!` },
+        { name: 'nodes', signature: `: [${p.typeName}!]!` },
+        { name: 'pageInfo', signature: ': PageInfo!' },
+        { name: 'totalCount', signature: ': Int!', description: 'Number of records matching `where`, ignoring pagination.' },
+      ], own);
+      if (p.methods.includes('get'))
+        query.push({ name: p.singleField, signature: `(id: ID!): ${p.typeName}`, description: `One ${p.object.label} by id, or null.` });
+      if (p.methods.includes('list'))
+        query.push({
+          name: p.listField,
+          signature: `(where: ${where}, orderBy: [${orderBy}!], first: Int, after: String, last: Int, before: String, offset: Int): ${conn}!`,
+          description: `${p.object.pluralLabel}: filter with where, sort with orderBy, page with first/after, last/before or offset.`,
+        });
+    }
+    if (query.length > 0) b.sdl.add('Query', 'type Query', query, 'the objects plugin');
+  },
+};
