@@ -1,0 +1,38 @@
+import { resolve } from 'node:path';
+
+/** Runtime configuration, from the environment (and `--empty`); every setting has a safe default. */
+export interface ObjectOSConfig {
+  host: string;
+  port: number;
+  metadataDir: string;
+  /** PostgreSQL URL; unset means the embedded engine (PGlite). */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  seed: boolean;
+  graphiql: boolean;
+  /** Subgraphs served by other processes: name → URL. `data` listed here is not embedded. */
+  remoteSubgraphs: Record<string, string>;
+}
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = process.argv.slice(2)): ObjectOSConfig {
+  const production = env['NODE_ENV'] === 'production';
+  const port = Number(env['PORT'] ?? 4000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got "${env['PORT']}"`);
+  const remoteSubgraphs: Record<string, string> = {};
+  for (const entry of (env['OBJECTOS_SUBGRAPHS'] ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    const [name, url] = entry.split('=', 2);
+    if (!name || !url || !/^https?:\/\//.test(url)) throw new Error(`OBJECTOS_SUBGRAPHS entries are name=http://host:port/graphql, got "${entry}"`);
+    remoteSubgraphs[name] = url;
+  }
+  const flag = (name: string) => argv.includes(`--${name}`);
+  return {
+    host: env['HOST'] ?? '127.0.0.1',
+    port,
+    metadataDir: resolve(env['OBJECTOS_METADATA'] ?? 'metadata'),
+    databaseUrl: env['DATABASE_URL'] || undefined,
+    dataDir: resolve(env['OBJECTOS_DATA_DIR'] ?? '.objectos/data'),
+    seed: !flag('empty') && env['OBJECTOS_SEED'] !== 'false',
+    graphiql: env['OBJECTOS_GRAPHIQL'] ? env['OBJECTOS_GRAPHIQL'] === 'true' : !production,
+    remoteSubgraphs,
+  };
+}

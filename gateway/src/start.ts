@@ -1,0 +1,53 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createDataSubgraph, type DataSubgraph } from '@objectos/data-subgraph';
+import type { ObjectOSConfig } from './config.ts';
+import { createGateway, type Gateway, type SubgraphSource } from './create-gateway.ts';
+
+export interface RunningObjectOS {
+  url: string;
+  gateway: Gateway;
+  data: DataSubgraph | null;
+  server: Server;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts ObjectOS: the data subgraph in process (unless configured as remote), the gateway over every
+ * subgraph, and one HTTP endpoint. Nothing listens until everything composed and migrated.
+ */
+export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObjectOS> {
+  const data = config.remoteSubgraphs['data']
+    ? null
+    : await createDataSubgraph({
+        metadata: config.metadataDir,
+        ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir }),
+        seed: config.seed,
+      });
+  try {
+    const subgraphs: SubgraphSource[] = Object.entries(config.remoteSubgraphs).map(([name, url]) => ({ name, url }));
+    if (data) subgraphs.unshift({ name: 'data', url: 'http://data.objectos.internal/graphql', sdl: data.sdl, fetch: data.fetch });
+    const gateway = await createGateway({ subgraphs, graphiql: config.graphiql });
+    const server = createServer(gateway.yoga);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+    const { port } = server.address() as AddressInfo;
+    const host = config.host === '127.0.0.1' || config.host === '0.0.0.0' ? 'localhost' : config.host;
+    return {
+      url: `http://${host}:${port}/graphql`,
+      gateway,
+      data,
+      server,
+      async stop() {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        await data?.dispose();
+      },
+    };
+  } catch (e) {
+    await data?.dispose();
+    throw e;
+  }
+}

@@ -1,0 +1,83 @@
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { parse, type GraphQLSchema } from 'graphql';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { loadMetadata, type MetadataModel } from '@objectos/metadata';
+import { compile, type CompiledSchema } from '@objectos/schema';
+import { connectDatabase, type Database, type DatabaseOptions } from './db/connect.ts';
+import { migrate, type MigrationResult } from './db/migrate.ts';
+import { buildTables } from './db/tables.ts';
+import type { DataSource } from './data-source.ts';
+import { createLoaders } from './loaders.ts';
+import { buildResolvers, type DataContext } from './resolvers.ts';
+import { seedDemoData, type SeedResult } from './seed.ts';
+
+export interface DataSubgraphOptions extends DatabaseOptions {
+  /** Metadata folder, loaded model, or compiled schema. @default 'metadata' */
+  metadata?: string | MetadataModel | CompiledSchema;
+  /** Seed demo records on first start (only into empty tables). @default false */
+  seed?: boolean;
+  /** @default 1000 */
+  maxPageSize?: number;
+  /** @default 100 */
+  defaultPageSize?: number;
+  /** @default '/graphql' */
+  graphqlEndpoint?: string;
+  /** Show GraphiQL on GET (development). @default false */
+  graphiql?: boolean;
+}
+
+export interface DataSubgraph {
+  name: 'data';
+  sdl: string;
+  schema: GraphQLSchema;
+  yoga: YogaServerInstance<Record<string, unknown>, DataContext>;
+  /** WHATWG fetch handler: use in-process, or mount on a node HTTP server via `yoga`. */
+  fetch: (request: Request) => Promise<Response>;
+  source: DataSource;
+  database: Database;
+  migration: MigrationResult;
+  seeded: SeedResult | null;
+  dispose(): Promise<void>;
+}
+
+async function compiledFrom(m: DataSubgraphOptions['metadata']): Promise<CompiledSchema> {
+  if (m === undefined || typeof m === 'string') return compile(await loadMetadata(m ?? 'metadata'));
+  return 'plan' in m ? m : compile(m);
+}
+
+/** The data subgraph: compiled SDL served by graphql-yoga as a Federation v2 subgraph over drizzle. */
+export async function createDataSubgraph(options: DataSubgraphOptions = {}): Promise<DataSubgraph> {
+  const { seed = false, maxPageSize = 1000, defaultPageSize = 100, graphqlEndpoint = '/graphql', graphiql = false } = options;
+  const compiled = await compiledFrom(options.metadata);
+  const database = await connectDatabase(options);
+  try {
+    const tables = buildTables(compiled.plan);
+    const migration = await migrate(database.db, compiled.plan, tables);
+    const source: DataSource = { db: database.db, plan: compiled.plan, tables, maxPageSize, defaultPageSize };
+    const seeded = seed ? await seedDemoData(source) : null;
+    const sdl = compiled.subgraphs.data.sdl;
+    const schema = buildSubgraphSchema([{ typeDefs: parse(sdl), resolvers: buildResolvers(source) }]);
+    const yoga = createYoga<Record<string, unknown>, DataContext>({
+      schema,
+      graphqlEndpoint,
+      graphiql,
+      landingPage: false,
+      context: () => ({ ds: source, loaders: createLoaders(source) }),
+    });
+    return {
+      name: 'data',
+      sdl,
+      schema,
+      yoga,
+      fetch: (request) => Promise.resolve(yoga.fetch(request)),
+      source,
+      database,
+      migration,
+      seeded,
+      dispose: () => database.close(),
+    };
+  } catch (e) {
+    await database.close();
+    throw e;
+  }
+}

@@ -1,0 +1,94 @@
+import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import type { Logger } from 'drizzle-orm/logger';
+import type { SQL } from 'drizzle-orm';
+import pg from 'pg';
+
+export type Db = PgDatabase<PgQueryResultHKT>;
+
+export interface DatabaseOptions {
+  /** PostgreSQL connection string; when absent the embedded engine (PGlite) is used. */
+  databaseUrl?: string;
+  /** PGlite data folder; `memory://` (the default) keeps nothing. */
+  dataDir?: string;
+  /** Pool size for PostgreSQL. @default 10 */
+  poolSize?: number;
+  /** Called with every SQL statement sent (used by tests to count statements). */
+  onQuery?: (sql: string, params: unknown[]) => void;
+}
+
+export interface Database {
+  db: Db;
+  engine: 'pglite' | 'postgres';
+  close(): Promise<void>;
+}
+
+/** The only module that opens connections. */
+export async function connectDatabase(options: DatabaseOptions = {}): Promise<Database> {
+  const logger: Logger | undefined = options.onQuery ? { logQuery: (q, p) => options.onQuery!(q, p) } : undefined;
+  if (options.databaseUrl) {
+    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 10 });
+    // An idle client losing its server connection must not crash the process.
+    pool.on('error', () => {});
+    await pool.query('select 1');
+    const db = drizzlePg({ client: pool, ...(logger ? { logger } : {}) }) as unknown as Db;
+    return { db, engine: 'postgres', close: () => pool.end() };
+  }
+  const dataDir = options.dataDir ?? 'memory://';
+  const release = dataDir.startsWith('memory://') ? () => {} : lockDataDir(dataDir);
+  try {
+    const client = await PGlite.create({ dataDir });
+    const db = drizzlePglite({ client, ...(logger ? { logger } : {}) }) as unknown as Db;
+    return {
+      db,
+      engine: 'pglite',
+      async close() {
+        await client.close();
+        release();
+      },
+    };
+  } catch (e) {
+    release();
+    throw e;
+  }
+}
+
+/** PGlite is single-process: a second server on the same folder would corrupt it, so refuse clearly. */
+function lockDataDir(dir: string): () => void {
+  mkdirSync(dir, { recursive: true });
+  const lock = join(dir, 'objectos.pid');
+  try {
+    closeSync(openSync(lock, 'wx'));
+  } catch {
+    const pid = Number(readFileSync(lock, 'utf8'));
+    if (pid && pid !== process.pid && isAlive(pid))
+      throw new Error(`the embedded database in ${dir} is in use by process ${pid}; stop it first or choose another data folder`);
+  }
+  writeFileSync(lock, String(process.pid));
+  return () => {
+    try {
+      unlinkSync(lock);
+    } catch {
+      /* already gone */
+    }
+  };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs a statement and returns its rows (both drivers answer with `{ rows }`). */
+export async function queryRows<T>(db: Db, query: SQL): Promise<T[]> {
+  const r = (await db.execute(query)) as unknown as { rows: T[] };
+  return r.rows;
+}

@@ -1,0 +1,179 @@
+import { sql } from 'drizzle-orm';
+import type { PgColumn } from 'drizzle-orm/pg-core';
+import type { ColumnPlan, DataPlan, ObjectPlan } from '@objectos/schema';
+import { queryRows, type Db } from './connect.ts';
+import { ident, literal } from './sql-text.ts';
+import type { DynTable } from './tables.ts';
+
+/** Refused migration: the metadata asks for a change that would lose or break data. Nothing was applied. */
+export class MigrationError extends Error {
+  readonly code = 'DESTRUCTIVE_CHANGE' as const;
+  constructor(readonly problems: string[]) {
+    super(`Refusing to change the database schema (nothing was applied):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'MigrationError';
+  }
+}
+
+export interface MigrationResult {
+  /** False when the stored metadata hash already matched. */
+  applied: boolean;
+  statements: string[];
+}
+
+interface DbColumn { table: string; column: string; type: string; notnull: boolean }
+const MIGRATION_LOCK = 7_734_011;
+const norm = (t: string): string => t.replace(/\s+/g, '').replace(/^time$/, 'timewithouttimezone');
+
+/**
+ * Brings the database to the metadata: creates tables, adds columns, constraints and indexes, in one
+ * transaction under an advisory lock (several replicas may start at once). Changes that would drop or
+ * rewrite data are refused with a {@link MigrationError} naming each one.
+ */
+export async function migrate(db: Db, plan: DataPlan, tables: Record<string, DynTable>): Promise<MigrationResult> {
+  return db.transaction(async (tx) => {
+    const run = async (ddl: string) => {
+      await tx.execute(sql.raw(ddl));
+    };
+    await tx.execute(sql`select pg_advisory_xact_lock(${MIGRATION_LOCK})`);
+    await run('create table if not exists "_objectos_meta" (key text primary key, value jsonb not null)');
+    const stored = await queryRows<{ value: unknown }>(tx as unknown as Db, sql`select value from "_objectos_meta" where key = 'schema_hash'`);
+    if (stored[0]?.value === plan.hash) return { applied: false, statements: [] };
+
+    const existing = await introspect(tx as unknown as Db);
+    const statements: string[] = [];
+    const problems: string[] = [];
+    const later: string[] = [];
+    for (const p of Object.values(plan.objects)) {
+      const table = tables[p.object.name]!;
+      const cols = existing.filter((c) => c.table === p.table);
+      if (cols.length === 0) statements.push(...createTable(p, table));
+      else await alterTable(tx as unknown as Db, p, table, cols, statements, problems);
+      later.push(...constraintsAndIndexes(p));
+    }
+    if (problems.length > 0) throw new MigrationError(problems);
+    for (const s of [...statements, ...later]) {
+      try {
+        await run(s);
+      } catch (e) {
+        throw new MigrationError([`${s}: ${(e as Error).message}`]);
+      }
+    }
+    await tx.execute(sql`insert into "_objectos_meta" (key, value) values ('schema_hash', ${JSON.stringify(plan.hash)}::jsonb)
+      on conflict (key) do update set value = excluded.value`);
+    return { applied: true, statements: [...statements, ...later] };
+  });
+}
+
+async function introspect(db: Db): Promise<DbColumn[]> {
+  return queryRows<DbColumn>(db, sql`
+    select c.relname as "table", a.attname as "column", format_type(a.atttypid, a.atttypmod) as "type", a.attnotnull as "notnull"
+    from pg_attribute a join pg_class c on a.attrelid = c.oid join pg_namespace n on c.relnamespace = n.oid
+    where n.nspname = current_schema() and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped`);
+}
+
+function sqlType(table: DynTable, c: ColumnPlan): string {
+  return (table[c.graphqlName] as PgColumn).getSQLType();
+}
+
+function columnDefault(p: ObjectPlan, c: ColumnPlan): string | null {
+  if (c.type === 'id') return 'gen_random_uuid()';
+  if (c.field === null) return 'now()';
+  const f = c.field;
+  if (f.type === 'autonumber') {
+    const digits = /\{(0+)\}/.exec(f.autonumberFormat)![1]!.length;
+    const [before, after] = f.autonumberFormat.split(/\{0+\}/) as [string, string];
+    return `(${literal(before)} || lpad(nextval(${literal(sequenceName(p, c))})::text, ${digits}, '0') || ${literal(after)})`;
+  }
+  if (!('defaultValue' in f) || f.defaultValue === undefined) return null;
+  if (f.type === 'datetime' && f.defaultValue === 'now') return 'now()';
+  return literal(f.defaultValue);
+}
+
+const sequenceName = (p: ObjectPlan, c: ColumnPlan): string => `${p.table}_${c.column}_seq`;
+const notNull = (c: ColumnPlan): boolean => c.field === null || c.field.required || c.type === 'autonumber';
+
+function columnDdl(p: ObjectPlan, table: DynTable, c: ColumnPlan): string {
+  const def = columnDefault(p, c);
+  return `${ident(c.column)} ${sqlType(table, c)}${c.type === 'id' ? ' primary key' : ''}${def ? ` default ${def}` : ''}${notNull(c) ? ' not null' : ''}`;
+}
+
+function createTable(p: ObjectPlan, table: DynTable): string[] {
+  const seqs = p.columns.filter((c) => c.type === 'autonumber').map((c) => `create sequence if not exists ${ident(sequenceName(p, c))}`);
+  return [...seqs, `create table ${ident(p.table)} (\n  ${p.columns.map((c) => columnDdl(p, table, c)).join(',\n  ')}\n)`];
+}
+
+async function alterTable(db: Db, p: ObjectPlan, table: DynTable, cols: DbColumn[], out: string[], problems: string[]): Promise<void> {
+  const t = ident(p.table);
+  const count = async (where = ''): Promise<number> => (await queryRows<{ n: number }>(db, sql.raw(`select count(*)::int as n from ${t}${where}`)))[0]!.n;
+  const rows = await count();
+  for (const c of p.columns) {
+    const current = cols.find((x) => x.column === c.column);
+    const wanted = sqlType(table, c);
+    const def = columnDefault(p, c);
+    if (!current) {
+      if (notNull(c) && def === null && rows > 0) {
+        problems.push(`${p.object.name}.${c.name}: cannot add a required field without defaultValue to "${p.table}", which has ${rows} rows; give it a defaultValue or make it optional first`);
+        continue;
+      }
+      if (c.type === 'autonumber') out.push(`create sequence if not exists ${ident(sequenceName(p, c))}`);
+      out.push(`alter table ${t} add column ${columnDdl(p, table, c)}`);
+      continue;
+    }
+    if (norm(current.type) !== norm(wanted)) {
+      if (isNumericWidening(current.type, wanted)) out.push(`alter table ${t} alter column ${ident(c.column)} type ${wanted}`);
+      else problems.push(`${p.object.name}.${c.name}: column "${p.table}.${c.column}" is ${current.type} but the metadata now needs ${wanted}; changing it could lose data, so migrate it by hand`);
+      continue;
+    }
+    if (c.field === null) continue;
+    out.push(`alter table ${t} alter column ${ident(c.column)} ${def ? `set default ${def}` : 'drop default'}`);
+    if (notNull(c) && !current.notnull) {
+      const nulls = await count(` where ${ident(c.column)} is null`);
+      if (nulls > 0) problems.push(`${p.object.name}.${c.name}: cannot make the field required while ${nulls} rows have no value`);
+      else out.push(`alter table ${t} alter column ${ident(c.column)} set not null`);
+    } else if (!notNull(c) && current.notnull) out.push(`alter table ${t} alter column ${ident(c.column)} drop not null`);
+  }
+  for (const extra of cols) {
+    if (!p.columns.some((c) => c.column === extra.column))
+      problems.push(`${p.object.name}: column "${p.table}.${extra.column}" is no longer in the metadata; dropping it would lose data. Restore the field, or drop the column by hand (alter table ${t} drop column ${ident(extra.column)})`);
+  }
+}
+
+function isNumericWidening(from: string, to: string): boolean {
+  const a = /^numeric\((\d+),\s*(\d+)\)$/.exec(from);
+  const b = /^numeric\((\d+),\s*(\d+)\)$/.exec(to);
+  if (!a || !b) return false;
+  const [pa, sa, pb, sb] = [a[1], a[2], b[1], b[2]].map(Number) as [number, number, number, number];
+  return sb >= sa && pb - sb >= pa - sa;
+}
+
+const ON_DELETE = { set_null: 'set null', cascade: 'cascade', restrict: 'restrict' } as const;
+
+/** Foreign keys, their indexes, unique and metadata indexes: all idempotent. */
+function constraintsAndIndexes(p: ObjectPlan): string[] {
+  const t = ident(p.table);
+  const out: string[] = [];
+  for (const r of p.relations) {
+    const name = fkName(p.table, r.column);
+    const onDelete = ON_DELETE[(r.field as { deleteBehavior?: keyof typeof ON_DELETE }).deleteBehavior ?? 'set_null'];
+    out.push(`alter table ${t} drop constraint if exists ${ident(name)}`);
+    out.push(`alter table ${t} add constraint ${ident(name)} foreign key (${ident(r.column)}) references ${ident(r.target)}(id) on delete ${onDelete}`);
+    out.push(`create index if not exists ${ident(`${p.table}_${r.column}_fk_idx`)} on ${t} (${ident(r.column)})`);
+  }
+  for (const c of p.columns) {
+    if (c.field?.unique) out.push(`create unique index if not exists ${ident(uniqueName(p.table, [c.column]))} on ${t} (${ident(c.column)})`);
+  }
+  for (const v of p.object.validations) {
+    if (v.type !== 'unique' || !v.active) continue;
+    const columns = v.fields.map((f) => p.columns.find((c) => c.name === f)!.column);
+    out.push(`create unique index if not exists ${ident(`${p.table}_${v.name}_uq`)} on ${t} (${columns.map(ident).join(', ')})`);
+  }
+  for (const ix of p.object.indexes) {
+    const columns = ix.fields.map((f) => p.columns.find((c) => c.name === f)!.column);
+    out.push(`create ${ix.unique ? 'unique ' : ''}index if not exists ${ident(`${p.table}_${ix.name}_idx`)} on ${t} using ${ix.type} (${columns.map(ident).join(', ')})`);
+  }
+  return out;
+}
+
+export const fkName = (table: string, column: string): string => `${table}_${column}_fkey`;
+export const uniqueName = (table: string, columns: string[]): string => `${table}_${columns.join('_')}_key`;
+

@@ -1,0 +1,33 @@
+import { GraphQLError } from 'graphql';
+
+/** Error codes of the data subgraph, with the `extensions.code` and HTTP-ish status they map to. */
+export const DATA_ERRORS = {
+  BAD_USER_INPUT: { status: 400 },
+  NOT_FOUND: { status: 404 },
+  CONFLICT: { status: 409 },
+  FORBIDDEN: { status: 403 },
+} as const;
+export type DataErrorCode = keyof typeof DATA_ERRORS;
+
+export interface InputIssue {
+  /** GraphQL input field name (`annualRevenue`), or the argument (`where`, `after`). */
+  field: string;
+  /** Which rule was broken: `maxLength`, `min`, `required`, `format`, `reference`, `unique`… */
+  constraint: string;
+  message: string;
+}
+
+/**
+ * A client-facing error: a GraphQLError (so it is not masked) with a stable `extensions.code`.
+ * Anything else thrown by a resolver is masked as "Unexpected error." by the server.
+ */
+export function dataError(code: DataErrorCode, message: string, extra: { issues?: InputIssue[]; cause?: unknown } = {}): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { code, ...(extra.issues ? { issues: extra.issues } : {}) },
+    ...(extra.cause instanceof Error ? { originalError: extra.cause } : {}),
+  });
+}
+
+export function badInput(typeName: string, issues: InputIssue[]): GraphQLError {
+  return dataError('BAD_USER_INPUT', `Invalid ${typeName} input: ${issues.map((i) => i.message).join('; ')}`, { issues });
+}

@@ -1,0 +1,80 @@
+import type { GraphQLResolverMap } from '@apollo/subgraph';
+import type { ObjectPlan } from '@objectos/schema';
+import type { DataSource, Row } from './data-source.ts';
+import type { Loaders } from './loaders.ts';
+import { scalarResolvers } from './scalars.ts';
+import { findConnection, type ChildArgs, type ListArgs } from './sql/read.ts';
+import { createRecord, deleteRecord, updateRecord } from './sql/write.ts';
+import { isUuid } from './sql/where.ts';
+
+export interface DataContext {
+  ds: DataSource;
+  loaders: Loaders;
+}
+
+type Resolver = (parent: unknown, args: Record<string, unknown>, ctx: DataContext) => unknown;
+
+/** Root fields per API method: one row per operation kind; adding an operation means adding a row. */
+const ROOT_FIELDS: Record<string, { root: 'Query' | 'Mutation'; name: (p: ObjectPlan) => string; make: (p: ObjectPlan) => Resolver }> = {
+  get: {
+    root: 'Query',
+    name: (p) => p.singleField,
+    make: (p) => (_, { id }, ctx) => (isUuid(id) ? ctx.loaders.byId(p.object.name).load(id) : null),
+  },
+  list: { root: 'Query', name: (p) => p.listField, make: (p) => (_, args, ctx) => findConnection(ctx.ds, p.object.name, args as ListArgs) },
+  create: {
+    root: 'Mutation',
+    name: (p) => p.createMutation,
+    make: (p) => async (_, { input }, ctx) => primed(ctx, p, await createRecord(ctx.ds, p.object.name, input as Record<string, unknown>)),
+  },
+  update: {
+    root: 'Mutation',
+    name: (p) => p.updateMutation,
+    make: (p) => async (_, { id, input }, ctx) =>
+      primed(ctx, p, await updateRecord(ctx.ds, p.object.name, String(id), input as Record<string, unknown>)),
+  },
+  delete: {
+    root: 'Mutation',
+    name: (p) => p.deleteMutation,
+    make: (p) => async (_, { id }, ctx) => {
+      const row = await deleteRecord(ctx.ds, p.object.name, String(id));
+      ctx.loaders.prime(p.object.name, null, row.id);
+      return row;
+    },
+  },
+};
+
+function primed(ctx: DataContext, p: ObjectPlan, row: Row): Row {
+  ctx.loaders.prime(p.object.name, row, row.id);
+  return row;
+}
+
+/** Resolvers for the compiled data SDL, derived from the plan. */
+export function buildResolvers(ds: DataSource): GraphQLResolverMap<DataContext> {
+  const map: Record<string, Record<string, unknown>> = { ...scalarResolvers } as unknown as Record<string, Record<string, unknown>>;
+  const exposed = Object.values(ds.plan.objects).filter((p) => p.methods.length > 0);
+  for (const p of exposed) {
+    for (const method of p.methods) {
+      const row = ROOT_FIELDS[method]!;
+      (map[row.root] ??= {})[row.name(p)] = row.make(p);
+    }
+    const type: Record<string, unknown> = {
+      __resolveReference: (ref: { id?: unknown }, ctx: DataContext) =>
+        isUuid(ref.id) ? ctx.loaders.byId(p.object.name).load(ref.id) : null,
+    };
+    for (const r of p.relations) {
+      if (!ds.plan.objects[r.target]!.methods.length) continue;
+      const idField = p.columns.find((c) => c.column === r.column)!.graphqlName;
+      type[r.graphqlName] = (row: Row, _: unknown, ctx: DataContext) => {
+        const id = row[idField];
+        return typeof id === 'string' ? ctx.loaders.byId(r.target).load(id) : null;
+      };
+    }
+    for (const r of p.reverse) {
+      if (!ds.plan.objects[r.child]!.methods.includes('list')) continue;
+      type[r.graphqlName] = (row: Row, args: ChildArgs, ctx: DataContext) => ctx.loaders.children(r.child, r.column, args).load(row.id);
+    }
+    map[p.typeName] = type;
+  }
+  return map as GraphQLResolverMap<DataContext>;
+}

@@ -1,0 +1,91 @@
+import { and, asc, desc, eq, gt, isNotNull, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
+import type { ColumnPlan, ObjectPlan } from '@objectos/schema';
+import { badInput } from '../errors.ts';
+import { col, type DynTable } from '../db/tables.ts';
+
+export type Direction = 'ASC' | 'DESC';
+export interface OrderItem {
+  column: ColumnPlan;
+  direction: Direction;
+}
+export interface OrderByInput {
+  field: string;
+  direction?: Direction | null;
+}
+
+/** The requested order plus `id` as the final tie-breaker, so every order is total (cursors need that). */
+export function resolveOrder(p: ObjectPlan, orderBy: readonly OrderByInput[] | null | undefined): OrderItem[] {
+  const requested = orderBy && orderBy.length > 0 ? orderBy : [{ field: 'CREATED_AT', direction: 'ASC' as const }];
+  const items: OrderItem[] = requested.map((o, i) => {
+    const column = p.columns.find((c) => c.sortValue === o.field);
+    if (!column) throw badInput(p.typeName, [{ field: `orderBy[${i}].field`, constraint: 'sortable', message: `${p.typeName} cannot be sorted by ${o.field}` }]);
+    return { column, direction: o.direction ?? 'ASC' };
+  });
+  if (!items.some((i) => i.column.type === 'id')) items.push({ column: p.columns.find((c) => c.type === 'id')!, direction: 'ASC' });
+  return items;
+}
+
+export const reverseOrder = (items: OrderItem[]): OrderItem[] =>
+  items.map((i) => ({ ...i, direction: i.direction === 'ASC' ? 'DESC' : 'ASC' }));
+
+/** ASC puts nulls last and DESC nulls first (PostgreSQL's defaults), so reversing an order mirrors it exactly. */
+export function orderSql(table: DynTable, items: OrderItem[]): SQL[] {
+  return items.map((i) => (i.direction === 'ASC' ? asc(col(table, i.column)) : desc(col(table, i.column))));
+}
+
+/**
+ * Rows strictly after `values` in the given order (keyset pagination), null-aware:
+ * OR over i of (keys before i equal AND key i after its value).
+ */
+export function afterCondition(table: DynTable, items: OrderItem[], values: readonly unknown[]): SQL {
+  const branches: SQL[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const equal = items.slice(0, i).map((it, j) => equalTo(table, it, values[j]));
+    const after = afterOne(table, items[i]!, values[i]);
+    if (after) branches.push(equal.length ? and(...equal, after)! : after);
+  }
+  return branches.length ? or(...branches)! : sql`false`;
+}
+
+function equalTo(table: DynTable, item: OrderItem, v: unknown): SQL {
+  const c = col(table, item.column);
+  return v === null ? isNull(c) : eq(c, v);
+}
+
+function afterOne(table: DynTable, item: OrderItem, v: unknown): SQL | undefined {
+  const c = col(table, item.column);
+  if (item.direction === 'ASC') return v === null ? undefined : or(gt(c, v), isNull(c));
+  return v === null ? isNotNull(c) : lt(c, v);
+}
+
+/** Opaque cursor: the sort-key values of a row, base64url JSON. */
+export function encodeCursor(row: Record<string, unknown>, items: OrderItem[]): string {
+  const values = items.map((i) => {
+    const v = row[i.column.graphqlName];
+    return v instanceof Date ? { d: v.toISOString() } : v ?? null;
+  });
+  return Buffer.from(JSON.stringify(values)).toString('base64url');
+}
+
+export function decodeCursor(p: ObjectPlan, cursor: string, items: OrderItem[], arg: 'after' | 'before'): unknown[] {
+  const invalid = () =>
+    badInput(p.typeName, [{ field: arg, constraint: 'cursor', message: `${arg} is not a cursor of this list with this orderBy` }]);
+  let values: unknown;
+  try {
+    values = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  if (!Array.isArray(values) || values.length !== items.length) throw invalid();
+  return values.map((v, i) => {
+    const type = items[i]!.column.type;
+    if (v !== null && typeof v === 'object' && typeof (v as { d?: unknown }).d === 'string') {
+      const d = new Date((v as { d: string }).d);
+      if (Number.isNaN(d.getTime()) || type !== 'datetime') throw invalid();
+      return d;
+    }
+    if (v !== null && typeof v === 'object') throw invalid();
+    if (type === 'id' && typeof v !== 'string') throw invalid();
+    return v;
+  });
+}

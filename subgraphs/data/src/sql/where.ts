@@ -1,0 +1,105 @@
+import { and, eq, gt, gte, ilike, inArray, isNotNull, isNull, lt, lte, not, or, sql, type SQL } from 'drizzle-orm';
+import type { PgColumn } from 'drizzle-orm/pg-core';
+import type { ColumnPlan, FilterOp, ObjectPlan } from '@objectos/schema';
+import { badInput, type InputIssue } from '../errors.ts';
+import { col, type DynTable } from '../db/tables.ts';
+
+export type WhereInput = { [key: string]: unknown };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isUuid = (v: unknown): v is string => typeof v === 'string' && UUID.test(v);
+
+const TRUE = sql`true`;
+const FALSE = sql`false`;
+/** `%`, `_` and `\` are literal in contains/startsWith/endsWith. */
+const escapeLike = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+type OpFn = (c: PgColumn, v: unknown, plan: ColumnPlan) => SQL;
+
+/** One row per filter operator: the only place filter semantics live. `ne`/`nin` keep nulls, as users expect. */
+export const OPERATORS: Record<FilterOp, OpFn> = {
+  eq: (c, v) => eq(c, v),
+  ne: (c, v) => sql`${c} is distinct from ${v}`,
+  gt: (c, v) => gt(c, v),
+  gte: (c, v) => gte(c, v),
+  lt: (c, v) => lt(c, v),
+  lte: (c, v) => lte(c, v),
+  in: (c, v) => ((v as unknown[]).length === 0 ? FALSE : inArray(c, v as unknown[])),
+  nin: (c, v) => ((v as unknown[]).length === 0 ? TRUE : or(isNull(c), not(inArray(c, v as unknown[])))!),
+  between: (c, v) => sql`${c} between ${(v as unknown[])[0]} and ${(v as unknown[])[1]}`,
+  contains: (c, v, p) => (p.type === 'json' ? sql`${c} @> ${JSON.stringify(v)}::jsonb` : ilike(c, `%${escapeLike(String(v))}%`)),
+  notContains: (c, v) => or(isNull(c), not(ilike(c, `%${escapeLike(String(v))}%`)))!,
+  startsWith: (c, v) => ilike(c, `${escapeLike(String(v))}%`),
+  endsWith: (c, v) => ilike(c, `%${escapeLike(String(v))}`),
+  isNull: (c, v) => (v ? isNull(c) : isNotNull(c)),
+  hasKey: (c, v) => sql`jsonb_exists(${c}, ${String(v)})`,
+  hasAll: (c, v) => sql`${c} @> ${toTextArray(v)}`,
+  hasAny: (c, v) => sql`${c} && ${toTextArray(v)}`,
+  isEmpty: (c, v) => (v ? sql`coalesce(cardinality(${c}), 0) = 0` : sql`coalesce(cardinality(${c}), 0) > 0`),
+};
+
+const toTextArray = (v: unknown): SQL => sql`${sql.param(v as string[])}::text[]`;
+
+/** Operators whose argument may be null in GraphQL but means nothing as SQL. */
+const NEEDS_VALUE = new Set<FilterOp>(['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'in', 'nin', 'between', 'contains', 'notContains', 'startsWith', 'endsWith', 'hasKey', 'hasAll', 'hasAny']);
+
+/**
+ * Turns a `where` input (GraphQL names) into one SQL condition. Pure: tested with `.toSQL()`.
+ * Unknown fields or operators are refused (GraphQL validation catches them first; this is the backstop).
+ */
+export function buildWhere(p: ObjectPlan, table: DynTable, where: WhereInput | null | undefined, path = 'where'): SQL | undefined {
+  if (where === null || where === undefined) return undefined;
+  const issues: InputIssue[] = [];
+  const parts: SQL[] = [];
+  for (const [key, value] of Object.entries(where)) {
+    if (value === undefined) continue;
+    const at = `${path}.${key}`;
+    if (key === 'and' || key === 'or') {
+      const list = (value ?? []) as WhereInput[];
+      const subs = list.map((w, i) => buildWhere(p, table, w, `${at}[${i}]`) ?? TRUE);
+      parts.push(key === 'and' ? (subs.length ? and(...subs)! : TRUE) : subs.length ? or(...subs)! : FALSE);
+      continue;
+    }
+    if (key === 'not') {
+      if (value !== null) parts.push(not(buildWhere(p, table, value as WhereInput, at) ?? TRUE));
+      continue;
+    }
+    const c = p.columns.find((x) => x.graphqlName === key);
+    if (!c) {
+      issues.push({ field: at, constraint: 'unknownField', message: `${at}: ${p.typeName} has no field "${key}"` });
+      continue;
+    }
+    if (value === null) continue;
+    for (const [op, arg] of Object.entries(value as Record<string, unknown>)) {
+      const fn = OPERATORS[op as FilterOp];
+      if (!fn) {
+        issues.push({ field: `${at}.${op}`, constraint: 'unknownOperator', message: `${at}: unknown operator "${op}"` });
+        continue;
+      }
+      if (arg === undefined) continue;
+      if (arg === null) {
+        if (NEEDS_VALUE.has(op as FilterOp))
+          issues.push({ field: `${at}.${op}`, constraint: 'nullOperand', message: `${at}.${op} cannot be null (use isNull: true to match missing values)` });
+        continue;
+      }
+      if (op === 'between' && (arg as unknown[]).length !== 2) {
+        issues.push({ field: `${at}.between`, constraint: 'between', message: `${at}.between needs exactly two values [low, high]` });
+        continue;
+      }
+      parts.push(apply(fn, col(table, c), c, op as FilterOp, arg));
+    }
+  }
+  if (issues.length > 0) throw badInput(p.typeName, issues);
+  if (parts.length === 0) return undefined;
+  return parts.length === 1 ? parts[0] : and(...parts);
+}
+
+/** uuid columns reject malformed text with an SQL error; a malformed id simply matches nothing. */
+function apply(fn: OpFn, column: PgColumn, c: ColumnPlan, op: FilterOp, arg: unknown): SQL {
+  if (c.filterInput === 'IDFilter') {
+    if (op === 'eq' && !isUuid(arg)) return FALSE;
+    if (op === 'ne' && !isUuid(arg)) return TRUE;
+    if (op === 'in' || op === 'nin') return fn(column, (arg as unknown[]).filter(isUuid), c);
+  }
+  return fn(column, arg, c);
+}

@@ -1,0 +1,95 @@
+import { eq } from 'drizzle-orm';
+import type { GraphQLError } from 'graphql';
+import type { ObjectPlan } from '@objectos/schema';
+import { badInput, dataError } from '../errors.ts';
+import { col } from '../db/tables.ts';
+import { fkName } from '../db/migrate.ts';
+import { objectOf, type DataSource, type Row } from '../data-source.ts';
+import { validateInput } from '../validate-input.ts';
+import { isUuid } from './where.ts';
+
+const notFound = (p: ObjectPlan, id: string): GraphQLError => dataError('NOT_FOUND', `No ${p.typeName} with id "${id}"`);
+
+export async function createRecord(ds: DataSource, object: string, input: Record<string, unknown>): Promise<Row> {
+  const { p, table } = objectOf(ds, object);
+  const values = validateInput(p, input, 'create');
+  return ds.db.transaction(async (tx) => {
+    try {
+      const [row] = await tx.insert(table).values(values).returning();
+      return row as Row;
+    } catch (e) {
+      throw translate(ds, p, e, values);
+    }
+  });
+}
+
+export async function updateRecord(ds: DataSource, object: string, id: string, input: Record<string, unknown>): Promise<Row> {
+  const { p, table } = objectOf(ds, object);
+  const values = validateInput(p, input, 'update');
+  if (!isUuid(id)) throw notFound(p, id);
+  const idCol = col(table, p.columns[0]!);
+  return ds.db.transaction(async (tx) => {
+    try {
+      const rows = Object.keys(values).length === 0
+        ? await tx.select().from(table).where(eq(idCol, id))
+        : await tx.update(table).set({ ...values, updatedAt: new Date() }).where(eq(idCol, id)).returning();
+      if (!rows[0]) throw notFound(p, id);
+      return rows[0] as Row;
+    } catch (e) {
+      throw translate(ds, p, e, values);
+    }
+  });
+}
+
+export async function deleteRecord(ds: DataSource, object: string, id: string): Promise<Row> {
+  const { p, table } = objectOf(ds, object);
+  if (!isUuid(id)) throw notFound(p, id);
+  return ds.db.transaction(async (tx) => {
+    try {
+      const [row] = await tx.delete(table).where(eq(col(table, p.columns[0]!), id)).returning();
+      if (!row) throw notFound(p, id);
+      return row as Row;
+    } catch (e) {
+      throw translate(ds, p, e, {});
+    }
+  });
+}
+
+interface PgErrorLike { code: string; constraint?: string; table?: string; detail?: string }
+
+/** Drizzle wraps driver errors; find the PostgreSQL one (it has a five-character SQLSTATE). */
+function pgError(e: unknown): PgErrorLike | null {
+  for (let cur: unknown = e, depth = 0; cur && depth < 5; cur = (cur as { cause?: unknown }).cause, depth++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return cur as PgErrorLike;
+  }
+  return null;
+}
+
+/** Maps constraint violations to clear client errors naming the field; anything else stays masked. */
+function translate(ds: DataSource, p: ObjectPlan, e: unknown, values: Record<string, unknown>): unknown {
+  const err = pgError(e);
+  if (!err) return e;
+  if (err.code === '23503') {
+    const rel = p.relations.find((r) => fkName(p.table, r.column) === err.constraint);
+    if (rel) {
+      const c = p.columns.find((x) => x.column === rel.column)!;
+      const target = ds.plan.objects[rel.target]!.typeName;
+      return badInput(p.typeName, [{ field: c.graphqlName, constraint: 'reference', message: `${c.graphqlName}: no ${target} with id "${String(values[c.graphqlName])}"` }]);
+    }
+    for (const child of Object.values(ds.plan.objects)) {
+      const r = child.relations.find((x) => x.target === p.object.name && fkName(child.table, x.column) === err.constraint);
+      if (r) return dataError('CONFLICT', `Cannot delete this ${p.typeName}: ${child.object.pluralLabel} still refer to it through ${r.field.name} (deleteBehavior restrict)`);
+    }
+  }
+  if (err.code === '23505') {
+    const c = p.columns.find((x) => err.constraint?.startsWith(`${p.table}_${x.column}_`));
+    const rule = p.object.validations.find((v) => err.constraint === `${p.table}_${v.name}_uq`);
+    if (rule) return dataError('CONFLICT', rule.message, { issues: [{ field: rule.name, constraint: 'unique', message: rule.message }] });
+    const field = c?.graphqlName ?? 'value';
+    return dataError('CONFLICT', `${field}: another ${p.typeName} already has this value`, { issues: [{ field, constraint: 'unique', message: `${field} must be unique` }] });
+  }
+  if (err.code === '23502') return badInput(p.typeName, [{ field: 'input', constraint: 'required', message: 'a required field is missing' }]);
+  if (err.code === '22003') return badInput(p.typeName, [{ field: 'input', constraint: 'precision', message: 'a number is out of range for its field' }]);
+  return e;
+}
