@@ -28,7 +28,7 @@ function checkObject(object: ObjectDefinition, report: Report, objects: Map<stri
   const fieldNames = new Set(Object.keys(object.fields));
   for (const [name, field] of Object.entries(object.fields)) {
     const at = ['fields', name];
-    if (RESERVED_FIELD_NAMES.includes(name)) report(at, `"${name}" is a reserved field name (the runtime provides it)`, name);
+    if (RESERVED_FIELD_NAMES.includes(name)) report(['fields'], `"${name}" is a reserved field name (the runtime provides it)`, name);
     if ('min' in field && field.min !== undefined && field.max !== undefined && field.min > field.max)
       report([...at, 'min'], `min (${field.min}) is greater than max (${field.max})`);
     if ('minLength' in field && field.minLength !== undefined && field.maxLength !== undefined && field.minLength > field.maxLength)
@@ -101,11 +101,10 @@ function checkReverseRelationships(entries: readonly Entry[], objects: Map<strin
       if (!parent) continue;
       const rel = field.relationshipName ?? pluralize(object.name);
       const key = `${field.reference}.${rel}`;
-      const at = ['fields', name];
       if (parent.object.fields[rel] !== undefined)
-        report(at, `reverse relationship "${rel}" on "${field.reference}" collides with its field "${rel}"; set relationshipName`);
+        report(['fields'], `reverse relationship "${rel}" on "${field.reference}" collides with its field "${rel}"; set relationshipName`, name);
       else if (taken.has(key))
-        report(at, `reverse relationship "${rel}" on "${field.reference}" is already used by ${taken.get(key)}; set relationshipName`);
+        report(['fields'], `reverse relationship "${rel}" on "${field.reference}" is already used by ${taken.get(key)}; set relationshipName`, name);
       else taken.set(key, `${object.name}.${name}`);
     }
   }

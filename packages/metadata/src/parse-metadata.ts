@@ -73,6 +73,11 @@ function toIssue(file: string, doc: Document, lc: LineCounter, issue: z.core.$Zo
   if (issue.code === 'unrecognized_keys') {
     key = issue.keys[0];
     message = `unknown propert${issue.keys.length > 1 ? 'ies' : 'y'} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  } else if (issue.code === 'invalid_key') {
+    // A bad key inside `fields`: point at the key itself.
+    key = String(path.at(-1));
+    path.splice(-1, 1);
+    message = issue.issues[0]?.message ?? issue.message;
   } else if (issue.code === 'invalid_union' && 'discriminator' in issue && issue.discriminator) {
     const value = valueAt(raw, path);
     const options = 'options' in issue && Array.isArray(issue.options) ? issue.options.join(', ') : '';

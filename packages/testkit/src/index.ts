@@ -1,0 +1,5 @@
+export { services } from './services.ts';
+export { createTestDatabase, type TestDatabase } from './pg.ts';
+export { engines, type Engine, type EngineHandle } from './engines.ts';
+export { gql, gqlOk, type GraphQLResult, type FetchHandler } from './graphql.ts';
+export { freePort, spawnTs, REPO_ROOT, type Spawned } from './process.ts';

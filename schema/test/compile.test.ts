@@ -1,0 +1,91 @@
+import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { loadMetadata, parseMetadata } from '@objectos/metadata';
+import { compile, CompileError, GENERATED_DIR, generatedFiles } from '../src/index.ts';
+
+const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
+
+/** A fixture's metadata.yaml holds one object per YAML document. */
+function fixtureModel(dir: string) {
+  const text = readFileSync(`${FIXTURES}${dir}/metadata.yaml`, 'utf8');
+  return parseMetadata(text.split(/^---$/m).map((doc, i) => ({ file: `${dir}/metadata.yaml#${i + 1}`, text: doc })));
+}
+
+describe('golden SDL fixtures', () => {
+  for (const dir of readdirSync(FIXTURES)) {
+    it(dir, () => {
+      const sdl = compile(fixtureModel(dir)).subgraphs.data.sdl;
+      const expectedFile = `${FIXTURES}${dir}/expected.graphql`;
+      // UPDATE_FIXTURES=1 rewrites the golden files; review the diff before committing.
+      if (process.env['UPDATE_FIXTURES'] === '1' || !existsSync(expectedFile)) writeFileSync(expectedFile, sdl);
+      expect(sdl).toBe(readFileSync(expectedFile, 'utf8'));
+    });
+  }
+});
+
+describe('compile', () => {
+  it('is pure: the same model gives byte-identical SDL and plan', () => {
+    const model = fixtureModel('relations');
+    const a = compile(model);
+    const b = compile(structuredClone(model));
+    expect(a.subgraphs.data.sdl).toBe(b.subgraphs.data.sdl);
+    expect(JSON.stringify(a.plan)).toBe(JSON.stringify(b.plan));
+  });
+
+  it('makes every object a federation entity keyed by id, with connection, where, orderBy and inputs', () => {
+    const { sdl } = compile(fixtureModel('all-field-types')).subgraphs.data;
+    expect(sdl).toContain('type Widget @key(fields: "id")');
+    expect(sdl).toContain('extend schema @link(url: "https://specs.apollo.dev/federation/v2.6"');
+    for (const name of ['WidgetConnection', 'WidgetEdge', 'input WidgetWhere', 'input WidgetOrderBy', 'enum WidgetSortField', 'input WidgetCreateInput', 'input WidgetUpdateInput'])
+      expect(sdl).toContain(name);
+    expect(sdl).toMatch(/widgets\(where: WidgetWhere, orderBy: \[WidgetOrderBy!\], first: Int, after: String, last: Int, before: String, offset: Int\): WidgetConnection!/);
+    // Required without default → non-null in the create input; with a default → optional.
+    expect(sdl).toMatch(/input WidgetCreateInput \{[^}]*\n  title: String!/);
+    expect(sdl).toMatch(/input WidgetCreateInput \{[^}]*\n  color: WidgetColor\n/);
+    // Autonumbers are generated, never written.
+    expect(sdl).not.toMatch(/input WidgetCreateInput \{[^}]*serial/);
+  });
+
+  it('names everything through the inflection module, which can be overridden', () => {
+    const model = fixtureModel('relations');
+    const { sdl } = compile(model, { inflection: { listField: (o) => `all_${o.name}s` } }).subgraphs.data;
+    expect(sdl).toContain('all_companys(');
+    expect(sdl).toContain('subsidiaries(where: CompanyWhere');
+  });
+
+  it('keeps objects with apiEnabled false out of the API, and honours apiMethods', () => {
+    const { sdl } = compile(fixtureModel('api-methods')).subgraphs.data;
+    expect(sdl).not.toContain('SecretSource');
+    expect(sdl).toContain('sourceId: ID');
+    expect(sdl).not.toContain('type Mutation');
+    expect(sdl).toContain('newsList(');
+  });
+
+  it('refuses metadata whose generated names collide, naming both objects', () => {
+    const model = parseMetadata([
+      { file: 'a.object.yaml', text: 'name: account\nfields:\n  name: { type: text }\n' },
+      { file: 'b.object.yaml', text: 'name: account_edge\nfields:\n  name: { type: text }\n' },
+    ]);
+    expect(() => compile(model)).toThrow(CompileError);
+    expect(() => compile(model)).toThrow(/"AccountEdge" from object "account_edge" collides with the one from object "account"/);
+  });
+
+  it('refuses a field whose GraphQL name collides with a relation id field', () => {
+    const model = parseMetadata([
+      { file: 'a.object.yaml', text: 'name: account\nfields:\n  name: { type: text }\n' },
+      { file: 'c.object.yaml', text: 'name: contact\nfields:\n  account: { type: lookup, reference: account }\n  account_id: { type: text }\n' },
+    ]);
+    expect(() => compile(model)).toThrow(/object "contact" generates the GraphQL field "accountId" twice/);
+  });
+});
+
+describe('schema/generated', () => {
+  it('matches the metadata (run `npm run schema:generate` after changing metadata/)', async () => {
+    const compiled = compile(await loadMetadata(fileURLToPath(new URL('../../metadata', import.meta.url))));
+    for (const [name, text] of Object.entries(generatedFiles(compiled))) {
+      const committed = readFileSync(`${GENERATED_DIR}${name}`, 'utf8');
+      expect(committed, `schema/generated/${name} drifted from metadata/`).toBe(text);
+    }
+  });
+});

@@ -1,0 +1,27 @@
+import { createServer } from 'node:http';
+import { createDataSubgraph } from './create-data-subgraph.ts';
+
+/** Runs the data subgraph as its own process (services mode): PORT, HOST, DATABASE_URL, OBJECTOS_METADATA. */
+async function main(): Promise<void> {
+  const port = Number(process.env['PORT'] ?? 4001);
+  const host = process.env['HOST'] ?? '127.0.0.1';
+  const databaseUrl = process.env['DATABASE_URL'];
+  const subgraph = await createDataSubgraph({
+    metadata: process.env['OBJECTOS_METADATA'] ?? 'metadata',
+    ...(databaseUrl ? { databaseUrl } : { dataDir: process.env['OBJECTOS_DATA_DIR'] ?? '.objectos/data' }),
+    seed: process.env['OBJECTOS_SEED'] === 'true',
+  });
+  const server = createServer(subgraph.yoga);
+  server.listen(port, host, () => {
+    const addr = server.address() as { port: number };
+    console.log(`data subgraph listening on http://${host}:${addr.port}/graphql`);
+  });
+  const stop = () => server.close(() => subgraph.dispose().then(() => process.exit(0)));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((e: unknown) => {
+  console.error(`data subgraph failed to start:\n${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
