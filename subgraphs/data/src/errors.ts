@@ -19,13 +19,11 @@ export interface InputIssue {
 
 /**
  * A client-facing error: a GraphQLError (so it is not masked) with a stable `extensions.code`.
- * Anything else thrown by a resolver is masked as "Unexpected error." by the server.
+ * Anything else thrown by a resolver is masked as "Unexpected error." by the server. The driver error
+ * behind it is deliberately not attached: yoga masks a GraphQLError whose originalError is not one.
  */
-export function dataError(code: DataErrorCode, message: string, extra: { issues?: InputIssue[]; cause?: unknown } = {}): GraphQLError {
-  return new GraphQLError(message, {
-    extensions: { code, ...(extra.issues ? { issues: extra.issues } : {}) },
-    ...(extra.cause instanceof Error ? { originalError: extra.cause } : {}),
-  });
+export function dataError(code: DataErrorCode, message: string, extra: { issues?: InputIssue[] } = {}): GraphQLError {
+  return new GraphQLError(message, { extensions: { code, ...(extra.issues ? { issues: extra.issues } : {}) } });
 }
 
 export function badInput(typeName: string, issues: InputIssue[]): GraphQLError {

@@ -70,7 +70,8 @@ function pgError(e: unknown): PgErrorLike | null {
 function translate(ds: DataSource, p: ObjectPlan, e: unknown, values: Record<string, unknown>): unknown {
   const err = pgError(e);
   if (!err) return e;
-  if (err.code === '23503') {
+  // 23503: foreign key violation; 23001: ON DELETE RESTRICT.
+  if (err.code === '23503' || err.code === '23001') {
     const rel = p.relations.find((r) => fkName(p.table, r.column) === err.constraint);
     if (rel) {
       const c = p.columns.find((x) => x.column === rel.column)!;
