@@ -1,7 +1,10 @@
 import { getStitchedSchemaFromSupergraphSdl } from '@graphql-tools/federation';
+import { MapperKind, mapSchema } from '@graphql-tools/utils';
+import { scalarResolvers } from '@objectos/schema';
 import type { GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { composeSupergraph } from './compose.ts';
+import { useErrorCodes } from './use-error-codes.ts';
 
 /** A subgraph the gateway routes to: in-process (`fetch` given) or over HTTP at `url`. */
 export interface SubgraphSource {
@@ -62,7 +65,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       const handler = endpoint ? local.get(endpoint) : undefined;
       return handler ? { fetch: ((input: string, init?: RequestInit) => handler(new Request(input, init))) as FetchFn } : {};
     },
+    // The supergraph only knows scalar names; use ObjectOS's scalars so bad dates are refused here,
+    // during validation, before any subgraph is called.
+    onStitchedSchema: (stitched) =>
+      mapSchema(stitched, { [MapperKind.SCALAR_TYPE]: (t) => scalarResolvers[t.name as keyof typeof scalarResolvers] ?? t }),
   });
-  const yoga = createYoga<Record<string, unknown>>({ schema, graphqlEndpoint, graphiql, landingPage: false });
+  const yoga = createYoga<Record<string, unknown>>({ schema, graphqlEndpoint, graphiql, landingPage: false, plugins: [useErrorCodes()] });
   return { supergraphSdl, schema, yoga, fetch: (request) => Promise.resolve(yoga.fetch(request)) };
 }

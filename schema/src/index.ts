@@ -5,3 +5,4 @@ export type { Build, CompilerPlugin } from './build.ts';
 export type { ColumnPlan, DataPlan, ObjectPlan, RelationPlan, ReverseRelationPlan } from './plan.ts';
 export { FILTER_INPUTS, GRAPHQL_TYPES, type FilterOp } from './type-map.ts';
 export { generatedFiles, GENERATED_DIR } from './generated.ts';
+export { DateScalar, DateTimeScalar, JSONScalar, TimeScalar, scalarResolvers } from './scalars.ts';

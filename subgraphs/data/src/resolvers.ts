@@ -2,7 +2,7 @@ import type { GraphQLResolverMap } from '@apollo/subgraph';
 import type { ObjectPlan } from '@objectos/schema';
 import type { DataSource, Row } from './data-source.ts';
 import type { Loaders } from './loaders.ts';
-import { scalarResolvers } from './scalars.ts';
+import { scalarResolvers } from '@objectos/schema';
 import { findConnection, type ChildArgs, type ListArgs } from './sql/read.ts';
 import { createRecord, deleteRecord, updateRecord } from './sql/write.ts';
 import { isUuid } from './sql/where.ts';
