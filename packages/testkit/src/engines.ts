@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createTestDatabase } from './pg.ts';
 import { services } from './services.ts';
 
@@ -9,7 +12,8 @@ export interface EngineHandle {
 
 export interface Engine {
   name: 'pglite' | 'postgres';
-  open(): Promise<EngineHandle>;
+  /** `persistent`: PGlite keeps its data in a temporary folder, so several connections see the same data. */
+  open(options?: { persistent?: boolean }): Promise<EngineHandle>;
 }
 
 /**
@@ -17,7 +21,16 @@ export interface Engine {
  * DATABASE_URL is set, each in its own fresh database.
  */
 export function engines(): Engine[] {
-  const list: Engine[] = [{ name: 'pglite', open: async () => ({ options: { dataDir: 'memory://' }, cleanup: async () => {} }) }];
+  const list: Engine[] = [
+    {
+      name: 'pglite',
+      async open({ persistent = false } = {}) {
+        if (!persistent) return { options: { dataDir: 'memory://' }, cleanup: async () => {} };
+        const dir = await mkdtemp(join(tmpdir(), 'objectos-pglite-'));
+        return { options: { dataDir: dir }, cleanup: () => rm(dir, { recursive: true, force: true }) };
+      },
+    },
+  ];
   if (services.postgres)
     list.push({
       name: 'postgres',

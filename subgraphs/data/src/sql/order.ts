@@ -52,9 +52,12 @@ function equalTo(table: DynTable, item: OrderItem, v: unknown): SQL {
   return v === null ? isNull(c) : eq(c, v);
 }
 
+/** Columns that can never be null compare plainly (simpler SQL, index-friendly). */
+const nullable = (c: ColumnPlan): boolean => c.field !== null && !c.field.required && c.type !== 'autonumber';
+
 function afterOne(table: DynTable, item: OrderItem, v: unknown): SQL | undefined {
   const c = col(table, item.column);
-  if (item.direction === 'ASC') return v === null ? undefined : or(gt(c, v), isNull(c));
+  if (item.direction === 'ASC') return v === null ? undefined : nullable(item.column) ? or(gt(c, v), isNull(c)) : gt(c, v);
   return v === null ? isNotNull(c) : lt(c, v);
 }
 

@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseMetadata } from '@objectos/metadata';
+import { engines, gqlOk, type EngineHandle } from '@objectos/testkit';
+import { createDataSubgraph, MigrationError } from '../src/index.ts';
+
+const thing = (fields: string, extra = '') => ({ file: 'thing.object.yaml', text: `name: thing\nfields:\n${fields}${extra}` });
+const V1 = [thing('  title: { type: text, required: true }\n  size: { type: number, precision: 6, scale: 2 }\n  note: { type: text }\n')];
+
+describe.each(engines())('schema changes at start on $name', (engine) => {
+  let handle: EngineHandle;
+  beforeAll(async () => {
+    handle = await engine.open({ persistent: true });
+    const s = await createDataSubgraph({ metadata: parseMetadata(V1), ...handle.options });
+    expect(s.migration.applied).toBe(true);
+    await gqlOk(s.fetch, 'mutation { a: createThing(input: { title: "one", size: 1.5 }) { id } b: createThing(input: { title: "two" }) { id } }');
+    await s.dispose();
+  });
+  afterAll(() => handle?.cleanup());
+
+  const start = (sources: { file: string; text: string }[]) => createDataSubgraph({ metadata: parseMetadata(sources), ...handle.options });
+
+  it('does nothing when the metadata did not change', async () => {
+    const s = await start(V1);
+    expect(s.migration).toEqual({ applied: false, statements: [] });
+    await s.dispose();
+  });
+
+  it.each([
+    ['removing a field', thing('  title: { type: text, required: true }\n  size: { type: number, precision: 6, scale: 2 }\n'), /column "thing.note" is no longer in the metadata; dropping it would lose data/],
+    ['changing a field type', thing('  title: { type: text, required: true }\n  size: { type: number, precision: 6, scale: 2 }\n  note: { type: number }\n'), /thing.note: column "thing.note" is text but the metadata now needs double precision/],
+    ['narrowing a number', thing('  title: { type: text, required: true }\n  size: { type: number, precision: 4, scale: 1 }\n  note: { type: text }\n'), /thing.size: column "thing.size" is numeric\(6,2\) but the metadata now needs numeric\(4, 1\)/],
+    ['a required field without default on a table with rows', thing('  title: { type: text, required: true }\n  size: { type: number, precision: 6, scale: 2 }\n  note: { type: text }\n  code: { type: text, required: true }\n'), /thing.code: cannot add a required field without defaultValue to "thing", which has 2 rows/],
+    ['making a field required while rows lack it', thing('  title: { type: text, required: true }\n  size: { type: number, precision: 6, scale: 2, required: true }\n  note: { type: text }\n'), /thing.size: cannot make the field required while 1 rows have no value/],
+  ])('refuses %s, naming it, and applies nothing', async (_name, source, message) => {
+    const both = [source, { file: 'extra.object.yaml', text: 'name: extra\nfields:\n  label: { type: text }\n' }];
+    const err = await start(both).then(
+      async (s) => {
+        await s.dispose();
+        return null;
+      },
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(MigrationError);
+    expect((err as Error).message).toMatch(/Refusing to change the database schema \(nothing was applied\)/);
+    expect((err as Error).message).toMatch(message);
+    // Nothing of the refused change landed: the old metadata still starts with no migration at all.
+    const s = await start(V1);
+    expect(s.migration.applied).toBe(false);
+    const r = await gqlOk<{ things: { totalCount: number } }>(s.fetch, '{ things { totalCount } }');
+    expect(r.things.totalCount).toBe(2);
+    await s.dispose();
+  });
+
+  it('applies additive changes and keeps the data: new field, object, index, wider number, defaults', async () => {
+    const v2 = [
+      thing(
+        '  title: { type: text, required: true }\n  size: { type: number, precision: 8, scale: 3 }\n  note: { type: text }\n  colour: { type: select, required: true, defaultValue: red, options: [{ label: Red, value: red }, { label: Blue, value: blue }] }\n  owner_thing: { type: lookup, reference: thing }\n',
+        'indexes:\n  - { name: by_title, fields: [title], unique: true }\n',
+      ),
+      { file: 'part.object.yaml', text: 'name: part\nfields:\n  label: { type: text }\n  thing: { type: master_detail, reference: thing }\n' },
+    ];
+    const s = await start(v2);
+    expect(s.migration.applied).toBe(true);
+    const r = await gqlOk<{ things: { nodes: { title: string; size: number | null; colour: string }[] } }>(
+      s.fetch, '{ things(orderBy: [{ field: TITLE }]) { nodes { title size colour } } }');
+    expect(r.things.nodes).toEqual([{ title: 'one', size: 1.5, colour: 'red' }, { title: 'two', size: null, colour: 'red' }]);
+    const t = await gqlOk<{ createThing: { id: string; size: number } }>(s.fetch, 'mutation { createThing(input: { title: "three", size: 12345.678 }) { id size } }');
+    expect(t.createThing.size).toBe(12345.678);
+    await gqlOk(s.fetch, 'mutation($t: ID!) { createPart(input: { label: "p", thingId: $t }) { id } }', { t: t.createThing.id });
+    const dup = await s.fetch(new Request('http://x/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: 'mutation { createThing(input: { title: "one" }) { id } }' }) }));
+    expect(JSON.stringify(await dup.json())).toMatch(/"code":"CONFLICT"/);
+    await s.dispose();
+  });
+});
