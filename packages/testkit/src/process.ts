@@ -3,7 +3,6 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const TSX = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
 
 /** A free loopback port. */
 export function freePort(): Promise<number> {
@@ -26,9 +25,12 @@ export interface Spawned {
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Runs a TypeScript entry point of this repo in its own Node process (bounded by the caller's waits). */
+/**
+ * Runs a TypeScript entry point of this repo in its own Node process (bounded by the caller's waits).
+ * `node --import tsx` keeps it one process, so a signal reaches the server itself, not a wrapper.
+ */
 export function spawnTs(entry: string, env: Record<string, string | undefined>, args: string[] = []): Spawned {
-  const child = spawn(TSX, [entry, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const listeners = new Set<() => void>();
   const onData = (d: Buffer) => {

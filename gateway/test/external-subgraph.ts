@@ -1,0 +1,51 @@
+import { createServer, type Server } from 'node:http';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { parse } from 'graphql';
+import { createYoga } from 'graphql-yoga';
+
+/** A team's own Federation v2 subgraph (e.g. billing), served over HTTP on loopback for tests. */
+export async function startExternalSubgraph(typeDefs: string, resolvers: Record<string, unknown>): Promise<{ url: string; sdl: string; close(): Promise<void> }> {
+  const schema = buildSubgraphSchema([{ typeDefs: parse(typeDefs), resolvers: resolvers as never }]);
+  const yoga = createYoga({ schema, landingPage: false, graphiql: false });
+  const server: Server = createServer(yoga);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}/graphql`,
+    sdl: typeDefs,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
+
+export const BILLING_SDL = `
+extend schema @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key"])
+type Account @key(fields: "id") {
+  id: ID!
+  billingPlan: String!
+  invoices: [Invoice!]!
+}
+type Invoice {
+  number: String!
+  total: Float!
+}
+`;
+
+export const billingResolvers = {
+  Account: {
+    __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
+    billingPlan: (a: { id: string }) => (a.id.endsWith('0') ? 'enterprise' : 'team'),
+    invoices: (a: { id: string }) => [{ number: `INV-${a.id.slice(0, 4)}`, total: 99.5 }],
+  },
+};
+
+/** Claims Account.name as its own (not shareable): composition must fail, naming this subgraph. */
+export const CONFLICTING_SDL = `
+extend schema @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key"])
+type Account @key(fields: "id") {
+  id: ID!
+  name: Int
+}
+`;
