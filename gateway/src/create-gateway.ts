@@ -33,7 +33,19 @@ export interface Gateway {
 
 type FetchFn = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
-async function fetchSdl(s: SubgraphSource): Promise<string> {
+/** A subgraph may still be starting (compose, rolling restarts): try a few times before giving up. */
+async function fetchSdl(s: SubgraphSource, attempts = 5): Promise<string> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fetchSdlOnce(s);
+    } catch (e) {
+      if (i >= attempts) throw e;
+      await new Promise((r) => setTimeout(r, 500 * i));
+    }
+  }
+}
+
+async function fetchSdlOnce(s: SubgraphSource): Promise<string> {
   const doFetch: FetchFn = s.fetch ? (input, init) => s.fetch!(new Request(input, init)) : fetch;
   let body: { data?: { _service?: { sdl?: string } }; errors?: { message: string }[] };
   try {

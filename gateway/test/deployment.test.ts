@@ -1,0 +1,51 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { REPO_ROOT } from '@objectos/testkit';
+import { createGateway, readConfig } from '../src/index.ts';
+
+const hasCompose = spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;
+if (!hasCompose) console.warn('[objectos] docker-compose is not installed: the `docker-compose config` check is NOT RUN (CI installs it)');
+
+describe('docker-compose.yml', () => {
+  const compose = parse(readFileSync(`${REPO_ROOT}docker-compose.yml`, 'utf8')) as { services: Record<string, { environment?: Record<string, string>; depends_on?: unknown }> };
+
+  it.runIf(hasCompose)('passes `docker-compose config`', () => {
+    expect(() => execFileSync('docker-compose', ['-f', `${REPO_ROOT}docker-compose.yml`, 'config', '-q'], { stdio: 'pipe' })).not.toThrow();
+  });
+
+  it('describes PostgreSQL, the data subgraph and the gateway, wired the way the code reads its configuration', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['data', 'gateway', 'postgres']);
+    const gw = readConfig(compose.services['gateway']!.environment!, []);
+    expect(gw.remoteSubgraphs).toEqual({ data: 'http://data:4001/graphql' });
+    expect(gw).toMatchObject({ host: '0.0.0.0', port: 4000, graphiql: false });
+    expect(compose.services['data']!.environment!['DATABASE_URL']).toMatch(/^postgres:\/\/objectos:objectos@postgres:5432\/objectos$/);
+  });
+});
+
+describe('configuration', () => {
+  it('has safe defaults: embedded engine, seeded demo, GraphiQL only outside production', () => {
+    expect(readConfig({}, [])).toMatchObject({ host: '127.0.0.1', port: 4000, databaseUrl: undefined, seed: true, graphiql: true, remoteSubgraphs: {} });
+    expect(readConfig({ NODE_ENV: 'production' }, []).graphiql).toBe(false);
+    expect(readConfig({}, ['--empty']).seed).toBe(false);
+  });
+
+  it('refuses malformed settings with a message naming them', () => {
+    expect(() => readConfig({ PORT: 'eighty' }, [])).toThrow(/PORT must be a port number, got "eighty"/);
+    expect(() => readConfig({ OBJECTOS_SUBGRAPHS: 'billing' }, [])).toThrow(/OBJECTOS_SUBGRAPHS entries are name=http/);
+  });
+
+  it('serves GraphiQL in development and not otherwise', async () => {
+    const sdl = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key"])\ntype Query { hello: String }';
+    const fetchLocal = async () => Response.json({ data: { hello: 'hi' } });
+    const page = async (graphiql: boolean) => {
+      const gw = await createGateway({ subgraphs: [{ name: 'h', url: 'http://h/graphql', sdl, fetch: fetchLocal }], graphiql });
+      const r = await gw.fetch(new Request('http://x/graphql', { headers: { accept: 'text/html' } }));
+      return { status: r.status, body: await r.text() };
+    };
+    expect((await page(true)).body).toMatch(/GraphiQL/);
+    const off = await page(false);
+    expect(off.body).not.toMatch(/GraphiQL/);
+  });
+});
