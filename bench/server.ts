@@ -1,0 +1,27 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createDataSubgraph } from '@objectos/data-subgraph';
+import { createGateway } from '@objectos/gateway';
+
+/**
+ * Benchmark server (its own process, so load generation does not share its event loop).
+ * ROLE=all: the data subgraph on one port and a gateway calling it in process on another.
+ * ROLE=gateway: a gateway only, calling the data subgraph over HTTP at DATA_URL.
+ */
+const listen = async (handler: Parameters<typeof createServer>[1]): Promise<number> => {
+  const server = createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return (server.address() as AddressInfo).port;
+};
+
+if (process.env['ROLE'] === 'gateway') {
+  const gateway = await createGateway({ subgraphs: [{ name: 'data', url: process.env['DATA_URL']! }] });
+  console.log(`READY gateway=${await listen(gateway.yoga)}`);
+} else {
+  const data = await createDataSubgraph({ metadata: 'metadata', databaseUrl: process.env['DATABASE_URL']!, poolSize: 20 });
+  const gateway = await createGateway({ subgraphs: [{ name: 'data', url: 'http://data.internal/graphql', sdl: data.sdl, fetch: data.fetch }] });
+  console.log(`READY direct=${await listen(data.yoga)} gateway=${await listen(gateway.yoga)}`);
+}
+
+// Exit cleanly on SIGTERM so that --cpu-prof (BENCH_PROFILE=1) can write its profile.
+process.on('SIGTERM', () => process.exit(0));
