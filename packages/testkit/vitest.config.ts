@@ -18,6 +18,6 @@ export default defineConfig({
     // PGlite instances are memory-hungry WASM; two workers fit a 2-core machine.
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
-    reporters: ['default'],
+    reporters: ['default', fileURLToPath(new URL('./src/summary-reporter.ts', import.meta.url))],
   },
 });
