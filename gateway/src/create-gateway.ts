@@ -3,7 +3,7 @@ import { MapperKind, mapSchema } from '@graphql-tools/utils';
 import { scalarResolvers } from '@objectos/schema';
 import type { GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
-import { composeSupergraph } from './compose.ts';
+import { composeSupergraph } from '@objectos/schema';
 import { useErrorCodes } from './use-error-codes.ts';
 
 /** A subgraph the gateway routes to: in-process (`fetch` given) or over HTTP at `url`. */

@@ -1,4 +1,4 @@
 export { createGateway, type Gateway, type GatewayOptions, type SubgraphSource } from './create-gateway.ts';
-export { composeSupergraph, CompositionError, type SubgraphSdl } from './compose.ts';
+export { composeSupergraph, CompositionError, type SubgraphSdl } from '@objectos/schema';
 export { readConfig, type ObjectOSConfig } from './config.ts';
 export { startObjectOS, type RunningObjectOS } from './start.ts';

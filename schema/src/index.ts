@@ -6,3 +6,4 @@ export type { ColumnPlan, DataPlan, ObjectPlan, RelationPlan, ReverseRelationPla
 export { FILTER_INPUTS, GRAPHQL_TYPES, type FilterOp } from './type-map.ts';
 export { generatedFiles, GENERATED_DIR } from './generated.ts';
 export { DateScalar, DateTimeScalar, JSONScalar, TimeScalar, scalarResolvers } from './scalars.ts';
+export { composeSupergraph, composePublicSdl, CompositionError, type SubgraphSdl } from './compose.ts';

@@ -18,6 +18,15 @@ export class CompositionError extends Error {
 
 /** Composes subgraph SDL into a Federation v2 supergraph, or throws a {@link CompositionError}. */
 export function composeSupergraph(subgraphs: readonly SubgraphSdl[]): string {
+  return compose(subgraphs).supergraphSdl;
+}
+
+/** The client-facing schema of the composed subgraphs (no federation internals): what codegen reads. */
+export function composePublicSdl(subgraphs: readonly SubgraphSdl[]): string {
+  return compose(subgraphs).publicSdl;
+}
+
+function compose(subgraphs: readonly SubgraphSdl[]): { supergraphSdl: string; publicSdl: string } {
   const problems: string[] = [];
   const names = new Set<string>();
   const services: { name: string; url: string; typeDefs: DocumentNode }[] = [];
@@ -40,5 +49,5 @@ export function composeSupergraph(subgraphs: readonly SubgraphSdl[]): string {
       return `${e.message}${code}${who}`;
     }));
   }
-  return result.supergraphSdl;
+  return result;
 }

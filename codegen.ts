@@ -1,0 +1,31 @@
+import type { CodegenConfig } from '@graphql-codegen/cli';
+
+/**
+ * Typed client SDK generation (GraphQL Code Generator, client preset) from the composed public schema
+ * that `npm run schema:generate` writes. Run: `npm run codegen`. The output is committed and a test
+ * fails when it drifts from the schema or the operations.
+ */
+const config: CodegenConfig = {
+  schema: 'schema/generated/public.graphql',
+  documents: ['packages/sdk/src/operations/**/*.graphql'],
+  ignoreNoDocuments: false,
+  // ESM output with explicit .js extensions (NodeNext resolution).
+  emitLegacyCommonJSImports: false,
+  generates: {
+    'packages/sdk/src/generated/': {
+      preset: 'client',
+      presetConfig: {
+        fragmentMasking: false,
+        // Hashes of every operation, for a trusted-documents (persisted operations) setting.
+        persistedDocuments: { mode: 'embedHashInDocument', hashAlgorithm: 'sha256' },
+      },
+      config: {
+        useTypeImports: true,
+        enumsAsTypes: true,
+        scalars: { DateTime: 'string', Date: 'string', Time: 'string', JSON: 'unknown' },
+      },
+    },
+  },
+};
+
+export default config;

@@ -1,0 +1,190 @@
+/* eslint-disable */
+/** Internal type. DO NOT USE DIRECTLY. */
+type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
+/** Internal type. DO NOT USE DIRECTLY. */
+export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
+import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+export type AccountCreateInput = {
+  active?: boolean | null | undefined;
+  annualRevenue?: number | null | undefined;
+  billingAddress?: unknown;
+  description?: string | null | undefined;
+  employees?: number | null | undefined;
+  foundedOn?: string | null | undefined;
+  industry?: AccountIndustry | null | undefined;
+  name: string;
+  parentAccountId?: string | number | null | undefined;
+  phone?: string | null | undefined;
+  rating?: number | null | undefined;
+  tags?: Array<AccountTags> | null | undefined;
+  type?: AccountType | null | undefined;
+  website?: string | null | undefined;
+};
+
+/** Options of account.industry. */
+export type AccountIndustry =
+  | 'finance'
+  | 'healthcare'
+  | 'manufacturing'
+  | 'retail'
+  | 'technology';
+
+export type AccountIndustryFilter = {
+  eq?: AccountIndustry | null | undefined;
+  in?: Array<AccountIndustry> | null | undefined;
+  isNull?: boolean | null | undefined;
+  ne?: AccountIndustry | null | undefined;
+  nin?: Array<AccountIndustry> | null | undefined;
+};
+
+/** Options of account.tags. */
+export type AccountTags =
+  | 'at_risk'
+  | 'key_account'
+  | 'strategic';
+
+export type AccountTagsListFilter = {
+  hasAll?: Array<AccountTags> | null | undefined;
+  hasAny?: Array<AccountTags> | null | undefined;
+  isEmpty?: boolean | null | undefined;
+  isNull?: boolean | null | undefined;
+};
+
+/** Options of account.type. */
+export type AccountType =
+  | 'customer'
+  | 'partner'
+  | 'prospect';
+
+export type AccountTypeFilter = {
+  eq?: AccountType | null | undefined;
+  in?: Array<AccountType> | null | undefined;
+  isNull?: boolean | null | undefined;
+  ne?: AccountType | null | undefined;
+  nin?: Array<AccountType> | null | undefined;
+};
+
+export type AccountWhere = {
+  accountNumber?: StringFilter | null | undefined;
+  active?: BooleanFilter | null | undefined;
+  and?: Array<AccountWhere> | null | undefined;
+  annualRevenue?: FloatFilter | null | undefined;
+  billingAddress?: JsonFilter | null | undefined;
+  createdAt?: DateTimeFilter | null | undefined;
+  description?: StringFilter | null | undefined;
+  employees?: FloatFilter | null | undefined;
+  foundedOn?: DateFilter | null | undefined;
+  id?: IdFilter | null | undefined;
+  industry?: AccountIndustryFilter | null | undefined;
+  name?: StringFilter | null | undefined;
+  not?: AccountWhere | null | undefined;
+  or?: Array<AccountWhere> | null | undefined;
+  parentAccountId?: IdFilter | null | undefined;
+  phone?: StringFilter | null | undefined;
+  rating?: FloatFilter | null | undefined;
+  tags?: AccountTagsListFilter | null | undefined;
+  type?: AccountTypeFilter | null | undefined;
+  updatedAt?: DateTimeFilter | null | undefined;
+  website?: StringFilter | null | undefined;
+};
+
+export type BooleanFilter = {
+  eq?: boolean | null | undefined;
+  isNull?: boolean | null | undefined;
+  ne?: boolean | null | undefined;
+};
+
+export type DateFilter = {
+  between?: Array<string> | null | undefined;
+  eq?: string | null | undefined;
+  gt?: string | null | undefined;
+  gte?: string | null | undefined;
+  in?: Array<string> | null | undefined;
+  isNull?: boolean | null | undefined;
+  lt?: string | null | undefined;
+  lte?: string | null | undefined;
+  ne?: string | null | undefined;
+  nin?: Array<string> | null | undefined;
+};
+
+export type DateTimeFilter = {
+  between?: Array<string> | null | undefined;
+  eq?: string | null | undefined;
+  gt?: string | null | undefined;
+  gte?: string | null | undefined;
+  isNull?: boolean | null | undefined;
+  lt?: string | null | undefined;
+  lte?: string | null | undefined;
+  ne?: string | null | undefined;
+};
+
+export type FloatFilter = {
+  between?: Array<number> | null | undefined;
+  eq?: number | null | undefined;
+  gt?: number | null | undefined;
+  gte?: number | null | undefined;
+  in?: Array<number> | null | undefined;
+  isNull?: boolean | null | undefined;
+  lt?: number | null | undefined;
+  lte?: number | null | undefined;
+  ne?: number | null | undefined;
+  nin?: Array<number> | null | undefined;
+};
+
+export type IdFilter = {
+  eq?: string | number | null | undefined;
+  in?: Array<string | number> | null | undefined;
+  isNull?: boolean | null | undefined;
+  ne?: string | number | null | undefined;
+  nin?: Array<string | number> | null | undefined;
+};
+
+export type JsonFilter = {
+  contains?: unknown;
+  hasKey?: string | null | undefined;
+  isNull?: boolean | null | undefined;
+};
+
+export type StringFilter = {
+  contains?: string | null | undefined;
+  endsWith?: string | null | undefined;
+  eq?: string | null | undefined;
+  gt?: string | null | undefined;
+  gte?: string | null | undefined;
+  in?: Array<string> | null | undefined;
+  isNull?: boolean | null | undefined;
+  lt?: string | null | undefined;
+  lte?: string | null | undefined;
+  ne?: string | null | undefined;
+  nin?: Array<string> | null | undefined;
+  notContains?: string | null | undefined;
+  startsWith?: string | null | undefined;
+};
+
+export type ListAccountsQueryVariables = Exact<{
+  where?: AccountWhere | null | undefined;
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type ListAccountsQuery = { accounts: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, nodes: Array<{ id: string, name: string, industry: AccountIndustry | null, annualRevenue: number | null, tags: Array<AccountTags> | null, contacts: Array<{ id: string, firstName: string | null, lastName: string, email: string | null }> }> } };
+
+export type GetAccountQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type GetAccountQuery = { account: { id: string, name: string, accountNumber: string, type: AccountType | null, createdAt: string, parentAccount: { id: string, name: string } | null } | null };
+
+export type CreateAccountMutationVariables = Exact<{
+  input: AccountCreateInput;
+}>;
+
+
+export type CreateAccountMutation = { createAccount: { id: string, name: string, accountNumber: string, industry: AccountIndustry | null, type: AccountType | null } };
+
+
+export const ListAccountsDocument = {"__meta__":{"hash":"sha256:43a273a30f844d9ea0acd93847903ff6b5c0766f61063cb6e8c70b29585905f5"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"ListAccounts"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"where"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"AccountWhere"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"accounts"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"where"},"value":{"kind":"Variable","name":{"kind":"Name","value":"where"}}},{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}},{"kind":"Argument","name":{"kind":"Name","value":"orderBy"},"value":{"kind":"ListValue","values":[{"kind":"ObjectValue","fields":[{"kind":"ObjectField","name":{"kind":"Name","value":"field"},"value":{"kind":"EnumValue","value":"NAME"}}]}]}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"totalCount"}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}},{"kind":"Field","name":{"kind":"Name","value":"nodes"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"industry"}},{"kind":"Field","name":{"kind":"Name","value":"annualRevenue"}},{"kind":"Field","name":{"kind":"Name","value":"tags"}},{"kind":"Field","name":{"kind":"Name","value":"contacts"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"orderBy"},"value":{"kind":"ListValue","values":[{"kind":"ObjectValue","fields":[{"kind":"ObjectField","name":{"kind":"Name","value":"field"},"value":{"kind":"EnumValue","value":"LAST_NAME"}}]}]}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"firstName"}},{"kind":"Field","name":{"kind":"Name","value":"lastName"}},{"kind":"Field","name":{"kind":"Name","value":"email"}}]}}]}}]}}]}}]} as unknown as DocumentNode<ListAccountsQuery, ListAccountsQueryVariables>;
+export const GetAccountDocument = {"__meta__":{"hash":"sha256:8393879ed4bcdbaad1869b741db5a0dd6da8103d18cb562e35baeaceb7c60b83"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"GetAccount"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"account"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"accountNumber"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"parentAccount"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}}]}}]} as unknown as DocumentNode<GetAccountQuery, GetAccountQueryVariables>;
+export const CreateAccountDocument = {"__meta__":{"hash":"sha256:0ee37088557cbb5dc3d2b7e64efe618f5f3fc14dcead8cbf5becc6574dae6793"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"CreateAccount"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"AccountCreateInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"createAccount"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"accountNumber"}},{"kind":"Field","name":{"kind":"Name","value":"industry"}},{"kind":"Field","name":{"kind":"Name","value":"type"}}]}}]}}]} as unknown as DocumentNode<CreateAccountMutation, CreateAccountMutationVariables>;

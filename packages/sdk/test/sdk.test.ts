@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generate } from '@graphql-codegen/cli';
+import { createDataSubgraph, type DataSubgraph } from '@objectos/data-subgraph';
+import { createGateway, type Gateway } from '@objectos/gateway';
+import { REPO_ROOT } from '@objectos/testkit';
+import config from '../../../codegen.ts';
+import { CreateAccountDocument, createObjectOSClient, GetAccountDocument, ListAccountsDocument, ObjectOSClientError } from '../src/index.ts';
+
+describe('generated SDK', () => {
+  it('is up to date with the public schema and the operations (run `npm run codegen`)', async () => {
+    const files = (await generate({ ...config, cwd: REPO_ROOT, silent: true }, false)) as { filename: string; content: string }[];
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    for (const f of files) {
+      const path = f.filename.startsWith('/') ? f.filename : `${REPO_ROOT}${f.filename}`;
+      expect(readFileSync(path, 'utf8'), `${f.filename} drifted`).toBe(f.content);
+    }
+  });
+
+  it('lists a sha256 hash for every operation, matching its text (for trusted documents)', () => {
+    const persisted = JSON.parse(readFileSync(`${REPO_ROOT}packages/sdk/src/generated/persisted-documents.json`, 'utf8')) as Record<string, string>;
+    expect(Object.keys(persisted)).toHaveLength(3);
+    for (const [hash, text] of Object.entries(persisted)) expect(hash).toBe(`sha256:${createHash('sha256').update(text).digest('hex')}`);
+  });
+});
+
+describe('typed client against the gateway', () => {
+  let data: DataSubgraph;
+  let gateway: Gateway;
+  beforeAll(async () => {
+    data = await createDataSubgraph({ metadata: `${REPO_ROOT}metadata`, seed: true });
+    gateway = await createGateway({ subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: data.fetch }] });
+  });
+  afterAll(() => data?.dispose());
+
+  const client = () => createObjectOSClient({ url: 'http://objectos.test/graphql', fetch: (url, init) => gateway.fetch(new Request(url, init)) });
+
+  it('runs generated operations with typed variables and results', async () => {
+    const c = client();
+    const { createAccount } = await c.request(CreateAccountDocument, { input: { name: 'SDK Co', industry: 'retail', tags: ['strategic'] } });
+    const industry: 'retail' | 'finance' | 'technology' | 'healthcare' | 'manufacturing' | null = createAccount.industry;
+    expect(industry).toBe('retail');
+    expect(createAccount.accountNumber).toMatch(/^ACC-/);
+    const { account } = await c.request(GetAccountDocument, { id: createAccount.id });
+    expect(account?.name).toBe('SDK Co');
+    const page = await c.request(ListAccountsDocument, { first: 5, where: { name: { startsWith: 'SDK' } } });
+    const names: string[] = page.accounts.nodes.map((n) => n.name);
+    expect(names).toEqual(['SDK Co']);
+    const all = await c.request(ListAccountsDocument, { first: 10 });
+    expect(all.accounts.totalCount).toBeGreaterThanOrEqual(41);
+    expect(all.accounts.nodes.every((a) => Array.isArray(a.contacts))).toBe(true);
+    // @ts-expect-error: name must be a string; the generated types catch this at compile time (and the server at run time).
+    await expect(c.request(CreateAccountDocument, { input: { name: 5 } })).rejects.toBeInstanceOf(ObjectOSClientError);
+  });
+
+  it('surfaces server errors with their codes and issues', async () => {
+    const err = await client().request(CreateAccountDocument, { input: { name: 'x'.repeat(300) } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ObjectOSClientError);
+    expect((err as ObjectOSClientError).errors[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect((err as ObjectOSClientError).errors[0]?.extensions?.issues?.[0]?.constraint).toBe('maxLength');
+  });
+});
