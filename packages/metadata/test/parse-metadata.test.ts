@@ -169,3 +169,10 @@ describe('the demo metadata', () => {
     await expect(loadMetadata('/nonexistent/objectos-metadata')).rejects.toThrow(/cannot read metadata folder/);
   });
 });
+
+describe('field options that need each other', () => {
+  it('refuses a readonly required field without defaultValue', () => {
+    const issues = issuesOf([{ file: 'a.object.yaml', text: 'name: account\nfields:\n  code:\n    type: text\n    required: true\n    readonly: true\n' }]);
+    expect(issues).toMatchObject([{ line: 6, path: 'fields.code.readonly', message: 'a readonly required field needs a defaultValue: no input can ever set it' }]);
+  });
+});

@@ -9,7 +9,8 @@ export const mutationsPlugin: CompilerPlugin = {
     const mutation: SdlField[] = [];
     for (const p of b.exposed) {
       const own = `object "${p.object.name}"`;
-      const writable = p.columns.filter((c) => c.field !== null && c.type !== 'autonumber');
+      // readonly fields keep their default (or stay empty): no input can set them.
+      const writable = p.columns.filter((c) => c.field !== null && c.type !== 'autonumber' && !c.field.readonly);
       if (p.methods.includes('create')) {
         const input = b.inflect.createInput(p.object);
         b.sdl.add(input, `input ${input}`, writable.map((c) => {

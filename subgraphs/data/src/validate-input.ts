@@ -38,7 +38,7 @@ export function validateInput(p: ObjectPlan, input: Record<string, unknown>, mod
     issues.push({ field: c.graphqlName, constraint, message: `${c.graphqlName} ${message}` });
   for (const [key, value] of Object.entries(input)) {
     if (value === undefined) continue;
-    const c = p.columns.find((x) => x.graphqlName === key && x.field !== null && x.type !== 'autonumber');
+    const c = p.columns.find((x) => x.graphqlName === key && x.field !== null && x.type !== 'autonumber' && !x.field.readonly);
     if (!c) {
       issues.push({ field: key, constraint: 'unknownField', message: `${key} is not a writable field of ${p.typeName}` });
       continue;
@@ -82,7 +82,7 @@ export function validateInput(p: ObjectPlan, input: Record<string, unknown>, mod
   if (mode === 'create') {
     for (const c of p.columns) {
       const f = c.field;
-      if (!f || !f.required || c.type === 'autonumber' || c.graphqlName in out) continue;
+      if (!f || !f.required || f.readonly || c.type === 'autonumber' || c.graphqlName in out) continue;
       if ('defaultValue' in f && f.defaultValue !== undefined) continue;
       issue(c, 'required', 'is required');
     }

@@ -72,3 +72,23 @@ describe.each(engines())('schema changes at start on $name', (engine) => {
     await s.dispose();
   });
 });
+
+describe('field options at the database and API', () => {
+  it('indexes fields marked index, and keeps readonly fields out of every input', async () => {
+    const model = parseMetadata([{
+      file: 'a.object.yaml',
+      text: 'name: gadget\nfields:\n  title: { type: text, index: true }\n  labels: { type: multiselect, index: true, options: [{ label: A, value: a }] }\n  status: { type: select, readonly: true, required: true, defaultValue: draft, options: [{ label: Draft, value: draft }, { label: Live, value: live }] }\n',
+    }]);
+    const s = await createDataSubgraph({ metadata: model });
+    try {
+      expect(s.migration.statements).toContain('create index if not exists "gadget_title_idx" on "gadget" using btree ("title")');
+      expect(s.migration.statements).toContain('create index if not exists "gadget_labels_idx" on "gadget" using gin ("labels")');
+      expect(s.sdl).not.toMatch(/input GadgetCreateInput \{[^}]*status/);
+      expect(s.sdl).not.toMatch(/input GadgetUpdateInput \{[^}]*status/);
+      const r = await gqlOk<{ createGadget: { status: string } }>(s.fetch, 'mutation { createGadget(input: { title: "g" }) { status } }');
+      expect(r.createGadget.status).toBe('draft');
+    } finally {
+      await s.dispose();
+    }
+  });
+});

@@ -161,6 +161,8 @@ function constraintsAndIndexes(p: ObjectPlan): string[] {
   }
   for (const c of p.columns) {
     if (c.field?.unique) out.push(`create unique index if not exists ${ident(uniqueName(p.table, [c.column]))} on ${t} (${ident(c.column)})`);
+    else if (c.field?.index && c.type !== 'lookup' && c.type !== 'master_detail')
+      out.push(`create index if not exists ${ident(`${p.table}_${c.column}_idx`)} on ${t} using ${c.type === 'multiselect' || c.type === 'json' ? 'gin' : 'btree'} (${ident(c.column)})`);
   }
   for (const v of p.object.validations) {
     if (v.type !== 'unique' || !v.active) continue;
