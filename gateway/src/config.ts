@@ -10,6 +10,10 @@ export interface ObjectOSConfig {
   dataDir: string;
   seed: boolean;
   graphiql: boolean;
+  /** Schema introspection and field suggestions; on in development only, unless set. */
+  introspection: boolean;
+  /** File of trusted documents (hash → text, as codegen writes persisted-documents.json); only these run. */
+  trustedDocumentsFile: string | undefined;
   /** Subgraphs served by other processes: name → URL. `data` listed here is not embedded. */
   remoteSubgraphs: Record<string, string>;
 }
@@ -33,6 +37,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     dataDir: resolve(env['OBJECTOS_DATA_DIR'] ?? '.objectos/data'),
     seed: !flag('empty') && env['OBJECTOS_SEED'] !== 'false',
     graphiql: env['OBJECTOS_GRAPHIQL'] ? env['OBJECTOS_GRAPHIQL'] === 'true' : !production,
+    introspection: env['OBJECTOS_INTROSPECTION'] ? env['OBJECTOS_INTROSPECTION'] === 'true' : !production,
+    trustedDocumentsFile: env['OBJECTOS_TRUSTED_DOCUMENTS'] ? resolve(env['OBJECTOS_TRUSTED_DOCUMENTS']) : undefined,
     remoteSubgraphs,
   };
 }

@@ -5,6 +5,8 @@ import type { GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { composeSupergraph } from '@objectos/schema';
 import { useErrorCodes } from './use-error-codes.ts';
+import { CSRF_HEADER, type ProtectionOptions } from './protection/protection-options.ts';
+import { useProtection } from './protection/use-protection.ts';
 
 /** A subgraph the gateway routes to: in-process (`fetch` given) or over HTTP at `url`. */
 export interface SubgraphSource {
@@ -22,6 +24,8 @@ export interface GatewayOptions {
   graphqlEndpoint?: string;
   /** @default false */
   graphiql?: boolean;
+  /** Limits, introspection, CSRF and trusted documents; safe defaults (introspection off). */
+  protection?: ProtectionOptions;
 }
 
 export interface Gateway {
@@ -66,7 +70,7 @@ async function fetchSdlOnce(s: SubgraphSource): Promise<string> {
 
 /** Composes the subgraphs into a supergraph and serves it as one GraphQL endpoint. */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
-  const { subgraphs, graphqlEndpoint = '/graphql', graphiql = false } = options;
+  const { subgraphs, graphqlEndpoint = '/graphql', graphiql = false, protection = {} } = options;
   const sdls = await Promise.all(subgraphs.map(async (s) => ({ name: s.name, url: s.url, sdl: s.sdl ?? (await fetchSdl(s)) })));
   const supergraphSdl = composeSupergraph(sdls);
   // The executor names subgraphs by their join__Graph enum value, so route in-process calls by URL.
@@ -82,6 +86,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     onStitchedSchema: (stitched) =>
       mapSchema(stitched, { [MapperKind.SCALAR_TYPE]: (t) => scalarResolvers[t.name as keyof typeof scalarResolvers] ?? t }),
   });
-  const yoga = createYoga<Record<string, unknown>>({ schema, graphqlEndpoint, graphiql, landingPage: false, plugins: [useErrorCodes()] });
+  const yoga = createYoga<Record<string, unknown>>({
+    schema,
+    graphqlEndpoint,
+    graphiql: graphiql ? { headers: JSON.stringify({ [CSRF_HEADER]: '1' }) } : false,
+    landingPage: false,
+    plugins: [...useProtection(protection), useErrorCodes()],
+  });
   return { supergraphSdl, schema, yoga, fetch: (request) => Promise.resolve(yoga.fetch(request)) };
 }

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createDataSubgraph, type DataSubgraph } from '@objectos/data-subgraph';
@@ -27,7 +28,15 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
   try {
     const subgraphs: SubgraphSource[] = Object.entries(config.remoteSubgraphs).map(([name, url]) => ({ name, url }));
     if (data) subgraphs.unshift({ name: 'data', url: 'http://data.objectos.internal/graphql', sdl: data.sdl, fetch: data.fetch });
-    const gateway = await createGateway({ subgraphs, graphiql: config.graphiql });
+    const trustedDocuments = config.trustedDocumentsFile
+      ? (JSON.parse(await readFile(config.trustedDocumentsFile, 'utf8')) as Record<string, string>)
+      : undefined;
+    const gateway = await createGateway({
+      subgraphs,
+      // GraphiQL needs introspection to be useful.
+      graphiql: config.graphiql && config.introspection,
+      protection: { introspection: config.introspection, ...(trustedDocuments ? { trustedDocuments } : {}) },
+    });
     const server = createServer(gateway.yoga);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -1,0 +1,44 @@
+/** Limits and switches that protect the public endpoint. Every one has a safe default. */
+export interface ProtectionOptions {
+  /** Deepest selection allowed, fragments flattened. @default 12 */
+  maxDepth?: number;
+  /** Aliases per operation, `__typename` included. @default 15 */
+  maxAliases?: number;
+  /** Directives per operation. @default 20 */
+  maxDirectives?: number;
+  /** Tokens per document. @default 2000 */
+  maxTokens?: number;
+  /** Cost limit: objects × list sizes (first/last/limit, or the defaults below). @default 20000 */
+  maxCost?: number;
+  /** Size assumed for a connection without first/last. @default 100 */
+  defaultPageSize?: number;
+  /** Size assumed for a child list without limit. @default 20 */
+  defaultChildListSize?: number;
+  /** Largest request body, in bytes. @default 1_048_576 */
+  maxBodyBytes?: number;
+  /** Schema introspection (and field suggestions in errors). @default false */
+  introspection?: boolean;
+  /** Say the limit in the error message. @default false */
+  exposeLimits?: boolean;
+  /** Require the CSRF header on requests a browser could send cross-site without a preflight. @default true */
+  csrf?: boolean;
+  /** Trusted documents: only these operations run (hash → document text, from codegen). @default undefined (any operation) */
+  trustedDocuments?: Record<string, string>;
+}
+
+export const PROTECTION_DEFAULTS: Required<Omit<ProtectionOptions, 'trustedDocuments'>> = {
+  maxDepth: 12,
+  maxAliases: 15,
+  maxDirectives: 20,
+  maxTokens: 2000,
+  maxCost: 20_000,
+  defaultPageSize: 100,
+  defaultChildListSize: 20,
+  maxBodyBytes: 1_048_576,
+  introspection: false,
+  exposeLimits: false,
+  csrf: true,
+};
+
+/** The header browsers cannot add cross-site without a preflight. */
+export const CSRF_HEADER = 'x-graphql-yoga-csrf';

@@ -1,0 +1,39 @@
+import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
+import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
+import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
+import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
+import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
+import type { Plugin } from 'graphql-yoga';
+import { CSRF_HEADER, PROTECTION_DEFAULTS, type ProtectionOptions } from './protection-options.ts';
+import { useBodyLimit } from './use-body-limit.ts';
+import { useCostLimit } from './use-cost-limit.ts';
+
+/**
+ * Every protection of the public endpoint, configured from one place. All checks run before any
+ * resolver: body size on the request, token count while parsing, depth/aliases/directives in
+ * validation, cost with variables known just before execution.
+ */
+export function useProtection(options: ProtectionOptions = {}): Plugin[] {
+  const o = { ...PROTECTION_DEFAULTS, ...options };
+  const armor = { exposeLimits: o.exposeLimits, propagateOnRejection: true };
+  const plugins: Plugin[] = [
+    useBodyLimit(o.maxBodyBytes),
+    // Messages name the limit without its number (exposeLimits adds the numbers).
+    maxTokensPlugin({ ...armor, n: o.maxTokens, errorMessage: 'Query is too long (token limit).' }) as Plugin,
+    maxDepthPlugin({ ...armor, n: o.maxDepth, flattenFragments: true, ignoreIntrospection: o.introspection, errorMessage: 'Query is too deep (depth limit).' }) as Plugin,
+    // Count __typename aliases too (armor's default allow-list lets 101× `a: __typename` through).
+    maxAliasesPlugin({ ...armor, n: o.maxAliases, allowList: [], errorMessage: 'Query uses too many aliases (aliases limit).' }) as Plugin,
+    maxDirectivesPlugin({ ...armor, n: o.maxDirectives, errorMessage: 'Query uses too many directives (directives limit).' }) as Plugin,
+    useCostLimit(o),
+  ];
+  if (o.csrf) plugins.unshift(useCSRFPrevention({ requestHeaders: [CSRF_HEADER] }));
+  if (!o.introspection) plugins.push(useDisableIntrospection(), blockFieldSuggestionsPlugin() as Plugin);
+  if (options.trustedDocuments) {
+    const store = new Map(Object.entries(options.trustedDocuments).map(([hash, text]) => [hash.replace(/^sha256:/, ''), text]));
+    plugins.push(usePersistedOperations({ getPersistedOperation: (key) => store.get(key) ?? null, allowArbitraryOperations: false }));
+  }
+  return plugins;
+}
