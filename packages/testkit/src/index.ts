@@ -3,3 +3,4 @@ export { createTestDatabase, type TestDatabase } from './pg.ts';
 export { engines, type Engine, type EngineHandle } from './engines.ts';
 export { gql, gqlOk, type GraphQLResult, type FetchHandler } from './graphql.ts';
 export { freePort, spawnTs, REPO_ROOT, type Spawned } from './process.ts';
+export { ADVISORY_FLOORS, compareVersions, floorViolations, lockedVersions } from './advisory-floors.ts';
