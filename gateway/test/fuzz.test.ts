@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import {
+  buildSchema, getNamedType, isInputObjectType, isListType, isNonNullType, isObjectType, isScalarType,
+  type GraphQLField, type GraphQLInputType, type GraphQLObjectType,
+} from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { engines, REPO_ROOT } from '@objectos/testkit';
+import { startStack, type Stack } from './stack.ts';
+
+const schema = buildSchema(readFileSync(`${REPO_ROOT}schema/generated/public.graphql`, 'utf8'));
+const roots: [string, GraphQLObjectType][] = [['query', schema.getQueryType()!], ['mutation', schema.getMutationType()!]];
+const fields = roots.flatMap(([op, type]) => Object.values(type.getFields()).map((f) => ({ op, field: f as GraphQLField<unknown, unknown> })));
+const LEAK = /at .*\.ts:|\bselect |insert into|postgres|drizzle|node_modules/i;
+const RUNS = Number(process.env['FUZZ_RUNS'] ?? 5000);
+
+/** Hostile values: wrong types, huge and odd strings, lone surrogates, deep objects, 10k-element lists. */
+const loneSurrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => `a${String.fromCharCode(c)}b`);
+const deep = fc.integer({ min: 1, max: 300 }).map((n) => {
+  let v: Record<string, unknown> = { id: { eq: 'x' } };
+  for (let i = 0; i < n; i++) v = { not: v };
+  return v;
+});
+const hostile: fc.Arbitrary<unknown> = fc.oneof(
+  fc.string(),
+  fc.string({ unit: 'binary', maxLength: 200 }),
+  loneSurrogate,
+  fc.integer(),
+  fc.double({ noNaN: false }),
+  fc.boolean(),
+  fc.constant(null),
+  fc.constant('x'.repeat(100_000)),
+  fc.constantFrom('00000000-0000-4000-8000-000000000000', '1 or 1=1', "'; drop table account; --", '9'.repeat(400), '2024-02-30', 'NaN'),
+  deep,
+  fc.array(fc.oneof(fc.integer(), fc.string()), { minLength: 10_000, maxLength: 10_000 }),
+  fc.dictionary(fc.string({ maxLength: 12 }), fc.oneof(fc.string(), fc.integer(), fc.constant(null)), { maxKeys: 5 }),
+);
+
+/** Sometimes a well-typed value, so the request gets past validation and into resolvers and SQL. */
+function typed(t: GraphQLInputType, depth = 0): fc.Arbitrary<unknown> {
+  if (isNonNullType(t)) return typed(t.ofType, depth);
+  if (isListType(t)) return fc.array(typed(t.ofType, depth + 1), { maxLength: 3 });
+  const named = getNamedType(t);
+  if (isInputObjectType(named)) {
+    if (depth > 2) return fc.constant({});
+    const entries = Object.values(named.getFields()).slice(0, 6);
+    return fc.record(Object.fromEntries(entries.map((f) => [f.name, fc.oneof(typed(f.type, depth + 1), hostile)])), { requiredKeys: [] });
+  }
+  if (isScalarType(named)) {
+    const byScalar: Record<string, fc.Arbitrary<unknown>> = {
+      Int: fc.integer({ min: -5, max: 2000 }), Float: fc.double({ noNaN: true, min: -1e20, max: 1e20 }), Boolean: fc.boolean(),
+      ID: fc.uuid(), String: fc.string({ maxLength: 300 }), Date: fc.constantFrom('2024-01-31', '2024-13-01'),
+      DateTime: fc.constantFrom('2026-01-01T00:00:00Z', 'yesterday'), Time: fc.constantFrom('09:30', '25:00'), JSON: fc.jsonValue({ maxDepth: 3 }),
+    };
+    return byScalar[named.name] ?? hostile;
+  }
+  return fc.constantFrom(...named.getValues().map((v) => v.name), 'not_an_option');
+}
+
+const request = fc.constantFrom(...fields).chain(({ op, field }) => {
+  const vars = field.args.map((a) => ({ name: a.name, type: a.type.toString() }));
+  const out = getNamedType(field.type);
+  const selection = isObjectType(out) ? (out.getFields()['totalCount'] ? '{ totalCount }' : '{ __typename }') : '';
+  const doc = `${op}${vars.length ? `(${vars.map((v) => `$${v.name}: ${v.type}`).join(', ')})` : ''} { ${field.name}${vars.length ? `(${vars.map((v) => `${v.name}: $${v.name}`).join(', ')})` : ''} ${selection} }`;
+  const values = fc.record(Object.fromEntries(field.args.map((a) => [a.name, fc.oneof(typed(a.type), hostile)])), { requiredKeys: [] });
+  return values.map((variables) => ({ query: doc, variables }));
+});
+
+describe('fuzz over the generated schema', () => {
+  let s: Stack;
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown) => unhandled.push(e);
+  beforeAll(async () => {
+    s = await startStack(engines()[0]!, { seed: true });
+    process.on('unhandledRejection', onUnhandled);
+  });
+  afterAll(async () => {
+    process.off('unhandledRejection', onUnhandled);
+    await s?.close();
+  });
+
+  it(`${RUNS} hostile requests: no 5xx, spec-shaped JSON, nothing internal leaked, no unhandled rejection`, async () => {
+    const statuses = new Map<number, number>();
+    let executed = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.oneof({ weight: 9, arbitrary: request }, { weight: 1, arbitrary: fc.string({ maxLength: 200 }).map((q) => ({ query: q, variables: {} })) }), async (body) => {
+        const res = await s.gateway.fetch(new Request('http://objectos.test/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }));
+        const text = await res.text();
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        expect(res.status, text.slice(0, 500)).toBeLessThan(500);
+        const parsed = JSON.parse(text) as { data?: unknown; errors?: { message: unknown }[] };
+        expect('data' in parsed || Array.isArray(parsed.errors), text.slice(0, 300)).toBe(true);
+        if (parsed.data) executed++;
+        for (const e of parsed.errors ?? []) {
+          expect(typeof e.message).toBe('string');
+          expect(e.message as string, JSON.stringify(body).slice(0, 300)).not.toMatch(LEAK);
+          expect(e.message).not.toBe('Unexpected error.');
+        }
+      }),
+      { numRuns: RUNS, seed: Number(process.env['FUZZ_SEED'] ?? 20261123) },
+    );
+    expect(unhandled).toEqual([]);
+    // The fuzz must reach resolvers and SQL, not only bounce off validation.
+    expect(executed).toBeGreaterThan(RUNS / 20);
+    console.log(`[fuzz] ${RUNS} requests, ${executed} executed (data returned), status counts: ${JSON.stringify(Object.fromEntries(statuses))}`);
+  }, 600_000);
+});
