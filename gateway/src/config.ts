@@ -14,6 +14,10 @@ export interface ObjectOSConfig {
   introspection: boolean;
   /** File of trusted documents (hash → text, as codegen writes persisted-documents.json); only these run. */
   trustedDocumentsFile: string | undefined;
+  /** Longest wait for one subgraph call. */
+  subgraphTimeoutMs: number;
+  /** Longest time one SQL statement may run (PostgreSQL only). */
+  statementTimeoutMs: number;
   /** Subgraphs served by other processes: name → URL. `data` listed here is not embedded. */
   remoteSubgraphs: Record<string, string>;
 }
@@ -39,6 +43,16 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     graphiql: env['OBJECTOS_GRAPHIQL'] ? env['OBJECTOS_GRAPHIQL'] === 'true' : !production,
     introspection: env['OBJECTOS_INTROSPECTION'] ? env['OBJECTOS_INTROSPECTION'] === 'true' : !production,
     trustedDocumentsFile: env['OBJECTOS_TRUSTED_DOCUMENTS'] ? resolve(env['OBJECTOS_TRUSTED_DOCUMENTS']) : undefined,
+    subgraphTimeoutMs: positive(env, 'OBJECTOS_SUBGRAPH_TIMEOUT_MS', 10_000),
+    statementTimeoutMs: positive(env, 'OBJECTOS_STATEMENT_TIMEOUT_MS', 5_000),
     remoteSubgraphs,
   };
+}
+
+function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive number of milliseconds, got "${raw}"`);
+  return n;
 }

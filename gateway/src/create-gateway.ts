@@ -4,6 +4,7 @@ import { scalarResolvers } from '@objectos/schema';
 import type { GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { composeSupergraph } from '@objectos/schema';
+import { maskError } from './mask-error.ts';
 import { useErrorCodes } from './use-error-codes.ts';
 import { CSRF_HEADER, type ProtectionOptions } from './protection/protection-options.ts';
 import { useProtection } from './protection/use-protection.ts';
@@ -26,6 +27,8 @@ export interface GatewayOptions {
   graphiql?: boolean;
   /** Limits, introspection, CSRF and trusted documents; safe defaults (introspection off). */
   protection?: ProtectionOptions;
+  /** Longest wait for one subgraph call; past it the field fails with code TIMEOUT. @default 10000 */
+  subgraphTimeoutMs?: number;
 }
 
 export interface Gateway {
@@ -70,7 +73,7 @@ async function fetchSdlOnce(s: SubgraphSource): Promise<string> {
 
 /** Composes the subgraphs into a supergraph and serves it as one GraphQL endpoint. */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
-  const { subgraphs, graphqlEndpoint = '/graphql', graphiql = false, protection = {} } = options;
+  const { subgraphs, graphqlEndpoint = '/graphql', graphiql = false, protection = {}, subgraphTimeoutMs = 10_000 } = options;
   const sdls = await Promise.all(subgraphs.map(async (s) => ({ name: s.name, url: s.url, sdl: s.sdl ?? (await fetchSdl(s)) })));
   const supergraphSdl = composeSupergraph(sdls);
   // The executor names subgraphs by their join__Graph enum value, so route in-process calls by URL.
@@ -79,7 +82,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     supergraphSdl,
     httpExecutorOpts: ({ endpoint }) => {
       const handler = endpoint ? local.get(endpoint) : undefined;
-      return handler ? { fetch: ((input: string, init?: RequestInit) => handler(new Request(input, init))) as FetchFn } : {};
+      return { timeout: subgraphTimeoutMs, ...(handler ? { fetch: ((input: string, init?: RequestInit) => handler(new Request(input, init))) as FetchFn } : {}) };
     },
     // The supergraph only knows scalar names; use ObjectOS's scalars so bad dates are refused here,
     // during validation, before any subgraph is called.
@@ -91,6 +94,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     graphqlEndpoint,
     graphiql: graphiql ? { headers: JSON.stringify({ [CSRF_HEADER]: '1' }) } : false,
     landingPage: false,
+    maskedErrors: { maskError },
     plugins: [...useProtection(protection), useErrorCodes()],
   });
   return { supergraphSdl, schema, yoga, fetch: (request) => Promise.resolve(yoga.fetch(request)) };

@@ -24,6 +24,7 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
         metadata: config.metadataDir,
         ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir }),
         seed: config.seed,
+        statementTimeoutMs: config.statementTimeoutMs,
       });
   try {
     const subgraphs: SubgraphSource[] = Object.entries(config.remoteSubgraphs).map(([name, url]) => ({ name, url }));
@@ -35,6 +36,7 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
       subgraphs,
       // GraphiQL needs introspection to be useful.
       graphiql: config.graphiql && config.introspection,
+      subgraphTimeoutMs: config.subgraphTimeoutMs,
       protection: { introspection: config.introspection, ...(trustedDocuments ? { trustedDocuments } : {}) },
     });
     const server = createServer(gateway.yoga);

@@ -7,6 +7,7 @@ import { connectDatabase, type Database, type DatabaseOptions } from './db/conne
 import { migrate, type MigrationResult } from './db/migrate.ts';
 import { buildTables } from './db/tables.ts';
 import type { DataSource } from './data-source.ts';
+import { maskError } from './errors.ts';
 import { createLoaders } from './loaders.ts';
 import { buildResolvers, type DataContext } from './resolvers.ts';
 import { seedDemoData, type SeedResult } from './seed.ts';
@@ -62,6 +63,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions = {}): Pro
       graphqlEndpoint,
       graphiql,
       landingPage: false,
+      maskedErrors: { maskError },
       context: () => ({ ds: source, loaders: createLoaders(source) }),
     });
     return {

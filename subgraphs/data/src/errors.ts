@@ -6,6 +6,7 @@ export const DATA_ERRORS = {
   NOT_FOUND: { status: 404 },
   CONFLICT: { status: 409 },
   FORBIDDEN: { status: 403 },
+  TIMEOUT: { status: 504 },
 } as const;
 export type DataErrorCode = keyof typeof DATA_ERRORS;
 
@@ -28,4 +29,17 @@ export function dataError(code: DataErrorCode, message: string, extra: { issues?
 
 export function badInput(typeName: string, issues: InputIssue[]): GraphQLError {
   return dataError('BAD_USER_INPUT', `Invalid ${typeName} input: ${issues.map((i) => i.message).join('; ')}`, { issues });
+}
+
+/**
+ * The one place internal errors are masked: a statement cancelled by statement_timeout (SQLSTATE 57014)
+ * becomes a clear TIMEOUT; anything else unexpected becomes "Unexpected error." with no detail.
+ */
+export function maskError(error: unknown, message: string): GraphQLError {
+  for (let cur: unknown = error, i = 0; cur && i < 6; cur = (cur as { originalError?: unknown; cause?: unknown }).originalError ?? (cur as { cause?: unknown }).cause, i++) {
+    if ((cur as { code?: unknown }).code === '57014') return dataError('TIMEOUT', 'The database did not answer in time');
+  }
+  if (error instanceof GraphQLError && (!error.originalError || error.originalError instanceof GraphQLError)) return error;
+  const path = error instanceof GraphQLError ? error.path : undefined;
+  return new GraphQLError(message, { ...(path ? { path } : {}), extensions: { code: 'INTERNAL_SERVER_ERROR' } });
 }

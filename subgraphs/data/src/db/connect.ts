@@ -17,6 +17,8 @@ export interface DatabaseOptions {
   dataDir?: string;
   /** Pool size for PostgreSQL. @default 10 */
   poolSize?: number;
+  /** PostgreSQL statement_timeout, in ms (PGlite runs in process and has none). @default 5000 */
+  statementTimeoutMs?: number;
   /** Called with every SQL statement sent (used by tests to count statements). */
   onQuery?: (sql: string, params: unknown[]) => void;
 }
@@ -31,7 +33,7 @@ export interface Database {
 export async function connectDatabase(options: DatabaseOptions = {}): Promise<Database> {
   const logger: Logger | undefined = options.onQuery ? { logQuery: (q, p) => options.onQuery!(q, p) } : undefined;
   if (options.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 10 });
+    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 10, statement_timeout: options.statementTimeoutMs ?? 5_000 });
     // An idle client losing its server connection must not crash the process.
     pool.on('error', () => {});
     await pool.query('select 1');
