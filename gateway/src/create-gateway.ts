@@ -4,8 +4,8 @@ import { scalarResolvers } from '@objectos/schema';
 import type { GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { composeSupergraph } from '@objectos/schema';
-import { maskError } from './mask-error.ts';
-import { useErrorCodes } from './use-error-codes.ts';
+import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } from '@objectos/observability';
+import { classifyGatewayError } from './classify-error.ts';
 import { CSRF_HEADER, type ProtectionOptions } from './protection/protection-options.ts';
 import { useProtection } from './protection/use-protection.ts';
 
@@ -29,6 +29,8 @@ export interface GatewayOptions {
   protection?: ProtectionOptions;
   /** Longest wait for one subgraph call; past it the field fails with code TIMEOUT. @default 10000 */
   subgraphTimeoutMs?: number;
+  /** Where error log lines go (pino). @default createLogger('gateway') */
+  logger?: Logger;
 }
 
 export interface Gateway {
@@ -73,7 +75,7 @@ async function fetchSdlOnce(s: SubgraphSource): Promise<string> {
 
 /** Composes the subgraphs into a supergraph and serves it as one GraphQL endpoint. */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
-  const { subgraphs, graphqlEndpoint = '/graphql', graphiql = false, protection = {}, subgraphTimeoutMs = 10_000 } = options;
+  const { subgraphs, graphqlEndpoint = '/graphql', graphiql = false, protection = {}, subgraphTimeoutMs = 10_000, logger = createLogger('gateway') } = options;
   const sdls = await Promise.all(subgraphs.map(async (s) => ({ name: s.name, url: s.url, sdl: s.sdl ?? (await fetchSdl(s)) })));
   const supergraphSdl = composeSupergraph(sdls);
   // The executor names subgraphs by their join__Graph enum value, so route in-process calls by URL.
@@ -82,7 +84,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     supergraphSdl,
     httpExecutorOpts: ({ endpoint }) => {
       const handler = endpoint ? local.get(endpoint) : undefined;
-      return { timeout: subgraphTimeoutMs, ...(handler ? { fetch: ((input: string, init?: RequestInit) => handler(new Request(input, init))) as FetchFn } : {}) };
+      return {
+        timeout: subgraphTimeoutMs,
+        // The request id travels to every subgraph, so their log lines carry it too.
+        headers: (request?: { context?: { requestId?: string } }): Record<string, string> => {
+          const id = request?.context?.requestId;
+          return id ? { [REQUEST_ID_HEADER]: id } : {};
+        },
+        ...(handler ? { fetch: ((input: string, init?: RequestInit) => handler(new Request(input, init))) as FetchFn } : {}) };
     },
     // The supergraph only knows scalar names; use ObjectOS's scalars so bad dates are refused here,
     // during validation, before any subgraph is called.
@@ -94,8 +103,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     graphqlEndpoint,
     graphiql: graphiql ? { headers: JSON.stringify({ [CSRF_HEADER]: '1' }) } : false,
     landingPage: false,
-    maskedErrors: { maskError },
-    plugins: [...useProtection(protection), useErrorCodes()],
+    // Masking, codes and correlation ids live in one plugin.
+    maskedErrors: false,
+    plugins: [...useProtection(protection), useCorrelatedErrors({ logger, classify: classifyGatewayError })],
   });
   return { supergraphSdl, schema, yoga, fetch: (request) => Promise.resolve(yoga.fetch(request)) };
 }

@@ -7,7 +7,8 @@ import { connectDatabase, type Database, type DatabaseOptions } from './db/conne
 import { migrate, type MigrationResult } from './db/migrate.ts';
 import { buildTables } from './db/tables.ts';
 import type { DataSource } from './data-source.ts';
-import { maskError } from './errors.ts';
+import { classifyDataError } from './errors.ts';
+import { createLogger, useCorrelatedErrors, type Logger } from '@objectos/observability';
 import { createLoaders } from './loaders.ts';
 import { buildResolvers, type DataContext } from './resolvers.ts';
 import { seedDemoData, type SeedResult } from './seed.ts';
@@ -25,6 +26,8 @@ export interface DataSubgraphOptions extends DatabaseOptions {
   graphqlEndpoint?: string;
   /** Show GraphiQL on GET (development). @default false */
   graphiql?: boolean;
+  /** Where error log lines go (pino). @default createLogger('data') */
+  logger?: Logger;
 }
 
 export interface DataSubgraph {
@@ -63,7 +66,8 @@ export async function createDataSubgraph(options: DataSubgraphOptions = {}): Pro
       graphqlEndpoint,
       graphiql,
       landingPage: false,
-      maskedErrors: { maskError },
+      maskedErrors: false,
+      plugins: [useCorrelatedErrors({ logger: options.logger ?? createLogger('data'), classify: classifyDataError })],
       context: () => ({ ds: source, loaders: createLoaders(source) }),
     });
     return {

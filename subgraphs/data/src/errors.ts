@@ -1,4 +1,5 @@
 import { GraphQLError } from 'graphql';
+import type { ClassifyError } from '@objectos/observability';
 
 /** Error codes of the data subgraph, with the `extensions.code` and HTTP-ish status they map to. */
 export const DATA_ERRORS = {
@@ -31,15 +32,6 @@ export function badInput(typeName: string, issues: InputIssue[]): GraphQLError {
   return dataError('BAD_USER_INPUT', `Invalid ${typeName} input: ${issues.map((i) => i.message).join('; ')}`, { issues });
 }
 
-/**
- * The one place internal errors are masked: a statement cancelled by statement_timeout (SQLSTATE 57014)
- * becomes a clear TIMEOUT; anything else unexpected becomes "Unexpected error." with no detail.
- */
-export function maskError(error: unknown, message: string): GraphQLError {
-  for (let cur: unknown = error, i = 0; cur && i < 6; cur = (cur as { originalError?: unknown; cause?: unknown }).originalError ?? (cur as { cause?: unknown }).cause, i++) {
-    if ((cur as { code?: unknown }).code === '57014') return dataError('TIMEOUT', 'The database did not answer in time');
-  }
-  if (error instanceof GraphQLError && (!error.originalError || error.originalError instanceof GraphQLError)) return error;
-  const path = error instanceof GraphQLError ? error.path : undefined;
-  return new GraphQLError(message, { ...(path ? { path } : {}), extensions: { code: 'INTERNAL_SERVER_ERROR' } });
-}
+/** The data subgraph's own error rule: a statement cancelled by statement_timeout (SQLSTATE 57014). */
+export const classifyDataError: ClassifyError = (_error, chain) =>
+  chain.some((e) => (e as { code?: unknown }).code === '57014') ? { code: 'TIMEOUT', message: 'The database did not answer in time' } : null;

@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto';
+import { GraphQLError, type ExecutionResult } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { Logger } from './logger.ts';
+
+export const REQUEST_ID_HEADER = 'x-request-id';
+const VALID_ID = /^[A-Za-z0-9._:-]{8,80}$/;
+
+/** What a server says about an error the generic rules do not cover: a code and a safe message. */
+export type ClassifyError = (error: GraphQLError, chain: unknown[]) => { code: string; message: string } | null;
+
+export interface CorrelatedErrorsOptions {
+  logger: Logger;
+  /** Server-specific rules (timeouts, limits…), tried first. */
+  classify?: ClassifyError;
+}
+
+/** The error and everything it wraps (originalError / cause), outermost first. */
+function chainOf(error: unknown): unknown[] {
+  const out: unknown[] = [];
+  for (let cur: unknown = error; cur && out.length < 8; cur = (cur as { originalError?: unknown }).originalError ?? (cur as { cause?: unknown }).cause) out.push(cur);
+  return out;
+}
+
+/**
+ * The one place a server masks, codes and correlates errors. Every request gets an id (a valid
+ * incoming `x-request-id`, as the gateway forwards it, or a new one), echoed in the response header
+ * and in every error's `extensions.requestId`. Unexpected errors become "Unexpected error." with code
+ * INTERNAL_SERVER_ERROR, and their detail (stack, SQL) goes only to the log line carrying the same id.
+ */
+export function useCorrelatedErrors({ logger, classify }: CorrelatedErrorsOptions): Plugin<{ requestId?: string }> {
+  const ids = new WeakMap<Request, string>();
+  const idOf = (request: Request): string => {
+    let id = ids.get(request);
+    if (!id) {
+      const given = request.headers.get(REQUEST_ID_HEADER);
+      id = given && VALID_ID.test(given) ? given : randomUUID();
+      ids.set(request, id);
+    }
+    return id;
+  };
+  const fix = (e: GraphQLError, requestId: string): GraphQLError => {
+    const chain = chainOf(e);
+    const ruled = classify?.(e, chain);
+    const expected = !e.originalError || e.originalError instanceof GraphQLError;
+    const code = ruled?.code ?? (typeof e.extensions?.['code'] === 'string' && expected ? (e.extensions['code'] as string) : null);
+    if (!ruled && (!expected || (code === null && e.path))) {
+      logger.error({ requestId, path: e.path?.join('.'), err: e.originalError ?? e }, 'unexpected error');
+      return new GraphQLError('Unexpected error.', { ...(e.path ? { path: e.path } : {}), extensions: { code: 'INTERNAL_SERVER_ERROR', requestId } });
+    }
+    // A rule-classified error is expected: one line with its code, no stack.
+    if (ruled) logger.warn({ requestId, path: e.path?.join('.'), code: ruled.code }, ruled.message);
+    return new GraphQLError(ruled?.message ?? e.message, {
+      nodes: e.nodes ?? null,
+      path: e.path ?? null,
+      extensions: { ...e.extensions, code: code ?? 'BAD_USER_INPUT', requestId },
+    });
+  };
+  return {
+    onRequest({ request }) {
+      idOf(request);
+    },
+    onContextBuilding({ context, extendContext }) {
+      extendContext({ requestId: idOf(context.request) });
+    },
+    onResultProcess({ request, result, setResult }) {
+      if (Array.isArray(result) || !result || typeof result !== 'object' || !('errors' in result)) return;
+      const r = result as ExecutionResult;
+      if (!r.errors?.length) return;
+      const requestId = idOf(request);
+      setResult({ ...r, errors: r.errors.map((e) => (e instanceof GraphQLError ? fix(e, requestId) : e)) });
+    },
+    onResponse({ request, response }) {
+      response.headers.set(REQUEST_ID_HEADER, idOf(request));
+    },
+  };
+}
