@@ -18,6 +18,12 @@ export interface ObjectOSConfig {
   subgraphTimeoutMs: number;
   /** Longest time one SQL statement may run (PostgreSQL only). */
   statementTimeoutMs: number;
+  /** Requests per minute per client IP (IPv6 by /64); 0 turns limiting off. */
+  rateLimitPerMinute: number;
+  /** Redis for shared rate limits across replicas; memory when unset. */
+  redisUrl: string | undefined;
+  /** Trust X-Forwarded-For for the client address (only behind your own proxy). */
+  trustProxy: boolean;
   /** Subgraphs served by other processes: name → URL. `data` listed here is not embedded. */
   remoteSubgraphs: Record<string, string>;
 }
@@ -45,6 +51,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     trustedDocumentsFile: env['OBJECTOS_TRUSTED_DOCUMENTS'] ? resolve(env['OBJECTOS_TRUSTED_DOCUMENTS']) : undefined,
     subgraphTimeoutMs: positive(env, 'OBJECTOS_SUBGRAPH_TIMEOUT_MS', 10_000),
     statementTimeoutMs: positive(env, 'OBJECTOS_STATEMENT_TIMEOUT_MS', 5_000),
+    rateLimitPerMinute: env['OBJECTOS_RATE_LIMIT'] === '0' ? 0 : positive(env, 'OBJECTOS_RATE_LIMIT', 600),
+    redisUrl: env['REDIS_URL'] || undefined,
+    trustProxy: env['OBJECTOS_TRUST_PROXY'] === 'true',
     remoteSubgraphs,
   };
 }

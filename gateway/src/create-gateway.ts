@@ -8,6 +8,7 @@ import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } fro
 import { classifyGatewayError } from './classify-error.ts';
 import { CSRF_HEADER, type ProtectionOptions } from './protection/protection-options.ts';
 import { useProtection } from './protection/use-protection.ts';
+import { createRateLimit } from './protection/use-rate-limit.ts';
 
 /** A subgraph the gateway routes to: in-process (`fetch` given) or over HTTP at `url`. */
 export interface SubgraphSource {
@@ -37,7 +38,10 @@ export interface Gateway {
   supergraphSdl: string;
   schema: GraphQLSchema;
   yoga: YogaServerInstance<Record<string, unknown>, Record<string, unknown>>;
-  fetch: (request: Request) => Promise<Response>;
+  /** In-process handler; `serverContext` is what the node adapter passes (`{ req, res }`). */
+  fetch: (request: Request, serverContext?: Record<string, unknown>) => Promise<Response>;
+  /** Closes what the gateway opened (the rate limiter's Redis connection). */
+  dispose(): Promise<void>;
 }
 
 type FetchFn = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -98,6 +102,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     onStitchedSchema: (stitched) =>
       mapSchema(stitched, { [MapperKind.SCALAR_TYPE]: (t) => scalarResolvers[t.name as keyof typeof scalarResolvers] ?? t }),
   });
+  const rateLimit = protection.rateLimit ? createRateLimit(protection.rateLimit) : undefined;
+  try {
+    await rateLimit?.ready;
+  } catch (e) {
+    await rateLimit?.close();
+    throw e;
+  }
   const yoga = createYoga<Record<string, unknown>>({
     schema,
     graphqlEndpoint,
@@ -105,7 +116,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     landingPage: false,
     // Masking, codes and correlation ids live in one plugin.
     maskedErrors: false,
-    plugins: [...useProtection(protection), useCorrelatedErrors({ logger, classify: classifyGatewayError })],
+    plugins: [...useProtection(protection, rateLimit), useCorrelatedErrors({ logger, classify: classifyGatewayError })],
   });
-  return { supergraphSdl, schema, yoga, fetch: (request) => Promise.resolve(yoga.fetch(request)) };
+  return {
+    supergraphSdl,
+    schema,
+    yoga,
+    fetch: (request, serverContext = {}) => Promise.resolve(yoga.fetch(request, serverContext)),
+    dispose: async () => rateLimit?.close(),
+  };
 }

@@ -37,7 +37,13 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
       // GraphiQL needs introspection to be useful.
       graphiql: config.graphiql && config.introspection,
       subgraphTimeoutMs: config.subgraphTimeoutMs,
-      protection: { introspection: config.introspection, ...(trustedDocuments ? { trustedDocuments } : {}) },
+      protection: {
+        introspection: config.introspection,
+        ...(trustedDocuments ? { trustedDocuments } : {}),
+        ...(config.rateLimitPerMinute > 0
+          ? { rateLimit: { points: config.rateLimitPerMinute, durationSeconds: 60, trustProxy: config.trustProxy, ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}) } }
+          : {}),
+      },
     });
     const server = createServer(gateway.yoga);
     await new Promise<void>((resolve, reject) => {
@@ -54,6 +60,7 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
       async stop() {
         await new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
+        await gateway.dispose();
         await data?.dispose();
       },
     };

@@ -15,11 +15,11 @@ describe('docker-compose.yml', () => {
     expect(() => execFileSync('docker-compose', ['-f', `${REPO_ROOT}docker-compose.yml`, 'config', '-q'], { stdio: 'pipe' })).not.toThrow();
   });
 
-  it('describes PostgreSQL, the data subgraph and the gateway, wired the way the code reads its configuration', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['data', 'gateway', 'postgres']);
+  it('describes PostgreSQL, Redis, the data subgraph and the gateway, wired the way the code reads its configuration', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['data', 'gateway', 'postgres', 'redis']);
     const gw = readConfig(compose.services['gateway']!.environment!, []);
     expect(gw.remoteSubgraphs).toEqual({ data: 'http://data:4001/graphql' });
-    expect(gw).toMatchObject({ host: '0.0.0.0', port: 4000, graphiql: false });
+    expect(gw).toMatchObject({ host: '0.0.0.0', port: 4000, graphiql: false, introspection: false, redisUrl: 'redis://redis:6379', rateLimitPerMinute: 600 });
     expect(compose.services['data']!.environment!['DATABASE_URL']).toMatch(/^postgres:\/\/objectos:objectos@postgres:5432\/objectos$/);
   });
 });

@@ -9,7 +9,7 @@ const MAIN = 'gateway/src/main.ts';
 const ENDPOINT = /GraphQL endpoint: (http:\/\/\S+)/;
 const running: Spawned[] = [];
 const spawn = (entry: string, env: Record<string, string | undefined>, args: string[] = []) => {
-  const p = spawnTs(entry, { DATABASE_URL: '', NODE_ENV: 'development', ...env }, args);
+  const p = spawnTs(entry, { DATABASE_URL: '', REDIS_URL: '', NODE_ENV: 'development', ...env }, args);
   running.push(p);
   return p;
 };

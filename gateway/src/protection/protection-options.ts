@@ -1,3 +1,5 @@
+import type { RateLimitOptions } from './use-rate-limit.ts';
+
 /** Limits and switches that protect the public endpoint. Every one has a safe default. */
 export interface ProtectionOptions {
   /** Deepest selection allowed, fragments flattened. @default 12 */
@@ -24,9 +26,14 @@ export interface ProtectionOptions {
   csrf?: boolean;
   /** Trusted documents: only these operations run (hash → document text, from codegen). @default undefined (any operation) */
   trustedDocuments?: Record<string, string>;
+  /**
+   * Requests per client and window. Off unless given, since in-process callers have no client address;
+   * `npm start` turns it on (600 per minute, Redis when REDIS_URL is set).
+   */
+  rateLimit?: RateLimitOptions | false;
 }
 
-export const PROTECTION_DEFAULTS: Required<Omit<ProtectionOptions, 'trustedDocuments'>> = {
+export const PROTECTION_DEFAULTS: Required<Omit<ProtectionOptions, 'trustedDocuments' | 'rateLimit'>> = {
   maxDepth: 12,
   maxAliases: 15,
   maxDirectives: 20,

@@ -10,13 +10,14 @@ import type { Plugin } from 'graphql-yoga';
 import { CSRF_HEADER, PROTECTION_DEFAULTS, type ProtectionOptions } from './protection-options.ts';
 import { useBodyLimit } from './use-body-limit.ts';
 import { useCostLimit } from './use-cost-limit.ts';
+import type { RateLimit } from './use-rate-limit.ts';
 
 /**
  * Every protection of the public endpoint, configured from one place. All checks run before any
  * resolver: body size on the request, token count while parsing, depth/aliases/directives in
  * validation, cost with variables known just before execution.
  */
-export function useProtection(options: ProtectionOptions = {}): Plugin[] {
+export function useProtection(options: ProtectionOptions = {}, rateLimit?: RateLimit): Plugin[] {
   const o = { ...PROTECTION_DEFAULTS, ...options };
   const armor = { exposeLimits: o.exposeLimits, propagateOnRejection: true };
   const plugins: Plugin[] = [
@@ -30,6 +31,8 @@ export function useProtection(options: ProtectionOptions = {}): Plugin[] {
     useCostLimit(o),
   ];
   if (o.csrf) plugins.unshift(useCSRFPrevention({ requestHeaders: [CSRF_HEADER] }));
+  // First of all: a client over its budget costs nothing more.
+  if (rateLimit) plugins.unshift(rateLimit.plugin);
   if (!o.introspection) plugins.push(useDisableIntrospection(), blockFieldSuggestionsPlugin() as Plugin);
   if (options.trustedDocuments) {
     const store = new Map(Object.entries(options.trustedDocuments).map(([hash, text]) => [hash.replace(/^sha256:/, ''), text]));
