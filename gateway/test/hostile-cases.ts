@@ -2,6 +2,13 @@
 const nest = (depth: number): string => (depth === 0 ? 'id' : `contacts { account { ${nest(depth - 1)} } }`);
 const aliases = (n: number, field: string) => Array.from({ length: n }, (_, i) => `a${i}: ${field}`).join(' ');
 
+const deepNot = (n: number): Record<string, unknown> => {
+  let w: Record<string, unknown> = { name: { eq: 'x' } };
+  for (let i = 0; i < n; i++) w = { not: w };
+  return w;
+};
+const invalidUtf8 = new Uint8Array([...Buffer.from('{"query":"{ accounts(where: { name: { eq: \\"'), 0xff, 0xfe, ...Buffer.from('\\" } }) { totalCount } }"}')]);
+
 export interface Hostile { name: string; init: RequestInit & { path?: string }; status?: number; code?: string; message: RegExp }
 export const json = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 
@@ -22,6 +29,10 @@ export const CASES: Hostile[] = [
   { name: 'batch of 11 operations (batching is off)', init: json(Array.from({ length: 11 }, () => ({ query: '{ __typename }' }))), status: 400, message: /./ },
   { name: 'introspection (off by default)', init: json({ query: '{ __schema { types { name } } }' }), code: 'GRAPHQL_VALIDATION_FAILED', message: /introspection/i },
   { name: '__type introspection', init: json({ query: '{ __type(name: "Account") { fields { name } } }' }), code: 'GRAPHQL_VALIDATION_FAILED', message: /introspection/i },
+  { name: 'variables nested 3000 deep', init: json({ query: 'query($w: AccountWhere) { accounts(where: $w) { totalCount } }', variables: { w: deepNot(3000) } }), code: 'INPUT_LIMIT_EXCEEDED', message: /nested too deeply \(input depth limit\)/ },
+  { name: '10,000-element list in variables', init: json({ query: 'query($ids: [ID!]) { accounts(where: { id: { in: $ids } }) { totalCount } }', variables: { ids: Array.from({ length: 10_000 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`) } }), code: 'INPUT_LIMIT_EXCEEDED', message: /too long \(list length limit\)/ },
+  { name: 'invalid UTF-8', init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: invalidUtf8 }, status: 400, code: 'BAD_REQUEST', message: /not valid UTF-8/ },
+  { name: 'wrong content type', init: { method: 'POST', headers: { 'content-type': 'application/xml' }, body: '<query>{ __typename }</query>' }, status: 415, message: /^$|./ },
   { name: 'malformed JSON', init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": ' }, status: 400, message: /invalid JSON/i },
   { name: 'GET without the CSRF header', init: { method: 'GET', path: '/graphql?query=%7B__typename%7D' }, status: 403, message: /./ },
   { name: 'url-encoded POST without the CSRF header', init: { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'query=%7B__typename%7D' }, status: 403, message: /./ },

@@ -18,6 +18,10 @@ export interface ProtectionOptions {
   defaultChildListSize?: number;
   /** Largest request body, in bytes. @default 1_048_576 */
   maxBodyBytes?: number;
+  /** Deepest nesting of objects/lists in variables. @default 32 */
+  maxInputDepth?: number;
+  /** Longest list in variables (e.g. `in: [...]`). @default 1000 */
+  maxListLength?: number;
   /** Schema introspection (and field suggestions in errors). @default false */
   introspection?: boolean;
   /** Say the limit in the error message. @default false */
@@ -42,6 +46,8 @@ export const PROTECTION_DEFAULTS: Required<Omit<ProtectionOptions, 'trustedDocum
   defaultPageSize: 100,
   defaultChildListSize: 20,
   maxBodyBytes: 1_048_576,
+  maxInputDepth: 32,
+  maxListLength: 1000,
   introspection: false,
   exposeLimits: false,
   csrf: true,

@@ -8,7 +8,8 @@ import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspect
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 import type { Plugin } from 'graphql-yoga';
 import { CSRF_HEADER, PROTECTION_DEFAULTS, type ProtectionOptions } from './protection-options.ts';
-import { useBodyLimit } from './use-body-limit.ts';
+import { useInputLimits } from './use-input-limits.ts';
+import { useRequestBody } from './use-request-body.ts';
 import { useCostLimit } from './use-cost-limit.ts';
 import type { RateLimit } from './use-rate-limit.ts';
 
@@ -21,7 +22,8 @@ export function useProtection(options: ProtectionOptions = {}, rateLimit?: RateL
   const o = { ...PROTECTION_DEFAULTS, ...options };
   const armor = { exposeLimits: o.exposeLimits, propagateOnRejection: true };
   const plugins: Plugin[] = [
-    useBodyLimit(o.maxBodyBytes),
+    useRequestBody(o.maxBodyBytes),
+    useInputLimits(o),
     // Messages name the limit without its number (exposeLimits adds the numbers).
     maxTokensPlugin({ ...armor, n: o.maxTokens, errorMessage: 'Query is too long (token limit).' }) as Plugin,
     maxDepthPlugin({ ...armor, n: o.maxDepth, flattenFragments: true, ignoreIntrospection: o.introspection, errorMessage: 'Query is too deep (depth limit).' }) as Plugin,
