@@ -1,9 +1,8 @@
 import { getStitchedSchemaFromSupergraphSdl } from '@graphql-tools/federation';
 import { MapperKind, mapSchema } from '@graphql-tools/utils';
-import { scalarResolvers } from '@objectos/schema';
 import type { GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
-import { composeSupergraph } from '@objectos/schema';
+import { composeSupergraph, scalarResolvers } from '@objectos/schema';
 import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } from '@objectos/observability';
 import { classifyGatewayError } from './classify-error.ts';
 import { CSRF_HEADER, type ProtectionOptions } from './protection/protection-options.ts';

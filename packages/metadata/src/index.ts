@@ -4,7 +4,7 @@ export { MetadataError, formatIssue, type MetadataIssue } from './errors.ts';
 export { FIELD_TYPES, SNAKE_CASE, type FieldDefinition, type FieldType } from './field-schema.ts';
 export { API_METHODS, SHARING_MODELS, type ApiMethod, type IndexDefinition, type ValidationDefinition } from './object-schema.ts';
 export {
-  RESERVED_FIELD_NAMES, RESERVED_OBJECT_NAMES, getObject, isRelation,
+  RESERVED_FIELD_NAMES, RESERVED_OBJECT_NAMES, isRelation,
   type FieldModel, type MetadataModel, type ObjectModel,
 } from './model.ts';
 export { humanize } from './humanize.ts';

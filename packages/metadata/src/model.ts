@@ -40,8 +40,3 @@ export const RESERVED_OBJECT_NAMES: readonly string[] = [
 export const isRelation = (f: FieldDefinition): f is Extract<FieldDefinition, { type: 'lookup' | 'master_detail' }> =>
   f.type === 'lookup' || f.type === 'master_detail';
 
-export function getObject(model: MetadataModel, name: string): ObjectModel {
-  const o = model.objects.find((x) => x.name === name);
-  if (!o) throw new Error(`unknown object "${name}"`);
-  return o;
-}

@@ -1,2 +1,2 @@
 export { createLogger, type Logger } from './logger.ts';
-export { REQUEST_ID_HEADER, useCorrelatedErrors, type ClassifyError, type CorrelatedErrorsOptions } from './use-correlated-errors.ts';
+export { errorChain, REQUEST_ID_HEADER, useCorrelatedErrors, type ClassifyError, type CorrelatedErrorsOptions } from './use-correlated-errors.ts';

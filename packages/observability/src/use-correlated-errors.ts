@@ -16,7 +16,7 @@ export interface CorrelatedErrorsOptions {
 }
 
 /** The error and everything it wraps (originalError / cause), outermost first. */
-function chainOf(error: unknown): unknown[] {
+export function errorChain(error: unknown): unknown[] {
   const out: unknown[] = [];
   for (let cur: unknown = error; cur && out.length < 8; cur = (cur as { originalError?: unknown }).originalError ?? (cur as { cause?: unknown }).cause) out.push(cur);
   return out;
@@ -40,7 +40,7 @@ export function useCorrelatedErrors({ logger, classify }: CorrelatedErrorsOption
     return id;
   };
   const fix = (e: GraphQLError, requestId: string): GraphQLError => {
-    const chain = chainOf(e);
+    const chain = errorChain(e);
     const ruled = classify?.(e, chain);
     const expected = !e.originalError || e.originalError instanceof GraphQLError;
     const code = ruled?.code ?? (typeof e.extensions?.['code'] === 'string' && expected ? (e.extensions['code'] as string) : null);

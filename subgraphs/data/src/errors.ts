@@ -1,15 +1,8 @@
 import { GraphQLError } from 'graphql';
 import type { ClassifyError } from '@objectos/observability';
 
-/** Error codes of the data subgraph, with the `extensions.code` and HTTP-ish status they map to. */
-export const DATA_ERRORS = {
-  BAD_USER_INPUT: { status: 400 },
-  NOT_FOUND: { status: 404 },
-  CONFLICT: { status: 409 },
-  FORBIDDEN: { status: 403 },
-  TIMEOUT: { status: 504 },
-} as const;
-export type DataErrorCode = keyof typeof DATA_ERRORS;
+/** The `extensions.code` values the data subgraph gives client-facing errors. */
+export type DataErrorCode = 'BAD_USER_INPUT' | 'NOT_FOUND' | 'CONFLICT' | 'FORBIDDEN' | 'TIMEOUT';
 
 export interface InputIssue {
   /** GraphQL input field name (`annualRevenue`), or the argument (`where`, `after`). */
@@ -21,8 +14,8 @@ export interface InputIssue {
 
 /**
  * A client-facing error: a GraphQLError (so it is not masked) with a stable `extensions.code`.
- * Anything else thrown by a resolver is masked as "Unexpected error." by the server. The driver error
- * behind it is deliberately not attached: yoga masks a GraphQLError whose originalError is not one.
+ * Anything else thrown by a resolver is masked as "Unexpected error." (useCorrelatedErrors). The driver
+ * error behind it is deliberately not attached: a GraphQLError wrapping a non-GraphQL error is masked.
  */
 export function dataError(code: DataErrorCode, message: string, extra: { issues?: InputIssue[] } = {}): GraphQLError {
   return new GraphQLError(message, { extensions: { code, ...(extra.issues ? { issues: extra.issues } : {}) } });

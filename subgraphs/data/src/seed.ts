@@ -48,7 +48,7 @@ function seedOrder(plans: ObjectPlan[]): ObjectPlan[] {
 export async function seedDemoData(ds: DataSource): Promise<SeedResult> {
   const plans = seedOrder(Object.values(ds.plan.objects));
   return ds.db.transaction(async (tx) => {
-    const marker = await queryRows<{ key: string }>(tx as never, sql`select key from "_objectos_meta" where key = 'seeded'`);
+    const marker = await queryRows<{ key: string }>(tx, sql`select key from "_objectos_meta" where key = 'seeded'`);
     if (marker.length > 0) return { inserted: {} };
     for (const p of plans) {
       const [r] = await tx.select({ n: count() }).from(ds.tables[p.object.name]!);

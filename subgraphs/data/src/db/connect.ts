@@ -89,8 +89,13 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** Anything that runs SQL: the database or a transaction. */
+export interface SqlRunner {
+  execute(query: SQL): PromiseLike<unknown>;
+}
+
 /** Runs a statement and returns its rows (both drivers answer with `{ rows }`). */
-export async function queryRows<T>(db: Db, query: SQL): Promise<T[]> {
+export async function queryRows<T>(db: SqlRunner, query: SQL): Promise<T[]> {
   const r = (await db.execute(query)) as unknown as { rows: T[] };
   return r.rows;
 }

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import type { ColumnPlan, DataPlan, ObjectPlan } from '@objectos/schema';
-import { queryRows, type Db } from './connect.ts';
+import { queryRows, type Db, type SqlRunner } from './connect.ts';
 import { ident, literal } from './sql-text.ts';
 import type { DynTable } from './tables.ts';
 
@@ -36,10 +36,10 @@ export async function migrate(db: Db, plan: DataPlan, tables: Record<string, Dyn
     };
     await tx.execute(sql`select pg_advisory_xact_lock(${MIGRATION_LOCK})`);
     await run('create table if not exists "_objectos_meta" (key text primary key, value jsonb not null)');
-    const stored = await queryRows<{ value: unknown }>(tx as unknown as Db, sql`select value from "_objectos_meta" where key = 'schema_hash'`);
+    const stored = await queryRows<{ value: unknown }>(tx, sql`select value from "_objectos_meta" where key = 'schema_hash'`);
     if (stored[0]?.value === plan.hash) return { applied: false, statements: [] };
 
-    const existing = await introspect(tx as unknown as Db);
+    const existing = await introspect(tx);
     const statements: string[] = [];
     const problems: string[] = [];
     const later: string[] = [];
@@ -47,7 +47,7 @@ export async function migrate(db: Db, plan: DataPlan, tables: Record<string, Dyn
       const table = tables[p.object.name]!;
       const cols = existing.filter((c) => c.table === p.table);
       if (cols.length === 0) statements.push(...createTable(p, table));
-      else await alterTable(tx as unknown as Db, p, table, cols, statements, problems);
+      else await alterTable(tx, p, table, cols, statements, problems);
       later.push(...constraintsAndIndexes(p));
     }
     if (problems.length > 0) throw new MigrationError(problems);
@@ -64,7 +64,7 @@ export async function migrate(db: Db, plan: DataPlan, tables: Record<string, Dyn
   });
 }
 
-async function introspect(db: Db): Promise<DbColumn[]> {
+async function introspect(db: SqlRunner): Promise<DbColumn[]> {
   return queryRows<DbColumn>(db, sql`
     select c.relname as "table", a.attname as "column", format_type(a.atttypid, a.atttypmod) as "type", a.attnotnull as "notnull"
     from pg_attribute a join pg_class c on a.attrelid = c.oid join pg_namespace n on c.relnamespace = n.oid
@@ -102,7 +102,7 @@ function createTable(p: ObjectPlan, table: DynTable): string[] {
   return [...seqs, `create table ${ident(p.table)} (\n  ${p.columns.map((c) => columnDdl(p, table, c)).join(',\n  ')}\n)`];
 }
 
-async function alterTable(db: Db, p: ObjectPlan, table: DynTable, cols: DbColumn[], out: string[], problems: string[]): Promise<void> {
+async function alterTable(db: SqlRunner, p: ObjectPlan, table: DynTable, cols: DbColumn[], out: string[], problems: string[]): Promise<void> {
   const t = ident(p.table);
   const count = async (where = ''): Promise<number> => (await queryRows<{ n: number }>(db, sql.raw(`select count(*)::int as n from ${t}${where}`)))[0]!.n;
   const rows = await count();

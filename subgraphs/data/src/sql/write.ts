@@ -1,5 +1,6 @@
 import { eq } from 'drizzle-orm';
 import type { GraphQLError } from 'graphql';
+import { errorChain } from '@objectos/observability';
 import type { ObjectPlan } from '@objectos/schema';
 import { badInput, dataError } from '../errors.ts';
 import { col } from '../db/tables.ts';
@@ -59,11 +60,8 @@ interface PgErrorLike { code: string; constraint?: string; table?: string; detai
 
 /** Drizzle wraps driver errors; find the PostgreSQL one (it has a five-character SQLSTATE). */
 function pgError(e: unknown): PgErrorLike | null {
-  for (let cur: unknown = e, depth = 0; cur && depth < 5; cur = (cur as { cause?: unknown }).cause, depth++) {
-    const code = (cur as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return cur as PgErrorLike;
-  }
-  return null;
+  const found = errorChain(e).find((x) => /^[0-9A-Z]{5}$/.test(String((x as { code?: unknown }).code)));
+  return (found as PgErrorLike | undefined) ?? null;
 }
 
 /** Maps constraint violations to clear client errors naming the field; anything else stays masked. */
