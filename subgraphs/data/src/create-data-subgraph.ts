@@ -3,7 +3,7 @@ import { parse, type GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { loadMetadata, type MetadataModel } from '@objectos/metadata';
 import { compile, type CompiledSchema } from '@objectos/schema';
-import { connectDatabase, type Database, type DatabaseOptions } from './db/connect.ts';
+import { connectDatabase, type Database, type DatabaseOptions } from '@objectos/db';
 import { migrate, type MigrationResult } from './db/migrate.ts';
 import { buildTables } from './db/tables.ts';
 import type { DataSource } from './data-source.ts';

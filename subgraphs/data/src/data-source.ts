@@ -1,5 +1,5 @@
 import type { DataPlan, ObjectPlan } from '@objectos/schema';
-import type { Db } from './db/connect.ts';
+import type { Db } from '@objectos/db';
 import type { DynTable } from './db/tables.ts';
 
 /** What resolvers need to reach the data: the connection, the plan and the tables built from it. */

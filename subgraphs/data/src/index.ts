@@ -1,5 +1,5 @@
 export { createDataSubgraph, type DataSubgraph, type DataSubgraphOptions } from './create-data-subgraph.ts';
-export { connectDatabase, type Database, type DatabaseOptions } from './db/connect.ts';
+export { connectDatabase, type Database, type DatabaseOptions } from '@objectos/db';
 export { MigrationError, type MigrationResult } from './db/migrate.ts';
 export { buildWhere, OPERATORS } from './sql/where.ts';
 export { afterCondition, resolveOrder } from './sql/order.ts';

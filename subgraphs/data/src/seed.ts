@@ -1,7 +1,7 @@
 import { count, sql } from 'drizzle-orm';
 import type { FieldModel } from '@objectos/metadata';
 import type { ObjectPlan } from '@objectos/schema';
-import { queryRows } from './db/connect.ts';
+import { queryRows } from '@objectos/db';
 import type { DataSource } from './data-source.ts';
 
 export interface SeedResult {

@@ -1,8 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import type { ColumnPlan, DataPlan, ObjectPlan } from '@objectos/schema';
-import { queryRows, type Db, type SqlRunner } from './connect.ts';
-import { ident, literal } from './sql-text.ts';
+import { ident, literal, queryRows, type Db, type SqlRunner } from '@objectos/db';
 import type { DynTable } from './tables.ts';
 
 /** Refused migration: the metadata asks for a change that would lose or break data. Nothing was applied. */

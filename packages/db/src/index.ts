@@ -1,0 +1,2 @@
+export { connectDatabase, queryRows, type Database, type DatabaseOptions, type Db, type SqlRunner } from './connect.ts';
+export { ident, literal } from './sql-text.ts';
