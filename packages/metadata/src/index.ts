@@ -8,3 +8,4 @@ export {
   type FieldModel, type MetadataModel, type ObjectModel,
 } from './model.ts';
 export { humanize } from './humanize.ts';
+export { DEFAULT_POLICY, PolicySchema, type PasswordPolicy, type PolicyDefinition, type SessionPolicy } from './policy-schema.ts';

@@ -1,4 +1,5 @@
 import type { FieldDefinition } from './field-schema.ts';
+import type { PolicyDefinition } from './policy-schema.ts';
 import type { IndexDefinition, ObjectDefinition, ValidationDefinition } from './object-schema.ts';
 
 export type FieldModel = FieldDefinition & { name: string; label: string };
@@ -22,7 +23,12 @@ export interface ObjectModel {
 /** The whole metadata, keyed by a content hash so caches and generated artefacts can be keyed by it. */
 export interface MetadataModel {
   objects: ObjectModel[];
+  /** Content hash of the objects (what the schema and the database are built from). */
   hash: string;
+  /** Declared `*.policy.yaml` bundles. */
+  policies: PolicyDefinition[];
+  /** The policy marked `isDefault`, or the spec's defaults when none is. */
+  defaultPolicy: PolicyDefinition;
 }
 
 /** Field names every object gets from the runtime; declaring one is an error. */

@@ -7,6 +7,7 @@ import { humanize } from './humanize.ts';
 import { locate, type PathKey } from './locate.ts';
 import type { FieldModel, MetadataModel, ObjectModel } from './model.ts';
 import { ObjectSchema, type ObjectDefinition } from './object-schema.ts';
+import { DEFAULT_POLICY, PolicySchema, type PolicyDefinition } from './policy-schema.ts';
 import { checkModel } from './check-model.ts';
 
 export interface MetadataSource {
@@ -15,12 +16,16 @@ export interface MetadataSource {
   text: string;
 }
 
-interface ParsedFile {
+interface Parsed<T> {
   source: MetadataSource;
   doc: Document;
   lc: LineCounter;
-  object: ObjectDefinition;
+  value: T;
 }
+type ParsedFile = Parsed<ObjectDefinition>;
+
+export const OBJECT_FILE = /\.object\.ya?ml$/;
+export const POLICY_FILE = /\.policy\.ya?ml$/;
 
 /** Reports a problem at a path inside one parsed file. */
 export type Report = (path: readonly PathKey[], message: string, key?: string) => void;
@@ -32,18 +37,42 @@ export type Report = (path: readonly PathKey[], message: string, key?: string) =
 export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel {
   const issues: MetadataIssue[] = [];
   const parsed: ParsedFile[] = [];
+  const policies: Parsed<PolicyDefinition>[] = [];
   for (const source of [...sources].sort((a, b) => a.file.localeCompare(b.file))) {
-    const file = parseFile(source, issues);
-    if (file) parsed.push(file);
+    if (POLICY_FILE.test(source.file)) {
+      const file = parseFile(source, PolicySchema, 'a policy file must be a YAML mapping with name, password and session', issues);
+      if (file) policies.push(file);
+    } else {
+      const file = parseFile(source, ObjectSchema, 'an object file must be a YAML mapping with name and fields', issues);
+      if (file) parsed.push(file);
+    }
   }
   if (issues.length === 0) {
-    checkModel(parsed.map((p) => ({ object: p.object, report: reporterFor(p, issues) })));
+    checkModel(parsed.map((p) => ({ object: p.value, report: reporterFor(p, issues) })));
+    checkPolicies(policies, issues);
   }
   if (issues.length > 0) throw new MetadataError(issues);
-  return buildModel(parsed);
+  const model = buildModel(parsed);
+  const policyList = policies.map((p) => p.value);
+  return { ...model, policies: policyList, defaultPolicy: policyList.find((p) => p.isDefault) ?? DEFAULT_POLICY };
 }
 
-function parseFile(source: MetadataSource, issues: MetadataIssue[]): ParsedFile | null {
+function checkPolicies(policies: Parsed<PolicyDefinition>[], issues: MetadataIssue[]): void {
+  const seen = new Map<string, string>();
+  let defaultIn: string | null = null;
+  for (const p of policies) {
+    const report = reporterFor(p, issues);
+    const other = seen.get(p.value.name);
+    if (other) report(['name'], `policy "${p.value.name}" is already declared in ${other}`);
+    seen.set(p.value.name, p.source.file);
+    if (p.value.isDefault) {
+      if (defaultIn) report(['isDefault'], `only one policy can be the default; ${defaultIn} already is`);
+      defaultIn ??= p.source.file;
+    }
+  }
+}
+
+function parseFile<T>(source: MetadataSource, schema: z.ZodType<T>, shape: string, issues: MetadataIssue[]): Parsed<T> | null {
   const lc = new LineCounter();
   const doc = parseDocument(source.text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -55,15 +84,15 @@ function parseFile(source: MetadataSource, issues: MetadataIssue[]): ParsedFile 
   }
   const raw: unknown = doc.toJS();
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    issues.push({ file: source.file, line: 1, column: 1, path: '', message: 'an object file must be a YAML mapping with name and fields' });
+    issues.push({ file: source.file, line: 1, column: 1, path: '', message: shape });
     return null;
   }
-  const result = ObjectSchema.safeParse(raw);
+  const result = schema.safeParse(raw);
   if (!result.success) {
     for (const issue of result.error.issues) issues.push(toIssue(source.file, doc, lc, issue, raw));
     return null;
   }
-  return { source, doc, lc, object: result.data };
+  return { source, doc, lc, value: result.data };
 }
 
 function toIssue(file: string, doc: Document, lc: LineCounter, issue: z.core.$ZodIssue, raw: unknown): MetadataIssue {
@@ -96,16 +125,16 @@ function valueAt(raw: unknown, path: readonly PathKey[]): unknown {
   return v;
 }
 
-function reporterFor(p: ParsedFile, issues: MetadataIssue[]): Report {
+function reporterFor(p: Parsed<unknown>, issues: MetadataIssue[]): Report {
   return (path, message, key) => {
     const pos = locate(p.doc, p.lc, path, key);
     issues.push({ file: p.source.file, ...pos, path: [...path, ...(key ? [key] : [])].join('.'), message });
   };
 }
 
-function buildModel(parsed: ParsedFile[]): MetadataModel {
+function buildModel(parsed: ParsedFile[]): Pick<MetadataModel, 'objects' | 'hash'> {
   const objects: ObjectModel[] = parsed
-    .map(({ object: o, source }) => {
+    .map(({ value: o, source }) => {
       const fields: FieldModel[] = Object.entries(o.fields).map(([name, f]) => ({
         ...f,
         name,

@@ -115,6 +115,26 @@ const MISTAKES: { name: string; files: Record<string, string>; expect: Partial<O
     files: { 'a.object.yaml': '- just\n- a list\n' },
     expect: { line: 1, message: /must be a YAML mapping/ },
   },
+  {
+    name: 'policy with an unknown password rule',
+    files: { 'a.object.yaml': account, 'p.policy.yaml': 'name: strict\npassword:\n  minLenght: 12\n' },
+    expect: { file: 'p.policy.yaml', line: 3, path: 'password.minLenght', message: /unknown property "minLenght"/ },
+  },
+  {
+    name: 'policy idle timeout longer than the absolute timeout',
+    files: { 'a.object.yaml': account, 'p.policy.yaml': 'name: strict\nsession:\n  idleTimeout: 600\n  absoluteTimeout: 60\n' },
+    expect: { file: 'p.policy.yaml', line: 3, path: 'session.idleTimeout', message: /idleTimeout cannot exceed absoluteTimeout/ },
+  },
+  {
+    name: 'two default policies',
+    files: { 'a.object.yaml': account, 'p.policy.yaml': 'name: one\nisDefault: true\n', 'q.policy.yaml': 'name: two\nisDefault: true\n' },
+    expect: { file: 'q.policy.yaml', line: 2, path: 'isDefault', message: /only one policy can be the default; p.policy.yaml already is/ },
+  },
+  {
+    name: 'password minimum length below the floor',
+    files: { 'a.object.yaml': account, 'p.policy.yaml': 'name: weak\npassword:\n  minLength: 3\n' },
+    expect: { file: 'p.policy.yaml', line: 3, path: 'password.minLength', message: /6/ },
+  },
 ];
 
 describe('metadata errors name the file, line, path and problem', () => {
@@ -155,6 +175,13 @@ describe('the demo metadata', () => {
     expect(contact.fields.find((f) => f.name === 'first_name')!.label).toBe('First Name');
     expect(model.objects.find((o) => o.name === 'task')!.pluralLabel).toBe('Tasks');
     expect(model.hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('has the declared default policy, and spec defaults when no policy is declared', async () => {
+    const model = await loadMetadata(fileURLToPath(new URL('../../../metadata', import.meta.url)));
+    expect(model.defaultPolicy).toMatchObject({ name: 'default', password: { minLength: 10, historyCount: 3 }, session: { idleTimeout: 120, absoluteTimeout: 720, forceMfa: false } });
+    const bare = parseMetadata([{ file: 'a.object.yaml', text: account }]);
+    expect(bare.defaultPolicy).toMatchObject({ password: { minLength: 8, requireUppercase: true, requireSymbols: false, historyCount: 3 }, session: { idleTimeout: 30, absoluteTimeout: 480, forceMfa: false } });
   });
 
   it('is keyed by a content hash that ignores file names and key order', () => {

@@ -1,0 +1,3 @@
+export { ANONYMOUS, SYSTEM, isPrincipal, type Principal } from './principal.ts';
+export { DEFAULT_MAX_AGE_MS, PRINCIPAL_HEADER, SIGNATURE_HEADER, deriveKey, signPrincipal, verifyPrincipal, type VerifyResult } from './sign.ts';
+export { principalOf, usePrincipalGuard } from './use-principal-guard.ts';

@@ -1,0 +1,62 @@
+/**
+ * Who is asking. Built once, by the gateway, from a session cookie, a bearer token or an API key;
+ * subgraphs only ever see it signed (see sign.ts) and never read credentials themselves.
+ */
+export interface Principal {
+  /** `user`: a signed-in person; `api_key`: a key acting for its user in its organization;
+   * `anonymous`: no credentials; `system`: the gateway itself (composition, health). */
+  kind: 'user' | 'api_key' | 'anonymous' | 'system';
+  userId: string | null;
+  /** The tenant every record read or written belongs to; null when the user has no organization. */
+  organizationId: string | null;
+  /** Organization roles of the member (better-auth `member.role`, split on commas). */
+  roles: string[];
+  /** Permission sets assigned to the member (profiles first); used by the security model. */
+  permissionSets: string[];
+  /** Platform administrator (better-auth admin plugin role `admin`). */
+  isAdmin: boolean;
+  sessionId: string | null;
+  apiKeyId: string | null;
+}
+
+export const ANONYMOUS: Principal = Object.freeze({
+  kind: 'anonymous',
+  userId: null,
+  organizationId: null,
+  roles: [],
+  permissionSets: ['guest'],
+  isAdmin: false,
+  sessionId: null,
+  apiKeyId: null,
+}) as Principal;
+
+export const SYSTEM: Principal = Object.freeze({
+  kind: 'system',
+  userId: null,
+  organizationId: null,
+  roles: [],
+  permissionSets: [],
+  isAdmin: false,
+  sessionId: null,
+  apiKeyId: null,
+}) as Principal;
+
+const KINDS = new Set(['user', 'api_key', 'anonymous', 'system']);
+const strOrNull = (v: unknown): v is string | null => v === null || typeof v === 'string';
+const strList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+
+/** Narrows decoded JSON to a Principal; anything else is refused. */
+export function isPrincipal(v: unknown): v is Principal {
+  if (typeof v !== 'object' || v === null) return false;
+  const p = v as Record<string, unknown>;
+  return (
+    KINDS.has(p.kind as string) &&
+    strOrNull(p.userId) &&
+    strOrNull(p.organizationId) &&
+    strList(p.roles) &&
+    strList(p.permissionSets) &&
+    typeof p.isAdmin === 'boolean' &&
+    strOrNull(p.sessionId) &&
+    strOrNull(p.apiKeyId)
+  );
+}
