@@ -1,0 +1,251 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { betterAuth, type BetterAuthOptions } from 'better-auth';
+import { drizzleAdapter } from 'better-auth/adapters/drizzle';
+import { APIError, createAuthMiddleware, getSessionFromCtx, isAPIError } from 'better-auth/api';
+import { admin, bearer, organization, twoFactor } from 'better-auth/plugins';
+import { apiKey } from '@better-auth/api-key';
+import { queryRows, type Db } from '@objectos/db';
+import { auditEvent, type AuditEvent, type AuditEventType, type EventBus } from '@objectos/events';
+import type { PolicyDefinition } from '@objectos/metadata';
+import { deriveKey } from '@objectos/principal';
+import { AUTH_SCHEMA, buildAuthTables } from './auth-tables.ts';
+import { passwordProblems } from './password-policy.ts';
+
+/** The gateway writes the client address it determined here, replacing anything the client sent. */
+export const CLIENT_IP_HEADER = 'x-objectos-client-ip';
+export const API_KEY_HEADER = 'x-api-key';
+export const API_KEY_PREFIX = 'oos_';
+
+export interface AuthOptions {
+  db: Db;
+  /** OBJECTOS_SECRET; better-auth gets its own key derived from it. */
+  secret: string;
+  /** Public URL of the gateway (better-auth needs it: GHSA-569q-mpph-wgww). */
+  baseURL: string;
+  /** Origins allowed to send cookie-authenticated requests. */
+  trustedOrigins: string[];
+  policy: PolicyDefinition;
+  bus: EventBus;
+}
+
+/** Password history: the identity subgraph's own table beside better-auth's (PasswordPolicy.historyCount). */
+export const PASSWORD_HISTORY_DDL = `create table if not exists "${AUTH_SCHEMA}"."password_history" (
+  "id" text primary key, "user_id" text not null references "${AUTH_SCHEMA}"."user"("id") on delete cascade,
+  "hash" text not null, "created_at" timestamptz not null default now())`;
+
+const PASSWORD_PATHS: Record<string, 'password' | 'newPassword'> = {
+  '/sign-up/email': 'password',
+  '/change-password': 'newPassword',
+  '/reset-password': 'newPassword',
+  '/admin/create-user': 'password',
+  '/admin/set-user-password': 'newPassword',
+};
+
+const minutes = (m: number): number => Math.max(1, Math.round(m * 60));
+
+function pluginsFor() {
+  return [
+    bearer(),
+    organization({ allowUserToCreateOrganization: true, creatorRole: 'owner' }),
+    twoFactor({ issuer: 'ObjectOS', backupCodeOptions: { amount: 10, length: 10 } }),
+    apiKey({ enableMetadata: true, apiKeyHeaders: [API_KEY_HEADER], defaultPrefix: API_KEY_PREFIX, requireName: true }),
+    admin(),
+  ] as const;
+}
+
+export function authOptionsFor(o: Pick<AuthOptions, 'policy'>): BetterAuthOptions {
+  return { plugins: [...pluginsFor()], session: { expiresIn: minutes(o.policy.session.idleTimeout) } };
+}
+
+export type Auth = ReturnType<typeof createAuth>['auth'];
+
+/**
+ * better-auth with email/password, sessions (cookie and bearer), organizations, TOTP 2FA with backup
+ * codes, API keys and admin actions, on the drizzle adapter over the same database as the data.
+ */
+export function createAuth(o: AuthOptions) {
+  const tables = buildAuthTables(authOptionsFor(o));
+  const { password: pw, session: sp } = o.policy;
+  const emit = (type: AuditEventType, e: Partial<AuditEvent> & { userId?: string | null; ip?: string | null }) =>
+    o.bus
+      .publish(
+        auditEvent({
+          eventType: type,
+          actor: e.actor ?? { type: 'user', id: e.userId ?? null, ipAddress: e.ip ?? null },
+          description: e.description ?? type,
+          tenantId: e.tenantId ?? null,
+          ...(e.result ? { result: e.result } : {}),
+          ...(e.severity ? { severity: e.severity } : {}),
+          ...(e.target ? { target: e.target } : {}),
+          ...(e.details ? { details: e.details } : {}),
+        }),
+      )
+      .catch(() => {});
+
+  const idleSeconds = minutes(sp.idleTimeout);
+  const auth = betterAuth({
+    appName: 'ObjectOS',
+    baseURL: o.baseURL,
+    basePath: '/api/auth',
+    secret: deriveKey(o.secret, 'better-auth'),
+    trustedOrigins: o.trustedOrigins,
+    telemetry: { enabled: false },
+    database: drizzleAdapter(o.db, { provider: 'pg', schema: tables.schema }),
+    emailAndPassword: {
+      enabled: true,
+      minPasswordLength: pw.minLength,
+      maxPasswordLength: 128,
+      revokeSessionsOnPasswordReset: true,
+    },
+    session: {
+      // Idle timeout: a session unused for this long expires; each use (past updateAge) extends it.
+      expiresIn: idleSeconds,
+      updateAge: Math.max(1, Math.min(300, Math.floor(idleSeconds / 4))),
+      // A cached session cookie would outlive revocation and 2FA (GHSA-xg6x-h9c9-2m83).
+      cookieCache: { enabled: false },
+    },
+    // The gateway rate-limits sign-in and 2FA per account and IP, shared across replicas (Redis).
+    rateLimit: { enabled: false },
+    advanced: {
+      ipAddress: { ipAddressHeaders: [CLIENT_IP_HEADER], ipv6Subnet: 64 },
+      database: { generateId: () => randomUUID() },
+    },
+    plugins: [...pluginsFor()],
+    databaseHooks: {
+      session: {
+        create: {
+          // A new session starts in the user's first organization, so data requests have a tenant.
+          before: async (session) => {
+            if (session.activeOrganizationId) return;
+            const rows = await queryRows<{ organization_id: string }>(
+              o.db,
+              sql`select organization_id from auth.member where user_id = ${session.userId} order by created_at limit 1`,
+            );
+            const org = rows[0]?.organization_id;
+            return org ? { data: { ...session, activeOrganizationId: org } } : undefined;
+          },
+        },
+      },
+      account: {
+        create: { after: async (a) => recordPassword(a.userId, a.password) },
+        update: {
+          after: async (a) => {
+            if (typeof a.password === 'string') await recordPassword(String(a.userId), a.password);
+          },
+        },
+      },
+    },
+    hooks: {
+      before: createAuthMiddleware(async (ctx) => {
+        const field = PASSWORD_PATHS[ctx.path];
+        const password = field ? (ctx.body as Record<string, unknown> | undefined)?.[field] : undefined;
+        if (typeof password !== 'string') return;
+        const problems = passwordProblems(password, pw);
+        if (problems.length > 0)
+          throw new APIError('BAD_REQUEST', { code: 'PASSWORD_POLICY', message: `The password does not meet the policy: it needs ${problems.join(', ')}.` });
+        if (pw.historyCount > 0 && (ctx.path === '/change-password' || ctx.path === '/reset-password')) {
+          const userId = ctx.path === '/change-password' ? (await getSessionFromCtx(ctx))?.user.id : await resetTokenUser(ctx.body);
+          if (userId && (await reused(userId, password, (hash) => ctx.context.password.verify({ hash, password }))))
+            throw new APIError('BAD_REQUEST', {
+              code: 'PASSWORD_REUSED',
+              message: `The password was used recently: choose one different from the last ${pw.historyCount}.`,
+            });
+        }
+      }),
+      after: createAuthMiddleware(async (ctx) => {
+        const returned = ctx.context.returned;
+        const failed = isAPIError(returned);
+        const ip = ctx.request?.headers.get(CLIENT_IP_HEADER) ?? null;
+        const session = ctx.context.newSession ?? ctx.context.session;
+        const userId = session?.user.id ?? null;
+        const body = (ctx.body ?? {}) as Record<string, unknown>;
+        switch (ctx.path) {
+          case '/sign-in/email': {
+            if (failed) return void emit('auth.login_failed', { actor: { type: 'user', id: null, ipAddress: ip }, result: 'failure', severity: 'warning', details: { email: String(body.email ?? '') } });
+            const partial = (returned as { twoFactorRedirect?: boolean } | undefined)?.twoFactorRedirect === true;
+            return void emit('auth.login', { userId, ip, result: partial ? 'partial' : 'success', description: partial ? 'password accepted; second factor pending' : 'signed in' });
+          }
+          case '/two-factor/verify-totp':
+          case '/two-factor/verify-backup-code':
+          case '/two-factor/verify-otp':
+            return void (failed
+              ? emit('auth.login_failed', { actor: { type: 'user', id: null, ipAddress: ip }, result: 'failure', severity: 'warning', description: 'second factor refused' })
+              : emit('auth.login', { userId, ip, description: 'signed in with a second factor' }));
+          case '/sign-up/email':
+            return void (failed ? undefined : emit('auth.login', { userId, ip, description: 'signed up' }));
+          case '/sign-out':
+            return void emit('auth.logout', { userId, ip, details: { userId } });
+          case '/change-password':
+          case '/reset-password':
+            return void (failed ? undefined : emit(ctx.path === '/change-password' ? 'auth.password_changed' : 'auth.password_reset', { userId, ip, details: { userId } }));
+          case '/two-factor/enable':
+          case '/two-factor/disable':
+            return void (failed ? undefined : emit(ctx.path.endsWith('enable') ? 'auth.mfa_enabled' : 'auth.mfa_disabled', { userId, ip, details: { userId } }));
+          case '/revoke-session':
+          case '/revoke-sessions':
+          case '/revoke-other-sessions':
+            return void (failed ? undefined : emit('auth.session_revoked', { userId, ip, details: { userId } }));
+          case '/admin/ban-user':
+          case '/admin/revoke-user-sessions':
+          case '/admin/revoke-user-session':
+          case '/admin/remove-user':
+            return void (failed
+              ? undefined
+              : emit(ctx.path === '/admin/ban-user' ? 'auth.account_locked' : 'auth.session_revoked', {
+                  userId,
+                  ip,
+                  severity: 'notice',
+                  target: { type: 'user', id: String(body.userId ?? '') },
+                  details: { userId: String(body.userId ?? '') },
+                }));
+          case '/admin/unban-user':
+            return void (failed ? undefined : emit('auth.account_unlocked', { userId, ip, target: { type: 'user', id: String(body.userId ?? '') } }));
+          case '/organization/remove-member':
+          case '/organization/update-member-role':
+          case '/organization/leave':
+          case '/organization/delete':
+            return void (failed
+              ? undefined
+              : emit(ctx.path === '/organization/update-member-role' ? 'authz.role_assigned' : 'authz.role_removed', {
+                  userId,
+                  ip,
+                  tenantId: String(body.organizationId ?? session?.session.activeOrganizationId ?? ''),
+                  details: { organizationId: String(body.organizationId ?? session?.session.activeOrganizationId ?? '') },
+                }));
+          case '/api-key/create':
+          case '/api-key/delete':
+          case '/api-key/update':
+            return void (failed
+              ? undefined
+              : emit(ctx.path === '/api-key/create' ? 'security.api_key_created' : 'security.api_key_revoked', { userId, ip, details: { userId, apiKeyId: String(body.keyId ?? '') } }));
+        }
+      }),
+    },
+  });
+
+  async function recordPassword(userId: string, hash: string | null | undefined): Promise<void> {
+    if (!hash) return;
+    await o.db.execute(sql`insert into auth.password_history (id, user_id, hash) values (${randomUUID()}, ${userId}, ${hash})`);
+  }
+
+  async function reused(userId: string, _password: string, matches: (hash: string) => Promise<boolean>): Promise<boolean> {
+    const recent = await queryRows<{ hash: string }>(
+      o.db,
+      sql`select hash from auth.password_history where user_id = ${userId} order by created_at desc limit ${pw.historyCount}`,
+    );
+    for (const r of recent) if (await matches(r.hash)) return true;
+    return false;
+  }
+
+  async function resetTokenUser(body: unknown): Promise<string | undefined> {
+    const token = (body as { token?: unknown } | undefined)?.token;
+    if (typeof token !== 'string') return undefined;
+    const rows = await queryRows<{ value: string }>(o.db, sql`select value from auth.verification where identifier = ${`reset-password:${token}`} limit 1`);
+    return rows[0]?.value;
+  }
+
+  return { auth, tables };
+}
+
+export { AUTH_SCHEMA };

@@ -1,0 +1,139 @@
+import { randomBytes } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { parse, type GraphQLSchema } from 'graphql';
+import { createYoga } from 'graphql-yoga';
+import { connectDatabase, queryRows, type Database, type DatabaseOptions } from '@objectos/db';
+import { createMemoryEventBus, type EventBus } from '@objectos/events';
+import { DEFAULT_POLICY, type PolicyDefinition } from '@objectos/metadata';
+import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } from '@objectos/observability';
+import { deriveKey, principalOf, usePrincipalGuard, verifyPrincipal } from '@objectos/principal';
+import { createAuth, PASSWORD_HISTORY_DDL, type Auth } from './create-auth.ts';
+import { identityResolvers, IDENTITY_SDL, type IdentityContext } from './identity-schema.ts';
+import { createPrincipalResolver, type Resolution } from './resolve-principal.ts';
+
+export const PRINCIPAL_ENDPOINT = '/internal/principal';
+/** Headers that can carry credentials; the only ones the gateway sends to {@link PRINCIPAL_ENDPOINT}. */
+export const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'x-api-key'] as const;
+
+export interface IdentitySubgraphOptions extends DatabaseOptions {
+  /** A connection shared with the other in-process subgraphs (embedded mode: one PGlite). */
+  database?: Database;
+  /** OBJECTOS_SECRET (≥ 32 characters): signs principals and keys better-auth. */
+  secret: string;
+  /** Public URL of the gateway, e.g. http://localhost:4000 */
+  baseURL: string;
+  trustedOrigins?: string[];
+  policy?: PolicyDefinition;
+  bus?: EventBus;
+  /** Create a demo admin and organization when no user exists yet. @default false */
+  seedDemo?: boolean;
+  logger?: Logger;
+}
+
+export interface DemoAccount {
+  email: string;
+  /** Only set when the account was created by this start: shown once, stored nowhere else. */
+  password: string | null;
+  organizationId: string;
+  organizationSlug: string;
+}
+
+export interface IdentitySubgraph {
+  name: 'identity';
+  sdl: string;
+  schema: GraphQLSchema;
+  /** One handler for `/api/auth/*`, `/internal/principal` and `/graphql`; all need a gateway signature. */
+  fetch: (request: Request) => Promise<Response>;
+  auth: Auth;
+  /** Credentials → Principal (what {@link PRINCIPAL_ENDPOINT} answers). */
+  resolve: (headers: Headers) => Promise<Resolution>;
+  database: Database;
+  demo: DemoAccount | null;
+  dispose(): Promise<void>;
+}
+
+const DEMO_EMAIL = 'admin@objectos.local';
+const DEMO_ORG = { name: 'Acme Corporation', slug: 'acme' };
+
+export async function createIdentitySubgraph(options: IdentitySubgraphOptions): Promise<IdentitySubgraph> {
+  const owned = !options.database;
+  const database = options.database ?? (await connectDatabase(options));
+  const bus = options.bus ?? createMemoryEventBus();
+  const policy = options.policy ?? DEFAULT_POLICY;
+  const logger = options.logger ?? createLogger('identity');
+  const key = deriveKey(options.secret, 'principal-hmac');
+  try {
+    const { auth, tables } = createAuth({
+      db: database.db,
+      secret: options.secret,
+      baseURL: options.baseURL,
+      trustedOrigins: options.trustedOrigins ?? [new URL(options.baseURL).origin],
+      policy,
+      bus,
+    });
+    await tables.migrate(database.db);
+    await database.db.execute(sql.raw(PASSWORD_HISTORY_DDL));
+    const resolve = createPrincipalResolver(auth, database.db, policy);
+    const schema = buildSubgraphSchema([{ typeDefs: parse(IDENTITY_SDL), resolvers: identityResolvers(auth, database.db, bus) }]);
+    const yoga = createYoga<Record<string, unknown>, IdentityContext>({
+      schema,
+      graphqlEndpoint: '/graphql',
+      graphiql: false,
+      landingPage: false,
+      maskedErrors: false,
+      plugins: [usePrincipalGuard(key), useCorrelatedErrors({ logger })],
+      context: ({ request }) => ({ principal: principalOf(request), requestId: request.headers.get(REQUEST_ID_HEADER) }),
+    });
+    const demo = options.seedDemo ? await seedDemoAccount(auth, database) : null;
+
+    async function handle(request: Request): Promise<Response> {
+      const path = new URL(request.url).pathname;
+      if (path === '/graphql') return yoga.fetch(request);
+      const verdict = verifyPrincipal(request.headers, key);
+      if (!verdict.ok)
+        return Response.json({ error: { code: 'UNAUTHENTICATED', message: `Unauthorized: ${verdict.reason}` } }, { status: 401, headers: { 'www-authenticate': 'ObjectOS-HMAC' } });
+      if (path.startsWith('/api/auth/')) return auth.handler(request);
+      if (path === PRINCIPAL_ENDPOINT && request.method === 'POST') {
+        const body = (await request.json().catch(() => null)) as Record<string, unknown> | null;
+        const headers = new Headers();
+        for (const h of CREDENTIAL_HEADERS) if (typeof body?.[h] === 'string') headers.set(h, body[h] as string);
+        return Response.json(await resolve(headers));
+      }
+      return Response.json({ error: { code: 'NOT_FOUND', message: `no route ${path}` } }, { status: 404 });
+    }
+
+    return {
+      name: 'identity',
+      sdl: IDENTITY_SDL,
+      schema,
+      fetch: handle,
+      auth,
+      resolve,
+      database,
+      demo,
+      dispose: async () => {
+        if (owned) await database.close();
+      },
+    };
+  } catch (e) {
+    if (owned) await database.close();
+    throw e;
+  }
+}
+
+/** The first start creates an administrator and the Acme organization, so a newcomer can sign in at once. */
+async function seedDemoAccount(auth: Auth, database: Database): Promise<DemoAccount> {
+  const org = async () => (await queryRows<{ id: string }>(database.db, sql`select id from auth.organization where slug = ${DEMO_ORG.slug}`))[0]?.id;
+  const users = await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from auth."user"`);
+  if ((users[0]?.n ?? 0) > 0) {
+    const id = await org();
+    return { email: DEMO_EMAIL, password: null, organizationId: id ?? '', organizationSlug: DEMO_ORG.slug };
+  }
+  // Meets any policy this runtime accepts: letters of both cases, digits and a symbol, 24 characters.
+  const password = `Oos-${randomBytes(12).toString('base64url')}-7a`;
+  const { user } = await auth.api.signUpEmail({ body: { email: DEMO_EMAIL, password, name: 'Demo Admin' } });
+  await database.db.execute(sql`update auth."user" set role = 'admin', email_verified = true where id = ${user.id}`);
+  const created = await auth.api.createOrganization({ body: { ...DEMO_ORG, userId: user.id } });
+  return { email: DEMO_EMAIL, password, organizationId: created!.id, organizationSlug: DEMO_ORG.slug };
+}

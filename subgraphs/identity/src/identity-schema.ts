@@ -1,0 +1,247 @@
+import { sql } from 'drizzle-orm';
+import { GraphQLError } from 'graphql';
+import type { GraphQLResolverMap } from '@apollo/subgraph';
+import { queryRows, type Db } from '@objectos/db';
+import { auditEvent, type AuditEventType, type EventBus } from '@objectos/events';
+import type { Principal } from '@objectos/principal';
+import { scalarResolvers } from '@objectos/schema';
+import type { Auth } from './create-auth.ts';
+
+export const IDENTITY_SDL = /* GraphQL */ `
+extend schema @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key"])
+
+scalar DateTime
+
+type Query {
+  "The signed-in user (null for anonymous requests)."
+  me: User
+  "Organizations the signed-in user is a member of."
+  myOrganizations: [Organization!]!
+  "The organization this request acts in (its records are the ones visible)."
+  activeOrganization: Organization
+  "Members of the active organization."
+  members: [Member!]!
+  "The signed-in user's sessions."
+  mySessions: [Session!]!
+  "The signed-in user's API keys (the secret is shown only once, at creation)."
+  apiKeys: [ApiKey!]!
+}
+
+type Mutation {
+  "Ends one of the signed-in user's sessions; requests with it are refused from then on."
+  revokeSession(id: ID!): Boolean!
+  "A new API key acting for the signed-in user in the active organization."
+  createApiKey(input: CreateApiKeyInput!): CreatedApiKey!
+  "Revokes one of the signed-in user's API keys."
+  revokeApiKey(id: ID!): Boolean!
+}
+
+type User @key(fields: "id") {
+  id: ID!
+  name: String!
+  email: String!
+  emailVerified: Boolean!
+  image: String
+  twoFactorEnabled: Boolean!
+  createdAt: DateTime!
+}
+
+type Organization @key(fields: "id") {
+  id: ID!
+  name: String!
+  slug: String!
+  createdAt: DateTime!
+}
+
+type Member {
+  id: ID!
+  "Roles in the organization (owner, admin, member…)."
+  roles: [String!]!
+  createdAt: DateTime!
+  user: User!
+}
+
+type Session {
+  id: ID!
+  "True for the session making this request."
+  current: Boolean!
+  createdAt: DateTime!
+  expiresAt: DateTime!
+  ipAddress: String
+  userAgent: String
+}
+
+type ApiKey {
+  id: ID!
+  name: String
+  "The first characters of the key, to recognise it."
+  start: String
+  enabled: Boolean!
+  organizationId: ID
+  createdAt: DateTime!
+  expiresAt: DateTime
+  lastRequest: DateTime
+}
+
+type CreatedApiKey {
+  "The secret: shown once, store it now."
+  key: String!
+  apiKey: ApiKey!
+}
+
+input CreateApiKeyInput {
+  name: String!
+  "Days until the key expires; absent = never."
+  expiresInDays: Int
+}
+`;
+
+export interface IdentityContext {
+  principal: Principal;
+  requestId: string | null;
+}
+
+const err = (code: string, message: string) => new GraphQLError(message, { extensions: { code } });
+
+function signedIn(p: Principal): string {
+  if (!p.userId) throw err('UNAUTHENTICATED', 'Sign in first.');
+  return p.userId;
+}
+
+interface KeyRow { id: string; name: string | null; start: string | null; enabled: boolean | null; metadata: string | null; created_at: Date; expires_at: Date | null; last_request: Date | null }
+const keyOut = (k: KeyRow) => {
+  let organizationId: string | null = null;
+  try {
+    organizationId = (JSON.parse(k.metadata ?? 'null') as { organizationId?: string } | null)?.organizationId ?? null;
+  } catch {
+    organizationId = null;
+  }
+  return { id: k.id, name: k.name, start: k.start, enabled: k.enabled !== false, organizationId, createdAt: k.created_at, expiresAt: k.expires_at, lastRequest: k.last_request };
+};
+
+const userOut = (u: Record<string, unknown>) => ({
+  id: u.id,
+  name: u.name,
+  email: u.email,
+  emailVerified: Boolean(u.email_verified),
+  image: u.image ?? null,
+  twoFactorEnabled: Boolean(u.two_factor_enabled),
+  createdAt: u.created_at,
+});
+
+/** Resolvers read with the verified principal only; credentials never reach this subgraph. */
+export function identityResolvers(auth: Auth, db: Db, bus: EventBus): GraphQLResolverMap<IdentityContext> {
+  const emit = (type: AuditEventType, p: Principal, requestId: string | null, details: Record<string, unknown>, target?: { type: string; id: string }) =>
+    bus.publish(auditEvent({ eventType: type, actor: { type: p.kind === 'api_key' ? 'api_client' : 'user', id: p.userId }, description: type, tenantId: p.organizationId, requestId, details, target })).catch(() => {});
+  const userById = async (id: string) => {
+    const rows = await queryRows<Record<string, unknown>>(db, sql`select id, name, email, email_verified, image, two_factor_enabled, created_at from auth."user" where id = ${id}`);
+    return rows[0] ? userOut(rows[0]) : null;
+  };
+  const orgOut = (o: Record<string, unknown>) => ({ id: o.id, name: o.name, slug: o.slug, createdAt: o.created_at });
+
+  return {
+    ...(scalarResolvers as unknown as GraphQLResolverMap<IdentityContext>),
+    Query: {
+      me: (_: unknown, __: unknown, { principal }: IdentityContext) => (principal.userId ? userById(principal.userId) : null),
+      myOrganizations: async (_: unknown, __: unknown, { principal }: IdentityContext) => {
+        const userId = signedIn(principal);
+        const rows = await queryRows<Record<string, unknown>>(
+          db,
+          sql`select o.id, o.name, o.slug, o.created_at from auth.organization o join auth.member m on m.organization_id = o.id where m.user_id = ${userId} order by o.name`,
+        );
+        return rows.map(orgOut);
+      },
+      activeOrganization: async (_: unknown, __: unknown, { principal }: IdentityContext) => {
+        if (!principal.organizationId) return null;
+        const rows = await queryRows<Record<string, unknown>>(db, sql`select id, name, slug, created_at from auth.organization where id = ${principal.organizationId}`);
+        return rows[0] ? orgOut(rows[0]) : null;
+      },
+      members: async (_: unknown, __: unknown, { principal }: IdentityContext) => {
+        signedIn(principal);
+        if (!principal.organizationId) return [];
+        const rows = await queryRows<Record<string, unknown>>(
+          db,
+          sql`select m.id, m.role, m.created_at, u.id as user_id, u.name, u.email, u.email_verified, u.image, u.two_factor_enabled, u.created_at as user_created_at
+              from auth.member m join auth."user" u on u.id = m.user_id where m.organization_id = ${principal.organizationId} order by u.email`,
+        );
+        return rows.map((r) => ({
+          id: r.id,
+          roles: String(r.role).split(',').map((s) => s.trim()),
+          createdAt: r.created_at,
+          user: userOut({ ...r, id: r.user_id, created_at: r.user_created_at }),
+        }));
+      },
+      mySessions: async (_: unknown, __: unknown, { principal }: IdentityContext) => {
+        const userId = signedIn(principal);
+        const rows = await queryRows<Record<string, unknown>>(
+          db,
+          sql`select id, created_at, expires_at, ip_address, user_agent from auth.session where user_id = ${userId} and expires_at > now() order by created_at desc`,
+        );
+        return rows.map((r) => ({ id: r.id, current: r.id === principal.sessionId, createdAt: r.created_at, expiresAt: r.expires_at, ipAddress: r.ip_address, userAgent: r.user_agent }));
+      },
+      apiKeys: async (_: unknown, __: unknown, { principal }: IdentityContext) => {
+        const userId = signedIn(principal);
+        const rows = await queryRows<KeyRow>(
+          db,
+          sql`select id, name, start, enabled, metadata, created_at, expires_at, last_request from auth.apikey where reference_id = ${userId} order by created_at`,
+        );
+        return rows.map(keyOut);
+      },
+    },
+    Mutation: {
+      revokeSession: async (_: unknown, { id }: { id: string }, { principal, requestId }: IdentityContext) => {
+        const userId = signedIn(principal);
+        const rows = await queryRows<{ id: string }>(db, sql`delete from auth.session where id = ${id} and user_id = ${userId} returning id`);
+        if (rows.length === 0) throw err('NOT_FOUND', `No session ${id} of yours exists.`);
+        await emit('auth.session_revoked', principal, requestId, { userId, sessionIds: [id] }, { type: 'session', id });
+        return true;
+      },
+      createApiKey: async (_: unknown, { input }: { input: { name: string; expiresInDays?: number | null } }, { principal, requestId }: IdentityContext) => {
+        const userId = signedIn(principal);
+        // A key cannot mint keys: a leaked key must not be able to make itself permanent.
+        if (principal.kind !== 'user') throw err('FORBIDDEN', 'API keys can only be created from a signed-in session.');
+        if (!principal.organizationId) throw err('FORBIDDEN', 'Join or choose an organization first: an API key acts in one organization.');
+        const name = input.name.trim();
+        if (name.length === 0 || name.length > 100) throw err('BAD_USER_INPUT', 'name must be 1 to 100 characters.');
+        const days = input.expiresInDays;
+        if (days !== undefined && days !== null && (days < 1 || days > 3650)) throw err('BAD_USER_INPUT', 'expiresInDays must be between 1 and 3650.');
+        const created = await auth.api.createApiKey({
+          body: { userId, name, metadata: { organizationId: principal.organizationId }, ...(days ? { expiresIn: days * 86_400 } : {}) },
+        });
+        await emit('security.api_key_created', principal, requestId, { userId, apiKeyId: created.id }, { type: 'api_key', id: created.id });
+        const rows = await queryRows<KeyRow>(db, sql`select id, name, start, enabled, metadata, created_at, expires_at, last_request from auth.apikey where id = ${created.id}`);
+        return { key: created.key, apiKey: keyOut(rows[0]!) };
+      },
+      revokeApiKey: async (_: unknown, { id }: { id: string }, { principal, requestId }: IdentityContext) => {
+        const userId = signedIn(principal);
+        const rows = await queryRows<{ id: string }>(db, sql`delete from auth.apikey where id = ${id} and reference_id = ${userId} returning id`);
+        if (rows.length === 0) throw err('NOT_FOUND', `No API key ${id} of yours exists.`);
+        await emit('security.api_key_revoked', principal, requestId, { userId, apiKeyId: id }, { type: 'api_key', id });
+        return true;
+      },
+    },
+    User: {
+      // Only the user themself and people sharing one of their organizations are visible.
+      __resolveReference: async (ref: { id: string }, { principal }: IdentityContext) => {
+        if (!principal.userId) return null;
+        if (ref.id === principal.userId) return userById(ref.id);
+        const shared = await queryRows<{ n: number }>(
+          db,
+          sql`select 1 as n from auth.member a join auth.member b on a.organization_id = b.organization_id where a.user_id = ${principal.userId} and b.user_id = ${ref.id} limit 1`,
+        );
+        return shared.length ? userById(ref.id) : null;
+      },
+    },
+    Organization: {
+      __resolveReference: async (ref: { id: string }, { principal }: IdentityContext) => {
+        // Only organizations the user belongs to are visible.
+        if (!principal.userId) return null;
+        const rows = await queryRows<Record<string, unknown>>(
+          db,
+          sql`select o.id, o.name, o.slug, o.created_at from auth.organization o join auth.member m on m.organization_id = o.id where o.id = ${ref.id} and m.user_id = ${principal.userId}`,
+        );
+        return rows[0] ? orgOut(rows[0]) : null;
+      },
+    },
+  } as unknown as GraphQLResolverMap<IdentityContext>;
+}

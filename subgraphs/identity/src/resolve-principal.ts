@@ -1,0 +1,102 @@
+import { sql } from 'drizzle-orm';
+import { queryRows, type Db } from '@objectos/db';
+import type { PolicyDefinition } from '@objectos/metadata';
+import { ANONYMOUS, type Principal } from '@objectos/principal';
+import { API_KEY_HEADER, type Auth } from './create-auth.ts';
+
+/** Why a request with credentials was refused: the gateway answers with this status, code and message. */
+export interface AuthFailure {
+  status: 401 | 403;
+  code: 'UNAUTHENTICATED' | 'SESSION_EXPIRED' | 'INVALID_API_KEY' | 'USER_BANNED' | 'MFA_REQUIRED' | 'PASSWORD_EXPIRED' | 'NOT_A_MEMBER';
+  message: string;
+}
+
+export type Resolution = { principal: Principal; expiresAt?: number } | { failure: AuthFailure };
+
+const SESSION_COOKIE = /(?:^|;\s*)(?:__Secure-)?better-auth\.session_token=/;
+
+/** True when a request carries something that claims to be a credential (so "anonymous" is not an option). */
+export function hasCredentials(headers: Headers): boolean {
+  return Boolean(headers.get('authorization') || headers.get(API_KEY_HEADER) || SESSION_COOKIE.test(headers.get('cookie') ?? ''));
+}
+
+const fail = (status: 401 | 403, code: AuthFailure['code'], message: string): { failure: AuthFailure } => ({ failure: { status, code, message } });
+
+interface UserRow { id: string; role: string | null; banned: boolean | null; ban_expires: Date | null; two_factor_enabled: boolean | null }
+
+/**
+ * Turns credentials into a Principal: a session (cookie or bearer token) or an API key. Every check
+ * that can end access is here: expiry (idle and absolute), revocation, ban, unfinished 2FA (no session
+ * exists until it is finished), `forceMfa`, password expiry, organization membership.
+ */
+export function createPrincipalResolver(auth: Auth, db: Db, policy: PolicyDefinition) {
+  async function userRow(id: string): Promise<UserRow | undefined> {
+    return (await queryRows<UserRow>(db, sql`select id, role, banned, ban_expires, two_factor_enabled from auth."user" where id = ${id}`))[0];
+  }
+
+  async function membership(userId: string, organizationId: string | null): Promise<string[] | null> {
+    if (!organizationId) return null;
+    const rows = await queryRows<{ role: string }>(db, sql`select role from auth.member where user_id = ${userId} and organization_id = ${organizationId}`);
+    return rows[0] ? rows[0].role.split(',').map((r) => r.trim()).filter(Boolean) : null;
+  }
+
+  const banned = (u: UserRow): boolean => Boolean(u.banned) && (!u.ban_expires || new Date(u.ban_expires).getTime() > Date.now());
+
+  async function passwordExpired(userId: string): Promise<boolean> {
+    const days = policy.password.expirationDays;
+    if (!days) return false;
+    const rows = await queryRows<{ at: Date | null }>(db, sql`select max(created_at) as at from auth.password_history where user_id = ${userId}`);
+    const at = rows[0]?.at;
+    return at ? Date.now() - new Date(at).getTime() > days * 86_400_000 : false;
+  }
+
+  function principal(kind: 'user' | 'api_key', u: UserRow, organizationId: string | null, roles: string[] | null, ids: { sessionId?: string; apiKeyId?: string }): Principal {
+    return {
+      kind,
+      userId: u.id,
+      organizationId: roles ? organizationId : null,
+      roles: roles ?? [],
+      permissionSets: roles ? roles.map((r) => `org_${r}`) : [],
+      isAdmin: (u.role ?? '').split(',').includes('admin'),
+      sessionId: ids.sessionId ?? null,
+      apiKeyId: ids.apiKeyId ?? null,
+    };
+  }
+
+  return async function resolve(headers: Headers): Promise<Resolution> {
+    const key = headers.get(API_KEY_HEADER);
+    if (key) {
+      const r = await auth.api.verifyApiKey({ body: { key } }).catch(() => null);
+      if (!r?.valid || !r.key) return fail(401, 'INVALID_API_KEY', 'The API key is not valid (unknown, disabled, expired or revoked).');
+      const u = await userRow(r.key.referenceId);
+      if (!u) return fail(401, 'INVALID_API_KEY', 'The API key is not valid (unknown, disabled, expired or revoked).');
+      if (banned(u)) return fail(401, 'USER_BANNED', 'The account that owns this API key is banned.');
+      const meta = (typeof r.key.metadata === 'string' ? JSON.parse(r.key.metadata) : r.key.metadata) as { organizationId?: unknown } | null;
+      const org = typeof meta?.organizationId === 'string' ? meta.organizationId : null;
+      const roles = await membership(u.id, org);
+      // A key is bound to one organization; once its user leaves it, the key opens nothing.
+      if (!roles) return fail(403, 'NOT_A_MEMBER', "The API key's user is no longer a member of the key's organization.");
+      return { principal: principal('api_key', u, org, roles, { apiKeyId: r.key.id }), ...(r.key.expiresAt ? { expiresAt: new Date(r.key.expiresAt).getTime() } : {}) };
+    }
+    if (!hasCredentials(headers)) return { principal: ANONYMOUS };
+    const s = await auth.api.getSession({ headers, query: { disableCookieCache: true } }).catch(() => null);
+    if (!s) return fail(401, 'UNAUTHENTICATED', 'The session is invalid, expired or revoked: sign in again.');
+    const u = await userRow(s.user.id);
+    if (!u) return fail(401, 'UNAUTHENTICATED', 'The session is invalid, expired or revoked: sign in again.');
+    if (banned(u)) return fail(401, 'USER_BANNED', 'This account is banned.');
+    const absoluteEnd = new Date(s.session.createdAt).getTime() + policy.session.absoluteTimeout * 60_000;
+    if (Date.now() >= absoluteEnd) {
+      await auth.api.revokeSession({ headers, body: { token: s.session.token } }).catch(() => undefined);
+      return fail(401, 'SESSION_EXPIRED', `The session reached the ${policy.session.absoluteTimeout}-minute limit: sign in again.`);
+    }
+    if (policy.session.forceMfa && !u.two_factor_enabled)
+      return fail(403, 'MFA_REQUIRED', 'The security policy requires two-factor authentication: enable it at /api/auth/two-factor/enable, then sign in again.');
+    if (await passwordExpired(u.id)) return fail(403, 'PASSWORD_EXPIRED', 'The password has expired: change it at /api/auth/change-password.');
+    const org = (s.session as { activeOrganizationId?: string | null }).activeOrganizationId ?? null;
+    const roles = await membership(u.id, org);
+    return {
+      principal: principal('user', u, org, roles, { sessionId: s.session.id }),
+      expiresAt: Math.min(absoluteEnd, new Date(s.session.expiresAt).getTime()),
+    };
+  };
+}
