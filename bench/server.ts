@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { TEST_SECRET, testAuth } from '@objectos/testkit';
 import type { AddressInfo } from 'node:net';
 import { createDataSubgraph } from '@objectos/data-subgraph';
 import { createGateway } from '@objectos/gateway';
@@ -15,11 +16,11 @@ const listen = async (handler: Parameters<typeof createServer>[1]): Promise<numb
 };
 
 if (process.env['ROLE'] === 'gateway') {
-  const gateway = await createGateway({ subgraphs: [{ name: 'data', url: process.env['DATA_URL']! }] });
+  const gateway = await createGateway({ auth: testAuth(), subgraphs: [{ name: 'data', url: process.env['DATA_URL']! }] });
   console.log(`READY gateway=${await listen(gateway.yoga)}`);
 } else {
-  const data = await createDataSubgraph({ metadata: 'metadata', databaseUrl: process.env['DATABASE_URL']!, poolSize: 20 });
-  const gateway = await createGateway({ subgraphs: [{ name: 'data', url: 'http://data.internal/graphql', sdl: data.sdl, fetch: data.fetch }] });
+  const data = await createDataSubgraph({ secret: TEST_SECRET, metadata: 'metadata', databaseUrl: process.env['DATABASE_URL']!, poolSize: 20 });
+  const gateway = await createGateway({ auth: testAuth(), subgraphs: [{ name: 'data', url: 'http://data.internal/graphql', sdl: data.sdl, fetch: data.fetch }] });
   console.log(`READY direct=${await listen(data.yoga)} gateway=${await listen(gateway.yoga)}`);
 }
 

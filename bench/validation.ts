@@ -1,4 +1,5 @@
 import { createDataSubgraph } from '@objectos/data-subgraph';
+import { TEST_SECRET, testAuth } from '@objectos/testkit';
 import { createGateway } from '@objectos/gateway';
 import { CASES } from '../gateway/test/hostile-cases.ts';
 
@@ -7,9 +8,9 @@ import { CASES } from '../gateway/test/hostile-cases.ts';
  * many rounds, next to a trivial valid query as the baseline. Run: npm run bench:validation
  */
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 300);
-const data = await createDataSubgraph({ metadata: 'metadata' });
+const data = await createDataSubgraph({ secret: TEST_SECRET, metadata: 'metadata' });
 let subgraphCalls = 0;
-const gateway = await createGateway({ subgraphs: [{ name: 'data', url: 'http://data.internal/graphql', sdl: data.sdl, fetch: (r) => { subgraphCalls++; return data.fetch(r); } }] });
+const gateway = await createGateway({ auth: testAuth(), subgraphs: [{ name: 'data', url: 'http://data.internal/graphql', sdl: data.sdl, fetch: (r) => { subgraphCalls++; return data.fetch(r); } }] });
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 async function time(init: RequestInit & { path?: string }): Promise<number[]> {

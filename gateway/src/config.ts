@@ -24,8 +24,18 @@ export interface ObjectOSConfig {
   redisUrl: string | undefined;
   /** Trust X-Forwarded-For for the client address (only behind your own proxy). */
   trustProxy: boolean;
-  /** Subgraphs served by other processes: name → URL. `data` listed here is not embedded. */
+  /** Subgraphs served by other processes: name → URL. `data` or `identity` listed here is not embedded. */
   remoteSubgraphs: Record<string, string>;
+  /** OBJECTOS_SECRET (≥ 32 characters); when unset outside production, one is generated and kept in `secretFile`. */
+  secret: string | undefined;
+  secretFile: string;
+  /** Public URL of the endpoint (sign-in cookies and origin checks). @default http://localhost:PORT */
+  publicUrl: string;
+  /** Extra origins allowed to send cookie-authenticated requests (comma-separated). */
+  trustedOrigins: string[];
+  /** How long a resolved session or API key is reused, in ms (revocations evict at once). */
+  authCacheMs: number;
+  production: boolean;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = process.argv.slice(2)): ObjectOSConfig {
@@ -55,6 +65,12 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     redisUrl: env['REDIS_URL'] || undefined,
     trustProxy: env['OBJECTOS_TRUST_PROXY'] === 'true',
     remoteSubgraphs,
+    secret: env['OBJECTOS_SECRET'] || undefined,
+    secretFile: resolve(env['OBJECTOS_SECRET_FILE'] ?? '.objectos/secret'),
+    publicUrl: (env['OBJECTOS_PUBLIC_URL'] ?? `http://localhost:${port}`).replace(/\/$/, ''),
+    trustedOrigins: (env['OBJECTOS_TRUSTED_ORIGINS'] ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    authCacheMs: env['OBJECTOS_AUTH_CACHE_MS'] === '0' ? 0 : positive(env, 'OBJECTOS_AUTH_CACHE_MS', 5_000),
+    production,
   };
 }
 

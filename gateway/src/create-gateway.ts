@@ -7,7 +7,13 @@ import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } fro
 import { classifyGatewayError } from './classify-error.ts';
 import { CSRF_HEADER, type ProtectionOptions } from './protection/protection-options.ts';
 import { useProtection } from './protection/use-protection.ts';
-import { createRateLimit } from './protection/use-rate-limit.ts';
+import { clientAddress, ipKey } from './protection/client-ip.ts';
+import { createLimiter, createRateLimit, type Limiter } from './protection/use-rate-limit.ts';
+import { SYSTEM, deriveKey, signPrincipal, type Principal } from '@objectos/principal';
+import type { EventBus } from '@objectos/events';
+import { createPrincipalCache, type PrincipalCache, type ResolvePrincipal } from './auth/principal-cache.ts';
+import { principalOfRequest, useAuthentication } from './auth/use-authentication.ts';
+import { useIdentityProxy } from './auth/identity-proxy.ts';
 
 /** A subgraph the gateway routes to: in-process (`fetch` given) or over HTTP at `url`. */
 export interface SubgraphSource {
@@ -19,8 +25,33 @@ export interface SubgraphSource {
   fetch?: (request: Request) => Promise<Response>;
 }
 
+export interface GatewayAuthOptions {
+  /** OBJECTOS_SECRET: the key principals are signed with is derived from it. */
+  secret: string;
+  /** Credentials → principal: the identity subgraph (in process or over HTTP). */
+  resolve: ResolvePrincipal;
+  /** The identity subgraph's HTTP routes, served at /api/auth/*. */
+  identity?: { fetch: (request: Request) => Promise<Response>; baseUrl: string };
+  /** How long a resolved session or API key is reused. @default 5000 */
+  cacheTtlMs?: number;
+  /** Auth events that evict cached principals (revocations, bans, membership changes). */
+  bus?: EventBus;
+  /** Serve anonymous requests (the guest profile). @default false */
+  allowAnonymous?: boolean;
+  /** Sign-in and 2FA attempts per account and IP per 10 s. @default 3 */
+  attemptsPerAccount?: number;
+  /** Sign-in and 2FA attempts per IP per 10 s, whatever the account. @default 30 */
+  attemptsPerIp?: number;
+  /** Share attempt counters across replicas. */
+  redisUrl?: string;
+  /** @default false */
+  trustProxy?: boolean;
+}
+
 export interface GatewayOptions {
   subgraphs: readonly SubgraphSource[];
+  /** Authentication: every request is authenticated here and subgraphs get the principal signed. */
+  auth: GatewayAuthOptions;
   /** @default '/graphql' */
   graphqlEndpoint?: string;
   /** @default false */
@@ -39,6 +70,8 @@ export interface Gateway {
   yoga: YogaServerInstance<Record<string, unknown>, Record<string, unknown>>;
   /** In-process handler; `serverContext` is what the node adapter passes (`{ req, res }`). */
   fetch: (request: Request, serverContext?: Record<string, unknown>) => Promise<Response>;
+  /** The principal cache (tests read its size and evictions). */
+  principals: PrincipalCache;
   /** Closes what the gateway opened (the rate limiter's Redis connection). */
   dispose(): Promise<void>;
 }
@@ -46,10 +79,10 @@ export interface Gateway {
 type FetchFn = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
 /** A subgraph may still be starting (compose, rolling restarts): try a few times before giving up. */
-async function fetchSdl(s: SubgraphSource, attempts = 5): Promise<string> {
+async function fetchSdl(s: SubgraphSource, key: string, attempts = 5): Promise<string> {
   for (let i = 1; ; i++) {
     try {
-      return await fetchSdlOnce(s);
+      return await fetchSdlOnce(s, key);
     } catch (e) {
       if (i >= attempts) throw e;
       await new Promise((r) => setTimeout(r, 500 * i));
@@ -57,13 +90,13 @@ async function fetchSdl(s: SubgraphSource, attempts = 5): Promise<string> {
   }
 }
 
-async function fetchSdlOnce(s: SubgraphSource): Promise<string> {
+async function fetchSdlOnce(s: SubgraphSource, key: string): Promise<string> {
   const doFetch: FetchFn = s.fetch ? (input, init) => s.fetch!(new Request(input, init)) : fetch;
   let body: { data?: { _service?: { sdl?: string } }; errors?: { message: string }[] };
   try {
     const res = await doFetch(s.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...signPrincipal(SYSTEM, key) },
       body: JSON.stringify({ query: '{ _service { sdl } }' }),
       signal: AbortSignal.timeout(10_000),
     });
@@ -78,8 +111,9 @@ async function fetchSdlOnce(s: SubgraphSource): Promise<string> {
 
 /** Composes the subgraphs into a supergraph and serves it as one GraphQL endpoint. */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
-  const { subgraphs, graphqlEndpoint = '/graphql', graphiql = false, protection = {}, subgraphTimeoutMs = 10_000, logger = createLogger('gateway') } = options;
-  const sdls = await Promise.all(subgraphs.map(async (s) => ({ name: s.name, url: s.url, sdl: s.sdl ?? (await fetchSdl(s)) })));
+  const { subgraphs, auth, graphqlEndpoint = '/graphql', graphiql = false, protection = {}, subgraphTimeoutMs = 10_000, logger = createLogger('gateway') } = options;
+  const key = deriveKey(auth.secret, 'principal-hmac');
+  const sdls = await Promise.all(subgraphs.map(async (s) => ({ name: s.name, url: s.url, sdl: s.sdl ?? (await fetchSdl(s, key)) })));
   const supergraphSdl = composeSupergraph(sdls);
   // The executor names subgraphs by their join__Graph enum value, so route in-process calls by URL.
   const local = new Map(subgraphs.filter((s) => s.fetch).map((s) => [s.url, s.fetch!]));
@@ -90,9 +124,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       return {
         timeout: subgraphTimeoutMs,
         // The request id travels to every subgraph, so their log lines carry it too.
-        headers: (request?: { context?: { requestId?: string } }): Record<string, string> => {
+        // Each subgraph call carries the principal, signed now (a fresh timestamp per call).
+        headers: (request?: { context?: { requestId?: string; principal?: Principal } }): Record<string, string> => {
           const id = request?.context?.requestId;
-          return id ? { [REQUEST_ID_HEADER]: id } : {};
+          return { ...signPrincipal(request?.context?.principal ?? SYSTEM, key), ...(id ? { [REQUEST_ID_HEADER]: id } : {}) };
         },
         ...(handler ? { fetch: ((input: string, init?: RequestInit) => handler(new Request(input, init))) as FetchFn } : {}) };
     },
@@ -101,11 +136,34 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     onStitchedSchema: (stitched) =>
       mapSchema(stitched, { [MapperKind.SCALAR_TYPE]: (t) => scalarResolvers[t.name as keyof typeof scalarResolvers] ?? t }),
   });
-  const rateLimit = protection.rateLimit ? createRateLimit(protection.rateLimit) : undefined;
+  // Budgets per principal: a user or API key has its own, anonymous clients share their IP's.
+  const rl = protection.rateLimit || undefined;
+  const rateLimit = rl
+    ? createRateLimit({
+        ...rl,
+        key: (request, ctx) => {
+          const p = principalOfRequest(request);
+          return p.apiKeyId ? `key:${p.apiKeyId}` : p.userId ? `user:${p.userId}` : ipKey(clientAddress(request, ctx, rl.trustProxy ?? false));
+        },
+      })
+    : undefined;
+  const limiters: Limiter[] = [];
+  const principals = createPrincipalCache(auth.resolve, { ...(auth.cacheTtlMs !== undefined ? { ttlMs: auth.cacheTtlMs } : {}), ...(auth.bus ? { bus: auth.bus } : {}) });
+  const close = async () => {
+    principals.close();
+    await Promise.all([rateLimit?.close(), ...limiters.map((l) => l.close())]);
+  };
+  const authPlugins = [useAuthentication(principals, { graphqlEndpoint, allowAnonymous: auth.allowAnonymous ?? false })];
+  if (auth.identity) {
+    const perAccount = createLimiter({ points: auth.attemptsPerAccount ?? 3, durationSeconds: 10, keyPrefix: 'objectos:signin', redisUrl: auth.redisUrl });
+    const perIp = createLimiter({ points: auth.attemptsPerIp ?? 30, durationSeconds: 10, keyPrefix: 'objectos:signin-ip', redisUrl: auth.redisUrl });
+    limiters.push(perAccount, perIp);
+    authPlugins.unshift(useIdentityProxy({ ...auth.identity, key, trustProxy: auth.trustProxy ?? false, perAccount, perIp }));
+  }
   try {
-    await rateLimit?.ready;
+    await Promise.all([rateLimit?.ready, ...limiters.map((l) => l.ready)]);
   } catch (e) {
-    await rateLimit?.close();
+    await close();
     throw e;
   }
   const yoga = createYoga<Record<string, unknown>>({
@@ -115,13 +173,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     landingPage: false,
     // Masking, codes and correlation ids live in one plugin.
     maskedErrors: false,
-    plugins: [...useProtection(protection, rateLimit), useCorrelatedErrors({ logger, classify: classifyGatewayError })],
+    plugins: [...authPlugins, ...useProtection(protection, rateLimit), useCorrelatedErrors({ logger, classify: classifyGatewayError })],
+    context: ({ request }) => ({ principal: principalOfRequest(request) }),
   });
   return {
     supergraphSdl,
     schema,
     yoga,
     fetch: (request, serverContext = {}) => Promise.resolve(yoga.fetch(request, serverContext)),
-    dispose: async () => rateLimit?.close(),
+    principals,
+    dispose: close,
   };
 }

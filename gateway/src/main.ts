@@ -11,6 +11,17 @@ async function main(): Promise<void> {
   console.log(`ObjectOS is running on ${engine}`);
   if (total > 0) console.log(`Seeded ${total} demo records (${Object.entries(seeded).map(([k, v]) => `${v} ${k}`).join(', ')})`);
   console.log(`GraphQL endpoint: ${app.url}${config.graphiql ? '  (open it in a browser for GraphiQL)' : ''}`);
+  const demo = app.identity?.demo;
+  const origin = new URL(app.url).origin;
+  if (demo?.password) {
+    console.log(`\nDemo administrator (created now; the password is shown only this once):`);
+    console.log(`  email:    ${demo.email}\n  password: ${demo.password}\n  organization: ${demo.organizationSlug}`);
+    console.log(`Sign in and query:`);
+    console.log(`  TOKEN=$(curl -s -D - -o /dev/null -H 'content-type: application/json' -d '{"email":"${demo.email}","password":"${demo.password}"}' ${origin}/api/auth/sign-in/email | awk -F': ' 'tolower($1)=="set-auth-token"{print $2}' | tr -d '\\r')`);
+    console.log(`  curl -s -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"query":"{ me { email } accounts(first: 3) { nodes { name } } }"}' ${app.url}`);
+  } else if (demo) {
+    console.log(`Sign in as ${demo.email} with the password printed on the first start (or sign up at ${origin}/api/auth/sign-up/email).`);
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

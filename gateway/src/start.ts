@@ -2,38 +2,89 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createDataSubgraph, type DataSubgraph } from '@objectos/data-subgraph';
+import { connectDatabase, type Database } from '@objectos/db';
+import { createEventBus } from '@objectos/events';
+import { createIdentitySubgraph, type IdentitySubgraph } from '@objectos/identity-subgraph';
+import { loadMetadata } from '@objectos/metadata';
 import type { ObjectOSConfig } from './config.ts';
 import { createGateway, type Gateway, type SubgraphSource } from './create-gateway.ts';
+import { remotePrincipalResolver } from './auth/remote-identity.ts';
+import { resolveSecret } from './secret.ts';
 
 export interface RunningObjectOS {
   url: string;
   gateway: Gateway;
   data: DataSubgraph | null;
+  identity: IdentitySubgraph | null;
   server: Server;
   stop(): Promise<void>;
 }
 
 /**
- * Starts ObjectOS: the data subgraph in process (unless configured as remote), the gateway over every
- * subgraph, and one HTTP endpoint. Nothing listens until everything composed and migrated.
+ * Starts ObjectOS: the identity and data subgraphs in process (unless configured as remote) on one
+ * database, the gateway over every subgraph, and one HTTP endpoint. Nothing listens until everything
+ * composed and migrated.
  */
 export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObjectOS> {
-  const data = config.remoteSubgraphs['data']
-    ? null
-    : await createDataSubgraph({
-        metadata: config.metadataDir,
+  const secret = resolveSecret(config);
+  const model = await loadMetadata(config.metadataDir);
+  const bus = createEventBus(config.redisUrl);
+  const embedded = !config.remoteSubgraphs['data'] || !config.remoteSubgraphs['identity'];
+  let database: Database | null = null;
+  let identity: IdentitySubgraph | null = null;
+  let data: DataSubgraph | null = null;
+  const cleanup = async () => {
+    await data?.dispose();
+    await identity?.dispose();
+    await database?.close();
+    await bus.close();
+  };
+  try {
+    await bus.ready;
+    // One engine for every in-process subgraph: PGlite allows a single owner of its folder.
+    if (embedded)
+      database = await connectDatabase({
         ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir }),
-        seed: config.seed,
         statementTimeoutMs: config.statementTimeoutMs,
       });
-  try {
+    if (!config.remoteSubgraphs['identity'])
+      identity = await createIdentitySubgraph({
+        database: database!,
+        secret,
+        baseURL: config.publicUrl,
+        trustedOrigins: [new URL(config.publicUrl).origin, ...config.trustedOrigins],
+        policy: model.defaultPolicy,
+        bus,
+        seedDemo: config.seed,
+      });
+    if (!config.remoteSubgraphs['data'])
+      data = await createDataSubgraph({
+        metadata: model,
+        database: database!,
+        secret,
+        seed: config.seed && Boolean(identity?.demo?.organizationId),
+        ...(identity?.demo?.organizationId ? { seedOrganizationId: identity.demo.organizationId } : {}),
+      });
     const subgraphs: SubgraphSource[] = Object.entries(config.remoteSubgraphs).map(([name, url]) => ({ name, url }));
     if (data) subgraphs.unshift({ name: 'data', url: 'http://data.objectos.internal/graphql', sdl: data.sdl, fetch: data.fetch });
+    if (identity) subgraphs.unshift({ name: 'identity', url: 'http://identity.objectos.internal/graphql', sdl: identity.sdl, fetch: identity.fetch });
+    const identityRoute = identity
+      ? { fetch: identity.fetch, baseUrl: 'http://identity.objectos.internal' }
+      : { fetch: (r: Request) => fetch(r), baseUrl: new URL(config.remoteSubgraphs['identity']!).origin };
     const trustedDocuments = config.trustedDocumentsFile
       ? (JSON.parse(await readFile(config.trustedDocumentsFile, 'utf8')) as Record<string, string>)
       : undefined;
     const gateway = await createGateway({
       subgraphs,
+      auth: {
+        secret,
+        resolve: identity ? (c) => identity!.resolve(new Headers(c as Record<string, string>)) : remotePrincipalResolver(identityRoute, secret),
+        identity: identityRoute,
+        cacheTtlMs: config.authCacheMs,
+        bus,
+        trustProxy: config.trustProxy,
+        ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
+      },
       // GraphiQL needs introspection to be useful.
       graphiql: config.graphiql && config.introspection,
       subgraphTimeoutMs: config.subgraphTimeoutMs,
@@ -56,16 +107,17 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
       url: `http://${host}:${port}/graphql`,
       gateway,
       data,
+      identity,
       server,
       async stop() {
         await new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
         await gateway.dispose();
-        await data?.dispose();
+        await cleanup();
       },
     };
   } catch (e) {
-    await data?.dispose();
+    await cleanup();
     throw e;
   }
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { TEST_SECRET, testAuth } from '@objectos/testkit';
 import { createDataSubgraph } from '@objectos/data-subgraph';
 import { createLogger } from '@objectos/observability';
 import { createGateway } from '../src/index.ts';
@@ -10,8 +11,8 @@ describe('errors are masked for clients and correlated with the server log', () 
   it('answers an internal failure with "Unexpected error." and a request id that the subgraph log line also carries', async () => {
     const lines: LogLine[] = [];
     const sink = { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) };
-    const data = await createDataSubgraph({ metadata: METADATA, logger: createLogger('data', sink) });
-    const gateway = await createGateway({ subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: data.fetch }], logger: createLogger('gateway', sink) });
+    const data = await createDataSubgraph({ secret: TEST_SECRET, metadata: METADATA, logger: createLogger('data', sink) });
+    const gateway = await createGateway({ auth: testAuth(), subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: data.fetch }], logger: createLogger('gateway', sink) });
     await data.database.close(); // every query now fails inside the data subgraph
 
     const res = await gateway.fetch(new Request('http://objectos.test/graphql', {
@@ -31,9 +32,9 @@ describe('errors are masked for clients and correlated with the server log', () 
   });
 
   it('gives each request its own id when the client sends none (or an invalid one)', async () => {
-    const data = await createDataSubgraph({ metadata: METADATA, logger: createLogger('data', { write: () => {} }) });
+    const data = await createDataSubgraph({ secret: TEST_SECRET, metadata: METADATA, logger: createLogger('data', { write: () => {} }) });
     try {
-      const gateway = await createGateway({ subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: data.fetch }], logger: createLogger('gateway', { write: () => {} }) });
+      const gateway = await createGateway({ auth: testAuth(), subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: data.fetch }], logger: createLogger('gateway', { write: () => {} }) });
       const send = (headers: Record<string, string>) => gateway.fetch(new Request('http://objectos.test/graphql', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query: '{ account(id: "x") { id } nope }' }) }));
       const a = await send({});
       const b = await send({ 'x-request-id': 'bad id with spaces\n' });

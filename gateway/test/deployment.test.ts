@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { REPO_ROOT } from '@objectos/testkit';
+import { REPO_ROOT, testAuth } from '@objectos/testkit';
 import { createGateway, readConfig } from '../src/index.ts';
 
 const hasCompose = spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;
@@ -40,7 +40,7 @@ describe('configuration', () => {
     const sdl = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key"])\ntype Query { hello: String }';
     const fetchLocal = async () => Response.json({ data: { hello: 'hi' } });
     const page = async (graphiql: boolean) => {
-      const gw = await createGateway({ subgraphs: [{ name: 'h', url: 'http://h/graphql', sdl, fetch: fetchLocal }], graphiql });
+      const gw = await createGateway({ auth: testAuth(), subgraphs: [{ name: 'h', url: 'http://h/graphql', sdl, fetch: fetchLocal }], graphiql });
       const r = await gw.fetch(new Request('http://x/graphql', { headers: { accept: 'text/html' } }));
       return { status: r.status, body: await r.text() };
     };

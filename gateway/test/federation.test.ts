@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { engines, gqlOk } from '@objectos/testkit';
+import { engines, gqlOk, testAuth } from '@objectos/testkit';
 import { composeSupergraph, CompositionError, createGateway } from '../src/index.ts';
 import { BILLING_SDL, billingResolvers, CONFLICTING_SDL, startExternalSubgraph } from './external-subgraph.ts';
 import { startStack, type Stack } from './stack.ts';
@@ -18,6 +18,7 @@ describe('federation', () => {
 
   it('composes an external subgraph that extends an ObjectOS entity, and resolves across both', async () => {
     const gateway = await createGateway({
+      auth: testAuth(),
       subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: s.data.sdl, fetch: s.data.fetch }, { name: 'billing', url: billing.url }],
     });
     const { createAccount } = await gqlOk<{ createAccount: { id: string } }>(gateway.fetch, 'mutation { createAccount(input: { name: "Federated" }) { id } }');
@@ -29,7 +30,7 @@ describe('federation', () => {
   it('reports a composition error with the subgraph and the reason', async () => {
     const conflicting = await startExternalSubgraph(CONFLICTING_SDL, { Account: { __resolveReference: (r: unknown) => r } });
     try {
-      const attempt = createGateway({ subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: s.data.sdl, fetch: s.data.fetch }, { name: 'crm_legacy', url: conflicting.url }] });
+      const attempt = createGateway({ auth: testAuth(), subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: s.data.sdl, fetch: s.data.fetch }, { name: 'crm_legacy', url: conflicting.url }] });
       await expect(attempt).rejects.toBeInstanceOf(CompositionError);
       await expect(attempt).rejects.toThrow(/Account\.name.*"crm_legacy"|"crm_legacy".*Account\.name/s);
     } finally {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { engines, REPO_ROOT } from '@objectos/testkit';
+import { engines, REPO_ROOT, testAuth } from '@objectos/testkit';
 import { createGateway, type Gateway } from '../src/index.ts';
 import { CASES, json } from './hostile-cases.ts';
 import { startStack, type Stack } from './stack.ts';
@@ -12,6 +12,7 @@ describe.each(engines().slice(0, 1))('hostile requests against the gateway ($nam
   beforeAll(async () => {
     s = await startStack(engine);
     gateway = await createGateway({
+      auth: testAuth(),
       subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: s.data.sdl, fetch: (r) => { subgraphCalls++; return s.data.fetch(r); } }],
     });
   });
@@ -48,7 +49,7 @@ describe.each(engines().slice(0, 1))('hostile requests against the gateway ($nam
     const persisted = JSON.parse(readFileSync(`${REPO_ROOT}packages/sdk/src/generated/persisted-documents.json`, 'utf8')) as Record<string, string>;
     let trusted: Gateway;
     beforeAll(async () => {
-      trusted = await createGateway({ subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: s.data.sdl, fetch: (r) => { subgraphCalls++; return s.data.fetch(r); } }], protection: { trustedDocuments: persisted } });
+      trusted = await createGateway({ auth: testAuth(), subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: s.data.sdl, fetch: (r) => { subgraphCalls++; return s.data.fetch(r); } }], protection: { trustedDocuments: persisted } });
     });
     const send = (body: unknown) => trusted.fetch(new Request('http://objectos.test/graphql', json(body))).then((r) => r.json() as Promise<{ data?: unknown; errors?: { message: string }[] }>);
 

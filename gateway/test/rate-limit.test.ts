@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { engines, freePort, services } from '@objectos/testkit';
+import { engines, freePort, services, testAuth } from '@objectos/testkit';
 import { createGateway, type Gateway } from '../src/index.ts';
 import { ipKey } from '../src/protection/client-ip.ts';
 import type { RateLimitOptions } from '../src/protection/use-rate-limit.ts';
@@ -28,7 +28,7 @@ describe('rate limits', () => {
   let s: Stack;
   const gateways: Gateway[] = [];
   const make = async (rateLimit: RateLimitOptions) => {
-    const g = await createGateway({ subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: s.data.sdl, fetch: s.data.fetch }], protection: { rateLimit } });
+    const g = await createGateway({ auth: testAuth(), subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: s.data.sdl, fetch: s.data.fetch }], protection: { rateLimit } });
     gateways.push(g);
     return g;
   };
@@ -66,7 +66,7 @@ describe('rate limits', () => {
 
   it('refuses to start when the configured Redis cannot be reached, saying so', async () => {
     const port = await freePort();
-    await expect(createGateway({ subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: s.data.sdl, fetch: s.data.fetch }], protection: { rateLimit: { redisUrl: `redis://127.0.0.1:${port}` } } }))
+    await expect(createGateway({ auth: testAuth(), subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: s.data.sdl, fetch: s.data.fetch }], protection: { rateLimit: { redisUrl: `redis://127.0.0.1:${port}` } } }))
       .rejects.toThrow(`rate limiting: Redis at redis://127.0.0.1:${port} did not answer within 5 s`);
   });
 

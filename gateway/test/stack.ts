@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { createDataSubgraph, type DataSubgraph } from '@objectos/data-subgraph';
-import { gql, gqlOk, type Engine, type EngineHandle } from '@objectos/testkit';
+import { gql, gqlOk, TEST_ORG, TEST_SECRET, testAuth, type Engine, type EngineHandle } from '@objectos/testkit';
 import { createGateway, type Gateway } from '../src/index.ts';
 
 export const METADATA = fileURLToPath(new URL('../../metadata', import.meta.url));
@@ -23,9 +23,11 @@ export async function startStack(engine: Engine, options: { seed?: boolean; meta
     metadata: options.metadata ?? METADATA,
     ...handle.options,
     seed: options.seed ?? false,
+    secret: TEST_SECRET,
+    seedOrganizationId: TEST_ORG,
     onQuery: (sql) => statements.push(sql),
   });
-  const gateway = await createGateway({ subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: data.fetch }] });
+  const gateway = await createGateway({ subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: data.fetch }], auth: testAuth() });
   return {
     data,
     gateway,

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDataSubgraph } from '@objectos/data-subgraph';
-import { createTestDatabase, engines, gql, services, type TestDatabase } from '@objectos/testkit';
+import { createTestDatabase, engines, gql, services, type TestDatabase, TEST_SECRET, testAuth } from '@objectos/testkit';
 import { createGateway } from '../src/index.ts';
 import { BILLING_SDL, startExternalSubgraph } from './external-subgraph.ts';
 import { startStack, type Stack } from './stack.ts';
@@ -26,6 +26,7 @@ describe('timeouts: nothing hangs', () => {
 
   it('ends a request whose subgraph is too slow within the configured time, with a clear TIMEOUT', async () => {
     const gateway = await createGateway({
+      auth: testAuth(),
       subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: s.data.sdl, fetch: s.data.fetch }, { name: 'billing', url: slow.url }],
       subgraphTimeoutMs: 300,
     });
@@ -48,7 +49,7 @@ describe.skipIf(!services.postgres)('statement timeout on PostgreSQL', () => {
   afterAll(() => db?.drop());
 
   it('cancels a statement stuck behind a lock and answers TIMEOUT, masked, within the limit', async () => {
-    const data = await createDataSubgraph({ metadata: `${process.cwd()}/metadata`, databaseUrl: db.url, statementTimeoutMs: 300 });
+    const data = await createDataSubgraph({ secret: TEST_SECRET, metadata: `${process.cwd()}/metadata`, databaseUrl: db.url, statementTimeoutMs: 300 });
     const locker = new pg.Client({ connectionString: db.url });
     await locker.connect();
     try {

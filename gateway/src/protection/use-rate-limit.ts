@@ -14,7 +14,7 @@ export interface RateLimitOptions {
   keyPrefix?: string;
   /** Take the client address from X-Forwarded-For (only behind a proxy you run). @default false */
   trustProxy?: boolean;
-  /** The bucket of a request. @default the client IP (IPv6 by /64); the principal once identity lands */
+  /** The bucket of a request. @default the client IP (IPv6 by /64) */
   key?: (request: Request, serverContext: unknown) => string;
 }
 
@@ -30,21 +30,30 @@ export interface RateLimit {
  * With Redis, every replica shares one budget; if Redis is unreachable, each process falls back to its
  * own in-memory limit rather than letting everything through.
  */
-export function createRateLimit(options: RateLimitOptions = {}): RateLimit {
-  const { points = 600, durationSeconds = 60, redisUrl, keyPrefix = 'objectos:rl', trustProxy = false } = options;
-  const key = options.key ?? ((request, ctx) => ipKey(clientAddress(request, ctx, trustProxy)));
-  const memory = new RateLimiterMemory({ points, duration: durationSeconds, keyPrefix });
+export interface Limiter {
+  /** Takes one point from `key`'s budget; null when allowed, else the seconds to wait. */
+  consume(key: string): Promise<number | null>;
+  ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A budget of `points` per key and window, in Redis (shared by replicas) or in memory. If Redis is
+ * unreachable, each process falls back to its own in-memory limit rather than letting everything through.
+ */
+export function createLimiter(o: { points: number; durationSeconds: number; keyPrefix: string; redisUrl?: string | undefined }): Limiter {
+  const memory = new RateLimiterMemory({ points: o.points, duration: o.durationSeconds, keyPrefix: o.keyPrefix });
   let redis: Redis | null = null;
   let limiter: RateLimiterAbstract = memory;
-  if (redisUrl) {
-    redis = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false });
+  if (o.redisUrl) {
+    redis = new Redis(o.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false });
     redis.on('error', () => {}); // reconnects by itself; the insurance limiter covers the gap
-    limiter = new RateLimiterRedis({ storeClient: redis, points, duration: durationSeconds, keyPrefix, insuranceLimiter: memory });
+    limiter = new RateLimiterRedis({ storeClient: redis, points: o.points, duration: o.durationSeconds, keyPrefix: o.keyPrefix, insuranceLimiter: memory });
   }
   const ready = !redis
     ? Promise.resolve()
     : new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`rate limiting: Redis at ${redactUrl(redisUrl!)} did not answer within 5 s`)), 5_000);
+        const timer = setTimeout(() => reject(new Error(`rate limiting: Redis at ${redactUrl(o.redisUrl!)} did not answer within 5 s`)), 5_000);
         redis!.once('ready', () => {
           clearTimeout(timer);
           resolve();
@@ -52,23 +61,45 @@ export function createRateLimit(options: RateLimitOptions = {}): RateLimit {
       });
   return {
     ready,
-    plugin: {
-      async onRequest({ request, serverContext, endResponse }) {
-        try {
-          await limiter.consume(key(request, serverContext));
-        } catch (e) {
-          if (!(e instanceof RateLimiterRes)) throw e;
-          const retryAfter = Math.max(1, Math.ceil(e.msBeforeNext / 1000));
-          endResponse(Response.json(
-            { errors: [{ message: `Too many requests: try again in ${retryAfter} s`, extensions: { code: 'RATE_LIMITED', retryAfter } }] },
-            { status: 429, headers: { 'retry-after': String(retryAfter) } },
-          ));
-        }
-      },
+    async consume(key) {
+      try {
+        await limiter.consume(key);
+        return null;
+      } catch (e) {
+        if (!(e instanceof RateLimiterRes)) throw e;
+        return Math.max(1, Math.ceil(e.msBeforeNext / 1000));
+      }
     },
     async close() {
       if (redis) await redis.quit().catch(() => redis?.disconnect());
     },
+  };
+}
+
+export function tooManyRequests(retryAfter: number, what = 'requests'): Response {
+  return Response.json(
+    { errors: [{ message: `Too many ${what}: try again in ${retryAfter} s`, extensions: { code: 'RATE_LIMITED', retryAfter } }] },
+    { status: 429, headers: { 'retry-after': String(retryAfter) } },
+  );
+}
+
+/**
+ * Requests per client and window, refused with 429 and Retry-After before anything is parsed. The
+ * bucket is the principal (user or API key) once authenticated, else the client IP.
+ */
+export function createRateLimit(options: RateLimitOptions = {}): RateLimit {
+  const { points = 600, durationSeconds = 60, redisUrl, keyPrefix = 'objectos:rl', trustProxy = false } = options;
+  const key = options.key ?? ((request, ctx) => ipKey(clientAddress(request, ctx, trustProxy)));
+  const limiter = createLimiter({ points, durationSeconds, keyPrefix, redisUrl });
+  return {
+    ready: limiter.ready,
+    plugin: {
+      async onRequest({ request, serverContext, endResponse }) {
+        const retryAfter = await limiter.consume(key(request, serverContext));
+        if (retryAfter !== null) endResponse(tooManyRequests(retryAfter));
+      },
+    },
+    close: () => limiter.close(),
   };
 }
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate } from '@graphql-codegen/cli';
 import { createDataSubgraph, type DataSubgraph } from '@objectos/data-subgraph';
 import { createGateway, type Gateway } from '@objectos/gateway';
-import { REPO_ROOT } from '@objectos/testkit';
+import { REPO_ROOT, TEST_ORG, TEST_SECRET, testAuth } from '@objectos/testkit';
 import config from '../../../codegen.ts';
 import { CreateAccountDocument, createObjectOSClient, GetAccountDocument, ListAccountsDocument, ObjectOSClientError } from '../src/index.ts';
 
@@ -29,8 +29,8 @@ describe('typed client against the gateway', () => {
   let data: DataSubgraph;
   let gateway: Gateway;
   beforeAll(async () => {
-    data = await createDataSubgraph({ metadata: `${REPO_ROOT}metadata`, seed: true });
-    gateway = await createGateway({ subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: data.fetch }] });
+    data = await createDataSubgraph({ metadata: `${REPO_ROOT}metadata`, seed: true, secret: TEST_SECRET, seedOrganizationId: TEST_ORG });
+    gateway = await createGateway({ subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: data.fetch }], auth: testAuth() });
   });
   afterAll(() => data?.dispose());
 

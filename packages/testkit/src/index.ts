@@ -4,3 +4,4 @@ export { engines, type Engine, type EngineHandle } from './engines.ts';
 export { gql, gqlOk, type GraphQLResult, type FetchHandler } from './graphql.ts';
 export { freePort, spawnTs, REPO_ROOT, type Spawned } from './process.ts';
 export { ADVISORY_FLOORS, compareVersions, floorViolations, lockedVersions } from './advisory-floors.ts';
+export { TEST_ORG, TEST_SECRET, testAuth, testPrincipal } from './principals.ts';

@@ -4,6 +4,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { loadMetadata, type MetadataModel } from '@objectos/metadata';
 import { compile, type CompiledSchema } from '@objectos/schema';
 import { connectDatabase, type Database, type DatabaseOptions } from '@objectos/db';
+import { deriveKey, principalOf, usePrincipalGuard } from '@objectos/principal';
 import { migrate, type MigrationResult } from './db/migrate.ts';
 import { buildTables } from './db/tables.ts';
 import type { DataSource } from './data-source.ts';
@@ -14,6 +15,12 @@ import { buildResolvers, type DataContext } from './resolvers.ts';
 import { seedDemoData, type SeedResult } from './seed.ts';
 
 export interface DataSubgraphOptions extends DatabaseOptions {
+  /** OBJECTOS_SECRET: requests must carry a principal signed with the key derived from it. */
+  secret: string;
+  /** A connection shared with the other in-process subgraphs (embedded mode: one PGlite). Not closed by dispose. */
+  database?: Database;
+  /** Organization that owns the seeded demo records (the demo account's). */
+  seedOrganizationId?: string;
   /** Metadata folder, loaded model, or compiled schema. @default 'metadata' */
   metadata?: string | MetadataModel | CompiledSchema;
   /** Seed demo records on first start (only into empty tables). @default false */
@@ -50,15 +57,17 @@ async function compiledFrom(m: DataSubgraphOptions['metadata']): Promise<Compile
 }
 
 /** The data subgraph: compiled SDL served by graphql-yoga as a Federation v2 subgraph over drizzle. */
-export async function createDataSubgraph(options: DataSubgraphOptions = {}): Promise<DataSubgraph> {
+export async function createDataSubgraph(options: DataSubgraphOptions): Promise<DataSubgraph> {
   const { seed = false, maxPageSize = 1000, defaultPageSize = 100, graphqlEndpoint = '/graphql', graphiql = false } = options;
   const compiled = await compiledFrom(options.metadata);
-  const database = await connectDatabase(options);
+  const owned = !options.database;
+  const database = options.database ?? (await connectDatabase(options));
+  const key = deriveKey(options.secret, 'principal-hmac');
   try {
     const tables = buildTables(compiled.plan);
     const migration = await migrate(database.db, compiled.plan, tables);
-    const source: DataSource = { db: database.db, plan: compiled.plan, tables, maxPageSize, defaultPageSize };
-    const seeded = seed ? await seedDemoData(source) : null;
+    const source: DataSource = { db: database.db, plan: compiled.plan, tables, maxPageSize, defaultPageSize, tenant: null, actor: null };
+    const seeded = seed && options.seedOrganizationId ? await seedDemoData({ ...source, tenant: options.seedOrganizationId }) : null;
     const sdl = compiled.subgraphs.data.sdl;
     const schema = buildSubgraphSchema([{ typeDefs: parse(sdl), resolvers: buildResolvers(source) }]);
     const yoga = createYoga<Record<string, unknown>, DataContext>({
@@ -67,8 +76,13 @@ export async function createDataSubgraph(options: DataSubgraphOptions = {}): Pro
       graphiql,
       landingPage: false,
       maskedErrors: false,
-      plugins: [useCorrelatedErrors({ logger: options.logger ?? createLogger('data'), classify: classifyDataError })],
-      context: () => ({ ds: source, loaders: createLoaders(source) }),
+      plugins: [usePrincipalGuard(key), useCorrelatedErrors({ logger: options.logger ?? createLogger('data'), classify: classifyDataError })],
+      // Every request works on a copy of the source confined to its principal's organization.
+      context: ({ request }) => {
+        const principal = principalOf(request);
+        const ds: DataSource = { ...source, tenant: principal.organizationId, actor: principal.userId };
+        return { ds, principal, loaders: createLoaders(ds) };
+      },
     });
     return {
       name: 'data',
@@ -80,10 +94,12 @@ export async function createDataSubgraph(options: DataSubgraphOptions = {}): Pro
       database,
       migration,
       seeded,
-      dispose: () => database.close(),
+      dispose: async () => {
+        if (owned) await database.close();
+      },
     };
   } catch (e) {
-    await database.close();
+    if (owned) await database.close();
     throw e;
   }
 }

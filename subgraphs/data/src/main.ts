@@ -1,15 +1,23 @@
 import { createServer } from 'node:http';
 import { createDataSubgraph } from './create-data-subgraph.ts';
 
-/** Runs the data subgraph as its own process (services mode): PORT, HOST, DATABASE_URL, OBJECTOS_METADATA. */
+/**
+ * Runs the data subgraph as its own process (services mode): PORT, HOST, DATABASE_URL, OBJECTOS_METADATA,
+ * OBJECTOS_SECRET (the gateway's), OBJECTOS_SEED_ORGANIZATION (owner of the demo records, when seeding).
+ */
 async function main(): Promise<void> {
   const port = Number(process.env['PORT'] ?? 4001);
   const host = process.env['HOST'] ?? '127.0.0.1';
   const databaseUrl = process.env['DATABASE_URL'];
+  const secret = process.env['OBJECTOS_SECRET'];
+  if (!secret) throw new Error('OBJECTOS_SECRET is required: the gateway signs every request with a key derived from it');
+  const seedOrganizationId = process.env['OBJECTOS_SEED_ORGANIZATION'];
   const subgraph = await createDataSubgraph({
     metadata: process.env['OBJECTOS_METADATA'] ?? 'metadata',
     ...(databaseUrl ? { databaseUrl } : { dataDir: process.env['OBJECTOS_DATA_DIR'] ?? '.objectos/data' }),
     seed: process.env['OBJECTOS_SEED'] === 'true',
+    secret,
+    ...(seedOrganizationId ? { seedOrganizationId } : {}),
   });
   const server = createServer(subgraph.yoga);
   server.listen(port, host, () => {

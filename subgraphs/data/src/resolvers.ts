@@ -6,9 +6,12 @@ import { scalarResolvers } from '@objectos/schema';
 import { findConnection, type ChildArgs, type ListArgs } from './sql/read.ts';
 import { createRecord, deleteRecord, updateRecord } from './sql/write.ts';
 import { isUuid } from './sql/where.ts';
+import { dataError } from './errors.ts';
+import type { Principal } from '@objectos/principal';
 
 export interface DataContext {
   ds: DataSource;
+  principal: Principal;
   loaders: Loaders;
 }
 
@@ -44,6 +47,15 @@ const ROOT_FIELDS: Record<string, { root: 'Query' | 'Mutation'; name: (p: Object
   },
 };
 
+/** Records belong to organizations: a request that acts in none is told so rather than shown nothing. */
+function inTenant(resolve: Resolver): Resolver {
+  return (parent, args, ctx) => {
+    if (ctx.ds.tenant === null)
+      throw dataError('FORBIDDEN', ctx.principal.userId ? 'You act in no organization: create one or ask to be invited, then sign in again.' : 'Sign in first.');
+    return resolve(parent, args, ctx);
+  };
+}
+
 function primed(ctx: DataContext, p: ObjectPlan, row: Row): Row {
   ctx.loaders.prime(p.object.name, row, row.id);
   return row;
@@ -56,7 +68,7 @@ export function buildResolvers(ds: DataSource): GraphQLResolverMap<DataContext> 
   for (const p of exposed) {
     for (const method of p.methods) {
       const row = ROOT_FIELDS[method]!;
-      (map[row.root] ??= {})[row.name(p)] = row.make(p);
+      (map[row.root] ??= {})[row.name(p)] = inTenant(row.make(p));
     }
     const type: Record<string, unknown> = {
       __resolveReference: (ref: { id?: unknown }, ctx: DataContext) =>

@@ -3,6 +3,7 @@ import type { FieldModel } from '@objectos/metadata';
 import type { ObjectPlan } from '@objectos/schema';
 import { queryRows } from '@objectos/db';
 import type { DataSource } from './data-source.ts';
+import { OWNER, TENANT } from './db/tables.ts';
 
 export interface SeedResult {
   /** Records inserted per object; empty when the database already had data or was seeded before. */
@@ -62,7 +63,7 @@ export async function seedDemoData(ds: DataSource): Promise<SeedResult> {
       const n = p.relations.some((r) => r.field.type === 'master_detail') ? 120 : p.relations.length > 1 ? 90 : 40;
       const rows: Record<string, unknown>[] = [];
       for (let i = 0; i < n; i++) {
-        const row: Record<string, unknown> = {};
+        const row: Record<string, unknown> = { [TENANT.key]: ds.tenant, [OWNER.key]: ds.actor };
         for (const c of p.columns) {
           if (!c.field || c.type === 'autonumber') continue;
           const v = valueFor(c.field, i, p, ids, random, pick);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMetadata } from '@objectos/metadata';
-import { engines, gqlOk, type EngineHandle } from '@objectos/testkit';
+import { engines, gqlOk, type EngineHandle, TEST_SECRET } from '@objectos/testkit';
 import { createDataSubgraph, MigrationError } from '../src/index.ts';
 
 const thing = (fields: string, extra = '') => ({ file: 'thing.object.yaml', text: `name: thing\nfields:\n${fields}${extra}` });
@@ -10,14 +10,14 @@ describe.each(engines())('schema changes at start on $name', (engine) => {
   let handle: EngineHandle;
   beforeAll(async () => {
     handle = await engine.open({ persistent: true });
-    const s = await createDataSubgraph({ metadata: parseMetadata(V1), ...handle.options });
+    const s = await createDataSubgraph({ secret: TEST_SECRET, metadata: parseMetadata(V1), ...handle.options });
     expect(s.migration.applied).toBe(true);
     await gqlOk(s.fetch, 'mutation { a: createThing(input: { title: "one", size: 1.5 }) { id } b: createThing(input: { title: "two" }) { id } }');
     await s.dispose();
   });
   afterAll(() => handle?.cleanup());
 
-  const start = (sources: { file: string; text: string }[]) => createDataSubgraph({ metadata: parseMetadata(sources), ...handle.options });
+  const start = (sources: { file: string; text: string }[]) => createDataSubgraph({ secret: TEST_SECRET, metadata: parseMetadata(sources), ...handle.options });
 
   it('does nothing when the metadata did not change', async () => {
     const s = await start(V1);
@@ -79,7 +79,7 @@ describe('field options at the database and API', () => {
       file: 'a.object.yaml',
       text: 'name: gadget\nfields:\n  title: { type: text, index: true }\n  labels: { type: multiselect, index: true, options: [{ label: A, value: a }] }\n  status: { type: select, readonly: true, required: true, defaultValue: draft, options: [{ label: Draft, value: draft }, { label: Live, value: live }] }\n',
     }]);
-    const s = await createDataSubgraph({ metadata: model });
+    const s = await createDataSubgraph({ secret: TEST_SECRET, metadata: model });
     try {
       expect(s.migration.statements).toContain('create index if not exists "gadget_title_idx" on "gadget" using btree ("title")');
       expect(s.migration.statements).toContain('create index if not exists "gadget_labels_idx" on "gadget" using gin ("labels")');

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import type { ColumnPlan, DataPlan, ObjectPlan } from '@objectos/schema';
 import { ident, literal, queryRows, type Db, type SqlRunner } from '@objectos/db';
-import type { DynTable } from './tables.ts';
+import { OWNER, TENANT, type DynTable } from './tables.ts';
 
 /** Refused migration: the metadata asks for a change that would lose or break data. Nothing was applied. */
 export class MigrationError extends Error {
@@ -98,7 +98,8 @@ function columnDdl(p: ObjectPlan, table: DynTable, c: ColumnPlan): string {
 
 function createTable(p: ObjectPlan, table: DynTable): string[] {
   const seqs = p.columns.filter((c) => c.type === 'autonumber').map((c) => `create sequence if not exists ${ident(sequenceName(p, c))}`);
-  return [...seqs, `create table ${ident(p.table)} (\n  ${p.columns.map((c) => columnDdl(p, table, c)).join(',\n  ')}\n)`];
+  const system = [`${ident(TENANT.column)} text not null`, `${ident(OWNER.column)} text`];
+  return [...seqs, `create table ${ident(p.table)} (\n  ${[...p.columns.map((c) => columnDdl(p, table, c)), ...system].join(',\n  ')}\n)`];
 }
 
 async function alterTable(db: SqlRunner, p: ObjectPlan, table: DynTable, cols: DbColumn[], out: string[], problems: string[]): Promise<void> {
@@ -131,7 +132,11 @@ async function alterTable(db: SqlRunner, p: ObjectPlan, table: DynTable, cols: D
       else out.push(`alter table ${t} alter column ${ident(c.column)} set not null`);
     } else if (!notNull(c) && current.notnull) out.push(`alter table ${t} alter column ${ident(c.column)} drop not null`);
   }
+  // Tables from before tenancy: rows without an organization are visible to no one.
+  if (!cols.some((x) => x.column === TENANT.column)) out.push(`alter table ${t} add column ${ident(TENANT.column)} text${rows > 0 ? '' : ' not null'}`);
+  if (!cols.some((x) => x.column === OWNER.column)) out.push(`alter table ${t} add column ${ident(OWNER.column)} text`);
   for (const extra of cols) {
+    if (extra.column === TENANT.column || extra.column === OWNER.column) continue;
     if (!p.columns.some((c) => c.column === extra.column))
       problems.push(`${p.object.name}: column "${p.table}.${extra.column}" is no longer in the metadata; dropping it would lose data. Restore the field, or drop the column by hand (alter table ${t} drop column ${ident(extra.column)})`);
   }
@@ -150,7 +155,9 @@ const ON_DELETE = { set_null: 'set null', cascade: 'cascade', restrict: 'restric
 /** Foreign keys, their indexes, unique and metadata indexes: all idempotent. */
 function constraintsAndIndexes(p: ObjectPlan): string[] {
   const t = ident(p.table);
-  const out: string[] = [];
+  const out: string[] = [`create index if not exists ${ident(`${p.table}_tenant_idx`)} on ${t} (${ident(TENANT.column)})`];
+  // Uniqueness holds within a tenant: another organization's values are neither blocked nor revealed.
+  const scoped = (columns: string[]) => [TENANT.column, ...columns].map(ident).join(', ');
   for (const r of p.relations) {
     const name = fkName(p.table, r.column);
     const onDelete = ON_DELETE[(r.field as { deleteBehavior?: keyof typeof ON_DELETE }).deleteBehavior ?? 'set_null'];
@@ -159,22 +166,22 @@ function constraintsAndIndexes(p: ObjectPlan): string[] {
     out.push(`create index if not exists ${ident(`${p.table}_${r.column}_fk_idx`)} on ${t} (${ident(r.column)})`);
   }
   for (const c of p.columns) {
-    if (c.field?.unique) out.push(`create unique index if not exists ${ident(uniqueName(p.table, [c.column]))} on ${t} (${ident(c.column)})`);
+    if (c.field?.unique) out.push(`create unique index if not exists ${ident(uniqueName(p.table, [c.column]))} on ${t} (${scoped([c.column])})`);
     else if (c.field?.index && c.type !== 'lookup' && c.type !== 'master_detail')
       out.push(`create index if not exists ${ident(`${p.table}_${c.column}_idx`)} on ${t} using ${c.type === 'multiselect' || c.type === 'json' ? 'gin' : 'btree'} (${ident(c.column)})`);
   }
   for (const v of p.object.validations) {
     if (v.type !== 'unique' || !v.active) continue;
     const columns = v.fields.map((f) => p.columns.find((c) => c.name === f)!.column);
-    out.push(`create unique index if not exists ${ident(`${p.table}_${v.name}_uq`)} on ${t} (${columns.map(ident).join(', ')})`);
+    out.push(`create unique index if not exists ${ident(`${p.table}_${v.name}_uq`)} on ${t} (${scoped(columns)})`);
   }
   for (const ix of p.object.indexes) {
     const columns = ix.fields.map((f) => p.columns.find((c) => c.name === f)!.column);
-    out.push(`create ${ix.unique ? 'unique ' : ''}index if not exists ${ident(`${p.table}_${ix.name}_idx`)} on ${t} using ${ix.type} (${columns.map(ident).join(', ')})`);
+    out.push(`create ${ix.unique ? 'unique ' : ''}index if not exists ${ident(`${p.table}_${ix.name}_idx`)} on ${t} using ${ix.type} (${ix.unique ? scoped(columns) : columns.map(ident).join(', ')})`);
   }
   return out;
 }
 
 export const fkName = (table: string, column: string): string => `${table}_${column}_fkey`;
-export const uniqueName = (table: string, columns: string[]): string => `${table}_${columns.join('_')}_key`;
+export const uniqueName = (table: string, columns: string[]): string => `${table}_${columns.join('_')}_tenant_key`;
 

@@ -39,11 +39,23 @@ function columnBuilder(c: ColumnPlan): PgColumnBuilderBase {
   }
 }
 
+/**
+ * Columns every object table has that are not fields: the tenant (organization) and the owner. They
+ * come from the signed principal, never from input, and are not part of the GraphQL types. Their keys
+ * cannot clash with a GraphQL field name (those never start with `__`).
+ */
+export const TENANT = { key: '__organizationId', column: 'organization_id' } as const;
+export const OWNER = { key: '__ownerId', column: 'owner_id' } as const;
+
 export function buildTable(p: ObjectPlan): DynTable {
   const cols: Record<string, PgColumnBuilderBase> = {};
   for (const c of p.columns) cols[c.graphqlName] = columnBuilder(c);
+  cols[TENANT.key] = text(TENANT.column);
+  cols[OWNER.key] = text(OWNER.column);
   return pgTable(p.table, cols) as unknown as DynTable;
 }
+
+export const tenantColumn = (table: DynTable): PgColumn => table[TENANT.key] as PgColumn;
 
 export function buildTables(plan: DataPlan): Record<string, DynTable> {
   return Object.fromEntries(Object.values(plan.objects).map((p) => [p.object.name, buildTable(p)]));

@@ -37,12 +37,12 @@ function pageSize(ds: DataSource, typeName: string, args: ListArgs): number {
 
 /** One page of a list query: one SQL statement for the page, one more for totalCount if selected. */
 export async function findConnection(ds: DataSource, objectName: string, args: ListArgs): Promise<Connection> {
-  const { p, table } = objectOf(ds, objectName);
+  const { p, table, tenant } = objectOf(ds, objectName);
   const n = pageSize(ds, p.typeName, args);
   const order = resolveOrder(p, args.orderBy);
   const backward = args.last != null || (args.before != null && args.first == null);
   const effective = backward ? reverseOrder(order) : order;
-  const where = buildWhere(p, table, args.where);
+  const where = and(tenant, buildWhere(p, table, args.where));
   const conds: (SQL | undefined)[] = [where];
   if (args.after != null) conds.push(afterCondition(table, order, decodeCursor(p, args.after, order, 'after')));
   if (args.before != null) conds.push(afterCondition(table, reverseOrder(order), decodeCursor(p, args.before, order, 'before')));
@@ -74,9 +74,9 @@ export async function findConnection(ds: DataSource, objectName: string, args: L
 }
 
 export async function findByIds(ds: DataSource, objectName: string, ids: readonly string[]): Promise<Row[]> {
-  const { p, table } = objectOf(ds, objectName);
+  const { p, table, tenant } = objectOf(ds, objectName);
   const id = col(table, p.columns[0]!);
-  return (await ds.db.select().from(table).where(inArray(id, [...ids]))) as Row[];
+  return (await ds.db.select().from(table).where(and(tenant, inArray(id, [...ids])))) as Row[];
 }
 
 export interface ChildArgs {
@@ -91,10 +91,10 @@ export interface ChildArgs {
  * children separately, so the cost stays one statement however many parents there are.
  */
 export async function findChildren(ds: DataSource, child: string, column: string, parentIds: readonly string[], args: ChildArgs): Promise<Row[]> {
-  const { p, table } = objectOf(ds, child);
+  const { p, table, tenant } = objectOf(ds, child);
   const c = p.columns.find((x) => x.column === column)!;
   const fk = col(table, c);
-  const where = and(inArray(fk, [...parentIds]), buildWhere(p, table, args.where));
+  const where = and(tenant, inArray(fk, [...parentIds]), buildWhere(p, table, args.where));
   const order = orderSql(table, resolveOrder(p, args.orderBy));
   if (args.limit != null && (args.limit < 0 || args.limit > ds.maxPageSize))
     throw badInput(p.typeName, [{ field: 'limit', constraint: 'pagination', message: `limit must be between 0 and ${ds.maxPageSize}` }]);

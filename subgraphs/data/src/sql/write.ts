@@ -1,9 +1,9 @@
-import { eq } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import type { GraphQLError } from 'graphql';
 import { errorChain } from '@objectos/observability';
 import type { ObjectPlan } from '@objectos/schema';
 import { badInput, dataError } from '../errors.ts';
-import { col } from '../db/tables.ts';
+import { col, OWNER, TENANT, tenantColumn } from '../db/tables.ts';
 import { fkName } from '../db/migrate.ts';
 import { objectOf, type DataSource, type Row } from '../data-source.ts';
 import { validateInput } from '../validate-input.ts';
@@ -11,12 +11,43 @@ import { isUuid } from './where.ts';
 
 const notFound = (p: ObjectPlan, id: string): GraphQLError => dataError('NOT_FOUND', `No ${p.typeName} with id "${id}"`);
 
+type Tx = Parameters<Parameters<DataSource['db']['transaction']>[0]>[0];
+
+/** The request's tenant; writes without one are refused (reads simply match nothing). */
+function tenantOf(ds: DataSource, p: ObjectPlan): string {
+  if (ds.tenant === null) throw dataError('FORBIDDEN', `Cannot write ${p.typeName}: the request acts in no organization`);
+  return ds.tenant;
+}
+
+/**
+ * Every record a write points at must exist in the writer's organization. The database's foreign key
+ * alone would accept another tenant's id, and its error would reveal that the id exists; this check
+ * answers a missing id and another tenant's id with the same words.
+ */
+async function checkReferences(tx: Tx, ds: DataSource, p: ObjectPlan, tenant: string, values: Record<string, unknown>): Promise<void> {
+  for (const r of p.relations) {
+    const c = p.columns.find((x) => x.column === r.column)!;
+    const id = values[c.graphqlName];
+    if (id === null || id === undefined) continue;
+    const target = ds.tables[r.target]!;
+    const targetPlan = ds.plan.objects[r.target]!;
+    const found = typeof id === 'string' && isUuid(id)
+      ? await tx.select({ id: col(target, targetPlan.columns[0]!) }).from(target)
+          .where(and(eq(tenantColumn(target), tenant), inArray(col(target, targetPlan.columns[0]!), [id]))).for('share')
+      : [];
+    if (found.length === 0)
+      throw badInput(p.typeName, [{ field: c.graphqlName, constraint: 'reference', message: `${c.graphqlName}: no ${targetPlan.typeName} with id "${String(id)}"` }]);
+  }
+}
+
 export async function createRecord(ds: DataSource, object: string, input: Record<string, unknown>): Promise<Row> {
   const { p, table } = objectOf(ds, object);
   const values = validateInput(p, input, 'create');
+  const tenant = tenantOf(ds, p);
   return ds.db.transaction(async (tx) => {
     try {
-      const [row] = await tx.insert(table).values(values).returning();
+      await checkReferences(tx, ds, p, tenant, values);
+      const [row] = await tx.insert(table).values({ ...values, [TENANT.key]: tenant, [OWNER.key]: ds.actor }).returning();
       return row as Row;
     } catch (e) {
       throw translate(ds, p, e, values);
@@ -25,15 +56,17 @@ export async function createRecord(ds: DataSource, object: string, input: Record
 }
 
 export async function updateRecord(ds: DataSource, object: string, id: string, input: Record<string, unknown>): Promise<Row> {
-  const { p, table } = objectOf(ds, object);
+  const { p, table, tenant: inTenant } = objectOf(ds, object);
   const values = validateInput(p, input, 'update');
+  const tenant = tenantOf(ds, p);
   if (!isUuid(id)) throw notFound(p, id);
   const idCol = col(table, p.columns[0]!);
   return ds.db.transaction(async (tx) => {
     try {
+      await checkReferences(tx, ds, p, tenant, values);
       const rows = Object.keys(values).length === 0
-        ? await tx.select().from(table).where(eq(idCol, id))
-        : await tx.update(table).set({ ...values, updatedAt: new Date() }).where(eq(idCol, id)).returning();
+        ? await tx.select().from(table).where(and(inTenant, eq(idCol, id)))
+        : await tx.update(table).set({ ...values, updatedAt: new Date() }).where(and(inTenant, eq(idCol, id))).returning();
       if (!rows[0]) throw notFound(p, id);
       return rows[0] as Row;
     } catch (e) {
@@ -43,11 +76,12 @@ export async function updateRecord(ds: DataSource, object: string, id: string, i
 }
 
 export async function deleteRecord(ds: DataSource, object: string, id: string): Promise<Row> {
-  const { p, table } = objectOf(ds, object);
+  const { p, table, tenant: inTenant } = objectOf(ds, object);
+  tenantOf(ds, p);
   if (!isUuid(id)) throw notFound(p, id);
   return ds.db.transaction(async (tx) => {
     try {
-      const [row] = await tx.delete(table).where(eq(col(table, p.columns[0]!), id)).returning();
+      const [row] = await tx.delete(table).where(and(inTenant, eq(col(table, p.columns[0]!), id))).returning();
       if (!row) throw notFound(p, id);
       return row as Row;
     } catch (e) {

@@ -1,0 +1,70 @@
+import type { Plugin } from 'graphql-yoga';
+import { SYSTEM, signPrincipal } from '@objectos/principal';
+import { clientAddress, ipKey } from '../protection/client-ip.ts';
+import { tooManyRequests, type Limiter } from '../protection/use-rate-limit.ts';
+
+export const AUTH_BASE_PATH = '/api/auth';
+/** The header the identity subgraph reads the client address from; whatever a client sent is replaced. */
+export const CLIENT_IP_HEADER = 'x-objectos-client-ip';
+const MAX_AUTH_BODY = 64 * 1024;
+/** Routes that check a secret: rate-limited per account and IP. */
+const GUARDED = /^\/api\/auth\/(sign-in\/email|two-factor\/verify-(totp|backup-code|otp)|two-factor\/send-otp)$/;
+const TWO_FACTOR_COOKIE = /(?:^|;\s*)(?:__Secure-)?better-auth\.two_factor=([^;]*)/;
+
+export interface IdentityProxyOptions {
+  /** Where the identity subgraph's HTTP routes live (in process or over HTTP). */
+  fetch: (request: Request) => Promise<Response>;
+  baseUrl: string;
+  key: string;
+  trustProxy: boolean;
+  /** 3 attempts per 10 s per account and IP. */
+  perAccount: Limiter;
+  /** Ceiling per IP whatever the account (password spraying). */
+  perIp: Limiter;
+}
+
+/**
+ * Serves better-auth's routes at /api/auth/* through the gateway: the client address is set by the
+ * gateway, the request is signed like every subgraph call, and sign-in / 2FA attempts are limited
+ * per account and IP (IPv6 by /64) before they reach the identity subgraph.
+ */
+export function useIdentityProxy(o: IdentityProxyOptions): Plugin {
+  return {
+    async onRequest({ request, url, serverContext, endResponse }) {
+      // `//sign-in/email` is the same route (GHSA-x732-6j76-qmhm): normalise before matching anything.
+      const path = url.pathname.replace(/\/{2,}/g, '/');
+      if (path !== AUTH_BASE_PATH && !path.startsWith(`${AUTH_BASE_PATH}/`)) return;
+      const ip = clientAddress(request, serverContext, o.trustProxy) ?? 'unknown';
+      const length = Number(request.headers.get('content-length') ?? 0);
+      if (length > MAX_AUTH_BODY) return endResponse(Response.json({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'request body too large' } }, { status: 413 }));
+      const body = request.method === 'GET' || request.method === 'HEAD' ? null : await request.arrayBuffer();
+      if (body && body.byteLength > MAX_AUTH_BODY) return endResponse(Response.json({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'request body too large' } }, { status: 413 }));
+      if (GUARDED.test(path)) {
+        const account = accountOf(path, body, request.headers);
+        const bucket = ipKey(ip);
+        const retry = (await o.perIp.consume(`${path}|${bucket}`)) ?? (await o.perAccount.consume(`${path}|${bucket}|${account}`));
+        if (retry !== null) return endResponse(tooManyRequests(retry, 'attempts'));
+      }
+      const headers = new Headers(request.headers);
+      for (const h of [...headers.keys()]) if (h.startsWith('x-objectos-')) headers.delete(h);
+      headers.set(CLIENT_IP_HEADER, ip);
+      for (const [k, v] of Object.entries(signPrincipal(SYSTEM, o.key))) headers.set(k, v);
+      const target = new URL(path + url.search, o.baseUrl);
+      const response = await o.fetch(new Request(target, { method: request.method, headers, ...(body ? { body } : {}), redirect: 'manual' }));
+      endResponse(response);
+    },
+  };
+}
+
+function accountOf(path: string, body: ArrayBuffer | null, headers: Headers): string {
+  if (path.endsWith('/sign-in/email')) {
+    try {
+      const email = (JSON.parse(new TextDecoder().decode(body ?? new ArrayBuffer(0))) as { email?: unknown }).email;
+      return typeof email === 'string' ? `email:${email.trim().toLowerCase()}` : 'email:none';
+    } catch {
+      return 'email:none';
+    }
+  }
+  // 2FA: the pending sign-in is identified by its signed two_factor cookie.
+  return `2fa:${TWO_FACTOR_COOKIE.exec(headers.get('cookie') ?? '')?.[1] ?? 'none'}`;
+}

@@ -1,0 +1,50 @@
+import type { Plugin } from 'graphql-yoga';
+import { ANONYMOUS, type Principal } from '@objectos/principal';
+import { credentialsOf, type PrincipalCache } from './principal-cache.ts';
+
+const principals = new WeakMap<Request, Principal>();
+
+/** The authenticated principal of a GraphQL request (anonymous until the plugin ran). */
+export const principalOfRequest = (request: Request): Principal => principals.get(request) ?? ANONYMOUS;
+
+/**
+ * The one authentication point: every GraphQL request is authenticated here, before rate limits,
+ * parsing or any subgraph call. Bad credentials end the request with 401 (or 403 when the user must
+ * act first: enable 2FA, change an expired password). Anonymous requests are refused unless the
+ * metadata grants the guest profile something (`allowAnonymous`).
+ */
+export function useAuthentication(cache: PrincipalCache, options: { graphqlEndpoint: string; allowAnonymous: boolean }): Plugin {
+  return {
+    async onRequest({ request, url, endResponse }) {
+      if (url.pathname !== options.graphqlEndpoint) return;
+      const credentials = credentialsOf(request.headers);
+      const r = await cache.authenticate(credentials);
+      if ('failure' in r) {
+        endResponse(
+          Response.json(
+            { errors: [{ message: r.failure.message, extensions: { code: r.failure.code } }] },
+            { status: r.failure.status, ...(r.failure.status === 401 ? { headers: { 'www-authenticate': 'Bearer realm="objectos"' } } : {}) },
+          ),
+        );
+        return;
+      }
+      if (r.principal.kind === 'anonymous' && !options.allowAnonymous) {
+        endResponse(
+          Response.json(
+            {
+              errors: [
+                {
+                  message: 'Sign in first: send the session cookie, `Authorization: Bearer <session token>` or `x-api-key: <key>` (sign in at /api/auth/sign-in/email).',
+                  extensions: { code: 'UNAUTHENTICATED' },
+                },
+              ],
+            },
+            { status: 401, headers: { 'www-authenticate': 'Bearer realm="objectos"' } },
+          ),
+        );
+        return;
+      }
+      principals.set(request, r.principal);
+    },
+  };
+}

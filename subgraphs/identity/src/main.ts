@@ -1,0 +1,58 @@
+import { createServer } from 'node:http';
+import { createEventBus } from '@objectos/events';
+import { loadMetadata } from '@objectos/metadata';
+import { createIdentitySubgraph } from './create-identity-subgraph.ts';
+
+/**
+ * Runs the identity subgraph as its own process (services mode): PORT (4002), HOST, DATABASE_URL,
+ * OBJECTOS_SECRET, OBJECTOS_PUBLIC_URL (the gateway's), OBJECTOS_METADATA (policies), REDIS_URL
+ * (auth events reach every gateway), OBJECTOS_SEED=true (demo admin on first start).
+ */
+async function main(): Promise<void> {
+  const port = Number(process.env['PORT'] ?? 4002);
+  const host = process.env['HOST'] ?? '127.0.0.1';
+  const secret = process.env['OBJECTOS_SECRET'];
+  if (!secret) throw new Error('OBJECTOS_SECRET is required: the gateway signs every request with a key derived from it');
+  const databaseUrl = process.env['DATABASE_URL'];
+  if (!databaseUrl) throw new Error('DATABASE_URL is required: in services mode identity shares PostgreSQL with the data subgraph');
+  const publicUrl = process.env['OBJECTOS_PUBLIC_URL'] ?? 'http://localhost:4000';
+  const model = await loadMetadata(process.env['OBJECTOS_METADATA'] ?? 'metadata');
+  const bus = createEventBus(process.env['REDIS_URL'] || undefined);
+  await bus.ready;
+  const identity = await createIdentitySubgraph({
+    databaseUrl,
+    secret,
+    baseURL: publicUrl,
+    policy: model.defaultPolicy,
+    bus,
+    seedDemo: process.env['OBJECTOS_SEED'] === 'true',
+  });
+  if (identity.demo?.password) console.log(`demo admin: ${identity.demo.email} / ${identity.demo.password} (organization ${identity.demo.organizationId})`);
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
+    const body = chunks.length ? Buffer.concat(chunks) : undefined;
+    const response = await identity.fetch(new Request(`http://${req.headers.host ?? 'identity'}${req.url ?? '/'}`, { method: req.method ?? 'GET', headers, ...(body ? { body } : {}) }));
+    res.statusCode = response.status;
+    response.headers.forEach((v, k) => {
+      if (k !== 'set-cookie') res.setHeader(k, v);
+    });
+    const cookies = response.headers.getSetCookie();
+    if (cookies.length) res.setHeader('set-cookie', cookies);
+    res.end(Buffer.from(await response.arrayBuffer()));
+  });
+  server.listen(port, host, () => {
+    const addr = server.address() as { port: number };
+    console.log(`identity subgraph listening on http://${host}:${addr.port}/graphql`);
+  });
+  const stop = () => server.close(() => identity.dispose().then(() => bus.close()).then(() => process.exit(0)));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((e: unknown) => {
+  console.error(`identity subgraph failed to start:\n${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
