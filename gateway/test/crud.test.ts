@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { engines } from '@objectos/testkit';
+import { engines, signedFetch } from '@objectos/testkit';
 import { startStack, type Stack } from './stack.ts';
 
 interface Account { id: string; name: string; [k: string]: unknown }
@@ -217,7 +217,7 @@ describe.each(engines())('CRUD and relationships through the gateway on $name', 
     });
 
     it('resolves _entities references, and null for unknown or malformed ids', async () => {
-      const r = await s.data.fetch(new Request('http://data.test/graphql', {
+      const r = await signedFetch(s.data.fetch)(new Request('http://data.test/graphql', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({

@@ -2,11 +2,20 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, freePort, gql, gqlOk, services, spawnTs, type Spawned, type TestDatabase } from '@objectos/testkit';
+import { createTestDatabase, freePort, gql, gqlOk, services, signIn, spawnTs, TEST_SECRET, withHeaders, type Spawned, type TestDatabase } from '@objectos/testkit';
 import { CONFLICTING_SDL, startExternalSubgraph } from './external-subgraph.ts';
 
 const MAIN = 'gateway/src/main.ts';
 const ENDPOINT = /GraphQL endpoint: (http:\/\/\S+)/;
+const DEMO = /email: +(\S+)\n +password: +(\S+)/;
+
+/** The endpoint as the demo administrator printed at first start: signs in, returns an authenticated target. */
+async function asDemoAdmin(output: string, endpoint: string) {
+  const m = DEMO.exec(output);
+  if (!m) throw new Error(`no demo administrator in the output:\n${output}`);
+  const token = await signIn(endpoint, m[1]!, m[2]!);
+  return withHeaders(endpoint, { authorization: `Bearer ${token}` });
+}
 const running: Spawned[] = [];
 const spawn = (entry: string, env: Record<string, string | undefined>, args: string[] = []) => {
   const p = spawnTs(entry, { DATABASE_URL: '', REDIS_URL: '', NODE_ENV: 'development', ...env }, args);
@@ -26,12 +35,14 @@ describe('npm start (embedded PGlite) as a real process', () => {
 
   it('seeds the demo data, prints the endpoint, and keeps acknowledged writes through kill -9', async () => {
     const port = await freePort();
-    const env = { PORT: String(port), OBJECTOS_DATA_DIR: dir };
+    const env = { PORT: String(port), OBJECTOS_DATA_DIR: dir, OBJECTOS_SECRET_FILE: join(dir, 'secret') };
     const first = spawn(MAIN, env);
     const [, url] = await first.waitFor(ENDPOINT, 90_000);
     expect(url).toBe(`http://localhost:${port}/graphql`);
     expect(first.output()).toMatch(/Seeded \d{3} demo records \(\d+ account/);
-    const endpoint = `http://127.0.0.1:${port}/graphql`;
+    const anonymous = await gql(`http://127.0.0.1:${port}/graphql`, '{ accounts { totalCount } }');
+    expect(anonymous.errors?.[0]?.extensions?.['code']).toBe('UNAUTHENTICATED');
+    const endpoint = await asDemoAdmin(first.output(), `http://127.0.0.1:${port}/graphql`);
     const seeded = await gqlOk<{ accounts: { totalCount: number } }>(endpoint, '{ accounts { totalCount } }');
     expect(seeded.accounts.totalCount).toBeGreaterThanOrEqual(40);
     const created: string[] = [];
@@ -45,6 +56,8 @@ describe('npm start (embedded PGlite) as a real process', () => {
     const second = spawn(MAIN, env);
     await second.waitFor(ENDPOINT, 90_000);
     expect(second.output()).not.toMatch(/Seeded/);
+    // The session survives the restart (the generated secret is kept beside the data).
+    expect(second.output()).not.toMatch(/password:/);
     const after = await gqlOk<{ accounts: { totalCount: number; nodes: { id: string }[] }; account: { employees: number } }>(
       endpoint, 'query($id: ID!) { accounts(where: { name: { startsWith: "Durable " } }, first: 100) { totalCount nodes { id } } account(id: $id) { employees } }', { id: created[0] });
     expect(after.accounts.totalCount).toBe(20);
@@ -62,9 +75,18 @@ describe('npm start (embedded PGlite) as a real process', () => {
   it('--empty starts without demo data', async () => {
     const port = await freePort();
     const emptyDir = join(dir, 'empty');
-    const p = spawn(MAIN, { PORT: String(port), OBJECTOS_DATA_DIR: emptyDir }, ['--empty']);
+    const p = spawn(MAIN, { PORT: String(port), OBJECTOS_DATA_DIR: emptyDir, OBJECTOS_SECRET_FILE: join(emptyDir, 'secret') }, ['--empty']);
     await p.waitFor(ENDPOINT, 90_000);
-    const r = await gqlOk<{ accounts: { totalCount: number } }>(`http://127.0.0.1:${port}/graphql`, '{ accounts { totalCount } }');
+    expect(p.output()).not.toMatch(/password:/);
+    // No demo account either: sign up, create an organization, and see it empty.
+    const origin = `http://127.0.0.1:${port}`;
+    const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+      fetch(`${origin}/api/auth${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    const up = await post('/sign-up/email', { email: 'first@example.com', password: 'Correct-Horse-9', name: 'First' });
+    expect(up.status).toBe(200);
+    const token = up.headers.get('set-auth-token')!;
+    expect((await post('/organization/create', { name: 'Mine', slug: 'mine' }, { authorization: `Bearer ${token}` })).status).toBe(200);
+    const r = await gqlOk<{ accounts: { totalCount: number } }>(withHeaders(`${origin}/graphql`, { authorization: `Bearer ${token}` }), '{ accounts { totalCount } }');
     expect(r.accounts.totalCount).toBe(0);
     await p.kill();
   });
@@ -77,7 +99,7 @@ describe('bad configuration never starts a half-working server', () => {
       await mkdir(join(dir, 'objects'));
       await writeFile(join(dir, 'objects', 'deal.object.yaml'), 'name: deal\nfields:\n  amount:\n    type: money\n');
       const port = await freePort();
-      const p = spawn(MAIN, { PORT: String(port), OBJECTOS_METADATA: dir, OBJECTOS_DATA_DIR: join(dir, 'data') });
+      const p = spawn(MAIN, { PORT: String(port), OBJECTOS_METADATA: dir, OBJECTOS_DATA_DIR: join(dir, 'data'), OBJECTOS_SECRET_FILE: join(dir, 'secret') });
       expect(await p.exited).toBe(1);
       expect(p.output()).toMatch(/ObjectOS failed to start/);
       expect(p.output()).toMatch(/objects\/deal\.object\.yaml:4:11 fields\.amount\.type: unknown field type "money"/);
@@ -91,7 +113,7 @@ describe('bad configuration never starts a half-working server', () => {
     const legacy = await startExternalSubgraph(CONFLICTING_SDL, { Account: { __resolveReference: (r: unknown) => r } });
     const dir = await mkdtemp(join(tmpdir(), 'objectos-compose-'));
     try {
-      const p = spawn(MAIN, { PORT: String(await freePort()), OBJECTOS_DATA_DIR: dir, OBJECTOS_SUBGRAPHS: `crm_legacy=${legacy.url}` });
+      const p = spawn(MAIN, { PORT: String(await freePort()), OBJECTOS_DATA_DIR: dir, OBJECTOS_SECRET_FILE: join(dir, 'secret'), OBJECTOS_SUBGRAPHS: `crm_legacy=${legacy.url}` });
       expect(await p.exited).toBe(1);
       expect(p.output()).toMatch(/Supergraph composition failed/);
       expect(p.output()).toMatch(/"crm_legacy"/);
@@ -110,20 +132,30 @@ describe.skipIf(!services.postgres)('services topology: data subgraph and gatewa
   });
   afterAll(() => db?.drop());
 
-  it('serves the data subgraph over HTTP behind a separate gateway process', async () => {
-    const dataPort = await freePort();
-    const data = spawn('subgraphs/data/src/main.ts', { PORT: String(dataPort), DATABASE_URL: db.url, OBJECTOS_SEED: 'true' });
+  it('serves identity and data over HTTP behind a separate gateway process, each refusing unsigned calls', async () => {
+    const [idPort, dataPort, gwPort] = [await freePort(), await freePort(), await freePort()];
+    const secret = { OBJECTOS_SECRET: TEST_SECRET };
+    const identity = spawn('subgraphs/identity/src/main.ts', { ...secret, PORT: String(idPort), DATABASE_URL: db.url, OBJECTOS_SEED: 'true', OBJECTOS_PUBLIC_URL: `http://127.0.0.1:${gwPort}` });
+    const [, email, password, org] = await identity.waitFor(/demo admin: (\S+) \/ (\S+) \(organization (\S+)\)/, 60_000);
+    await identity.waitFor(/identity subgraph listening on/, 60_000);
+    const data = spawn('subgraphs/data/src/main.ts', { ...secret, PORT: String(dataPort), DATABASE_URL: db.url, OBJECTOS_SEED: 'true', OBJECTOS_SEED_ORGANIZATION: org });
     await data.waitFor(/data subgraph listening on (http:\/\/\S+)/, 60_000);
-    const gwPort = await freePort();
-    const gateway = spawn(MAIN, { PORT: String(gwPort), OBJECTOS_SUBGRAPHS: `data=http://127.0.0.1:${dataPort}/graphql` });
+    // Around the gateway, both subgraphs answer 401.
+    for (const url of [`http://127.0.0.1:${dataPort}/graphql`, `http://127.0.0.1:${idPort}/graphql`, `http://127.0.0.1:${idPort}/api/auth/get-session`])
+      expect((await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ _service { sdl } }"}' })).status).toBe(401);
+    const gateway = spawn(MAIN, { ...secret, PORT: String(gwPort), OBJECTOS_SUBGRAPHS: `identity=http://127.0.0.1:${idPort}/graphql,data=http://127.0.0.1:${dataPort}/graphql` });
     await gateway.waitFor(ENDPOINT, 60_000);
-    const r = await gqlOk<{ accounts: { totalCount: number; nodes: { contacts: unknown[] }[] } }>(
-      `http://127.0.0.1:${gwPort}/graphql`, '{ accounts(first: 5) { totalCount nodes { name contacts { lastName account { name } } } } }');
+    const token = await signIn(`http://127.0.0.1:${gwPort}/graphql`, email!, password!);
+    const endpoint = withHeaders(`http://127.0.0.1:${gwPort}/graphql`, { authorization: `Bearer ${token}` });
+    const r = await gqlOk<{ me: { email: string }; accounts: { totalCount: number; nodes: { contacts: unknown[] }[] } }>(
+      endpoint, '{ me { email } accounts(first: 5) { totalCount nodes { name contacts { lastName account { name } } } } }');
+    expect(r.me.email).toBe(email);
     expect(r.accounts.totalCount).toBe(40);
     expect(r.accounts.nodes).toHaveLength(5);
-    const bad = await gql(`http://127.0.0.1:${gwPort}/graphql`, 'mutation { createAccount(input: { name: "X", employees: -3 }) { id } }');
+    const bad = await gql(endpoint, 'mutation { createAccount(input: { name: "X", employees: -3 }) { id } }');
     expect(bad.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
     await gateway.kill();
     await data.kill();
+    await identity.kill();
   });
 });

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { engines, freePort, services, testAuth } from '@objectos/testkit';
+import { ANONYMOUS } from '@objectos/principal';
+import { engines, freePort, services, testAuth, testPrincipal } from '@objectos/testkit';
 import { createGateway, type Gateway } from '../src/index.ts';
 import { ipKey } from '../src/protection/client-ip.ts';
 import type { RateLimitOptions } from '../src/protection/use-rate-limit.ts';
@@ -27,8 +28,10 @@ describe('client addresses', () => {
 describe('rate limits', () => {
   let s: Stack;
   const gateways: Gateway[] = [];
-  const make = async (rateLimit: RateLimitOptions) => {
-    const g = await createGateway({ auth: testAuth(), subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: s.data.sdl, fetch: s.data.fetch }], protection: { rateLimit } });
+  // Anonymous clients (guest access on) are budgeted by IP; signed-in ones by user or API key.
+  const anonymous = { ...testAuth(ANONYMOUS), allowAnonymous: true };
+  const make = async (rateLimit: RateLimitOptions, auth: Parameters<typeof createGateway>[0]['auth'] = anonymous) => {
+    const g = await createGateway({ auth, subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: s.data.sdl, fetch: s.data.fetch }], protection: { rateLimit } });
     gateways.push(g);
     return g;
   };
@@ -62,6 +65,27 @@ describe('rate limits', () => {
     expect((await from(proxied, '10.0.0.1', { 'x-forwarded-for': '198.51.100.1' })).status).toBe(200);
     expect((await from(proxied, '10.0.0.1', { 'x-forwarded-for': '198.51.100.2' })).status).toBe(200);
     expect((await from(proxied, '10.0.0.1', { 'x-forwarded-for': '198.51.100.1, 10.0.0.1' })).status).toBe(429);
+  });
+
+  it('budgets signed-in traffic per user and per API key, whatever the address', async () => {
+    const alice = { ...testPrincipal(), userId: 'alice' };
+    const bob = { ...testPrincipal(), userId: 'bob' };
+    const key = { ...testPrincipal(), kind: 'api_key' as const, userId: 'alice', apiKeyId: 'key-1' };
+    const byHeader = {
+      ...testAuth(),
+      resolve: async (c: { authorization?: string }) => ({ principal: c.authorization === 'Bearer bob' ? bob : c.authorization === 'Bearer key' ? key : alice }),
+    };
+    const g = await make({ points: 2, durationSeconds: 30 }, byHeader);
+    const as = (who: string, address: string) => from(g, address, { authorization: `Bearer ${who}` });
+    expect((await as('alice', '203.0.113.20')).status).toBe(200);
+    // A new address does not give alice a new budget.
+    expect((await as('alice', '203.0.113.21')).status).toBe(200);
+    expect((await as('alice', '203.0.113.22')).status).toBe(429);
+    // Bob, from alice's address, and alice's API key have budgets of their own.
+    expect((await as('bob', '203.0.113.20')).status).toBe(200);
+    expect((await as('key', '203.0.113.20')).status).toBe(200);
+    expect((await as('key', '203.0.113.20')).status).toBe(200);
+    expect((await as('key', '203.0.113.20')).status).toBe(429);
   });
 
   it('refuses to start when the configured Redis cannot be reached, saying so', async () => {

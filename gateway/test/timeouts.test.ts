@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDataSubgraph } from '@objectos/data-subgraph';
-import { createTestDatabase, engines, gql, services, type TestDatabase, TEST_SECRET, testAuth } from '@objectos/testkit';
+import { createTestDatabase, engines, gql, services, type TestDatabase, TEST_SECRET, testAuth, signedFetch } from '@objectos/testkit';
 import { createGateway } from '../src/index.ts';
 import { BILLING_SDL, startExternalSubgraph } from './external-subgraph.ts';
 import { startStack, type Stack } from './stack.ts';
@@ -56,7 +56,7 @@ describe.skipIf(!services.postgres)('statement timeout on PostgreSQL', () => {
       await locker.query('begin');
       await locker.query('lock table account in access exclusive mode');
       const started = Date.now();
-      const r = await gql(data.fetch, '{ accounts { totalCount } }');
+      const r = await gql(signedFetch(data.fetch), '{ accounts { totalCount } }');
       expect(Date.now() - started).toBeLessThan(3_000);
       expect(r.errors?.[0]).toMatchObject({ message: 'The database did not answer in time', extensions: { code: 'TIMEOUT' } });
       expect(JSON.stringify(r)).not.toMatch(/canceling statement|select |postgres/i);

@@ -51,7 +51,11 @@ export function useIdentityProxy(o: IdentityProxyOptions): Plugin {
       for (const [k, v] of Object.entries(signPrincipal(SYSTEM, o.key))) headers.set(k, v);
       const target = new URL(path + url.search, o.baseUrl);
       const response = await o.fetch(new Request(target, { method: request.method, headers, ...(body ? { body } : {}), redirect: 'manual' }));
-      endResponse(response);
+      // A copy with its own headers: fetch's are immutable, and the body arrives already decoded.
+      const out = new Headers(response.headers);
+      out.delete('content-encoding');
+      out.delete('content-length');
+      endResponse(new Response(response.body, { status: response.status, statusText: response.statusText, headers: out }));
     },
   };
 }

@@ -22,3 +22,24 @@ export async function gqlOk<T = Record<string, unknown>>(target: FetchHandler | 
   if (r.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(r.errors)}`);
   return r.data as T;
 }
+
+/** A target (URL or handler) whose requests carry extra headers (credentials, origin…). */
+export function withHeaders(target: FetchHandler | string, headers: Record<string, string>): FetchHandler {
+  return async (r) => {
+    const h = new Headers(r.headers);
+    for (const [k, v] of Object.entries(headers)) h.set(k, v);
+    if (typeof target !== 'string') return target(new Request(r, { headers: h }));
+    const body = r.method === 'GET' || r.method === 'HEAD' ? undefined : await r.arrayBuffer();
+    return fetch(target, { method: r.method, headers: h, ...(body ? { body } : {}) });
+  };
+}
+
+/** Signs in with email and password at `<origin>/api/auth/sign-in/email`; returns the bearer token. */
+export async function signIn(target: FetchHandler | string, email: string, password: string, headers: Record<string, string> = {}): Promise<string> {
+  const url = typeof target === 'string' ? `${new URL(target).origin}/api/auth/sign-in/email` : 'http://objectos.test/api/auth/sign-in/email';
+  const init = { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ email, password }) };
+  const res = typeof target === 'string' ? await fetch(url, init) : await target(new Request(url, init));
+  const token = res.headers.get('set-auth-token');
+  if (!res.ok || !token) throw new Error(`sign-in as ${email} failed: ${res.status} ${await res.text()}`);
+  return token;
+}

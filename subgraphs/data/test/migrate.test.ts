@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMetadata } from '@objectos/metadata';
-import { engines, gqlOk, type EngineHandle, TEST_SECRET } from '@objectos/testkit';
+import { engines, gqlOk, type EngineHandle, TEST_SECRET, signedFetch } from '@objectos/testkit';
 import { createDataSubgraph, MigrationError } from '../src/index.ts';
 
 const thing = (fields: string, extra = '') => ({ file: 'thing.object.yaml', text: `name: thing\nfields:\n${fields}${extra}` });
@@ -12,7 +12,7 @@ describe.each(engines())('schema changes at start on $name', (engine) => {
     handle = await engine.open({ persistent: true });
     const s = await createDataSubgraph({ secret: TEST_SECRET, metadata: parseMetadata(V1), ...handle.options });
     expect(s.migration.applied).toBe(true);
-    await gqlOk(s.fetch, 'mutation { a: createThing(input: { title: "one", size: 1.5 }) { id } b: createThing(input: { title: "two" }) { id } }');
+    await gqlOk(signedFetch(s.fetch), 'mutation { a: createThing(input: { title: "one", size: 1.5 }) { id } b: createThing(input: { title: "two" }) { id } }');
     await s.dispose();
   });
   afterAll(() => handle?.cleanup());
@@ -46,7 +46,7 @@ describe.each(engines())('schema changes at start on $name', (engine) => {
     // Nothing of the refused change landed: the old metadata still starts with no migration at all.
     const s = await start(V1);
     expect(s.migration.applied).toBe(false);
-    const r = await gqlOk<{ things: { totalCount: number } }>(s.fetch, '{ things { totalCount } }');
+    const r = await gqlOk<{ things: { totalCount: number } }>(signedFetch(s.fetch), '{ things { totalCount } }');
     expect(r.things.totalCount).toBe(2);
     await s.dispose();
   });
@@ -62,12 +62,12 @@ describe.each(engines())('schema changes at start on $name', (engine) => {
     const s = await start(v2);
     expect(s.migration.applied).toBe(true);
     const r = await gqlOk<{ things: { nodes: { title: string; size: number | null; colour: string }[] } }>(
-      s.fetch, '{ things(orderBy: [{ field: TITLE }]) { nodes { title size colour } } }');
+      signedFetch(s.fetch), '{ things(orderBy: [{ field: TITLE }]) { nodes { title size colour } } }');
     expect(r.things.nodes).toEqual([{ title: 'one', size: 1.5, colour: 'red' }, { title: 'two', size: null, colour: 'red' }]);
-    const t = await gqlOk<{ createThing: { id: string; size: number } }>(s.fetch, 'mutation { createThing(input: { title: "three", size: 12345.678 }) { id size } }');
+    const t = await gqlOk<{ createThing: { id: string; size: number } }>(signedFetch(s.fetch), 'mutation { createThing(input: { title: "three", size: 12345.678 }) { id size } }');
     expect(t.createThing.size).toBe(12345.678);
-    await gqlOk(s.fetch, 'mutation($t: ID!) { createPart(input: { label: "p", thingId: $t }) { id } }', { t: t.createThing.id });
-    const dup = await s.fetch(new Request('http://x/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: 'mutation { createThing(input: { title: "one" }) { id } }' }) }));
+    await gqlOk(signedFetch(s.fetch), 'mutation($t: ID!) { createPart(input: { label: "p", thingId: $t }) { id } }', { t: t.createThing.id });
+    const dup = await signedFetch(s.fetch)(new Request('http://x/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: 'mutation { createThing(input: { title: "one" }) { id } }' }) }));
     expect(JSON.stringify(await dup.json())).toMatch(/"code":"CONFLICT"/);
     await s.dispose();
   });
@@ -85,7 +85,7 @@ describe('field options at the database and API', () => {
       expect(s.migration.statements).toContain('create index if not exists "gadget_labels_idx" on "gadget" using gin ("labels")');
       expect(s.sdl).not.toMatch(/input GadgetCreateInput \{[^}]*status/);
       expect(s.sdl).not.toMatch(/input GadgetUpdateInput \{[^}]*status/);
-      const r = await gqlOk<{ createGadget: { status: string } }>(s.fetch, 'mutation { createGadget(input: { title: "g" }) { status } }');
+      const r = await gqlOk<{ createGadget: { status: string } }>(signedFetch(s.fetch), 'mutation { createGadget(input: { title: "g" }) { status } }');
       expect(r.createGadget.status).toBe('draft');
     } finally {
       await s.dispose();
