@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { betterAuth, type BetterAuthOptions } from 'better-auth';
 import { drizzleAdapter } from 'better-auth/adapters/drizzle';
-import { APIError, createAuthMiddleware, getSessionFromCtx, isAPIError } from 'better-auth/api';
+import { APIError, createAuthMiddleware, isAPIError } from 'better-auth/api';
 import { admin, bearer, organization, twoFactor } from 'better-auth/plugins';
 import { apiKey } from '@better-auth/api-key';
 import { queryRows, type Db } from '@objectos/db';
@@ -130,6 +130,18 @@ export function createAuth(o: AuthOptions) {
       account: {
         create: { after: async (a) => recordPassword(a.userId, a.password) },
         update: {
+          // History is checked here, where the endpoint has already authenticated the change
+          // (change-password's session, reset-password's token), and before anything is written.
+          before: async (a, ctx) => {
+            const plain = (ctx?.body as { newPassword?: unknown } | undefined)?.newPassword;
+            if (typeof a.password !== 'string' || typeof plain !== 'string' || pw.historyCount === 0) return;
+            const userId = ctx?.context.session?.user.id ?? (await resetTokenUser(ctx?.body));
+            if (userId && (await reused(userId, plain, (hash) => ctx!.context.password.verify({ hash, password: plain }))))
+              throw new APIError('BAD_REQUEST', {
+                code: 'PASSWORD_REUSED',
+                message: `The password was used recently: choose one different from the last ${pw.historyCount}.`,
+              });
+          },
           after: async (a) => {
             if (typeof a.password === 'string') await recordPassword(String(a.userId), a.password);
           },
@@ -144,14 +156,6 @@ export function createAuth(o: AuthOptions) {
         const problems = passwordProblems(password, pw);
         if (problems.length > 0)
           throw new APIError('BAD_REQUEST', { code: 'PASSWORD_POLICY', message: `The password does not meet the policy: it needs ${problems.join(', ')}.` });
-        if (pw.historyCount > 0 && (ctx.path === '/change-password' || ctx.path === '/reset-password')) {
-          const userId = ctx.path === '/change-password' ? (await getSessionFromCtx(ctx))?.user.id : await resetTokenUser(ctx.body);
-          if (userId && (await reused(userId, password, (hash) => ctx.context.password.verify({ hash, password }))))
-            throw new APIError('BAD_REQUEST', {
-              code: 'PASSWORD_REUSED',
-              message: `The password was used recently: choose one different from the last ${pw.historyCount}.`,
-            });
-        }
       }),
       after: createAuthMiddleware(async (ctx) => {
         const returned = ctx.context.returned;
