@@ -9,16 +9,21 @@ const hasCompose = spawnSync('docker-compose', ['version'], { stdio: 'ignore' })
 if (!hasCompose) console.warn('[objectos] docker-compose is not installed: the `docker-compose config` check is NOT RUN (CI installs it)');
 
 describe('docker-compose.yml', () => {
-  const compose = parse(readFileSync(`${REPO_ROOT}docker-compose.yml`, 'utf8')) as { services: Record<string, { environment?: Record<string, string>; depends_on?: unknown }> };
+  const compose = parse(readFileSync(`${REPO_ROOT}docker-compose.yml`, 'utf8'), { merge: true }) as { services: Record<string, { environment?: Record<string, string>; depends_on?: unknown }> };
 
-  it.runIf(hasCompose)('passes `docker-compose config`', () => {
-    expect(() => execFileSync('docker-compose', ['-f', `${REPO_ROOT}docker-compose.yml`, 'config', '-q'], { stdio: 'pipe' })).not.toThrow();
+  it.runIf(hasCompose)('passes `docker-compose config`, and refuses to run without OBJECTOS_SECRET', () => {
+    const config = (env: NodeJS.ProcessEnv) => execFileSync('docker-compose', ['-f', `${REPO_ROOT}docker-compose.yml`, 'config', '-q'], { stdio: 'pipe', env });
+    expect(() => config({ ...process.env, OBJECTOS_SECRET: 'a-secret-of-at-least-thirty-two-characters!' })).not.toThrow();
+    const { OBJECTOS_SECRET: _, ...without } = process.env;
+    expect(() => config(without)).toThrow(/set OBJECTOS_SECRET/);
   });
 
-  it('describes PostgreSQL, Redis, the data subgraph and the gateway, wired the way the code reads its configuration', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['data', 'gateway', 'postgres', 'redis']);
+  it('describes PostgreSQL, Redis, the identity and data subgraphs and the gateway, wired the way the code reads its configuration', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['data', 'gateway', 'identity', 'postgres', 'redis']);
     const gw = readConfig(compose.services['gateway']!.environment!, []);
-    expect(gw.remoteSubgraphs).toEqual({ data: 'http://data:4001/graphql' });
+    expect(gw.remoteSubgraphs).toEqual({ identity: 'http://identity:4002/graphql', data: 'http://data:4001/graphql' });
+    for (const name of ['gateway', 'identity', 'data']) expect(compose.services[name]!.environment!['OBJECTOS_SECRET'], name).toMatch(/OBJECTOS_SECRET/);
+    expect(compose.services['identity']!.environment!['DATABASE_URL']).toBe(compose.services['data']!.environment!['DATABASE_URL']);
     expect(gw).toMatchObject({ host: '0.0.0.0', port: 4000, graphiql: false, introspection: false, redisUrl: 'redis://redis:6379', rateLimitPerMinute: 600 });
     expect(compose.services['data']!.environment!['DATABASE_URL']).toMatch(/^postgres:\/\/objectos:objectos@postgres:5432\/objectos$/);
   });
@@ -29,6 +34,20 @@ describe('configuration', () => {
     expect(readConfig({}, [])).toMatchObject({ host: '127.0.0.1', port: 4000, databaseUrl: undefined, seed: true, graphiql: true, remoteSubgraphs: {} });
     expect(readConfig({ NODE_ENV: 'production' }, []).graphiql).toBe(false);
     expect(readConfig({}, ['--empty']).seed).toBe(false);
+  });
+
+  it('needs OBJECTOS_SECRET in production, refuses a short one, and keeps a generated one in development', async () => {
+    const { resolveSecret } = await import('../src/secret.ts');
+    const { mkdtempSync, readFileSync: read } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const file = join(mkdtempSync(join(tmpdir(), 'objectos-secret-')), 'secret');
+    expect(() => resolveSecret({ secret: undefined, secretFile: file, production: true })).toThrow(/OBJECTOS_SECRET is required in production/);
+    expect(() => resolveSecret({ secret: 'short', secretFile: file, production: false })).toThrow(/at least 32 characters/);
+    const generated = resolveSecret({ secret: undefined, secretFile: file, production: false });
+    expect(generated.length).toBeGreaterThanOrEqual(32);
+    expect(read(file, 'utf8').trim()).toBe(generated);
+    expect(resolveSecret({ secret: undefined, secretFile: file, production: false })).toBe(generated);
   });
 
   it('refuses malformed settings with a message naming them', () => {

@@ -90,6 +90,8 @@ export async function createIdentitySubgraph(options: IdentitySubgraphOptions): 
     async function handle(request: Request): Promise<Response> {
       const path = new URL(request.url).pathname;
       if (path === '/graphql') return yoga.fetch(request);
+      // Liveness for orchestrators: says nothing but "up".
+      if (path === '/health' && request.method === 'GET') return new Response(null, { status: 200 });
       const verdict = verifyPrincipal(request.headers, key);
       if (!verdict.ok)
         return Response.json({ error: { code: 'UNAUTHENTICATED', message: `Unauthorized: ${verdict.reason}` } }, { status: 401, headers: { 'www-authenticate': 'ObjectOS-HMAC' } });
