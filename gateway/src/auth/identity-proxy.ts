@@ -1,11 +1,9 @@
 import type { Plugin } from 'graphql-yoga';
-import { SYSTEM, signPrincipal } from '@objectos/principal';
+import { CLIENT_IP_HEADER, SYSTEM, signPrincipal } from '@objectos/principal';
 import { clientAddress, ipKey } from '../protection/client-ip.ts';
 import { tooManyRequests, type Limiter } from '../protection/use-rate-limit.ts';
 
 export const AUTH_BASE_PATH = '/api/auth';
-/** The header the identity subgraph reads the client address from; whatever a client sent is replaced. */
-export const CLIENT_IP_HEADER = 'x-objectos-client-ip';
 const MAX_AUTH_BODY = 64 * 1024;
 /** Routes that check a secret: rate-limited per account and IP. */
 const GUARDED = /^\/api\/auth\/(sign-in\/email|two-factor\/verify-(totp|backup-code|otp)|two-factor\/send-otp)$/;

@@ -1,34 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { AuditEvent, EventBus } from '@objectos/events';
-import type { Principal } from '@objectos/principal';
-
-/** What authentication answers: a principal, or why the credentials were refused. */
-export type Resolution =
-  | { principal: Principal; expiresAt?: number }
-  | { failure: { status: 401 | 403; code: string; message: string } };
+import type { Credentials, Principal, Resolution } from '@objectos/principal';
 
 export type ResolvePrincipal = (credentials: Credentials) => Promise<Resolution>;
-
-/** The request headers that can carry credentials (all that is sent to the identity subgraph). */
-export interface Credentials {
-  authorization?: string;
-  cookie?: string;
-  'x-api-key'?: string;
-}
-
-const SESSION_COOKIE = /(?:^|;\s*)((?:__Secure-)?better-auth\.session_token=[^;]*)/;
-
-export function credentialsOf(headers: Headers): Credentials {
-  const c: Credentials = {};
-  const authorization = headers.get('authorization');
-  const apiKey = headers.get('x-api-key');
-  // Only the session cookie: other cookies of the site never leave the gateway.
-  const session = SESSION_COOKIE.exec(headers.get('cookie') ?? '')?.[1];
-  if (authorization) c.authorization = authorization;
-  if (apiKey) c['x-api-key'] = apiKey;
-  if (session) c.cookie = session;
-  return c;
-}
 
 interface Entry {
   resolution: Resolution & { principal: Principal };

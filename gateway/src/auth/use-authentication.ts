@@ -1,6 +1,6 @@
 import type { Plugin } from 'graphql-yoga';
-import { ANONYMOUS, type Principal } from '@objectos/principal';
-import { credentialsOf, type PrincipalCache } from './principal-cache.ts';
+import { ANONYMOUS, credentialsOf, type Principal } from '@objectos/principal';
+import type { PrincipalCache } from './principal-cache.ts';
 
 const principals = new WeakMap<Request, Principal>();
 

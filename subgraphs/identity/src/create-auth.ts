@@ -8,13 +8,10 @@ import { apiKey } from '@better-auth/api-key';
 import { queryRows, type Db } from '@objectos/db';
 import { auditEvent, type AuditEvent, type AuditEventType, type EventBus } from '@objectos/events';
 import type { PolicyDefinition } from '@objectos/metadata';
-import { deriveKey } from '@objectos/principal';
+import { API_KEY_HEADER, CLIENT_IP_HEADER, deriveKey } from '@objectos/principal';
 import { AUTH_SCHEMA, buildAuthTables } from './auth-tables.ts';
 import { passwordProblems } from './password-policy.ts';
 
-/** The gateway writes the client address it determined here, replacing anything the client sent. */
-export const CLIENT_IP_HEADER = 'x-objectos-client-ip';
-export const API_KEY_HEADER = 'x-api-key';
 export const API_KEY_PREFIX = 'oos_';
 
 export interface AuthOptions {

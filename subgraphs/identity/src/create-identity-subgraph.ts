@@ -7,14 +7,13 @@ import { connectDatabase, queryRows, type Database, type DatabaseOptions } from 
 import { createMemoryEventBus, type EventBus } from '@objectos/events';
 import { DEFAULT_POLICY, type PolicyDefinition } from '@objectos/metadata';
 import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } from '@objectos/observability';
-import { deriveKey, principalOf, usePrincipalGuard, verifyPrincipal } from '@objectos/principal';
+import { deriveKey, PRINCIPAL_ENDPOINT, principalOf, usePrincipalGuard, verifyPrincipal, type Credentials, type Resolution } from '@objectos/principal';
 import { createAuth, PASSWORD_HISTORY_DDL, type Auth } from './create-auth.ts';
 import { identityResolvers, IDENTITY_SDL, type IdentityContext } from './identity-schema.ts';
-import { createPrincipalResolver, type Resolution } from './resolve-principal.ts';
+import { createPrincipalResolver } from './resolve-principal.ts';
 
-export const PRINCIPAL_ENDPOINT = '/internal/principal';
-/** Headers that can carry credentials; the only ones the gateway sends to {@link PRINCIPAL_ENDPOINT}. */
-export const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'x-api-key'] as const;
+/** The only headers read from a {@link PRINCIPAL_ENDPOINT} body. */
+const CREDENTIAL_HEADERS: readonly (keyof Credentials)[] = ['authorization', 'cookie', 'x-api-key'];
 
 export interface IdentitySubgraphOptions extends DatabaseOptions {
   /** A connection shared with the other in-process subgraphs (embedded mode: one PGlite). */

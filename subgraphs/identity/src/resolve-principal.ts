@@ -1,24 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { queryRows, type Db } from '@objectos/db';
 import type { PolicyDefinition } from '@objectos/metadata';
-import { ANONYMOUS, type Principal } from '@objectos/principal';
-import { API_KEY_HEADER, type Auth } from './create-auth.ts';
-
-/** Why a request with credentials was refused: the gateway answers with this status, code and message. */
-export interface AuthFailure {
-  status: 401 | 403;
-  code: 'UNAUTHENTICATED' | 'SESSION_EXPIRED' | 'INVALID_API_KEY' | 'USER_BANNED' | 'MFA_REQUIRED' | 'PASSWORD_EXPIRED' | 'NOT_A_MEMBER';
-  message: string;
-}
-
-export type Resolution = { principal: Principal; expiresAt?: number } | { failure: AuthFailure };
-
-const SESSION_COOKIE = /(?:^|;\s*)(?:__Secure-)?better-auth\.session_token=/;
-
-/** True when a request carries something that claims to be a credential (so "anonymous" is not an option). */
-export function hasCredentials(headers: Headers): boolean {
-  return Boolean(headers.get('authorization') || headers.get(API_KEY_HEADER) || SESSION_COOKIE.test(headers.get('cookie') ?? ''));
-}
+import { ANONYMOUS, API_KEY_HEADER, hasCredentials, type AuthFailure, type Principal, type Resolution } from '@objectos/principal';
+import type { Auth } from './create-auth.ts';
 
 const fail = (status: 401 | 403, code: AuthFailure['code'], message: string): { failure: AuthFailure } => ({ failure: { status, code, message } });
 
