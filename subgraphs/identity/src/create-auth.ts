@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import { betterAuth, type BetterAuthOptions } from 'better-auth';
+import { betterAuth } from 'better-auth';
 import { drizzleAdapter } from 'better-auth/adapters/drizzle';
 import { APIError, createAuthMiddleware, isAPIError } from 'better-auth/api';
 import { admin, bearer, organization, twoFactor } from 'better-auth/plugins';
@@ -41,7 +41,8 @@ const PASSWORD_PATHS: Record<string, 'password' | 'newPassword'> = {
 
 const minutes = (m: number): number => Math.max(1, Math.round(m * 60));
 
-function pluginsFor() {
+/** The better-auth plugins ObjectOS uses; their tables are part of the schema. */
+function plugins() {
   return [
     bearer(),
     organization({ allowUserToCreateOrganization: true, creatorRole: 'owner' }),
@@ -51,9 +52,6 @@ function pluginsFor() {
   ] as const;
 }
 
-export function authOptionsFor(o: Pick<AuthOptions, 'policy'>): BetterAuthOptions {
-  return { plugins: [...pluginsFor()], session: { expiresIn: minutes(o.policy.session.idleTimeout) } };
-}
 
 export type Auth = ReturnType<typeof createAuth>['auth'];
 
@@ -62,7 +60,8 @@ export type Auth = ReturnType<typeof createAuth>['auth'];
  * codes, API keys and admin actions, on the drizzle adapter over the same database as the data.
  */
 export function createAuth(o: AuthOptions) {
-  const tables = buildAuthTables(authOptionsFor(o));
+  const authPlugins = plugins();
+  const tables = buildAuthTables({ plugins: [...authPlugins] });
   const { password: pw, session: sp } = o.policy;
   const emit = (type: AuditEventType, e: Partial<AuditEvent> & { userId?: string | null; ip?: string | null }) =>
     o.bus
@@ -108,7 +107,7 @@ export function createAuth(o: AuthOptions) {
       ipAddress: { ipAddressHeaders: [CLIENT_IP_HEADER], ipv6Subnet: 64 },
       database: { generateId: () => randomUUID() },
     },
-    plugins: [...pluginsFor()],
+    plugins: [...authPlugins],
     databaseHooks: {
       session: {
         create: {
@@ -154,6 +153,8 @@ export function createAuth(o: AuthOptions) {
         if (problems.length > 0)
           throw new APIError('BAD_REQUEST', { code: 'PASSWORD_POLICY', message: `The password does not meet the policy: it needs ${problems.join(', ')}.` });
       }),
+      // Awaited: an event is published before the response leaves, so every gateway has evicted the
+      // affected principals by the time the client can send its next request.
       after: createAuthMiddleware(async (ctx) => {
         const returned = ctx.context.returned;
         const failed = isAPIError(returned);
@@ -163,35 +164,35 @@ export function createAuth(o: AuthOptions) {
         const body = (ctx.body ?? {}) as Record<string, unknown>;
         switch (ctx.path) {
           case '/sign-in/email': {
-            if (failed) return void emit('auth.login_failed', { actor: { type: 'user', id: null, ipAddress: ip }, result: 'failure', severity: 'warning', details: { email: String(body.email ?? '') } });
+            if (failed) return void await emit('auth.login_failed', { actor: { type: 'user', id: null, ipAddress: ip }, result: 'failure', severity: 'warning', details: { email: String(body.email ?? '') } });
             const partial = (returned as { twoFactorRedirect?: boolean } | undefined)?.twoFactorRedirect === true;
-            return void emit('auth.login', { userId, ip, result: partial ? 'partial' : 'success', description: partial ? 'password accepted; second factor pending' : 'signed in' });
+            return void await emit('auth.login', { userId, ip, result: partial ? 'partial' : 'success', description: partial ? 'password accepted; second factor pending' : 'signed in' });
           }
           case '/two-factor/verify-totp':
           case '/two-factor/verify-backup-code':
           case '/two-factor/verify-otp':
-            return void (failed
+            return void await (failed
               ? emit('auth.login_failed', { actor: { type: 'user', id: null, ipAddress: ip }, result: 'failure', severity: 'warning', description: 'second factor refused' })
               : emit('auth.login', { userId, ip, description: 'signed in with a second factor' }));
           case '/sign-up/email':
-            return void (failed ? undefined : emit('auth.login', { userId, ip, description: 'signed up' }));
+            return void await (failed ? undefined : emit('auth.login', { userId, ip, description: 'signed up' }));
           case '/sign-out':
-            return void emit('auth.logout', { userId, ip, details: { userId } });
+            return void await emit('auth.logout', { userId, ip, details: { userId } });
           case '/change-password':
           case '/reset-password':
-            return void (failed ? undefined : emit(ctx.path === '/change-password' ? 'auth.password_changed' : 'auth.password_reset', { userId, ip, details: { userId } }));
+            return void await (failed ? undefined : emit(ctx.path === '/change-password' ? 'auth.password_changed' : 'auth.password_reset', { userId, ip, details: { userId } }));
           case '/two-factor/enable':
           case '/two-factor/disable':
-            return void (failed ? undefined : emit(ctx.path.endsWith('enable') ? 'auth.mfa_enabled' : 'auth.mfa_disabled', { userId, ip, details: { userId } }));
+            return void await (failed ? undefined : emit(ctx.path.endsWith('enable') ? 'auth.mfa_enabled' : 'auth.mfa_disabled', { userId, ip, details: { userId } }));
           case '/revoke-session':
           case '/revoke-sessions':
           case '/revoke-other-sessions':
-            return void (failed ? undefined : emit('auth.session_revoked', { userId, ip, details: { userId } }));
+            return void await (failed ? undefined : emit('auth.session_revoked', { userId, ip, details: { userId } }));
           case '/admin/ban-user':
           case '/admin/revoke-user-sessions':
           case '/admin/revoke-user-session':
           case '/admin/remove-user':
-            return void (failed
+            return void await (failed
               ? undefined
               : emit(ctx.path === '/admin/ban-user' ? 'auth.account_locked' : 'auth.session_revoked', {
                   userId,
@@ -201,12 +202,12 @@ export function createAuth(o: AuthOptions) {
                   details: { userId: String(body.userId ?? '') },
                 }));
           case '/admin/unban-user':
-            return void (failed ? undefined : emit('auth.account_unlocked', { userId, ip, target: { type: 'user', id: String(body.userId ?? '') } }));
+            return void await (failed ? undefined : emit('auth.account_unlocked', { userId, ip, target: { type: 'user', id: String(body.userId ?? '') } }));
           case '/organization/remove-member':
           case '/organization/update-member-role':
           case '/organization/leave':
           case '/organization/delete':
-            return void (failed
+            return void await (failed
               ? undefined
               : emit(ctx.path === '/organization/update-member-role' ? 'authz.role_assigned' : 'authz.role_removed', {
                   userId,
@@ -217,7 +218,7 @@ export function createAuth(o: AuthOptions) {
           case '/api-key/create':
           case '/api-key/delete':
           case '/api-key/update':
-            return void (failed
+            return void await (failed
               ? undefined
               : emit(ctx.path === '/api-key/create' ? 'security.api_key_created' : 'security.api_key_revoked', { userId, ip, details: { userId, apiKeyId: String(body.keyId ?? '') } }));
         }

@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { createServerAdapter } from '@whatwg-node/server';
 import { createEventBus } from '@objectos/events';
 import { loadMetadata } from '@objectos/metadata';
 import { createIdentitySubgraph } from './create-identity-subgraph.ts';
@@ -28,21 +29,8 @@ async function main(): Promise<void> {
     seedDemo: process.env['OBJECTOS_SEED'] === 'true',
   });
   if (identity.demo?.password) console.log(`demo admin: ${identity.demo.email} / ${identity.demo.password} (organization ${identity.demo.organizationId})`);
-  const server = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
-    const body = chunks.length ? Buffer.concat(chunks) : undefined;
-    const response = await identity.fetch(new Request(`http://${req.headers.host ?? 'identity'}${req.url ?? '/'}`, { method: req.method ?? 'GET', headers, ...(body ? { body } : {}) }));
-    res.statusCode = response.status;
-    response.headers.forEach((v, k) => {
-      if (k !== 'set-cookie') res.setHeader(k, v);
-    });
-    const cookies = response.headers.getSetCookie();
-    if (cookies.length) res.setHeader('set-cookie', cookies);
-    res.end(Buffer.from(await response.arrayBuffer()));
-  });
+  // The same fetch handler as in process, adapted to node:http by yoga's own server adapter.
+  const server = createServer(createServerAdapter(identity.fetch));
   server.listen(port, host, () => {
     const addr = server.address() as { port: number };
     console.log(`identity subgraph listening on http://${host}:${addr.port}/graphql`);

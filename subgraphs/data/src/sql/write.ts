@@ -1,9 +1,9 @@
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { GraphQLError } from 'graphql';
 import { errorChain } from '@objectos/observability';
 import type { ObjectPlan } from '@objectos/schema';
 import { badInput, dataError } from '../errors.ts';
-import { col, OWNER, TENANT, tenantColumn } from '../db/tables.ts';
+import { col, OWNER, TENANT } from '../db/tables.ts';
 import { fkName } from '../db/migrate.ts';
 import { objectOf, type DataSource, type Row } from '../data-source.ts';
 import { validateInput } from '../validate-input.ts';
@@ -24,16 +24,16 @@ function tenantOf(ds: DataSource, p: ObjectPlan): string {
  * alone would accept another tenant's id, and its error would reveal that the id exists; this check
  * answers a missing id and another tenant's id with the same words.
  */
-async function checkReferences(tx: Tx, ds: DataSource, p: ObjectPlan, tenant: string, values: Record<string, unknown>): Promise<void> {
+async function checkReferences(tx: Tx, ds: DataSource, p: ObjectPlan, values: Record<string, unknown>): Promise<void> {
   for (const r of p.relations) {
     const c = p.columns.find((x) => x.column === r.column)!;
     const id = values[c.graphqlName];
     if (id === null || id === undefined) continue;
-    const target = ds.tables[r.target]!;
-    const targetPlan = ds.plan.objects[r.target]!;
+    const { p: targetPlan, table: target, tenant } = objectOf(ds, r.target);
+    const idCol = col(target, targetPlan.columns[0]!);
+    // FOR SHARE: the referenced record cannot be deleted before this write commits.
     const found = typeof id === 'string' && isUuid(id)
-      ? await tx.select({ id: col(target, targetPlan.columns[0]!) }).from(target)
-          .where(and(eq(tenantColumn(target), tenant), inArray(col(target, targetPlan.columns[0]!), [id]))).for('share')
+      ? await tx.select({ id: idCol }).from(target).where(and(tenant, eq(idCol, id))).for('share')
       : [];
     if (found.length === 0)
       throw badInput(p.typeName, [{ field: c.graphqlName, constraint: 'reference', message: `${c.graphqlName}: no ${targetPlan.typeName} with id "${String(id)}"` }]);
@@ -46,7 +46,7 @@ export async function createRecord(ds: DataSource, object: string, input: Record
   const tenant = tenantOf(ds, p);
   return ds.db.transaction(async (tx) => {
     try {
-      await checkReferences(tx, ds, p, tenant, values);
+      await checkReferences(tx, ds, p, values);
       const [row] = await tx.insert(table).values({ ...values, [TENANT.key]: tenant, [OWNER.key]: ds.actor }).returning();
       return row as Row;
     } catch (e) {
@@ -58,12 +58,12 @@ export async function createRecord(ds: DataSource, object: string, input: Record
 export async function updateRecord(ds: DataSource, object: string, id: string, input: Record<string, unknown>): Promise<Row> {
   const { p, table, tenant: inTenant } = objectOf(ds, object);
   const values = validateInput(p, input, 'update');
-  const tenant = tenantOf(ds, p);
+  tenantOf(ds, p);
   if (!isUuid(id)) throw notFound(p, id);
   const idCol = col(table, p.columns[0]!);
   return ds.db.transaction(async (tx) => {
     try {
-      await checkReferences(tx, ds, p, tenant, values);
+      await checkReferences(tx, ds, p, values);
       const rows = Object.keys(values).length === 0
         ? await tx.select().from(table).where(and(inTenant, eq(idCol, id)))
         : await tx.update(table).set({ ...values, updatedAt: new Date() }).where(and(inTenant, eq(idCol, id))).returning();
