@@ -158,7 +158,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const perAccount = createLimiter({ points: auth.attemptsPerAccount ?? 3, durationSeconds: 10, keyPrefix: 'objectos:signin', redisUrl: auth.redisUrl });
     const perIp = createLimiter({ points: auth.attemptsPerIp ?? 30, durationSeconds: 10, keyPrefix: 'objectos:signin-ip', redisUrl: auth.redisUrl });
     limiters.push(perAccount, perIp);
-    authPlugins.unshift(useIdentityProxy({ ...auth.identity, key, trustProxy: auth.trustProxy ?? false, perAccount, perIp }));
+    authPlugins.unshift(useIdentityProxy({ ...auth.identity, key, trustProxy: auth.trustProxy ?? false, perAccount, perIp, principals }));
   }
   try {
     await Promise.all([rateLimit?.ready, ...limiters.map((l) => l.ready)]);

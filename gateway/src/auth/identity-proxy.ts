@@ -1,5 +1,6 @@
 import type { Plugin } from 'graphql-yoga';
-import { CLIENT_IP_HEADER, SYSTEM, signPrincipal } from '@objectos/principal';
+import { CLIENT_IP_HEADER, SYSTEM, credentialsOf, signPrincipal } from '@objectos/principal';
+import type { PrincipalCache } from './principal-cache.ts';
 import { clientAddress, ipKey } from '../protection/client-ip.ts';
 import { tooManyRequests, type Limiter } from '../protection/use-rate-limit.ts';
 
@@ -19,6 +20,8 @@ export interface IdentityProxyOptions {
   perAccount: Limiter;
   /** Ceiling per IP whatever the account (password spraying). */
   perIp: Limiter;
+  /** The caller's cached principal is dropped after any successful change through these routes. */
+  principals: PrincipalCache;
 }
 
 /**
@@ -49,6 +52,9 @@ export function useIdentityProxy(o: IdentityProxyOptions): Plugin {
       for (const [k, v] of Object.entries(signPrincipal(SYSTEM, o.key))) headers.set(k, v);
       const target = new URL(path + url.search, o.baseUrl);
       const response = await o.fetch(new Request(target, { method: request.method, headers, ...(body ? { body } : {}), redirect: 'manual' }));
+      // Joining, switching or leaving an organization changes the caller's principal: the next request
+      // must see it. (Changes that affect other users come as events, see principal-cache.ts.)
+      if (body && response.ok) o.principals.forget(credentialsOf(request.headers));
       // A copy with its own headers: fetch's are immutable, and the body arrives already decoded.
       const out = new Headers(response.headers);
       out.delete('content-encoding');

@@ -11,6 +11,8 @@ interface Entry {
 
 export interface PrincipalCache {
   authenticate(credentials: Credentials): Promise<Resolution>;
+  /** Drops the entry of these credentials (their session just changed: organization switched or joined). */
+  forget(credentials: Credentials): void;
   /** Entries dropped so far because of events (tests and metrics). */
   readonly evictions: number;
   size(): number;
@@ -51,9 +53,16 @@ export function createPrincipalCache(resolve: ResolvePrincipal, options: { ttlMs
   };
   const unsubscribe = options.bus ? [options.bus.subscribe('auth.', onEvent), options.bus.subscribe('authz.', onEvent), options.bus.subscribe('security.', onEvent)] : [];
 
+  const keyOf = (c: Credentials): string =>
+    createHash('sha256').update(`${c.authorization ?? ''}\n${c['x-api-key'] ?? ''}\n${c.cookie ?? ''}`).digest('base64url');
+
   return {
+    forget(credentials) {
+      generation++;
+      entries.delete(keyOf(credentials));
+    },
     async authenticate(credentials) {
-      const key = createHash('sha256').update(`${credentials.authorization ?? ''}\n${credentials['x-api-key'] ?? ''}\n${credentials.cookie ?? ''}`).digest('base64url');
+      const key = keyOf(credentials);
       const now = Date.now();
       const hit = entries.get(key);
       if (hit && hit.expires > now) return hit.resolution;

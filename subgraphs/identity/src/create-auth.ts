@@ -203,6 +203,11 @@ export function createAuth(o: AuthOptions) {
                 }));
           case '/admin/unban-user':
             return void await (failed ? undefined : emit('auth.account_unlocked', { userId, ip, target: { type: 'user', id: String(body.userId ?? '') } }));
+          case '/organization/accept-invitation':
+          case '/organization/add-member':
+            return void await (failed
+              ? undefined
+              : emit('authz.role_assigned', { userId, ip, details: { userId: ctx.path === '/organization/add-member' ? String(body.userId ?? '') : (userId ?? '') } }));
           case '/organization/remove-member':
           case '/organization/update-member-role':
           case '/organization/leave':
