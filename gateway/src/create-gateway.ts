@@ -2,7 +2,7 @@ import { getStitchedSchemaFromSupergraphSdl } from '@graphql-tools/federation';
 import { MapperKind, mapSchema } from '@graphql-tools/utils';
 import type { GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
-import { composeSupergraph, scalarResolvers } from '@objectos/schema';
+import { composeSupergraph, scalarResolvers, type CompiledSchema } from '@objectos/schema';
 import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } from '@objectos/observability';
 import { classifyGatewayError } from './classify-error.ts';
 import { CSRF_HEADER, type ProtectionOptions } from './protection/protection-options.ts';
@@ -14,6 +14,10 @@ import type { EventBus } from '@objectos/events';
 import { createPrincipalCache, type PrincipalCache, type ResolvePrincipal } from './auth/principal-cache.ts';
 import { principalOfRequest, useAuthentication } from './auth/use-authentication.ts';
 import { useIdentityProxy } from './auth/identity-proxy.ts';
+import { buildDecisionTable, type DecisionTable } from './security/decisions.ts';
+import { loadSecurity } from './security/load-security.ts';
+import { applyShield, buildShield, type ShieldSetup } from './security/shield.ts';
+import { useFieldAccess } from './security/use-field-access.ts';
 
 /** A subgraph the gateway routes to: in-process (`fetch` given) or over HTTP at `url`. */
 export interface SubgraphSource {
@@ -62,11 +66,19 @@ export interface GatewayOptions {
   subgraphTimeoutMs?: number;
   /** Where error log lines go (pino). @default createLogger('gateway') */
   logger?: Logger;
+  /**
+   * The compiled metadata whose security plan the gateway enforces (graphql-shield and validation).
+   * @default fetched from each subgraph's METADATA_ENDPOINT (subgraphs without one have no ObjectOS metadata)
+   */
+  security?: CompiledSchema;
 }
 
 export interface Gateway {
   supergraphSdl: string;
+  /** The public schema as served: every resolver wrapped by its shield rule. */
   schema: GraphQLSchema;
+  /** Access decisions per field, the shield rule tree built from them and the compiled plans they came from. */
+  security: { table: DecisionTable; shield: ShieldSetup };
   yoga: YogaServerInstance<Record<string, unknown>, Record<string, unknown>>;
   /** In-process handler; `serverContext` is what the node adapter passes (`{ req, res }`). */
   fetch: (request: Request, serverContext?: Record<string, unknown>) => Promise<Response>;
@@ -117,7 +129,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const supergraphSdl = composeSupergraph(sdls);
   // The executor names subgraphs by their join__Graph enum value, so route in-process calls by URL.
   const local = new Map(subgraphs.filter((s) => s.fetch).map((s) => [s.url, s.fetch!]));
-  const schema = getStitchedSchemaFromSupergraphSdl({
+  const stitched = getStitchedSchemaFromSupergraphSdl({
     supergraphSdl,
     httpExecutorOpts: ({ endpoint }) => {
       const handler = endpoint ? local.get(endpoint) : undefined;
@@ -136,6 +148,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     onStitchedSchema: (stitched) =>
       mapSchema(stitched, { [MapperKind.SCALAR_TYPE]: (t) => scalarResolvers[t.name as keyof typeof scalarResolvers] ?? t }),
   });
+  // Object- and field-level access from the same compiled security plan the data subgraph enforces:
+  // graphql-shield on every field, and the same decisions during validation (no resolver runs).
+  const sources = options.security
+    ? [options.security]
+    : (await Promise.all(subgraphs.map((s) =>
+        loadSecurity(s, key, (e) => logger.warn({ subgraph: s.name, err: e.message }, 'subgraph metadata unreachable: only authentication is enforced on its fields'))))
+      ).filter((c): c is CompiledSchema => c !== null);
+  const table = buildDecisionTable(stitched, sources);
+  const shieldSetup = buildShield(table);
+  const schema = applyShield(stitched, shieldSetup);
   // Budgets per principal: a user or API key has its own, anonymous clients share their IP's.
   const rl = protection.rateLimit || undefined;
   const rateLimit = rl
@@ -169,16 +191,20 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const yoga = createYoga<Record<string, unknown>>({
     schema,
     graphqlEndpoint,
+    // Validation depends on who asks (field access is checked there): a result cached per document
+    // would hand one principal's verdict to the next. Parsing stays cached.
+    parserAndValidationCache: { validationCache: false },
     graphiql: graphiql ? { headers: JSON.stringify({ [CSRF_HEADER]: '1' }) } : false,
     landingPage: false,
     // Masking, codes and correlation ids live in one plugin.
     maskedErrors: false,
-    plugins: [...authPlugins, ...useProtection(protection, rateLimit), useCorrelatedErrors({ logger, classify: classifyGatewayError })],
+    plugins: [...authPlugins, ...useProtection(protection, rateLimit), useFieldAccess(table), useCorrelatedErrors({ logger, classify: classifyGatewayError })],
     context: ({ request }) => ({ principal: principalOfRequest(request) }),
   });
   return {
     supergraphSdl,
     schema,
+    security: { table, shield: shieldSetup },
     yoga,
     fetch: (request, serverContext = {}) => Promise.resolve(yoga.fetch(request, serverContext)),
     principals,

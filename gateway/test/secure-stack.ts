@@ -1,7 +1,7 @@
 import { createDataSubgraph, type DataSubgraph } from '@objectos/data-subgraph';
 import { connectDatabase, type Database } from '@objectos/db';
 import { createMemoryEventBus, type AuditEvent, type EventBus } from '@objectos/events';
-import { createIdentitySubgraph, type IdentitySubgraph } from '@objectos/identity-subgraph';
+import { createIdentitySubgraph, type IdentitySubgraph, type SecurityNames } from '@objectos/identity-subgraph';
 import { DEFAULT_POLICY, loadMetadata, PolicySchema, type PolicyDefinition } from '@objectos/metadata';
 import { gql, TEST_SECRET, type Engine, type EngineHandle, type FetchHandler, type GraphQLResult } from '@objectos/testkit';
 import { createGateway, type Gateway } from '../src/index.ts';
@@ -28,14 +28,14 @@ export interface SecureStack {
 export const PASSWORD = 'Sturdy-Passw0rd';
 
 /** Identity, data and gateway in process on one database, wired as `npm start` wires them. */
-export async function startSecureStack(engine: Engine, options: { policy?: Partial<PolicyDefinition>; cacheTtlMs?: number; trustProxy?: boolean } = {}): Promise<SecureStack> {
+export async function startSecureStack(engine: Engine, options: { policy?: Partial<PolicyDefinition>; cacheTtlMs?: number; trustProxy?: boolean; security?: SecurityNames } = {}): Promise<SecureStack> {
   const handle: EngineHandle = await engine.open();
   const database: Database = await connectDatabase(handle.options);
   const bus = createMemoryEventBus();
   const events: AuditEvent[] = [];
   bus.subscribe('', (e) => events.push(e));
   const policy = PolicySchema.parse({ ...DEFAULT_POLICY, ...options.policy });
-  const identity = await createIdentitySubgraph({ database, secret: TEST_SECRET, baseURL: ORIGIN, policy, bus });
+  const identity = await createIdentitySubgraph({ database, secret: TEST_SECRET, baseURL: ORIGIN, policy, bus, ...(options.security ? { security: options.security } : {}) });
   const data = await createDataSubgraph({ metadata: await loadMetadata(METADATA), database, secret: TEST_SECRET });
   const gateway = await createGateway({
     subgraphs: [

@@ -7,10 +7,12 @@ import { commonPlugin } from './plugins/common.ts';
 import { mutationsPlugin } from './plugins/mutations.ts';
 import { objectsPlugin } from './plugins/objects.ts';
 import { relationsPlugin } from './plugins/relations.ts';
+import { securityPlugin } from './plugins/security.ts';
 import { SdlBuilder } from './sdl-builder.ts';
+import { compileSecurity, type SecurityPlan } from './security/security-plan.ts';
 
 /** The plugins, in order. Later plugins may add fields to types earlier ones created. */
-export const defaultPreset: readonly CompilerPlugin[] = [commonPlugin, objectsPlugin, relationsPlugin, mutationsPlugin];
+export const defaultPreset: readonly CompilerPlugin[] = [commonPlugin, objectsPlugin, relationsPlugin, mutationsPlugin, securityPlugin];
 
 export const FEDERATION_LINK =
   'extend schema @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key", "@shareable"])';
@@ -24,6 +26,10 @@ export interface CompiledSchema {
   hash: string;
   subgraphs: { data: { sdl: string } };
   plan: DataPlan;
+  /** The security model compiled from the same metadata. */
+  security: SecurityPlan;
+  /** The metadata it was compiled from (served to the gateway, which builds its shield from it). */
+  model: MetadataModel;
 }
 
 /** Compiles metadata into SDL per subgraph plus the resolver plan. Pure: no I/O, same input → same output. */
@@ -41,5 +47,5 @@ export function compile(model: MetadataModel, options: CompileOptions = {}): Com
     isExposed: (name) => names.has(name),
   };
   for (const plugin of options.plugins ?? defaultPreset) plugin.build(build);
-  return { hash: model.hash, subgraphs: { data: { sdl: build.sdl.print() } }, plan };
+  return { hash: model.hash, subgraphs: { data: { sdl: build.sdl.print() } }, plan, security: compileSecurity(model, plan), model };
 }

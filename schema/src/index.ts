@@ -7,3 +7,8 @@ export { FILTER_INPUTS, GRAPHQL_TYPES, type FilterOp } from './type-map.ts';
 export { generatedFiles, GENERATED_DIR } from './generated.ts';
 export { DateScalar, DateTimeScalar, JSONScalar, TimeScalar, scalarResolvers } from './scalars.ts';
 export { composeSupergraph, composePublicSdl, CompositionError, type SubgraphSdl } from './compose.ts';
+export { compileSecurity, BUILTIN_PROFILES, type ObjectSecurity, type SecurityPlan } from './security/security-plan.ts';
+export {
+  accessFor, computeAccess, effectiveSets, reaches, recordGrants, rlsFor,
+  type Access, type AccessLevel, type FieldAccess, type Grant, type ObjectAccess, type RlsOperation,
+} from './security/access.ts';

@@ -1,2 +1,3 @@
 export { connectDatabase, queryRows, type Database, type DatabaseOptions, type Db, type SqlRunner } from './connect.ts';
 export { ident, literal } from './sql-text.ts';
+export { ensureSecurityTables, loadMemberAccess, saveMemberAccess, type MemberAccess } from './security-tables.ts';

@@ -9,3 +9,12 @@ export {
 } from './model.ts';
 export { humanize } from './humanize.ts';
 export { DEFAULT_POLICY, PolicySchema, type PasswordPolicy, type PolicyDefinition, type SessionPolicy } from './policy-schema.ts';
+export {
+  ORGANIZATION_ROLES, type FieldPermission, type GroupDefinition, type ObjectPermission, type OrganizationRole,
+  type PermissionSetDefinition, type RoleDefinition,
+} from './security-schema.ts';
+export type { RlsPolicyModel, SecurityModel, SharingRuleModel } from './check-security.ts';
+export {
+  SYSTEM_CONDITION_FIELDS, USER_VARIABLES, normaliseVariables, parseFilterCondition, parseSqlCondition,
+  type CompareOp, type Condition, type Operand, type UserVariable,
+} from './condition.ts';

@@ -1,15 +1,15 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { MetadataModel } from './model.ts';
-import { OBJECT_FILE, POLICY_FILE, parseMetadata, type MetadataSource } from './parse-metadata.ts';
+import { METADATA_FILE, OBJECT_FILE, parseMetadata, type MetadataSource } from './parse-metadata.ts';
 import { MetadataError } from './errors.ts';
 
 
-/** Loads every `*.object.yaml` and `*.policy.yaml` (or `.yml`) below `dir` and validates them together. */
+/** Loads every metadata file (`*.object|policy|role|group|permission|sharing|rls.yaml`, or `.yml`) below `dir` and validates them together. */
 export async function loadMetadata(dir: string): Promise<MetadataModel> {
   let files: string[];
   try {
-    files = (await readdir(dir, { recursive: true })).filter((f) => OBJECT_FILE.test(f) || POLICY_FILE.test(f)).sort();
+    files = (await readdir(dir, { recursive: true })).filter((f) => METADATA_FILE.test(f)).sort();
   } catch (e) {
     throw new MetadataError([{ file: dir, line: 0, column: 0, path: '', message: `cannot read metadata folder: ${(e as Error).message}` }]);
   }

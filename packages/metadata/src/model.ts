@@ -1,5 +1,6 @@
 import type { FieldDefinition } from './field-schema.ts';
 import type { PolicyDefinition } from './policy-schema.ts';
+import type { SecurityModel } from './check-security.ts';
 import type { IndexDefinition, ObjectDefinition, ValidationDefinition } from './object-schema.ts';
 
 export type FieldModel = FieldDefinition & { name: string; label: string };
@@ -25,6 +26,8 @@ export interface MetadataModel {
   objects: ObjectModel[];
   /** Content hash of the objects (what the schema and the database are built from). */
   hash: string;
+  /** Roles, groups, permission sets, sharing rules and RLS policies (`*.role|group|permission|sharing|rls.yaml`). */
+  security: SecurityModel;
   /** Declared `*.policy.yaml` bundles. */
   policies: PolicyDefinition[];
   /** The policy marked `isDefault`, or the spec's defaults when none is. */

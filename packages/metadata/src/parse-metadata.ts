@@ -6,9 +6,12 @@ import { MetadataError, type MetadataIssue } from './errors.ts';
 import { humanize } from './humanize.ts';
 import { locate, type PathKey } from './locate.ts';
 import type { FieldModel, MetadataModel, ObjectModel } from './model.ts';
+import type { SecurityModel } from './check-security.ts';
 import { ObjectSchema, type ObjectDefinition } from './object-schema.ts';
 import { DEFAULT_POLICY, PolicySchema, type PolicyDefinition } from './policy-schema.ts';
 import { checkModel } from './check-model.ts';
+import { checkSecurity, type SecurityEntries } from './check-security.ts';
+import { GroupSchema, PermissionSetSchema, RlsPolicySchema, RoleSchema, SharingRuleSchema } from './security-schema.ts';
 
 export interface MetadataSource {
   /** Name used in error messages (a path relative to the metadata root). */
@@ -27,6 +30,21 @@ type ParsedFile = Parsed<ObjectDefinition>;
 export const OBJECT_FILE = /\.object\.ya?ml$/;
 export const POLICY_FILE = /\.policy\.ya?ml$/;
 
+/** Security metadata files, one definition each (spec Role, group, PermissionSet, SharingRule, RLS policy). */
+const SECURITY_FILES = {
+  roles: { pattern: /\.role\.ya?ml$/, schema: RoleSchema, shape: 'a role file must be a YAML mapping with name (and parent)' },
+  groups: { pattern: /\.group\.ya?ml$/, schema: GroupSchema, shape: 'a group file must be a YAML mapping with name' },
+  permissionSets: { pattern: /\.permission\.ya?ml$/, schema: PermissionSetSchema, shape: 'a permission set file must be a YAML mapping with name, objects and fields' },
+  sharingRules: { pattern: /\.sharing\.ya?ml$/, schema: SharingRuleSchema, shape: 'a sharing rule file must be a YAML mapping with name, object, type, accessLevel and sharedWith' },
+  rlsPolicies: { pattern: /\.rls\.ya?ml$/, schema: RlsPolicySchema, shape: 'an RLS policy file must be a YAML mapping with name, object and using/check' },
+} as const;
+type SecurityKind = keyof typeof SECURITY_FILES;
+const securityKindOf = (file: string): SecurityKind | undefined =>
+  (Object.keys(SECURITY_FILES) as SecurityKind[]).find((k) => SECURITY_FILES[k].pattern.test(file));
+
+/** Every file name the loader reads. */
+export const METADATA_FILE = new RegExp([OBJECT_FILE, POLICY_FILE, ...Object.values(SECURITY_FILES).map((f) => f.pattern)].map((r) => r.source).join('|'));
+
 /** Reports a problem at a path inside one parsed file. */
 export type Report = (path: readonly PathKey[], message: string, key?: string) => void;
 
@@ -38,8 +56,16 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
   const issues: MetadataIssue[] = [];
   const parsed: ParsedFile[] = [];
   const policies: Parsed<PolicyDefinition>[] = [];
+  const security: { [K in SecurityKind]: Parsed<z.output<(typeof SECURITY_FILES)[K]['schema']>>[] } = {
+    roles: [], groups: [], permissionSets: [], sharingRules: [], rlsPolicies: [],
+  };
   for (const source of [...sources].sort((a, b) => a.file.localeCompare(b.file))) {
-    if (POLICY_FILE.test(source.file)) {
+    const kind = securityKindOf(source.file);
+    if (kind) {
+      const spec = SECURITY_FILES[kind];
+      const file = parseFile(source, spec.schema as z.ZodType<unknown>, spec.shape, issues);
+      if (file) (security[kind] as Parsed<unknown>[]).push(file);
+    } else if (POLICY_FILE.test(source.file)) {
       const file = parseFile(source, PolicySchema, 'a policy file must be a YAML mapping with name, password and session', issues);
       if (file) policies.push(file);
     } else {
@@ -47,14 +73,19 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
       if (file) parsed.push(file);
     }
   }
+  let securityModel: SecurityModel | null = null;
   if (issues.length === 0) {
     checkModel(parsed.map((p) => ({ object: p.value, report: reporterFor(p, issues) })));
     checkPolicies(policies, issues);
+    const entries = Object.fromEntries(
+      Object.entries(security).map(([k, list]) => [k, (list as Parsed<unknown>[]).map((p) => ({ value: p.value, report: reporterFor(p, issues) }))]),
+    ) as unknown as SecurityEntries;
+    securityModel = checkSecurity(entries, new Map(parsed.map((p) => [p.value.name, p.value])));
   }
-  if (issues.length > 0) throw new MetadataError(issues);
+  if (issues.length > 0 || !securityModel) throw new MetadataError(issues);
   const model = buildModel(parsed);
   const policyList = policies.map((p) => p.value);
-  return { ...model, policies: policyList, defaultPolicy: policyList.find((p) => p.isDefault) ?? DEFAULT_POLICY };
+  return { ...model, security: securityModel, policies: policyList, defaultPolicy: policyList.find((p) => p.isDefault) ?? DEFAULT_POLICY };
 }
 
 function checkPolicies(policies: Parsed<PolicyDefinition>[], issues: MetadataIssue[]): void {

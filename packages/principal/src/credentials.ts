@@ -43,3 +43,6 @@ export interface AuthFailure {
 
 /** What authentication answers: a principal (valid until `expiresAt` at most), or why not. */
 export type Resolution = { principal: Principal; expiresAt?: number } | { failure: AuthFailure };
+
+/** Data subgraph route (gateway-signed, system principal only) serving the metadata the gateway builds its shield from. */
+export const METADATA_ENDPOINT = '/internal/metadata';

@@ -11,8 +11,12 @@ export interface Principal {
   organizationId: string | null;
   /** Organization roles of the member (better-auth `member.role`, split on commas). */
   roles: string[];
-  /** Permission sets assigned to the member (profiles first); used by the security model. */
+  /** Permission sets assigned to the member (a profile among them, if one is assigned); none → the default profile of its organization role. */
   permissionSets: string[];
+  /** The member's place in the role hierarchy (spec Role), if assigned. */
+  role: string | null;
+  /** Public groups the member belongs to (record shares can target them). */
+  groups: string[];
   /** Platform administrator (better-auth admin plugin role `admin`). */
   isAdmin: boolean;
   sessionId: string | null;
@@ -25,6 +29,8 @@ export const ANONYMOUS: Principal = Object.freeze({
   organizationId: null,
   roles: [],
   permissionSets: ['guest'],
+  role: null,
+  groups: [],
   isAdmin: false,
   sessionId: null,
   apiKeyId: null,
@@ -36,6 +42,8 @@ export const SYSTEM: Principal = Object.freeze({
   organizationId: null,
   roles: [],
   permissionSets: [],
+  role: null,
+  groups: [],
   isAdmin: false,
   sessionId: null,
   apiKeyId: null,
@@ -55,6 +63,8 @@ export function isPrincipal(v: unknown): v is Principal {
     strOrNull(p.organizationId) &&
     strList(p.roles) &&
     strList(p.permissionSets) &&
+    strOrNull(p.role) &&
+    strList(p.groups) &&
     typeof p.isAdmin === 'boolean' &&
     strOrNull(p.sessionId) &&
     strOrNull(p.apiKeyId)

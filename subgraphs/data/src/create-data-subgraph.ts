@@ -2,9 +2,10 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse, type GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { loadMetadata, type MetadataModel } from '@objectos/metadata';
-import { compile, type CompiledSchema } from '@objectos/schema';
-import { connectDatabase, type Database, type DatabaseOptions } from '@objectos/db';
-import { deriveKey, principalOf, usePrincipalGuard } from '@objectos/principal';
+import { accessFor, compile, type CompiledSchema } from '@objectos/schema';
+import { connectDatabase, ensureSecurityTables, type Database, type DatabaseOptions } from '@objectos/db';
+import { deriveKey, METADATA_ENDPOINT, principalOf, usePrincipalGuard } from '@objectos/principal';
+import type { Plugin } from 'graphql-yoga';
 import { migrate, type MigrationResult } from './db/migrate.ts';
 import { buildTables } from './db/tables.ts';
 import type { DataSource } from './data-source.ts';
@@ -21,6 +22,8 @@ export interface DataSubgraphOptions extends DatabaseOptions {
   database?: Database;
   /** Organization that owns the seeded demo records (the demo account's). */
   seedOrganizationId?: string;
+  /** User who owns the seeded demo records (the demo admin). */
+  seedOwnerId?: string;
   /** Metadata folder, loaded model, or compiled schema. @default 'metadata' */
   metadata?: string | MetadataModel | CompiledSchema;
   /** Seed demo records on first start (only into empty tables). @default false */
@@ -56,6 +59,21 @@ async function compiledFrom(m: DataSubgraphOptions['metadata']): Promise<Compile
   return 'plan' in m ? m : compile(m);
 }
 
+/**
+ * The metadata, for the gateway only (signed system principal): it compiles the same security plan and
+ * builds its graphql-shield rules from it, so one metadata folder drives both enforcement points.
+ */
+function serveMetadata(compiled: CompiledSchema): Plugin {
+  const body = JSON.stringify({ objectos: 'metadata/1', model: compiled.model });
+  return {
+    onRequest({ request, url, endResponse }) {
+      if (url.pathname !== METADATA_ENDPOINT) return;
+      const ok = principalOf(request).kind === 'system';
+      endResponse(new Response(ok ? body : JSON.stringify({ error: 'forbidden' }), { status: ok ? 200 : 403, headers: { 'content-type': 'application/json' } }));
+    },
+  };
+}
+
 /** The data subgraph: compiled SDL served by graphql-yoga as a Federation v2 subgraph over drizzle. */
 export async function createDataSubgraph(options: DataSubgraphOptions): Promise<DataSubgraph> {
   const { seed = false, maxPageSize = 1000, defaultPageSize = 100, graphqlEndpoint = '/graphql', graphiql = false } = options;
@@ -66,8 +84,11 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
   try {
     const tables = buildTables(compiled.plan);
     const migration = await migrate(database.db, compiled.plan, tables);
-    const source: DataSource = { db: database.db, plan: compiled.plan, tables, maxPageSize, defaultPageSize, tenant: null, actor: null };
-    const seeded = seed && options.seedOrganizationId ? await seedDemoData({ ...source, tenant: options.seedOrganizationId }) : null;
+    await ensureSecurityTables(database.db);
+    const source: DataSource = { db: database.db, plan: compiled.plan, tables, maxPageSize, defaultPageSize, tenant: null, actor: null, sc: null };
+    const seeded = seed && options.seedOrganizationId
+      ? await seedDemoData({ ...source, tenant: options.seedOrganizationId, actor: options.seedOwnerId ?? null })
+      : null;
     const sdl = compiled.subgraphs.data.sdl;
     const schema = buildSubgraphSchema([{ typeDefs: parse(sdl), resolvers: buildResolvers(source) }]);
     const yoga = createYoga<Record<string, unknown>, DataContext>({
@@ -76,11 +97,15 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       graphiql,
       landingPage: false,
       maskedErrors: false,
-      plugins: [usePrincipalGuard(key), useCorrelatedErrors({ logger: options.logger ?? createLogger('data'), classify: classifyDataError })],
+      plugins: [usePrincipalGuard(key), serveMetadata(compiled), useCorrelatedErrors({ logger: options.logger ?? createLogger('data'), classify: classifyDataError })],
       // Every request works on a copy of the source confined to its principal's organization.
       context: ({ request }) => {
         const principal = principalOf(request);
-        const ds: DataSource = { ...source, tenant: principal.organizationId, actor: principal.userId };
+        const access = accessFor(compiled.plan, compiled.security, principal);
+        const ds: DataSource = {
+          ...source, tenant: principal.organizationId, actor: principal.userId,
+          sc: { plan: compiled.plan, security: compiled.security, access, tables },
+        };
         return { ds, principal, loaders: createLoaders(ds) };
       },
     });

@@ -2,6 +2,7 @@ import type { DataPlan, ObjectPlan } from '@objectos/schema';
 import type { Db } from '@objectos/db';
 import { eq, sql, type SQL } from 'drizzle-orm';
 import { tenantColumn, type DynTable } from './db/tables.ts';
+import { recordSql, type Operation, type SecurityContext } from './security/predicates.ts';
 
 /** What resolvers need to reach the data: the connection, the plan and the tables built from it. */
 export interface DataSource {
@@ -15,15 +16,22 @@ export interface DataSource {
   tenant: string | null;
   /** The user acting (owner of what they create). */
   actor: string | null;
+  /** The request's access (object, field and record security). Null only for the runtime's own work (seeding): tenant wall only. */
+  sc: SecurityContext | null;
 }
 
 export type Row = Record<string, unknown> & { id: string };
 
-export function objectOf(ds: DataSource, name: string): { p: ObjectPlan; table: DynTable; tenant: SQL } {
+/**
+ * An object's plan and table, and the rows the request may touch for `op`: the tenant wall and the
+ * record security (see recordSql). Every read and write path filters with `visible`.
+ */
+export function objectOf(ds: DataSource, name: string, op: Operation = 'read'): { p: ObjectPlan; table: DynTable; visible: SQL } {
   const p = ds.plan.objects[name];
   const table = ds.tables[name];
   if (!p || !table) throw new Error(`unknown object ${name}`);
   // Fails closed: without a tenant no row matches.
-  const tenant = ds.tenant === null ? sql`false` : eq(tenantColumn(table), ds.tenant);
-  return { p, table, tenant };
+  if (ds.tenant === null) return { p, table, visible: sql`false` };
+  const visible = ds.sc ? recordSql(ds.sc, name, table, op) : eq(tenantColumn(table), ds.tenant);
+  return { p, table, visible };
 }

@@ -2,6 +2,7 @@ import DataLoader from 'dataloader';
 import type { DataSource, Row } from './data-source.ts';
 import { findByIds, findChildren, type ChildArgs } from './sql/read.ts';
 import { stableStringify } from '@objectos/metadata';
+import { maskRows } from './security/fields.ts';
 
 /**
  * Request-scoped batching: every by-id lookup of an object, and every children list of a relation with
@@ -32,7 +33,7 @@ export function createLoaders(ds: DataSource) {
           const rows = await findChildren(ds, object, column, parentIds, args);
           const groups = new Map<string, Row[]>(parentIds.map((id) => [id, []]));
           for (const r of rows) groups.get(r[fk] as string)?.push(r);
-          return parentIds.map((id) => groups.get(id)!);
+          return parentIds.map((id) => maskRows(ds, ds.plan.objects[object]!, groups.get(id)!));
         });
         children.set(key, l);
       }

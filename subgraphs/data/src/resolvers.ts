@@ -8,6 +8,7 @@ import { createRecord, deleteRecord, updateRecord } from './sql/write.ts';
 import { isUuid } from './sql/where.ts';
 import { dataError } from './errors.ts';
 import type { Principal } from '@objectos/principal';
+import { explainAccess, recordShares, shareRecord, unshareRecord } from './security/api.ts';
 
 export interface DataContext {
   ds: DataSource;
@@ -77,9 +78,14 @@ export function buildResolvers(ds: DataSource): GraphQLResolverMap<DataContext> 
     for (const r of p.relations) {
       if (!ds.plan.objects[r.target]!.methods.length) continue;
       const idField = p.columns.find((c) => c.column === r.column)!.graphqlName;
-      type[r.graphqlName] = (row: Row, _: unknown, ctx: DataContext) => {
+      const target = ds.plan.objects[r.target]!.typeName;
+      // The foreign key always points at an existing record (same tenant): null here means hidden.
+      type[r.graphqlName] = async (row: Row, _: unknown, ctx: DataContext) => {
         const id = row[idField];
-        return typeof id === 'string' ? ctx.loaders.byId(r.target).load(id) : null;
+        if (typeof id !== 'string') return null;
+        const found = await ctx.loaders.byId(r.target).load(id);
+        if (!found) throw dataError('FORBIDDEN', `${p.typeName}.${r.graphqlName} refers to a ${target} you cannot read`);
+        return found;
       };
     }
     for (const r of p.reverse) {
@@ -87,6 +93,16 @@ export function buildResolvers(ds: DataSource): GraphQLResolverMap<DataContext> 
       type[r.graphqlName] = (row: Row, args: ChildArgs, ctx: DataContext) => ctx.loaders.children(r.child, r.column, args).load(row.id);
     }
     map[p.typeName] = type;
+  }
+  if (exposed.length > 0) {
+    Object.assign((map['Query'] ??= {}), {
+      explainAccess: (_: unknown, args: Parameters<typeof explainAccess>[1], ctx: DataContext) => explainAccess(ctx.ds, args),
+      recordShares: (_: unknown, args: { object: string; id: string }, ctx: DataContext) => recordShares(ctx.ds, args),
+    });
+    Object.assign((map['Mutation'] ??= {}), {
+      shareRecord: (_: unknown, { input }: { input: Parameters<typeof shareRecord>[1] }, ctx: DataContext) => shareRecord(ctx.ds, input),
+      unshareRecord: (_: unknown, { id }: { id: string }, ctx: DataContext) => unshareRecord(ctx.ds, id),
+    });
   }
   return map as GraphQLResolverMap<DataContext>;
 }

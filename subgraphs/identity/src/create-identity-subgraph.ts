@@ -3,13 +3,13 @@ import { sql } from 'drizzle-orm';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse, type GraphQLSchema } from 'graphql';
 import { createYoga } from 'graphql-yoga';
-import { connectDatabase, queryRows, type Database, type DatabaseOptions } from '@objectos/db';
+import { connectDatabase, ensureSecurityTables, queryRows, type Database, type DatabaseOptions } from '@objectos/db';
 import { createMemoryEventBus, type EventBus } from '@objectos/events';
 import { DEFAULT_POLICY, type PolicyDefinition } from '@objectos/metadata';
 import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } from '@objectos/observability';
 import { deriveKey, PRINCIPAL_ENDPOINT, principalOf, usePrincipalGuard, verifyPrincipal, type Credentials, type Resolution } from '@objectos/principal';
 import { createAuth, PASSWORD_HISTORY_DDL, type Auth } from './create-auth.ts';
-import { identityResolvers, IDENTITY_SDL, type IdentityContext } from './identity-schema.ts';
+import { identityResolvers, IDENTITY_SDL, type IdentityContext, type SecurityNames } from './identity-schema.ts';
 import { createPrincipalResolver } from './resolve-principal.ts';
 
 /** The only headers read from a {@link PRINCIPAL_ENDPOINT} body. */
@@ -25,6 +25,11 @@ export interface IdentitySubgraphOptions extends DatabaseOptions {
   trustedOrigins?: string[];
   policy?: PolicyDefinition;
   bus?: EventBus;
+  /**
+   * Names declared by the security metadata (`model.security`): role, permission set and group
+   * assignments are checked against them. Absent → any well-formed name is accepted.
+   */
+  security?: SecurityNames;
   /** Create a demo admin and organization when no user exists yet. @default false */
   seedDemo?: boolean;
   logger?: Logger;
@@ -73,8 +78,9 @@ export async function createIdentitySubgraph(options: IdentitySubgraphOptions): 
     });
     await tables.migrate(database.db);
     await database.db.execute(sql.raw(PASSWORD_HISTORY_DDL));
+    await ensureSecurityTables(database.db);
     const resolve = createPrincipalResolver(auth, database.db, policy);
-    const schema = buildSubgraphSchema([{ typeDefs: parse(IDENTITY_SDL), resolvers: identityResolvers(auth, database.db, bus) }]);
+    const schema = buildSubgraphSchema([{ typeDefs: parse(IDENTITY_SDL), resolvers: identityResolvers(auth, database.db, bus, options.security) }]);
     const yoga = createYoga<Record<string, unknown>, IdentityContext>({
       schema,
       graphqlEndpoint: '/graphql',

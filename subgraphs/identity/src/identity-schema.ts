@@ -1,9 +1,10 @@
 import { sql } from 'drizzle-orm';
 import { GraphQLError } from 'graphql';
 import type { GraphQLResolverMap } from '@apollo/subgraph';
-import { queryRows, type Db } from '@objectos/db';
+import { loadMemberAccess, queryRows, saveMemberAccess, type Db, type MemberAccess, type SqlRunner } from '@objectos/db';
 import { auditEvent, type AuditEventType, type EventBus } from '@objectos/events';
 import type { Principal } from '@objectos/principal';
+import type { SecurityModel } from '@objectos/metadata';
 import { scalarResolvers } from '@objectos/schema';
 import type { Auth } from './create-auth.ts';
 
@@ -25,6 +26,10 @@ type Query {
   mySessions: [Session!]!
   "The signed-in user's API keys (the secret is shown only once, at creation)."
   apiKeys: [ApiKey!]!
+  "The role, permission sets and groups this request acts with (null outside an organization)."
+  myAccess: MemberAccess
+  "A member's role, permission sets and groups in the active organization: your own, or anyone's for an organization owner or admin (null for a non-member)."
+  memberAccess(userId: ID!): MemberAccess
 }
 
 type Mutation {
@@ -34,6 +39,27 @@ type Mutation {
   createApiKey(input: CreateApiKeyInput!): CreatedApiKey!
   "Revokes one of the signed-in user's API keys."
   revokeApiKey(id: ID!): Boolean!
+  "Replaces a member's role, permission sets and groups in the active organization (organization owner or admin)."
+  setMemberAccess(input: SetMemberAccessInput!): MemberAccess!
+}
+
+"What a member holds in the security model of an organization."
+type MemberAccess {
+  userId: ID!
+  "Place in the role hierarchy (a metadata Role), if assigned."
+  role: String
+  "Assigned permission sets; none → the default profile of the organization role."
+  permissionSets: [String!]!
+  "Public groups the member belongs to."
+  groups: [String!]!
+}
+
+input SetMemberAccessInput {
+  userId: ID!
+  "A metadata Role name; null removes the member from the hierarchy."
+  role: String
+  permissionSets: [String!]!
+  groups: [String!]!
 }
 
 type User @key(fields: "id") {
@@ -96,6 +122,27 @@ input CreateApiKeyInput {
 }
 `;
 
+/** Names the security metadata declares: assignments must use them. */
+export interface SecurityNames {
+  roles: readonly string[];
+  permissionSets: readonly string[];
+  groups: readonly string[];
+}
+
+/** The names declared by loaded security metadata (`model.security`). */
+export const securityNamesOf = (security: SecurityModel): SecurityNames => ({
+  roles: security.roles.map((r) => r.name),
+  permissionSets: security.permissionSets.map((p) => p.name),
+  groups: security.groups.map((g) => g.name),
+});
+
+/** Spec audit event types for access changes that @objectos/events does not list yet. */
+type AccessEventType = AuditEventType | 'authz.permission_granted' | 'authz.permission_revoked';
+
+const ORG_ADMIN_ROLES = ['owner', 'admin'];
+const MAX_NAME = 200;
+const MAX_ASSIGNED = 100;
+
 export interface IdentityContext {
   principal: Principal;
   requestId: string | null;
@@ -129,15 +176,55 @@ const userOut = (u: Record<string, unknown>) => ({
   createdAt: u.created_at,
 });
 
+const orgRoles = (role: string): string[] => role.split(',').map((r) => r.trim()).filter(Boolean);
+const accessOut = (userId: string, a: MemberAccess) => ({ userId, role: a.role, permissionSets: a.permissionSets, groups: a.groups });
+const quoted = (names: string[]) => names.map((n) => JSON.stringify(n)).join(', ');
+
+interface SetMemberAccessInput { userId: string; role?: string | null; permissionSets: string[]; groups: string[] }
+
+/** Trims and de-duplicates the names, refusing blank, overlong and (when the metadata is known) undeclared ones. */
+function checkAccessInput(input: SetMemberAccessInput, names: SecurityNames | undefined): MemberAccess {
+  const problems: string[] = [];
+  const unknown: Record<string, string[]> = {};
+  const list = (label: string, key: keyof SecurityNames, values: readonly string[], allowed: readonly string[] | undefined): string[] => {
+    const out = [...new Set(values.map((v) => v.trim()))];
+    if (out.some((v) => v === '' || v.length > MAX_NAME)) problems.push(`${label} names must be 1 to ${MAX_NAME} characters`);
+    if (out.length > MAX_ASSIGNED) problems.push(`at most ${MAX_ASSIGNED} ${label}s can be assigned`);
+    const bad = allowed ? out.filter((v) => v !== '' && !allowed.includes(v)) : [];
+    if (bad.length) {
+      unknown[key] = bad;
+      problems.push(`unknown ${label}${bad.length > 1 ? 's' : ''} ${quoted(bad)}`);
+    }
+    return out;
+  };
+  const role = input.role === null || input.role === undefined ? null : (list('role', 'roles', [input.role], names?.roles)[0] ?? null);
+  const permissionSets = list('permission set', 'permissionSets', input.permissionSets, names?.permissionSets);
+  const groups = list('group', 'groups', input.groups, names?.groups);
+  if (problems.length)
+    throw new GraphQLError(`Nothing was changed: ${problems.join('; ')}.`, { extensions: { code: 'BAD_USER_INPUT', ...(Object.keys(unknown).length ? { unknown } : {}) } });
+  return { role, permissionSets, groups };
+}
+
 /** Resolvers read with the verified principal only; credentials never reach this subgraph. */
-export function identityResolvers(auth: Auth, db: Db, bus: EventBus): GraphQLResolverMap<IdentityContext> {
-  const emit = (type: AuditEventType, p: Principal, requestId: string | null, details: Record<string, unknown>, target?: { type: string; id: string }) =>
-    bus.publish(auditEvent({ eventType: type, actor: { type: p.kind === 'api_key' ? 'api_client' : 'user', id: p.userId }, description: type, tenantId: p.organizationId, requestId, details, target })).catch(() => {});
+export function identityResolvers(auth: Auth, db: Db, bus: EventBus, security?: SecurityNames): GraphQLResolverMap<IdentityContext> {
+  const emit = (type: AccessEventType, p: Principal, requestId: string | null, details: Record<string, unknown>, target?: { type: string; id: string }) =>
+    bus.publish(auditEvent({ eventType: type as AuditEventType, actor: { type: p.kind === 'api_key' ? 'api_client' : 'user', id: p.userId }, description: type, tenantId: p.organizationId, requestId, details, target })).catch(() => {});
   const userById = async (id: string) => {
     const rows = await queryRows<Record<string, unknown>>(db, sql`select id, name, email, email_verified, image, two_factor_enabled, created_at from auth."user" where id = ${id}`);
     return rows[0] ? userOut(rows[0]) : null;
   };
   const orgOut = (o: Record<string, unknown>) => ({ id: o.id, name: o.name, slug: o.slug, createdAt: o.created_at });
+  const isOrgAdmin = (p: Principal) => p.roles.some((r) => ORG_ADMIN_ROLES.includes(r));
+  /** The user's organization roles in the organization, or null when not a member. */
+  const memberRoles = async (runner: SqlRunner, organizationId: string, userId: string, lock = false): Promise<string[] | null> => {
+    const rows = await queryRows<{ role: string }>(
+      runner,
+      lock
+        ? sql`select role from auth.member where organization_id = ${organizationId} and user_id = ${userId} for update`
+        : sql`select role from auth.member where organization_id = ${organizationId} and user_id = ${userId}`,
+    );
+    return rows[0] ? orgRoles(rows[0].role) : null;
+  };
 
   return {
     ...(scalarResolvers as unknown as GraphQLResolverMap<IdentityContext>),
@@ -187,6 +274,16 @@ export function identityResolvers(auth: Auth, db: Db, bus: EventBus): GraphQLRes
         );
         return rows.map(keyOut);
       },
+      myAccess: (_: unknown, __: unknown, { principal }: IdentityContext) =>
+        principal.userId && principal.organizationId ? accessOut(principal.userId, { role: principal.role, permissionSets: principal.permissionSets, groups: principal.groups }) : null,
+      memberAccess: async (_: unknown, { userId }: { userId: string }, { principal }: IdentityContext) => {
+        const self = signedIn(principal);
+        const org = principal.organizationId;
+        if (!org) return null;
+        if (userId !== self && !isOrgAdmin(principal)) throw err('FORBIDDEN', "Only an organization owner or admin can read another member's access.");
+        if (userId !== self && !(await memberRoles(db, org, userId))) return null;
+        return accessOut(userId, await loadMemberAccess(db, org, userId));
+      },
     },
     Mutation: {
       revokeSession: async (_: unknown, { id }: { id: string }, { principal, requestId }: IdentityContext) => {
@@ -218,6 +315,34 @@ export function identityResolvers(auth: Auth, db: Db, bus: EventBus): GraphQLRes
         if (rows.length === 0) throw err('NOT_FOUND', `No API key ${id} of yours exists.`);
         await emit('security.api_key_revoked', principal, requestId, { userId, apiKeyId: id }, { type: 'api_key', id });
         return true;
+      },
+      setMemberAccess: async (_: unknown, { input }: { input: SetMemberAccessInput }, { principal, requestId }: IdentityContext) => {
+        signedIn(principal);
+        const org = principal.organizationId;
+        if (!org) throw err('FORBIDDEN', 'Join or choose an organization first: access is assigned within one organization.');
+        if (!isOrgAdmin(principal)) throw err('FORBIDDEN', "Only an organization owner or admin can change a member's access.");
+        const next = checkAccessInput(input, security);
+        const target = input.userId;
+        const previous = await db.transaction(async (tx) => {
+          // The membership row is locked so concurrent changes to one member apply one after the other.
+          const roles = await memberRoles(tx, org, target, true);
+          if (!roles) throw err('NOT_FOUND', `User ${target} is not a member of this organization: nothing was changed.`);
+          if (roles.includes('owner') && !principal.roles.includes('owner')) throw err('FORBIDDEN', "Only an organization owner can change an owner's access.");
+          const before = await loadMemberAccess(tx, org, target);
+          await saveMemberAccess(tx, org, target, next);
+          return before;
+        });
+        // Published (and awaited) after the write: every gateway evicts the member's cached principals
+        // (details.userId) before this response leaves, so their next request acts with the new access.
+        const on = { type: 'user', id: target };
+        if (previous.role !== next.role)
+          await emit(next.role ? 'authz.role_assigned' : 'authz.role_removed', principal, requestId, { userId: target, role: next.role, previousRole: previous.role }, on);
+        const added = (a: string[], b: string[]) => b.filter((x) => !a.includes(x));
+        const granted = { permissionSets: added(previous.permissionSets, next.permissionSets), groups: added(previous.groups, next.groups) };
+        const revoked = { permissionSets: added(next.permissionSets, previous.permissionSets), groups: added(next.groups, previous.groups) };
+        if (granted.permissionSets.length || granted.groups.length) await emit('authz.permission_granted', principal, requestId, { userId: target, ...granted }, on);
+        if (revoked.permissionSets.length || revoked.groups.length) await emit('authz.permission_revoked', principal, requestId, { userId: target, ...revoked }, on);
+        return accessOut(target, next);
       },
     },
     User: {

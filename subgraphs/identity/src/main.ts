@@ -3,10 +3,11 @@ import { createServerAdapter } from '@whatwg-node/server';
 import { createEventBus } from '@objectos/events';
 import { loadMetadata } from '@objectos/metadata';
 import { createIdentitySubgraph } from './create-identity-subgraph.ts';
+import { securityNamesOf } from './identity-schema.ts';
 
 /**
  * Runs the identity subgraph as its own process (services mode): PORT (4002), HOST, DATABASE_URL,
- * OBJECTOS_SECRET, OBJECTOS_PUBLIC_URL (the gateway's), OBJECTOS_METADATA (policies), REDIS_URL
+ * OBJECTOS_SECRET, OBJECTOS_PUBLIC_URL (the gateway's), OBJECTOS_METADATA (policies, security names), REDIS_URL
  * (auth events reach every gateway), OBJECTOS_SEED=true (demo admin on first start).
  */
 async function main(): Promise<void> {
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
     secret,
     baseURL: publicUrl,
     policy: model.defaultPolicy,
+    security: securityNamesOf(model.security),
     bus,
     seedDemo: process.env['OBJECTOS_SEED'] === 'true',
   });

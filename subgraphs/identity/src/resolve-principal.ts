@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { queryRows, type Db } from '@objectos/db';
+import { loadMemberAccess, queryRows, type Db, type MemberAccess } from '@objectos/db';
 import type { PolicyDefinition } from '@objectos/metadata';
 import { ANONYMOUS, API_KEY_HEADER, hasCredentials, type AuthFailure, type Principal, type Resolution } from '@objectos/principal';
 import type { Auth } from './create-auth.ts';
@@ -34,13 +34,22 @@ export function createPrincipalResolver(auth: Auth, db: Db, policy: PolicyDefini
     return at ? Date.now() - new Date(at).getTime() > days * 86_400_000 : false;
   }
 
-  function principal(kind: 'user' | 'api_key', u: UserRow, organizationId: string | null, roles: string[] | null, ids: { sessionId?: string; apiKeyId?: string }): Principal {
+  /** The member's security assignment in the organization (role, permission sets, groups); none for non-members. */
+  async function access(userId: string, organizationId: string | null, roles: string[] | null): Promise<MemberAccess> {
+    if (!roles || !organizationId) return { role: null, permissionSets: [], groups: [] };
+    return loadMemberAccess(db, organizationId, userId);
+  }
+
+  async function principal(kind: 'user' | 'api_key', u: UserRow, organizationId: string | null, roles: string[] | null, ids: { sessionId?: string; apiKeyId?: string }): Promise<Principal> {
+    const a = await access(u.id, organizationId, roles);
     return {
       kind,
       userId: u.id,
       organizationId: roles ? organizationId : null,
       roles: roles ?? [],
-      permissionSets: roles ? roles.map((r) => `org_${r}`) : [],
+      permissionSets: a.permissionSets,
+      role: a.role,
+      groups: a.groups,
       isAdmin: (u.role ?? '').split(',').includes('admin'),
       sessionId: ids.sessionId ?? null,
       apiKeyId: ids.apiKeyId ?? null,
@@ -60,7 +69,7 @@ export function createPrincipalResolver(auth: Auth, db: Db, policy: PolicyDefini
       const roles = await membership(u.id, org);
       // A key is bound to one organization; once its user leaves it, the key opens nothing.
       if (!roles) return fail(403, 'NOT_A_MEMBER', "The API key's user is no longer a member of the key's organization.");
-      return { principal: principal('api_key', u, org, roles, { apiKeyId: r.key.id }), ...(r.key.expiresAt ? { expiresAt: new Date(r.key.expiresAt).getTime() } : {}) };
+      return { principal: await principal('api_key', u, org, roles, { apiKeyId: r.key.id }), ...(r.key.expiresAt ? { expiresAt: new Date(r.key.expiresAt).getTime() } : {}) };
     }
     if (!hasCredentials(headers)) return { principal: ANONYMOUS };
     const s = await auth.api.getSession({ headers, query: { disableCookieCache: true } }).catch(() => null);
@@ -79,7 +88,7 @@ export function createPrincipalResolver(auth: Auth, db: Db, policy: PolicyDefini
     const org = (s.session as { activeOrganizationId?: string | null }).activeOrganizationId ?? null;
     const roles = await membership(u.id, org);
     return {
-      principal: principal('user', u, org, roles, { sessionId: s.session.id }),
+      principal: await principal('user', u, org, roles, { sessionId: s.session.id }),
       expiresAt: Math.min(absoluteEnd, new Date(s.session.expiresAt).getTime()),
     };
   };

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt, isNotNull, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { ColumnPlan, ObjectPlan } from '@objectos/schema';
-import { badInput } from '../errors.ts';
+import { badInput, dataError } from '../errors.ts';
 import { col, type DynTable } from '../db/tables.ts';
 
 export type Direction = 'ASC' | 'DESC';
@@ -14,11 +14,14 @@ export interface OrderByInput {
 }
 
 /** The requested order plus `id` as the final tie-breaker, so every order is total (cursors need that). */
-export function resolveOrder(p: ObjectPlan, orderBy: readonly OrderByInput[] | null | undefined): OrderItem[] {
+export function resolveOrder(
+  p: ObjectPlan, orderBy: readonly OrderByInput[] | null | undefined, readable: (c: ColumnPlan) => boolean = () => true,
+): OrderItem[] {
   const requested = orderBy && orderBy.length > 0 ? orderBy : [{ field: 'CREATED_AT', direction: 'ASC' as const }];
   const items: OrderItem[] = requested.map((o, i) => {
     const column = p.columns.find((c) => c.sortValue === o.field);
     if (!column) throw badInput(p.typeName, [{ field: `orderBy[${i}].field`, constraint: 'sortable', message: `${p.typeName} cannot be sorted by ${o.field}` }]);
+    if (!readable(column)) throw dataError('FORBIDDEN', `Cannot sort on ${p.typeName}.${column.graphqlName}: the field is not readable`);
     return { column, direction: o.direction ?? 'ASC' };
   });
   if (!items.some((i) => i.column.type === 'id')) items.push({ column: p.columns.find((c) => c.type === 'id')!, direction: 'ASC' });

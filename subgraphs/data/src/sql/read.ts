@@ -4,6 +4,8 @@ import { col } from '../db/tables.ts';
 import { objectOf, type DataSource, type Row } from '../data-source.ts';
 import { afterCondition, decodeCursor, encodeCursor, orderSql, resolveOrder, reverseOrder, type OrderByInput } from './order.ts';
 import { buildWhere, type WhereInput } from './where.ts';
+import { columnReadable, maskRows } from '../security/fields.ts';
+import type { ColumnPlan } from '@objectos/schema';
 
 export interface ListArgs {
   where?: WhereInput | null;
@@ -37,12 +39,13 @@ function pageSize(ds: DataSource, typeName: string, args: ListArgs): number {
 
 /** One page of a list query: one SQL statement for the page, one more for totalCount if selected. */
 export async function findConnection(ds: DataSource, objectName: string, args: ListArgs): Promise<Connection> {
-  const { p, table, tenant } = objectOf(ds, objectName);
+  const { p, table, visible } = objectOf(ds, objectName);
   const n = pageSize(ds, p.typeName, args);
-  const order = resolveOrder(p, args.orderBy);
+  const readable = (c: ColumnPlan) => columnReadable(ds, p, c);
+  const order = resolveOrder(p, args.orderBy, readable);
   const backward = args.last != null || (args.before != null && args.first == null);
   const effective = backward ? reverseOrder(order) : order;
-  const where = and(tenant, buildWhere(p, table, args.where));
+  const where = and(visible, buildWhere(p, table, args.where, 'where', readable));
   const conds: (SQL | undefined)[] = [where];
   if (args.after != null) conds.push(afterCondition(table, order, decodeCursor(p, args.after, order, 'after')));
   if (args.before != null) conds.push(afterCondition(table, reverseOrder(order), decodeCursor(p, args.before, order, 'before')));
@@ -54,7 +57,7 @@ export async function findConnection(ds: DataSource, objectName: string, args: L
     .limit(n + 1)
     .offset(args.offset ?? 0)) as Row[];
   const more = rows.length > n;
-  const page = rows.slice(0, n);
+  const page = maskRows(ds, p, rows.slice(0, n));
   if (backward) page.reverse();
   const edges = page.map((node) => ({ cursor: encodeCursor(node, order), node }));
   return {
@@ -74,9 +77,9 @@ export async function findConnection(ds: DataSource, objectName: string, args: L
 }
 
 export async function findByIds(ds: DataSource, objectName: string, ids: readonly string[]): Promise<Row[]> {
-  const { p, table, tenant } = objectOf(ds, objectName);
+  const { p, table, visible } = objectOf(ds, objectName);
   const id = col(table, p.columns[0]!);
-  return (await ds.db.select().from(table).where(and(tenant, inArray(id, [...ids])))) as Row[];
+  return maskRows(ds, p, (await ds.db.select().from(table).where(and(visible, inArray(id, [...ids])))) as Row[]);
 }
 
 export interface ChildArgs {
@@ -87,15 +90,16 @@ export interface ChildArgs {
 }
 
 /**
- * Children of many parents in one statement. With limit/offset, a window function pages each parent's
+ * Children of many parents in one statement (unmasked: the caller groups them by foreign key, then masks). With limit/offset, a window function pages each parent's
  * children separately, so the cost stays one statement however many parents there are.
  */
 export async function findChildren(ds: DataSource, child: string, column: string, parentIds: readonly string[], args: ChildArgs): Promise<Row[]> {
-  const { p, table, tenant } = objectOf(ds, child);
+  const { p, table, visible } = objectOf(ds, child);
   const c = p.columns.find((x) => x.column === column)!;
   const fk = col(table, c);
-  const where = and(tenant, inArray(fk, [...parentIds]), buildWhere(p, table, args.where));
-  const order = orderSql(table, resolveOrder(p, args.orderBy));
+  const readable = (x: ColumnPlan) => columnReadable(ds, p, x);
+  const where = and(visible, inArray(fk, [...parentIds]), buildWhere(p, table, args.where, 'where', readable));
+  const order = orderSql(table, resolveOrder(p, args.orderBy, readable));
   if (args.limit != null && (args.limit < 0 || args.limit > ds.maxPageSize))
     throw badInput(p.typeName, [{ field: 'limit', constraint: 'pagination', message: `limit must be between 0 and ${ds.maxPageSize}` }]);
   if (args.offset != null && args.offset < 0)

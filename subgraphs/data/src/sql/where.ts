@@ -1,7 +1,7 @@
 import { and, eq, gt, gte, ilike, inArray, isNotNull, isNull, lt, lte, not, or, sql, type SQL } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import type { ColumnPlan, FilterOp, ObjectPlan } from '@objectos/schema';
-import { badInput, type InputIssue } from '../errors.ts';
+import { badInput, dataError, type InputIssue } from '../errors.ts';
 import { col, type DynTable } from '../db/tables.ts';
 
 export type WhereInput = { [key: string]: unknown };
@@ -47,7 +47,9 @@ const NEEDS_VALUE = new Set<FilterOp>(['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'in
  * Turns a `where` input (GraphQL names) into one SQL condition. Pure: tested with `.toSQL()`.
  * Unknown fields or operators are refused (GraphQL validation catches them first; this is the backstop).
  */
-export function buildWhere(p: ObjectPlan, table: DynTable, where: WhereInput | null | undefined, path = 'where'): SQL | undefined {
+export function buildWhere(
+  p: ObjectPlan, table: DynTable, where: WhereInput | null | undefined, path = 'where', readable: (c: ColumnPlan) => boolean = () => true,
+): SQL | undefined {
   if (where === null || where === undefined) return undefined;
   const issues: InputIssue[] = [];
   const parts: SQL[] = [];
@@ -56,12 +58,12 @@ export function buildWhere(p: ObjectPlan, table: DynTable, where: WhereInput | n
     const at = `${path}.${key}`;
     if (key === 'and' || key === 'or') {
       const list = (value ?? []) as WhereInput[];
-      const subs = list.map((w, i) => buildWhere(p, table, w, `${at}[${i}]`) ?? TRUE);
+      const subs = list.map((w, i) => buildWhere(p, table, w, `${at}[${i}]`, readable) ?? TRUE);
       parts.push(key === 'and' ? (subs.length ? and(...subs)! : TRUE) : subs.length ? or(...subs)! : FALSE);
       continue;
     }
     if (key === 'not') {
-      if (value !== null) parts.push(not(buildWhere(p, table, value as WhereInput, at) ?? TRUE));
+      if (value !== null) parts.push(not(buildWhere(p, table, value as WhereInput, at, readable) ?? TRUE));
       continue;
     }
     const c = p.columns.find((x) => x.graphqlName === key);
@@ -69,6 +71,7 @@ export function buildWhere(p: ObjectPlan, table: DynTable, where: WhereInput | n
       issues.push({ field: at, constraint: 'unknownField', message: `${at}: ${p.typeName} has no field "${key}"` });
       continue;
     }
+    if (!readable(c)) throw dataError('FORBIDDEN', `Cannot filter on ${p.typeName}.${c.graphqlName}: the field is not readable`);
     if (value === null) continue;
     for (const [op, arg] of Object.entries(value as Record<string, unknown>)) {
       const fn = OPERATORS[op as FilterOp];

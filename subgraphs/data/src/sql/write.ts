@@ -8,6 +8,8 @@ import { fkName } from '../db/migrate.ts';
 import { objectOf, type DataSource, type Row } from '../data-source.ts';
 import { validateInput } from '../validate-input.ts';
 import { isUuid } from './where.ts';
+import { maskRows, requireEditable, requireObject } from '../security/fields.ts';
+import { rlsSql } from '../security/predicates.ts';
 
 const notFound = (p: ObjectPlan, id: string): GraphQLError => dataError('NOT_FOUND', `No ${p.typeName} with id "${id}"`);
 
@@ -29,26 +31,52 @@ async function checkReferences(tx: Tx, ds: DataSource, p: ObjectPlan, values: Re
     const c = p.columns.find((x) => x.column === r.column)!;
     const id = values[c.graphqlName];
     if (id === null || id === undefined) continue;
-    const { p: targetPlan, table: target, tenant } = objectOf(ds, r.target);
+    // A record the writer cannot read is answered like a missing one.
+    const { p: targetPlan, table: target, visible } = objectOf(ds, r.target);
     const idCol = col(target, targetPlan.columns[0]!);
     // FOR SHARE: the referenced record cannot be deleted before this write commits.
     const found = typeof id === 'string' && isUuid(id)
-      ? await tx.select({ id: idCol }).from(target).where(and(tenant, eq(idCol, id))).for('share')
+      ? await tx.select({ id: idCol }).from(target).where(and(visible, eq(idCol, id))).for('share')
       : [];
     if (found.length === 0)
       throw badInput(p.typeName, [{ field: c.graphqlName, constraint: 'reference', message: `${c.graphqlName}: no ${targetPlan.typeName} with id "${String(id)}"` }]);
   }
 }
 
+/**
+ * RLS `check` of the written row (insert or update): a row the policies would not accept is refused and
+ * the transaction rolls back, so nothing is written.
+ */
+async function checkRls(tx: Tx, ds: DataSource, p: ObjectPlan, id: string, op: 'insert' | 'update'): Promise<void> {
+  if (!ds.sc) return;
+  const table = ds.tables[p.object.name]!;
+  const check = rlsSql(ds.sc, p.object.name, table, op, 'check');
+  if (!check) return;
+  const idCol = col(table, p.columns[0]!);
+  const ok = await tx.select({ id: idCol }).from(table).where(and(eq(idCol, id), check));
+  if (ok.length === 0) throw dataError('FORBIDDEN', `This ${op} of ${p.typeName} is refused by row-level security: the record would not satisfy its ${op} policies`);
+}
+
+/** Nothing matched a write: a record the request cannot see is "not found"; one it can only read is "forbidden". */
+async function missOrForbidden(tx: Tx, ds: DataSource, p: ObjectPlan, id: string, op: 'edit' | 'delete'): Promise<GraphQLError> {
+  const { table, visible } = objectOf(ds, p.object.name, 'read');
+  const idCol = col(table, p.columns[0]!);
+  const seen = await tx.select({ id: idCol }).from(table).where(and(visible, eq(idCol, id)));
+  return seen.length > 0 ? dataError('FORBIDDEN', `You can read this ${p.typeName} but not ${op} it`) : notFound(p, id);
+}
+
 export async function createRecord(ds: DataSource, object: string, input: Record<string, unknown>): Promise<Row> {
   const { p, table } = objectOf(ds, object);
+  requireObject(ds, p, 'create');
   const values = validateInput(p, input, 'create');
+  requireEditable(ds, p, values);
   const tenant = tenantOf(ds, p);
   return ds.db.transaction(async (tx) => {
     try {
       await checkReferences(tx, ds, p, values);
       const [row] = await tx.insert(table).values({ ...values, [TENANT.key]: tenant, [OWNER.key]: ds.actor }).returning();
-      return row as Row;
+      await checkRls(tx, ds, p, (row as Row).id, 'insert');
+      return maskRows(ds, p, [row as Row])[0]!;
     } catch (e) {
       throw translate(ds, p, e, values);
     }
@@ -56,8 +84,10 @@ export async function createRecord(ds: DataSource, object: string, input: Record
 }
 
 export async function updateRecord(ds: DataSource, object: string, id: string, input: Record<string, unknown>): Promise<Row> {
-  const { p, table, tenant: inTenant } = objectOf(ds, object);
+  const { p, table, visible: editable } = objectOf(ds, object, 'edit');
+  requireObject(ds, p, 'edit');
   const values = validateInput(p, input, 'update');
+  requireEditable(ds, p, values);
   tenantOf(ds, p);
   if (!isUuid(id)) throw notFound(p, id);
   const idCol = col(table, p.columns[0]!);
@@ -65,10 +95,11 @@ export async function updateRecord(ds: DataSource, object: string, id: string, i
     try {
       await checkReferences(tx, ds, p, values);
       const rows = Object.keys(values).length === 0
-        ? await tx.select().from(table).where(and(inTenant, eq(idCol, id)))
-        : await tx.update(table).set({ ...values, updatedAt: new Date() }).where(and(inTenant, eq(idCol, id))).returning();
-      if (!rows[0]) throw notFound(p, id);
-      return rows[0] as Row;
+        ? await tx.select().from(table).where(and(editable, eq(idCol, id)))
+        : await tx.update(table).set({ ...values, updatedAt: new Date() }).where(and(editable, eq(idCol, id))).returning();
+      if (!rows[0]) throw await missOrForbidden(tx, ds, p, id, 'edit');
+      await checkRls(tx, ds, p, id, 'update');
+      return maskRows(ds, p, [rows[0] as Row])[0]!;
     } catch (e) {
       throw translate(ds, p, e, values);
     }
@@ -76,14 +107,15 @@ export async function updateRecord(ds: DataSource, object: string, id: string, i
 }
 
 export async function deleteRecord(ds: DataSource, object: string, id: string): Promise<Row> {
-  const { p, table, tenant: inTenant } = objectOf(ds, object);
+  const { p, table, visible: deletable } = objectOf(ds, object, 'delete');
+  requireObject(ds, p, 'delete');
   tenantOf(ds, p);
   if (!isUuid(id)) throw notFound(p, id);
   return ds.db.transaction(async (tx) => {
     try {
-      const [row] = await tx.delete(table).where(and(inTenant, eq(col(table, p.columns[0]!), id))).returning();
-      if (!row) throw notFound(p, id);
-      return row as Row;
+      const [row] = await tx.delete(table).where(and(deletable, eq(col(table, p.columns[0]!), id))).returning();
+      if (!row) throw await missOrForbidden(tx, ds, p, id, 'delete');
+      return maskRows(ds, p, [row as Row])[0]!;
     } catch (e) {
       throw translate(ds, p, e, {});
     }

@@ -1,0 +1,170 @@
+import { createHash } from 'node:crypto';
+import { isEnumType, isInputObjectType, isIntrospectionType, isObjectType, type GraphQLSchema } from 'graphql';
+import { accessFor, defaultInflection, type Access, type ColumnPlan, type CompiledSchema, type ObjectAccess } from '@objectos/schema';
+import { ANONYMOUS, type Principal } from '@objectos/principal';
+import { principalOfRequest } from '../auth/use-authentication.ts';
+
+/** Who a request acts as, with its access per metadata source computed at most once. */
+export interface Subject {
+  principal: Principal;
+  /** Access under the compiled metadata `sources[i]`. */
+  access(source: number): Access;
+  /**
+   * A digest of everything decisions read (authenticated kind; per object read/create/edit/delete and
+   * field readability): subjects with the same digest get the same answer from every decision.
+   */
+  digest(): string;
+}
+
+/**
+ * One access decision. Every decision depends on the principal only (never on parent or arguments),
+ * so it is evaluated once per request: as a shield rule (`cache: 'contextual'`) and in validation.
+ */
+export interface Decision {
+  /** Stable key: the shield rule of a field is named after its type and field, this says why. */
+  kind: 'allow' | 'authenticated' | 'read' | 'create' | 'edit' | 'delete' | 'readable';
+  /** Reads only what {@link Subject.digest} covers. */
+  allows(subject: Subject): boolean;
+  /** Why a principal is refused (names Type.field). */
+  message: string;
+}
+
+/**
+ * The one source of the gateway's access decisions, built from the composed schema and the compiled
+ * security plans. The graphql-shield rule tree (execution) and the validation rule (0 resolver calls)
+ * are both built from it, so they cannot disagree.
+ */
+export interface DecisionTable {
+  /** Every field of every object type of the public schema (introspection types aside). */
+  fields: Map<string, Map<string, Decision>>;
+  /** Input object fields naming a column (`<Type>Where`): filtering on it needs it readable. */
+  inputs: Map<string, Map<string, Decision>>;
+  /** Enum values naming a column (`<Type>SortField`): sorting on it needs it readable. */
+  enums: Map<string, Map<string, Decision>>;
+  sources: readonly CompiledSchema[];
+}
+
+const authenticatedKinds = new Set<Principal['kind']>(['user', 'api_key']);
+const NO_ACCESS: ObjectAccess = { read: false, create: false, edit: false, delete: false, viewAll: false, modifyAll: false, fields: {} };
+
+const subjects = new WeakMap<object, Subject>();
+
+/**
+ * The subject of a GraphQL context (yoga's, or a validation-time one carrying `request`), memoized per
+ * request: the principal's Access is computed once, whichever of shield or validation asks first.
+ */
+export function subjectOf(context: unknown, sources: readonly CompiledSchema[]): Subject {
+  const ctx = (context ?? {}) as { request?: Request; principal?: Principal };
+  const key: object = ctx.request ?? ctx;
+  let s = subjects.get(key);
+  if (!s) {
+    const principal = ctx.principal ?? (ctx.request ? principalOfRequest(ctx.request) : ANONYMOUS);
+    const computed: (Access | undefined)[] = [];
+    let digest: string | undefined;
+    const access = (i: number) => (computed[i] ??= accessFor(sources[i]!.plan, sources[i]!.security, principal));
+    s = {
+      principal,
+      access,
+      digest: () => (digest ??= digestOf(principal, sources.map((_, i) => access(i)))),
+    };
+    subjects.set(key, s);
+  }
+  return s;
+}
+
+function digestOf(principal: Principal, accesses: Access[]): string {
+  const parts = [authenticatedKinds.has(principal.kind) ? 'A' : '-'];
+  for (const a of accesses)
+    for (const [name, o] of Object.entries(a.objects)) {
+      parts.push(`${name}:${+o.read}${+o.create}${+o.edit}${+o.delete}`);
+      for (const [f, fa] of Object.entries(o.fields)) parts.push(`${f}:${+fa.readable}`);
+    }
+  return createHash('sha256').update(parts.join(',')).digest('base64url').slice(0, 22);
+}
+
+const objectAccess = (s: Subject, source: number, object: string): ObjectAccess => s.access(source).objects[object] ?? NO_ACCESS;
+
+/** Builds the decision table: data object types from the plans, every other field needs an authenticated principal. */
+export function buildDecisionTable(schema: GraphQLSchema, sources: readonly CompiledSchema[]): DecisionTable {
+  const fields = new Map<string, Map<string, Decision>>();
+  const inputs = new Map<string, Map<string, Decision>>();
+  const enums = new Map<string, Map<string, Decision>>();
+  const set = (map: Map<string, Map<string, Decision>>, type: string, field: string, d: Decision) => {
+    let m = map.get(type);
+    if (!m) map.set(type, (m = new Map()));
+    if (!m.has(field)) m.set(field, d);
+  };
+  const is = (type: string, f: (t: ReturnType<GraphQLSchema['getType']>) => boolean) => f(schema.getType(type));
+
+  sources.forEach(({ plan }, src) => {
+    for (const p of Object.values(plan.objects)) {
+      const o = p.object.name;
+      const T = p.typeName;
+      const read = (where: string): Decision => ({
+        kind: 'read', message: `Not allowed to read ${where}`, allows: (s) => objectAccess(s, src, o).read,
+      });
+      const readable = (where: string, object: string, field: string, verb = 'read'): Decision => ({
+        kind: 'readable',
+        message: verb === 'read' ? `Not allowed to read ${where}` : `Cannot ${verb} on ${where}: the field is not readable`,
+        allows: (s) => {
+          const a = objectAccess(s, src, object);
+          return a.read && (a.fields[field]?.readable ?? true);
+        },
+      });
+      // A system column (id, createdAt, updatedAt) is readable with the object; a field as its permissions say.
+      const column = (c: ColumnPlan, verb: string): Decision =>
+        c.field === null
+          ? { kind: 'read', message: verb === 'read' ? `Not allowed to read ${T}.${c.graphqlName}` : `Cannot ${verb} on ${T}.${c.graphqlName}: the object is not readable`, allows: (s) => objectAccess(s, src, o).read }
+          : readable(`${T}.${c.graphqlName}`, o, c.field.name, verb);
+
+      if (is(T, isObjectType)) {
+        for (const c of p.columns) set(fields, T, c.graphqlName, column(c, 'read'));
+        for (const r of p.relations) set(fields, T, r.graphqlName, readable(`${T}.${r.graphqlName}`, o, r.field.name));
+        for (const r of p.reverse) {
+          const child = plan.objects[r.child];
+          if (!child) continue;
+          // Listing children by parent reveals their lookup: the child's read and that field's.
+          set(fields, T, r.graphqlName, readable(`${T}.${r.graphqlName}`, r.child, r.field.name));
+        }
+        // Fields other subgraphs add to the entity are reached through it: they follow the object's read.
+        const t = schema.getType(T);
+        if (isObjectType(t)) for (const f of Object.keys(t.getFields())) set(fields, T, f, read(`${T}.${f}`));
+      }
+      for (const typeName of [defaultInflection.connectionType(p.object), defaultInflection.edgeType(p.object)]) {
+        const t = schema.getType(typeName);
+        if (isObjectType(t)) for (const f of Object.keys(t.getFields())) set(fields, typeName, f, read(`${typeName}.${f}`));
+      }
+      const rootFields: [string, string, keyof ObjectAccess, string][] = [
+        ['Query', p.singleField, 'read', 'read'],
+        ['Query', p.listField, 'read', 'read'],
+        ['Mutation', p.createMutation, 'create', 'create'],
+        ['Mutation', p.updateMutation, 'edit', 'edit'],
+        ['Mutation', p.deleteMutation, 'delete', 'delete'],
+      ];
+      for (const [root, name, perm, verb] of rootFields) {
+        const t = root === 'Query' ? schema.getQueryType() : schema.getMutationType();
+        if (!t || t.name !== root || !t.getFields()[name]) continue;
+        set(fields, root, name, {
+          kind: perm as Decision['kind'],
+          message: `Not allowed to ${verb} ${T} records (${root}.${name})`,
+          allows: (s) => objectAccess(s, src, o)[perm] === true,
+        });
+      }
+      const where = defaultInflection.whereInput(p.object);
+      if (is(where, isInputObjectType)) for (const c of p.columns) set(inputs, where, c.graphqlName, column(c, 'filter'));
+      const sort = defaultInflection.sortFieldEnum(p.object);
+      if (is(sort, isEnumType)) for (const c of p.columns) if (c.sortValue) set(enums, sort, c.sortValue, column(c, 'sort'));
+    }
+  });
+
+  for (const t of Object.values(schema.getTypeMap())) {
+    if (!isObjectType(t) || isIntrospectionType(t)) continue;
+    for (const f of Object.keys(t.getFields())) {
+      if (t.name === 'PageInfo') set(fields, t.name, f, { kind: 'allow', message: '', allows: () => true });
+      // Identity, external subgraphs and data root fields not generated from an object enforce their
+      // own record access; here they need a signed-in user or an API key.
+      else set(fields, t.name, f, { kind: 'authenticated', message: `Sign in to ${t.name === 'Mutation' ? 'call' : 'read'} ${t.name}.${f}`, allows: (s) => authenticatedKinds.has(s.principal.kind) });
+    }
+  }
+  return { fields, inputs, enums, sources };
+}

@@ -1,0 +1,41 @@
+import type { MetadataModel } from '@objectos/metadata';
+import { METADATA_ENDPOINT, SYSTEM, signPrincipal } from '@objectos/principal';
+import { compile, type CompiledSchema } from '@objectos/schema';
+
+export interface MetadataSource {
+  name: string;
+  url: string;
+  fetch?: (request: Request) => Promise<Response>;
+}
+
+/**
+ * The ObjectOS metadata a subgraph serves at {@link METADATA_ENDPOINT} (to the signed system principal),
+ * compiled into the same data and security plans the subgraph enforces; null when the subgraph has no
+ * ObjectOS metadata (any answer other than 200 `{ objectos: 'metadata/1', model }`, or an external
+ * subgraph that cannot be reached there).
+ */
+export async function loadSecurity(s: MetadataSource, key: string, onUnreachable?: (error: Error) => void): Promise<CompiledSchema | null> {
+  const url = new URL(METADATA_ENDPOINT, s.url).href;
+  const init: RequestInit = { method: 'GET', headers: signPrincipal(SYSTEM, key), signal: AbortSignal.timeout(10_000) };
+  let res: Response;
+  try {
+    res = s.fetch ? await s.fetch(new Request(url, init)) : await fetch(url, init);
+  } catch (e) {
+    // An in-process subgraph that fails here is broken, not foreign.
+    if (s.fetch) throw new Error(`subgraph "${s.name}" failed to serve ${METADATA_ENDPOINT}: ${(e as Error).message}`);
+    onUnreachable?.(e as Error);
+    return null;
+  }
+  if (res.status !== 200 || !(res.headers.get('content-type') ?? '').includes('json')) {
+    await res.body?.cancel().catch(() => {});
+    return null;
+  }
+  const body: unknown = await res.json().catch(() => null);
+  const b = body as { objectos?: unknown; model?: unknown } | null;
+  if (!b || b.objectos !== 'metadata/1' || typeof b.model !== 'object' || b.model === null) return null;
+  try {
+    return compile(b.model as MetadataModel);
+  } catch (e) {
+    throw new Error(`subgraph "${s.name}" served metadata the gateway cannot compile: ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,47 @@
+import { GraphQLError, type ASTNode, type GraphQLSchema } from 'graphql';
+import { applyMiddleware } from 'graphql-middleware';
+import { allow, deny, rule, shield } from 'graphql-shield';
+import { subjectOf, type DecisionTable } from './decisions.ts';
+
+type ShieldOptions = NonNullable<Parameters<typeof shield>[1]>;
+type ShieldRule = NonNullable<ShieldOptions['fallbackRule']>;
+
+export const forbidden = (message: string, node?: ASTNode): GraphQLError =>
+  new GraphQLError(message, { ...(node ? { nodes: [node] } : {}), extensions: { code: 'FORBIDDEN' } });
+
+export interface ShieldSetup {
+  /** An explicit rule for every field of every object type of the public schema. */
+  ruleTree: Record<string, Record<string, ShieldRule>>;
+  options: ShieldOptions & { fallbackRule: ShieldRule };
+}
+
+/** The graphql-shield rule tree, one rule per field, from the decision table. */
+export function buildShield(table: DecisionTable): ShieldSetup {
+  const ruleTree: ShieldSetup['ruleTree'] = {};
+  for (const [type, fields] of table.fields) {
+    const map: Record<string, ShieldRule> = {};
+    for (const [field, d] of fields) {
+      if (d.kind === 'allow') {
+        map[field] = allow;
+        continue;
+      }
+      // Decisions depend on the principal alone: evaluated once per request.
+      map[field] = rule(`${type}.${field}`, { cache: 'contextual' })((_parent, _args, ctx) =>
+        d.allows(subjectOf(ctx, table.sources)) ? true : forbidden(d.message));
+    }
+    ruleTree[type] = map;
+  }
+  return {
+    ruleTree,
+    options: {
+      fallbackRule: deny,
+      allowExternalErrors: true,
+      fallbackError: forbidden('Not allowed: this field has no access rule'),
+    },
+  };
+}
+
+/** Wraps every resolver of the (stitched) schema with its shield rule. */
+export function applyShield(schema: GraphQLSchema, setup: ShieldSetup): GraphQLSchema {
+  return applyMiddleware(schema, shield(setup.ruleTree, setup.options));
+}

@@ -1,0 +1,60 @@
+import { sql } from 'drizzle-orm';
+import { queryRows, type Db, type SqlRunner } from './connect.ts';
+
+const SECURITY_LOCK = 7_734_013;
+
+/**
+ * The security catalog both subgraphs share (one database): who holds which role, permission sets and
+ * groups in an organization (written by the identity subgraph, read by it to build principals and by the
+ * data subgraph for role-based sharing), and the manual record shares (written by the data subgraph).
+ */
+export async function ensureSecurityTables(db: Db): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(${SECURITY_LOCK})`);
+    await tx.execute(sql.raw('create schema if not exists security'));
+    await tx.execute(sql.raw(`create table if not exists security.member_access (
+      organization_id text not null,
+      user_id text not null,
+      role text,
+      permission_sets text[] not null default '{}',
+      groups text[] not null default '{}',
+      updated_at timestamptz not null default now(),
+      primary key (organization_id, user_id))`));
+    await tx.execute(sql.raw('create index if not exists member_access_role on security.member_access (organization_id, role)'));
+    await tx.execute(sql.raw(`create table if not exists security.record_share (
+      id uuid primary key default gen_random_uuid(),
+      organization_id text not null,
+      object text not null,
+      record_id uuid not null,
+      shared_with_type text not null check (shared_with_type in ('user', 'role', 'role_and_subordinates', 'group')),
+      shared_with text not null,
+      access_level text not null check (access_level in ('read', 'edit')),
+      granted_by text,
+      created_at timestamptz not null default now(),
+      unique (organization_id, object, record_id, shared_with_type, shared_with))`));
+    await tx.execute(sql.raw('create index if not exists record_share_record on security.record_share (organization_id, object, record_id)'));
+  });
+}
+
+export interface MemberAccess {
+  role: string | null;
+  permissionSets: string[];
+  groups: string[];
+}
+
+/** A member's assigned role, permission sets and groups (none assigned → empty). */
+export async function loadMemberAccess(db: SqlRunner, organizationId: string, userId: string): Promise<MemberAccess> {
+  const rows = await queryRows<{ role: string | null; permission_sets: string[]; groups: string[] }>(db, sql`
+    select role, permission_sets, groups from security.member_access where organization_id = ${organizationId} and user_id = ${userId}`);
+  const r = rows[0];
+  return { role: r?.role ?? null, permissionSets: r?.permission_sets ?? [], groups: r?.groups ?? [] };
+}
+
+/** Replaces a member's assignment. */
+export async function saveMemberAccess(db: SqlRunner, organizationId: string, userId: string, a: MemberAccess): Promise<void> {
+  await queryRows(db, sql`
+    insert into security.member_access (organization_id, user_id, role, permission_sets, groups)
+    values (${organizationId}, ${userId}, ${a.role}, ${sql.param(a.permissionSets)}::text[], ${sql.param(a.groups)}::text[])
+    on conflict (organization_id, user_id) do update
+      set role = excluded.role, permission_sets = excluded.permission_sets, groups = excluded.groups, updated_at = now()`);
+}

@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import { snakeName } from './field-schema.ts';
+
+/** Spec `Role` (identity/role.zod.ts): a node of the role hierarchy. */
+export const RoleSchema = z.strictObject({
+  name: snakeName,
+  label: z.string().min(1).optional(),
+  parent: snakeName.optional(),
+  description: z.string().optional(),
+});
+
+/** A public group: a named set of members records can be shared with. */
+export const GroupSchema = z.strictObject({
+  name: snakeName,
+  label: z.string().min(1).optional(),
+  description: z.string().optional(),
+});
+
+/** Spec `ObjectPermission`: every flag defaults to false. */
+export const ObjectPermissionSchema = z.strictObject({
+  allowRead: z.boolean().default(false),
+  allowCreate: z.boolean().default(false),
+  allowEdit: z.boolean().default(false),
+  allowDelete: z.boolean().default(false),
+  viewAllRecords: z.boolean().default(false),
+  modifyAllRecords: z.boolean().default(false),
+});
+
+/** Spec `FieldPermission`: readable (true), editable (false). */
+export const FieldPermissionSchema = z.strictObject({
+  readable: z.boolean().default(true),
+  editable: z.boolean().default(false),
+});
+
+/** The better-auth organization roles a profile can be the default for. */
+export const ORGANIZATION_ROLES = ['owner', 'admin', 'member'] as const;
+
+/** Spec `PermissionSet` (a profile when `isProfile`). */
+export const PermissionSetSchema = z.strictObject({
+  name: snakeName,
+  label: z.string().min(1).optional(),
+  description: z.string().optional(),
+  isProfile: z.boolean().default(false),
+  /** Profiles only: members whose organization role is listed get this profile unless one is assigned. */
+  defaultFor: z.array(z.enum(ORGANIZATION_ROLES)).default([]),
+  objects: z.record(snakeName, ObjectPermissionSchema).default({}),
+  fields: z.record(z.string(), FieldPermissionSchema).default({}),
+});
+
+const recipient = z.strictObject({
+  type: z.enum(['user', 'group', 'role', 'role_and_subordinates', 'guest']),
+  value: z.string().min(1).optional(),
+});
+
+/** A condition: the SQL-ish WHERE of the spec (`status = 'closed'`) or the spec filter object form. */
+export const ConditionInputSchema = z.union([z.string().min(1), z.record(z.string(), z.unknown())]);
+
+/** Spec `SharingRule` (security/sharing.zod.ts). */
+export const SharingRuleSchema = z.strictObject({
+  name: snakeName,
+  label: z.string().min(1).optional(),
+  description: z.string().optional(),
+  object: snakeName,
+  active: z.boolean().default(true),
+  type: z.enum(['owner', 'criteria']),
+  ownedBy: z.strictObject({ type: z.enum(['user', 'group', 'role', 'role_and_subordinates']), value: z.string().min(1) }).optional(),
+  condition: ConditionInputSchema.optional(),
+  accessLevel: z.enum(['read', 'edit', 'full']),
+  sharedWith: recipient,
+});
+
+/** Spec `RowLevelSecurityPolicy` (security/rls.zod.ts). */
+export const RlsPolicySchema = z.strictObject({
+  name: snakeName,
+  label: z.string().optional(),
+  description: z.string().optional(),
+  object: snakeName,
+  operation: z.enum(['select', 'insert', 'update', 'delete', 'all']).default('all'),
+  using: z.string().min(1).optional(),
+  check: z.string().min(1).optional(),
+  roles: z.array(snakeName).default([]),
+  enabled: z.boolean().default(true),
+  priority: z.int().default(0),
+});
+
+export type RoleDefinition = z.output<typeof RoleSchema>;
+export type GroupDefinition = z.output<typeof GroupSchema>;
+export type ObjectPermission = z.output<typeof ObjectPermissionSchema>;
+export type FieldPermission = z.output<typeof FieldPermissionSchema>;
+export type PermissionSetDefinition = z.output<typeof PermissionSetSchema>;
+export type SharingRuleDefinition = z.output<typeof SharingRuleSchema>;
+export type RlsPolicyDefinition = z.output<typeof RlsPolicySchema>;
+export type OrganizationRole = (typeof ORGANIZATION_ROLES)[number];
