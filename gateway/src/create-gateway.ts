@@ -191,9 +191,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const yoga = createYoga<Record<string, unknown>>({
     schema,
     graphqlEndpoint,
-    // Validation depends on who asks (field access is checked there): a result cached per document
-    // would hand one principal's verdict to the next. Parsing stays cached.
-    parserAndValidationCache: { validationCache: false },
     graphiql: graphiql ? { headers: JSON.stringify({ [CSRF_HEADER]: '1' }) } : false,
     landingPage: false,
     // Masking, codes and correlation ids live in one plugin.

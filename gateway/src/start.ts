@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createDataSubgraph, type DataSubgraph } from '@objectos/data-subgraph';
 import { connectDatabase, type Database } from '@objectos/db';
 import { createEventBus } from '@objectos/events';
-import { createIdentitySubgraph, type IdentitySubgraph } from '@objectos/identity-subgraph';
+import { createIdentitySubgraph, securityNamesOf, type IdentitySubgraph } from '@objectos/identity-subgraph';
 import { loadMetadata } from '@objectos/metadata';
 import type { ObjectOSConfig } from './config.ts';
 import { createGateway, type Gateway, type SubgraphSource } from './create-gateway.ts';
@@ -54,6 +54,7 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
         baseURL: config.publicUrl,
         trustedOrigins: [new URL(config.publicUrl).origin, ...config.trustedOrigins],
         policy: model.defaultPolicy,
+        security: securityNamesOf(model.security),
         bus,
         seedDemo: config.seed,
       });

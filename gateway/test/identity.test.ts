@@ -215,9 +215,9 @@ describe.each(engines())('identity, sessions and the tenant wall on $name', (eng
     expect(codeOf(await s.q(gus, ACCOUNTS))).toBe('FORBIDDEN');
   });
 
-  it('invitations: an invited user who accepts becomes a member with the given role and sees the organization\'s records', async () => {
+  it('invitations: an invited user who accepts becomes a member with the given role and sees the organization\'s records shared with them', async () => {
     const owner = await s.user('olga@example.com', 'Olgaco');
-    await s.q(owner.headers, 'mutation { createAccount(input: { name: "Olga Shared" }) { id } }');
+    const created = await s.q<{ createAccount: { id: string } }>(owner.headers, 'mutation { createAccount(input: { name: "Olga Shared" }) { id } }');
     const invited = await s.auth('/organization/invite-member', { email: 'pat@example.com', role: 'member' }, owner.headers);
     expect(invited.status).toBe(200);
     const invitationId = ((await invited.json()) as { id: string }).id;
@@ -233,8 +233,13 @@ describe.each(engines())('identity, sessions and the tenant wall on $name', (eng
     expect(accepted.status, await accepted.clone().text()).toBe(200);
     const after = await s.q<{ accounts: { nodes: { name: string }[] }; members: { roles: string[]; user: { email: string } }[] }>(pat.headers, '{ accounts { nodes { name } } members { roles user { email } } }');
     expect(after.errors, JSON.stringify(after.errors)).toBeUndefined();
-    expect(after.data!.accounts.nodes.map((n) => n.name)).toEqual(['Olga Shared']);
+    // A member (profile standard_user) sees accounts under the private OWD: none of Olga's until she shares one.
+    expect(after.data!.accounts.nodes).toEqual([]);
     expect(after.data!.members).toContainEqual({ roles: ['member'], user: { email: 'pat@example.com' } });
+    const shared = await s.q(owner.headers, `mutation { shareRecord(input: { object: "account", recordId: "${created.data!.createAccount.id}", sharedWithType: USER, sharedWith: "${pat.userId}", accessLevel: READ }) { id } }`);
+    expect(shared.errors, JSON.stringify(shared.errors)).toBeUndefined();
+    const now = await s.q<{ accounts: { nodes: { name: string }[] } }>(pat.headers, '{ accounts { nodes { name } } }');
+    expect(now.data!.accounts.nodes.map((n) => n.name)).toEqual(['Olga Shared']);
   });
 
   it('admin: revoking all of a user\'s sessions ends them on the next request', async () => {

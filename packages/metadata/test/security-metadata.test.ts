@@ -1,0 +1,442 @@
+import { describe, expect, it } from 'vitest';
+import { MetadataError, parseMetadata, type Condition, type MetadataIssue, type MetadataSource } from '../src/index.ts';
+
+/**
+ * Security metadata (roles, groups, permission sets, sharing rules, RLS policies): a valid set parses into
+ * the normalised SecurityModel; every mistake is reported with its file, path and a message naming it.
+ */
+
+const OBJECTS: Record<string, string> = {
+  'account.object.yaml': `name: account
+sharingModel: private
+fields:
+  name: { type: text }
+  employees: { type: number }
+  industry:
+    type: select
+    options:
+      - { label: Tech, value: tech }
+      - { label: Retail, value: retail }
+  code: { type: text, readonly: true }
+  number: { type: autonumber, autonumberFormat: "A-{000}" }
+  active: { type: boolean }
+`,
+  'contact.object.yaml': `name: contact
+sharingModel: controlled_by_parent
+fields:
+  last_name: { type: text }
+  account: { type: master_detail, reference: account }
+`,
+  'memo.object.yaml': 'name: memo\nsharingModel: public_read\nfields:\n  title: { type: text }\n',
+  'note.object.yaml': 'name: note\nsharingModel: public_read_write\nfields:\n  title: { type: text }\n',
+};
+
+const sources = (files: Record<string, string>): MetadataSource[] =>
+  Object.entries({ ...OBJECTS, ...files }).map(([file, text]) => ({ file, text }));
+
+function issuesOf(files: Record<string, string>): MetadataIssue[] {
+  try {
+    parseMetadata(sources(files));
+  } catch (e) {
+    expect(e).toBeInstanceOf(MetadataError);
+    return (e as MetadataError).issues;
+  }
+  throw new Error('expected the metadata to be rejected');
+}
+
+const OWNER_IS_ME: Condition = { op: 'eq', left: { kind: 'field', name: 'owner_id' }, right: { kind: 'var', name: 'id' } };
+
+describe('a valid security metadata set', () => {
+  const SPELLINGS = ['current_user.id', '$current_user.id', '$user.id', '{{ userId }}', '{$userId}'];
+  const files: Record<string, string> = {
+    'ceo.role.yaml': 'name: ceo\nlabel: Chief\n',
+    'manager.role.yaml': 'name: manager\nparent: ceo\n',
+    'rep.role.yaml': 'name: rep\nparent: manager\n',
+    'team.group.yaml': 'name: team\nlabel: Key team\n',
+    'standard.permission.yaml': `name: standard
+isProfile: true
+defaultFor: [member]
+objects:
+  account: { allowRead: true, allowCreate: true, allowEdit: true }
+fields:
+  account.employees: { readable: false }
+  account.name: { readable: true, editable: true }
+`,
+    'admin.permission.yaml': `name: admin
+isProfile: true
+defaultFor: [owner, admin]
+objects:
+  account: { allowRead: true, allowCreate: true, allowEdit: true, allowDelete: true, viewAllRecords: true, modifyAllRecords: true }
+`,
+    'extra.permission.yaml': 'name: extra\nobjects:\n  memo: { allowRead: true, allowEdit: true }\nfields:\n  account.industry: { readable: true }\n',
+    'by_owner.sharing.yaml': 'name: by_owner\nobject: account\ntype: owner\nownedBy: { type: role_and_subordinates, value: manager }\naccessLevel: read\nsharedWith: { type: group, value: team }\n',
+    'big.sharing.yaml': 'name: big\nobject: account\ntype: criteria\ncondition: { employees: { $gte: 1000 }, industry: tech }\naccessLevel: edit\nsharedWith: { type: role, value: rep }\n',
+    'tech.sharing.yaml': `name: tech\nobject: account\ntype: criteria\ncondition: "industry = 'tech' AND active = true"\naccessLevel: read\nsharedWith: { type: user, value: u-1 }\n`,
+    'memo_edit.sharing.yaml': 'name: memo_edit\nobject: memo\ntype: criteria\ncondition: "title IS NOT NULL"\naccessLevel: edit\nsharedWith: { type: role_and_subordinates, value: ceo }\n',
+    ...Object.fromEntries(SPELLINGS.map((s, i) => [`own_${i}.rls.yaml`, `name: own_${i}\nobject: account\noperation: select\nusing: ${JSON.stringify(`owner_id = ${s}`)}\nroles: [rep]\n`])),
+    'insert.rls.yaml': 'name: insert_own\nobject: account\noperation: insert\ncheck: "owner_id = current_user.id"\n',
+    'update.rls.yaml': "name: update_open\nobject: account\noperation: update\nusing: \"industry IN ('tech', 'retail') AND employees >= 0\"\n",
+  };
+
+  it('parses roles, groups, permission sets (with defaults filled in), sharing rules and RLS policies', () => {
+    const { security } = parseMetadata(sources(files));
+    expect(security.roles).toEqual([
+      { name: 'ceo', label: 'Chief' },
+      { name: 'manager', parent: 'ceo' },
+      { name: 'rep', parent: 'manager' },
+    ]);
+    expect(security.groups).toEqual([{ name: 'team', label: 'Key team' }]);
+    const sets = Object.fromEntries(security.permissionSets.map((s) => [s.name, s]));
+    expect(Object.keys(sets).sort()).toEqual(['admin', 'extra', 'standard']);
+    expect(sets['standard']).toMatchObject({
+      isProfile: true,
+      defaultFor: ['member'],
+      objects: { account: { allowRead: true, allowCreate: true, allowEdit: true, allowDelete: false, viewAllRecords: false, modifyAllRecords: false } },
+      fields: { 'account.employees': { readable: false, editable: false }, 'account.name': { readable: true, editable: true } },
+    });
+    expect(sets['admin']).toMatchObject({ isProfile: true, defaultFor: ['owner', 'admin'], fields: {} });
+    expect(sets['extra']).toMatchObject({ isProfile: false, defaultFor: [], fields: { 'account.industry': { readable: true, editable: false } } });
+
+    const rules = Object.fromEntries(security.sharingRules.map((r) => [r.name, r]));
+    expect(rules['by_owner']).toMatchObject({ type: 'owner', active: true, accessLevel: 'read', ownedBy: { type: 'role_and_subordinates', value: 'manager' }, sharedWith: { type: 'group', value: 'team' }, condition: null });
+    expect(rules['big']!.condition).toEqual({
+      op: 'and',
+      args: [
+        { op: 'gte', left: { kind: 'field', name: 'employees' }, right: { kind: 'value', value: 1000 } },
+        { op: 'eq', left: { kind: 'field', name: 'industry' }, right: { kind: 'value', value: 'tech' } },
+      ],
+    });
+    expect(rules['big']!.accessLevel).toBe('edit');
+    expect(rules['tech']!.condition).toEqual({
+      op: 'and',
+      args: [
+        { op: 'eq', left: { kind: 'field', name: 'industry' }, right: { kind: 'value', value: 'tech' } },
+        { op: 'eq', left: { kind: 'field', name: 'active' }, right: { kind: 'value', value: true } },
+      ],
+    });
+    expect(rules['memo_edit']!.condition).toEqual({ op: 'not', arg: { op: 'isNull', arg: { kind: 'field', name: 'title' } } });
+
+    const policies = Object.fromEntries(security.rlsPolicies.map((p) => [p.name, p]));
+    expect(policies['insert_own']).toMatchObject({ operation: 'insert', using: { op: 'const', value: true }, check: OWNER_IS_ME, enabled: true, priority: 0, roles: [] });
+    expect(policies['update_open']!.using).toEqual({
+      op: 'and',
+      args: [
+        { op: 'in', left: { kind: 'field', name: 'industry' }, values: [{ kind: 'value', value: 'tech' }, { kind: 'value', value: 'retail' }] },
+        { op: 'gte', left: { kind: 'field', name: 'employees' }, right: { kind: 'value', value: 0 } },
+      ],
+    });
+    // check defaults to using.
+    expect(policies['update_open']!.check).toEqual(policies['update_open']!.using);
+  });
+
+  it.each(SPELLINGS.map((s, i) => [s, i] as const))('RLS variable spelling %s normalises to current_user.id', (_spelling, i) => {
+    const { security } = parseMetadata(sources(files));
+    const p = security.rlsPolicies.find((x) => x.name === `own_${i}`)!;
+    expect(p).toMatchObject({ object: 'account', operation: 'select', roles: ['rep'] });
+    expect(p.using).toEqual(OWNER_IS_ME);
+    expect(p.check).toEqual(OWNER_IS_ME);
+  });
+
+  it('the filter-object form accepts the variable spellings too', () => {
+    for (const s of ['current_user.id', '$current_user.id', '$user.id', '{{ userId }}', '{$userId}']) {
+      const { security } = parseMetadata(sources({
+        'team.group.yaml': 'name: team\n',
+        'mine.sharing.yaml': `name: mine\nobject: account\ntype: criteria\ncondition: { owner_id: ${JSON.stringify(s)} }\naccessLevel: read\nsharedWith: { type: group, value: team }\n`,
+      }));
+      expect(security.sharingRules[0]!.condition, s).toEqual(OWNER_IS_ME);
+    }
+  });
+
+  it('metadata without security files gives an empty security model', () => {
+    expect(parseMetadata(sources({})).security).toEqual({ roles: [], groups: [], permissionSets: [], sharingRules: [], rlsPolicies: [] });
+  });
+});
+
+interface Mistake {
+  name: string;
+  files: Record<string, string>;
+  /** The issue expected (file, path, message fragment; line when given). */
+  want: { file: string; path: string; message: RegExp; line?: number };
+  /** Other issues may be reported too (the expected one is among them). */
+  more?: boolean;
+}
+
+const set = (objects: string, fields = '') => `name: s\nobjects:\n${objects}\n${fields ? `fields:\n${fields}\n` : ''}`;
+const rule = (body: string) => `name: r\n${body}\n`;
+const crit = (object: string, condition: string, level = 'read') => rule(`object: ${object}\ntype: criteria\ncondition: ${condition}\naccessLevel: ${level}\nsharedWith: { type: role, value: boss }`);
+const BOSS = { 'boss.role.yaml': 'name: boss\n' };
+const rls = (body: string) => `name: p\nobject: account\n${body}\n`;
+
+const MISTAKES: Mistake[] = [
+  {
+    name: 'unknown parent role',
+    files: { 'a.role.yaml': 'name: rep\nparent: manger\n' },
+    want: { file: 'a.role.yaml', line: 2, path: 'parent', message: /unknown parent role "manger"/ },
+  },
+  {
+    name: 'role hierarchy cycle',
+    files: { 'a.role.yaml': 'name: alpha\nparent: beta\n', 'b.role.yaml': 'name: beta\nparent: gamma\n', 'c.role.yaml': 'name: gamma\nparent: alpha\n' },
+    want: { file: 'a.role.yaml', line: 2, path: 'parent', message: /role hierarchy cycle: alpha → beta → gamma → alpha/ },
+    more: true,
+  },
+  {
+    name: 'allowEdit without allowRead',
+    files: { 'p.permission.yaml': set('  account: { allowEdit: true }') },
+    want: { file: 'p.permission.yaml', line: 3, path: 'objects.account.allowEdit', message: /allowEdit needs allowRead/ },
+  },
+  {
+    name: 'modifyAllRecords without viewAllRecords',
+    files: { 'p.permission.yaml': set('  account: { allowRead: true, allowEdit: true, allowDelete: true, modifyAllRecords: true }') },
+    want: { file: 'p.permission.yaml', path: 'objects.account.modifyAllRecords', message: /modifyAllRecords needs viewAllRecords/ },
+  },
+  {
+    name: 'editable field that is not readable',
+    files: { 'p.permission.yaml': set('  account: { allowRead: true, allowEdit: true }', '  account.name: { readable: false, editable: true }') },
+    want: { file: 'p.permission.yaml', line: 5, path: 'fields.account.name.editable', message: /cannot be editable without being readable/ },
+  },
+  {
+    name: 'field permission on an unknown object',
+    files: { 'p.permission.yaml': set('  account: { allowRead: true }', '  acount.name: { readable: false }') },
+    want: { file: 'p.permission.yaml', line: 5, path: 'fields.acount.name', message: /unknown object "acount"/ },
+  },
+  {
+    name: 'field permission on an unknown field',
+    files: { 'p.permission.yaml': set('  account: { allowRead: true }', '  account.nmae: { readable: false }') },
+    want: { file: 'p.permission.yaml', line: 5, path: 'fields.account.nmae', message: /object "account" has no field "nmae"/ },
+  },
+  {
+    name: 'object permission on an unknown object',
+    files: { 'p.permission.yaml': set('  acount: { allowRead: true }') },
+    want: { file: 'p.permission.yaml', line: 3, path: 'objects.acount', message: /unknown object "acount"/ },
+  },
+  {
+    name: 'field permission key that is not object.field',
+    files: { 'p.permission.yaml': set('  account: { allowRead: true }', '  name: { readable: false }') },
+    want: { file: 'p.permission.yaml', path: 'fields.name', message: /field permission key "name" must be "object.field"/ },
+  },
+  {
+    name: 'editable on a readonly field',
+    files: { 'p.permission.yaml': set('  account: { allowRead: true, allowEdit: true }', '  account.code: { readable: true, editable: true }') },
+    want: { file: 'p.permission.yaml', path: 'fields.account.code.editable', message: /account.code is read-only in the object metadata; it cannot be made editable/ },
+  },
+  {
+    name: 'editable on an autonumber field',
+    files: { 'p.permission.yaml': set('  account: { allowRead: true, allowEdit: true }', '  account.number: { editable: true }') },
+    want: { file: 'p.permission.yaml', path: 'fields.account.number.editable', message: /account.number is read-only/ },
+  },
+  {
+    name: 'defaultFor on a permission set that is not a profile',
+    files: { 'p.permission.yaml': 'name: s\ndefaultFor: [member]\nobjects:\n  account: { allowRead: true }\n' },
+    want: { file: 'p.permission.yaml', line: 2, path: 'defaultFor', message: /only a profile \(isProfile: true\) can be the default/ },
+  },
+  {
+    name: 'defaultFor an unknown organization role',
+    files: { 'p.permission.yaml': 'name: s\nisProfile: true\ndefaultFor: [guest]\n' },
+    want: { file: 'p.permission.yaml', path: 'defaultFor.0', message: /owner|admin|member/ },
+  },
+  {
+    name: 'two profiles default for the same organization role',
+    files: {
+      'a.permission.yaml': 'name: first\nisProfile: true\ndefaultFor: [member]\n',
+      'b.permission.yaml': 'name: second\nisProfile: true\ndefaultFor: [owner, member]\n',
+    },
+    want: { file: 'b.permission.yaml', line: 3, path: 'defaultFor', message: /organization role "member" already has the default profile "first"/ },
+  },
+  {
+    name: 'duplicate permission set name',
+    files: { 'a.permission.yaml': 'name: s\n', 'b.permission.yaml': 'name: s\n' },
+    want: { file: 'b.permission.yaml', line: 1, path: 'name', message: /duplicate permission set name "s"/ },
+  },
+  {
+    name: 'sharing rule on an unknown object',
+    files: { ...BOSS, 'r.sharing.yaml': crit('acount', '"name = \'x\'"') },
+    want: { file: 'r.sharing.yaml', line: 2, path: 'object', message: /unknown object "acount"/ },
+  },
+  {
+    name: 'sharing rule on a public_read_write object',
+    files: { ...BOSS, 'r.sharing.yaml': crit('note', '"title = \'x\'"', 'edit') },
+    want: { file: 'r.sharing.yaml', path: 'object', message: /note is public_read_write: a sharing rule cannot widen access to it/ },
+  },
+  {
+    name: 'read sharing rule on a public_read object',
+    files: { ...BOSS, 'r.sharing.yaml': crit('memo', '"title = \'x\'"', 'read') },
+    want: { file: 'r.sharing.yaml', line: 5, path: 'accessLevel', message: /memo is public_read: a read sharing rule cannot widen access to it/ },
+  },
+  {
+    name: 'sharing rule on a controlled_by_parent object',
+    files: { ...BOSS, 'r.sharing.yaml': crit('contact', '"last_name = \'x\'"') },
+    want: { file: 'r.sharing.yaml', path: 'object', message: /contact is controlled_by_parent: share its parent records instead/ },
+  },
+  {
+    name: 'owner rule without ownedBy',
+    files: { ...BOSS, 'r.sharing.yaml': rule('object: account\ntype: owner\naccessLevel: read\nsharedWith: { type: role, value: boss }') },
+    want: { file: 'r.sharing.yaml', line: 3, path: 'type', message: /an owner-based sharing rule needs ownedBy/ },
+  },
+  {
+    name: 'owner rule with a condition',
+    files: { ...BOSS, 'r.sharing.yaml': rule('object: account\ntype: owner\nownedBy: { type: role, value: boss }\ncondition: "name = \'x\'"\naccessLevel: read\nsharedWith: { type: role, value: boss }') },
+    want: { file: 'r.sharing.yaml', path: 'condition', message: /an owner-based sharing rule takes ownedBy, not condition/ },
+  },
+  {
+    name: 'criteria rule without condition',
+    files: { ...BOSS, 'r.sharing.yaml': rule('object: account\ntype: criteria\naccessLevel: read\nsharedWith: { type: role, value: boss }') },
+    want: { file: 'r.sharing.yaml', line: 3, path: 'type', message: /a criteria-based sharing rule needs a condition/ },
+  },
+  {
+    name: 'unknown role recipient',
+    files: { ...BOSS, 'r.sharing.yaml': rule('object: account\ntype: criteria\ncondition: "name = \'x\'"\naccessLevel: read\nsharedWith: { type: role_and_subordinates, value: bos }') },
+    want: { file: 'r.sharing.yaml', path: 'sharedWith.value', message: /unknown role "bos"/ },
+  },
+  {
+    name: 'unknown group recipient',
+    files: { 'r.sharing.yaml': rule('object: account\ntype: criteria\ncondition: "name = \'x\'"\naccessLevel: read\nsharedWith: { type: group, value: nobody }') },
+    want: { file: 'r.sharing.yaml', path: 'sharedWith.value', message: /unknown group "nobody"/ },
+  },
+  {
+    name: 'unknown ownedBy role',
+    files: { ...BOSS, 'r.sharing.yaml': rule('object: account\ntype: owner\nownedBy: { type: role, value: bos }\naccessLevel: read\nsharedWith: { type: role, value: boss }') },
+    want: { file: 'r.sharing.yaml', path: 'ownedBy.value', message: /unknown role "bos"/ },
+  },
+  {
+    name: 'guest recipient',
+    files: { 'r.sharing.yaml': rule('object: account\ntype: criteria\ncondition: "name = \'x\'"\naccessLevel: read\nsharedWith: { type: guest }') },
+    want: { file: 'r.sharing.yaml', path: 'sharedWith.type', message: /sharing with guest users is not supported/ },
+  },
+  {
+    name: 'recipient without a value',
+    files: { 'r.sharing.yaml': rule('object: account\ntype: criteria\ncondition: "name = \'x\'"\naccessLevel: read\nsharedWith: { type: group }') },
+    want: { file: 'r.sharing.yaml', path: 'sharedWith', message: /sharedWith group needs a value/ },
+  },
+  {
+    name: 'accessLevel full',
+    files: { ...BOSS, 'r.sharing.yaml': crit('account', '"name = \'x\'"', 'full') },
+    want: { file: 'r.sharing.yaml', line: 5, path: 'accessLevel', message: /accessLevel "full" is not supported: use read or edit/ },
+  },
+  {
+    name: 'criteria condition naming an unknown field',
+    files: { ...BOSS, 'r.sharing.yaml': crit('account', '"revenue > 10"') },
+    want: { file: 'r.sharing.yaml', line: 4, path: 'condition', message: /account: unknown field "revenue"/ },
+  },
+  {
+    name: 'criteria condition (filter form) naming an unknown field',
+    files: { ...BOSS, 'r.sharing.yaml': crit('account', '{ revenue: { $gt: 10 } }') },
+    want: { file: 'r.sharing.yaml', path: 'condition', message: /account: unknown field "revenue"/ },
+  },
+  {
+    name: 'criteria condition with an unknown operator (filter form)',
+    files: { ...BOSS, 'r.sharing.yaml': crit('account', '{ name: { $like: "a%" } }') },
+    want: { file: 'r.sharing.yaml', path: 'condition', message: /unknown operator "\$like" on "name"/ },
+  },
+  {
+    name: 'criteria condition with an unsupported operator (SQL form)',
+    files: { ...BOSS, 'r.sharing.yaml': crit('account', '"name LIKE \'a%\'"') },
+    want: { file: 'r.sharing.yaml', path: 'condition', message: /unsupported operator LIKE/ },
+  },
+  {
+    name: 'criteria condition comparing a number with a string',
+    files: { ...BOSS, 'r.sharing.yaml': crit('account', '"employees = \'many\'"') },
+    want: { file: 'r.sharing.yaml', path: 'condition', message: /account: a comparison compares a number with a string/ },
+  },
+  {
+    name: 'criteria condition (filter form) with a type mismatch',
+    files: { ...BOSS, 'r.sharing.yaml': crit('account', '{ active: "yes" }') },
+    want: { file: 'r.sharing.yaml', path: 'condition', message: /compares a boolean with a string/ },
+  },
+  {
+    name: 'criteria condition whose select value is not an option',
+    files: { ...BOSS, 'r.sharing.yaml': crit('account', '"industry = \'mining\'"') },
+    want: { file: 'r.sharing.yaml', path: 'condition', message: /"mining" is not an option of industry \(tech, retail\)/ },
+  },
+  {
+    name: 'criteria condition whose IN value is not an option',
+    files: { ...BOSS, 'r.sharing.yaml': crit('account', '{ industry: { $in: [tech, mining] } }') },
+    want: { file: 'r.sharing.yaml', path: 'condition', message: /"mining" is not an option of industry/ },
+  },
+  {
+    name: 'RLS with an unparseable using',
+    files: { 'p.rls.yaml': rls('using: "owner_id = = current_user.id"') },
+    want: { file: 'p.rls.yaml', line: 3, path: 'using', message: /account: cannot parse "owner_id = = current_user.id"/ },
+  },
+  {
+    name: 'RLS with an unknown variable',
+    files: { 'p.rls.yaml': rls('using: "owner_id = current_user.foo"') },
+    want: { file: 'p.rls.yaml', path: 'using', message: /unknown variable current_user.foo \(known: current_user.id, current_user.organization_id, current_user.role\)/ },
+  },
+  {
+    name: 'RLS with an unknown variable in check',
+    files: { 'p.rls.yaml': rls('operation: insert\ncheck: "owner_id = {{ bogus }}"') },
+    want: { file: 'p.rls.yaml', path: 'check', message: /unknown variable current_user.bogus/ },
+  },
+  {
+    name: 'RLS naming an unknown role',
+    files: { ...BOSS, 'p.rls.yaml': rls('using: "owner_id = current_user.id"\nroles: [boss, intern]') },
+    want: { file: 'p.rls.yaml', line: 4, path: 'roles.1', message: /unknown role "intern"/ },
+  },
+  {
+    name: 'RLS with neither using nor check',
+    files: { 'p.rls.yaml': rls('operation: update') },
+    want: { file: 'p.rls.yaml', path: 'using', message: /an RLS policy needs using or check/ },
+  },
+  {
+    name: 'insert RLS policy with using',
+    files: { 'p.rls.yaml': rls('operation: insert\nusing: "owner_id = current_user.id"') },
+    want: { file: 'p.rls.yaml', line: 4, path: 'using', message: /an insert policy has no rows to filter: use check/ },
+  },
+  {
+    name: 'select RLS policy with check',
+    files: { 'p.rls.yaml': rls('operation: select\ncheck: "owner_id = current_user.id"') },
+    want: { file: 'p.rls.yaml', path: 'check', message: /a select policy writes nothing: use using/ },
+  },
+  {
+    name: 'RLS on an unknown object',
+    files: { 'p.rls.yaml': 'name: p\nobject: acount\nusing: "true"\n' },
+    want: { file: 'p.rls.yaml', line: 2, path: 'object', message: /unknown object "acount"/ },
+  },
+  {
+    name: 'RLS condition naming another table',
+    files: { 'p.rls.yaml': rls('using: "other.owner_id = current_user.id"') },
+    want: { file: 'p.rls.yaml', path: 'using', message: /only fields of the object and current_user/ },
+  },
+  {
+    name: 'RLS comparing with NULL using =',
+    files: { 'p.rls.yaml': rls('using: "name = NULL"') },
+    want: { file: 'p.rls.yaml', path: 'using', message: /IS NULL/ },
+  },
+  {
+    name: 'misspelt property in a role file',
+    files: { 'a.role.yaml': 'name: rep\nparnet: boss\n' },
+    want: { file: 'a.role.yaml', line: 2, path: 'parnet', message: /unknown property "parnet"/ },
+  },
+];
+
+describe('security metadata errors name the file, path and problem', () => {
+  it.each(MISTAKES)('$name', ({ files, want, more }) => {
+    const issues = issuesOf(files);
+    if (!more) expect(issues, JSON.stringify(issues)).toHaveLength(1);
+    const issue = issues.find((i) => i.file === want.file && i.path === want.path && want.message.test(i.message));
+    expect(issue, `expected ${want.file} ${want.path} ${want.message} among ${JSON.stringify(issues, null, 1)}`).toBeDefined();
+    expect(issue!.line).toBeGreaterThan(0);
+    if (want.line !== undefined) expect(issue!.line).toBe(want.line);
+  });
+
+  it('reports every role of a cycle, and the error message lists each with its position', () => {
+    const files = { 'a.role.yaml': 'name: alpha\nparent: beta\n', 'b.role.yaml': 'name: beta\nparent: alpha\n' };
+    const issues = issuesOf(files);
+    expect(issues.map((i) => `${i.file}:${i.line} ${i.path}`)).toEqual(['a.role.yaml:2 parent', 'b.role.yaml:2 parent']);
+    try {
+      parseMetadata(sources(files));
+      expect.unreachable();
+    } catch (e) {
+      expect((e as Error).message).toContain('a.role.yaml:2:9 parent: role hierarchy cycle: alpha → beta → alpha');
+      expect((e as Error).message).toContain('b.role.yaml:2:9 parent: role hierarchy cycle: beta → alpha → beta');
+    }
+  });
+
+  it('reports several problems of one permission set at once', () => {
+    const issues = issuesOf({
+      'p.permission.yaml': set('  account: { allowEdit: true, allowDelete: true }', '  account.nmae: { readable: false }\n  account.name: { readable: false, editable: true }'),
+    });
+    expect(issues.map((i) => i.path).sort()).toEqual(['fields.account.name.editable', 'fields.account.nmae', 'objects.account.allowEdit']);
+    expect(issues.every((i) => i.file === 'p.permission.yaml')).toBe(true);
+  });
+});
