@@ -16,6 +16,8 @@ export type AuditEventType =
   | 'auth.account_unlocked'
   | 'authz.role_assigned'
   | 'authz.role_removed'
+  | 'authz.permission_granted'
+  | 'authz.permission_revoked'
   | 'security.access_denied'
   | 'security.api_key_created'
   | 'security.api_key_revoked';

@@ -137,7 +137,7 @@ export const securityNamesOf = (security: SecurityModel): SecurityNames => ({
 });
 
 /** Spec audit event types for access changes that @objectos/events does not list yet. */
-type AccessEventType = AuditEventType | 'authz.permission_granted' | 'authz.permission_revoked';
+type AccessEventType = AuditEventType;
 
 const ORG_ADMIN_ROLES = ['owner', 'admin'];
 const MAX_NAME = 200;
@@ -208,7 +208,7 @@ function checkAccessInput(input: SetMemberAccessInput, names: SecurityNames | un
 /** Resolvers read with the verified principal only; credentials never reach this subgraph. */
 export function identityResolvers(auth: Auth, db: Db, bus: EventBus, security?: SecurityNames): GraphQLResolverMap<IdentityContext> {
   const emit = (type: AccessEventType, p: Principal, requestId: string | null, details: Record<string, unknown>, target?: { type: string; id: string }) =>
-    bus.publish(auditEvent({ eventType: type as AuditEventType, actor: { type: p.kind === 'api_key' ? 'api_client' : 'user', id: p.userId }, description: type, tenantId: p.organizationId, requestId, details, target })).catch(() => {});
+    bus.publish(auditEvent({ eventType: type, actor: { type: p.kind === 'api_key' ? 'api_client' : 'user', id: p.userId }, description: type, tenantId: p.organizationId, requestId, details, target })).catch(() => {});
   const userById = async (id: string) => {
     const rows = await queryRows<Record<string, unknown>>(db, sql`select id, name, email, email_verified, image, two_factor_enabled, created_at from auth."user" where id = ${id}`);
     return rows[0] ? userOut(rows[0]) : null;
