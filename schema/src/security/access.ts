@@ -57,10 +57,10 @@ export function computeAccess(plan: SecurityPlan, principal: Principal, fieldsOf
       objects[name] = NONE;
       continue;
     }
-    const any = (k: keyof (typeof perms)[number]) => perms.some((p) => p[k]);
+    const granted = (k: keyof (typeof perms)[number]) => perms.some((p) => p[k]);
     const a: ObjectAccess = {
-      read: any('allowRead'), create: any('allowCreate'), edit: any('allowEdit'), delete: any('allowDelete'),
-      viewAll: any('viewAllRecords'), modifyAll: any('modifyAllRecords'), fields: {},
+      read: granted('allowRead'), create: granted('allowCreate'), edit: granted('allowEdit'), delete: granted('allowDelete'),
+      viewAll: granted('viewAllRecords'), modifyAll: granted('modifyAllRecords'), fields: {},
     };
     // A set restricts a field by listing it; a field it does not list follows the object. Sets only add:
     // a field is readable when any set that grants the object's read leaves it readable.
