@@ -9,6 +9,6 @@ export { DateScalar, DateTimeScalar, JSONScalar, TimeScalar, scalarResolvers } f
 export { composeSupergraph, composePublicSdl, CompositionError, type SubgraphSdl } from './compose.ts';
 export { compileSecurity, BUILTIN_PROFILES, type ObjectSecurity, type SecurityPlan } from './security/security-plan.ts';
 export {
-  accessFor, computeAccess, effectiveSets, reaches, recordGrants, rlsFor,
+  accessFor, effectiveSets, reaches, recordGrants, rlsFor,
   type Access, type AccessLevel, type FieldAccess, type Grant, type ObjectAccess, type RlsOperation,
 } from './security/access.ts';

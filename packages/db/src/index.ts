@@ -1,3 +1,5 @@
 export { connectDatabase, queryRows, type Database, type DatabaseOptions, type Db, type SqlRunner } from './connect.ts';
 export { ident, literal } from './sql-text.ts';
-export { ensureSecurityTables, loadMemberAccess, saveMemberAccess, type MemberAccess } from './security-tables.ts';
+export {
+  ensureSecurityTables, loadMemberAccess, loadOrganizationRoles, saveMemberAccess, splitRoles, type MemberAccess,
+} from './security-tables.ts';

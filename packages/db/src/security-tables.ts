@@ -58,3 +58,17 @@ export async function saveMemberAccess(db: SqlRunner, organizationId: string, us
     on conflict (organization_id, user_id) do update
       set role = excluded.role, permission_sets = excluded.permission_sets, groups = excluded.groups, updated_at = now()`);
 }
+
+/** better-auth keeps a member's organization roles in `auth.member.role`, comma-separated. */
+export const splitRoles = (role: string): string[] => role.split(',').map((r) => r.trim()).filter(Boolean);
+
+/**
+ * A user's organization roles (better-auth's `auth.member`), or null when the user is not a member.
+ * `lock` holds the member row until the transaction ends.
+ */
+export async function loadOrganizationRoles(db: SqlRunner, organizationId: string, userId: string, lock = false): Promise<string[] | null> {
+  const rows = await queryRows<{ role: string }>(db, lock
+    ? sql`select role from auth.member where organization_id = ${organizationId} and user_id = ${userId} for update`
+    : sql`select role from auth.member where organization_id = ${organizationId} and user_id = ${userId}`);
+  return rows[0] ? splitRoles(rows[0].role) : null;
+}

@@ -47,9 +47,11 @@ export function effectiveSets(plan: SecurityPlan, principal: Principal): { profi
   return { profile, sets };
 }
 
-export function computeAccess(plan: SecurityPlan, principal: Principal, fieldsOf: (object: string) => { name: string; readonly: boolean }[]): Access {
-  const { profile, sets } = principal.organizationId ? effectiveSets(plan, principal) : { profile: null, sets: [] };
-  const role = principal.role !== null && plan.roles[principal.role] ? principal.role : null;
+/**
+ * Object and field access granted by a list of permission sets: the same for every principal holding
+ * them, so it is computed once per set list and shared (treat it as read-only).
+ */
+function grantedBy(data: DataPlan, plan: SecurityPlan, sets: readonly string[]): Record<string, ObjectAccess> {
   const objects: Record<string, ObjectAccess> = {};
   for (const name of Object.keys(plan.objects)) {
     const perms = sets.map((s) => plan.permissionSets[s]!.objects[name]).filter((x) => x !== undefined);
@@ -66,11 +68,11 @@ export function computeAccess(plan: SecurityPlan, principal: Principal, fieldsOf
     // a field is readable when any set that grants the object's read leaves it readable.
     const readers = sets.map((s) => plan.permissionSets[s]!).filter((s) => s.objects[name]?.allowRead);
     const editors = sets.map((s) => plan.permissionSets[s]!).filter((s) => s.objects[name]?.allowEdit);
-    for (const f of fieldsOf(name)) {
+    for (const f of data.objects[name]?.object.fields ?? []) {
       const key = `${name}.${f.name}`;
       a.fields[f.name] = {
         readable: readers.some((s) => s.fields[key]?.readable ?? true),
-        editable: !f.readonly && editors.some((s) => {
+        editable: !f.readonly && f.type !== 'autonumber' && editors.some((s) => {
           const fp = s.fields[key];
           return fp ? fp.readable && fp.editable : true;
         }),
@@ -78,6 +80,21 @@ export function computeAccess(plan: SecurityPlan, principal: Principal, fieldsOf
     }
     objects[name] = a;
   }
+  return objects;
+}
+
+/** Per security plan (compiled together with its data plan): set list → granted object access. */
+const grantedCache = new WeakMap<SecurityPlan, Map<string, Record<string, ObjectAccess>>>();
+
+/** What a principal may do under the plans: computed per request, the per-set-list part memoized. */
+export function accessFor(data: DataPlan, plan: SecurityPlan, principal: Principal): Access {
+  const { profile, sets } = principal.organizationId ? effectiveSets(plan, principal) : { profile: null, sets: [] };
+  const role = principal.role !== null && plan.roles[principal.role] ? principal.role : null;
+  let cache = grantedCache.get(plan);
+  if (!cache) grantedCache.set(plan, (cache = new Map()));
+  const key = sets.join(',');
+  let objects = cache.get(key);
+  if (!objects) cache.set(key, (objects = grantedBy(data, plan, sets)));
   return {
     userId: principal.userId,
     organizationId: principal.organizationId,
@@ -154,10 +171,4 @@ export function rlsFor(plan: SecurityPlan, access: Access, object: string, op: R
   const all = (plan.objects[object]?.rlsPolicies ?? []).filter((p) => p.operation === op || p.operation === 'all');
   if (all.length === 0) return null;
   return all.filter((p) => p.roles.length === 0 || (access.role !== null && p.roles.includes(access.role)));
-}
-
-/** {@link computeAccess} with the object fields taken from the data plan. */
-export function accessFor(data: DataPlan, plan: SecurityPlan, principal: Principal): Access {
-  return computeAccess(plan, principal, (o) =>
-    (data.objects[o]?.object.fields ?? []).map((f) => ({ name: f.name, readonly: f.readonly || f.type === 'autonumber' })));
 }

@@ -1,5 +1,5 @@
 import type {
-  Condition, MetadataModel, ObjectPermission, OrganizationRole, PermissionSetDefinition, RlsPolicyModel, SharingRuleModel,
+  MetadataModel, ObjectPermission, OrganizationRole, PermissionSetDefinition, RlsPolicyModel, SharingRuleModel,
 } from '@objectos/metadata';
 import type { DataPlan } from '../plan.ts';
 
@@ -69,4 +69,3 @@ export function compileSecurity(model: MetadataModel, data: DataPlan): SecurityP
   return { roles, groups: s.groups.map((g) => g.name), permissionSets: Object.fromEntries(sets.map((x) => [x.name, x])), defaultProfiles, builtin, objects };
 }
 
-export type { Condition };

@@ -25,6 +25,11 @@ export function badInput(typeName: string, issues: InputIssue[]): GraphQLError {
   return dataError('BAD_USER_INPUT', `Invalid ${typeName} input: ${issues.map((i) => i.message).join('; ')}`, { issues });
 }
 
+/** Filtering or sorting on a field is reading it: refused when the field is not readable. */
+export function unreadableField(typeName: string, field: string, how: 'filter' | 'sort'): GraphQLError {
+  return dataError('FORBIDDEN', `Cannot ${how} on ${typeName}.${field}: the field is not readable`);
+}
+
 /** The data subgraph's own error rule: a statement cancelled by statement_timeout (SQLSTATE 57014). */
 export const classifyDataError: ClassifyError = (_error, chain) =>
   chain.some((e) => (e as { code?: unknown }).code === '57014') ? { code: 'TIMEOUT', message: 'The database did not answer in time' } : null;

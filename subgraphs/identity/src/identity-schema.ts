@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { GraphQLError } from 'graphql';
 import type { GraphQLResolverMap } from '@apollo/subgraph';
-import { loadMemberAccess, queryRows, saveMemberAccess, type Db, type MemberAccess, type SqlRunner } from '@objectos/db';
+import { loadMemberAccess, loadOrganizationRoles, queryRows, saveMemberAccess, splitRoles, type Db, type MemberAccess } from '@objectos/db';
 import { auditEvent, type AuditEventType, type EventBus } from '@objectos/events';
 import type { Principal } from '@objectos/principal';
 import type { SecurityModel } from '@objectos/metadata';
@@ -136,9 +136,6 @@ export const securityNamesOf = (security: SecurityModel): SecurityNames => ({
   groups: security.groups.map((g) => g.name),
 });
 
-/** Spec audit event types for access changes that @objectos/events does not list yet. */
-type AccessEventType = AuditEventType;
-
 const ORG_ADMIN_ROLES = ['owner', 'admin'];
 const MAX_NAME = 200;
 const MAX_ASSIGNED = 100;
@@ -176,7 +173,6 @@ const userOut = (u: Record<string, unknown>) => ({
   createdAt: u.created_at,
 });
 
-const orgRoles = (role: string): string[] => role.split(',').map((r) => r.trim()).filter(Boolean);
 const accessOut = (userId: string, a: MemberAccess) => ({ userId, role: a.role, permissionSets: a.permissionSets, groups: a.groups });
 const quoted = (names: string[]) => names.map((n) => JSON.stringify(n)).join(', ');
 
@@ -207,7 +203,7 @@ function checkAccessInput(input: SetMemberAccessInput, names: SecurityNames | un
 
 /** Resolvers read with the verified principal only; credentials never reach this subgraph. */
 export function identityResolvers(auth: Auth, db: Db, bus: EventBus, security?: SecurityNames): GraphQLResolverMap<IdentityContext> {
-  const emit = (type: AccessEventType, p: Principal, requestId: string | null, details: Record<string, unknown>, target?: { type: string; id: string }) =>
+  const emit = (type: AuditEventType, p: Principal, requestId: string | null, details: Record<string, unknown>, target?: { type: string; id: string }) =>
     bus.publish(auditEvent({ eventType: type, actor: { type: p.kind === 'api_key' ? 'api_client' : 'user', id: p.userId }, description: type, tenantId: p.organizationId, requestId, details, target })).catch(() => {});
   const userById = async (id: string) => {
     const rows = await queryRows<Record<string, unknown>>(db, sql`select id, name, email, email_verified, image, two_factor_enabled, created_at from auth."user" where id = ${id}`);
@@ -215,16 +211,6 @@ export function identityResolvers(auth: Auth, db: Db, bus: EventBus, security?: 
   };
   const orgOut = (o: Record<string, unknown>) => ({ id: o.id, name: o.name, slug: o.slug, createdAt: o.created_at });
   const isOrgAdmin = (p: Principal) => p.roles.some((r) => ORG_ADMIN_ROLES.includes(r));
-  /** The user's organization roles in the organization, or null when not a member. */
-  const memberRoles = async (runner: SqlRunner, organizationId: string, userId: string, lock = false): Promise<string[] | null> => {
-    const rows = await queryRows<{ role: string }>(
-      runner,
-      lock
-        ? sql`select role from auth.member where organization_id = ${organizationId} and user_id = ${userId} for update`
-        : sql`select role from auth.member where organization_id = ${organizationId} and user_id = ${userId}`,
-    );
-    return rows[0] ? orgRoles(rows[0].role) : null;
-  };
 
   return {
     ...(scalarResolvers as unknown as GraphQLResolverMap<IdentityContext>),
@@ -253,7 +239,7 @@ export function identityResolvers(auth: Auth, db: Db, bus: EventBus, security?: 
         );
         return rows.map((r) => ({
           id: r.id,
-          roles: String(r.role).split(',').map((s) => s.trim()),
+          roles: splitRoles(String(r.role)),
           createdAt: r.created_at,
           user: userOut({ ...r, id: r.user_id, created_at: r.user_created_at }),
         }));
@@ -281,7 +267,7 @@ export function identityResolvers(auth: Auth, db: Db, bus: EventBus, security?: 
         const org = principal.organizationId;
         if (!org) return null;
         if (userId !== self && !isOrgAdmin(principal)) throw err('FORBIDDEN', "Only an organization owner or admin can read another member's access.");
-        if (userId !== self && !(await memberRoles(db, org, userId))) return null;
+        if (userId !== self && !(await loadOrganizationRoles(db, org, userId))) return null;
         return accessOut(userId, await loadMemberAccess(db, org, userId));
       },
     },
@@ -325,7 +311,7 @@ export function identityResolvers(auth: Auth, db: Db, bus: EventBus, security?: 
         const target = input.userId;
         const previous = await db.transaction(async (tx) => {
           // The membership row is locked so concurrent changes to one member apply one after the other.
-          const roles = await memberRoles(tx, org, target, true);
+          const roles = await loadOrganizationRoles(tx, org, target, true);
           if (!roles) throw err('NOT_FOUND', `User ${target} is not a member of this organization: nothing was changed.`);
           if (roles.includes('owner') && !principal.roles.includes('owner')) throw err('FORBIDDEN', "Only an organization owner can change an owner's access.");
           const before = await loadMemberAccess(tx, org, target);

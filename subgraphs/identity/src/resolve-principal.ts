@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { loadMemberAccess, queryRows, type Db, type MemberAccess } from '@objectos/db';
+import { loadMemberAccess, loadOrganizationRoles, queryRows, type Db, type MemberAccess } from '@objectos/db';
 import type { PolicyDefinition } from '@objectos/metadata';
 import { ANONYMOUS, API_KEY_HEADER, hasCredentials, type AuthFailure, type Principal, type Resolution } from '@objectos/principal';
 import type { Auth } from './create-auth.ts';
@@ -18,11 +18,8 @@ export function createPrincipalResolver(auth: Auth, db: Db, policy: PolicyDefini
     return (await queryRows<UserRow>(db, sql`select id, role, banned, ban_expires, two_factor_enabled from auth."user" where id = ${id}`))[0];
   }
 
-  async function membership(userId: string, organizationId: string | null): Promise<string[] | null> {
-    if (!organizationId) return null;
-    const rows = await queryRows<{ role: string }>(db, sql`select role from auth.member where user_id = ${userId} and organization_id = ${organizationId}`);
-    return rows[0] ? rows[0].role.split(',').map((r) => r.trim()).filter(Boolean) : null;
-  }
+  const membership = (userId: string, organizationId: string | null): Promise<string[] | null> =>
+    organizationId ? loadOrganizationRoles(db, organizationId, userId) : Promise.resolve(null);
 
   const banned = (u: UserRow): boolean => Boolean(u.banned) && (!u.ban_expires || new Date(u.ban_expires).getTime() > Date.now());
 

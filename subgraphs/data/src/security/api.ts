@@ -1,5 +1,5 @@
 import { and, eq, sql, type SQL } from 'drizzle-orm';
-import { loadMemberAccess, queryRows } from '@objectos/db';
+import { loadMemberAccess, loadOrganizationRoles, queryRows } from '@objectos/db';
 import type { Principal } from '@objectos/principal';
 import { accessFor, recordGrants, rlsFor, type Access, type AccessLevel, type ObjectPlan } from '@objectos/schema';
 import { col, OWNER } from '../db/tables.ts';
@@ -36,13 +36,11 @@ async function memberPrincipal(ds: DataSource, userId: string): Promise<Principa
   const org = ds.tenant!;
   const assigned = await loadMemberAccess(ds.db, org, userId);
   const hasAuth = (await queryRows<{ t: string | null }>(ds.db, sql`select to_regclass('auth.member')::text as t`))[0]?.t;
-  const orgRoles = hasAuth
-    ? (await queryRows<{ role: string }>(ds.db, sql`select role from auth.member where organization_id = ${org} and user_id = ${userId}`))[0]?.role
-    : undefined;
-  if (orgRoles === undefined && assigned.role === null && assigned.permissionSets.length === 0)
+  const orgRoles = hasAuth ? await loadOrganizationRoles(ds.db, org, userId) : null;
+  if (orgRoles === null && assigned.role === null && assigned.permissionSets.length === 0)
     throw dataError('NOT_FOUND', `No member with id "${userId}" in this organization`);
   return {
-    kind: 'user', userId, organizationId: org, roles: (orgRoles ?? '').split(',').map((r) => r.trim()).filter(Boolean),
+    kind: 'user', userId, organizationId: org, roles: orgRoles ?? [],
     permissionSets: assigned.permissionSets, role: assigned.role, groups: assigned.groups, isAdmin: false, sessionId: null, apiKeyId: null,
   };
 }

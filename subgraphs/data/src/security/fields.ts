@@ -28,19 +28,13 @@ export function maskRows<T extends Row | null>(ds: DataSource, p: ObjectPlan, ro
   });
 }
 
-/** Filtering or sorting on a field is reading it: refuse it when the field is not readable. */
-export function unreadable(p: ObjectPlan, c: ColumnPlan, how: 'filter' | 'sort'): Error {
-  return dataError('FORBIDDEN', `Cannot ${how} on ${p.typeName}.${c.graphqlName}: the field is not readable`);
-}
-
 type Level = 'create' | 'edit' | 'delete';
-const VERB: Record<Level, string> = { create: 'create', edit: 'edit', delete: 'delete' };
 
 /** Object-level permission for a write; refused before anything is read or written. */
 export function requireObject(ds: DataSource, p: ObjectPlan, level: Level): void {
   if (!ds.sc) return;
   const a = ds.sc.access.objects[p.object.name];
-  if (!a?.[level]) throw dataError('FORBIDDEN', `Not allowed to ${VERB[level]} ${p.object.pluralLabel}`);
+  if (!a?.[level]) throw dataError('FORBIDDEN', `Not allowed to ${level} ${p.object.pluralLabel}`);
 }
 
 /** Every input field must be editable; all of them are named at once and nothing is written. */

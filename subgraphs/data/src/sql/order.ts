@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt, isNotNull, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { ColumnPlan, ObjectPlan } from '@objectos/schema';
-import { badInput, dataError } from '../errors.ts';
+import { badInput, unreadableField } from '../errors.ts';
 import { col, type DynTable } from '../db/tables.ts';
 
 export type Direction = 'ASC' | 'DESC';
@@ -21,7 +21,7 @@ export function resolveOrder(
   const items: OrderItem[] = requested.map((o, i) => {
     const column = p.columns.find((c) => c.sortValue === o.field);
     if (!column) throw badInput(p.typeName, [{ field: `orderBy[${i}].field`, constraint: 'sortable', message: `${p.typeName} cannot be sorted by ${o.field}` }]);
-    if (!readable(column)) throw dataError('FORBIDDEN', `Cannot sort on ${p.typeName}.${column.graphqlName}: the field is not readable`);
+    if (!readable(column)) throw unreadableField(p.typeName, column.graphqlName, 'sort');
     return { column, direction: o.direction ?? 'ASC' };
   });
   if (!items.some((i) => i.column.type === 'id')) items.push({ column: p.columns.find((c) => c.type === 'id')!, direction: 'ASC' });

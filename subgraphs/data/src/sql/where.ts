@@ -1,7 +1,7 @@
 import { and, eq, gt, gte, ilike, inArray, isNotNull, isNull, lt, lte, not, or, sql, type SQL } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import type { ColumnPlan, FilterOp, ObjectPlan } from '@objectos/schema';
-import { badInput, dataError, type InputIssue } from '../errors.ts';
+import { badInput, unreadableField, type InputIssue } from '../errors.ts';
 import { col, type DynTable } from '../db/tables.ts';
 
 export type WhereInput = { [key: string]: unknown };
@@ -71,7 +71,7 @@ export function buildWhere(
       issues.push({ field: at, constraint: 'unknownField', message: `${at}: ${p.typeName} has no field "${key}"` });
       continue;
     }
-    if (!readable(c)) throw dataError('FORBIDDEN', `Cannot filter on ${p.typeName}.${c.graphqlName}: the field is not readable`);
+    if (!readable(c)) throw unreadableField(p.typeName, c.graphqlName, 'filter');
     if (value === null) continue;
     for (const [op, arg] of Object.entries(value as Record<string, unknown>)) {
       const fn = OPERATORS[op as FilterOp];
