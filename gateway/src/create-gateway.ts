@@ -5,7 +5,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { composeSupergraph, scalarResolvers, type CompiledSchema } from '@objectos/schema';
 import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } from '@objectos/observability';
 import { classifyGatewayError } from './classify-error.ts';
-import { CSRF_HEADER, type ProtectionOptions } from './protection/protection-options.ts';
+import { CSRF_HEADER, PROTECTION_DEFAULTS, type ProtectionOptions } from './protection/protection-options.ts';
 import { useProtection } from './protection/use-protection.ts';
 import { clientAddress, ipKey } from './protection/client-ip.ts';
 import { createLimiter, createRateLimit, type Limiter } from './protection/use-rate-limit.ts';
@@ -84,6 +84,12 @@ export interface Gateway {
   fetch: (request: Request, serverContext?: Record<string, unknown>) => Promise<Response>;
   /** The principal cache (tests read its size and evictions). */
   principals: PrincipalCache;
+  /** Where GraphQL is served (HTTP and WebSocket). */
+  graphqlEndpoint: string;
+  /** Anonymous requests are served (the guest profile). */
+  allowAnonymous: boolean;
+  /** Limits other transports apply before handing a request to yoga. */
+  limits: { maxBodyBytes: number };
   /** Closes what the gateway opened (the rate limiter's Redis connection). */
   dispose(): Promise<void>;
 }
@@ -134,7 +140,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     httpExecutorOpts: ({ endpoint }) => {
       const handler = endpoint ? local.get(endpoint) : undefined;
       return {
-        timeout: subgraphTimeoutMs,
+        // A subscription is a stream: it lasts as long as its client, not one request's time.
+        timeout: (request: { operationType?: string }) => (request.operationType === 'subscription' ? undefined : subgraphTimeoutMs),
         // The request id travels to every subgraph, so their log lines carry it too.
         // Each subgraph call carries the principal, signed now (a fresh timestamp per call).
         headers: (request?: { context?: { requestId?: string; principal?: Principal } }): Record<string, string> => {
@@ -205,6 +212,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     yoga,
     fetch: (request, serverContext = {}) => Promise.resolve(yoga.fetch(request, serverContext)),
     principals,
+    graphqlEndpoint,
+    allowAnonymous: auth.allowAnonymous ?? false,
+    limits: { maxBodyBytes: protection.maxBodyBytes ?? PROTECTION_DEFAULTS.maxBodyBytes },
     dispose: close,
   };
 }

@@ -239,6 +239,7 @@ describe.each(engines())('CRUD and relationships through the gateway on $name', 
     for (const [i, id] of ids.entries())
       await s.query('mutation($a: ID!, $n: String!) { x: createContact(input: { lastName: $n, accountId: $a }) { id } y: createContact(input: { lastName: "Second", accountId: $a }) { id } }', { a: id, n: `C${i}` });
     const run = async (first: number) => {
+      await s.data.relay.drain(); // the writes' change events are published in the background
       s.statements.length = 0;
       const r = await s.query<{ accounts: { nodes: { contacts: { lastName: string; account: { name: string } }[] }[] } }>(
         `{ accounts(first: ${first}, where: { name: { endsWith: "N+1" } }) { totalCount nodes { name contacts { lastName account { name } } } } }`,

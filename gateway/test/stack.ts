@@ -26,7 +26,11 @@ export async function startStack(engine: Engine, options: { seed?: boolean; meta
     secret: TEST_SECRET,
     seedOrganizationId: TEST_ORG,
     onQuery: (sql) => statements.push(sql),
+    // Statements are counted per request: the outbox relay publishes after writes (drain it before
+    // counting) and its periodic sweep would land in any window, so it is made rare here.
+    outboxSweepMs: 3_600_000,
   });
+  await data.relay.drain();
   const gateway = await createGateway({ subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: data.fetch }], auth: testAuth() });
   return {
     data,

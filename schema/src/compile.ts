@@ -8,11 +8,12 @@ import { mutationsPlugin } from './plugins/mutations.ts';
 import { objectsPlugin } from './plugins/objects.ts';
 import { relationsPlugin } from './plugins/relations.ts';
 import { securityPlugin } from './plugins/security.ts';
+import { subscriptionsPlugin } from './plugins/subscriptions.ts';
 import { SdlBuilder } from './sdl-builder.ts';
 import { compileSecurity, type SecurityPlan } from './security/security-plan.ts';
 
 /** The plugins, in order. Later plugins may add fields to types earlier ones created. */
-export const defaultPreset: readonly CompilerPlugin[] = [commonPlugin, objectsPlugin, relationsPlugin, mutationsPlugin, securityPlugin];
+export const defaultPreset: readonly CompilerPlugin[] = [commonPlugin, objectsPlugin, relationsPlugin, mutationsPlugin, securityPlugin, subscriptionsPlugin];
 
 export const FEDERATION_LINK =
   'extend schema @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key", "@shareable"])';

@@ -32,6 +32,8 @@ export const defaultInflection = {
   createMutation: (o: ObjectModel): string => `create${pascal(o.name)}`,
   updateMutation: (o: ObjectModel): string => `update${pascal(o.name)}`,
   deleteMutation: (o: ObjectModel): string => `delete${pascal(o.name)}`,
+  changedSubscription: (o: ObjectModel): string => `${camel(o.name)}Changed`,
+  changeType: (o: ObjectModel): string => `${pascal(o.name)}Change`,
   enumType: (o: ObjectModel, f: FieldModel): string => `${pascal(o.name)}${pascal(f.name)}`,
   enumFilter: (enumType: string, list: boolean): string => `${enumType}${list ? 'ListFilter' : 'Filter'}`,
   /** GraphQL name of a stored field; for a relation, the field that resolves to the related record. */

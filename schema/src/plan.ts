@@ -39,6 +39,10 @@ export interface ObjectPlan {
   createMutation: string;
   updateMutation: string;
   deleteMutation: string;
+  /** Subscription field delivering this object's change events (`accountChanged`). */
+  changedSubscription: string;
+  /** The change event type (`AccountChange`). */
+  changeType: string;
   methods: readonly ApiMethod[];
   columns: ColumnPlan[];
   relations: RelationPlan[];

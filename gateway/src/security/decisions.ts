@@ -130,7 +130,8 @@ export function buildDecisionTable(schema: GraphQLSchema, sources: readonly Comp
         const t = schema.getType(T);
         if (isObjectType(t)) for (const f of Object.keys(t.getFields())) set(fields, T, f, read(`${T}.${f}`));
       }
-      for (const typeName of [defaultInflection.connectionType(p.object), defaultInflection.edgeType(p.object)]) {
+      // The change event of a subscription is reached through the object, like its connection and edges.
+      for (const typeName of [defaultInflection.connectionType(p.object), defaultInflection.edgeType(p.object), p.changeType]) {
         const t = schema.getType(typeName);
         if (isObjectType(t)) for (const f of Object.keys(t.getFields())) set(fields, typeName, f, read(`${typeName}.${f}`));
       }
@@ -140,9 +141,11 @@ export function buildDecisionTable(schema: GraphQLSchema, sources: readonly Comp
         ['Mutation', p.createMutation, 'create', 'create'],
         ['Mutation', p.updateMutation, 'edit', 'edit'],
         ['Mutation', p.deleteMutation, 'delete', 'delete'],
+        // graphql-middleware does not wrap `subscribe`: the validation rule built from this table guards it.
+        ['Subscription', p.changedSubscription, 'read', 'watch'],
       ];
       for (const [root, name, perm, verb] of rootFields) {
-        const t = root === 'Query' ? schema.getQueryType() : schema.getMutationType();
+        const t = root === 'Query' ? schema.getQueryType() : root === 'Mutation' ? schema.getMutationType() : schema.getSubscriptionType();
         if (!t || t.name !== root || !t.getFields()[name]) continue;
         set(fields, root, name, {
           kind: perm as Decision['kind'],

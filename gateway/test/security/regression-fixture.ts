@@ -80,6 +80,11 @@ export type Conn = { totalCount: number; nodes: { id: string }[]; pageInfo?: { h
 
 export interface RegressionFixture {
   db: Database;
+  data: DataSubgraph;
+  /** The gateway's handler acting as the user (subscriptions over SSE use it). */
+  as(user: UserName): (r: Request) => Promise<Response>;
+  /** The data subgraph's handler, signed as the user (what the gateway would send). */
+  signed(user: UserName): (r: Request) => Promise<Response>;
   /** The data subgraph's own handler (unsigned calls, direct signed calls). */
   dataFetch: (r: Request) => Promise<Response>;
   /** GraphQL requests the gateway has sent to the data subgraph so far. */
@@ -146,6 +151,9 @@ export async function startRegressionFixture(engine: Engine): Promise<Regression
   };
   return {
     db,
+    data,
+    as,
+    signed: (user) => signedFetch(data.fetch, PRINCIPALS[user]),
     dataFetch: data.fetch,
     calls: () => subgraphCalls,
     ask: (user, query, variables) => gql(as(user), query, variables),

@@ -14,6 +14,9 @@ import { createLogger, useCorrelatedErrors, type Logger } from '@objectos/observ
 import { createLoaders } from './loaders.ts';
 import { buildResolvers, type DataContext } from './resolvers.ts';
 import { seedDemoData, type SeedResult } from './seed.ts';
+import { createChangeFeed, type ChangeFeed } from '@objectos/events';
+import { createOutboxRelay, ensureOutbox, type OutboxRelay } from './events/outbox.ts';
+import { createChangeHub, type ChangeHub } from './events/change-hub.ts';
 
 export interface DataSubgraphOptions extends DatabaseOptions {
   /** OBJECTOS_SECRET: requests must carry a principal signed with the key derived from it. */
@@ -38,6 +41,13 @@ export interface DataSubgraphOptions extends DatabaseOptions {
   graphiql?: boolean;
   /** Where error log lines go (pino). @default createLogger('data') */
   logger?: Logger;
+  /**
+   * Where committed changes are published and read from for subscriptions: Redis pub/sub between
+   * replicas (services mode). Not closed by dispose. @default in process
+   */
+  changeFeed?: ChangeFeed;
+  /** How often the outbox is swept for changes not yet published. @default 1000 */
+  outboxSweepMs?: number;
 }
 
 export interface DataSubgraph {
@@ -51,6 +61,10 @@ export interface DataSubgraph {
   database: Database;
   migration: MigrationResult;
   seeded: SeedResult | null;
+  /** Publishes committed changes from the outbox. */
+  relay: OutboxRelay;
+  /** Live subscriptions of this subgraph. */
+  hub: ChangeHub;
   dispose(): Promise<void>;
 }
 
@@ -81,23 +95,35 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
   const owned = !options.database;
   const database = options.database ?? (await connectDatabase(options));
   const key = deriveKey(options.secret, 'principal-hmac');
+  const logger = options.logger ?? createLogger('data');
+  const feed = options.changeFeed ?? createChangeFeed();
+  let relay: OutboxRelay | null = null;
+  let hub: ChangeHub | null = null;
+  const stopEvents = async () => {
+    hub?.close();
+    await relay?.close();
+    if (!options.changeFeed) await feed.close();
+  };
   try {
     const tables = buildTables(compiled.plan);
     const migration = await migrate(database.db, compiled.plan, tables);
     await ensureSecurityTables(database.db);
-    const source: DataSource = { db: database.db, plan: compiled.plan, tables, maxPageSize, defaultPageSize, tenant: null, actor: null, sc: null };
+    await ensureOutbox(database.db);
+    relay = createOutboxRelay(database.db, feed, { logger, ...(options.outboxSweepMs ? { sweepMs: options.outboxSweepMs } : {}) });
+    hub = createChangeHub(feed);
+    const source: DataSource = { db: database.db, plan: compiled.plan, tables, maxPageSize, defaultPageSize, tenant: null, actor: null, sc: null, changes: relay };
     const seeded = seed && options.seedOrganizationId
       ? await seedDemoData({ ...source, tenant: options.seedOrganizationId, actor: options.seedOwnerId ?? null })
       : null;
     const sdl = compiled.subgraphs.data.sdl;
-    const schema = buildSubgraphSchema([{ typeDefs: parse(sdl), resolvers: buildResolvers(source) }]);
+    const schema = buildSubgraphSchema([{ typeDefs: parse(sdl), resolvers: buildResolvers(source, hub) }]);
     const yoga = createYoga<Record<string, unknown>, DataContext>({
       schema,
       graphqlEndpoint,
       graphiql,
       landingPage: false,
       maskedErrors: false,
-      plugins: [usePrincipalGuard(key), serveMetadata(compiled), useCorrelatedErrors({ logger: options.logger ?? createLogger('data'), classify: classifyDataError })],
+      plugins: [usePrincipalGuard(key), serveMetadata(compiled), useCorrelatedErrors({ logger, classify: classifyDataError })],
       // Every request works on a copy of the source confined to its principal's organization.
       context: ({ request }) => {
         const principal = principalOf(request);
@@ -119,11 +145,15 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       database,
       migration,
       seeded,
+      relay,
+      hub,
       dispose: async () => {
+        await stopEvents();
         if (owned) await database.close();
       },
     };
   } catch (e) {
+    await stopEvents();
     if (owned) await database.close();
     throw e;
   }

@@ -18,6 +18,8 @@ export interface DataSource {
   actor: string | null;
   /** The request's access (object, field and record security). Null only for the runtime's own work (seeding): tenant wall only. */
   sc: SecurityContext | null;
+  /** Told after a write commits, so its change event is published at once (the outbox relay). */
+  changes: { notify(): void } | null;
 }
 
 export type Row = Record<string, unknown> & { id: string };

@@ -1,9 +1,11 @@
 import { createServer } from 'node:http';
+import { createChangeFeed } from '@objectos/events';
 import { createDataSubgraph } from './create-data-subgraph.ts';
 
 /**
  * Runs the data subgraph as its own process (services mode): PORT, HOST, DATABASE_URL, OBJECTOS_METADATA,
- * OBJECTOS_SECRET (the gateway's), OBJECTOS_SEED_ORGANIZATION (owner of the demo records, when seeding).
+ * OBJECTOS_SECRET (the gateway's), OBJECTOS_SEED_ORGANIZATION (owner of the demo records, when seeding),
+ * REDIS_URL (change events reach the subscriptions of every replica).
  */
 async function main(): Promise<void> {
   const port = Number(process.env['PORT'] ?? 4001);
@@ -12,19 +14,22 @@ async function main(): Promise<void> {
   const secret = process.env['OBJECTOS_SECRET'];
   if (!secret) throw new Error('OBJECTOS_SECRET is required: the gateway signs every request with a key derived from it');
   const seedOrganizationId = process.env['OBJECTOS_SEED_ORGANIZATION'];
+  const changeFeed = createChangeFeed(process.env['REDIS_URL']);
+  await changeFeed.ready;
   const subgraph = await createDataSubgraph({
     metadata: process.env['OBJECTOS_METADATA'] ?? 'metadata',
     ...(databaseUrl ? { databaseUrl } : { dataDir: process.env['OBJECTOS_DATA_DIR'] ?? '.objectos/data' }),
     seed: process.env['OBJECTOS_SEED'] === 'true',
     secret,
     ...(seedOrganizationId ? { seedOrganizationId } : {}),
+    changeFeed,
   });
   const server = createServer(subgraph.yoga);
   server.listen(port, host, () => {
     const addr = server.address() as { port: number };
     console.log(`data subgraph listening on http://${host}:${addr.port}/graphql`);
   });
-  const stop = () => server.close(() => subgraph.dispose().then(() => process.exit(0)));
+  const stop = () => server.close(() => subgraph.dispose().then(() => changeFeed.close()).then(() => process.exit(0)));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }

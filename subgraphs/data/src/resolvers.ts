@@ -9,6 +9,9 @@ import { isUuid } from './sql/where.ts';
 import { dataError } from './errors.ts';
 import type { Principal } from '@objectos/principal';
 import { explainAccess, recordShares, shareRecord, unshareRecord } from './security/api.ts';
+import { createLoaders } from './loaders.ts';
+import type { ChangeHub } from './events/change-hub.ts';
+import { changesOf, type ChangedArgs, type ChangePayload } from './events/subscriptions.ts';
 
 export interface DataContext {
   ds: DataSource;
@@ -63,7 +66,7 @@ function primed(ctx: DataContext, p: ObjectPlan, row: Row): Row {
 }
 
 /** Resolvers for the compiled data SDL, derived from the plan. */
-export function buildResolvers(ds: DataSource): GraphQLResolverMap<DataContext> {
+export function buildResolvers(ds: DataSource, hub: ChangeHub): GraphQLResolverMap<DataContext> {
   const map: Record<string, Record<string, unknown>> = { ...scalarResolvers } as unknown as Record<string, Record<string, unknown>>;
   const exposed = Object.values(ds.plan.objects).filter((p) => p.methods.length > 0);
   for (const p of exposed) {
@@ -93,6 +96,16 @@ export function buildResolvers(ds: DataSource): GraphQLResolverMap<DataContext> 
       type[r.graphqlName] = (row: Row, args: ChildArgs, ctx: DataContext) => ctx.loaders.children(r.child, r.column, args).load(row.id);
     }
     map[p.typeName] = type;
+    if (p.methods.includes('list'))
+      (map['Subscription'] ??= {})[p.changedSubscription] = {
+        subscribe: (_: unknown, args: ChangedArgs, ctx: DataContext) => changesOf(ctx.ds, hub, p.object.name, args),
+        // A subscription's context lives as long as it does: each event is resolved with fresh loaders,
+        // so relationships show the records as they are now, under the access checked now.
+        resolve: (payload: ChangePayload, _: unknown, ctx: DataContext) => {
+          ctx.loaders = createLoaders(ctx.ds);
+          return payload;
+        },
+      };
   }
   if (exposed.length > 0) {
     Object.assign((map['Query'] ??= {}), {

@@ -28,9 +28,9 @@ export function maskRows<T extends Row | null>(ds: DataSource, p: ObjectPlan, ro
   });
 }
 
-type Level = 'create' | 'edit' | 'delete';
+type Level = 'read' | 'create' | 'edit' | 'delete';
 
-/** Object-level permission for a write; refused before anything is read or written. */
+/** Object-level permission; a write is refused before anything is read or written. */
 export function requireObject(ds: DataSource, p: ObjectPlan, level: Level): void {
   if (!ds.sc) return;
   const a = ds.sc.access.objects[p.object.name];

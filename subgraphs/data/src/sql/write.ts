@@ -10,6 +10,7 @@ import { validateInput } from '../validate-input.ts';
 import { isUuid } from './where.ts';
 import { maskRows, requireEditable, requireObject } from '../security/fields.ts';
 import { rlsSql } from '../security/predicates.ts';
+import { writeChange } from '../events/outbox.ts';
 
 const notFound = (p: ObjectPlan, id: string): GraphQLError => dataError('NOT_FOUND', `No ${p.typeName} with id "${id}"`);
 
@@ -65,22 +66,45 @@ async function missOrForbidden(tx: Tx, ds: DataSource, p: ObjectPlan, id: string
   return seen.length > 0 ? dataError('FORBIDDEN', `You can read this ${p.typeName} but not ${op} it`) : notFound(p, id);
 }
 
+/** Fields (GraphQL names) whose stored value differs between two states of a record. */
+function changedFields(p: ObjectPlan, before: Row | null, after: Row | null): string[] {
+  return p.columns
+    .filter((c) => c.field !== null && (before === null || after === null || JSON.stringify(before[c.graphqlName]) !== JSON.stringify(after[c.graphqlName])))
+    .map((c) => c.graphqlName);
+}
+
+/** The outbox row of a change, in the transaction that makes it (rows unmasked: subscribers are masked on delivery). */
+function recordChange(tx: Tx, ds: DataSource, p: ObjectPlan, op: 'create' | 'update' | 'delete', before: Row | null, after: Row | null): Promise<void> {
+  const row = (after ?? before)!;
+  return writeChange(tx, {
+    organizationId: String(row[TENANT.key]), object: p.object.name, recordId: row.id, op,
+    record: after, previous: before, changedFields: changedFields(p, before, after), actorId: ds.actor,
+  });
+}
+
+/** After commit: the relay publishes the change now. */
+function committed<T>(ds: DataSource, result: T): T {
+  ds.changes?.notify();
+  return result;
+}
+
 export async function createRecord(ds: DataSource, object: string, input: Record<string, unknown>): Promise<Row> {
   const { p, table } = objectOf(ds, object);
   requireObject(ds, p, 'create');
   const values = validateInput(p, input, 'create');
   requireEditable(ds, p, values);
   const tenant = tenantOf(ds, p);
-  return ds.db.transaction(async (tx) => {
+  return committed(ds, await ds.db.transaction(async (tx) => {
     try {
       await checkReferences(tx, ds, p, values);
       const [row] = await tx.insert(table).values({ ...values, [TENANT.key]: tenant, [OWNER.key]: ds.actor }).returning();
       await checkRls(tx, ds, p, (row as Row).id, 'insert');
+      await recordChange(tx, ds, p, 'create', null, row as Row);
       return maskRows(ds, p, [row as Row])[0]!;
     } catch (e) {
       throw translate(ds, p, e, values);
     }
-  });
+  }));
 }
 
 export async function updateRecord(ds: DataSource, object: string, id: string, input: Record<string, unknown>): Promise<Row> {
@@ -91,19 +115,22 @@ export async function updateRecord(ds: DataSource, object: string, id: string, i
   tenantOf(ds, p);
   if (!isUuid(id)) throw notFound(p, id);
   const idCol = col(table, p.columns[0]!);
-  return ds.db.transaction(async (tx) => {
+  return committed(ds, await ds.db.transaction(async (tx) => {
     try {
       await checkReferences(tx, ds, p, values);
-      const rows = Object.keys(values).length === 0
-        ? await tx.select().from(table).where(and(editable, eq(idCol, id)))
-        : await tx.update(table).set({ ...values, updatedAt: new Date() }).where(and(editable, eq(idCol, id))).returning();
-      if (!rows[0]) throw await missOrForbidden(tx, ds, p, id, 'edit');
+      // The state before, locked: the change event carries both states.
+      const [before] = (await tx.select().from(table).where(and(editable, eq(idCol, id))).for('update')) as Row[];
+      if (!before) throw await missOrForbidden(tx, ds, p, id, 'edit');
+      if (Object.keys(values).length === 0) return maskRows(ds, p, [before])[0]!;
+      const [after] = (await tx.update(table).set({ ...values, updatedAt: new Date() }).where(eq(idCol, id)).returning()) as Row[];
       await checkRls(tx, ds, p, id, 'update');
-      return maskRows(ds, p, [rows[0] as Row])[0]!;
+      // An update that changes no value is not an event.
+      if (changedFields(p, before, after!).length > 0) await recordChange(tx, ds, p, 'update', before, after!);
+      return maskRows(ds, p, [after!])[0]!;
     } catch (e) {
       throw translate(ds, p, e, values);
     }
-  });
+  }));
 }
 
 export async function deleteRecord(ds: DataSource, object: string, id: string): Promise<Row> {
@@ -111,15 +138,16 @@ export async function deleteRecord(ds: DataSource, object: string, id: string): 
   requireObject(ds, p, 'delete');
   tenantOf(ds, p);
   if (!isUuid(id)) throw notFound(p, id);
-  return ds.db.transaction(async (tx) => {
+  return committed(ds, await ds.db.transaction(async (tx) => {
     try {
       const [row] = await tx.delete(table).where(and(deletable, eq(col(table, p.columns[0]!), id))).returning();
       if (!row) throw await missOrForbidden(tx, ds, p, id, 'delete');
+      await recordChange(tx, ds, p, 'delete', row as Row, null);
       return maskRows(ds, p, [row as Row])[0]!;
     } catch (e) {
       throw translate(ds, p, e, {});
     }
-  });
+  }));
 }
 
 interface PgErrorLike { code: string; constraint?: string; table?: string; detail?: string }

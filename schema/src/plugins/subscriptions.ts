@@ -1,0 +1,35 @@
+import type { CompilerPlugin } from '../build.ts';
+import type { SdlField } from '../sdl-builder.ts';
+
+/**
+ * Live change events: `<object>Changed(where, id, operations)` per listable object, delivering
+ * `<Object>Change { op, record, previous, changedFields, at, eventId }`. Each event is checked against
+ * the subscriber's record and field access when it is delivered (data subgraph).
+ */
+export const subscriptionsPlugin: CompilerPlugin = {
+  name: 'subscriptions',
+  build(b) {
+    const listable = b.exposed.filter((p) => p.methods.includes('list'));
+    if (listable.length === 0) return;
+    const own = 'the subscriptions plugin';
+    b.sdl.addEnum('ChangeOperation', ['CREATED', 'UPDATED', 'DELETED'], own, 'What happened to a record.');
+    const fields: SdlField[] = [];
+    for (const p of listable) {
+      b.sdl.add(p.changeType, `type ${p.changeType}`, [
+        { name: 'eventId', signature: ': ID!', description: 'Unique per change; a redelivered event keeps its id.' },
+        { name: 'op', signature: ': ChangeOperation!' },
+        { name: 'record', signature: `: ${p.typeName}`, description: 'The record after the change (null when deleted).' },
+        { name: 'previous', signature: `: ${p.typeName}`, description: 'The record before the change (null when created).' },
+        { name: 'changedFields', signature: ': [String!]!', description: 'GraphQL names of the fields whose value changed (every field on create and delete).' },
+        { name: 'at', signature: ': DateTime!', description: 'When the change was committed.' },
+      ], `object "${p.object.name}"`, `A change to a ${p.object.label} you can read.`);
+      const where = b.inflect.whereInput(p.object);
+      fields.push({
+        name: p.changedSubscription,
+        signature: `(where: ${where}, id: ID, operations: [ChangeOperation!]): ${p.changeType}!`,
+        description: `Changes to ${p.object.pluralLabel} you can read, as they are committed: only records matching where (and id), only the operations listed (default all). Fields you cannot read are null.`,
+      });
+    }
+    b.sdl.add('Subscription', 'type Subscription', fields, own);
+  },
+};

@@ -1,0 +1,156 @@
+import { sql } from 'drizzle-orm';
+import { queryRows, type Db, type SqlRunner } from '@objectos/db';
+import type { ChangeEvent, ChangeFeed } from '@objectos/events';
+import type { Logger } from '@objectos/observability';
+
+const OUTBOX_LOCK = 7_734_014;
+
+/**
+ * The outbox: every committed change to a record has a row here, written in the same transaction as
+ * the change, so an event exists exactly when its change does. The relay publishes unpublished rows
+ * and marks them; a crash between commit and publish is repaired by the next sweep (at least once).
+ */
+export async function ensureOutbox(db: Db): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(${OUTBOX_LOCK})`);
+    await tx.execute(sql.raw('create schema if not exists events'));
+    await tx.execute(sql.raw(`create table if not exists events.outbox (
+      id bigserial primary key,
+      organization_id text not null,
+      object text not null,
+      record_id uuid not null,
+      op text not null check (op in ('create', 'update', 'delete')),
+      record jsonb,
+      previous jsonb,
+      changed_fields text[] not null,
+      actor_id text,
+      created_at timestamptz not null default now(),
+      published_at timestamptz)`));
+    await tx.execute(sql.raw('create index if not exists outbox_unpublished on events.outbox (id) where published_at is null'));
+  });
+}
+
+export type NewChange = Omit<ChangeEvent, 'id' | 'at'>;
+
+/** Records a change; call inside the transaction that makes it. */
+export async function writeChange(tx: SqlRunner, c: NewChange): Promise<void> {
+  await tx.execute(sql`insert into events.outbox (organization_id, object, record_id, op, record, previous, changed_fields, actor_id)
+    values (${c.organizationId}, ${c.object}, ${c.recordId}, ${c.op}, ${c.record === null ? null : JSON.stringify(c.record)}::jsonb,
+      ${c.previous === null ? null : JSON.stringify(c.previous)}::jsonb, ${sql.param(c.changedFields)}::text[], ${c.actorId})`);
+}
+
+interface OutboxRow {
+  id: string | number;
+  organization_id: string;
+  object: string;
+  record_id: string;
+  op: ChangeEvent['op'];
+  record: Record<string, unknown> | string | null;
+  previous: Record<string, unknown> | string | null;
+  changed_fields: string[];
+  actor_id: string | null;
+  created_at: Date | string;
+}
+
+const json = (v: Record<string, unknown> | string | null): Record<string, unknown> | null => (typeof v === 'string' ? (JSON.parse(v) as Record<string, unknown>) : v);
+
+function toEvent(r: OutboxRow): ChangeEvent {
+  return {
+    id: String(r.id),
+    organizationId: r.organization_id,
+    object: r.object,
+    recordId: r.record_id,
+    op: r.op,
+    record: json(r.record),
+    previous: json(r.previous),
+    changedFields: r.changed_fields,
+    actorId: r.actor_id,
+    at: new Date(r.created_at).toISOString(),
+  };
+}
+
+export interface OutboxRelay {
+  /** A write committed: publish what is pending now rather than at the next sweep. */
+  notify(): void;
+  /** Resolves when every row committed before the call has been published (tests, shutdown). */
+  drain(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface RelayOptions {
+  /** How often unpublished rows are looked for (rows left by a crash or a failed publish). @default 1000 */
+  sweepMs?: number;
+  /** Published rows older than this are deleted. @default 24 h */
+  retentionMs?: number;
+  /** Rows per publishing transaction. @default 200 */
+  batch?: number;
+  logger?: Logger;
+}
+
+/**
+ * Publishes outbox rows in id order. Rows are claimed with FOR UPDATE SKIP LOCKED, so replicas sharing
+ * a database never publish the same row at the same time; a row is marked only after its publish
+ * succeeded, so a failed publish is retried (at least once; the event id lets consumers drop repeats).
+ */
+export function createOutboxRelay(db: Db, feed: ChangeFeed, options: RelayOptions = {}): OutboxRelay {
+  const { sweepMs = 1_000, retentionMs = 24 * 3600_000, batch = 200, logger } = options;
+  let running: Promise<void> | null = null;
+  let again = false;
+  let closed = false;
+  let lastPrune = 0;
+
+  const publishBatch = (): Promise<number> =>
+    db.transaction(async (tx) => {
+      const rows = await queryRows<OutboxRow>(tx, sql`select id, organization_id, object, record_id, op, record, previous, changed_fields, actor_id, created_at
+        from events.outbox where published_at is null order by id limit ${batch} for update skip locked`);
+      for (const r of rows) await feed.publish(toEvent(r));
+      if (rows.length > 0) await tx.execute(sql`update events.outbox set published_at = now() where id = any(${sql.param(rows.map((r) => String(r.id)))}::bigint[])`);
+      return rows.length;
+    });
+
+  const flush = async (): Promise<void> => {
+    while ((await publishBatch()) === batch) { /* more pending */ }
+    if (Date.now() - lastPrune > 60_000) {
+      lastPrune = Date.now();
+      await db.execute(sql`delete from events.outbox where published_at is not null and published_at < now() - make_interval(secs => ${retentionMs / 1000})`);
+    }
+  };
+
+  const kick = (): Promise<void> => {
+    if (closed) return Promise.resolve();
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        try {
+          await flush();
+        } catch (e) {
+          logger?.warn({ err: (e as Error).message }, 'outbox relay: publishing failed; retrying at the next sweep');
+          return;
+        }
+      } while (again && !closed);
+    })().finally(() => {
+      running = null;
+    });
+    return running;
+  };
+
+  const timer = setInterval(() => void kick(), sweepMs);
+  timer.unref();
+  void kick();
+  return {
+    notify: () => void kick(),
+    async drain() {
+      while (running) await running;
+      await kick();
+    },
+    async close() {
+      closed = true;
+      clearInterval(timer);
+      while (running) await running;
+    },
+  };
+}

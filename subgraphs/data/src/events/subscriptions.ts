@@ -1,0 +1,106 @@
+import { and, sql, type SQL } from 'drizzle-orm';
+import { Repeater } from 'graphql-yoga';
+import type { ChangeEvent, ChangeOperation } from '@objectos/events';
+import { queryRows } from '@objectos/db';
+import type { ColumnPlan, ObjectPlan } from '@objectos/schema';
+import { objectOf, type DataSource, type Row } from '../data-source.ts';
+import { dataError } from '../errors.ts';
+import { OWNER, TENANT } from '../db/tables.ts';
+import { columnReadable, maskRows, requireObject } from '../security/fields.ts';
+import { buildWhere, isUuid, type WhereInput } from '../sql/where.ts';
+import type { ChangeHub } from './change-hub.ts';
+
+export interface ChangedArgs {
+  where?: WhereInput | null;
+  id?: string | null;
+  operations?: ('CREATED' | 'UPDATED' | 'DELETED')[] | null;
+}
+
+/** What a subscriber receives (the record fields already masked for them). */
+export interface ChangePayload {
+  eventId: string;
+  op: 'CREATED' | 'UPDATED' | 'DELETED';
+  record: Row | null;
+  previous: Row | null;
+  changedFields: string[];
+  at: string;
+}
+
+const OP: Record<ChangeOperation, ChangePayload['op']> = { create: 'CREATED', update: 'UPDATED', delete: 'DELETED' };
+
+/** Events waiting for one subscriber past this many end its subscription (it is not keeping up). */
+export const MAX_PENDING = 1_000;
+
+/**
+ * A stored row (GraphQL names) as the table's columns, for json_populate_record: the subscriber's
+ * predicates are evaluated over the snapshot the event carries, not over whatever the row is now.
+ */
+function asColumns(p: ObjectPlan, row: Record<string, unknown>): string {
+  const out: Record<string, unknown> = { [TENANT.column]: row[TENANT.key] ?? null, [OWNER.column]: row[OWNER.key] ?? null };
+  for (const c of p.columns) out[c.column] = row[c.graphqlName] ?? null;
+  return JSON.stringify(out);
+}
+
+/** Does the subscriber see this snapshot (record access, RLS select) and does it match their `where`? */
+function snapshotSql(ds: DataSource, p: ObjectPlan, row: Record<string, unknown> | null, filter: SQL | undefined): SQL {
+  if (row === null) return sql`false`;
+  const { visible } = objectOf(ds, p.object.name, 'read');
+  const t = sql.identifier(p.table);
+  return sql`exists (select 1 from json_populate_record(null::${t}, ${asColumns(p, row)}::json) as ${t} where ${and(visible, filter) ?? sql`true`})`;
+}
+
+/**
+ * The live change events of one object for one subscriber. Each event is checked when it arrives,
+ * against the subscriber's access as it is then (sharing rules, shares, hierarchy and RLS read from the
+ * database at that moment): a revoked share stops delivery from the next event on. Create and update
+ * events are delivered when the new state is visible (and matches `where`; an update also when the
+ * state before matched); deletes when the deleted state was visible and matched. `previous` is only given when it was visible too.
+ * Fields the subscriber cannot read are null, and left out of changedFields.
+ */
+export function changesOf(ds: DataSource, hub: ChangeHub, object: string, args: ChangedArgs): AsyncIterable<ChangePayload> {
+  const { p, table } = objectOf(ds, object);
+  requireObject(ds, p, 'read');
+  if (ds.tenant === null) throw dataError('FORBIDDEN', 'You act in no organization: there are no records to watch.');
+  const readable = (c: ColumnPlan) => columnReadable(ds, p, c);
+  // Bad filters are refused now, before the stream starts (same rules as lists).
+  const filter = buildWhere(p, table, args.where, 'where', readable);
+  if (args.id != null && !isUuid(args.id)) throw dataError('BAD_USER_INPUT', `id: "${args.id}" is not a valid id`);
+  const ops = new Set(args.operations?.length ? args.operations : ['CREATED', 'UPDATED', 'DELETED']);
+  const readableNames = new Set(p.columns.filter(readable).map((c) => c.graphqlName));
+  const tenant = ds.tenant;
+
+  return new Repeater<ChangePayload>(async (push, stop) => {
+    let chain = Promise.resolve();
+    let pending = 0;
+    const deliver = async (e: ChangeEvent): Promise<void> => {
+      const after = e.op === 'delete' ? null : e.record;
+      const before = e.op === 'create' ? null : e.previous;
+      const [r] = await queryRows<{ now: boolean; nowVisible: boolean; was: boolean; wasVisible: boolean }>(ds.db, sql`select
+        ${snapshotSql(ds, p, after, filter)} as "now", ${snapshotSql(ds, p, after, undefined)} as "nowVisible",
+        ${snapshotSql(ds, p, before, filter)} as "was", ${snapshotSql(ds, p, before, undefined)} as "wasVisible"`);
+      const v = r!;
+      // An update that takes a record out of `where` is still news to someone filtering on it.
+      const deliverIt = e.op === 'create' ? v.now : e.op === 'delete' ? v.was : v.nowVisible && (v.now || v.was);
+      if (!deliverIt) return;
+      const [record, previous] = maskRows(ds, p, [after as Row | null, r!.wasVisible ? (before as Row | null) : null]);
+      await push({
+        eventId: e.id,
+        op: OP[e.op],
+        record: record ?? null,
+        previous: previous ?? null,
+        changedFields: e.changedFields.filter((f) => readableNames.has(f)),
+        at: e.at,
+      });
+    };
+    const off = hub.listen(tenant, object, (e) => {
+      if (!ops.has(OP[e.op]) || (args.id != null && e.recordId !== args.id)) return;
+      if (++pending > MAX_PENDING) {
+        stop(dataError('TIMEOUT', `This subscription fell more than ${MAX_PENDING} events behind and was ended; subscribe again.`));
+        return;
+      }
+      chain = chain.then(() => deliver(e)).catch((err: unknown) => stop(err)).finally(() => pending--);
+    });
+    await stop;
+    off();
+  });
+}
