@@ -3,13 +3,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createDataSubgraph, type DataSubgraph } from '@objectos/data-subgraph';
 import { connectDatabase, type Database } from '@objectos/db';
-import { createEventBus } from '@objectos/events';
+import { createChangeFeed, createEventBus } from '@objectos/events';
 import { createIdentitySubgraph, securityNamesOf, type IdentitySubgraph } from '@objectos/identity-subgraph';
 import { loadMetadata } from '@objectos/metadata';
 import type { ObjectOSConfig } from './config.ts';
 import { createGateway, type Gateway, type SubgraphSource } from './create-gateway.ts';
 import { remotePrincipalResolver } from './auth/remote-identity.ts';
 import { resolveSecret } from './secret.ts';
+import { attachRealtime, type Realtime } from './realtime/ws-server.ts';
 
 export interface RunningObjectOS {
   url: string;
@@ -17,6 +18,8 @@ export interface RunningObjectOS {
   data: DataSubgraph | null;
   identity: IdentitySubgraph | null;
   server: Server;
+  /** graphql-ws on the same endpoint. */
+  realtime: Realtime;
   stop(): Promise<void>;
 }
 
@@ -29,6 +32,8 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
   const secret = resolveSecret(config);
   const model = await loadMetadata(config.metadataDir);
   const bus = createEventBus(config.redisUrl);
+  // Committed record changes, for subscriptions (Redis between replicas in services mode).
+  const changeFeed = createChangeFeed(config.redisUrl);
   const embedded = !config.remoteSubgraphs['data'] || !config.remoteSubgraphs['identity'];
   let database: Database | null = null;
   let identity: IdentitySubgraph | null = null;
@@ -38,9 +43,10 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
     await identity?.dispose();
     await database?.close();
     await bus.close();
+    await changeFeed.close();
   };
   try {
-    await bus.ready;
+    await Promise.all([bus.ready, changeFeed.ready]);
     // One engine for every in-process subgraph: PGlite allows a single owner of its folder.
     if (embedded)
       database = await connectDatabase({
@@ -64,6 +70,7 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
         database: database!,
         secret,
         seed: config.seed && Boolean(identity?.demo?.organizationId),
+        changeFeed,
         ...(identity?.demo?.organizationId ? { seedOrganizationId: identity.demo.organizationId } : {}),
       });
     const subgraphs: SubgraphSource[] = Object.entries(config.remoteSubgraphs).map(([name, url]) => ({ name, url }));
@@ -98,6 +105,10 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
       },
     });
     const server = createServer(gateway.yoga);
+    const realtime = attachRealtime(server, gateway, {
+      allowedOrigins: [new URL(config.publicUrl).origin, ...config.trustedOrigins],
+      bus,
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => resolve());
@@ -110,7 +121,9 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
       data,
       identity,
       server,
+      realtime,
       async stop() {
+        await realtime.close();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
         await gateway.dispose();

@@ -1,0 +1,246 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { GraphQLError, parse, type ExecutionArgs } from 'graphql';
+import { CloseCode, type SubscribePayload } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { API_KEY_HEADER, credentialsOf, type Credentials, type Principal } from '@objectos/principal';
+import type { AuditEvent, EventBus } from '@objectos/events';
+import type { Logger } from '@objectos/observability';
+import type { Gateway } from '../create-gateway.ts';
+import { resultStream, type ResultStream } from './sse-stream.ts';
+
+export interface RealtimeOptions {
+  /**
+   * Origins a browser may open a socket from, besides the endpoint's own (CORS does not cover the
+   * upgrade: this is the cross-site WebSocket hijacking check). Clients that send no Origin (servers,
+   * CLIs) are not browsers and are let through to authentication.
+   */
+  allowedOrigins?: readonly string[];
+  /** Operations running at once on one socket. @default 50 */
+  maxOperationsPerSocket?: number;
+  /** Close sockets that sent no connection_init in time (4408). @default 3000 */
+  connectionInitWaitTimeoutMs?: number;
+  /** Server ping interval; a socket that does not answer in as long is dropped. @default 12000 */
+  keepAliveMs?: number;
+  /** Open sockets re-authenticate this often (session expiry, idle timeout). Auth events act at once. @default 30000 */
+  recheckMs?: number;
+  /** Largest WebSocket message. @default the gateway's body limit + 64 KiB */
+  maxPayloadBytes?: number;
+  /** Auth, authz and security events: a socket whose access ended or changed is closed (4403). */
+  bus?: EventBus;
+  logger?: Logger;
+}
+
+export interface Realtime {
+  /** Open sockets. */
+  sockets(): number;
+  /** Closes every socket (1001) and stops accepting new ones. */
+  close(): Promise<void>;
+}
+
+interface SocketState {
+  request: IncomingMessage;
+  credentials: Credentials;
+  principal: Principal | null;
+  expiry: NodeJS.Timeout | null;
+}
+
+/** What an operation runs as: a changed value means the socket's live subscriptions are stale. */
+const accessKey = (p: Principal): string =>
+  JSON.stringify([p.kind, p.userId, p.organizationId, p.roles, p.permissionSets, p.role, p.groups, p.isAdmin, p.sessionId, p.apiKeyId]);
+
+// graphql-ws decides between execute and subscribe from the document; every operation here is a stream of yoga results.
+const STREAM_DOCUMENT = parse('subscription ObjectOSStream { __typename }');
+
+/** The close reason is limited to 123 bytes by the protocol. */
+const reason = (text: string): string => (Buffer.byteLength(text) <= 123 ? text : `${Buffer.from(text).subarray(0, 119).toString()}...`);
+
+function credentialsFrom(params: Record<string, unknown> | undefined, request: IncomingMessage): Credentials | null {
+  const headers = new Headers();
+  // A browser's session cookie comes with the upgrade; tokens and keys come in connectionParams.
+  if (typeof request.headers.cookie === 'string') headers.set('cookie', request.headers.cookie);
+  for (const [k, v] of Object.entries(params ?? {})) {
+    const name = k.toLowerCase();
+    if (name !== 'authorization' && name !== API_KEY_HEADER) continue;
+    if (typeof v !== 'string' || v.length > 4096) return null;
+    headers.set(name, v);
+  }
+  return credentialsOf(headers);
+}
+
+/** A yoga refusal (401, 413, 429, a JSON error body…) as the errors of a graphql-ws `error` message. */
+async function refusal(response: Response): Promise<GraphQLError[]> {
+  let body: { errors?: { message?: string; extensions?: Record<string, unknown> }[] } = {};
+  try {
+    body = (await response.json()) as typeof body;
+  } catch {
+    // Not JSON: the status says it all.
+  }
+  const retryAfter = response.headers.get('retry-after');
+  const errors = (body.errors ?? [{ message: `Request refused (HTTP ${response.status})`, extensions: { code: 'BAD_REQUEST' } }]).map(
+    (e) => new GraphQLError(e.message ?? 'Request refused', { extensions: { ...e.extensions, ...(retryAfter ? { retryAfter: Number(retryAfter) } : {}) } }),
+  );
+  return errors;
+}
+
+/**
+ * graphql-ws on the gateway's endpoint. Every operation received on a socket is run as an HTTP request
+ * through the same yoga instance (same authentication, rate limits, limits, trusted documents, field
+ * access, masking and correlation ids), so HTTP and WebSocket always reach the same verdict; results
+ * come back as a stream (text/event-stream) and go out as `next` messages.
+ */
+export function attachRealtime(server: Server, gateway: Gateway, options: RealtimeOptions = {}): Realtime {
+  const {
+    allowedOrigins = [], maxOperationsPerSocket = 50, connectionInitWaitTimeoutMs = 3_000, keepAliveMs = 12_000,
+    recheckMs = 30_000, maxPayloadBytes = gateway.limits.maxBodyBytes + 65_536, bus, logger,
+  } = options;
+  const endpoint = gateway.graphqlEndpoint;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: maxPayloadBytes });
+  const states = new Map<WebSocket, SocketState>();
+
+  const refuseUpgrade = (socket: Duplex, status: string) => {
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  };
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    if (path !== endpoint) return refuseUpgrade(socket, '404 Not Found');
+    const origin = request.headers.origin;
+    if (origin && origin !== 'null') {
+      let host: string | null = null;
+      try {
+        host = new URL(origin).host;
+      } catch {
+        // Malformed: refused below.
+      }
+      if (host !== request.headers.host && !allowedOrigins.includes(origin)) return refuseUpgrade(socket, '403 Forbidden');
+    } else if (origin === 'null') return refuseUpgrade(socket, '403 Forbidden');
+    wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+  };
+  server.on('upgrade', onUpgrade);
+
+  const close = (ws: WebSocket, code: number, text: string) => {
+    if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason(text));
+  };
+
+  /** Re-authenticates a socket: closed when its credentials no longer hold or its access changed. */
+  const recheck = async (ws: WebSocket, st: SocketState): Promise<void> => {
+    if (!st.principal) return;
+    gateway.principals.forget(st.credentials);
+    const r = await gateway.principals.authenticate(st.credentials);
+    if (states.get(ws) !== st) return;
+    if ('failure' in r) return close(ws, CloseCode.Forbidden, `Forbidden: ${r.failure.message}`);
+    if (accessKey(r.principal) !== accessKey(st.principal))
+      return close(ws, CloseCode.Forbidden, 'Forbidden: your access changed; reconnect to continue with the new access');
+    schedule(ws, st, r.expiresAt);
+  };
+  const schedule = (ws: WebSocket, st: SocketState, expiresAt: number | undefined) => {
+    if (st.expiry) clearTimeout(st.expiry);
+    st.expiry = null;
+    if (expiresAt === undefined) return;
+    st.expiry = setTimeout(() => void recheck(ws, st).catch(() => {}), Math.max(0, Math.min(expiresAt - Date.now() + 50, 2 ** 31 - 1)));
+    st.expiry.unref();
+  };
+
+  const onAuthEvent = (e: AuditEvent) => {
+    if (e.eventType === 'auth.login' || e.eventType === 'security.api_key_created' || e.eventType === 'auth.mfa_enabled') return;
+    const d = e.details ?? {};
+    const userId = typeof d.userId === 'string' ? d.userId : null;
+    const org = typeof d.organizationId === 'string' ? d.organizationId : null;
+    const keyId = typeof d.apiKeyId === 'string' ? d.apiKeyId : null;
+    for (const [ws, st] of states) {
+      const p = st.principal;
+      if (!p) continue;
+      if ((userId && p.userId === userId) || (org && p.organizationId === org) || (keyId && p.apiKeyId === keyId))
+        void recheck(ws, st).catch((err: unknown) => logger?.warn({ err: (err as Error).message }, 'socket re-authentication failed'));
+    }
+  };
+  const unsubscribe = bus ? ['auth.', 'authz.', 'security.'].map((prefix) => bus.subscribe(prefix, onAuthEvent)) : [];
+  const sweep = setInterval(() => {
+    for (const [ws, st] of states) void recheck(ws, st).catch(() => {});
+  }, recheckMs);
+  sweep.unref();
+
+  wss.on('connection', (ws: WebSocket, request: IncomingMessage) => {
+    states.set(ws, { request, credentials: {}, principal: null, expiry: null });
+    ws.once('close', () => {
+      const st = states.get(ws);
+      if (st?.expiry) clearTimeout(st.expiry);
+      states.delete(ws);
+    });
+  });
+
+  type Extra = { socket: WebSocket; request: IncomingMessage };
+  useServer<Record<string, unknown>, Extra>(
+    {
+      connectionInitWaitTimeout: connectionInitWaitTimeoutMs,
+      async onConnect(ctx) {
+        const ws = ctx.extra.socket;
+        const st = states.get(ws);
+        if (!st) return false;
+        const credentials = credentialsFrom(ctx.connectionParams, ctx.extra.request);
+        if (!credentials) {
+          close(ws, CloseCode.Forbidden, 'Forbidden: connectionParams.authorization and x-api-key must be strings');
+          return false;
+        }
+        const r = await gateway.principals.authenticate(credentials);
+        if ('failure' in r) {
+          close(ws, CloseCode.Forbidden, `Forbidden: ${r.failure.code}: ${r.failure.message}`);
+          return false;
+        }
+        if (r.principal.kind === 'anonymous' && !gateway.allowAnonymous) {
+          close(ws, CloseCode.Forbidden, 'Forbidden: sign in first: send connectionParams { authorization: "Bearer <token>" } or { "x-api-key": <key> }');
+          return false;
+        }
+        st.credentials = credentials;
+        st.principal = r.principal;
+        schedule(ws, st, r.expiresAt);
+        return true;
+      },
+      async onSubscribe(ctx, _id, payload: SubscribePayload) {
+        const running = Object.keys(ctx.subscriptions).length;
+        if (running > maxOperationsPerSocket)
+          return [new GraphQLError(`At most ${maxOperationsPerSocket} operations can run at once on one socket: complete some first`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } })];
+        const st = states.get(ctx.extra.socket)!;
+        const req = ctx.extra.request;
+        const headers = new Headers({ 'content-type': 'application/json', accept: 'text/event-stream' });
+        for (const [k, v] of Object.entries(st.credentials)) headers.set(k, v);
+        for (const name of ['user-agent', 'x-forwarded-for', 'x-request-id']) {
+          const v = req.headers[name];
+          if (typeof v === 'string') headers.set(name, v);
+        }
+        const ctrl = new AbortController();
+        const response = await gateway.fetch(
+          new Request(`http://${req.headers.host ?? 'localhost'}${endpoint}`, { method: 'POST', headers, body: JSON.stringify(payload), signal: ctrl.signal }),
+          { req },
+        );
+        const type = response.headers.get('content-type') ?? '';
+        const streamed = type.includes('text/event-stream');
+        if (!streamed && (response.status !== 200 || !type.includes('json'))) return refusal(response);
+        const args: ExecutionArgs & { rootValue: { stream: ResultStream } } = {
+          schema: gateway.schema,
+          document: STREAM_DOCUMENT,
+          rootValue: { stream: resultStream(response, () => ctrl.abort()) },
+        };
+        return args;
+      },
+      // Results are yoga's, already serialized (errors masked and coded): sent as they are.
+      onNext: (_ctx, _id, _payload, _args, result) => result as never,
+      subscribe: (args) => (args.rootValue as { stream: ResultStream }).stream,
+      execute: (args) => (args.rootValue as { stream: ResultStream }).stream,
+    },
+    wss,
+    keepAliveMs,
+  );
+
+  return {
+    sockets: () => states.size,
+    async close() {
+      server.off('upgrade', onUpgrade);
+      clearInterval(sweep);
+      unsubscribe.forEach((u) => u());
+      for (const ws of states.keys()) close(ws, 1001, 'Going away');
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
