@@ -24,6 +24,8 @@ describe('docker-compose.yml', () => {
     expect(gw.remoteSubgraphs).toEqual({ identity: 'http://identity:4002/graphql', data: 'http://data:4001/graphql' });
     for (const name of ['gateway', 'identity', 'data']) expect(compose.services[name]!.environment!['OBJECTOS_SECRET'], name).toMatch(/OBJECTOS_SECRET/);
     expect(compose.services['identity']!.environment!['DATABASE_URL']).toBe(compose.services['data']!.environment!['DATABASE_URL']);
+    // Change events travel between data replicas (and auth events between gateways) over the same Redis.
+    expect(compose.services['data']!.environment!['REDIS_URL']).toBe(compose.services['gateway']!.environment!['REDIS_URL']);
     expect(gw).toMatchObject({ host: '0.0.0.0', port: 4000, graphiql: false, introspection: false, redisUrl: 'redis://redis:6379', rateLimitPerMinute: 600 });
     expect(compose.services['data']!.environment!['DATABASE_URL']).toMatch(/^postgres:\/\/objectos:objectos@postgres:5432\/objectos$/);
   });

@@ -1,0 +1,137 @@
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queryRows } from '@objectos/db';
+import { createChangeFeed, type ChangeEvent, type ChangeFeed } from '@objectos/events';
+import { parseMetadata } from '@objectos/metadata';
+import { createTestDatabase, engines, gql, gqlOk, services, signedFetch, TEST_ORG, TEST_SECRET, type EngineHandle, type TestDatabase } from '@objectos/testkit';
+import { createDataSubgraph, type DataSubgraph } from '../src/index.ts';
+
+const METADATA = parseMetadata([{ file: 'thing.object.yaml', text: 'name: thing\nfields:\n  title: { type: text, required: true }\n  code: { type: text, unique: true }\n  size: { type: number }\n' }]);
+
+/** A change feed whose publish fails while `failing()` says so (Redis down, a crash before publishing). */
+function flakyFeed(inner: ChangeFeed, failing: () => boolean): ChangeFeed {
+  return { ...inner, publish: async (e) => (failing() ? Promise.reject(new Error('feed unavailable')) : inner.publish(e)) };
+}
+
+const waitFor = async (what: () => boolean, ms = 10_000) => {
+  const deadline = Date.now() + ms;
+  while (!what()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+describe.each(engines())('the change outbox on $name', (engine) => {
+  let handle: EngineHandle;
+  beforeAll(async () => {
+    handle = await engine.open({ persistent: true });
+  });
+  afterAll(() => handle?.cleanup());
+
+  const outbox = (s: DataSubgraph) =>
+    queryRows<{ op: string; record_id: string; published: boolean; changed_fields: string[] }>(s.database.db,
+      sql`select op, record_id, published_at is not null as published, changed_fields from events.outbox order by id`);
+
+  it('writes one outbox row with each committed change and none with a refused or empty one', async () => {
+    const s = await createDataSubgraph({ secret: TEST_SECRET, metadata: METADATA, ...handle.options });
+    try {
+      await queryRows(s.database.db, sql`delete from events.outbox`);
+      const q = signedFetch(s.fetch);
+      const { createThing: t } = await gqlOk<{ createThing: { id: string } }>(q, 'mutation { createThing(input: { title: "one", code: "A" }) { id } }');
+      // Refused inside the transaction (unique), refused before it (validation), changing nothing: no rows.
+      expect((await gql(q, 'mutation { createThing(input: { title: "two", code: "A" }) { id } }')).errors?.[0]?.extensions?.['code']).toBe('CONFLICT');
+      expect((await gql(q, 'mutation { createThing(input: { title: "" }) { id } }')).errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+      await gqlOk(q, 'mutation($id: ID!) { updateThing(id: $id, input: { title: "one" }) { id } }', { id: t.id });
+      await gqlOk(q, 'mutation($id: ID!) { updateThing(id: $id, input: { size: 3 }) { id } }', { id: t.id });
+      await gqlOk(q, 'mutation($id: ID!) { deleteThing(id: $id) { id } }', { id: t.id });
+      await s.relay.drain();
+      const rows = await outbox(s);
+      expect(rows.map((r) => [r.op, r.record_id])).toEqual([['create', t.id], ['update', t.id], ['delete', t.id]]);
+      expect(rows[1]!.changed_fields).toEqual(['size']);
+      expect(rows.every((r) => r.published)).toBe(true);
+    } finally {
+      await s.dispose();
+    }
+  });
+
+  it('publishes a change whose publish failed at the next sweep, once', async () => {
+    const feed = createChangeFeed();
+    const seen: ChangeEvent[] = [];
+    feed.subscribe((e) => seen.push(e));
+    let failures = 2;
+    const s = await createDataSubgraph({ secret: TEST_SECRET, metadata: METADATA, ...handle.options, changeFeed: flakyFeed(feed, () => failures-- > 0), outboxSweepMs: 100 });
+    try {
+      await s.relay.drain();
+      seen.length = 0;
+      failures = 1;
+      const { createThing: t } = await gqlOk<{ createThing: { id: string } }>(signedFetch(s.fetch), 'mutation { createThing(input: { title: "retried" }) { id } }');
+      await waitFor(() => seen.length > 0);
+      await new Promise((r) => setTimeout(r, 400)); // several more sweeps
+      expect(seen.map((e) => [e.op, e.recordId, e.organizationId, e.record?.['title']])).toEqual([['create', t.id, TEST_ORG, 'retried']]);
+      expect((await outbox(s)).filter((r) => !r.published)).toEqual([]);
+    } finally {
+      await s.dispose();
+      await feed.close();
+    }
+  });
+
+  it('publishes, at the next start, the changes a process committed but died before publishing', async () => {
+    const dead = createChangeFeed();
+    const s1 = await createDataSubgraph({ secret: TEST_SECRET, metadata: METADATA, ...handle.options, changeFeed: flakyFeed(dead, () => true), outboxSweepMs: 3_600_000 });
+    const ids: string[] = [];
+    for (const title of ['a', 'b', 'c']) ids.push((await gqlOk<{ createThing: { id: string } }>(signedFetch(s1.fetch), `mutation { createThing(input: { title: "${title}" }) { id } }`)).createThing.id);
+    await gqlOk(signedFetch(s1.fetch), 'mutation($id: ID!) { deleteThing(id: $id) { id } }', { id: ids[0] });
+    await s1.dispose();
+    await dead.close();
+
+    const feed = createChangeFeed();
+    const seen: ChangeEvent[] = [];
+    feed.subscribe((e) => seen.push(e));
+    const s2 = await createDataSubgraph({ secret: TEST_SECRET, metadata: METADATA, ...handle.options, changeFeed: feed });
+    try {
+      await s2.relay.drain();
+      const mine = seen.filter((e) => ids.includes(e.recordId));
+      expect(mine.map((e) => [e.op, e.recordId])).toEqual([['create', ids[0]], ['create', ids[1]], ['create', ids[2]], ['delete', ids[0]]]);
+      expect(new Set(mine.map((e) => e.id)).size).toBe(4);
+      expect((await outbox(s2)).filter((r) => !r.published)).toEqual([]);
+    } finally {
+      await s2.dispose();
+      await feed.close();
+    }
+  });
+});
+
+describe.skipIf(!services.postgres || !services.redis)('change events between data replicas (PostgreSQL + Redis)', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(() => db?.drop());
+
+  it('a change committed on one replica reaches the subscriptions of the other, once', async () => {
+    const channel = `objectos:test-changes:${process.pid}:${Date.now()}`;
+    const feeds = [createChangeFeed(services.redis!, channel), createChangeFeed(services.redis!, channel)];
+    await Promise.all(feeds.map((f) => f.ready));
+    const [a, b] = [
+      await createDataSubgraph({ secret: TEST_SECRET, metadata: METADATA, databaseUrl: db.url, changeFeed: feeds[0]! }),
+      await createDataSubgraph({ secret: TEST_SECRET, metadata: METADATA, databaseUrl: db.url, changeFeed: feeds[1]! }),
+    ];
+    try {
+      const onB: ChangeEvent[] = [];
+      const onA: ChangeEvent[] = [];
+      const offB = b!.hub.listen(TEST_ORG, 'thing', (e) => onB.push(e));
+      const offA = a!.hub.listen(TEST_ORG, 'thing', (e) => onA.push(e));
+      const { createThing: t } = await gqlOk<{ createThing: { id: string } }>(signedFetch(a!.fetch), 'mutation { createThing(input: { title: "cross" }) { id } }');
+      await waitFor(() => onB.length > 0 && onA.length > 0);
+      await new Promise((r) => setTimeout(r, 1_500)); // both relays swept at least once more
+      expect(onB.map((e) => [e.op, e.recordId])).toEqual([['create', t.id]]);
+      expect(onA.map((e) => e.id)).toEqual(onB.map((e) => e.id));
+      offA();
+      offB();
+    } finally {
+      await a!.dispose();
+      await b!.dispose();
+      await Promise.all(feeds.map((f) => f.close()));
+    }
+  });
+});
