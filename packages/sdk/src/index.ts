@@ -1,2 +1,2 @@
-export { createObjectOSClient, ObjectOSClientError, type ObjectOSClientOptions, type ObjectOSErrorEntry } from './client.ts';
+export { createObjectOSClient, ObjectOSClientError, type ObjectOSClientOptions, type ObjectOSErrorEntry, type SubscriptionHandlers } from './client.ts';
 export * from './generated/graphql.ts';

@@ -3,10 +3,13 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate } from '@graphql-codegen/cli';
 import { createDataSubgraph, type DataSubgraph } from '@objectos/data-subgraph';
-import { createGateway, type Gateway } from '@objectos/gateway';
+import { attachRealtime, createGateway, type Gateway } from '@objectos/gateway';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import WebSocket from 'ws';
 import { REPO_ROOT, TEST_ORG, TEST_SECRET, testAuth } from '@objectos/testkit';
 import config from '../../../codegen.ts';
-import { CreateAccountDocument, createObjectOSClient, GetAccountDocument, ListAccountsDocument, ObjectOSClientError } from '../src/index.ts';
+import { AccountChangedDocument, CreateAccountDocument, createObjectOSClient, GetAccountDocument, ListAccountsDocument, ObjectOSClientError } from '../src/index.ts';
 
 describe('generated SDK', () => {
   it('is up to date with the public schema and the operations (run `npm run codegen`)', async () => {
@@ -20,7 +23,7 @@ describe('generated SDK', () => {
 
   it('lists a sha256 hash for every operation, matching its text (for trusted documents)', () => {
     const persisted = JSON.parse(readFileSync(`${REPO_ROOT}packages/sdk/src/generated/persisted-documents.json`, 'utf8')) as Record<string, string>;
-    expect(Object.keys(persisted)).toHaveLength(3);
+    expect(Object.keys(persisted)).toHaveLength(4);
     for (const [hash, text] of Object.entries(persisted)) expect(hash).toBe(`sha256:${createHash('sha256').update(text).digest('hex')}`);
   });
 });
@@ -60,4 +63,54 @@ describe('typed client against the gateway', () => {
     expect((err as ObjectOSClientError).errors[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect((err as ObjectOSClientError).errors[0]?.extensions?.issues?.[0]?.constraint).toBe('maxLength');
   });
+});
+
+describe('typed subscriptions over graphql-ws', () => {
+  it('delivers typed change events, and refusals as ObjectOSClientError', async () => {
+    const data = await createDataSubgraph({ metadata: `${REPO_ROOT}metadata`, secret: TEST_SECRET });
+    const gateway = await createGateway({ subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: data.fetch }], auth: testAuth() });
+    const server = createServer(gateway.yoga);
+    const realtime = attachRealtime(server, gateway);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+    const c = createObjectOSClient({ url, webSocketImpl: WebSocket });
+    try {
+      const names: string[] = [];
+      const errors: ObjectOSClientError[] = [];
+      const stop = c.subscribe(AccountChangedDocument, { operations: ['CREATED'], where: { name: { startsWith: 'Live' } } }, {
+        next: (d) => {
+          const op: 'CREATED' | 'UPDATED' | 'DELETED' = d.accountChanged.op;
+          expect(op).toBe('CREATED');
+          names.push(d.accountChanged.record?.name ?? '');
+        },
+        error: (e) => errors.push(e),
+      });
+      // Live once a change made after subscribing arrives: write until then (bounded).
+      const deadline = Date.now() + 10_000;
+      for (let i = 0; names.length === 0 && Date.now() < deadline; i++) {
+        await c.request(CreateAccountDocument, { input: { name: `Live ${i}` } });
+        await c.request(CreateAccountDocument, { input: { name: 'Not matching' } });
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(names[0]).toMatch(/^Live \d+$/);
+      expect(names.every((n) => n.startsWith('Live'))).toBe(true);
+      stop();
+      const refused = await new Promise<ObjectOSClientError>((resolve) => {
+        // @ts-expect-error: a where on a field that does not exist; refused before anything runs, on the socket as over HTTP.
+        c.subscribe(AccountChangedDocument, { where: { nope: { eq: 1 } } }, { next: () => {}, error: resolve });
+      });
+      expect(refused).toBeInstanceOf(ObjectOSClientError);
+      expect(refused.errors[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      expect(refused.errors[0]?.message).toMatch(/"nope"/);
+      expect(errors).toEqual([]);
+    } finally {
+      await c.close();
+      await realtime.close();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+      await gateway.dispose();
+      await data.dispose();
+    }
+  }, 30_000);
 });
