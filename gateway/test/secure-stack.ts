@@ -5,6 +5,7 @@ import { createIdentitySubgraph, type IdentitySubgraph, type SecurityNames } fro
 import { DEFAULT_POLICY, loadMetadata, PolicySchema, type PolicyDefinition } from '@objectos/metadata';
 import { gql, TEST_SECRET, type Engine, type EngineHandle, type FetchHandler, type GraphQLResult } from '@objectos/testkit';
 import { createGateway, type Gateway } from '../src/index.ts';
+import type { ProtectionOptions } from '../src/protection/protection-options.ts';
 import { METADATA } from './stack.ts';
 
 export const ORIGIN = 'http://objectos.test';
@@ -15,6 +16,8 @@ export interface SecureStack {
   data: DataSubgraph;
   bus: EventBus;
   events: AuditEvent[];
+  /** Requests the gateway sent to the data subgraph so far. */
+  dataCalls(): number;
   /** POST to /api/auth/<path> through the gateway, from `ip`. */
   auth(path: string, body: unknown, headers?: Record<string, string>, ip?: string): Promise<Response>;
   /** A GraphQL request through the gateway with the given headers. */
@@ -28,7 +31,7 @@ export interface SecureStack {
 export const PASSWORD = 'Sturdy-Passw0rd';
 
 /** Identity, data and gateway in process on one database, wired as `npm start` wires them. */
-export async function startSecureStack(engine: Engine, options: { policy?: Partial<PolicyDefinition>; cacheTtlMs?: number; trustProxy?: boolean; security?: SecurityNames } = {}): Promise<SecureStack> {
+export async function startSecureStack(engine: Engine, options: { policy?: Partial<PolicyDefinition>; cacheTtlMs?: number; trustProxy?: boolean; security?: SecurityNames; protection?: ProtectionOptions } = {}): Promise<SecureStack> {
   const handle: EngineHandle = await engine.open();
   const database: Database = await connectDatabase(handle.options);
   const bus = createMemoryEventBus();
@@ -37,10 +40,11 @@ export async function startSecureStack(engine: Engine, options: { policy?: Parti
   const policy = PolicySchema.parse({ ...DEFAULT_POLICY, ...options.policy });
   const identity = await createIdentitySubgraph({ database, secret: TEST_SECRET, baseURL: ORIGIN, policy, bus, ...(options.security ? { security: options.security } : {}) });
   const data = await createDataSubgraph({ metadata: await loadMetadata(METADATA), database, secret: TEST_SECRET });
+  let dataCalls = 0;
   const gateway = await createGateway({
     subgraphs: [
       { name: 'identity', url: 'http://identity.test/graphql', sdl: identity.sdl, fetch: identity.fetch },
-      { name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: data.fetch },
+      { name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: (r) => (dataCalls++, data.fetch(r)) },
     ],
     auth: {
       secret: TEST_SECRET,
@@ -50,6 +54,7 @@ export async function startSecureStack(engine: Engine, options: { policy?: Parti
       trustProxy: options.trustProxy ?? false,
       ...(options.cacheTtlMs !== undefined ? { cacheTtlMs: options.cacheTtlMs } : {}),
     },
+    ...(options.protection ? { protection: options.protection } : {}),
   });
   const as = (headers: Record<string, string>): FetchHandler => (r) => {
     const h = new Headers(r.headers);
@@ -67,6 +72,7 @@ export async function startSecureStack(engine: Engine, options: { policy?: Parti
     data,
     bus,
     events,
+    dataCalls: () => dataCalls,
     auth,
     as,
     q: (headers, query, variables) => gql(as(headers), query, variables),

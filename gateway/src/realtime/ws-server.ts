@@ -73,7 +73,12 @@ function credentialsFrom(params: Record<string, unknown> | undefined, request: I
 async function refusal(response: Response): Promise<GraphQLError[]> {
   let body: { errors?: { message?: string; extensions?: Record<string, unknown> }[] } = {};
   try {
-    body = (await response.json()) as typeof body;
+    // With `Accept: text/event-stream`, yoga sends some refusals (413 body too large, 400) as one SSE event.
+    if ((response.headers.get('content-type') ?? '').includes('text/event-stream')) {
+      const stream = resultStream(response, () => {});
+      body = ((await stream.next()).value ?? {}) as typeof body;
+      await stream.return();
+    } else body = (await response.json()) as typeof body;
   } catch {
     // Not JSON: the status says it all.
   }
@@ -216,7 +221,8 @@ export function attachRealtime(server: Server, gateway: Gateway, options: Realti
         );
         const type = response.headers.get('content-type') ?? '';
         const streamed = type.includes('text/event-stream');
-        if (!streamed && (response.status !== 200 || !type.includes('json'))) return refusal(response);
+        // Not a 200: refused before execution (whatever the body's type), a graphql-ws `error` like HTTP's status.
+        if (response.status !== 200 || (!streamed && !type.includes('json'))) return refusal(response);
         const args: ExecutionArgs & { rootValue: { stream: ResultStream } } = {
           schema: gateway.schema,
           document: STREAM_DOCUMENT,

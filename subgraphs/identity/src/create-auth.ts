@@ -79,6 +79,8 @@ export function createAuth(o: AuthOptions) {
       )
       .catch(() => {});
 
+  /** The user of the session a /sign-out request deleted (per request context). */
+  const signedOut = new WeakMap<object, string>();
   const idleSeconds = minutes(sp.idleTimeout);
   const auth = betterAuth({
     appName: 'ObjectOS',
@@ -120,6 +122,14 @@ export function createAuth(o: AuthOptions) {
             );
             const org = rows[0]?.organization_id;
             return org ? { data: { ...session, activeOrganizationId: org } } : undefined;
+          },
+        },
+        // Sign-out deletes its session before the after hook runs (which then has no session): note
+        // whose it was, so the auth.logout event names the user and listeners (principal caches on
+        // every gateway, open WebSockets) can end that user's access at once.
+        delete: {
+          before: async (session, ctx) => {
+            if (ctx?.path === '/sign-out') signedOut.set(ctx.context, session.userId);
           },
         },
       },
@@ -176,8 +186,10 @@ export function createAuth(o: AuthOptions) {
               : emit('auth.login', { userId, ip, description: 'signed in with a second factor' }));
           case '/sign-up/email':
             return void await (failed ? undefined : emit('auth.login', { userId, ip, description: 'signed up' }));
-          case '/sign-out':
-            return void await emit('auth.logout', { userId, ip, details: { userId } });
+          case '/sign-out': {
+            const who = userId ?? signedOut.get(ctx.context) ?? null;
+            return void await emit('auth.logout', { userId: who, ip, details: { userId: who } });
+          }
           case '/change-password':
           case '/reset-password':
             return void await (failed ? undefined : emit(ctx.path === '/change-password' ? 'auth.password_changed' : 'auth.password_reset', { userId, ip, details: { userId } }));
