@@ -11,6 +11,7 @@ import { createGateway, type Gateway, type SubgraphSource } from './create-gatew
 import { remotePrincipalResolver } from './auth/remote-identity.ts';
 import { resolveSecret } from './secret.ts';
 import { attachRealtime, type Realtime } from './realtime/ws-server.ts';
+import { createLogger } from '@objectos/observability';
 
 export interface RunningObjectOS {
   url: string;
@@ -108,6 +109,7 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
     const realtime = attachRealtime(server, gateway, {
       allowedOrigins: [new URL(config.publicUrl).origin, ...config.trustedOrigins],
       bus,
+      logger: createLogger('gateway'),
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -1,8 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { GraphQLError, parse, type ExecutionArgs } from 'graphql';
-import { CloseCode, type SubscribePayload } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
+import { CloseCode, handleProtocols, makeServer, type ServerOptions, type SubscribePayload } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { API_KEY_HEADER, credentialsOf, type Credentials, type Principal } from '@objectos/principal';
 import type { AuditEvent, EventBus } from '@objectos/events';
@@ -176,68 +175,65 @@ export function attachRealtime(server: Server, gateway: Gateway, options: Realti
   });
 
   type Extra = { socket: WebSocket; request: IncomingMessage };
-  useServer<Record<string, unknown>, Extra>(
-    {
-      connectionInitWaitTimeout: connectionInitWaitTimeoutMs,
-      async onConnect(ctx) {
-        const ws = ctx.extra.socket;
-        const st = states.get(ws);
-        if (!st) return false;
-        const credentials = credentialsFrom(ctx.connectionParams, ctx.extra.request);
-        if (!credentials) {
-          close(ws, CloseCode.Forbidden, 'Forbidden: connectionParams.authorization and x-api-key must be strings');
-          return false;
-        }
-        const r = await gateway.principals.authenticate(credentials);
-        if ('failure' in r) {
-          close(ws, CloseCode.Forbidden, `Forbidden: ${r.failure.code}: ${r.failure.message}`);
-          return false;
-        }
-        if (r.principal.kind === 'anonymous' && !gateway.allowAnonymous) {
-          close(ws, CloseCode.Forbidden, 'Forbidden: sign in first: send connectionParams { authorization: "Bearer <token>" } or { "x-api-key": <key> }');
-          return false;
-        }
-        st.credentials = credentials;
-        st.principal = r.principal;
-        schedule(ws, st, r.expiresAt);
-        return true;
-      },
-      async onSubscribe(ctx, _id, payload: SubscribePayload) {
-        const running = Object.keys(ctx.subscriptions).length;
-        if (running > maxOperationsPerSocket)
-          return [new GraphQLError(`At most ${maxOperationsPerSocket} operations can run at once on one socket: complete some first`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } })];
-        const st = states.get(ctx.extra.socket)!;
-        const req = ctx.extra.request;
-        const headers = new Headers({ 'content-type': 'application/json', accept: 'text/event-stream' });
-        for (const [k, v] of Object.entries(st.credentials)) headers.set(k, v);
-        for (const name of ['user-agent', 'x-forwarded-for', 'x-request-id']) {
-          const v = req.headers[name];
-          if (typeof v === 'string') headers.set(name, v);
-        }
-        const ctrl = new AbortController();
-        const response = await gateway.fetch(
-          new Request(`http://${req.headers.host ?? 'localhost'}${endpoint}`, { method: 'POST', headers, body: JSON.stringify(payload), signal: ctrl.signal }),
-          { req },
-        );
-        const type = response.headers.get('content-type') ?? '';
-        const streamed = type.includes('text/event-stream');
-        // Not a 200: refused before execution (whatever the body's type), a graphql-ws `error` like HTTP's status.
-        if (response.status !== 200 || (!streamed && !type.includes('json'))) return refusal(response);
-        const args: ExecutionArgs & { rootValue: { stream: ResultStream } } = {
-          schema: gateway.schema,
-          document: STREAM_DOCUMENT,
-          rootValue: { stream: resultStream(response, () => ctrl.abort()) },
-        };
-        return args;
-      },
-      // Results are yoga's, already serialized (errors masked and coded): sent as they are.
-      onNext: (_ctx, _id, _payload, _args, result) => result as never,
-      subscribe: (args) => (args.rootValue as { stream: ResultStream }).stream,
-      execute: (args) => (args.rootValue as { stream: ResultStream }).stream,
+  const protocol: ServerOptions<Record<string, unknown>, Extra> = {
+    connectionInitWaitTimeout: connectionInitWaitTimeoutMs,
+    async onConnect(ctx) {
+      const ws = ctx.extra.socket;
+      const st = states.get(ws);
+      if (!st) return false;
+      const credentials = credentialsFrom(ctx.connectionParams, ctx.extra.request);
+      if (!credentials) {
+        close(ws, CloseCode.Forbidden, 'Forbidden: connectionParams.authorization and x-api-key must be strings');
+        return false;
+      }
+      const r = await gateway.principals.authenticate(credentials);
+      if ('failure' in r) {
+        close(ws, CloseCode.Forbidden, `Forbidden: ${r.failure.code}: ${r.failure.message}`);
+        return false;
+      }
+      if (r.principal.kind === 'anonymous' && !gateway.allowAnonymous) {
+        close(ws, CloseCode.Forbidden, 'Forbidden: sign in first: send connectionParams { authorization: "Bearer <token>" } or { "x-api-key": <key> }');
+        return false;
+      }
+      st.credentials = credentials;
+      st.principal = r.principal;
+      schedule(ws, st, r.expiresAt);
+      return true;
     },
-    wss,
-    keepAliveMs,
-  );
+    async onSubscribe(ctx, _id, payload: SubscribePayload) {
+      const running = Object.keys(ctx.subscriptions).length;
+      if (running > maxOperationsPerSocket)
+        return [new GraphQLError(`At most ${maxOperationsPerSocket} operations can run at once on one socket: complete some first`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } })];
+      const st = states.get(ctx.extra.socket)!;
+      const req = ctx.extra.request;
+      const headers = new Headers({ 'content-type': 'application/json', accept: 'text/event-stream' });
+      for (const [k, v] of Object.entries(st.credentials)) headers.set(k, v);
+      for (const name of ['user-agent', 'x-forwarded-for', 'x-request-id']) {
+        const v = req.headers[name];
+        if (typeof v === 'string') headers.set(name, v);
+      }
+      const ctrl = new AbortController();
+      const response = await gateway.fetch(
+        new Request(`http://${req.headers.host ?? 'localhost'}${endpoint}`, { method: 'POST', headers, body: JSON.stringify(payload), signal: ctrl.signal }),
+        { req },
+      );
+      const type = response.headers.get('content-type') ?? '';
+      const streamed = type.includes('text/event-stream');
+      // Not a 200: refused before execution (whatever the body's type), a graphql-ws `error` like HTTP's status.
+      if (response.status !== 200 || (!streamed && !type.includes('json'))) return refusal(response);
+      const args: ExecutionArgs & { rootValue: { stream: ResultStream } } = {
+        schema: gateway.schema,
+        document: STREAM_DOCUMENT,
+        rootValue: { stream: resultStream(response, () => ctrl.abort()) },
+      };
+      return args;
+    },
+    // Results are yoga's, already serialized (errors masked and coded): sent as they are.
+    onNext: (_ctx, _id, _payload, _args, result) => result as never,
+    subscribe: (args) => (args.rootValue as { stream: ResultStream }).stream,
+    execute: (args) => (args.rootValue as { stream: ResultStream }).stream,
+  };
+  serveSockets(wss, makeServer(protocol), keepAliveMs, logger);
 
   return {
     sockets: () => states.size,
@@ -249,4 +245,51 @@ export function attachRealtime(server: Server, gateway: Gateway, options: Realti
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+/**
+ * graphql-ws's `ws` adapter (graphql-ws/use/ws), with one difference: a protocol error on a socket (an
+ * oversized frame, invalid UTF-8) is a client's doing, logged at debug level through pino rather than
+ * written to stderr for every bad frame. `ws` closes such a socket itself, with 1009 or 1007.
+ */
+function serveSockets(wss: WebSocketServer, server: ReturnType<typeof makeServer<Record<string, unknown>, { socket: WebSocket; request: IncomingMessage }>>, keepAliveMs: number, logger?: Logger): void {
+  wss.options.handleProtocols = handleProtocols;
+  wss.on('error', (err) => logger?.error({ err: err.message }, 'websocket server error'));
+  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+    socket.on('error', (err) => logger?.debug({ err: err.message }, 'websocket protocol error from a client'));
+    let pongWait: NodeJS.Timeout | null = null;
+    const ping = setInterval(() => {
+      if (socket.readyState !== socket.OPEN) return;
+      pongWait = setTimeout(() => socket.terminate(), keepAliveMs);
+      socket.once('pong', () => {
+        if (pongWait) clearTimeout(pongWait);
+        pongWait = null;
+      });
+      socket.ping();
+    }, keepAliveMs);
+    const closed = server.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) => new Promise<void>((resolve, reject) => {
+          if (socket.readyState !== socket.OPEN) return resolve();
+          socket.send(data, (err) => (err ? reject(err) : resolve()));
+        }),
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (cb) => socket.on('message', async (data) => {
+          try {
+            await cb(String(data));
+          } catch (err) {
+            logger?.error({ err: (err as Error).message }, 'websocket message handling failed');
+            socket.close(CloseCode.InternalServerError, 'Internal server error');
+          }
+        }),
+      },
+      { socket, request },
+    );
+    socket.once('close', (code, reason) => {
+      if (pongWait) clearTimeout(pongWait);
+      clearInterval(ping);
+      void closed(code, String(reason));
+    });
+  });
 }
