@@ -1,16 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDatabase, queryRows, type Database } from '@objectos/db';
-import { parseMetadata } from '@objectos/metadata';
+import { connectDatabase, type Database } from '@objectos/db';
 import type { Principal } from '@objectos/principal';
-import { createDataSubgraph } from '@objectos/data-subgraph';
-import { engines, gql, signedFetch, TEST_SECRET, type EngineHandle, type GraphQLResult } from '@objectos/testkit';
-import { createGateway } from '../src/index.ts';
+import { engines, gql, signedFetch, type EngineHandle, type GraphQLResult } from '@objectos/testkit';
 import { Oracle, type ObjectName } from './security/oracle.ts';
 import { OBJECTS, worldArb, type Rec, type User, type World } from './security/world.ts';
-import { metadataOf } from './security/metadata-of.ts';
+import { startWorldStack } from './security/world-stack.ts';
 
 /**
  * Randomized proof of the security model (security-reliability.md case 15): fast-check builds whole
@@ -58,45 +54,8 @@ describe.each(engines())('security model against an independent oracle on %s', (
 
   async function runWorld(w: World, qs: Case[]): Promise<void> {
     const n = worldNo++;
-    const org = { A: `org-${n}-A-${randomUUID()}`, B: `org-${n}-B-${randomUUID()}` };
-    const model = parseMetadata(metadataOf(w));
-    const data = await createDataSubgraph({ metadata: model, database: db, secret: TEST_SECRET });
-    // Records and ids are fresh per world: namespace them.
-    const idMap = new Map<string, string>();
-    const rid = (id: string) => {
-      let v = idMap.get(id);
-      if (!v) idMap.set(id, (v = randomUUID()));
-      return v;
-    };
-    const uid = (id: string) => id; // user ids are per organization (member_access is keyed by both)
-    for (const u of w.users) {
-      await queryRows(db.db, sql`insert into security.member_access (organization_id, user_id, role, permission_sets, groups)
-        values (${org[u.org]}, ${uid(u.id)}, ${u.role}, ${sql.param(u.sets)}::text[], ${sql.param(u.groups)}::text[])`);
-    }
-    for (const o of OBJECTS) {
-      for (const r of w.records[o]) {
-        const cols = o === 'parent'
-          ? sql`(id, name, amount, secret, status, organization_id, owner_id) values (${rid(r.id)}, ${r.name}, ${r.amount}, ${r.secret}, ${r.status}`
-          : o === 'child'
-            ? sql`(id, name, amount, note, parent_id, organization_id, owner_id) values (${rid(r.id)}, ${r.name}, ${r.amount}, ${r.note}, ${r.parent ? rid(r.parent) : null}`
-            : sql`(id, name, amount, parent_id, organization_id, owner_id) values (${rid(r.id)}, ${r.name}, ${r.amount}, ${rid(r.parent!)}`;
-        await queryRows(db.db, sql`insert into ${sql.identifier(o)} ${cols}, ${org[r.org]}, ${uid(r.owner)})`);
-      }
-    }
-    for (const s of w.shares) {
-      const value = s.to.type === 'user' ? uid(s.to.value) : s.to.value;
-      await queryRows(db.db, sql`insert into security.record_share (organization_id, object, record_id, shared_with_type, shared_with, access_level)
-        values (${org.A}, ${s.object}, ${rid(s.record)}, ${s.to.type}, ${value}, ${s.level})
-        on conflict (organization_id, object, record_id, shared_with_type, shared_with) do update set access_level = excluded.access_level`);
-    }
-    const principal = (u: User): Principal => ({
-      kind: 'user', userId: uid(u.id), organizationId: org[u.org], roles: ['member'], permissionSets: u.sets, role: u.role, groups: u.groups,
-      isAdmin: false, sessionId: null, apiKeyId: null,
-    });
-    const gateway = await createGateway({
-      subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: data.fetch }],
-      auth: { secret: TEST_SECRET, resolve: async (c) => ({ principal: principal(w.users[Number(String((c as Record<string, string>)['authorization']).slice(12))]!) }) },
-    });
+    const stack = await startWorldStack(db, w, n);
+    const { rid, data, principal } = stack;
     // Shares to users name the namespaced user id; the oracle works on world ids.
     const oracle = new Oracle(w);
     const all: { o: ObjectName; r: Rec }[] = OBJECTS.flatMap((o) => w.records[o].map((r) => ({ o, r })));
@@ -104,20 +63,14 @@ describe.each(engines())('security model against an independent oracle on %s', (
     try {
       for (const q of qs) {
         const u = w.users[q.user]!;
-        const ask = (query: string, variables?: Record<string, unknown>) =>
-          gql(async (req) => {
-            const h = new Headers(req.headers);
-            h.set('authorization', `Bearer user-${q.user}`);
-            return gateway.fetch(new Request(req, { headers: h }));
-          }, query, variables);
+        const ask = (query: string, variables?: Record<string, unknown>) => gql(stack.as(q.user), query, variables);
         const context = `world ${n}, ${q.kind} as ${u.id} (role ${u.role}, sets ${u.sets.join('+') || '-'}, groups ${u.groups.join('+') || '-'})`;
         await checkCase(q, u, oracle, ask, { rid, byGraphId, all, data, principal: principal(u), context, w });
         cases++;
         tally[q.kind] = (tally[q.kind] ?? 0) + 1;
       }
     } finally {
-      await gateway.dispose();
-      await data.dispose();
+      await stack.dispose();
     }
   }
 

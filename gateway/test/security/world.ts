@@ -59,8 +59,19 @@ const permSet = (name: string, isProfile: boolean, defaultForMember: boolean): f
     fields,
   }));
 
-const ROLE_NAMES = ['r0', 'r1', 'r2', 'r3', 'r4'];
-const GROUPS = ['g0', 'g1'];
+export const ROLE_NAMES = ['r0', 'r1', 'r2', 'r3', 'r4'];
+export const GROUPS = ['g0', 'g1'];
+/** User i of a world: 0–4 are members of organization A, 5 of B. */
+export const USER_IDS = [0, 1, 2, 3, 4, 5].map((i) => `user-${i}`);
+
+/** Who a sharing rule or manual share opens records to. */
+export function recipientArb(): fc.Arbitrary<Recipient> {
+  return fc.oneof(
+    fc.record({ type: fc.constant('user' as const), value: fc.constantFrom(...USER_IDS) }),
+    fc.record({ type: fc.constantFrom('role' as const, 'role_and_subordinates' as const), value: fc.constantFrom(...ROLE_NAMES) }),
+    fc.record({ type: fc.constant('group' as const), value: fc.constantFrom(...GROUPS) }),
+  );
+}
 
 export function worldArb(): fc.Arbitrary<World> {
   const roles = fc.tuple(...ROLE_NAMES.slice(1).map((_, i) => fc.option(fc.integer({ min: 0, max: i }), { nil: null }))).map((parents) => [
@@ -69,12 +80,8 @@ export function worldArb(): fc.Arbitrary<World> {
   ]);
   const sets = fc.tuple(permSet('p_member', true, true), permSet('p_other', true, false), permSet('s_x', false, false), permSet('s_y', false, false));
   const owd = fc.constantFrom<Owd>('private', 'private', 'public_read', 'public_read_write');
-  const userIds = [0, 1, 2, 3, 4, 5].map((i) => `user-${i}`); // 0–4 in A, 5 in B
-  const recipient: fc.Arbitrary<Recipient> = fc.oneof(
-    fc.record({ type: fc.constant('user' as const), value: fc.constantFrom(...userIds) }),
-    fc.record({ type: fc.constantFrom('role' as const, 'role_and_subordinates' as const), value: fc.constantFrom(...ROLE_NAMES) }),
-    fc.record({ type: fc.constant('group' as const), value: fc.constantFrom(...GROUPS) }),
-  );
+  const userIds = USER_IDS; // 0–4 in A, 5 in B
+  const recipient = recipientArb();
   const cond: fc.Arbitrary<Cond> = fc.oneof(
     fc.record({ field: fc.constant('amount' as const), op: fc.constantFrom('gte' as const, 'lt' as const), value: fc.integer({ min: 0, max: 100 }) }),
     fc.record({ field: fc.constant('status' as const), op: fc.constant('eq' as const), value: fc.constantFrom('open' as const, 'closed' as const) }),

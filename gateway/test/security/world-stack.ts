@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { queryRows, type Database, type Db } from '@objectos/db';
+import type { ChangeFeed } from '@objectos/events';
+import { parseMetadata } from '@objectos/metadata';
+import type { Principal } from '@objectos/principal';
+import { createDataSubgraph, type DataSubgraph } from '@objectos/data-subgraph';
+import { TEST_SECRET, type FetchHandler } from '@objectos/testkit';
+import { createGateway, type Gateway } from '../../src/index.ts';
+import { metadataOf } from './metadata-of.ts';
+import { OBJECTS, type Share, type User, type World } from './world.ts';
+
+/**
+ * One randomized world (world.ts) made real: its metadata compiled into a data subgraph, its members,
+ * records and manual shares written to the database (in two fresh organizations), and a gateway whose
+ * `Bearer user-<i>` requests act as the world's user i. Shared by the randomized security suites.
+ */
+export interface WorldStack {
+  /** The two organizations of the world (fresh per world). */
+  org: { A: string; B: string };
+  /** A world record id → its id in the database (fresh per world). */
+  rid(id: string): string;
+  /** Records created after setup keep their database id as their world id. */
+  bind(worldId: string, graphId: string): void;
+  /** The principal the gateway builds for a world user. */
+  principal(u: User): Principal;
+  data: DataSubgraph;
+  gateway: Gateway;
+  /** Requests through the gateway as the world's user i. */
+  as(userIx: number): FetchHandler;
+  dispose(): Promise<void>;
+}
+
+export interface WorldStackOptions {
+  /** The connection the data subgraph uses (default: `db`, the one setup writes with). */
+  dataDatabase?: Database;
+  /** The data subgraph's change feed (not closed by dispose). */
+  changeFeed?: ChangeFeed;
+}
+
+const uid = (id: string) => id; // user ids are per organization (member_access is keyed by both)
+
+/** Writes (or re-levels) a manual share of the world into organization A (shares only name records of A). */
+export async function insertShare(db: Db, org: string, rid: (id: string) => string, s: Share): Promise<void> {
+  const value = s.to.type === 'user' ? uid(s.to.value) : s.to.value;
+  await queryRows(db, sql`insert into security.record_share (organization_id, object, record_id, shared_with_type, shared_with, access_level)
+    values (${org}, ${s.object}, ${rid(s.record)}, ${s.to.type}, ${value}, ${s.level})
+    on conflict (organization_id, object, record_id, shared_with_type, shared_with) do update set access_level = excluded.access_level`);
+}
+
+/** Removes a manual share (whatever its level). */
+export async function deleteShare(db: Db, org: string, rid: (id: string) => string, s: Omit<Share, 'level'>): Promise<void> {
+  const value = s.to.type === 'user' ? uid(s.to.value) : s.to.value;
+  await queryRows(db, sql`delete from security.record_share where organization_id = ${org} and object = ${s.object}
+    and record_id = ${rid(s.record)} and shared_with_type = ${s.to.type} and shared_with = ${value}`);
+}
+
+export async function startWorldStack(db: Database, w: World, n: number, options: WorldStackOptions = {}): Promise<WorldStack> {
+  const org = { A: `org-${n}-A-${randomUUID()}`, B: `org-${n}-B-${randomUUID()}` };
+  const model = parseMetadata(metadataOf(w));
+  const data = await createDataSubgraph({
+    metadata: model, database: options.dataDatabase ?? db, secret: TEST_SECRET,
+    ...(options.changeFeed ? { changeFeed: options.changeFeed } : {}),
+  });
+  // Records and ids are fresh per world: namespace them.
+  const idMap = new Map<string, string>();
+  const rid = (id: string) => {
+    let v = idMap.get(id);
+    if (!v) idMap.set(id, (v = randomUUID()));
+    return v;
+  };
+  let gateway: Gateway | null = null;
+  try {
+    for (const u of w.users) {
+      await queryRows(db.db, sql`insert into security.member_access (organization_id, user_id, role, permission_sets, groups)
+        values (${org[u.org]}, ${uid(u.id)}, ${u.role}, ${sql.param(u.sets)}::text[], ${sql.param(u.groups)}::text[])`);
+    }
+    for (const o of OBJECTS) {
+      for (const r of w.records[o]) {
+        const cols = o === 'parent'
+          ? sql`(id, name, amount, secret, status, organization_id, owner_id) values (${rid(r.id)}, ${r.name}, ${r.amount}, ${r.secret}, ${r.status}`
+          : o === 'child'
+            ? sql`(id, name, amount, note, parent_id, organization_id, owner_id) values (${rid(r.id)}, ${r.name}, ${r.amount}, ${r.note}, ${r.parent ? rid(r.parent) : null}`
+            : sql`(id, name, amount, parent_id, organization_id, owner_id) values (${rid(r.id)}, ${r.name}, ${r.amount}, ${rid(r.parent!)}`;
+        await queryRows(db.db, sql`insert into ${sql.identifier(o)} ${cols}, ${org[r.org]}, ${uid(r.owner)})`);
+      }
+    }
+    for (const s of w.shares) await insertShare(db.db, org.A, rid, s);
+    const principal = (u: User): Principal => ({
+      kind: 'user', userId: uid(u.id), organizationId: org[u.org], roles: ['member'], permissionSets: u.sets, role: u.role, groups: u.groups,
+      isAdmin: false, sessionId: null, apiKeyId: null,
+    });
+    const gw = (gateway = await createGateway({
+      subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: data.fetch }],
+      auth: { secret: TEST_SECRET, resolve: async (c) => ({ principal: principal(w.users[Number(String((c as Record<string, string>)['authorization']).slice(12))]!) }) },
+    }));
+    return {
+      org,
+      rid,
+      bind: (worldId, graphId) => void idMap.set(worldId, graphId),
+      principal,
+      data,
+      gateway: gw,
+      as: (userIx) => (req) => {
+        const h = new Headers(req.headers);
+        h.set('authorization', `Bearer user-${userIx}`);
+        return gw.fetch(new Request(req, { headers: h }));
+      },
+      async dispose() {
+        await gw.dispose();
+        await data.dispose();
+      },
+    };
+  } catch (e) {
+    await gateway?.dispose();
+    await data.dispose();
+    throw e;
+  }
+}
