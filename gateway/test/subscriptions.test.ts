@@ -21,7 +21,14 @@ describe.each(engines())('subscriptions on %s', (engine) => {
   }, 60_000);
   afterAll(() => f?.close());
 
-  const watch = (user: UserName, query = PROJECT, variables?: Record<string, unknown>) => subscribeSse<Got>(f.as(user), query, variables);
+  /** Subscribes, and returns once the subscription is live on the data subgraph (or was answered: refused). */
+  const watch = async (user: UserName, query = PROJECT, variables?: Record<string, unknown>) => {
+    const before = f.data.hub.size();
+    const s = await subscribeSse<Got>(f.as(user), query, variables);
+    const deadline = Date.now() + 10_000;
+    while (f.data.hub.size() <= before && s.results.length === 0 && !s.completed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    return s;
+  };
   const write = async <T = Record<string, unknown>>(user: UserName, query: string, variables?: Record<string, unknown>): Promise<T> => {
     const r = await f.ask<T>(user, query, variables);
     expect(r.errors).toBeUndefined();
@@ -56,7 +63,8 @@ describe.each(engines())('subscriptions on %s', (engine) => {
   });
 
   it('checks each event against each subscriber: owner, hierarchy, sharing rule, tenant', async () => {
-    const subs = Object.fromEntries(await Promise.all((['alice', 'bob', 'carol', 'dave', 'eve'] as const).map(async (u) => [u, await watch(u)] as const)));
+    const subs: Record<string, Awaited<ReturnType<typeof watch>>> = {};
+    for (const u of ['alice', 'bob', 'carol', 'dave', 'eve'] as const) subs[u] = await watch(u);
     try {
       // bob's small project: bob (owner) and dave (boss of worker) see it; alice (a peer) does not.
       const { createProject: p } = await write<{ createProject: { id: string } }>('bob', 'mutation { createProject(input: { name: "Bob live", budget: 10 }) { id } }');
@@ -159,6 +167,23 @@ describe.each(engines())('subscriptions on %s', (engine) => {
     }
   });
 
+  it('tells subscribers about records the database changes with a delete (lookup set_null)', async () => {
+    const { createProject: p } = await write<{ createProject: { id: string } }>('owen', 'mutation { createProject(input: { name: "Doomed" }) { id } }');
+    const { a, b } = await write<{ a: { id: string }; b: { id: string } }>('owen',
+      'mutation($p: ID!) { a: createTask(input: { name: "Orphan A", projectId: $p }) { id } b: createTask(input: { name: "Orphan B", projectId: $p }) { id } }', { p: p.id });
+    await published();
+    const s = await watch('owen', 'subscription { taskChanged { op changedFields record { id projectId } previous { projectId } } }');
+    try {
+      await write('owen', 'mutation($id: ID!) { deleteProject(id: $id) { id } }', { id: p.id });
+      await published();
+      const got = (await s.until(2)).map((r) => r.data!.taskChanged!);
+      expect(got.map((c) => [c.op, c.record!['id'], c.record!['projectId'], c.previous!['projectId'], c.changedFields]).sort()).toEqual(
+        [['UPDATED', a.id, null, p.id, ['projectId']], ['UPDATED', b.id, null, p.id, ['projectId']]].sort());
+    } finally {
+      s.close();
+    }
+  });
+
   it('ends the subscription on the data subgraph when the client goes away', async () => {
     const drained = async () => {
       const deadline = Date.now() + 5_000;
@@ -167,7 +192,7 @@ describe.each(engines())('subscriptions on %s', (engine) => {
     };
     // Every subscription of the tests above was closed by its client.
     expect(await drained()).toBe(0);
-    const subs = await Promise.all([watch('owen'), watch('alice'), watch('bob', TASK)]);
+    const subs = [await watch('owen'), await watch('alice'), await watch('bob', TASK)];
     const deadline = Date.now() + 5_000;
     while (f.data.hub.size() < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(f.data.hub.size()).toBe(3);

@@ -8,6 +8,13 @@ import { createDataSubgraph, type DataSubgraph } from '../src/index.ts';
 
 const METADATA = parseMetadata([{ file: 'thing.object.yaml', text: 'name: thing\nfields:\n  title: { type: text, required: true }\n  code: { type: text, unique: true }\n  size: { type: number }\n' }]);
 
+const FAMILY = parseMetadata([
+  { file: 'folder.object.yaml', text: 'name: folder\nfields:\n  title: { type: text }\n' },
+  { file: 'doc.object.yaml', text: 'name: doc\nfields:\n  title: { type: text }\n  folder: { type: master_detail, reference: folder }\n' },
+  { file: 'page.object.yaml', text: 'name: page\nfields:\n  title: { type: text }\n  doc: { type: master_detail, reference: doc }\n' },
+  { file: 'note.object.yaml', text: 'name: note\nfields:\n  title: { type: text }\n  folder: { type: lookup, reference: folder }\n' },
+]);
+
 /** A change feed whose publish fails while `failing()` says so (Redis down, a crash before publishing). */
 function flakyFeed(inner: ChangeFeed, failing: () => boolean): ChangeFeed {
   return { ...inner, publish: async (e) => (failing() ? Promise.reject(new Error('feed unavailable')) : inner.publish(e)) };
@@ -49,6 +56,30 @@ describe.each(engines())('the change outbox on $name', (engine) => {
       expect(rows.map((r) => [r.op, r.record_id])).toEqual([['create', t.id], ['update', t.id], ['delete', t.id]]);
       expect(rows[1]!.changed_fields).toEqual(['size']);
       expect(rows.every((r) => r.published)).toBe(true);
+    } finally {
+      await s.dispose();
+    }
+  });
+
+  it('gives every record the database deletes or changes with a delete its own event (cascade at any depth, set_null)', async () => {
+    const s = await createDataSubgraph({ secret: TEST_SECRET, metadata: FAMILY, ...handle.options });
+    try {
+      const q = signedFetch(s.fetch);
+      const { f } = await gqlOk<{ f: { id: string } }>(q, 'mutation { f: createFolder(input: { title: "F" }) { id } }');
+      const { d } = await gqlOk<{ d: { id: string } }>(q, 'mutation($f: ID!) { d: createDoc(input: { title: "D", folderId: $f }) { id } }', { f: f.id });
+      const { p1, p2 } = await gqlOk<{ p1: { id: string }; p2: { id: string } }>(q, 'mutation($d: ID!) { p1: createPage(input: { title: "P1", docId: $d }) { id } p2: createPage(input: { title: "P2", docId: $d }) { id } }', { d: d.id });
+      const { n } = await gqlOk<{ n: { id: string } }>(q, 'mutation($f: ID!) { n: createNote(input: { title: "N", folderId: $f }) { id } }', { f: f.id });
+      await queryRows(s.database.db, sql`delete from events.outbox`);
+      await gqlOk(q, 'mutation($id: ID!) { deleteFolder(id: $id) { id } }', { id: f.id });
+      const rows = await queryRows<{ object: string; op: string; record_id: string; changed_fields: string[]; record: Record<string, unknown> | null }>(s.database.db,
+        sql`select object, op, record_id, changed_fields, record from events.outbox order by id`);
+      expect(rows.map((r) => [r.object, r.op, r.record_id])).toEqual([
+        ['folder', 'delete', f.id], ['doc', 'delete', d.id], ['page', 'delete', p1.id], ['page', 'delete', p2.id], ['note', 'update', n.id],
+      ]);
+      expect(rows[4]).toMatchObject({ changed_fields: ['folderId'], record: expect.objectContaining({ folderId: null, title: 'N' }) });
+      // The database did the same: pages and doc gone, the note kept without its folder.
+      const left = await gqlOk<{ pages: { totalCount: number }; note: { folderId: string | null } }>(q, '{ pages { totalCount } note(id: "' + n.id + '") { folderId } }');
+      expect(left).toEqual({ pages: { totalCount: 0 }, note: { folderId: null } });
     } finally {
       await s.dispose();
     }

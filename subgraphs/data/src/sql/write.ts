@@ -1,4 +1,4 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import type { GraphQLError } from 'graphql';
 import { errorChain } from '@objectos/observability';
 import type { ObjectPlan } from '@objectos/schema';
@@ -133,6 +133,38 @@ export async function updateRecord(ds: DataSource, object: string, id: string, i
   }));
 }
 
+interface CascadeEffects {
+  /** Records the database deletes with this one (deleteBehavior cascade, at any depth). */
+  deleted: { p: ObjectPlan; row: Row }[];
+  /** Records whose reference the database clears (deleteBehavior set_null). */
+  nulled: { p: ObjectPlan; row: Row; field: string }[];
+}
+
+/**
+ * What deleting these records makes the database do to others: found (and locked) before the delete,
+ * so each record it deletes or changes gets its own change event. These are effects of a delete the
+ * writer may make, so they are found whatever the writer can read (subscribers are checked on delivery).
+ */
+async function cascadeEffects(tx: Tx, ds: DataSource, object: string, ids: string[], tenant: string, out: CascadeEffects = { deleted: [], nulled: [] }, seen = new Set<string>()): Promise<CascadeEffects> {
+  for (const child of Object.values(ds.plan.objects)) {
+    for (const r of child.relations) {
+      if (r.target !== object) continue;
+      const behavior = (r.field as { deleteBehavior?: string }).deleteBehavior ?? 'set_null';
+      if (behavior === 'restrict') continue;
+      const table = ds.tables[child.object.name]!;
+      const fk = child.columns.find((c) => c.column === r.column)!;
+      const rows = (await tx.select().from(table).where(and(eq(table[TENANT.key]!, tenant), inArray(col(table, fk), ids))).for('update')) as Row[];
+      const fresh = rows.filter((row) => !seen.has(`${child.object.name}:${row.id}`));
+      if (behavior === 'cascade') {
+        for (const row of fresh) seen.add(`${child.object.name}:${row.id}`);
+        out.deleted.push(...fresh.map((row) => ({ p: child, row })));
+        if (fresh.length > 0) await cascadeEffects(tx, ds, child.object.name, fresh.map((x) => x.id), tenant, out, seen);
+      } else out.nulled.push(...fresh.map((row) => ({ p: child, row, field: fk.graphqlName })));
+    }
+  }
+  return out;
+}
+
 export async function deleteRecord(ds: DataSource, object: string, id: string): Promise<Row> {
   const { p, table, visible: deletable } = objectOf(ds, object, 'delete');
   requireObject(ds, p, 'delete');
@@ -140,9 +172,16 @@ export async function deleteRecord(ds: DataSource, object: string, id: string): 
   if (!isUuid(id)) throw notFound(p, id);
   return committed(ds, await ds.db.transaction(async (tx) => {
     try {
-      const [row] = await tx.delete(table).where(and(deletable, eq(col(table, p.columns[0]!), id))).returning();
-      if (!row) throw await missOrForbidden(tx, ds, p, id, 'delete');
+      const idCol = col(table, p.columns[0]!);
+      const [target] = (await tx.select({ id: idCol }).from(table).where(and(deletable, eq(idCol, id))).for('update')) as { id: string }[];
+      if (!target) throw await missOrForbidden(tx, ds, p, id, 'delete');
+      const effects = await cascadeEffects(tx, ds, object, [id], ds.tenant!);
+      const [row] = await tx.delete(table).where(eq(idCol, id)).returning();
       await recordChange(tx, ds, p, 'delete', row as Row, null);
+      // A record deleted or changed by the database is a change too: same transaction, same outbox.
+      for (const d of effects.deleted) await recordChange(tx, ds, d.p, 'delete', d.row, null);
+      for (const n of effects.nulled)
+        if (!effects.deleted.some((d) => d.p === n.p && d.row.id === n.row.id)) await recordChange(tx, ds, n.p, 'update', n.row, { ...n.row, [n.field]: null });
       return maskRows(ds, p, [row as Row])[0]!;
     } catch (e) {
       throw translate(ds, p, e, {});
