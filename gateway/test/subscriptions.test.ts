@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engines } from '@objectos/testkit';
 import { codes, R, startRegressionFixture, type RegressionFixture, type UserName } from './security/regression-fixture.ts';
-import { subscribeSse } from './sse.ts';
+import { subscribeSse } from '@objectos/testkit';
 
 type Change = { eventId: string; op: string; changedFields: string[]; record: Record<string, unknown> | null; previous: Record<string, unknown> | null; at: string };
 type Got = { projectChanged?: Change; taskChanged?: Change };

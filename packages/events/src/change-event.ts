@@ -23,6 +23,11 @@ export interface ChangeEvent {
   actorId: string | null;
   /** Commit time, ISO 8601. */
   at: string;
+  /**
+   * For a record deleted by a cascade: its ancestors deleted in the same transaction, nearest first.
+   * Access that follows a parent (controlled_by_parent) is decided at delivery against these states.
+   */
+  deletedWith?: { object: string; record: Record<string, unknown> }[];
 }
 
 export type ChangeFeed = Channel<ChangeEvent>;

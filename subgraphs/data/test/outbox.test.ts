@@ -3,15 +3,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '@objectos/db';
 import { createChangeFeed, type ChangeEvent, type ChangeFeed } from '@objectos/events';
 import { parseMetadata } from '@objectos/metadata';
-import { createTestDatabase, engines, gql, gqlOk, services, signedFetch, TEST_ORG, TEST_SECRET, type EngineHandle, type TestDatabase } from '@objectos/testkit';
+import { createTestDatabase, engines, gql, gqlOk, services, signedFetch, subscribeSse, TEST_ORG, TEST_SECRET, testPrincipal, type EngineHandle, type TestDatabase } from '@objectos/testkit';
 import { createDataSubgraph, type DataSubgraph } from '../src/index.ts';
 
 const METADATA = parseMetadata([{ file: 'thing.object.yaml', text: 'name: thing\nfields:\n  title: { type: text, required: true }\n  code: { type: text, unique: true }\n  size: { type: number }\n' }]);
 
 const FAMILY = parseMetadata([
-  { file: 'folder.object.yaml', text: 'name: folder\nfields:\n  title: { type: text }\n' },
-  { file: 'doc.object.yaml', text: 'name: doc\nfields:\n  title: { type: text }\n  folder: { type: master_detail, reference: folder }\n' },
-  { file: 'page.object.yaml', text: 'name: page\nfields:\n  title: { type: text }\n  doc: { type: master_detail, reference: doc }\n' },
+  { file: 'folder.object.yaml', text: 'name: folder\nsharingModel: private\nfields:\n  title: { type: text }\n' },
+  { file: 'doc.object.yaml', text: 'name: doc\nsharingModel: controlled_by_parent\nfields:\n  title: { type: text }\n  folder: { type: master_detail, reference: folder }\n' },
+  { file: 'page.object.yaml', text: 'name: page\nsharingModel: controlled_by_parent\nfields:\n  title: { type: text }\n  doc: { type: master_detail, reference: doc }\n' },
   { file: 'note.object.yaml', text: 'name: note\nfields:\n  title: { type: text }\n  folder: { type: lookup, reference: folder }\n' },
 ]);
 
@@ -74,12 +74,65 @@ describe.each(engines())('the change outbox on $name', (engine) => {
       const rows = await queryRows<{ object: string; op: string; record_id: string; changed_fields: string[]; record: Record<string, unknown> | null }>(s.database.db,
         sql`select object, op, record_id, changed_fields, record from events.outbox order by id`);
       expect(rows.map((r) => [r.object, r.op, r.record_id])).toEqual([
-        ['folder', 'delete', f.id], ['doc', 'delete', d.id], ['page', 'delete', p1.id], ['page', 'delete', p2.id], ['note', 'update', n.id],
+        // Parents first; records of one object in id order.
+        ['folder', 'delete', f.id], ['doc', 'delete', d.id], ...[p1.id, p2.id].sort().map((id) => ['page', 'delete', id]), ['note', 'update', n.id],
       ]);
       expect(rows[4]).toMatchObject({ changed_fields: ['folderId'], record: expect.objectContaining({ folderId: null, title: 'N' }) });
       // The database did the same: pages and doc gone, the note kept without its folder.
       const left = await gqlOk<{ pages: { totalCount: number }; note: { folderId: string | null } }>(q, '{ pages { totalCount } note(id: "' + n.id + '") { folderId } }');
       expect(left).toEqual({ pages: { totalCount: 0 }, note: { folderId: null } });
+    } finally {
+      await s.dispose();
+    }
+  });
+
+  it('decides who hears of a cascaded delete with the deleted parents as they were (access through the parent)', async () => {
+    const s = await createDataSubgraph({ secret: TEST_SECRET, metadata: FAMILY, ...handle.options });
+    // Members (built-in profile, private folders): a member reads docs and pages through the folders they own.
+    const member = (id: string) => ({ ...testPrincipal(TEST_ORG, id), roles: ['member'] });
+    const [mia, max] = [member('mia-' + Date.now()), member('max-' + Date.now())];
+    const subs = [];
+    try {
+      const q = signedFetch(s.fetch, mia);
+      const { f } = await gqlOk<{ f: { id: string } }>(q, 'mutation { f: createFolder(input: { title: "Mine" }) { id } }');
+      const { d } = await gqlOk<{ d: { id: string } }>(q, 'mutation($f: ID!) { d: createDoc(input: { title: "D", folderId: $f }) { id } }', { f: f.id });
+      const { pg } = await gqlOk<{ pg: { id: string } }>(q, 'mutation($d: ID!) { pg: createPage(input: { title: "P", docId: $d }) { id } }', { d: d.id });
+      await s.relay.drain();
+      for (const [who, query] of [[mia, 'subscription { docChanged { op previous { id title } } }'], [mia, 'subscription { pageChanged { op previous { id } } }'], [max, 'subscription { pageChanged { op previous { id } } }']] as const) {
+        const before = s.hub.size();
+        subs.push(await subscribeSse<{ docChanged?: { op: string; previous: { id: string } }; pageChanged?: { op: string; previous: { id: string } } }>(signedFetch(s.fetch, who), query));
+        while (s.hub.size() === before) await new Promise((r) => setTimeout(r, 10));
+      }
+      await gqlOk(q, 'mutation($id: ID!) { deleteFolder(id: $id) { id } }', { id: f.id });
+      await s.relay.drain();
+      const [docs, pages, others] = subs;
+      expect((await docs!.until(1)).map((r) => [r.data?.docChanged?.op, r.data?.docChanged?.previous.id])).toEqual([['DELETED', d.id]]);
+      // Two levels down: the page is reached through its deleted doc and that doc's deleted folder.
+      expect((await pages!.until(1)).map((r) => [r.data?.pageChanged?.op, r.data?.pageChanged?.previous.id])).toEqual([['DELETED', pg.id]]);
+      // Another member never could read them, and is not told.
+      expect(await others!.settle(300)).toEqual([]);
+    } finally {
+      subs.forEach((x) => x.close());
+      await s.dispose();
+    }
+  });
+
+  it('clears several references of one record in one event', async () => {
+    const DOUBLE = parseMetadata([
+      { file: 'shelf.object.yaml', text: 'name: shelf\nfields:\n  title: { type: text }\n' },
+      { file: 'book.object.yaml', text: 'name: book\nfields:\n  title: { type: text }\n  home: { type: lookup, reference: shelf }\n  backup: { type: lookup, reference: shelf, relationshipName: backup_books }\n' },
+    ]);
+    const s = await createDataSubgraph({ secret: TEST_SECRET, metadata: DOUBLE, ...handle.options });
+    try {
+      const q = signedFetch(s.fetch);
+      const { sh } = await gqlOk<{ sh: { id: string } }>(q, 'mutation { sh: createShelf(input: { title: "S" }) { id } }');
+      const { b } = await gqlOk<{ b: { id: string } }>(q, 'mutation($s: ID!) { b: createBook(input: { title: "B", homeId: $s, backupId: $s }) { id } }', { s: sh.id });
+      await queryRows(s.database.db, sql`delete from events.outbox`);
+      await gqlOk(q, 'mutation($id: ID!) { deleteShelf(id: $id) { id } }', { id: sh.id });
+      const rows = await queryRows<{ object: string; op: string; changed_fields: string[]; record: Record<string, unknown> | null }>(s.database.db,
+        sql`select object, op, changed_fields, record from events.outbox where object = 'book' order by id`);
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({ op: 'update', changed_fields: ['homeId', 'backupId'], record: expect.objectContaining({ id: b.id, homeId: null, backupId: null }) });
     } finally {
       await s.dispose();
     }

@@ -24,8 +24,10 @@ export async function ensureOutbox(db: Db): Promise<void> {
       previous jsonb,
       changed_fields text[] not null,
       actor_id text,
+      deleted_with jsonb,
       created_at timestamptz not null default now(),
       published_at timestamptz)`));
+    await tx.execute(sql.raw('alter table events.outbox add column if not exists deleted_with jsonb'));
     await tx.execute(sql.raw('create index if not exists outbox_unpublished on events.outbox (id) where published_at is null'));
   });
 }
@@ -34,9 +36,10 @@ export type NewChange = Omit<ChangeEvent, 'id' | 'at'>;
 
 /** Records a change; call inside the transaction that makes it. */
 export async function writeChange(tx: SqlRunner, c: NewChange): Promise<void> {
-  await tx.execute(sql`insert into events.outbox (organization_id, object, record_id, op, record, previous, changed_fields, actor_id)
-    values (${c.organizationId}, ${c.object}, ${c.recordId}, ${c.op}, ${c.record === null ? null : JSON.stringify(c.record)}::jsonb,
-      ${c.previous === null ? null : JSON.stringify(c.previous)}::jsonb, ${sql.param(c.changedFields)}::text[], ${c.actorId})`);
+  const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+  await tx.execute(sql`insert into events.outbox (organization_id, object, record_id, op, record, previous, changed_fields, actor_id, deleted_with)
+    values (${c.organizationId}, ${c.object}, ${c.recordId}, ${c.op}, ${json(c.record)}::jsonb, ${json(c.previous)}::jsonb,
+      ${sql.param(c.changedFields)}::text[], ${c.actorId}, ${json(c.deletedWith)}::jsonb)`);
 }
 
 interface OutboxRow {
@@ -49,6 +52,7 @@ interface OutboxRow {
   previous: Record<string, unknown> | string | null;
   changed_fields: string[];
   actor_id: string | null;
+  deleted_with: ChangeEvent['deletedWith'] | string | null;
   created_at: Date | string;
 }
 
@@ -66,6 +70,7 @@ function toEvent(r: OutboxRow): ChangeEvent {
     changedFields: r.changed_fields,
     actorId: r.actor_id,
     at: new Date(r.created_at).toISOString(),
+    ...(r.deleted_with ? { deletedWith: (typeof r.deleted_with === 'string' ? JSON.parse(r.deleted_with) : r.deleted_with) as ChangeEvent['deletedWith'] } : {}),
   };
 }
 
@@ -101,7 +106,7 @@ export function createOutboxRelay(db: Db, feed: ChangeFeed, options: RelayOption
 
   const publishBatch = (): Promise<number> =>
     db.transaction(async (tx) => {
-      const rows = await queryRows<OutboxRow>(tx, sql`select id, organization_id, object, record_id, op, record, previous, changed_fields, actor_id, created_at
+      const rows = await queryRows<OutboxRow>(tx, sql`select id, organization_id, object, record_id, op, record, previous, changed_fields, actor_id, deleted_with, created_at
         from events.outbox where published_at is null order by id limit ${batch} for update skip locked`);
       for (const r of rows) await feed.publish(toEvent(r));
       if (rows.length > 0) await tx.execute(sql`update events.outbox set published_at = now() where id = any(${sql.param(rows.map((r) => String(r.id)))}::bigint[])`);

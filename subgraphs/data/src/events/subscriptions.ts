@@ -50,6 +50,23 @@ function snapshotSql(ds: DataSource, p: ObjectPlan, row: Record<string, unknown>
 }
 
 /**
+ * A record deleted by a cascade is judged with its deleted ancestors still in place: their tables are
+ * shadowed, for this one statement, by CTEs adding the ancestors' states (a controlled_by_parent grant
+ * is an EXISTS on the parent's table, which no longer has the parent).
+ */
+function deletedAncestors(ds: DataSource, e: ChangeEvent): SQL {
+  if (!e.deletedWith?.length) return sql``;
+  const byObject = new Map<string, Record<string, unknown>[]>();
+  for (const a of e.deletedWith) byObject.set(a.object, [...(byObject.get(a.object) ?? []), a.record]);
+  const ctes = [...byObject].map(([object, rows]) => {
+    const p = ds.plan.objects[object]!;
+    const t = sql.identifier(p.table);
+    return sql`${t} as (select * from ${t} union all select * from json_populate_recordset(null::${t}, ${`[${rows.map((r) => asColumns(p, r)).join(',')}]`}::json))`;
+  });
+  return sql`with ${sql.join(ctes, sql`, `)}`;
+}
+
+/**
  * The live change events of one object for one subscriber. Each event is checked when it arrives,
  * against the subscriber's access as it is then (sharing rules, shares, hierarchy and RLS read from the
  * database at that moment): a revoked share stops delivery from the next event on. Create and update
@@ -75,7 +92,7 @@ export function changesOf(ds: DataSource, hub: ChangeHub, object: string, args: 
     const deliver = async (e: ChangeEvent): Promise<void> => {
       const after = e.op === 'delete' ? null : e.record;
       const before = e.op === 'create' ? null : e.previous;
-      const [r] = await queryRows<{ now: boolean; nowVisible: boolean; was: boolean; wasVisible: boolean }>(ds.db, sql`select
+      const [r] = await queryRows<{ now: boolean; nowVisible: boolean; was: boolean; wasVisible: boolean }>(ds.db, sql`${deletedAncestors(ds, e)} select
         ${snapshotSql(ds, p, after, filter)} as "now", ${snapshotSql(ds, p, after, undefined)} as "nowVisible",
         ${snapshotSql(ds, p, before, filter)} as "was", ${snapshotSql(ds, p, before, undefined)} as "wasVisible"`);
       const v = r!;

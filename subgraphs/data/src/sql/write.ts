@@ -11,6 +11,9 @@ import { isUuid } from './where.ts';
 import { maskRows, requireEditable, requireObject } from '../security/fields.ts';
 import { rlsSql } from '../security/predicates.ts';
 import { writeChange } from '../events/outbox.ts';
+import type { ChangeEvent } from '@objectos/events';
+
+type DeletedWith = NonNullable<ChangeEvent['deletedWith']>;
 
 const notFound = (p: ObjectPlan, id: string): GraphQLError => dataError('NOT_FOUND', `No ${p.typeName} with id "${id}"`);
 
@@ -74,11 +77,12 @@ function changedFields(p: ObjectPlan, before: Row | null, after: Row | null): st
 }
 
 /** The outbox row of a change, in the transaction that makes it (rows unmasked: subscribers are masked on delivery). */
-function recordChange(tx: Tx, ds: DataSource, p: ObjectPlan, op: 'create' | 'update' | 'delete', before: Row | null, after: Row | null): Promise<void> {
+function recordChange(tx: Tx, ds: DataSource, p: ObjectPlan, op: 'create' | 'update' | 'delete', before: Row | null, after: Row | null, deletedWith: DeletedWith = []): Promise<void> {
   const row = (after ?? before)!;
   return writeChange(tx, {
     organizationId: String(row[TENANT.key]), object: p.object.name, recordId: row.id, op,
     record: after, previous: before, changedFields: changedFields(p, before, after), actorId: ds.actor,
+    ...(deletedWith.length > 0 ? { deletedWith } : {}),
   });
 }
 
@@ -133,33 +137,56 @@ export async function updateRecord(ds: DataSource, object: string, id: string, i
   }));
 }
 
+/** A record deleted along with the one a mutation names, and the deleted records its access may depend on. */
+interface Cascaded { p: ObjectPlan; row: Row; ancestors: DeletedWith }
+
 interface CascadeEffects {
-  /** Records the database deletes with this one (deleteBehavior cascade, at any depth). */
-  deleted: { p: ObjectPlan; row: Row }[];
-  /** Records whose reference the database clears (deleteBehavior set_null). */
-  nulled: { p: ObjectPlan; row: Row; field: string }[];
+  /** Records the database deletes with this one (deleteBehavior cascade, at any depth), parents first. */
+  deleted: Cascaded[];
+  /** Records whose references the database clears (deleteBehavior set_null): one entry per record. */
+  nulled: Map<string, { p: ObjectPlan; row: Row; fields: Set<string> }>;
 }
 
 /**
- * What deleting these records makes the database do to others: found (and locked) before the delete,
- * so each record it deletes or changes gets its own change event. These are effects of a delete the
- * writer may make, so they are found whatever the writer can read (subscribers are checked on delivery).
+ * What deleting a record makes the database do to others: found (and locked, in id order) before the
+ * delete, so each record it deletes or changes gets its own change event. These are effects of a delete
+ * the writer may make, so they are found whatever the writer can read (subscribers are checked on
+ * delivery). A cascaded record carries its deleted ancestors: access controlled by a parent is decided
+ * at delivery against the parent as it was.
  */
-async function cascadeEffects(tx: Tx, ds: DataSource, object: string, ids: string[], tenant: string, out: CascadeEffects = { deleted: [], nulled: [] }, seen = new Set<string>()): Promise<CascadeEffects> {
-  for (const child of Object.values(ds.plan.objects)) {
-    for (const r of child.relations) {
-      if (r.target !== object) continue;
-      const behavior = (r.field as { deleteBehavior?: string }).deleteBehavior ?? 'set_null';
-      if (behavior === 'restrict') continue;
-      const table = ds.tables[child.object.name]!;
-      const fk = child.columns.find((c) => c.column === r.column)!;
-      const rows = (await tx.select().from(table).where(and(eq(table[TENANT.key]!, tenant), inArray(col(table, fk), ids))).for('update')) as Row[];
-      const fresh = rows.filter((row) => !seen.has(`${child.object.name}:${row.id}`));
-      if (behavior === 'cascade') {
-        for (const row of fresh) seen.add(`${child.object.name}:${row.id}`);
-        out.deleted.push(...fresh.map((row) => ({ p: child, row })));
-        if (fresh.length > 0) await cascadeEffects(tx, ds, child.object.name, fresh.map((x) => x.id), tenant, out, seen);
-      } else out.nulled.push(...fresh.map((row) => ({ p: child, row, field: fk.graphqlName })));
+async function cascadeEffects(tx: Tx, ds: DataSource, parents: Cascaded[], tenant: string, out: CascadeEffects = { deleted: [], nulled: new Map() }, seen = new Set<string>()): Promise<CascadeEffects> {
+  const byObject = new Map<string, Cascaded[]>();
+  for (const c of parents) byObject.set(c.p.object.name, [...(byObject.get(c.p.object.name) ?? []), c]);
+  for (const [object, group] of byObject) {
+    const byId = new Map(group.map((c) => [c.row.id, c]));
+    for (const child of Object.values(ds.plan.objects)) {
+      for (const r of child.relations) {
+        if (r.target !== object) continue;
+        const behavior = (r.field as { deleteBehavior?: string }).deleteBehavior ?? 'set_null';
+        if (behavior === 'restrict') continue;
+        const table = ds.tables[child.object.name]!;
+        const fk = child.columns.find((c) => c.column === r.column)!;
+        const idCol = col(table, child.columns[0]!);
+        const rows = (await tx.select().from(table)
+          .where(and(eq(table[TENANT.key]!, tenant), inArray(col(table, fk), [...byId.keys()])))
+          .orderBy(idCol).for('update')) as Row[];
+        const key = (row: Row) => `${child.object.name}:${row.id}`;
+        if (behavior === 'cascade') {
+          const fresh = rows.filter((row) => !seen.has(key(row))).map((row): Cascaded => {
+            seen.add(key(row));
+            const parent = byId.get(row[fk.graphqlName] as string)!;
+            return { p: child, row, ancestors: [{ object, record: parent.row }, ...parent.ancestors] };
+          });
+          out.deleted.push(...fresh);
+          if (fresh.length > 0) await cascadeEffects(tx, ds, fresh, tenant, out, seen);
+        } else {
+          for (const row of rows) {
+            const entry = out.nulled.get(key(row)) ?? { p: child, row, fields: new Set<string>() };
+            entry.fields.add(fk.graphqlName);
+            out.nulled.set(key(row), entry);
+          }
+        }
+      }
     }
   }
   return out;
@@ -173,15 +200,20 @@ export async function deleteRecord(ds: DataSource, object: string, id: string): 
   return committed(ds, await ds.db.transaction(async (tx) => {
     try {
       const idCol = col(table, p.columns[0]!);
-      const [target] = (await tx.select({ id: idCol }).from(table).where(and(deletable, eq(idCol, id))).for('update')) as { id: string }[];
+      const [target] = (await tx.select().from(table).where(and(deletable, eq(idCol, id))).for('update')) as Row[];
       if (!target) throw await missOrForbidden(tx, ds, p, id, 'delete');
-      const effects = await cascadeEffects(tx, ds, object, [id], ds.tenant!);
+      const effects = await cascadeEffects(tx, ds, [{ p, row: target, ancestors: [] }], ds.tenant!);
       const [row] = await tx.delete(table).where(eq(idCol, id)).returning();
       await recordChange(tx, ds, p, 'delete', row as Row, null);
       // A record deleted or changed by the database is a change too: same transaction, same outbox.
-      for (const d of effects.deleted) await recordChange(tx, ds, d.p, 'delete', d.row, null);
-      for (const n of effects.nulled)
-        if (!effects.deleted.some((d) => d.p === n.p && d.row.id === n.row.id)) await recordChange(tx, ds, n.p, 'update', n.row, { ...n.row, [n.field]: null });
+      const deleted = new Set(effects.deleted.map((d) => `${d.p.object.name}:${d.row.id}`));
+      for (const d of effects.deleted) await recordChange(tx, ds, d.p, 'delete', d.row, null, d.ancestors);
+      for (const [key, n] of effects.nulled) {
+        if (deleted.has(key)) continue;
+        const after: Row = { ...n.row };
+        for (const f of n.fields) after[f] = null;
+        await recordChange(tx, ds, n.p, 'update', n.row, after);
+      }
       return maskRows(ds, p, [row as Row])[0]!;
     } catch (e) {
       throw translate(ds, p, e, {});

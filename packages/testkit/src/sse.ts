@@ -1,4 +1,4 @@
-import type { GraphQLResult } from '@objectos/testkit';
+import type { GraphQLResult } from './graphql.ts';
 
 /** A live subscription over HTTP (text/event-stream), parsed independently of the gateway's own code. */
 export interface SseSubscription<T = Record<string, unknown>> {

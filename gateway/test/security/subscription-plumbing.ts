@@ -1,0 +1,105 @@
+import type { SQL } from 'drizzle-orm';
+import type { Database, Db } from '@objectos/db';
+import { createChangeFeed, type ChangeEvent, type ChangeFeed } from '@objectos/events';
+import type { FetchHandler } from '@objectos/testkit';
+
+/**
+ * Plumbing of the subscription oracle test (subscription-oracle.test.ts): counting delivery checks,
+ * recording the change feed, reading SSE streams.
+ */
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function until(what: () => boolean, ms: number, message: () => string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!what()) {
+    if (Date.now() > deadline) throw new Error(`${message()} (waited ${ms} ms)`);
+    await sleep(2);
+  }
+}
+
+/**
+ * The data subgraph's connection, counting the per-subscriber delivery checks (the one statement each
+ * event costs each subscriber: its predicates over the event's snapshot, `json_populate_record`). A
+ * share may only change once every check of the events before it has run: each check reads the
+ * subscriber's access as it is when it runs (that is the rule under test), so the oracle's "world at
+ * that event" is only well defined once the earlier checks are done.
+ */
+export interface CheckCounter { started: number; done: number }
+export function countingDatabase(db: Database, counter: CheckCounter): Database {
+  type Inner = { dialect: { sqlToQuery(q: SQL): { sql: string } }; execute(q: SQL): PromiseLike<unknown> };
+  const inner = db.db as unknown as Inner;
+  const proxy = new Proxy(inner, {
+    get(target, prop) {
+      if (prop === 'execute')
+        return (q: SQL) => {
+          if (!target.dialect.sqlToQuery(q).sql.includes('json_populate_record')) return target.execute(q);
+          counter.started++;
+          return Promise.resolve(target.execute(q)).finally(() => void counter.done++);
+        };
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { db: proxy as unknown as Db, engine: db.engine, close: async () => {} };
+}
+
+/** An in-process change feed that also keeps what was published (event ids, commit times, snapshots). */
+export function recordingFeed(): { feed: ChangeFeed; published: ChangeEvent[] } {
+  const inner = createChangeFeed();
+  const published: ChangeEvent[] = [];
+  return {
+    published,
+    feed: { ...inner, publish: (e) => (published.push(e), inner.publish(e)) },
+  };
+}
+
+export interface Stream {
+  /** `next` payloads, in arrival order. */
+  results: { data?: Record<string, unknown> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] }[];
+  ended: boolean;
+  close(): void;
+}
+
+/** A GraphQL subscription over SSE (text/event-stream), read in the background. */
+export async function openStream(target: FetchHandler, query: string, variables: Record<string, unknown>): Promise<Stream> {
+  const ac = new AbortController();
+  const res = await target(new Request('http://objectos.test/graphql', {
+    method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ query, variables }), signal: ac.signal,
+  }));
+  const s: Stream = { results: [], ended: false, close: () => ac.abort() };
+  if (!(res.headers.get('content-type') ?? '').includes('text/event-stream')) {
+    s.results.push((await res.json()) as Stream['results'][number]);
+    s.ended = true;
+    return s;
+  }
+  const reader = res.body!.getReader();
+  s.close = () => {
+    reader.cancel().catch(() => {});
+    ac.abort();
+  };
+  void (async () => {
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for (;;) {
+      const chunk = await reader.read();
+      if (chunk.done) return;
+      buffer += decoder.decode(chunk.value, { stream: true }).replace(/\r\n/g, '\n');
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const raw = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let event = 'message';
+        const data: string[] = [];
+        for (const line of raw.split('\n')) {
+          if (line.startsWith('event:')) event = line.slice(6).trim();
+          else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+        }
+        if (event === 'complete') return;
+        if (data.length > 0) s.results.push(JSON.parse(data.join('\n')) as Stream['results'][number]);
+      }
+    }
+  })().catch(() => {}).finally(() => {
+    s.ended = true;
+  });
+  return s;
+}
