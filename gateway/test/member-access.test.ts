@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadMemberAccess, saveMemberAccess } from '@objectos/db';
+import { sql } from 'drizzle-orm';
+import { loadMemberAccess, queryRows, saveMemberAccess } from '@objectos/db';
 import { securityNamesOf } from '@objectos/identity-subgraph';
 import { loadMetadata } from '@objectos/metadata';
 import { engines } from '@objectos/testkit';
@@ -131,6 +132,21 @@ describe.each(engines())('member access: hierarchy role, permission sets and gro
     expect(events.map((e) => e.eventType).sort()).toEqual(['authz.permission_revoked', 'authz.role_removed']);
     expect(events.find((e) => e.eventType === 'authz.role_removed')!.details).toMatchObject({ userId: member.userId, role: null, previousRole: 'ceo' });
     expect(events.find((e) => String(e.eventType) === 'authz.permission_revoked')!.details).toMatchObject({ permissionSets: ['revenue_viewer'], groups: ['key_account_team'] });
+  });
+
+  it('a removed member loses their role, sets and groups: added again, they start from the default profile', async () => {
+    const { owner, org, member } = await team('rex');
+    const set = await s.q(owner.headers, SET, { i: { userId: member.userId, role: 'sales_manager', permissionSets: ['revenue_viewer'], groups: ['key_account_team'] } });
+    expect(set.errors).toBeUndefined();
+    expect(await stored(org, member.userId)).toEqual({ role: 'sales_manager', permissionSets: ['revenue_viewer'], groups: ['key_account_team'] });
+    const removed = await s.auth('/organization/remove-member', { memberIdOrEmail: 'rex-member@example.com', organizationId: org }, owner.headers);
+    expect(removed.status).toBe(200);
+    const rows = await queryRows(s.identity.database.db, sql`select 1 from security.member_access where organization_id = ${org} and user_id = ${member.userId}`);
+    expect(rows).toEqual([]);
+    await s.identity.auth.api.addMember({ body: { userId: member.userId, organizationId: org, role: 'member' } });
+    const again = await s.auth('/sign-in/email', { email: 'rex-member@example.com', password: PASSWORD });
+    const headers = { authorization: `Bearer ${again.headers.get('set-auth-token')}` };
+    expect((await s.q<{ myAccess: Access }>(headers, MY_ACCESS)).data).toEqual({ myAccess: none(member.userId) });
   });
 
   it('refuses a target who is not a member of the organization and writes nothing', async () => {

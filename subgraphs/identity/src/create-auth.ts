@@ -224,6 +224,9 @@ export function createAuth(o: AuthOptions) {
           case '/organization/update-member-role':
           case '/organization/leave':
           case '/organization/delete':
+            // Whoever is no longer a member loses their role, permission sets and groups with it: a
+            // member added again later starts from the default profile, not from what they had.
+            if (!failed && ctx.path !== '/organization/update-member-role') await forgetFormerMembers(String(body.organizationId ?? session?.session.activeOrganizationId ?? ''));
             return void await (failed
               ? undefined
               : emit(ctx.path === '/organization/update-member-role' ? 'authz.role_assigned' : 'authz.role_removed', {
@@ -242,6 +245,12 @@ export function createAuth(o: AuthOptions) {
       }),
     },
   });
+
+  async function forgetFormerMembers(organizationId: string): Promise<void> {
+    await o.db.execute(sql`delete from security.member_access a
+      where ${organizationId ? sql`a.organization_id = ${organizationId} and ` : sql``}not exists
+        (select 1 from auth.member m where m.organization_id = a.organization_id and m.user_id = a.user_id)`);
+  }
 
   async function recordPassword(userId: string, hash: string | null | undefined): Promise<void> {
     if (!hash) return;
