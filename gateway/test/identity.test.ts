@@ -364,7 +364,8 @@ describe('session policy', () => {
     } finally {
       await s.close();
     }
-  }, 30_000);
+    // The bound covers starting a whole stack (over 20 s on a loaded 2-core machine) plus the 10 s wait.
+  }, 60_000);
 
   it('forceMfa: users without two-factor get 403 MFA_REQUIRED until they enable it', async () => {
     const s = await startSecureStack(engines()[0]!, { policy: { session: { idleTimeout: 30, absoluteTimeout: 480, forceMfa: true } } });
