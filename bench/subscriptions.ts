@@ -1,0 +1,388 @@
+import http from 'node:http';
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { literal } from '@objectos/db';
+import { createTestDatabase, type Engine } from '@objectos/testkit';
+import { PASSWORD } from '../gateway/test/secure-stack.ts';
+import { startRealtimeStack, type RealtimeStack } from '../gateway/test/realtime-stack.ts';
+
+/**
+ * Live subscriptions under fan-out: S graphql-ws subscribers (real sockets to a real HTTP server on
+ * 127.0.0.1 with attachRealtime, as `npm start` serves it; identity + data subgraph + gateway in this
+ * process) watch `accountChanged { eventId op record { id name } }` while a writer sends a fixed number of
+ * createAccount/updateAccount mutations over HTTP (sequentially, then from BENCH_CONCURRENCY workers).
+ * Each change goes mutation → events.outbox (same transaction) → relay → change hub → one check
+ * statement per subscriber (json_populate_record over the snapshot + that subscriber's row predicates)
+ * → SSE to the gateway → graphql-ws → client.
+ *
+ * Measured per S and engine:
+ *   events/s        deliveries received by all subscribers / wall time (first mutation sent → last delivery);
+ *   delivery        arrival at the subscriber − arrival of the mutation's HTTP response (commit acknowledged),
+ *                   p50/p99 over every delivery (negative: the event beat the response back to the writer);
+ *   ack→pub         response → the relay published the event to the change hub (p50; < 0: published first);
+ *   pub→arrival     published → arrival at the subscriber (p99): the per-subscriber checks, SSE, gateway, WS;
+ *   mutation        HTTP round trip of each mutation, p50/p99, and its ratio to the same writer with 0 subscribers;
+ *   checks          check statements run (must be S × mutations) and their mean latency as the caller sees it
+ *                   (execution + waiting for the connection / pool);
+ *   CPU %           this process's user+system CPU time / wall time (100 = one core busy);
+ *   memory          peak RSS and heap of this one process (stack, database on PGlite, and every client);
+ *   deliveries      received / expected: every subscriber must get every event exactly once, or the run fails.
+ * Subscribers are the organization owner (no row predicate: viewAllRecords) and, mixed in round-robin,
+ * BENCH_MEMBERS standard_user members (roles sales_rep, support_agent, support_manager, none) who reach the
+ * accounts through the criteria sharing rule (employees ≥ 1000 → group key_account_team), so their
+ * check statements carry the full row-security predicate. Every written account has 5000 employees: every
+ * subscriber must receive every event.
+ * PGlite (embedded) always; PostgreSQL too when DATABASE_URL is set (a fresh database, dropped at the end).
+ * Env: BENCH_SUBSCRIBERS=1,10,50,200  BENCH_MUTATIONS=100  BENCH_CONCURRENCY=8 (0: sequential only)
+ *      BENCH_CONCURRENT_MAX_S=50 (the concurrent writer runs up to this S: a delivery costs ~3 ms of this one
+ *      process, so S=200 × 100 events is ~1 min per writer on PGlite)  BENCH_MEMBERS=4 (0: owner only)
+ *      BENCH_ENGINES=pglite,postgres  BENCH_EXPLAIN=1 (query plans of the check statements)
+ * Default run: ~3 min on PGlite alone, ~2 min more on PostgreSQL (2 cores, load average 5–6).
+ * Run: npm run bench:subscriptions
+ */
+const SUBSCRIBERS = (process.env['BENCH_SUBSCRIBERS'] ?? '1,10,50,200').split(',').map(Number).filter((n) => n > 0);
+const MUTATIONS = Math.max(2, Math.floor(Number(process.env['BENCH_MUTATIONS'] ?? 100) / 2) * 2); // create/update pairs
+const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 8);
+const CONCURRENT_MAX_S = Number(process.env['BENCH_CONCURRENT_MAX_S'] ?? 50);
+const MEMBERS = Math.min(4, Number(process.env['BENCH_MEMBERS'] ?? 4));
+const ENGINES = (process.env['BENCH_ENGINES'] ?? 'pglite,postgres').split(',');
+const WATCH = 'subscription { accountChanged { eventId op record { id name } } }';
+const CREATE = 'mutation($n: String!) { createAccount(input: { name: $n, employees: 5000 }) { id } }';
+const UPDATE = 'mutation($id: ID!, $n: String!) { updateAccount(id: $id, input: { name: $n }) { id } }';
+const MEMBER_ROLES = ['sales_rep', 'support_agent', 'support_manager', null];
+
+const engines: Engine[] = [];
+if (ENGINES.includes('pglite')) engines.push({ name: 'pglite', open: async () => ({ options: { dataDir: 'memory://' }, cleanup: async () => {} }) });
+if (ENGINES.includes('postgres') && process.env['DATABASE_URL'])
+  engines.push({
+    name: 'postgres',
+    async open() {
+      const db = await createTestDatabase('objectos_bench_subscriptions');
+      return { options: { databaseUrl: db.url }, cleanup: () => db.drop() };
+    },
+  });
+
+const pct = (xs: ArrayLike<number>, p: number): number => {
+  if (xs.length === 0) return NaN;
+  const s = Float64Array.from(xs).sort();
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+const mib = (b: number) => (b / 2 ** 20).toFixed(0);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/**
+ * A POST on a fresh loopback connection. Not fetch's keep-alive pool: under a saturated event loop an idle
+ * pooled connection can be closed by the server (keepAliveTimeout, 5 s) just as a request is written on it
+ * ("other side closed"), and a mutation cannot safely be retried.
+ */
+function postJson(url: string, headers: Record<string, string>, body: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString()) : reject(new Error(`HTTP ${res.statusCode}: ${Buffer.concat(chunks).toString()}`))));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Is this drizzle SQL one subscriber's check of one event (subgraphs/data/src/events/subscriptions.ts)? */
+function isCheck(q: unknown, depth = 0): boolean {
+  const chunks = (q as { queryChunks?: unknown[] } | null)?.queryChunks;
+  if (!chunks || depth > 2) return false;
+  for (const c of chunks) {
+    const v = (c as { value?: unknown }).value;
+    if (Array.isArray(v) && v.some((s) => typeof s === 'string' && s.includes('json_populate_record'))) return true;
+    if (isCheck(c, depth + 1)) return true;
+  }
+  return false;
+}
+
+interface Run {
+  S: number;
+  writer: string;
+  expected: number;
+  received: number;
+  missing: number;
+  duplicates: number;
+  stray: number;
+  errors: string[];
+  wallMs: number;
+  eventsPerS: number;
+  delivery: { p50: number; p99: number };
+  ackToPublish: number;
+  publishToArrivalP99: number;
+  mutation: { p50: number; p99: number; perS: number };
+  checks: number;
+  checkMeanMs: number;
+  cpu: number;
+  rss: number;
+  heap: number;
+  /** The same writer with 0 subscribers. */
+  base?: Run;
+}
+
+async function benchEngine(engine: Engine): Promise<{ runs: Run[]; notes: string[]; failed: boolean }> {
+  const t0 = performance.now();
+  const rssBefore = process.memoryUsage().rss;
+  const s: RealtimeStack = await startRealtimeStack(engine);
+  const notes: string[] = [];
+  const runs: Run[] = [];
+  try {
+    // ---- people: the owner, and members reaching the accounts through the criteria sharing rule -------------
+    const owner = await s.user('owner@bench-subscriptions.test', 'Benchsubs');
+    const org = (await s.q<{ activeOrganization: { id: string } }>(owner.headers, '{ activeOrganization { id } }')).data!.activeOrganization.id;
+    const people: { name: string; headers: Record<string, string> }[] = [{ name: 'owner', headers: owner.headers }];
+    for (let m = 0; m < MEMBERS; m++) {
+      const email = `member${m}@bench-subscriptions.test`;
+      const joined = await s.user(email);
+      await s.identity.auth.api.addMember({ body: { userId: joined.userId, organizationId: org, role: 'member' } });
+      const set = await s.q(owner.headers, 'mutation($i: SetMemberAccessInput!) { setMemberAccess(input: $i) { userId } }',
+        { i: { userId: joined.userId, role: MEMBER_ROLES[m], permissionSets: [], groups: ['key_account_team'] } });
+      if (set.errors) throw new Error(`setMemberAccess: ${JSON.stringify(set.errors)}`);
+      const signedIn = await s.auth('/sign-in/email', { email, password: PASSWORD });
+      people.push({ name: `member(${MEMBER_ROLES[m] ?? 'no role'})`, headers: { authorization: `Bearer ${signedIn.headers.get('set-auth-token')}` } });
+    }
+
+    // ---- instrumentation: when each event reaches the change hub; every check statement's latency ----------
+    let published: Float64Array = new Float64Array(0);
+    let tag = '';
+    const indexOf = (name: unknown): number => (typeof name === 'string' && name.startsWith(tag) ? Number(name.slice(tag.length)) : -1);
+    const probe = s.data.hub.listen(org, 'account', (e) => {
+      const i = indexOf(e.record?.['name']);
+      if (i >= 0 && i < published.length && published[i] === 0) published[i] = performance.now();
+    });
+    const db = s.data.source.db as unknown as { execute: (q: unknown) => Promise<unknown>; dialect: { sqlToQuery(q: unknown): { sql: string; params: unknown[] } } };
+    const execute = db.execute.bind(db);
+    let checkTimes: number[] = [];
+    const samples = new Map<string, unknown>(); // distinct check statements (by text), replayed in isolation at the end
+    db.execute = async (q: unknown) => {
+      if (!isCheck(q)) return execute(q);
+      if (samples.size < 12) {
+        const text = db.dialect.sqlToQuery(q).sql;
+        if (!samples.has(text)) samples.set(text, q);
+      }
+      const t = performance.now();
+      try {
+        return await execute(q);
+      } finally {
+        checkTimes.push(performance.now() - t);
+      }
+    };
+
+    // ---- subscribers: one pool that grows run by run (S = 1 → 10 → …), each one socket and one operation -------
+    type Got = { accountChanged: { eventId: string; op: string; record: { id: string; name: string } | null } };
+    interface Tally { N: number; arrivals: Float64Array[]; counts: Uint16Array[]; errors: string[]; stray: number; received: number; lastArrival: number }
+    let tally: Tally = { N: 0, arrivals: [], counts: [], errors: [], stray: 0, received: 0, lastArrival: 0 };
+    let disposing = false;
+    const pool: ReturnType<RealtimeStack['client']>[] = [];
+    const grow = async (S: number): Promise<void> => {
+      for (let k = pool.length; k < S; k++) {
+        const c = s.client(people[k % people.length]!.headers, { onClose: (code, why) => !disposing && tally.errors.push(`subscriber ${k}: socket closed ${code} ${why}`) });
+        pool.push(c);
+        c.subscribe<Got>({ query: WATCH }, {
+          next: (r) => {
+            const now = performance.now();
+            const t = tally;
+            const ch = r.data?.accountChanged;
+            const i = indexOf(ch?.record?.name);
+            if (!ch || i < 0 || i >= t.N || k >= t.counts.length || ch.op !== (i % 2 === 0 ? 'CREATED' : 'UPDATED')) {
+              t.stray++;
+              if (t.errors.length < 5) t.errors.push(`subscriber ${k}: unexpected ${JSON.stringify(r)}`);
+              return;
+            }
+            if (t.counts[k]![i]!++ === 0) t.arrivals[k]![i] = now;
+            t.received++;
+            t.lastArrival = now;
+          },
+          error: (e) => tally.errors.push(`subscriber ${k}: error ${JSON.stringify(e)}`),
+          complete: () => !disposing && tally.errors.push(`subscriber ${k}: completed early`),
+        });
+      }
+      // Live when the data subgraph listens for every one of them (the probe is one more listener).
+      await until(`${S} live subscriptions`, () => s.data.hub.size() === S + 1 || tally.errors.length > 0);
+    };
+
+    // ---- one run: the S subscribers of the pool, one writer ------------------------------------------------
+    let runNo = 0;
+    let warming = true;
+    const run = async (S: number, concurrency: number): Promise<Run> => {
+      if (pool.length !== S) throw new Error(`pool has ${pool.length} subscribers, run wants ${S}`);
+      tag = `bench-${engine.name}-${++runNo}-`;
+      const N = MUTATIONS;
+      published = new Float64Array(N);
+      tally = { N, arrivals: Array.from({ length: S }, () => new Float64Array(N)), counts: Array.from({ length: S }, () => new Uint16Array(N)), errors: [], stray: 0, received: 0, lastArrival: 0 };
+      const t = tally;
+      checkTimes = [];
+
+      const mem = { rss: 0, heap: 0 };
+      const sampleMem = () => {
+        const m = process.memoryUsage();
+        mem.rss = Math.max(mem.rss, m.rss);
+        mem.heap = Math.max(mem.heap, m.heapUsed);
+      };
+      sampleMem();
+      const sampler = setInterval(sampleMem, 50);
+      const cpu0 = process.cpuUsage();
+
+      // Writer: create/update pairs over HTTP, `concurrency` workers, each timestamped at send and at the response.
+      const sendAt = new Float64Array(N);
+      const ackAt = new Float64Array(N);
+      const post = async (i: number, query: string, variables: Record<string, unknown>): Promise<Record<string, { id: string }>> => {
+        sendAt[i] = performance.now();
+        const body = JSON.parse(await postJson(s.url, owner.headers, JSON.stringify({ query, variables }))) as { data?: Record<string, { id: string }>; errors?: unknown };
+        ackAt[i] = performance.now();
+        if (body.errors || !body.data) throw new Error(`mutation ${i} failed: ${JSON.stringify(body.errors)}`);
+        return body.data;
+      };
+      let nextPair = 0;
+      const start = performance.now();
+      await Promise.all(Array.from({ length: concurrency }, async () => {
+        for (let j = nextPair++; j < N / 2; j = nextPair++) {
+          const { createAccount } = await post(2 * j, CREATE, { n: `${tag}${2 * j}` });
+          await post(2 * j + 1, UPDATE, { id: createAccount!.id, n: `${tag}${2 * j + 1}` });
+        }
+      }));
+      const writerMs = performance.now() - start;
+      // Everything committed is published; then wait for every delivery (bounded), and a moment more for duplicates.
+      await s.data.relay.drain();
+      const expected = S * N;
+      await until('every delivery', () => t.received >= expected || t.errors.length > 0, 60_000 + expected).catch((e: Error) => t.errors.push(e.message));
+      const wallMs = (S > 0 && t.received >= expected ? t.lastArrival : performance.now()) - start;
+      const cpu = process.cpuUsage(cpu0);
+      await sleep(S > 0 ? 300 : 0);
+      clearInterval(sampler);
+      sampleMem();
+      const { arrivals, counts, errors, stray, received } = t;
+      process.stderr.write(`  ${engine.name}${warming ? ' warm-up' : ''} S=${S} ${concurrency === 1 ? 'sequential' : `${concurrency} concurrent`}: ${((performance.now() - start) / 1000).toFixed(1)} s, ${received}/${expected} deliveries\n`);
+
+      const mutationLatencies = Array.from(ackAt, (a, i) => a - sendAt[i]!);
+      const delivery: number[] = [];
+      const pubToArrival: number[] = [];
+      let missing = 0;
+      let duplicates = 0;
+      for (let k = 0; k < S; k++)
+        for (let i = 0; i < N; i++) {
+          const c = counts[k]![i]!;
+          if (c === 0) missing++;
+          else {
+            duplicates += c - 1;
+            delivery.push(arrivals[k]![i]! - ackAt[i]!);
+            if (published[i]! > 0) pubToArrival.push(arrivals[k]![i]! - published[i]!);
+          }
+        }
+      const ackToPub = Array.from(published, (p, i) => p - ackAt[i]!).filter((_, i) => published[i]! > 0);
+      return {
+        S, writer: concurrency === 1 ? 'sequential' : `${concurrency} concurrent`, expected, received, missing, duplicates, stray, errors,
+        wallMs, eventsPerS: received / (wallMs / 1000),
+        delivery: { p50: pct(delivery, 50), p99: pct(delivery, 99) },
+        ackToPublish: pct(ackToPub, 50),
+        publishToArrivalP99: pct(pubToArrival, 99),
+        mutation: { p50: pct(mutationLatencies, 50), p99: pct(mutationLatencies, 99), perS: N / (writerMs / 1000) },
+        checks: checkTimes.length,
+        checkMeanMs: mean(checkTimes),
+        cpu: (cpu.user + cpu.system) / 1000 / wallMs,
+        rss: mem.rss,
+        heap: mem.heap,
+      };
+    };
+
+    // Warm up (JIT, caches, pools) without subscribers, then the 0-subscriber baselines, then S = 1, 10, … as the pool grows.
+    const modes = CONCURRENCY > 1 ? [1, CONCURRENCY] : [1];
+    for (const c of modes) await run(0, c);
+    warming = false;
+    const baseline = new Map<number, Run>();
+    for (const c of modes) {
+      const b = await run(0, c);
+      baseline.set(c, b);
+      runs.push(b);
+    }
+    for (const S of [...SUBSCRIBERS].sort((a, b) => a - b)) {
+      await grow(S);
+      for (const c of modes) if (c === 1 || S <= CONCURRENT_MAX_S) runs.push({ ...(await run(S, c)), base: baseline.get(c)! });
+    }
+    // Subscribers leave: sockets close at once; how long until the data subgraph drops their subscriptions?
+    disposing = true;
+    const left = performance.now();
+    await Promise.all(pool.splice(0).map((c) => c.dispose()));
+    await until('sockets to close', () => s.realtime.sockets() === 0);
+    const socketsClosed = performance.now() - left;
+    await until('the data subgraph to end the subscriptions', () => s.data.hub.size() === 1, 60_000);
+    notes.push(`after the ${Math.max(...SUBSCRIBERS)} clients disconnected: sockets closed in ${f(socketsClosed, 0)} ms; the data subgraph still held their subscriptions (and checked every event for them) for ${f(performance.now() - left, 0)} ms`);
+    // The baselines again at the end: how much the process and the tables drifted over the runs.
+    for (const c of modes) {
+      const b = await run(0, c);
+      notes.push(`baseline drift (${b.writer}, 0 subscribers): mutation p50 ${f(baseline.get(c)!.mutation.p50, 2)} → ${f(b.mutation.p50, 2)} ms, p99 ${f(baseline.get(c)!.mutation.p99, 2)} → ${f(b.mutation.p99, 2)} ms at the end`);
+    }
+
+    // Where the fan-out time goes: each distinct check statement, run alone, sequentially.
+    db.execute = execute;
+    probe();
+    for (const [text, q] of samples) {
+      for (let i = 0; i < 20; i++) await execute(q);
+      const xs: number[] = [];
+      for (let i = 0; i < 200; i++) {
+        const t = performance.now();
+        await execute(q);
+        xs.push(performance.now() - t);
+      }
+      const who = text.includes('security.') ? 'member (row-security predicates)' : 'owner (no row predicate)';
+      const op = text.split('json_populate_record').length - 1 > 2 ? 'update' : 'create';
+      notes.push(`check statement, ${op} event, ${who}, ${text.length} chars of SQL: run alone ${f(pct(xs, 50), 3)} ms p50, ${f(pct(xs, 99), 3)} ms p99`);
+      if (process.env['BENCH_EXPLAIN'] === '1') {
+        const { params } = db.dialect.sqlToQuery(q);
+        const inline = text.replace(/\$(\d+)/g, (_, n: string) => literal(params[Number(n) - 1]));
+        const plan = (await execute(`explain analyze ${inline}`)) as { rows: Record<string, string>[] };
+        notes.push(`${inline}\n${plan.rows.map((r) => `  ${Object.values(r)[0]}`).join('\n')}`);
+      }
+    }
+    notes.unshift(`${people.length} subscriber identities (round-robin): ${people.map((p) => p.name).join(', ')}; setup+runs ${((performance.now() - t0) / 1000).toFixed(1)} s; process RSS before this engine's stack started ${mib(rssBefore)} MiB${engines[0] === engine ? '' : " (what the earlier engine left in this process is in this engine's RSS too)"}`);
+  } finally {
+    await s.close();
+  }
+  return { runs, notes, failed: runs.some((r) => r.missing || r.duplicates || r.stray || r.errors.length) };
+}
+
+// ---- main -------------------------------------------------------------------------------------------------
+const started = performance.now();
+const cpus = os.cpus();
+console.log('\nLive subscriptions: fan-out of change events to S graphql-ws subscribers (accountChanged { eventId op record { id name } })');
+console.log(`Path: mutation over HTTP → row + events.outbox in one transaction → relay → change hub → 1 check statement per event per subscriber → SSE data→gateway → graphql-ws; stack and clients in this one process (PGlite too), loopback 127.0.0.1`);
+console.log(`Per run: ${MUTATIONS} mutations (${MUTATIONS / 2} createAccount + ${MUTATIONS / 2} updateAccount pairs) over HTTP, sequential${CONCURRENCY > 1 ? ` and from ${CONCURRENCY} concurrent workers (S ≤ ${CONCURRENT_MAX_S})` : ''}; S = ${SUBSCRIBERS.join(', ')}; baseline = the same writer with 0 subscribers`);
+console.log('events/s = deliveries / (first send → last arrival); delivery = arrival − mutation response (commit acknowledged); ack→pub = response → relay published (p50, < 0: published before the response arrived); pub→arr = published → arrival; checks = check statements (mean latency incl. waiting for the connection); CPU % = this process, user+sys / wall (100 = one core)');
+console.log(`Machine: ${cpus.length} × ${cpus[0]?.model.trim() ?? '?'}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' / ')} (1/5/15 min), ${mib(os.totalmem())} MiB RAM, Node ${process.version}`);
+
+let failed = false;
+for (const engine of engines) {
+  const { runs, notes, failed: bad } = await benchEngine(engine);
+  failed ||= bad;
+  console.log(`\n### ${engine.name === 'pglite' ? 'PGlite (embedded, in process, one connection)' : 'PostgreSQL (pool of 10, fresh database)'}\n`);
+  console.log('| S | writer | delivered / expected | events/s | delivery p50 ms | delivery p99 ms | ack→pub p50 ms | pub→arr p99 ms | mutation p50 ms | mutation p99 ms | p50 × base | p99 × base | mutations/s | checks | check mean ms | CPU % | peak RSS MiB | peak heap MiB |');
+  console.log('|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of runs) {
+    const base = r.base;
+    const ok = r.missing === 0 && r.duplicates === 0 && r.stray === 0 && r.errors.length === 0;
+    const delivered = r.S === 0 ? '– (baseline)' : `${r.received} / ${r.expected} (${f((100 * (r.received - r.duplicates)) / r.expected, 1)} %)${ok ? '' : ` **FAIL** missing ${r.missing}, duplicated ${r.duplicates}, stray ${r.stray}`}`;
+    console.log(`| ${r.S} | ${r.writer} | ${delivered} | ${r.S ? f(r.eventsPerS, 0) : '–'} | ${f(r.delivery.p50)} | ${f(r.delivery.p99)} | ${f(r.ackToPublish, 2)} | ${f(r.publishToArrivalP99)} | ${f(r.mutation.p50, 2)} | ${f(r.mutation.p99, 2)} | ${base ? f(r.mutation.p50 / base.mutation.p50, 2) : '1.00'} | ${base ? f(r.mutation.p99 / base.mutation.p99, 2) : '1.00'} | ${f(r.mutation.perS, 0)} | ${r.checks} | ${f(r.checkMeanMs, 2)} | ${f(100 * r.cpu, 0)} | ${mib(r.rss)} | ${mib(r.heap)} |`);
+  }
+  console.log('');
+  for (const n of notes) console.log(`- ${n}`);
+  for (const r of runs) for (const e of r.errors.slice(0, 5)) console.log(`- ERROR (S=${r.S}, ${r.writer}): ${e}`);
+  for (const r of runs) if (r.S > 0 && r.checks !== r.S * MUTATIONS) console.log(`- note (S=${r.S}, ${r.writer}): ${r.checks} check statements for ${r.S * MUTATIONS} event × subscriber pairs`);
+}
+console.log(`\nTotal ${((performance.now() - started) / 1000).toFixed(0)} s; load average now ${os.loadavg().map((l) => l.toFixed(2)).join(' / ')}`);
+if (failed) {
+  console.error('\nFAILED: some subscriber missed, repeated or got an unexpected event (see above).');
+  process.exitCode = 1;
+}
