@@ -19,8 +19,8 @@ export default async function setup(): Promise<void> {
     lines.push('PostgreSQL: NOT RUN — DATABASE_URL is unset, so the PostgreSQL variants of the engine suites and the services-topology suite are skipped; only the embedded PGlite engine is tested');
   }
   lines.push(services.redis
-    ? `Redis: shared rate-limit suites run on ${redact(services.redis)}`
-    : 'Redis: NOT RUN — REDIS_URL is unset, so the shared (Redis) rate-limit suite is skipped; the in-memory limits are tested');
+    ? `Redis: shared rate-limit, change-event (replicas) and realtime-topology suites run on ${redact(services.redis)}`
+    : 'Redis: NOT RUN — REDIS_URL is unset, so the shared (Redis) rate-limit suite, change events between data replicas and the realtime topology (processes) are skipped; the in-memory limits and the in-process change feed are tested');
   console.log(`\n[objectos] service-backed suites:\n  ${lines.join('\n  ')}\n`);
 }
 
