@@ -19,6 +19,23 @@ export interface PrincipalCache {
   close(): void;
 }
 
+/** The bus prefixes of the events that can end or change a principal's access. */
+export const ACCESS_EVENT_PREFIXES = ['auth.', 'authz.', 'security.'] as const;
+
+/**
+ * The principals whose access an auth, authz or security event can end or change (revocation, ban,
+ * sign-out, password change, membership or role change, key revocation): those of the user, the
+ * organization or the API key it names. Null when it changes nobody's access (a sign-in, a new key).
+ */
+export function affectedBy(e: AuditEvent): ((p: Principal) => boolean) | null {
+  if (e.eventType === 'security.api_key_created' || e.eventType === 'auth.login' || e.eventType === 'auth.mfa_enabled') return null;
+  const d = e.details ?? {};
+  const named = (v: unknown): string | null => (typeof v === 'string' && v ? v : null);
+  const [userId, org, keyId] = [named(d.userId), named(d.organizationId), named(d.apiKeyId)];
+  if (!userId && !org && !keyId) return null;
+  return (p) => (userId !== null && p.userId === userId) || (org !== null && p.organizationId === org) || (keyId !== null && p.apiKeyId === keyId);
+}
+
 /**
  * Session and API-key lookups cached for a few seconds, so authentication costs a hash and a map
  * lookup on most requests. Any event that can end access (revocation, ban, sign-out, password change,
@@ -42,16 +59,10 @@ export function createPrincipalCache(resolve: ResolvePrincipal, options: { ttlMs
       }
   };
   const onEvent = (e: AuditEvent): void => {
-    const d = e.details ?? {};
-    const userId = typeof d.userId === 'string' && d.userId ? d.userId : null;
-    const org = typeof d.organizationId === 'string' && d.organizationId ? d.organizationId : null;
-    const keyId = typeof d.apiKeyId === 'string' && d.apiKeyId ? d.apiKeyId : null;
-    if (e.eventType === 'security.api_key_created' || e.eventType === 'auth.login' || e.eventType === 'auth.mfa_enabled') return;
-    if (userId) drop((p) => p.userId === userId);
-    if (org) drop((p) => p.organizationId === org);
-    if (keyId) drop((p) => p.apiKeyId === keyId);
+    const affected = affectedBy(e);
+    if (affected) drop(affected);
   };
-  const unsubscribe = options.bus ? [options.bus.subscribe('auth.', onEvent), options.bus.subscribe('authz.', onEvent), options.bus.subscribe('security.', onEvent)] : [];
+  const unsubscribe = options.bus ? ACCESS_EVENT_PREFIXES.map((prefix) => options.bus!.subscribe(prefix, onEvent)) : [];
 
   const keyOf = (c: Credentials): string =>
     createHash('sha256').update(`${c.authorization ?? ''}\n${c['x-api-key'] ?? ''}\n${c.cookie ?? ''}`).digest('base64url');

@@ -4,10 +4,11 @@ import { GraphQLError, parse, type ExecutionArgs } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, type ServerOptions, type SubscribePayload } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { API_KEY_HEADER, credentialsOf, type Credentials, type Principal } from '@objectos/principal';
-import type { AuditEvent, EventBus } from '@objectos/events';
+import type { EventBus } from '@objectos/events';
 import type { Logger } from '@objectos/observability';
 import type { Gateway } from '../create-gateway.ts';
 import { resultStream, type ResultStream } from './sse-stream.ts';
+import { ACCESS_EVENT_PREFIXES, affectedBy } from '../auth/principal-cache.ts';
 
 export interface RealtimeOptions {
   /**
@@ -39,7 +40,6 @@ export interface Realtime {
 }
 
 interface SocketState {
-  request: IncomingMessage;
   credentials: Credentials;
   principal: Principal | null;
   expiry: NodeJS.Timeout | null;
@@ -66,6 +66,16 @@ function credentialsFrom(params: Record<string, unknown> | undefined, request: I
     headers.set(name, v);
   }
   return credentialsOf(headers);
+}
+
+/** A browser's Origin must be the endpoint's own host or an allowed origin (`null` and malformed ones never are). */
+function originAllowed(origin: string, host: string | undefined, allowed: readonly string[]): boolean {
+  if (allowed.includes(origin)) return true;
+  try {
+    return origin !== 'null' && new URL(origin).host === host;
+  } catch {
+    return false;
+  }
 }
 
 /** A yoga refusal (401, 413, 429, a JSON error body…) as the errors of a graphql-ws `error` message. */
@@ -110,15 +120,7 @@ export function attachRealtime(server: Server, gateway: Gateway, options: Realti
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (path !== endpoint) return refuseUpgrade(socket, '404 Not Found');
     const origin = request.headers.origin;
-    if (origin && origin !== 'null') {
-      let host: string | null = null;
-      try {
-        host = new URL(origin).host;
-      } catch {
-        // Malformed: refused below.
-      }
-      if (host !== request.headers.host && !allowedOrigins.includes(origin)) return refuseUpgrade(socket, '403 Forbidden');
-    } else if (origin === 'null') return refuseUpgrade(socket, '403 Forbidden');
+    if (origin !== undefined && !originAllowed(origin, request.headers.host, allowedOrigins)) return refuseUpgrade(socket, '403 Forbidden');
     wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
   };
   server.on('upgrade', onUpgrade);
@@ -127,10 +129,13 @@ export function attachRealtime(server: Server, gateway: Gateway, options: Realti
     if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason(text));
   };
 
-  /** Re-authenticates a socket: closed when its credentials no longer hold or its access changed. */
-  const recheck = async (ws: WebSocket, st: SocketState): Promise<void> => {
+  /**
+   * Re-authenticates a socket: closed when its credentials no longer hold or its access changed. After
+   * an event the lookup is fresh; the periodic and expiry checks go through the principal cache.
+   */
+  const recheck = async (ws: WebSocket, st: SocketState, fresh = false): Promise<void> => {
     if (!st.principal) return;
-    gateway.principals.forget(st.credentials);
+    if (fresh) gateway.principals.forget(st.credentials);
     const r = await gateway.principals.authenticate(st.credentials);
     if (states.get(ws) !== st) return;
     if ('failure' in r) return close(ws, CloseCode.Forbidden, `Forbidden: ${r.failure.message}`);
@@ -146,27 +151,22 @@ export function attachRealtime(server: Server, gateway: Gateway, options: Realti
     st.expiry.unref();
   };
 
-  const onAuthEvent = (e: AuditEvent) => {
-    if (e.eventType === 'auth.login' || e.eventType === 'security.api_key_created' || e.eventType === 'auth.mfa_enabled') return;
-    const d = e.details ?? {};
-    const userId = typeof d.userId === 'string' ? d.userId : null;
-    const org = typeof d.organizationId === 'string' ? d.organizationId : null;
-    const keyId = typeof d.apiKeyId === 'string' ? d.apiKeyId : null;
-    for (const [ws, st] of states) {
-      const p = st.principal;
-      if (!p) continue;
-      if ((userId && p.userId === userId) || (org && p.organizationId === org) || (keyId && p.apiKeyId === keyId))
-        void recheck(ws, st).catch((err: unknown) => logger?.warn({ err: (err as Error).message }, 'socket re-authentication failed'));
-    }
-  };
-  const unsubscribe = bus ? ['auth.', 'authz.', 'security.'].map((prefix) => bus.subscribe(prefix, onAuthEvent)) : [];
+  const unsubscribe = bus
+    ? ACCESS_EVENT_PREFIXES.map((prefix) => bus.subscribe(prefix, (e) => {
+        const affected = affectedBy(e);
+        if (!affected) return;
+        for (const [ws, st] of states)
+          if (st.principal && affected(st.principal))
+            void recheck(ws, st, true).catch((err: unknown) => logger?.warn({ err: (err as Error).message }, 'socket re-authentication failed'));
+      }))
+    : [];
   const sweep = setInterval(() => {
     for (const [ws, st] of states) void recheck(ws, st).catch(() => {});
   }, recheckMs);
   sweep.unref();
 
-  wss.on('connection', (ws: WebSocket, request: IncomingMessage) => {
-    states.set(ws, { request, credentials: {}, principal: null, expiry: null });
+  wss.on('connection', (ws: WebSocket) => {
+    states.set(ws, { credentials: {}, principal: null, expiry: null });
     ws.once('close', () => {
       const st = states.get(ws);
       if (st?.expiry) clearTimeout(st.expiry);
