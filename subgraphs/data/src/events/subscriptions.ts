@@ -41,12 +41,11 @@ function asColumns(p: ObjectPlan, row: Record<string, unknown>): string {
   return JSON.stringify(out);
 }
 
-/** Does the subscriber see this snapshot (record access, RLS select) and does it match their `where`? */
-function snapshotSql(ds: DataSource, p: ObjectPlan, row: Record<string, unknown> | null, filter: SQL | undefined): SQL {
+/** Does this snapshot satisfy `condition` (the subscriber's record access, RLS select, and maybe their `where`)? */
+function snapshotSql(p: ObjectPlan, row: Record<string, unknown> | null, condition: SQL): SQL {
   if (row === null) return sql`false`;
-  const { visible } = objectOf(ds, p.object.name, 'read');
   const t = sql.identifier(p.table);
-  return sql`exists (select 1 from json_populate_record(null::${t}, ${asColumns(p, row)}::json) as ${t} where ${and(visible, filter) ?? sql`true`})`;
+  return sql`exists (select 1 from json_populate_record(null::${t}, ${asColumns(p, row)}::json) as ${t} where ${condition})`;
 }
 
 /**
@@ -75,12 +74,14 @@ function deletedAncestors(ds: DataSource, e: ChangeEvent): SQL {
  * Fields the subscriber cannot read are null, and left out of changedFields.
  */
 export function changesOf(ds: DataSource, hub: ChangeHub, object: string, args: ChangedArgs): AsyncIterable<ChangePayload> {
-  const { p, table } = objectOf(ds, object);
+  // The subscriber's access is fixed for the subscription; what it reads (shares, hierarchy) is read per event.
+  const { p, table, visible } = objectOf(ds, object);
   requireObject(ds, p, 'read');
   if (ds.tenant === null) throw dataError('FORBIDDEN', 'You act in no organization: there are no records to watch.');
   const readable = (c: ColumnPlan) => columnReadable(ds, p, c);
   // Bad filters are refused now, before the stream starts (same rules as lists).
   const filter = buildWhere(p, table, args.where, 'where', readable);
+  const matching = filter ? and(visible, filter)! : null;
   if (args.id != null && !isUuid(args.id)) throw dataError('BAD_USER_INPUT', `id: "${args.id}" is not a valid id`);
   const ops = new Set(args.operations?.length ? args.operations : ['CREATED', 'UPDATED', 'DELETED']);
   const readableNames = new Set(p.columns.filter(readable).map((c) => c.graphqlName));
@@ -92,14 +93,18 @@ export function changesOf(ds: DataSource, hub: ChangeHub, object: string, args: 
     const deliver = async (e: ChangeEvent): Promise<void> => {
       const after = e.op === 'delete' ? null : e.record;
       const before = e.op === 'create' ? null : e.previous;
-      const [r] = await queryRows<{ now: boolean; nowVisible: boolean; was: boolean; wasVisible: boolean }>(ds.db, sql`${deletedAncestors(ds, e)} select
-        ${snapshotSql(ds, p, after, filter)} as "now", ${snapshotSql(ds, p, after, undefined)} as "nowVisible",
-        ${snapshotSql(ds, p, before, filter)} as "was", ${snapshotSql(ds, p, before, undefined)} as "wasVisible"`);
-      const v = r!;
+      // Visible now / before; and, with a `where`, also matching it (without one, visible is matching).
+      const columns = [sql`${snapshotSql(p, after, visible)} as "nowVisible"`, sql`${snapshotSql(p, before, visible)} as "wasVisible"`];
+      if (matching) columns.push(sql`${snapshotSql(p, after, matching)} as "now"`, sql`${snapshotSql(p, before, matching)} as "was"`);
+      const [r] = await queryRows<{ nowVisible: boolean; wasVisible: boolean; now?: boolean; was?: boolean }>(ds.db,
+        sql`${deletedAncestors(ds, e)} select ${sql.join(columns, sql`, `)}`);
+      const { nowVisible, wasVisible } = r!;
+      const now = matching ? r!.now! : nowVisible;
+      const was = matching ? r!.was! : wasVisible;
       // An update that takes a record out of `where` is still news to someone filtering on it.
-      const deliverIt = e.op === 'create' ? v.now : e.op === 'delete' ? v.was : v.nowVisible && (v.now || v.was);
+      const deliverIt = e.op === 'create' ? now : e.op === 'delete' ? was : nowVisible && (now || was);
       if (!deliverIt) return;
-      const [record, previous] = maskRows(ds, p, [after as Row | null, r!.wasVisible ? (before as Row | null) : null]);
+      const [record, previous] = maskRows(ds, p, [after as Row | null, wasVisible ? (before as Row | null) : null]);
       await push({
         eventId: e.id,
         op: OP[e.op],
