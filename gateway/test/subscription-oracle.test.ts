@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase, queryRows, type Database } from '@objectos/db';
-import { engines, gql, signedFetch, type EngineHandle } from '@objectos/testkit';
+import { engines, gql, signedFetch, subscribeSse, type EngineHandle } from '@objectos/testkit';
 // The writes of the random run go through the data subgraph's own write path (outbox included), as a system writer.
 import { createRecord, deleteRecord, updateRecord } from '../../subgraphs/data/src/sql/write.ts';
 import { Oracle, type ObjectName } from './security/oracle.ts';
@@ -10,7 +10,7 @@ import {
   actionArb, alignSegments, compareDeliveries, deleteParent, describeUser, FIELDS, newTally, subOf, subscriptionOf, SUBS_PER_WORLD, subSpecArb, valueOf, verdictOf,
   type Action, type Ev, type Op, type Sub, type SubSpec,
 } from './security/subscription-model.ts';
-import { countingDatabase, openStream, recordingFeed, sleep, until, type CheckCounter, type Stream } from './security/subscription-plumbing.ts';
+import { countingDatabase, recordingFeed, sleep, until, type CheckCounter, type Stream } from './security/subscription-plumbing.ts';
 import { OBJECTS, USER_IDS, worldArb, type ObjPerm, type Rec, type Share, type User, type World } from './security/world.ts';
 import { deleteShare, insertShare, startWorldStack, type WorldStack } from './security/world-stack.ts';
 
@@ -80,7 +80,7 @@ describe.each(engines())('subscriptions against the independent oracle on $name'
             const sub = subOf(spec, subs.length, user, w, oracle, o, path);
             const { query, variables } = subscriptionOf(sub, spec, rid);
             const target = path === 'gateway' ? stack.as(user) : signedFetch(stack.data.fetch, stack.principal(sub.u));
-            sub.stream = await openStream(target, query, variables);
+            sub.stream = await subscribeSse<Record<string, unknown>>(target, query, variables);
             subs.push(sub);
           }
         }
@@ -88,9 +88,9 @@ describe.each(engines())('subscriptions against the independent oracle on $name'
       const accepted = subs.filter((s) => !s.refusedExpected);
       const refused = subs.filter((s) => s.refusedExpected);
       await until(
-        () => stack.data.hub.size() >= accepted.length && refused.every((s) => s.stream.ended || s.stream.results.length > 0),
+        () => stack.data.hub.size() >= accepted.length && refused.every((s) => s.stream.completed || s.stream.results.length > 0),
         10_000,
-        () => `world ${n}: ${stack.data.hub.size()} live subscriptions, expected ${accepted.length}; refusals outstanding: ${refused.filter((s) => !s.stream.ended && s.stream.results.length === 0).length}`,
+        () => `world ${n}: ${stack.data.hub.size()} live subscriptions, expected ${accepted.length}; refusals outstanding: ${refused.filter((s) => !s.stream.completed && s.stream.results.length === 0).length}`,
       );
       await sleep(20);
       for (const s of subs) {
@@ -321,7 +321,7 @@ describe.each(engines())('subscriptions against the independent oracle on $name'
     try {
       const owner = stack.as(0);
       const open = async (user: number, object: ObjectName) => {
-        const s = await openStream(stack.as(user), `subscription { c: ${object}Changed { eventId op record { id name amount } } }`, {});
+        const s = await subscribeSse<Record<string, unknown>>(stack.as(user), `subscription { c: ${object}Changed { eventId op record { id name amount } } }`, {});
         streams.push(s);
         return s;
       };

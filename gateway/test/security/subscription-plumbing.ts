@@ -1,11 +1,11 @@
 import type { SQL } from 'drizzle-orm';
 import type { Database, Db } from '@objectos/db';
 import { createChangeFeed, type ChangeEvent, type ChangeFeed } from '@objectos/events';
-import type { FetchHandler } from '@objectos/testkit';
+import type { SseSubscription } from '@objectos/testkit';
 
 /**
  * Plumbing of the subscription oracle test (subscription-oracle.test.ts): counting delivery checks,
- * recording the change feed, reading SSE streams.
+ * recording the change feed.
  */
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -53,53 +53,5 @@ export function recordingFeed(): { feed: ChangeFeed; published: ChangeEvent[] } 
   };
 }
 
-export interface Stream {
-  /** `next` payloads, in arrival order. */
-  results: { data?: Record<string, unknown> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] }[];
-  ended: boolean;
-  close(): void;
-}
-
-/** A GraphQL subscription over SSE (text/event-stream), read in the background. */
-export async function openStream(target: FetchHandler, query: string, variables: Record<string, unknown>): Promise<Stream> {
-  const ac = new AbortController();
-  const res = await target(new Request('http://objectos.test/graphql', {
-    method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ query, variables }), signal: ac.signal,
-  }));
-  const s: Stream = { results: [], ended: false, close: () => ac.abort() };
-  if (!(res.headers.get('content-type') ?? '').includes('text/event-stream')) {
-    s.results.push((await res.json()) as Stream['results'][number]);
-    s.ended = true;
-    return s;
-  }
-  const reader = res.body!.getReader();
-  s.close = () => {
-    reader.cancel().catch(() => {});
-    ac.abort();
-  };
-  void (async () => {
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for (;;) {
-      const chunk = await reader.read();
-      if (chunk.done) return;
-      buffer += decoder.decode(chunk.value, { stream: true }).replace(/\r\n/g, '\n');
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const raw = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        let event = 'message';
-        const data: string[] = [];
-        for (const line of raw.split('\n')) {
-          if (line.startsWith('event:')) event = line.slice(6).trim();
-          else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
-        }
-        if (event === 'complete') return;
-        if (data.length > 0) s.results.push(JSON.parse(data.join('\n')) as Stream['results'][number]);
-      }
-    }
-  })().catch(() => {}).finally(() => {
-    s.ended = true;
-  });
-  return s;
-}
+/** A live subscription over SSE, read in the background (the test kit's reader). */
+export type Stream = SseSubscription<Record<string, unknown>>;
