@@ -36,10 +36,10 @@ export type NewChange = Omit<ChangeEvent, 'id' | 'at'>;
 
 /** Records a change; call inside the transaction that makes it. */
 export async function writeChange(tx: SqlRunner, c: NewChange): Promise<void> {
-  const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+  const text = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
   await tx.execute(sql`insert into events.outbox (organization_id, object, record_id, op, record, previous, changed_fields, actor_id, deleted_with)
-    values (${c.organizationId}, ${c.object}, ${c.recordId}, ${c.op}, ${json(c.record)}::jsonb, ${json(c.previous)}::jsonb,
-      ${sql.param(c.changedFields)}::text[], ${c.actorId}, ${json(c.deletedWith)}::jsonb)`);
+    values (${c.organizationId}, ${c.object}, ${c.recordId}, ${c.op}, ${text(c.record)}::jsonb, ${text(c.previous)}::jsonb,
+      ${sql.param(c.changedFields)}::text[], ${c.actorId}, ${text(c.deletedWith)}::jsonb)`);
 }
 
 interface OutboxRow {
@@ -56,7 +56,8 @@ interface OutboxRow {
   created_at: Date | string;
 }
 
-const json = (v: Record<string, unknown> | string | null): Record<string, unknown> | null => (typeof v === 'string' ? (JSON.parse(v) as Record<string, unknown>) : v);
+/** jsonb arrives parsed from pg and as text from some drivers. */
+const parsed = <T>(v: T | string | null): T | null => (typeof v === 'string' ? (JSON.parse(v) as T) : v);
 
 function toEvent(r: OutboxRow): ChangeEvent {
   return {
@@ -65,12 +66,12 @@ function toEvent(r: OutboxRow): ChangeEvent {
     object: r.object,
     recordId: r.record_id,
     op: r.op,
-    record: json(r.record),
-    previous: json(r.previous),
+    record: parsed(r.record),
+    previous: parsed(r.previous),
     changedFields: r.changed_fields,
     actorId: r.actor_id,
     at: new Date(r.created_at).toISOString(),
-    ...(r.deleted_with ? { deletedWith: (typeof r.deleted_with === 'string' ? JSON.parse(r.deleted_with) : r.deleted_with) as ChangeEvent['deletedWith'] } : {}),
+    ...(r.deleted_with ? { deletedWith: parsed(r.deleted_with)! } : {}),
   };
 }
 
