@@ -9,17 +9,23 @@ import { CSRF_HEADER, PROTECTION_DEFAULTS, type ProtectionOptions } from './prot
 import { useProtection } from './protection/use-protection.ts';
 import { clientAddress, ipKey } from './protection/client-ip.ts';
 import { createLimiter, createRateLimit, type Limiter } from './protection/use-rate-limit.ts';
-import { SYSTEM, deriveKey, signPrincipal, type Principal } from '@objectos/principal';
+import { PRINCIPAL_HEADER, SYSTEM, audienceKey, encodePrincipal, signPrincipal, signRequest, type Principal } from '@objectos/principal';
 import type { EventBus } from '@objectos/events';
 import { createPrincipalCache, type PrincipalCache, type ResolvePrincipal } from './auth/principal-cache.ts';
 import { principalOfRequest, useAuthentication } from './auth/use-authentication.ts';
+import { createAccessWatch, type AccessWatch } from './auth/access-watch.ts';
+import { useLiveAccess } from './auth/use-live-access.ts';
 import { useIdentityProxy } from './auth/identity-proxy.ts';
 import { buildDecisionTable, type DecisionTable } from './security/decisions.ts';
 import { loadSecurity } from './security/load-security.ts';
 import { applyShield, buildShield, type ShieldSetup } from './security/shield.ts';
 import { useFieldAccess } from './security/use-field-access.ts';
 
-/** A subgraph the gateway routes to: in-process (`fetch` given) or over HTTP at `url`. */
+/**
+ * A subgraph the gateway routes to: in-process (`fetch` given) or over HTTP at `url`. Its `name` is the
+ * audience of every signature sent to it: `data` and `identity` (INTERNAL_AUDIENCES) are ObjectOS's own
+ * and get their internal keys; any other name is external and gets a key no internal subgraph accepts.
+ */
 export interface SubgraphSource {
   name: string;
   url: string;
@@ -50,6 +56,8 @@ export interface GatewayAuthOptions {
   redisUrl?: string;
   /** @default false */
   trustProxy?: boolean;
+  /** Live streams and sockets re-check their session this often (auth events act at once). @default 30000 */
+  recheckMs?: number;
 }
 
 export interface GatewayOptions {
@@ -84,6 +92,8 @@ export interface Gateway {
   fetch: (request: Request, serverContext?: Record<string, unknown>) => Promise<Response>;
   /** The principal cache (tests read its size and evictions). */
   principals: PrincipalCache;
+  /** Holds every live transport (sockets, SSE streams) on its principal's access. */
+  access: AccessWatch;
   /** Where GraphQL is served (HTTP and WebSocket). */
   graphqlEndpoint: string;
   /** Anonymous requests are served (the guest profile). */
@@ -97,10 +107,10 @@ export interface Gateway {
 type FetchFn = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
 /** A subgraph may still be starting (compose, rolling restarts): try a few times before giving up. */
-async function fetchSdl(s: SubgraphSource, key: string, attempts = 5): Promise<string> {
+async function fetchSdl(s: SubgraphSource, secret: string, attempts = 5): Promise<string> {
   for (let i = 1; ; i++) {
     try {
-      return await fetchSdlOnce(s, key);
+      return await fetchSdlOnce(s, secret);
     } catch (e) {
       if (i >= attempts) throw e;
       await new Promise((r) => setTimeout(r, 500 * i));
@@ -108,14 +118,15 @@ async function fetchSdl(s: SubgraphSource, key: string, attempts = 5): Promise<s
   }
 }
 
-async function fetchSdlOnce(s: SubgraphSource, key: string): Promise<string> {
+async function fetchSdlOnce(s: SubgraphSource, secret: string): Promise<string> {
   const doFetch: FetchFn = s.fetch ? (input, init) => s.fetch!(new Request(input, init)) : fetch;
   let body: { data?: { _service?: { sdl?: string } }; errors?: { message: string }[] };
   try {
+    const query = JSON.stringify({ query: '{ _service { sdl } }' });
     const res = await doFetch(s.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...signPrincipal(SYSTEM, key) },
-      body: JSON.stringify({ query: '{ _service { sdl } }' }),
+      headers: { 'content-type': 'application/json', ...signPrincipal(SYSTEM, audienceKey(secret, s.name), { audience: s.name, method: 'POST', url: s.url, body: query }) },
+      body: query,
       signal: AbortSignal.timeout(10_000),
     });
     body = (await res.json()) as typeof body;
@@ -130,25 +141,32 @@ async function fetchSdlOnce(s: SubgraphSource, key: string): Promise<string> {
 /** Composes the subgraphs into a supergraph and serves it as one GraphQL endpoint. */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { subgraphs, auth, graphqlEndpoint = '/graphql', graphiql = false, protection = {}, subgraphTimeoutMs = 10_000, logger = createLogger('gateway') } = options;
-  const key = deriveKey(auth.secret, 'principal-hmac');
-  const sdls = await Promise.all(subgraphs.map(async (s) => ({ name: s.name, url: s.url, sdl: s.sdl ?? (await fetchSdl(s, key)) })));
+  const sdls = await Promise.all(subgraphs.map(async (s) => ({ name: s.name, url: s.url, sdl: s.sdl ?? (await fetchSdl(s, auth.secret)) })));
   const supergraphSdl = composeSupergraph(sdls);
   // The executor names subgraphs by their join__Graph enum value, so route in-process calls by URL.
   const local = new Map(subgraphs.filter((s) => s.fetch).map((s) => [s.url, s.fetch!]));
+  const byUrl = new Map(subgraphs.map((s) => [s.url, s]));
   const stitched = getStitchedSchemaFromSupergraphSdl({
     supergraphSdl,
     httpExecutorOpts: ({ endpoint }) => {
       const handler = endpoint ? local.get(endpoint) : undefined;
+      const target = endpoint ? byUrl.get(endpoint) : undefined;
+      if (!target) throw new Error(`the supergraph names a subgraph at ${endpoint ?? '(no url)'} the gateway was not given`);
+      const key = audienceKey(auth.secret, target.name);
+      const send: FetchFn = handler ? (input, init) => handler(new Request(input, init)) : fetch;
       return {
         // A subscription is a stream: it lasts as long as its client, not one request's time.
         timeout: (request: { operationType?: string }) => (request.operationType === 'subscription' ? undefined : subgraphTimeoutMs),
-        // The request id travels to every subgraph, so their log lines carry it too.
-        // Each subgraph call carries the principal, signed now (a fresh timestamp per call).
+        // The request id travels to every subgraph, so their log lines carry it too. The principal goes
+        // here unsigned (this hook never sees the body; it also keeps the executor from sharing one
+        // in-flight call between principals) and is signed in `fetch` below.
         headers: (request?: { context?: { requestId?: string; principal?: Principal } }): Record<string, string> => {
           const id = request?.context?.requestId;
-          return { ...signPrincipal(request?.context?.principal ?? SYSTEM, key), ...(id ? { [REQUEST_ID_HEADER]: id } : {}) };
+          return { [PRINCIPAL_HEADER]: encodePrincipal(request?.context?.principal ?? SYSTEM), ...(id ? { [REQUEST_ID_HEADER]: id } : {}) };
         },
-        ...(handler ? { fetch: ((input: string, init?: RequestInit) => handler(new Request(input, init))) as FetchFn } : {}) };
+        // Each call signed now, for this subgraph only, over its method, path and exact body, with a
+        // fresh nonce: what one call carries is worth nothing for another call or another subgraph.
+        fetch: (async (input: string, init?: RequestInit) => send(await signRequest(new Request(input, init), key, target.name))) as FetchFn };
     },
     // The supergraph only knows scalar names; use ObjectOS's scalars so bad dates are refused here,
     // during validation, before any subgraph is called.
@@ -160,7 +178,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const sources = options.security
     ? [options.security]
     : (await Promise.all(subgraphs.map((s) =>
-        loadSecurity(s, key, (e) => logger.warn({ subgraph: s.name, err: e.message }, 'subgraph metadata unreachable: only authentication is enforced on its fields'))))
+        loadSecurity(s, auth.secret, (e) => logger.warn({ subgraph: s.name, err: e.message }, 'subgraph metadata unreachable: only authentication is enforced on its fields'))))
       ).filter((c): c is CompiledSchema => c !== null);
   const table = buildDecisionTable(stitched, sources);
   const shieldSetup = buildShield(table);
@@ -178,7 +196,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     : undefined;
   const limiters: Limiter[] = [];
   const principals = createPrincipalCache(auth.resolve, { ...(auth.cacheTtlMs !== undefined ? { ttlMs: auth.cacheTtlMs } : {}), ...(auth.bus ? { bus: auth.bus } : {}) });
+  const access = createAccessWatch(principals, {
+    ...(auth.bus ? { bus: auth.bus } : {}),
+    ...(auth.recheckMs !== undefined ? { recheckMs: auth.recheckMs } : {}),
+    onError: (e) => logger.warn({ err: e.message }, 'live access re-check failed'),
+  });
   const close = async () => {
+    access.close();
     principals.close();
     await Promise.all([rateLimit?.close(), ...limiters.map((l) => l.close())]);
   };
@@ -187,7 +211,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const perAccount = createLimiter({ points: auth.attemptsPerAccount ?? 3, durationSeconds: 10, keyPrefix: 'objectos:signin', redisUrl: auth.redisUrl });
     const perIp = createLimiter({ points: auth.attemptsPerIp ?? 30, durationSeconds: 10, keyPrefix: 'objectos:signin-ip', redisUrl: auth.redisUrl });
     limiters.push(perAccount, perIp);
-    authPlugins.unshift(useIdentityProxy({ ...auth.identity, key, trustProxy: auth.trustProxy ?? false, perAccount, perIp, principals }));
+    authPlugins.unshift(useIdentityProxy({ ...auth.identity, key: audienceKey(auth.secret, 'identity'), trustProxy: auth.trustProxy ?? false, perAccount, perIp, principals }));
   }
   try {
     await Promise.all([rateLimit?.ready, ...limiters.map((l) => l.ready)]);
@@ -202,7 +226,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     landingPage: false,
     // Masking, codes and correlation ids live in one plugin.
     maskedErrors: false,
-    plugins: [...authPlugins, ...useProtection(protection, rateLimit), useFieldAccess(table), useCorrelatedErrors({ logger, classify: classifyGatewayError })],
+    plugins: [...authPlugins, ...useProtection(protection, rateLimit), useFieldAccess(table), useLiveAccess(access), useCorrelatedErrors({ logger, classify: classifyGatewayError })],
     context: ({ request }) => ({ principal: principalOfRequest(request) }),
   });
   return {
@@ -212,6 +236,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     yoga,
     fetch: (request, serverContext = {}) => Promise.resolve(yoga.fetch(request, serverContext)),
     principals,
+    access,
     graphqlEndpoint,
     allowAnonymous: auth.allowAnonymous ?? false,
     limits: { maxBodyBytes: protection.maxBodyBytes ?? PROTECTION_DEFAULTS.maxBodyBytes },

@@ -64,6 +64,8 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
         security: securityNamesOf(model.security),
         bus,
         seedDemo: config.seed,
+        operators: config.operators,
+        impersonationMinutes: config.impersonationMinutes,
       });
     if (!config.remoteSubgraphs['data'])
       data = await createDataSubgraph({
@@ -108,7 +110,6 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
     const server = createServer(gateway.yoga);
     const realtime = attachRealtime(server, gateway, {
       allowedOrigins: [new URL(config.publicUrl).origin, ...config.trustedOrigins],
-      bus,
       logger: createLogger('gateway'),
     });
     await new Promise<void>((resolve, reject) => {

@@ -102,7 +102,7 @@ export interface Endpoint { wsUrl: string; realtime: Realtime; close(): Promise<
 /** Another loopback server for the same gateway, with its own realtime options (cap, timeouts, sizes). */
 export async function listen(stack: SecureStack, options: RealtimeOptions): Promise<Endpoint> {
   const server: Server = createServer(stack.gateway.yoga);
-  const realtime = attachRealtime(server, stack.gateway, { bus: stack.bus, ...options });
+  const realtime = attachRealtime(server, stack.gateway, options);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {

@@ -20,7 +20,7 @@ export interface RealtimeStack extends SecureStack {
 export async function startRealtimeStack(engine: Engine, options: Parameters<typeof startSecureStack>[1] & { realtime?: RealtimeOptions } = {}): Promise<RealtimeStack> {
   const stack = await startSecureStack(engine, options);
   const server: Server = createServer(stack.gateway.yoga);
-  const realtime = attachRealtime(server, stack.gateway, { bus: stack.bus, ...options.realtime });
+  const realtime = attachRealtime(server, stack.gateway, options.realtime);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const clients: Client[] = [];

@@ -2,10 +2,19 @@ import type { Plugin } from 'graphql-yoga';
 import { ANONYMOUS, credentialsOf, type Principal } from '@objectos/principal';
 import type { PrincipalCache } from './principal-cache.ts';
 
-const principals = new WeakMap<Request, Principal>();
+interface Authentication {
+  principal: Principal;
+  /** When the session behind it expires (none for API keys without expiry). */
+  expiresAt: number | undefined;
+}
+
+const authenticated = new WeakMap<Request, Authentication>();
 
 /** The authenticated principal of a GraphQL request (anonymous until the plugin ran). */
-export const principalOfRequest = (request: Request): Principal => principals.get(request) ?? ANONYMOUS;
+export const principalOfRequest = (request: Request): Principal => authenticated.get(request)?.principal ?? ANONYMOUS;
+
+/** How a request was authenticated; undefined for anonymous requests (nothing to re-check). */
+export const authenticationOf = (request: Request): Authentication | undefined => authenticated.get(request);
 
 /**
  * The one authentication point: every GraphQL request is authenticated here, before rate limits,
@@ -44,7 +53,7 @@ export function useAuthentication(cache: PrincipalCache, options: { graphqlEndpo
         );
         return;
       }
-      principals.set(request, r.principal);
+      if (r.principal.kind !== 'anonymous') authenticated.set(request, { principal: r.principal, expiresAt: r.expiresAt });
     },
   };
 }

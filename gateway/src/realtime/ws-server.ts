@@ -3,12 +3,11 @@ import type { Duplex } from 'node:stream';
 import { GraphQLError, parse, type ExecutionArgs } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, type ServerOptions, type SubscribePayload } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { API_KEY_HEADER, credentialsOf, type Credentials, type Principal } from '@objectos/principal';
-import type { EventBus } from '@objectos/events';
+import { API_KEY_HEADER, credentialsOf, type Credentials } from '@objectos/principal';
 import type { Logger } from '@objectos/observability';
 import type { Gateway } from '../create-gateway.ts';
+import type { Watched } from '../auth/access-watch.ts';
 import { resultStream, type ResultStream } from './sse-stream.ts';
-import { ACCESS_EVENT_PREFIXES, affectedBy } from '../auth/principal-cache.ts';
 
 export interface RealtimeOptions {
   /**
@@ -23,12 +22,8 @@ export interface RealtimeOptions {
   connectionInitWaitTimeoutMs?: number;
   /** Server ping interval; a socket that does not answer in as long is dropped. @default 12000 */
   keepAliveMs?: number;
-  /** Open sockets re-authenticate this often (session expiry, idle timeout). Auth events act at once. @default 30000 */
-  recheckMs?: number;
   /** Largest WebSocket message. @default the gateway's body limit + 64 KiB */
   maxPayloadBytes?: number;
-  /** Auth, authz and security events: a socket whose access ended or changed is closed (4403). */
-  bus?: EventBus;
   logger?: Logger;
 }
 
@@ -41,13 +36,9 @@ export interface Realtime {
 
 interface SocketState {
   credentials: Credentials;
-  principal: Principal | null;
-  expiry: NodeJS.Timeout | null;
+  /** The socket's hold on its principal's access (gateway.access): ended, the socket closes with 4403. */
+  watched: Watched | null;
 }
-
-/** What an operation runs as: a changed value means the socket's live subscriptions are stale. */
-const accessKey = (p: Principal): string =>
-  JSON.stringify([p.kind, p.userId, p.organizationId, p.roles, p.permissionSets, p.role, p.groups, p.isAdmin, p.sessionId, p.apiKeyId]);
 
 // graphql-ws decides between execute and subscribe from the document; every operation here is a stream of yoga results.
 const STREAM_DOCUMENT = parse('subscription ObjectOSStream { __typename }');
@@ -107,7 +98,7 @@ async function refusal(response: Response): Promise<GraphQLError[]> {
 export function attachRealtime(server: Server, gateway: Gateway, options: RealtimeOptions = {}): Realtime {
   const {
     allowedOrigins = [], maxOperationsPerSocket = 50, connectionInitWaitTimeoutMs = 3_000, keepAliveMs = 12_000,
-    recheckMs = 30_000, maxPayloadBytes = gateway.limits.maxBodyBytes + 65_536, bus, logger,
+    maxPayloadBytes = gateway.limits.maxBodyBytes + 65_536, logger,
   } = options;
   const endpoint = gateway.graphqlEndpoint;
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxPayloadBytes });
@@ -129,47 +120,10 @@ export function attachRealtime(server: Server, gateway: Gateway, options: Realti
     if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason(text));
   };
 
-  /**
-   * Re-authenticates a socket: closed when its credentials no longer hold or its access changed. After
-   * an event the lookup is fresh; the periodic and expiry checks go through the principal cache.
-   */
-  const recheck = async (ws: WebSocket, st: SocketState, fresh = false): Promise<void> => {
-    if (!st.principal) return;
-    if (fresh) gateway.principals.forget(st.credentials);
-    const r = await gateway.principals.authenticate(st.credentials);
-    if (states.get(ws) !== st) return;
-    if ('failure' in r) return close(ws, CloseCode.Forbidden, `Forbidden: ${r.failure.message}`);
-    if (accessKey(r.principal) !== accessKey(st.principal))
-      return close(ws, CloseCode.Forbidden, 'Forbidden: your access changed; reconnect to continue with the new access');
-    schedule(ws, st, r.expiresAt);
-  };
-  const schedule = (ws: WebSocket, st: SocketState, expiresAt: number | undefined) => {
-    if (st.expiry) clearTimeout(st.expiry);
-    st.expiry = null;
-    if (expiresAt === undefined) return;
-    st.expiry = setTimeout(() => void recheck(ws, st).catch(() => {}), Math.max(0, Math.min(expiresAt - Date.now() + 50, 2 ** 31 - 1)));
-    st.expiry.unref();
-  };
-
-  const unsubscribe = bus
-    ? ACCESS_EVENT_PREFIXES.map((prefix) => bus.subscribe(prefix, (e) => {
-        const affected = affectedBy(e);
-        if (!affected) return;
-        for (const [ws, st] of states)
-          if (st.principal && affected(st.principal))
-            void recheck(ws, st, true).catch((err: unknown) => logger?.warn({ err: (err as Error).message }, 'socket re-authentication failed'));
-      }))
-    : [];
-  const sweep = setInterval(() => {
-    for (const [ws, st] of states) void recheck(ws, st).catch(() => {});
-  }, recheckMs);
-  sweep.unref();
-
   wss.on('connection', (ws: WebSocket) => {
-    states.set(ws, { credentials: {}, principal: null, expiry: null });
+    states.set(ws, { credentials: {}, watched: null });
     ws.once('close', () => {
-      const st = states.get(ws);
-      if (st?.expiry) clearTimeout(st.expiry);
+      states.get(ws)?.watched?.stop();
       states.delete(ws);
     });
   });
@@ -196,8 +150,10 @@ export function attachRealtime(server: Server, gateway: Gateway, options: Realti
         return false;
       }
       st.credentials = credentials;
-      st.principal = r.principal;
-      schedule(ws, st, r.expiresAt);
+      // Access changes close the socket (clients reconnect with the new access); each operation on it
+      // is also held by the same watch through yoga (useLiveAccess), so nothing is sent in between.
+      if (r.principal.kind !== 'anonymous')
+        st.watched = gateway.access.watch(credentials, r.principal, r.expiresAt, (message) => close(ws, CloseCode.Forbidden, message.replace('subscribe again', 'reconnect')));
       return true;
     },
     async onSubscribe(ctx, _id, payload: SubscribePayload) {
@@ -239,8 +195,6 @@ export function attachRealtime(server: Server, gateway: Gateway, options: Realti
     sockets: () => states.size,
     async close() {
       server.off('upgrade', onUpgrade);
-      clearInterval(sweep);
-      unsubscribe.forEach((u) => u());
       for (const ws of states.keys()) close(ws, 1001, 'Going away');
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
