@@ -1,18 +1,51 @@
 import { createServer, type Server } from 'node:http';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
-import { createYoga } from 'graphql-yoga';
+import { createYoga, type Plugin } from 'graphql-yoga';
+import { usePrincipalGuard } from '@objectos/principal';
+
+/** What an external subgraph received: enough to replay it elsewhere (the signature-binding suite does). */
+export interface ReceivedCall {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface ExternalSubgraphOptions {
+  /**
+   * Verify the gateway's signature as a team's service would: with the key the operator handed it
+   * (`audienceKey(secret, name)`, an external key) and its own name as the audience.
+   */
+  guard?: { key: string; audience: string };
+}
+
+export interface ExternalSubgraph {
+  url: string;
+  sdl: string;
+  /** Every call that reached it, in order. */
+  received: ReceivedCall[];
+  close(): Promise<void>;
+}
 
 /** A team's own Federation v2 subgraph (e.g. billing), served over HTTP on loopback for tests. */
-export async function startExternalSubgraph(typeDefs: string, resolvers: Record<string, unknown>): Promise<{ url: string; sdl: string; close(): Promise<void> }> {
+export async function startExternalSubgraph(typeDefs: string, resolvers: Record<string, unknown>, options: ExternalSubgraphOptions = {}): Promise<ExternalSubgraph> {
   const schema = buildSubgraphSchema([{ typeDefs: parse(typeDefs), resolvers: resolvers as never }]);
-  const yoga = createYoga({ schema, landingPage: false, graphiql: false });
+  const received: ReceivedCall[] = [];
+  const record: Plugin = {
+    async onRequest({ request }) {
+      received.push({ method: request.method, url: request.url, headers: Object.fromEntries(request.headers), body: await request.clone().text() });
+    },
+  };
+  const plugins: Plugin[] = [record, ...(options.guard ? [usePrincipalGuard(options.guard)] : [])];
+  const yoga = createYoga({ schema, landingPage: false, graphiql: false, plugins });
   const server: Server = createServer(yoga);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
   return {
     url: `http://127.0.0.1:${port}/graphql`,
     sdl: typeDefs,
+    received,
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();

@@ -1,10 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import { execute, isIntrospectionType, isObjectType, parse } from 'graphql';
-import { deny } from 'graphql-shield';
+import { allow, deny } from 'graphql-shield';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDataSubgraph, type DataSubgraph } from '@objectos/data-subgraph';
 import { loadMetadata } from '@objectos/metadata';
-import { ANONYMOUS, deriveKey, verifyPrincipal, type Principal } from '@objectos/principal';
+import { ANONYMOUS, audienceKey, verifyPrincipal, type Principal } from '@objectos/principal';
 import { compile } from '@objectos/schema';
 import { engines, gql, TEST_ORG, TEST_SECRET, testPrincipal, type EngineHandle, type GraphQLResult } from '@objectos/testkit';
 import { IDENTITY_SDL } from '../../subgraphs/identity/src/identity-schema.ts';
@@ -41,15 +41,20 @@ describe('shield rule tree covers the whole public schema', () => {
     expect(options.allowExternalErrors).toBe(true);
     const missing: string[] = [];
     let count = 0;
+    const introspection: string[] = [];
     for (const t of Object.values(gateway.schema.getTypeMap())) {
-      if (!isObjectType(t) || isIntrospectionType(t)) continue;
+      if (!isObjectType(t)) continue;
       for (const f of Object.keys(t.getFields())) {
         count++;
         const r = ruleTree[t.name]?.[f];
         if (!r || r === options.fallbackRule) missing.push(`${t.name}.${f}`);
+        // Introspection types (reached only where introspection is on) are allowed explicitly, not by a hole.
+        if (isIntrospectionType(t) && r !== allow) introspection.push(`${t.name}.${f}`);
       }
     }
     expect(missing).toEqual([]);
+    expect(introspection).toEqual([]);
+    expect(ruleTree['__Schema']?.['queryType']).toBe(allow);
     expect(count).toBeGreaterThan(100);
     for (const type of ['Query', 'Mutation', 'Account', 'AccountConnection', 'AccountEdge', 'User', 'Organization', 'Invoice', 'PageInfo'])
       expect(ruleTree[type], type).toBeDefined();
@@ -85,16 +90,15 @@ describe('shield rule tree covers the whole public schema', () => {
 });
 
 describe('the metadata endpoint', () => {
-  const key = deriveKey(TEST_SECRET, 'principal-hmac');
   const answering = (res: () => Response) => ({ name: 'x', url: 'http://x.test/graphql', fetch: async () => res() });
   it('treats any answer but 200 metadata/1 JSON as a subgraph without ObjectOS metadata', async () => {
-    expect(await loadSecurity(answering(() => new Response('not found', { status: 404 })), key)).toBeNull();
-    expect(await loadSecurity(answering(() => Response.json({ error: 'forbidden' }, { status: 401 })), key)).toBeNull();
-    expect(await loadSecurity(answering(() => new Response('<html>', { headers: { 'content-type': 'text/html' } })), key)).toBeNull();
-    expect(await loadSecurity(answering(() => new Response('{oops', { headers: { 'content-type': 'application/json' } })), key)).toBeNull();
-    expect(await loadSecurity(answering(() => Response.json({ objectos: 'other/1', model: {} })), key)).toBeNull();
+    expect(await loadSecurity(answering(() => new Response('not found', { status: 404 })), TEST_SECRET)).toBeNull();
+    expect(await loadSecurity(answering(() => Response.json({ error: 'forbidden' }, { status: 401 })), TEST_SECRET)).toBeNull();
+    expect(await loadSecurity(answering(() => new Response('<html>', { headers: { 'content-type': 'text/html' } })), TEST_SECRET)).toBeNull();
+    expect(await loadSecurity(answering(() => new Response('{oops', { headers: { 'content-type': 'application/json' } })), TEST_SECRET)).toBeNull();
+    expect(await loadSecurity(answering(() => Response.json({ objectos: 'other/1', model: {} })), TEST_SECRET)).toBeNull();
     let unreachable: Error | undefined;
-    expect(await loadSecurity({ name: 'remote', url: 'http://127.0.0.1:1/graphql' }, key, (e) => (unreachable = e))).toBeNull();
+    expect(await loadSecurity({ name: 'remote', url: 'http://127.0.0.1:1/graphql' }, TEST_SECRET, (e) => (unreachable = e))).toBeNull();
     expect(unreachable).toBeInstanceOf(Error);
   });
   it('compiles the metadata a subgraph serves, asking as the signed system principal', async () => {
@@ -103,9 +107,12 @@ describe('the metadata endpoint', () => {
     const compiled = await loadSecurity({ name: 'data', url: 'http://data.test/graphql', fetch: async (r) => {
       asked = r;
       return Response.json({ objectos: 'metadata/1', model: JSON.parse(JSON.stringify(model)) });
-    } }, key);
+    } }, TEST_SECRET);
     expect(asked!.url).toBe('http://data.test/internal/metadata');
-    expect(verifyPrincipal(asked!.headers, key)).toMatchObject({ ok: true, principal: { kind: 'system' } });
+    // Signed for the data subgraph, for this GET and its empty body.
+    const binding = { audience: 'data', method: 'GET', url: asked!.url };
+    expect(verifyPrincipal(asked!.headers, audienceKey(TEST_SECRET, 'data'), binding)).toMatchObject({ ok: true, principal: { kind: 'system' } });
+    expect(verifyPrincipal(asked!.headers, audienceKey(TEST_SECRET, 'identity'), { ...binding, audience: 'identity' })).toEqual({ ok: false, reason: 'gateway signature is for subgraph "data", not "identity"' });
     expect(Object.keys(compiled!.plan.objects).sort()).toEqual(['ledger', 'milestone', 'project']);
     expect(Object.keys(compiled!.security.permissionSets)).toContain('viewer');
   });

@@ -1,18 +1,18 @@
-import { PRINCIPAL_ENDPOINT, SYSTEM, deriveKey, signPrincipal, type Credentials, type Resolution } from '@objectos/principal';
+import { PRINCIPAL_ENDPOINT, SYSTEM, audienceKey, signRequest, type Credentials, type Resolution } from '@objectos/principal';
 import type { ResolvePrincipal } from './principal-cache.ts';
 
 /** Resolves principals with the identity subgraph over HTTP (services mode): POST {@link PRINCIPAL_ENDPOINT}. */
 export function remotePrincipalResolver(identity: { fetch: (r: Request) => Promise<Response>; baseUrl: string }, secret: string, timeoutMs = 5_000): ResolvePrincipal {
-  const key = deriveKey(secret, 'principal-hmac');
+  const key = audienceKey(secret, 'identity');
   return async (credentials: Credentials): Promise<Resolution> => {
-    const res = await identity.fetch(
-      new Request(new URL(PRINCIPAL_ENDPOINT, identity.baseUrl), {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...signPrincipal(SYSTEM, key) },
-        body: JSON.stringify(credentials),
-        signal: AbortSignal.timeout(timeoutMs),
-      }),
-    );
+    const request = new Request(new URL(PRINCIPAL_ENDPOINT, identity.baseUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(credentials),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    // Signed over these credentials: the header pair is worth nothing for another lookup.
+    const res = await identity.fetch(await signRequest(request, key, 'identity', SYSTEM));
     if (!res.ok) throw new Error(`identity subgraph answered ${res.status} to a principal lookup`);
     return (await res.json()) as Resolution;
   };

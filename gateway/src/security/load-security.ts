@@ -1,5 +1,5 @@
 import type { MetadataModel } from '@objectos/metadata';
-import { METADATA_ENDPOINT, SYSTEM, signPrincipal } from '@objectos/principal';
+import { METADATA_ENDPOINT, SYSTEM, audienceKey, signPrincipal } from '@objectos/principal';
 import { compile, type CompiledSchema } from '@objectos/schema';
 
 export interface MetadataSource {
@@ -12,11 +12,13 @@ export interface MetadataSource {
  * The ObjectOS metadata a subgraph serves at {@link METADATA_ENDPOINT} (to the signed system principal),
  * compiled into the same data and security plans the subgraph enforces; null when the subgraph has no
  * ObjectOS metadata (any answer other than 200 `{ objectos: 'metadata/1', model }`, or an external
- * subgraph that cannot be reached there).
+ * subgraph that cannot be reached there). Asked with a signature for this subgraph only (its name is the
+ * audience: an external one gets an external key), for this GET and its empty body.
  */
-export async function loadSecurity(s: MetadataSource, key: string, onUnreachable?: (error: Error) => void): Promise<CompiledSchema | null> {
+export async function loadSecurity(s: MetadataSource, secret: string, onUnreachable?: (error: Error) => void): Promise<CompiledSchema | null> {
   const url = new URL(METADATA_ENDPOINT, s.url).href;
-  const init: RequestInit = { method: 'GET', headers: signPrincipal(SYSTEM, key), signal: AbortSignal.timeout(10_000) };
+  const headers = signPrincipal(SYSTEM, audienceKey(secret, s.name), { audience: s.name, method: 'GET', url });
+  const init: RequestInit = { method: 'GET', headers, signal: AbortSignal.timeout(10_000) };
   let res: Response;
   try {
     res = s.fetch ? await s.fetch(new Request(url, init)) : await fetch(url, init);

@@ -1,6 +1,12 @@
 export { ANONYMOUS, SYSTEM, isPrincipal, type Principal } from './principal.ts';
-export { DEFAULT_MAX_AGE_MS, PRINCIPAL_HEADER, SIGNATURE_HEADER, deriveKey, signPrincipal, verifyPrincipal, type VerifyResult } from './sign.ts';
-export { principalOf, usePrincipalGuard } from './use-principal-guard.ts';
+export { AUDIENCE_PATTERN, INTERNAL_AUDIENCES, audienceKey, deriveKey, isInternalAudience, type InternalAudience } from './audience.ts';
+export {
+  DEFAULT_MAX_AGE_MS, PRINCIPAL_HEADER, SIGNATURE_HEADER, bodyDigest, encodePrincipal, signPrincipal, verifyPrincipal,
+  type BodyBytes, type RequestBinding, type VerifyOptions, type VerifyResult,
+} from './sign.ts';
+export { signRequest, verifyRequest, type VerifyRequestOptions } from './signed-request.ts';
+export { createMemoryReplayStore, createRedisReplayStore, createReplayStore, type RedisReplayStoreOptions, type ReplayStore } from './replay-store.ts';
+export { principalOf, unauthorizedResponse, usePrincipalGuard, type PrincipalGuardOptions } from './use-principal-guard.ts';
 export {
   API_KEY_HEADER, CLIENT_IP_HEADER, METADATA_ENDPOINT, PRINCIPAL_ENDPOINT, credentialsOf, hasCredentials,
   type AuthFailure, type Credentials, type Resolution,

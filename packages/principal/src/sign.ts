@@ -1,4 +1,5 @@
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { AUDIENCE_PATTERN } from './audience.ts';
 import { isPrincipal, type Principal } from './principal.ts';
 
 export const PRINCIPAL_HEADER = 'x-objectos-principal';
@@ -8,52 +9,128 @@ export const SIGNATURE_HEADER = 'x-objectos-signature';
 export const DEFAULT_MAX_AGE_MS = 30_000;
 /** Clocks of gateway and subgraph may differ a little. */
 const CLOCK_SKEW_MS = 5_000;
+/** Names the signed string's layout: a change of layout must never verify under the old one. */
+const SCHEME = 'objectos-principal/2';
+const SIGNATURE = /^t=(\d{1,15}),n=([A-Za-z0-9_-]{22}),a=([A-Za-z0-9_.-]{1,64}),d=([A-Za-z0-9_-]{43}),v1=([A-Za-z0-9_-]{43})$/;
+
+export type BodyBytes = string | ArrayBuffer | ArrayBufferView | null | undefined;
+
+/** What a signature is bound to besides the principal: the one subgraph that may accept it, and the call. */
+export interface RequestBinding {
+  /** The subgraph's name: its key signs, and only it accepts. */
+  audience: string;
+  method: string;
+  /** The URL called; its path and query are signed (not the host: proxies and in-process routing differ). */
+  url: string | URL;
+  /** The exact bytes sent; absent or null is the empty body (GET). */
+  body?: BodyBytes;
+}
+
+/** sha256 of a body, base64url; the empty body has one too (GET requests). */
+export function bodyDigest(body: BodyBytes): string {
+  const h = createHash('sha256');
+  if (typeof body === 'string') h.update(body, 'utf8');
+  else if (body instanceof ArrayBuffer) h.update(new Uint8Array(body));
+  else if (body) h.update(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
+  return h.digest('base64url');
+}
+
+export const encodePrincipal = (principal: Principal): string => Buffer.from(JSON.stringify(principal)).toString('base64url');
+
+const targetOf = (url: string | URL): string => {
+  const u = new URL(url, 'http://objectos.invalid');
+  return u.pathname + u.search;
+};
+
+interface Claims {
+  ts: number;
+  nonce: string;
+  audience: string;
+  digest: string;
+}
+
+const mac = (key: string, c: Claims, method: string, target: string, payload: string): string =>
+  createHmac('sha256', key)
+    .update([SCHEME, c.audience, c.ts, c.nonce, method.toUpperCase(), target, c.digest, payload].join('\n'))
+    .digest('base64url');
+
+/** {@link signPrincipal} for an already encoded principal (the gateway's executor passes it as a header). */
+export function signPayload(payload: string, key: string, binding: RequestBinding, options: { now?: number; nonce?: string } = {}): Record<string, string> {
+  const { now = Date.now(), nonce = randomBytes(16).toString('base64url') } = options;
+  if (!AUDIENCE_PATTERN.test(binding.audience)) throw new Error(`"${binding.audience}" cannot be a signature audience`);
+  const claims: Claims = { ts: now, nonce, audience: binding.audience, digest: bodyDigest(binding.body) };
+  const v1 = mac(key, claims, binding.method, targetOf(binding.url), payload);
+  return { [PRINCIPAL_HEADER]: payload, [SIGNATURE_HEADER]: `t=${now},n=${nonce},a=${claims.audience},d=${claims.digest},v1=${v1}` };
+}
 
 /**
- * Separate keys for separate jobs, all derived from the one configured secret (HKDF-SHA256), so a
- * leak of one derived key (say, a subgraph's signing key) does not give away the others.
+ * Headers that carry the principal to one subgraph for one call: the principal (base64url JSON) and
+ * `t=<ms>,n=<nonce>,a=<audience>,d=<sha256 of the body>,v1=<hmac>`. The HMAC (with the audience's
+ * key) covers audience, time, nonce, method, path and query, body digest and principal; the random
+ * nonce makes every signature unique, so a subgraph can accept each one once.
  */
-export function deriveKey(secret: string, purpose: 'principal-hmac' | 'better-auth'): string {
-  if (secret.length < 32) throw new Error('OBJECTOS_SECRET must be at least 32 characters');
-  return Buffer.from(hkdfSync('sha256', secret, 'objectos', purpose, 32)).toString('base64url');
+export function signPrincipal(principal: Principal, key: string, binding: RequestBinding, options: { now?: number; nonce?: string } = {}): Record<string, string> {
+  return signPayload(encodePrincipal(principal), key, binding, options);
 }
 
-const mac = (key: string, ts: number, payload: string): string =>
-  createHmac('sha256', key).update(`${ts}.${payload}`).digest('base64url');
+export type VerifyResult =
+  | { ok: true; principal: Principal; /** Unique per signature: what single use remembers. */ nonce: string; /** When it goes stale (ms). */ expiresAt: number }
+  | { ok: false; reason: string };
 
-/** Headers that carry the principal to a subgraph: the principal (base64url JSON) and `t=<ms>,v1=<hmac>`. */
-export function signPrincipal(principal: Principal, key: string, now = Date.now()): Record<string, string> {
-  const payload = Buffer.from(JSON.stringify(principal)).toString('base64url');
-  return { [PRINCIPAL_HEADER]: payload, [SIGNATURE_HEADER]: `t=${now},v1=${mac(key, now, payload)}` };
+export interface VerifyOptions {
+  /** @default DEFAULT_MAX_AGE_MS */
+  maxAgeMs?: number;
+  now?: number;
 }
-
-export type VerifyResult = { ok: true; principal: Principal } | { ok: false; reason: string };
 
 interface HeaderSource {
   get(name: string): string | null;
 }
 
-/** Checks a request's principal: present, signed with our key, fresh, well formed. */
-export function verifyPrincipal(headers: HeaderSource, key: string, options: { maxAgeMs?: number; now?: number } = {}): VerifyResult {
+export type Checked = Extract<VerifyResult, { ok: true }> & { digest: string };
+const fail = (reason: string): { ok: false; reason: string } => ({ ok: false, reason });
+
+/**
+ * Everything but the body: present, for this audience, signed with its key for this method and
+ * path (and the body digest the header claims), fresh, well formed. Cheap, so a request nobody
+ * signed is refused before its body is read.
+ */
+export function checkSignature(headers: HeaderSource, key: string, binding: Omit<RequestBinding, 'body'>, options: VerifyOptions = {}): Checked | { ok: false; reason: string } {
   const { maxAgeMs = DEFAULT_MAX_AGE_MS, now = Date.now() } = options;
   const payload = headers.get(PRINCIPAL_HEADER);
   const signature = headers.get(SIGNATURE_HEADER);
-  if (!payload || !signature) return { ok: false, reason: 'missing gateway signature' };
-  const m = /^t=(\d{1,15}),v1=([A-Za-z0-9_-]{43})$/.exec(signature);
-  if (!m) return { ok: false, reason: 'malformed gateway signature' };
-  const ts = Number(m[1]);
-  const expected = Buffer.from(mac(key, ts, payload));
-  const given = Buffer.from(m[2]!);
-  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return { ok: false, reason: 'invalid gateway signature' };
+  if (!payload || !signature) return fail('missing gateway signature');
+  const m = SIGNATURE.exec(signature);
+  if (!m) return fail('malformed gateway signature');
+  const claims: Claims = { ts: Number(m[1]), nonce: m[2]!, audience: m[3]!, digest: m[4]! };
+  // The audience is not secret; naming it tells an operator which subgraph a header was meant for.
+  if (claims.audience !== binding.audience) return fail(`gateway signature is for subgraph "${claims.audience}", not "${binding.audience}"`);
+  const expected = Buffer.from(mac(key, claims, binding.method, targetOf(binding.url), payload));
+  const given = Buffer.from(m[5]!);
+  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return fail('invalid gateway signature (another key, method, path or principal)');
   // Checked after the MAC, so an attacker learns nothing about timing windows without the key.
-  if (ts > now + CLOCK_SKEW_MS) return { ok: false, reason: 'gateway signature from the future' };
-  if (now - ts > maxAgeMs) return { ok: false, reason: 'stale gateway signature' };
+  if (claims.ts > now + CLOCK_SKEW_MS) return fail('gateway signature from the future');
+  if (now - claims.ts > maxAgeMs) return fail('stale gateway signature');
   let principal: unknown;
   try {
     principal = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
   } catch {
-    return { ok: false, reason: 'malformed principal' };
+    return fail('malformed principal');
   }
-  if (!isPrincipal(principal)) return { ok: false, reason: 'malformed principal' };
-  return { ok: true, principal };
+  if (!isPrincipal(principal)) return fail('malformed principal');
+  return { ok: true, principal, nonce: claims.nonce, expiresAt: claims.ts + maxAgeMs, digest: claims.digest };
+}
+
+export const ANOTHER_BODY = 'gateway signature is for another body';
+
+/**
+ * Checks a call's principal against the call itself: present, for this audience, signed with its
+ * key over this method, path, query and body, fresh, well formed. Single use is the caller's
+ * (see `verifyRequest`, which also remembers nonces).
+ */
+export function verifyPrincipal(headers: HeaderSource, key: string, binding: RequestBinding, options: VerifyOptions = {}): VerifyResult {
+  const checked = checkSignature(headers, key, binding, options);
+  if (!checked.ok) return checked;
+  if (bodyDigest(binding.body) !== checked.digest) return fail(ANOTHER_BODY);
+  return { ok: true, principal: checked.principal, nonce: checked.nonce, expiresAt: checked.expiresAt };
 }

@@ -1,4 +1,4 @@
-import { deriveKey, signPrincipal, type Principal } from '@objectos/principal';
+import { audienceKey, signRequest, type Principal } from '@objectos/principal';
 
 /** A fixed secret for tests (never used outside them). */
 export const TEST_SECRET = 'objectos-test-secret-0123456789abcdef-0123456789';
@@ -17,12 +17,11 @@ export function testAuth(principal: Principal = testPrincipal()) {
   return { secret: TEST_SECRET, resolve: async () => ({ principal }) };
 }
 
-/** A subgraph's fetch with the gateway's signature added, for tests that call a subgraph directly. */
-export function signedFetch(target: (r: Request) => Promise<Response>, principal: Principal = testPrincipal(), secret = TEST_SECRET) {
-  const key = deriveKey(secret, 'principal-hmac');
-  return (r: Request): Promise<Response> => {
-    const headers = new Headers(r.headers);
-    for (const [k, v] of Object.entries(signPrincipal(principal, key))) headers.set(k, v);
-    return target(new Request(r, { headers }));
-  };
+/**
+ * A subgraph's fetch with the gateway's signature added, for tests that call a subgraph directly:
+ * each request is signed for `audience` over its own method, URL and body, with a fresh nonce.
+ */
+export function signedFetch(target: (r: Request) => Promise<Response>, principal: Principal = testPrincipal(), secret = TEST_SECRET, audience = 'data') {
+  const key = audienceKey(secret, audience);
+  return async (r: Request): Promise<Response> => target(await signRequest(r, key, audience, principal));
 }
