@@ -7,6 +7,7 @@ import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } fro
 import { classifyGatewayError } from './classify-error.ts';
 import { CSRF_HEADER, PROTECTION_DEFAULTS, type ProtectionOptions } from './protection/protection-options.ts';
 import { useProtection } from './protection/use-protection.ts';
+import { useBodyLimit } from './protection/read-bounded.ts';
 import { clientAddress, ipKey } from './protection/client-ip.ts';
 import { createLimiter, createRateLimit, type Limiter } from './protection/use-rate-limit.ts';
 import { PRINCIPAL_HEADER, SYSTEM, audienceKey, encodePrincipal, signPrincipal, signRequest, type Principal } from '@objectos/principal';
@@ -15,6 +16,7 @@ import { createPrincipalCache, type PrincipalCache, type ResolvePrincipal } from
 import { principalOfRequest, useAuthentication } from './auth/use-authentication.ts';
 import { createAccessWatch, type AccessWatch } from './auth/access-watch.ts';
 import { useLiveAccess } from './auth/use-live-access.ts';
+import { corsOf, createOriginPolicy, useOriginPolicy, type OriginPolicy } from './auth/origin-policy.ts';
 import { useIdentityProxy } from './auth/identity-proxy.ts';
 import { buildDecisionTable, type DecisionTable } from './security/decisions.ts';
 import { loadSecurity } from './security/load-security.ts';
@@ -64,6 +66,11 @@ export interface GatewayOptions {
   subgraphs: readonly SubgraphSource[];
   /** Authentication: every request is authenticated here and subgraphs get the principal signed. */
   auth: GatewayAuthOptions;
+  /**
+   * Origins browsers may call from (the public URL and OBJECTOS_TRUSTED_ORIGINS), for HTTP, SSE and
+   * WebSocket alike; the endpoint's own host is always allowed. @default [] (same host only)
+   */
+  origins?: readonly string[];
   /** @default '/graphql' */
   graphqlEndpoint?: string;
   /** @default false */
@@ -94,6 +101,8 @@ export interface Gateway {
   principals: PrincipalCache;
   /** Holds every live transport (sockets, SSE streams) on its principal's access. */
   access: AccessWatch;
+  /** The one origin policy of HTTP, SSE and WebSocket (CORS, cross-site cookies, the upgrade's Origin). */
+  origins: OriginPolicy;
   /** Where GraphQL is served (HTTP and WebSocket). */
   graphqlEndpoint: string;
   /** Anonymous requests are served (the guest profile). */
@@ -219,14 +228,17 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     await close();
     throw e;
   }
+  const origins = createOriginPolicy(options.origins);
+  const maxBodyBytes = protection.maxBodyBytes ?? PROTECTION_DEFAULTS.maxBodyBytes;
   const yoga = createYoga<Record<string, unknown>>({
     schema,
     graphqlEndpoint,
+    cors: corsOf(origins),
     graphiql: graphiql ? { headers: JSON.stringify({ [CSRF_HEADER]: '1' }) } : false,
     landingPage: false,
     // Masking, codes and correlation ids live in one plugin.
     maskedErrors: false,
-    plugins: [...authPlugins, ...useProtection(protection, rateLimit), useFieldAccess(table), useLiveAccess(access), useCorrelatedErrors({ logger, classify: classifyGatewayError })],
+    plugins: [useBodyLimit(maxBodyBytes), useOriginPolicy(origins), ...authPlugins, ...useProtection(protection, rateLimit), useFieldAccess(table), useLiveAccess(access), useCorrelatedErrors({ logger, classify: classifyGatewayError })],
     context: ({ request }) => ({ principal: principalOfRequest(request) }),
   });
   return {
@@ -237,9 +249,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     fetch: (request, serverContext = {}) => Promise.resolve(yoga.fetch(request, serverContext)),
     principals,
     access,
+    origins,
     graphqlEndpoint,
     allowAnonymous: auth.allowAnonymous ?? false,
-    limits: { maxBodyBytes: protection.maxBodyBytes ?? PROTECTION_DEFAULTS.maxBodyBytes },
+    limits: { maxBodyBytes },
     dispose: close,
   };
 }

@@ -87,6 +87,7 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
       : undefined;
     const gateway = await createGateway({
       subgraphs,
+      origins: [new URL(config.publicUrl).origin, ...config.trustedOrigins],
       auth: {
         secret,
         resolve: identity ? (c) => identity!.resolve(new Headers(c as Record<string, string>)) : remotePrincipalResolver(identityRoute, secret),
@@ -109,7 +110,6 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
     });
     const server = createServer(gateway.yoga);
     const realtime = attachRealtime(server, gateway, {
-      allowedOrigins: [new URL(config.publicUrl).origin, ...config.trustedOrigins],
       logger: createLogger('gateway'),
     });
     await new Promise<void>((resolve, reject) => {

@@ -31,14 +31,14 @@ export interface SecureStack {
 export const PASSWORD = 'Sturdy-Passw0rd';
 
 /** Identity, data and gateway in process on one database, wired as `npm start` wires them. */
-export async function startSecureStack(engine: Engine, options: { policy?: Partial<PolicyDefinition>; cacheTtlMs?: number; trustProxy?: boolean; security?: SecurityNames; protection?: ProtectionOptions } = {}): Promise<SecureStack> {
+export async function startSecureStack(engine: Engine, options: { policy?: Partial<PolicyDefinition>; cacheTtlMs?: number; trustProxy?: boolean; security?: SecurityNames; protection?: ProtectionOptions; origins?: string[] } = {}): Promise<SecureStack> {
   const handle: EngineHandle = await engine.open();
   const database: Database = await connectDatabase(handle.options);
   const bus = createMemoryEventBus();
   const events: AuditEvent[] = [];
   bus.subscribe('', (e) => events.push(e));
   const policy = PolicySchema.parse({ ...DEFAULT_POLICY, ...options.policy });
-  const identity = await createIdentitySubgraph({ database, secret: TEST_SECRET, baseURL: ORIGIN, policy, bus, ...(options.security ? { security: options.security } : {}) });
+  const identity = await createIdentitySubgraph({ database, secret: TEST_SECRET, baseURL: ORIGIN, trustedOrigins: [ORIGIN, ...(options.origins ?? [])], policy, bus, ...(options.security ? { security: options.security } : {}) });
   const data = await createDataSubgraph({ metadata: await loadMetadata(METADATA), database, secret: TEST_SECRET });
   let dataCalls = 0;
   const gateway = await createGateway({
@@ -55,6 +55,7 @@ export async function startSecureStack(engine: Engine, options: { policy?: Parti
       ...(options.cacheTtlMs !== undefined ? { cacheTtlMs: options.cacheTtlMs } : {}),
     },
     ...(options.protection ? { protection: options.protection } : {}),
+    origins: [ORIGIN, ...(options.origins ?? [])],
   });
   const as = (headers: Record<string, string>): FetchHandler => (r) => {
     const h = new Headers(r.headers);

@@ -1,8 +1,9 @@
 import type { Plugin } from 'graphql-yoga';
-import { CLIENT_IP_HEADER, SYSTEM, credentialsOf, signPrincipal } from '@objectos/principal';
+import { API_KEY_HEADER, CLIENT_IP_HEADER, SYSTEM, credentialsOf, signPrincipal } from '@objectos/principal';
 import type { PrincipalCache } from './principal-cache.ts';
 import { clientAddress, ipKey } from '../protection/client-ip.ts';
 import { tooManyRequests, type Limiter } from '../protection/use-rate-limit.ts';
+import { readBounded } from '../protection/read-bounded.ts';
 
 export const AUTH_BASE_PATH = '/api/auth';
 const MAX_AUTH_BODY = 64 * 1024;
@@ -14,6 +15,7 @@ export interface IdentityProxyOptions {
   /** Where the identity subgraph's HTTP routes live (in process or over HTTP). */
   fetch: (request: Request) => Promise<Response>;
   baseUrl: string;
+  /** The identity subgraph's key (`audienceKey(secret, 'identity')`). */
   key: string;
   trustProxy: boolean;
   /** 3 attempts per 10 s per account and IP. */
@@ -36,10 +38,10 @@ export function useIdentityProxy(o: IdentityProxyOptions): Plugin {
       const path = url.pathname.replace(/\/{2,}/g, '/');
       if (path !== AUTH_BASE_PATH && !path.startsWith(`${AUTH_BASE_PATH}/`)) return;
       const ip = clientAddress(request, serverContext, o.trustProxy) ?? 'unknown';
-      const length = Number(request.headers.get('content-length') ?? 0);
-      if (length > MAX_AUTH_BODY) return endResponse(Response.json({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'request body too large' } }, { status: 413 }));
-      const body = request.method === 'GET' || request.method === 'HEAD' ? null : await request.arrayBuffer();
-      if (body && body.byteLength > MAX_AUTH_BODY) return endResponse(Response.json({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'request body too large' } }, { status: 413 }));
+      // Streamed and bounded: a chunked body past the limit is cancelled, never buffered whole.
+      const read = await readBounded(request, MAX_AUTH_BODY);
+      if (read === 'too large') return endResponse(Response.json({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'request body too large' } }, { status: 413 }));
+      const body = request.method === 'GET' || request.method === 'HEAD' ? null : read;
       if (GUARDED.test(path)) {
         const account = accountOf(path, body, request.headers);
         const bucket = ipKey(ip);
@@ -49,8 +51,9 @@ export function useIdentityProxy(o: IdentityProxyOptions): Plugin {
       const headers = new Headers(request.headers);
       for (const h of [...headers.keys()]) if (h.startsWith('x-objectos-')) headers.delete(h);
       headers.set(CLIENT_IP_HEADER, ip);
-      for (const [k, v] of Object.entries(signPrincipal(SYSTEM, o.key))) headers.set(k, v);
       const target = new URL(path + url.search, o.baseUrl);
+      // Signed for identity, this route and this body: the pair cannot serve another auth call.
+      for (const [k, v] of Object.entries(signPrincipal(SYSTEM, o.key, { audience: 'identity', method: request.method, url: target, body }))) headers.set(k, v);
       const response = await o.fetch(new Request(target, { method: request.method, headers, ...(body ? { body } : {}), redirect: 'manual' }));
       // Joining, switching or leaving an organization changes the caller's principal: the next request
       // must see it. (Changes that affect other users come as events, see principal-cache.ts.)
@@ -59,9 +62,32 @@ export function useIdentityProxy(o: IdentityProxyOptions): Plugin {
       const out = new Headers(response.headers);
       out.delete('content-encoding');
       out.delete('content-length');
+      if (cookieAuthenticated(request.headers)) return endResponse(await withoutSessionTokens(response, out));
       endResponse(new Response(response.body, { status: response.status, statusText: response.statusText, headers: out }));
     },
   };
+}
+
+/** A browser's request: a session cookie and no bearer token or API key. */
+const cookieAuthenticated = (h: Headers): boolean => h.has('cookie') && !h.has('authorization') && !h.has(API_KEY_HEADER);
+
+/**
+ * The session token never reaches a cookie-authenticated client in a body or a header: the cookie is
+ * its credential (httpOnly, out of scripts' reach), and a token in a readable body (get-session,
+ * list-sessions) would turn any script or cross-origin read into a bearer credential.
+ */
+async function withoutSessionTokens(response: Response, headers: Headers): Promise<Response> {
+  headers.delete('set-auth-token');
+  const init = { status: response.status, statusText: response.statusText, headers };
+  if (!(headers.get('content-type') ?? '').includes('json')) return new Response(response.body, init);
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return new Response(text, init);
+  }
+  return new Response(JSON.stringify(json, (k, v: unknown) => (k === 'token' ? undefined : v)), init);
 }
 
 function accountOf(path: string, body: ArrayBuffer | null, headers: Headers): string {

@@ -10,12 +10,6 @@ import type { Watched } from '../auth/access-watch.ts';
 import { resultStream, type ResultStream } from './sse-stream.ts';
 
 export interface RealtimeOptions {
-  /**
-   * Origins a browser may open a socket from, besides the endpoint's own (CORS does not cover the
-   * upgrade: this is the cross-site WebSocket hijacking check). Clients that send no Origin (servers,
-   * CLIs) are not browsers and are let through to authentication.
-   */
-  allowedOrigins?: readonly string[];
   /** Operations running at once on one socket. @default 50 */
   maxOperationsPerSocket?: number;
   /** Close sockets that sent no connection_init in time (4408). @default 3000 */
@@ -59,16 +53,6 @@ function credentialsFrom(params: Record<string, unknown> | undefined, request: I
   return credentialsOf(headers);
 }
 
-/** A browser's Origin must be the endpoint's own host or an allowed origin (`null` and malformed ones never are). */
-function originAllowed(origin: string, host: string | undefined, allowed: readonly string[]): boolean {
-  if (allowed.includes(origin)) return true;
-  try {
-    return origin !== 'null' && new URL(origin).host === host;
-  } catch {
-    return false;
-  }
-}
-
 /** A yoga refusal (401, 413, 429, a JSON error body…) as the errors of a graphql-ws `error` message. */
 async function refusal(response: Response): Promise<GraphQLError[]> {
   let body: { errors?: { message?: string; extensions?: Record<string, unknown> }[] } = {};
@@ -97,7 +81,7 @@ async function refusal(response: Response): Promise<GraphQLError[]> {
  */
 export function attachRealtime(server: Server, gateway: Gateway, options: RealtimeOptions = {}): Realtime {
   const {
-    allowedOrigins = [], maxOperationsPerSocket = 50, connectionInitWaitTimeoutMs = 3_000, keepAliveMs = 12_000,
+    maxOperationsPerSocket = 50, connectionInitWaitTimeoutMs = 3_000, keepAliveMs = 12_000,
     maxPayloadBytes = gateway.limits.maxBodyBytes + 65_536, logger,
   } = options;
   const endpoint = gateway.graphqlEndpoint;
@@ -110,8 +94,10 @@ export function attachRealtime(server: Server, gateway: Gateway, options: Realti
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (path !== endpoint) return refuseUpgrade(socket, '404 Not Found');
+    // CORS does not cover the upgrade: the gateway's one origin policy is checked here (cross-site
+    // WebSocket hijacking). Clients that send no Origin (servers, CLIs) are not browsers.
     const origin = request.headers.origin;
-    if (origin !== undefined && !originAllowed(origin, request.headers.host, allowedOrigins)) return refuseUpgrade(socket, '403 Forbidden');
+    if (origin !== undefined && !gateway.origins.allows(origin, request.headers.host)) return refuseUpgrade(socket, '403 Forbidden');
     wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
   };
   server.on('upgrade', onUpgrade);
