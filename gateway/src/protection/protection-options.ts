@@ -18,10 +18,15 @@ export interface ProtectionOptions {
   defaultChildListSize?: number;
   /** Largest request body, in bytes. @default 1_048_576 */
   maxBodyBytes?: number;
-  /** Deepest nesting of objects/lists in variables. @default 32 */
+  /** Deepest nesting of objects/lists in variables and argument literals. @default 32 */
   maxInputDepth?: number;
-  /** Longest list in variables (e.g. `in: [...]`). @default 1000 */
+  /** Longest list in variables and argument literals (e.g. `in: [...]`). @default 1000 */
   maxListLength?: number;
+  /**
+   * Most values (list items and object fields together) in variables, and in an operation's literals:
+   * bounds what one filter can expand to (PostgreSQL takes at most 65,535 bind parameters). @default 10000
+   */
+  maxInputValues?: number;
   /** Schema introspection (and field suggestions in errors). @default false */
   introspection?: boolean;
   /** Say the limit in the error message. @default false */
@@ -48,6 +53,7 @@ export const PROTECTION_DEFAULTS: Required<Omit<ProtectionOptions, 'trustedDocum
   maxBodyBytes: 1_048_576,
   maxInputDepth: 32,
   maxListLength: 1000,
+  maxInputValues: 10_000,
   introspection: false,
   exposeLimits: false,
   csrf: true,

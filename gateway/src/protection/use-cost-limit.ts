@@ -1,4 +1,4 @@
-import { GraphQLError, getNamedType, getNullableType, isCompositeType, isListType, type DocumentNode } from 'graphql';
+import { GraphQLError, getNamedType, getNullableType, isCompositeType, isIntrospectionType, isListType, type DocumentNode } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import type { Plugin } from 'graphql-yoga';
 
@@ -18,6 +18,10 @@ export function listSizeEstimator({ defaultPageSize, defaultChildListSize }: Pic
   return ({ type, field, args, childComplexity }) => {
     const named = getNamedType(field.type);
     if (!isCompositeType(named)) return 0;
+    // Introspection (`__schema`, `__type` and what lies below) is answered from the gateway's schema in
+    // memory, never by a subgraph; it is served only where introspection is on. Its lists are not
+    // multiplied: the standard introspection query (types × fields × args) would exceed any data budget.
+    if (isIntrospectionType(named)) return 1 + childComplexity;
     // A connection's nodes/edges are its page: the connection field already multiplied by the page size.
     if (type.name.endsWith('Connection')) return 1 + childComplexity;
     const requested = [args['first'], args['last'], args['limit']].find((v): v is number => typeof v === 'number');

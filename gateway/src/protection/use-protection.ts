@@ -1,4 +1,3 @@
-import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
@@ -9,6 +8,7 @@ import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operation
 import type { Plugin } from 'graphql-yoga';
 import { CSRF_HEADER, PROTECTION_DEFAULTS, type ProtectionOptions } from './protection-options.ts';
 import { useInputLimits } from './use-input-limits.ts';
+import { useNoSuggestions } from './use-no-suggestions.ts';
 import { useRequestBody } from './use-request-body.ts';
 import { useCostLimit } from './use-cost-limit.ts';
 import type { RateLimit } from './use-rate-limit.ts';
@@ -26,7 +26,9 @@ export function useProtection(options: ProtectionOptions = {}, rateLimit?: RateL
     useInputLimits(o),
     // Messages name the limit without its number (exposeLimits adds the numbers).
     maxTokensPlugin({ ...armor, n: o.maxTokens, errorMessage: 'Query is too long (token limit).' }) as Plugin,
-    maxDepthPlugin({ ...armor, n: o.maxDepth, flattenFragments: true, ignoreIntrospection: o.introspection, errorMessage: 'Query is too deep (depth limit).' }) as Plugin,
+    // `__schema` is left to the introspection switch: served where introspection is on (the standard
+    // query is deeper than any data query needs), refused by name where it is off.
+    maxDepthPlugin({ ...armor, n: o.maxDepth, flattenFragments: true, ignoreIntrospection: true, errorMessage: 'Query is too deep (depth limit).' }) as Plugin,
     // Count __typename aliases too (armor's default allow-list lets 101× `a: __typename` through).
     maxAliasesPlugin({ ...armor, n: o.maxAliases, allowList: [], errorMessage: 'Query uses too many aliases (aliases limit).' }) as Plugin,
     maxDirectivesPlugin({ ...armor, n: o.maxDirectives, errorMessage: 'Query uses too many directives (directives limit).' }) as Plugin,
@@ -35,7 +37,9 @@ export function useProtection(options: ProtectionOptions = {}, rateLimit?: RateL
   if (o.csrf) plugins.unshift(useCSRFPrevention({ requestHeaders: [CSRF_HEADER] }));
   // First of all: a client over its budget costs nothing more.
   if (rateLimit) plugins.unshift(rateLimit.plugin);
-  if (!o.introspection) plugins.push(useDisableIntrospection(), blockFieldSuggestionsPlugin() as Plugin);
+  // Suggestions name what the schema has; without introspection, no message may (armor's plugin only
+  // covered some validation errors, not coercion of variables nor enum values).
+  if (!o.introspection) plugins.push(useDisableIntrospection(), useNoSuggestions());
   if (options.trustedDocuments) {
     const store = new Map(Object.entries(options.trustedDocuments).map(([hash, text]) => [hash.replace(/^sha256:/, ''), text]));
     plugins.push(usePersistedOperations({ getPersistedOperation: (key) => store.get(key) ?? null, allowArbitraryOperations: false }));

@@ -35,7 +35,7 @@ export interface Decision {
  * are both built from it, so they cannot disagree.
  */
 export interface DecisionTable {
-  /** Every field of every object type of the public schema (introspection types aside). */
+  /** Every field of every object type of the public schema, introspection types included. */
   fields: Map<string, Map<string, Decision>>;
   /** Input object fields naming a column (`<Type>Where`): filtering on it needs it readable. */
   inputs: Map<string, Map<string, Decision>>;
@@ -161,9 +161,11 @@ export function buildDecisionTable(schema: GraphQLSchema, sources: readonly Comp
   });
 
   for (const t of Object.values(schema.getTypeMap())) {
-    if (!isObjectType(t) || isIntrospectionType(t)) continue;
+    if (!isObjectType(t)) continue;
     for (const f of Object.keys(t.getFields())) {
-      if (t.name === 'PageInfo') set(fields, t.name, f, { kind: 'allow', message: '', allows: () => true });
+      // Introspection types describe the schema, not records: reaching them (`__schema`, `__type`) is
+      // governed by the introspection switch (protection options), so below it every field is allowed.
+      if (t.name === 'PageInfo' || isIntrospectionType(t)) set(fields, t.name, f, { kind: 'allow', message: '', allows: () => true });
       // Identity, external subgraphs and data root fields not generated from an object enforce their
       // own record access; here they need a signed-in user or an API key.
       else set(fields, t.name, f, { kind: 'authenticated', message: `Sign in to ${t.name === 'Mutation' ? 'call' : 'read'} ${t.name}.${f}`, allows: (s) => authenticatedKinds.has(s.principal.kind) });

@@ -38,8 +38,9 @@ export function fieldAccessRule(table: DecisionTable, subject: Subject): Validat
       Field(node) {
         const parent = context.getParentType();
         const name = node.name.value;
-        // Introspection is governed by the protection options; abstract parents are checked in their fragments.
-        if (!parent || name.startsWith('__') || !isObjectType(parent)) return undefined;
+        // `__schema`/`__type`/`__typename` are governed by the protection options; abstract parents are
+        // checked in their fragments; an unknown field is graphql-js's error alone (one error, not two).
+        if (!parent || name.startsWith('__') || !isObjectType(parent) || !context.getFieldDef()) return undefined;
         const d = table.fields.get(parent.name)?.get(name);
         const message = !d ? `Not allowed: ${parent.name}.${name} has no access rule` : d.allows(subject) ? null : d.message;
         if (message === null) return undefined;

@@ -30,6 +30,24 @@ export function unreadableField(typeName: string, field: string, how: 'filter' |
   return dataError('FORBIDDEN', `Cannot ${how} on ${typeName}.${field}: the field is not readable`);
 }
 
-/** The data subgraph's own error rule: a statement cancelled by statement_timeout (SQLSTATE 57014). */
-export const classifyDataError: ClassifyError = (_error, chain) =>
-  chain.some((e) => (e as { code?: unknown }).code === '57014') ? { code: 'TIMEOUT', message: 'The database did not answer in time' } : null;
+/**
+ * SQLSTATEs that are the client's input, not the server's fault. Text from JavaScript is always valid
+ * UTF-8 on the wire, so a character PostgreSQL cannot store is U+0000: 22021 (text: "invalid byte
+ * sequence for encoding UTF8: 0x00") and 22P05 (jsonb: "unsupported Unicode escape sequence"). The
+ * gateway refuses NUL before any SQL; this covers whatever reaches the subgraph another way.
+ */
+const SQLSTATE_RULES: Record<string, { code: DataErrorCode; message: string }> = {
+  '57014': { code: 'TIMEOUT', message: 'The database did not answer in time' },
+  '22021': { code: 'BAD_USER_INPUT', message: 'Text cannot contain the NUL character (U+0000).' },
+  '22P05': { code: 'BAD_USER_INPUT', message: 'Text cannot contain the NUL character (U+0000).' },
+};
+
+/** The data subgraph's own error rules, by the SQLSTATE anywhere in the error's chain. */
+export const classifyDataError: ClassifyError = (_error, chain) => {
+  for (const e of chain) {
+    const code = (e as { code?: unknown }).code;
+    const rule = typeof code === 'string' ? SQLSTATE_RULES[code] : undefined;
+    if (rule) return rule;
+  }
+  return null;
+};

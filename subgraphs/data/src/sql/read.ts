@@ -4,6 +4,7 @@ import { col } from '../db/tables.ts';
 import { objectOf, type DataSource, type Row } from '../data-source.ts';
 import { afterCondition, decodeCursor, encodeCursor, orderSql, resolveOrder, reverseOrder, type OrderByInput } from './order.ts';
 import { buildWhere, type WhereInput } from './where.ts';
+import { inChunks } from './chunks.ts';
 import { columnReadable, maskRows } from '../security/fields.ts';
 import type { ColumnPlan } from '@objectos/schema';
 
@@ -79,7 +80,7 @@ export async function findConnection(ds: DataSource, objectName: string, args: L
 export async function findByIds(ds: DataSource, objectName: string, ids: readonly string[]): Promise<Row[]> {
   const { p, table, visible } = objectOf(ds, objectName);
   const id = col(table, p.columns[0]!);
-  return maskRows(ds, p, (await ds.db.select().from(table).where(and(visible, inArray(id, [...ids])))) as Row[]);
+  return maskRows(ds, p, await inChunks(ids, async (slice) => (await ds.db.select().from(table).where(and(visible, inArray(id, slice)))) as Row[]));
 }
 
 export interface ChildArgs {
@@ -94,6 +95,11 @@ export interface ChildArgs {
  * children separately, so the cost stays one statement however many parents there are.
  */
 export async function findChildren(ds: DataSource, child: string, column: string, parentIds: readonly string[], args: ChildArgs): Promise<Row[]> {
+  // Each parent's children (and their window) depend on that parent alone: slices of parents are exact.
+  return inChunks(parentIds, (slice) => findChildrenOf(ds, child, column, slice, args));
+}
+
+async function findChildrenOf(ds: DataSource, child: string, column: string, parentIds: readonly string[], args: ChildArgs): Promise<Row[]> {
   const { p, table, visible } = objectOf(ds, child);
   const c = p.columns.find((x) => x.column === column)!;
   const fk = col(table, c);

@@ -1,5 +1,6 @@
 import { and, eq, gt, gte, ilike, inArray, isNotNull, isNull, lt, lte, not, or, sql, type SQL } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
+import type { GraphQLError } from 'graphql';
 import type { ColumnPlan, FilterOp, ObjectPlan } from '@objectos/schema';
 import { badInput, unreadableField, type InputIssue } from '../errors.ts';
 import { col, type DynTable } from '../db/tables.ts';
@@ -44,13 +45,39 @@ const toTextArray = (v: unknown): SQL => sql`${sql.param(v as string[])}::text[]
 const NEEDS_VALUE = new Set<FilterOp>(['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'in', 'nin', 'between', 'contains', 'notContains', 'startsWith', 'endsWith', 'hasKey', 'hasAll', 'hasAny']);
 
 /**
+ * How much one `where` may expand to. PostgreSQL refuses a statement with more than 65,535 bind
+ * parameters (and the pg protocol counts them in 16 bits), and its parser recurses on nesting: a filter
+ * past either would fail in the database as an internal error. Well below both, leaving room for the
+ * rest of the statement (visibility, cursor, parent ids); the gateway's input limits are lower still.
+ */
+export const WHERE_LIMITS = { maxParams: 30_000, maxDepth: 64 } as const;
+
+interface Budget {
+  params: number;
+}
+
+/** Bind parameters one operator adds (an upper bound: `in` on ids drops malformed ones later). */
+const paramsOf = (op: string, arg: unknown): number => (Array.isArray(arg) && (op === 'in' || op === 'nin') ? arg.length : op === 'between' ? 2 : 1);
+
+const tooLarge = (p: ObjectPlan, path: string, what: string): GraphQLError =>
+  badInput(p.typeName, [{ field: path, constraint: 'size', message: `${path}: the filter is too ${what}; split it into smaller queries` }]);
+
+/**
  * Turns a `where` input (GraphQL names) into one SQL condition. Pure: tested with `.toSQL()`.
- * Unknown fields or operators are refused (GraphQL validation catches them first; this is the backstop).
+ * Unknown fields or operators are refused (GraphQL validation catches them first; this is the backstop),
+ * and so is a filter past {@link WHERE_LIMITS}, before any SQL is sent.
  */
 export function buildWhere(
   p: ObjectPlan, table: DynTable, where: WhereInput | null | undefined, path = 'where', readable: (c: ColumnPlan) => boolean = () => true,
 ): SQL | undefined {
+  return whereOf(p, table, where, path, readable, 0, { params: 0 });
+}
+
+function whereOf(
+  p: ObjectPlan, table: DynTable, where: WhereInput | null | undefined, path: string, readable: (c: ColumnPlan) => boolean, depth: number, budget: Budget,
+): SQL | undefined {
   if (where === null || where === undefined) return undefined;
+  if (depth >= WHERE_LIMITS.maxDepth) throw tooLarge(p, path, 'deeply nested');
   const issues: InputIssue[] = [];
   const parts: SQL[] = [];
   for (const [key, value] of Object.entries(where)) {
@@ -58,12 +85,12 @@ export function buildWhere(
     const at = `${path}.${key}`;
     if (key === 'and' || key === 'or') {
       const list = (value ?? []) as WhereInput[];
-      const subs = list.map((w, i) => buildWhere(p, table, w, `${at}[${i}]`, readable) ?? TRUE);
+      const subs = list.map((w, i) => whereOf(p, table, w, `${at}[${i}]`, readable, depth + 1, budget) ?? TRUE);
       parts.push(key === 'and' ? (subs.length ? and(...subs)! : TRUE) : subs.length ? or(...subs)! : FALSE);
       continue;
     }
     if (key === 'not') {
-      if (value !== null) parts.push(not(buildWhere(p, table, value as WhereInput, at, readable) ?? TRUE));
+      if (value !== null) parts.push(not(whereOf(p, table, value as WhereInput, at, readable, depth + 1, budget) ?? TRUE));
       continue;
     }
     const c = p.columns.find((x) => x.graphqlName === key);
@@ -89,6 +116,8 @@ export function buildWhere(
         issues.push({ field: `${at}.between`, constraint: 'between', message: `${at}.between needs exactly two values [low, high]` });
         continue;
       }
+      budget.params += paramsOf(op, arg);
+      if (budget.params > WHERE_LIMITS.maxParams) throw tooLarge(p, path, 'large');
       parts.push(apply(fn, col(table, c), c, op as FilterOp, arg));
     }
   }

@@ -8,6 +8,7 @@ import { fkName } from '../db/migrate.ts';
 import { objectOf, type DataSource, type Row } from '../data-source.ts';
 import { validateInput } from '../validate-input.ts';
 import { isUuid } from './where.ts';
+import { inChunks } from './chunks.ts';
 import { maskRows, requireEditable, requireObject } from '../security/fields.ts';
 import { rlsSql } from '../security/predicates.ts';
 import { writeChange } from '../events/outbox.ts';
@@ -167,9 +168,9 @@ async function cascadeEffects(tx: Tx, ds: DataSource, parents: Cascaded[], tenan
         const table = ds.tables[child.object.name]!;
         const fk = child.columns.find((c) => c.column === r.column)!;
         const idCol = col(table, child.columns[0]!);
-        const rows = (await tx.select().from(table)
-          .where(and(eq(table[TENANT.key]!, tenant), inArray(col(table, fk), [...byId.keys()])))
-          .orderBy(idCol).for('update')) as Row[];
+        const rows = await inChunks([...byId.keys()], async (slice) => (await tx.select().from(table)
+          .where(and(eq(table[TENANT.key]!, tenant), inArray(col(table, fk), slice)))
+          .orderBy(idCol).for('update')) as Row[]);
         const key = (row: Row) => `${child.object.name}:${row.id}`;
         if (behavior === 'cascade') {
           const fresh = rows.filter((row) => !seen.has(key(row))).map((row): Cascaded => {
