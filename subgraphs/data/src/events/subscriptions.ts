@@ -71,7 +71,8 @@ function deletedAncestors(ds: DataSource, e: ChangeEvent): SQL {
  * database at that moment): a revoked share stops delivery from the next event on. Create and update
  * events are delivered when the new state is visible (and matches `where`; an update also when the
  * state before matched); deletes when the deleted state was visible and matched. `previous` is only given when it was visible too.
- * Fields the subscriber cannot read are null, and left out of changedFields.
+ * Fields the subscriber cannot read are null, and left out of changedFields; an update of such fields
+ * only is not delivered.
  */
 export function changesOf(ds: DataSource, hub: ChangeHub, object: string, args: ChangedArgs): AsyncIterable<ChangePayload> {
   // The subscriber's access is fixed for the subscription; what it reads (shares, hierarchy) is read per event.
@@ -104,13 +105,17 @@ export function changesOf(ds: DataSource, hub: ChangeHub, object: string, args: 
       // An update that takes a record out of `where` is still news to someone filtering on it.
       const deliverIt = e.op === 'create' ? now : e.op === 'delete' ? was : nowVisible && (now || was);
       if (!deliverIt) return;
+      const changedFields = e.changedFields.filter((f) => readableNames.has(f));
+      // A change to fields the subscriber cannot read is no news to them (an empty UPDATED would say
+      // that something hidden changed, and when). A record that just came into view is still news.
+      if (e.op === 'update' && wasVisible && changedFields.length === 0) return;
       const [record, previous] = maskRows(ds, p, [after as Row | null, wasVisible ? (before as Row | null) : null]);
       await push({
         eventId: e.id,
         op: OP[e.op],
         record: record ?? null,
         previous: previous ?? null,
-        changedFields: e.changedFields.filter((f) => readableNames.has(f)),
+        changedFields,
         at: e.at,
       });
     };
