@@ -158,6 +158,15 @@ describe.each(engines())('security regressions (writes, explain, shares) on $nam
     expect(await sees('carol', m1)).toBe(true);
     expect((await ask('carol', `mutation { updateProject(id: "${m1}", input: { name: "M1 by carol" }) { id } }`)).errors).toBeUndefined();
 
+    // Only a member of the organization can hold a share: not a stranger, not a made-up id.
+    for (const stranger of ['mallory', randomUUID()]) {
+      const r = await ask('alice', SHARE, { i: { object: 'project', recordId: m1, sharedWithType: 'USER', sharedWith: stranger, accessLevel: 'READ' } });
+      expect(codes(r), stranger).toEqual(['BAD_USER_INPUT']);
+      expect(JSON.stringify(r.errors)).toContain(`no member with id \\"${stranger}\\" in this organization`);
+    }
+    const strays = await queryRows<{ n: string | number }>(f.db.db, sql`select count(*) as n from security.record_share where record_id = ${m1} and shared_with_type = 'user' and shared_with <> 'bob'`);
+    expect(Number(strays[0]!.n)).toBe(0);
+
     // A non-owner member cannot share or unshare (bob can read it, carol can even edit it).
     for (const who of ['bob', 'carol'] as const) {
       const r = await ask(who, SHARE, { i: { object: 'project', recordId: m1, sharedWithType: 'USER', sharedWith: 'dave', accessLevel: 'EDIT' } });

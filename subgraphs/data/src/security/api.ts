@@ -12,7 +12,8 @@ import type { PgColumn } from 'drizzle-orm/pg-core';
 interface Reason { layer: string; rule: string; access: string; effect: 'grants' | 'denies' }
 
 function securedObject(ds: DataSource, name: string): ObjectPlan {
-  const p = ds.plan.objects[name];
+  // A client names the object: `toString` or `__proto__` must be unknown, not a property of every object.
+  const p = Object.hasOwn(ds.plan.objects, name) ? ds.plan.objects[name] : undefined;
   if (!p || p.methods.length === 0)
     throw badInput('explainAccess', [{ field: 'object', constraint: 'unknownObject', message: `unknown object "${name}" (known: ${Object.values(ds.plan.objects).filter((x) => x.methods.length > 0).map((x) => x.object.name).join(', ')})` }]);
   return p;
@@ -173,6 +174,12 @@ export async function shareRecord(ds: DataSource, input: { object: string; recor
   if (type === 'group' && !s.security.groups.includes(input.sharedWith)) throw issue('sharedWith', `unknown group "${input.sharedWith}"`);
   if (type === 'user' && input.sharedWith.trim() === '') throw issue('sharedWith', 'a user id is required');
   await mayShare(ds, p, input.recordId);
+  // Only a member of this organization can hold a share: a share to anyone else would be a grant
+  // waiting for a user who joins later, or a probe of other tenants' user ids.
+  if (type === 'user')
+    await memberPrincipal(ds, input.sharedWith).catch(() => {
+      throw issue('sharedWith', `no member with id "${input.sharedWith}" in this organization`);
+    });
   const [row] = await queryRows<ShareRow>(ds.db, sql`insert into security.record_share
       (organization_id, object, record_id, shared_with_type, shared_with, access_level, granted_by)
     values (${ds.tenant}, ${p.object.name}, ${input.recordId}, ${type}, ${input.sharedWith}, ${level}, ${ds.actor})
