@@ -6,8 +6,8 @@ import { PASSWORD } from './secure-stack.ts';
 import { collect, startRealtimeStack, type RealtimeStack } from './realtime-stack.ts';
 import { eventually, openRaw } from './realtime-raw.ts';
 
-// Security reference, case 14: every depth/cost/auth rule gives the same verdict on WS as on HTTP
-// (one shared case table, 100 % parity). A verdict is the set of (extensions.code, message) of the
+// Security reference, case 14: every depth/cost/auth rule gives the same verdict over plain HTTP,
+// over SSE (HTTP with `accept: text/event-stream`) and over WS (one shared case table, 100 % parity). A verdict is the set of (extensions.code, message) of the
 // errors (requestId and locations ignored) plus the data.
 
 interface Err { message: string; extensions?: { code?: string } }
@@ -86,6 +86,14 @@ describe.each(engines())('HTTP and WebSocket reach the same verdict on $name', (
     const text = await r.text();
     return { result: JSON.parse(text) as Result, text };
   };
+  /** The same request read as a server-sent event stream: all its results, merged (one result per query). */
+  const sse = async (who: Who, query: string, variables?: Record<string, unknown>): Promise<Result> => {
+    const r = await fetch(s.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...headers[who] }, body: JSON.stringify({ query, ...(variables ? { variables } : {}) }), signal: AbortSignal.timeout(10_000) });
+    const results: Result[] = [];
+    for await (const one of resultStream(r, () => {})) results.push(one as Result);
+    expect(results.length, 'one result per query').toBeLessThanOrEqual(1);
+    return results[0] ?? { errors: [{ message: `no result (HTTP ${r.status})` }] };
+  };
   /** One operation over a fresh graphql-ws client: its results, or the errors of an `error` message. */
   const ws = async (who: Who, query: string, variables?: Record<string, unknown>): Promise<Result> => {
     const client = s.client(headers[who]);
@@ -130,10 +138,12 @@ describe.each(engines())('HTTP and WebSocket reach the same verdict on $name', (
     const { result, text } = await http(who, query, variables);
     const viaHttp = verdict(result);
     const viaWs = verdict(await ws(who, query, variables));
-    // Cases refused by the gateway never reach the data subgraph, on either transport.
-    if (!want.data) expect(s.dataCalls() - calls, 'data subgraph calls').toBe(refusedBy === 'data' ? 2 : 0);
-    same.set(name, JSON.stringify(viaHttp) === JSON.stringify(viaWs));
+    const viaSse = verdict(await sse(who, query, variables));
+    // Cases refused by the gateway never reach the data subgraph, on any transport.
+    if (!want.data) expect(s.dataCalls() - calls, 'data subgraph calls').toBe(refusedBy === 'data' ? 3 : 0);
+    same.set(name, JSON.stringify(viaHttp) === JSON.stringify(viaWs) && JSON.stringify(viaHttp) === JSON.stringify(viaSse));
     expect(viaWs).toEqual(viaHttp);
+    expect(viaSse).toEqual(viaHttp);
     // …and the verdict is the expected one, not just the same one.
     if (want.data) {
       expect(viaHttp.errors).toEqual([]);
@@ -224,7 +234,7 @@ describe.each(engines())('HTTP and WebSocket reach the same verdict on $name', (
     const shared = TABLE.length + 2;
     const agreed = [...same.entries()].filter(([k, v]) => v && !k.startsWith('transport: ')).length;
     const transport = Object.values(TRANSPORT);
-    console.log(`parity: ${agreed}/${shared} cases same verdict (${engine.name}); HTTP-only: ${[...same.keys()].filter((k) => k.startsWith('transport: ')).length}/${transport.filter((t) => t.ws).length} WS equivalents pass, ${transport.filter((t) => !t.ws).length} not applicable`);
+    console.log(`parity: ${agreed}/${shared} cases same verdict over HTTP, SSE and WS (${engine.name}); HTTP-only: ${[...same.keys()].filter((k) => k.startsWith('transport: ')).length}/${transport.filter((t) => t.ws).length} WS equivalents pass, ${transport.filter((t) => !t.ws).length} not applicable`);
     expect(agreed).toBe(shared);
   });
 });
