@@ -33,6 +33,13 @@ export interface ObjectOSConfig {
   publicUrl: string;
   /** Extra origins allowed to send cookie-authenticated requests (comma-separated). */
   trustedOrigins: string[];
+  /**
+   * Emails of the platform operators (OBJECTOS_OPERATORS, comma-separated): the only accounts with
+   * platform-wide powers (list every user, ban, impersonate…). Applied at each start; nobody by default.
+   */
+  operators: string[];
+  /** Length of an operator's impersonation session in minutes; 0 turns impersonation off. @default 15 */
+  impersonationMinutes: number;
   /** How long a resolved session or API key is reused, in ms (revocations evict at once). */
   authCacheMs: number;
   production: boolean;
@@ -69,9 +76,21 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     secretFile: resolve(env['OBJECTOS_SECRET_FILE'] ?? '.objectos/secret'),
     publicUrl: (env['OBJECTOS_PUBLIC_URL'] ?? `http://localhost:${port}`).replace(/\/$/, ''),
     trustedOrigins: (env['OBJECTOS_TRUSTED_ORIGINS'] ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    operators: list(env['OBJECTOS_OPERATORS']).map((e) => e.toLowerCase()),
+    impersonationMinutes: minutesOf(env, 'OBJECTOS_IMPERSONATION_MINUTES', 15),
     authCacheMs: env['OBJECTOS_AUTH_CACHE_MS'] === '0' ? 0 : positive(env, 'OBJECTOS_AUTH_CACHE_MS', 5_000),
     production,
   };
+}
+
+const list = (raw: string | undefined): string[] => (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+
+function minutesOf(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 24 * 60) throw new Error(`${name} must be a whole number of minutes from 0 to 1440, got "${raw}"`);
+  return n;
 }
 
 function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

@@ -11,6 +11,7 @@ import type { PolicyDefinition } from '@objectos/metadata';
 import { API_KEY_HEADER, CLIENT_IP_HEADER, deriveKey } from '@objectos/principal';
 import { AUTH_SCHEMA, buildAuthTables } from './auth-tables.ts';
 import { passwordProblems } from './password-policy.ts';
+import { adminPluginOptions, DEFAULT_IMPERSONATION_MINUTES, refuseOperatorGrants } from './operators.ts';
 
 export const API_KEY_PREFIX = 'oos_';
 
@@ -24,6 +25,8 @@ export interface AuthOptions {
   trustedOrigins: string[];
   policy: PolicyDefinition;
   bus: EventBus;
+  /** How long an operator's impersonation session lasts; 0 turns impersonation off. @default 15 */
+  impersonationMinutes?: number;
 }
 
 /** Password history: the identity subgraph's own table beside better-auth's (PasswordPolicy.historyCount). */
@@ -42,13 +45,15 @@ const PASSWORD_PATHS: Record<string, 'password' | 'newPassword'> = {
 const minutes = (m: number): number => Math.max(1, Math.round(m * 60));
 
 /** The better-auth plugins ObjectOS uses; their tables are part of the schema. */
-function plugins() {
+function plugins(impersonationMinutes: number) {
   return [
     bearer(),
     organization({ allowUserToCreateOrganization: true, creatorRole: 'owner' }),
     twoFactor({ issuer: 'ObjectOS', backupCodeOptions: { amount: 10, length: 10 } }),
-    apiKey({ enableMetadata: true, apiKeyHeaders: [API_KEY_HEADER], defaultPrefix: API_KEY_PREFIX, requireName: true }),
-    admin(),
+    // better-auth's default of 10 uses a day per key would break integrations; the gateway's own
+    // rate limit already keys its budgets per API key (protection/use-rate-limit.ts).
+    apiKey({ enableMetadata: true, apiKeyHeaders: [API_KEY_HEADER], defaultPrefix: API_KEY_PREFIX, requireName: true, rateLimit: { enabled: false } }),
+    admin(adminPluginOptions(impersonationMinutes)),
   ] as const;
 }
 
@@ -60,7 +65,8 @@ export type Auth = ReturnType<typeof createAuth>['auth'];
  * codes, API keys and admin actions, on the drizzle adapter over the same database as the data.
  */
 export function createAuth(o: AuthOptions) {
-  const authPlugins = plugins();
+  const impersonationMinutes = o.impersonationMinutes ?? DEFAULT_IMPERSONATION_MINUTES;
+  const authPlugins = plugins(impersonationMinutes);
   const tables = buildAuthTables({ plugins: [...authPlugins] });
   const { password: pw, session: sp } = o.policy;
   const emit = (type: AuditEventType, e: Partial<AuditEvent> & { userId?: string | null; ip?: string | null }) =>
@@ -106,6 +112,8 @@ export function createAuth(o: AuthOptions) {
     // The gateway rate-limits sign-in and 2FA per account and IP, shared across replicas (Redis).
     rateLimit: { enabled: false },
     advanced: {
+      // better-auth skips its origin check when NODE_ENV=test; explicit, so tests run the production rule.
+      disableOriginCheck: false,
       ipAddress: { ipAddressHeaders: [CLIENT_IP_HEADER], ipv6Subnet: 64 },
       database: { generateId: () => randomUUID() },
     },
@@ -156,6 +164,7 @@ export function createAuth(o: AuthOptions) {
     },
     hooks: {
       before: createAuthMiddleware(async (ctx) => {
+        refuseOperatorGrants(ctx.path, ctx.body, impersonationMinutes);
         const field = PASSWORD_PATHS[ctx.path];
         const password = field ? (ctx.body as Record<string, unknown> | undefined)?.[field] : undefined;
         if (typeof password !== 'string') return;
@@ -213,6 +222,9 @@ export function createAuth(o: AuthOptions) {
                   target: { type: 'user', id: String(body.userId ?? '') },
                   details: { userId: String(body.userId ?? '') },
                 }));
+          case '/admin/impersonate-user':
+          case '/admin/stop-impersonating':
+            return void await impersonationEvent(ctx.path, failed, returned, ctx.context.session, body, ip);
           case '/admin/unban-user':
             return void await (failed ? undefined : emit('auth.account_unlocked', { userId, ip, target: { type: 'user', id: String(body.userId ?? '') } }));
           case '/organization/accept-invitation':
@@ -245,6 +257,47 @@ export function createAuth(o: AuthOptions) {
       }),
     },
   });
+
+  type ImpersonationSession = { id?: string; userId?: string; impersonatedBy?: string | null; expiresAt?: Date | string; activeOrganizationId?: string | null };
+  /**
+   * Impersonation is audited from both ends: who acted as whom, in which tenant, until when. A refused
+   * attempt is a security event. `details.userId` names the impersonated user, so principal caches and
+   * live sockets drop that user's impersonated access as soon as it stops.
+   */
+  async function impersonationEvent(
+    path: string,
+    failed: boolean,
+    returned: unknown,
+    current: { session: ImpersonationSession; user: { id: string } } | null | undefined,
+    body: Record<string, unknown>,
+    ip: string | null,
+  ): Promise<void> {
+    if (path === '/admin/impersonate-user') {
+      const target = String(body.userId ?? '');
+      if (failed)
+        return emit('security.access_denied', { userId: current?.user.id ?? null, ip, result: 'failure', severity: 'warning', description: 'impersonation refused', target: { type: 'user', id: target }, details: { action: 'impersonate', impersonatedUserId: target } });
+      const s = (returned as { session?: ImpersonationSession } | undefined)?.session ?? {};
+      return emit('auth.session_created', {
+        userId: s.impersonatedBy ?? current?.user.id ?? null,
+        ip,
+        severity: 'warning',
+        description: `impersonation started (ends within ${impersonationMinutes} minutes)`,
+        tenantId: s.activeOrganizationId ?? null,
+        target: { type: 'user', id: target },
+        details: { userId: target, impersonatedBy: s.impersonatedBy ?? null, sessionId: s.id ?? null, expiresAt: s.expiresAt ? new Date(s.expiresAt).toISOString() : null },
+      });
+    }
+    if (failed || !current?.session.impersonatedBy) return;
+    return emit('auth.session_revoked', {
+      userId: current.session.impersonatedBy,
+      ip,
+      severity: 'notice',
+      description: 'impersonation stopped',
+      tenantId: current.session.activeOrganizationId ?? null,
+      target: { type: 'user', id: current.user.id },
+      details: { userId: current.user.id, impersonatedBy: current.session.impersonatedBy, sessionId: current.session.id ?? null },
+    });
+  }
 
   async function forgetFormerMembers(organizationId: string): Promise<void> {
     await o.db.execute(sql`delete from security.member_access a

@@ -3,6 +3,7 @@ import { loadMemberAccess, loadOrganizationRoles, queryRows, type Db, type Membe
 import type { PolicyDefinition } from '@objectos/metadata';
 import { ANONYMOUS, API_KEY_HEADER, hasCredentials, type AuthFailure, type Principal, type Resolution } from '@objectos/principal';
 import type { Auth } from './create-auth.ts';
+import { DEFAULT_IMPERSONATION_MINUTES, isOperator } from './operators.ts';
 
 const fail = (status: 401 | 403, code: AuthFailure['code'], message: string): { failure: AuthFailure } => ({ failure: { status, code, message } });
 
@@ -13,7 +14,8 @@ interface UserRow { id: string; role: string | null; banned: boolean | null; ban
  * that can end access is here: expiry (idle and absolute), revocation, ban, unfinished 2FA (no session
  * exists until it is finished), `forceMfa`, password expiry, organization membership.
  */
-export function createPrincipalResolver(auth: Auth, db: Db, policy: PolicyDefinition) {
+export function createPrincipalResolver(auth: Auth, db: Db, policy: PolicyDefinition, options: { impersonationMinutes?: number } = {}) {
+  const impersonationMs = (options.impersonationMinutes ?? DEFAULT_IMPERSONATION_MINUTES) * 60_000;
   async function userRow(id: string): Promise<UserRow | undefined> {
     return (await queryRows<UserRow>(db, sql`select id, role, banned, ban_expires, two_factor_enabled from auth."user" where id = ${id}`))[0];
   }
@@ -37,9 +39,13 @@ export function createPrincipalResolver(auth: Auth, db: Db, policy: PolicyDefini
     return loadMemberAccess(db, organizationId, userId);
   }
 
-  async function principal(kind: 'user' | 'api_key', u: UserRow, organizationId: string | null, roles: string[] | null, ids: { sessionId?: string; apiKeyId?: string }): Promise<Principal> {
+  async function principal(kind: 'user' | 'api_key', u: UserRow, organizationId: string | null, roles: string[] | null, ids: { sessionId?: string; apiKeyId?: string; impersonatedBy?: string | null }): Promise<Principal> {
     const a = await access(u.id, organizationId, roles);
+    // Who is really acting when an operator impersonates (null otherwise). Carried beside the
+    // Principal fields until the type declares it (packages/principal).
+    const mark: { impersonatedBy: string | null } = { impersonatedBy: ids.impersonatedBy ?? null };
     return {
+      ...mark,
       kind,
       userId: u.id,
       organizationId: roles ? organizationId : null,
@@ -47,7 +53,8 @@ export function createPrincipalResolver(auth: Auth, db: Db, policy: PolicyDefini
       permissionSets: a.permissionSets,
       role: a.role,
       groups: a.groups,
-      isAdmin: (u.role ?? '').split(',').includes('admin'),
+      // The platform operator (configured), never an organization owner or admin; grants nothing in data.
+      isAdmin: isOperator(u.role),
       sessionId: ids.sessionId ?? null,
       apiKeyId: ids.apiKeyId ?? null,
     };
@@ -74,10 +81,13 @@ export function createPrincipalResolver(auth: Auth, db: Db, policy: PolicyDefini
     const u = await userRow(s.user.id);
     if (!u) return fail(401, 'UNAUTHENTICATED', 'The session is invalid, expired or revoked: sign in again.');
     if (banned(u)) return fail(401, 'USER_BANNED', 'This account is banned.');
-    const absoluteEnd = new Date(s.session.createdAt).getTime() + policy.session.absoluteTimeout * 60_000;
+    const impersonatedBy = (s.session as { impersonatedBy?: string | null }).impersonatedBy ?? null;
+    const started = new Date(s.session.createdAt).getTime();
+    // better-auth extends a used session by the idle timeout, impersonated or not: the box is kept here.
+    const absoluteEnd = started + (impersonatedBy ? Math.min(impersonationMs, policy.session.absoluteTimeout * 60_000) : policy.session.absoluteTimeout * 60_000);
     if (Date.now() >= absoluteEnd) {
       await auth.api.revokeSession({ headers, body: { token: s.session.token } }).catch(() => undefined);
-      return fail(401, 'SESSION_EXPIRED', `The session reached the ${policy.session.absoluteTimeout}-minute limit: sign in again.`);
+      return fail(401, 'SESSION_EXPIRED', impersonatedBy ? 'The impersonation session has ended.' : `The session reached the ${policy.session.absoluteTimeout}-minute limit: sign in again.`);
     }
     if (policy.session.forceMfa && !u.two_factor_enabled)
       return fail(403, 'MFA_REQUIRED', 'The security policy requires two-factor authentication: enable it at /api/auth/two-factor/enable, then sign in again.');
@@ -85,7 +95,7 @@ export function createPrincipalResolver(auth: Auth, db: Db, policy: PolicyDefini
     const org = (s.session as { activeOrganizationId?: string | null }).activeOrganizationId ?? null;
     const roles = await membership(u.id, org);
     return {
-      principal: await principal('user', u, org, roles, { sessionId: s.session.id }),
+      principal: await principal('user', u, org, roles, { sessionId: s.session.id, impersonatedBy }),
       expiresAt: Math.min(absoluteEnd, new Date(s.session.expiresAt).getTime()),
     };
   };
