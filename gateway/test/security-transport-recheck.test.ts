@@ -47,7 +47,7 @@ const CHANGES: Record<string, { start?: 'admin'; change: (s: RealtimeStack, m: M
   ban: {
     change: async (s, m) => {
       const operator = await s.user(`operator-${m.userId}@recheck.test`);
-      await s.identity.database.db.execute(sql`update auth."user" set role = 'admin' where id = ${operator.userId}`);
+      await s.identity.database.db.execute(sql`update auth."user" set role = 'operator' where id = ${operator.userId}`);
       const r = await s.auth('/admin/ban-user', { userId: m.userId, banReason: 'test' }, operator.headers);
       expect(r.status).toBe(200);
     },

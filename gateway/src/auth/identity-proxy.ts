@@ -72,12 +72,13 @@ export function useIdentityProxy(o: IdentityProxyOptions): Plugin {
 const cookieAuthenticated = (h: Headers): boolean => h.has('cookie') && !h.has('authorization') && !h.has(API_KEY_HEADER);
 
 /**
- * The session token never reaches a cookie-authenticated client in a body or a header: the cookie is
- * its credential (httpOnly, out of scripts' reach), and a token in a readable body (get-session,
- * list-sessions) would turn any script or cross-origin read into a bearer credential.
+ * The session token never reaches a cookie-authenticated client in a body: the cookie is its credential
+ * (httpOnly, out of scripts' reach), and a token in a readable body (get-session, list-sessions) would
+ * turn any script or cross-origin read into a bearer credential. (The `set-auth-token` header stays: a
+ * client finishing a second factor with the two_factor cookie gets its bearer token there, and CORS
+ * exposes it to allowed origins only.)
  */
 async function withoutSessionTokens(response: Response, headers: Headers): Promise<Response> {
-  headers.delete('set-auth-token');
   const init = { status: response.status, statusText: response.statusText, headers };
   if (!(headers.get('content-type') ?? '').includes('json')) return new Response(response.body, init);
   const text = await response.text();
