@@ -222,9 +222,9 @@ describe.each(engines())('identity, sessions and the tenant wall on $name', (eng
     // Sign-out.
     expect((await s.auth('/sign-out', {}, u.headers)).status).toBe(200);
     expect(codeOf(await s.q(u.headers, ACCOUNTS))).toBe('UNAUTHENTICATED');
-    // Ban (by a platform admin): the banned user's live session stops working at once.
+    // Ban (by a platform operator): the banned user's live session stops working at once.
     const admin = await s.user('root@example.com', 'Rootco');
-    await s.identity.database.db.execute((await import('drizzle-orm')).sql`update auth."user" set role = 'admin' where id = ${admin.userId}`);
+    await s.identity.database.db.execute((await import('drizzle-orm')).sql`update auth."user" set role = 'operator' where id = ${admin.userId}`);
     expect((await s.q(stranger.headers, ACCOUNTS)).errors).toBeUndefined();
     const ban = await s.auth('/admin/ban-user', { userId: stranger.userId, banReason: 'test' }, admin.headers);
     expect(ban.status).toBe(200);
@@ -299,7 +299,7 @@ describe.each(engines())('identity, sessions and the tenant wall on $name', (eng
 
   it('admin: revoking all of a user\'s sessions ends them on the next request', async () => {
     const admin = await s.user('quinn@example.com', 'Quinnco');
-    await s.identity.database.db.execute((await import('drizzle-orm')).sql`update auth."user" set role = 'admin' where id = ${admin.userId}`);
+    await s.identity.database.db.execute((await import('drizzle-orm')).sql`update auth."user" set role = 'operator' where id = ${admin.userId}`);
     const target = await s.user('ray@example.com', 'Rayco');
     expect((await s.q(target.headers, ACCOUNTS)).errors).toBeUndefined();
     expect((await s.auth('/admin/revoke-user-sessions', { userId: target.userId }, admin.headers)).status).toBe(200);
