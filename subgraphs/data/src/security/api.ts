@@ -32,6 +32,18 @@ async function readable(ds: DataSource, p: ObjectPlan, id: string): Promise<bool
   return (await ds.db.select({ id: idCol }).from(table).where(and(visible, eq(idCol, id)))).length > 0;
 }
 
+/**
+ * Whether a user belongs to the request's organization: a better-auth membership (where the identity
+ * tables live in this database), or an access assignment (security.member_access, which identity
+ * clears when a member leaves).
+ */
+async function isMember(ds: DataSource, userId: string): Promise<boolean> {
+  const hasAuth = (await queryRows<{ t: string | null }>(ds.db, sql`select to_regclass('auth.member')::text as t`))[0]?.t;
+  const rows = await queryRows<{ one: number }>(ds.db, sql`select 1 as one from security.member_access where organization_id = ${ds.tenant} and user_id = ${userId}
+    ${hasAuth ? sql`union all select 1 from auth.member where organization_id = ${ds.tenant} and user_id = ${userId}` : sql``} limit 1`);
+  return rows.length > 0;
+}
+
 /** The principal of another member of the request's organization, as the gateway would build it. */
 async function memberPrincipal(ds: DataSource, userId: string): Promise<Principal> {
   const org = ds.tenant!;
@@ -176,10 +188,7 @@ export async function shareRecord(ds: DataSource, input: { object: string; recor
   await mayShare(ds, p, input.recordId);
   // Only a member of this organization can hold a share: a share to anyone else would be a grant
   // waiting for a user who joins later, or a probe of other tenants' user ids.
-  if (type === 'user')
-    await memberPrincipal(ds, input.sharedWith).catch(() => {
-      throw issue('sharedWith', `no member with id "${input.sharedWith}" in this organization`);
-    });
+  if (type === 'user' && !(await isMember(ds, input.sharedWith))) throw issue('sharedWith', `no member with id "${input.sharedWith}" in this organization`);
   const [row] = await queryRows<ShareRow>(ds.db, sql`insert into security.record_share
       (organization_id, object, record_id, shared_with_type, shared_with, access_level, granted_by)
     values (${ds.tenant}, ${p.object.name}, ${input.recordId}, ${type}, ${input.sharedWith}, ${level}, ${ds.actor})
