@@ -216,6 +216,25 @@ describe.each(engines())('subscriptions against the independent oracle on $name'
             await deleteShare(db.db, org.A, rid, s);
             break;
           }
+          case 'access': {
+            // A member's role and groups change under live subscriptions. Once everything committed so
+            // far reached them, their gateway streams must end (FORBIDDEN) and carry nothing later.
+            const u = w.users[a.userIx]!;
+            const next = { role: a.roleIx === null || w.roles.length === 0 ? null : w.roles[a.roleIx % w.roles.length]!.name, groups: [...new Set(a.groups.map((g) => w.groups[g % w.groups.length]!))].sort() };
+            if (next.role === u.role && JSON.stringify(next.groups) === JSON.stringify([...u.groups].sort())) break;
+            await quiesce();
+            const mine = accepted.filter((s) => s.path === 'gateway' && s.user === a.userIx);
+            const due = (s: Sub) => [...s.verdicts.values()].filter((v) => v.deliver).length;
+            await until(() => mine.every((s) => s.stream.results.length >= due(s)), 10_000, () => `world ${n}: deliveries before the access change of ${u.id}`);
+            for (const s of mine) s.endedAt = events.length;
+            await stack.changeAccess(a.userIx, next);
+            tally.accessChanges++;
+            await until(() => mine.every((s) => s.stream.completed), 5_000, () => `world ${n}: gateway streams of ${u.id} still open after the access change`);
+            // …and gone from the data subgraph: no check of theirs may run (quiesce counts checks).
+            const live = accepted.filter((s) => s.endedAt === null).length;
+            await until(() => stack.data.hub.size() === live, 5_000, () => `world ${n}: ${stack.data.hub.size()} live subscriptions after the access change, expected ${live}`);
+            break;
+          }
           case 'transfer': {
             // Ownership has no write API (owner_id is set on create): a transfer is a direct update, without an event.
             const target = pick(w.records[a.object].filter((r) => r.org === 'A'), a.ix);
@@ -295,8 +314,10 @@ describe.each(engines())('subscriptions against the independent oracle on $name'
       + ` (${tally.worlds} worlds, ${tally.refused} subscriptions refused for want of read access, ${tally.checks} delivery checks, ${tally.withheld} matching events withheld as unreadable;`
       + ` delivered: ${tally.masked} to subscribers with hidden fields, ${tally.enteredView} updates into view, ${tally.leftWhere} updates out of where, ${tally.viaShare} readable only through a manual share;`
       + ` ${tally.dbEvents} events made by the database (cascade deletes, set_null updates), ${tally.cascaded} deliveries of them, ${tally.orphaned} cascaded detail deletes delivered to subscribers who read the detail only through its deleted parent;`
+      + ` ${tally.hiddenOnly} updates of hidden fields only withheld; ${tally.accessChanges} access changes of live subscribers: ${tally.ended} gateway streams ended, ${tally.afterChange} events delivered after a change;`
       + ` ${((Date.now() - started) / 1000).toFixed(1)} s)`);
-    expect(tally.leaks + tally.hiddenFields + tally.omissions + tally.wrong).toBe(0);
+    expect(tally.leaks + tally.hiddenFields + tally.omissions + tally.wrong + tally.afterChange).toBe(0);
+    expect(tally.accessChanges, 'the run changed some live subscriber\'s access').toBeGreaterThan(0);
     expect(tally.deliveries).toBe(tally.expected);
     expect(tally.events).toBeGreaterThanOrEqual(WORLDS * EVENTS_PER_WORLD);
   }, 900_000);

@@ -51,7 +51,9 @@ export type Action =
   | { kind: 'delete'; object: ObjectName; ix: number }
   | { kind: 'share'; object: 'parent' | 'child'; ix: number; to: Recipient; level: Level }
   | { kind: 'unshare'; ix: number }
-  | { kind: 'transfer'; object: ObjectName; ix: number; ownerIx: number };
+  | { kind: 'transfer'; object: ObjectName; ix: number; ownerIx: number }
+  /** A member of A gets another role and other groups while subscribed (roleIx/groups index the world's). */
+  | { kind: 'access'; userIx: number; roleIx: number | null; groups: number[] };
 
 const amountArb = fc.option(fc.integer({ min: 0, max: 100 }), { nil: null, freq: 6 });
 const objectArb = fc.constantFrom<ObjectName>(...OBJECTS);
@@ -80,6 +82,10 @@ export const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('share' as const), object: fc.constantFrom<'parent' | 'child'>('parent', 'child'), ix: fc.nat(40), to: recipientArb(), level: fc.constantFrom<Level>('read', 'edit') }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('unshare' as const), ix: fc.nat(10) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('transfer' as const), object: objectArb, ix: fc.nat(40), ownerIx: fc.integer({ min: 0, max: 4 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('access' as const), userIx: fc.integer({ min: 0, max: 4 }), roleIx: fc.option(fc.nat(8), { nil: null }), groups: fc.uniqueArray(fc.nat(4), { maxLength: 2 }) }),
+  },
 );
 
 // ---------------------------------------------------------------------------------------------------
@@ -104,6 +110,11 @@ export interface Sub {
   stream: Stream;
   refusedExpected: boolean;
   verdicts: Map<number, Verdict>;
+  /**
+   * Through the gateway: the first event committed after the subscriber's access changed. Its stream
+   * must end with one FORBIDDEN result, and nothing from this event on may reach it.
+   */
+  endedAt: number | null;
 }
 export interface Ev {
   k: number; object: ObjectName; org: 'A' | 'B'; recordId: string; op: Op; before: Rec | null; after: Rec | null; changed: string[];
@@ -153,10 +164,14 @@ export interface Tally {
   dbEvents: number; cascaded: number;
   /** Matching cascade deletes of a detail withheld although its subscriber could read it until its parent was deleted. */
   orphaned: number;
+  /** Updates of fields the subscriber cannot read only: no event for them. */
+  hiddenOnly: number;
+  /** Access changes of live subscribers; their gateway streams ended (FORBIDDEN); deliveries after a change (leaks). */
+  accessChanges: number; ended: number; afterChange: number;
 }
 export const newTally = (): Tally => ({
   events: 0, subscribers: 0, refused: 0, checks: 0, deliveries: 0, expected: 0, leaks: 0, hiddenFields: 0, omissions: 0, wrong: 0, worlds: 0,
-  masked: 0, enteredView: 0, leftWhere: 0, viaShare: 0, withheld: 0, dbEvents: 0, cascaded: 0, orphaned: 0,
+  masked: 0, enteredView: 0, leftWhere: 0, viaShare: 0, withheld: 0, dbEvents: 0, cascaded: 0, orphaned: 0, hiddenOnly: 0, accessChanges: 0, ended: 0, afterChange: 0,
 });
 
 export const describeUser = (u: User) => `${u.id} (org ${u.org}, role ${u.role ?? '-'}, sets ${u.sets.join('+') || '-'}, groups ${u.groups.join('+') || '-'})`;
@@ -180,7 +195,7 @@ export function subOf(spec: SubSpec, ix: number, user: number, w: World, oracle:
   const fields = path === 'gateway' ? FIELDS[o].filter(readable) : FIELDS[o];
   return {
     ix, user, u, object: o, path, fields, where, whereParent, ops: new Set(spec.ops ?? OPS), id,
-    stream: null as unknown as Stream, refusedExpected: !oracle.perm(u, o).allowRead, verdicts: new Map(),
+    stream: null as unknown as Stream, refusedExpected: !oracle.perm(u, o).allowRead, verdicts: new Map(), endedAt: null,
   };
 }
 
@@ -206,6 +221,8 @@ export function verdictOf(s: Sub, ev: Ev, w: World, oracle: Oracle, rid: (id: st
   const sameOrg = s.u.org === ev.org;
   // The change hub only shows a subscriber its own organization's events; ops and id filter before any check.
   const passes = sameOrg && s.ops.has(ev.op) && (s.id === null || s.id === ev.recordId);
+  // After an access change the gateway ends the stream: nothing more, whatever the record.
+  if (passes && s.endedAt !== null && ev.k >= s.endedAt) return { passes: false, sameOrg, nowVisible: false, wasVisible: false, deliver: false, expected: null };
   if (!passes) return { passes, sameOrg, nowVisible: false, wasVisible: false, deliver: false, expected: null };
   const world = ev.by && ev.object === 'detail' ? { ...w, records: { ...w.records, parent: [...w.records.parent, ev.by.parent] } } : w;
   const judge = world === w ? oracle : new Oracle(world);
@@ -213,8 +230,11 @@ export function verdictOf(s: Sub, ev: Ev, w: World, oracle: Oracle, rid: (id: st
   const wasVisible = ev.before !== null && judge.can(s.u, ev.object, ev.before, 'read');
   const now = nowVisible && matches(s, ev.after!);
   const was = wasVisible && matches(s, ev.before!);
-  const deliver = ev.op === 'CREATED' ? now : ev.op === 'DELETED' ? was : nowVisible && (now || was);
   const readable = (f: string) => oracle.fieldReadable(s.u, ev.object, fieldKey(f));
+  // An update of hidden fields only is no news to a subscriber who saw the record before.
+  const hiddenOnly = ev.op === 'UPDATED' && wasVisible && !ev.changed.some(readable);
+  const deliver = !hiddenOnly && (ev.op === 'CREATED' ? now : ev.op === 'DELETED' ? was : nowVisible && (now || was));
+  if (hiddenOnly && nowVisible && (now || was)) tally.hiddenOnly++;
   const state = ev.op === 'DELETED' ? ev.before! : ev.after!;
   if (deliver) {
     if (!FIELDS[ev.object].every(readable)) tally.masked++;
@@ -298,10 +318,12 @@ export function compareDeliveries(
     const readable = (f: string) => oracle.fieldReadable(s.u, s.object, fieldKey(f));
     const got = new Set<number>();
     let lastK = -1;
-    for (const r of s.stream.results) {
+    for (const [i, r] of s.stream.results.entries()) {
       if (r.errors?.length) {
-        problems.push(`${who}: error ${JSON.stringify(r.errors)}`);
-        tally.wrong++;
+        // The one expected error: the end of a gateway stream whose subscriber's access changed, last.
+        const end = s.endedAt !== null && i === s.stream.results.length - 1 && r.errors.every((e) => e.extensions?.['code'] === 'FORBIDDEN');
+        if (end) tally.ended++;
+        else (problems.push(`${who}: error ${JSON.stringify(r.errors)}`), tally.wrong++);
         continue;
       }
       const p = r.data?.['c'] as Payload | undefined;
@@ -326,6 +348,12 @@ export function compareDeliveries(
       lastK = Math.max(lastK, k);
       const v = s.verdicts.get(k)!;
       const at = `${who}, event ${k} (${e.op} ${e.object} ${e.recordId})`;
+      if (s.endedAt !== null && k >= s.endedAt) {
+        problems.push(`${at}: LEAK: delivered after the subscriber's access changed (from event ${s.endedAt} on): ${JSON.stringify(p)}`);
+        tally.afterChange++;
+        tally.leaks++;
+        continue;
+      }
       // Hidden fields, whatever else is right or wrong with the delivery.
       for (const [part, row] of [['record', p.record], ['previous', p.previous]] as const) {
         for (const f of FIELDS[s.object]) {
@@ -352,6 +380,10 @@ export function compareDeliveries(
         problems.push(`${at}: wrong payload\n  got      ${JSON.stringify(norm(p))} at ${p.at}\n  expected ${JSON.stringify(norm(v.expected!))} at ${published[k]!.at}`);
         tally.wrong++;
       }
+    }
+    if (s.endedAt !== null && !s.stream.results.at(-1)?.errors?.length) {
+      problems.push(`${who}: still delivering after the access change: the stream did not end with FORBIDDEN`);
+      tally.wrong++;
     }
     for (const [k, v] of s.verdicts) {
       if (v.deliver && !got.has(k)) {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { queryRows, type Database, type Db } from '@objectos/db';
-import type { ChangeFeed } from '@objectos/events';
+import { auditEvent, createMemoryEventBus, type ChangeFeed } from '@objectos/events';
 import { parseMetadata } from '@objectos/metadata';
 import type { Principal } from '@objectos/principal';
 import { createDataSubgraph, type DataSubgraph } from '@objectos/data-subgraph';
@@ -28,6 +28,11 @@ export interface WorldStack {
   gateway: Gateway;
   /** Requests through the gateway as the world's user i. */
   as(userIx: number): FetchHandler;
+  /**
+   * Gives world user i a new role and groups, as identity's setMemberAccess does: the member_access row,
+   * the world (the gateway resolves principals from it), and an authz event on the gateway's bus.
+   */
+  changeAccess(userIx: number, next: Pick<User, 'role' | 'groups'>): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -90,9 +95,10 @@ export async function startWorldStack(db: Database, w: World, n: number, options
       kind: 'user', userId: uid(u.id), organizationId: org[u.org], roles: ['member'], permissionSets: u.sets, role: u.role, groups: u.groups,
       isAdmin: false, sessionId: null, apiKeyId: null,
     });
+    const bus = createMemoryEventBus();
     const gw = (gateway = await createGateway({
       subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: data.fetch }],
-      auth: { secret: TEST_SECRET, resolve: async (c) => ({ principal: principal(w.users[Number(String((c as Record<string, string>)['authorization']).slice(12))]!) }) },
+      auth: { secret: TEST_SECRET, bus, resolve: async (c) => ({ principal: principal(w.users[Number(String((c as Record<string, string>)['authorization']).slice(12))]!) }) },
     }));
     return {
       org,
@@ -105,6 +111,17 @@ export async function startWorldStack(db: Database, w: World, n: number, options
         const h = new Headers(req.headers);
         h.set('authorization', `Bearer user-${userIx}`);
         return gw.fetch(new Request(req, { headers: h }));
+      },
+      async changeAccess(userIx, next) {
+        const u = { ...w.users[userIx]!, ...next };
+        await queryRows(db.db, sql`update security.member_access set role = ${u.role}, groups = ${sql.param(u.groups)}::text[]
+          where organization_id = ${org[u.org]} and user_id = ${uid(u.id)}`);
+        // A new object: subscribers opened before keep the user as they were (their signed principal).
+        w.users[userIx] = u;
+        await bus.publish(auditEvent({
+          eventType: 'authz.role_assigned', actor: { type: 'system', id: null, ipAddress: null }, description: 'member access changed',
+          tenantId: org[u.org], details: { userId: uid(u.id), role: u.role, groups: u.groups },
+        }));
       },
       async dispose() {
         await gw.dispose();
