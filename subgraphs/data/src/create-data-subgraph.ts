@@ -4,7 +4,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { loadMetadata, type MetadataModel } from '@objectos/metadata';
 import { accessFor, compile, type CompiledSchema } from '@objectos/schema';
 import { connectDatabase, ensureSecurityTables, type Database, type DatabaseOptions } from '@objectos/db';
-import { deriveKey, METADATA_ENDPOINT, principalOf, usePrincipalGuard } from '@objectos/principal';
+import { audienceKey, METADATA_ENDPOINT, principalOf, usePrincipalGuard, type ReplayStore } from '@objectos/principal';
 import type { Plugin } from 'graphql-yoga';
 import { migrate, type MigrationResult } from './db/migrate.ts';
 import { buildTables } from './db/tables.ts';
@@ -48,6 +48,11 @@ export interface DataSubgraphOptions extends DatabaseOptions {
   changeFeed?: ChangeFeed;
   /** How often the outbox is swept for changes not yet published. @default 1000 */
   outboxSweepMs?: number;
+  /**
+   * Where accepted gateway signatures are remembered (each is accepted once): Redis between replicas
+   * (services mode). Not closed by dispose. @default in process
+   */
+  replay?: ReplayStore;
 }
 
 export interface DataSubgraph {
@@ -94,7 +99,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
   const compiled = await compiledFrom(options.metadata);
   const owned = !options.database;
   const database = options.database ?? (await connectDatabase(options));
-  const key = deriveKey(options.secret, 'principal-hmac');
+  const key = audienceKey(options.secret, 'data');
   const logger = options.logger ?? createLogger('data');
   const feed = options.changeFeed ?? createChangeFeed();
   let relay: OutboxRelay | null = null;
@@ -123,7 +128,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       graphiql,
       landingPage: false,
       maskedErrors: false,
-      plugins: [usePrincipalGuard(key), serveMetadata(compiled), useCorrelatedErrors({ logger, classify: classifyDataError })],
+      plugins: [usePrincipalGuard({ key, audience: 'data', ...(options.replay ? { replay: options.replay } : {}) }), serveMetadata(compiled), useCorrelatedErrors({ logger, classify: classifyDataError })],
       // Every request works on a copy of the source confined to its principal's organization.
       context: ({ request }) => {
         const principal = principalOf(request);

@@ -1,11 +1,13 @@
 import { createServer } from 'node:http';
 import { createChangeFeed } from '@objectos/events';
+import { createReplayStore } from '@objectos/principal';
 import { createDataSubgraph } from './create-data-subgraph.ts';
 
 /**
  * Runs the data subgraph as its own process (services mode): PORT, HOST, DATABASE_URL, OBJECTOS_METADATA,
  * OBJECTOS_SECRET (the gateway's), OBJECTOS_SEED_ORGANIZATION (owner of the demo records, when seeding),
- * REDIS_URL (change events reach the subscriptions of every replica).
+ * REDIS_URL (change events reach the subscriptions of every replica; replicas share which gateway
+ * signatures were used, so each is accepted once).
  */
 async function main(): Promise<void> {
   const port = Number(process.env['PORT'] ?? 4001);
@@ -15,7 +17,8 @@ async function main(): Promise<void> {
   if (!secret) throw new Error('OBJECTOS_SECRET is required: the gateway signs every request with a key derived from it');
   const seedOrganizationId = process.env['OBJECTOS_SEED_ORGANIZATION'];
   const changeFeed = createChangeFeed(process.env['REDIS_URL']);
-  await changeFeed.ready;
+  const replay = createReplayStore(process.env['REDIS_URL'] || undefined);
+  await Promise.all([changeFeed.ready, replay.ready]);
   const subgraph = await createDataSubgraph({
     metadata: process.env['OBJECTOS_METADATA'] ?? 'metadata',
     ...(databaseUrl ? { databaseUrl } : { dataDir: process.env['OBJECTOS_DATA_DIR'] ?? '.objectos/data' }),
@@ -23,13 +26,14 @@ async function main(): Promise<void> {
     secret,
     ...(seedOrganizationId ? { seedOrganizationId } : {}),
     changeFeed,
+    replay,
   });
   const server = createServer(subgraph.yoga);
   server.listen(port, host, () => {
     const addr = server.address() as { port: number };
     console.log(`data subgraph listening on http://${host}:${addr.port}/graphql`);
   });
-  const stop = () => server.close(() => subgraph.dispose().then(() => changeFeed.close()).then(() => process.exit(0)));
+  const stop = () => server.close(() => subgraph.dispose().then(() => changeFeed.close()).then(() => replay.close()).then(() => process.exit(0)));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }

@@ -7,10 +7,12 @@ import { connectDatabase, ensureSecurityTables, queryRows, type Database, type D
 import { createMemoryEventBus, type EventBus } from '@objectos/events';
 import { DEFAULT_POLICY, type PolicyDefinition } from '@objectos/metadata';
 import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } from '@objectos/observability';
-import { deriveKey, PRINCIPAL_ENDPOINT, principalOf, usePrincipalGuard, verifyPrincipal, type Credentials, type Resolution } from '@objectos/principal';
+import { audienceKey, createMemoryReplayStore, PRINCIPAL_ENDPOINT, principalOf, usePrincipalGuard, verifyRequest, type Credentials, type Resolution, type ReplayStore } from '@objectos/principal';
 import { createAuth, PASSWORD_HISTORY_DDL, type Auth } from './create-auth.ts';
 import { identityResolvers, IDENTITY_SDL, type IdentityContext, type SecurityNames } from './identity-schema.ts';
 import { createPrincipalResolver } from './resolve-principal.ts';
+import { applyOperators } from './operators.ts';
+import { withOriginRule } from './origin-rule.ts';
 
 /** The only headers read from a {@link PRINCIPAL_ENDPOINT} body. */
 const CREDENTIAL_HEADERS: readonly (keyof Credentials)[] = ['authorization', 'cookie', 'x-api-key'];
@@ -32,6 +34,15 @@ export interface IdentitySubgraphOptions extends DatabaseOptions {
   security?: SecurityNames;
   /** Create a demo admin and organization when no user exists yet. @default false */
   seedDemo?: boolean;
+  /** Emails of the platform operators (OBJECTOS_OPERATORS); applied at start, everyone else loses the role. @default [] */
+  operators?: string[];
+  /** Length of an operator's impersonation session; 0 turns impersonation off. @default 15 */
+  impersonationMinutes?: number;
+  /**
+   * Where accepted gateway signatures are remembered (each is accepted once): Redis between replicas
+   * (services mode). Not closed by dispose. @default in process
+   */
+  replay?: ReplayStore;
   logger?: Logger;
 }
 
@@ -66,7 +77,9 @@ export async function createIdentitySubgraph(options: IdentitySubgraphOptions): 
   const bus = options.bus ?? createMemoryEventBus();
   const policy = options.policy ?? DEFAULT_POLICY;
   const logger = options.logger ?? createLogger('identity');
-  const key = deriveKey(options.secret, 'principal-hmac');
+  const key = audienceKey(options.secret, 'identity');
+  // One store for /graphql and the HTTP routes: a signature is used once, whichever route it reaches.
+  const replay = options.replay ?? createMemoryReplayStore();
   try {
     const { auth, tables } = createAuth({
       db: database.db,
@@ -75,11 +88,12 @@ export async function createIdentitySubgraph(options: IdentitySubgraphOptions): 
       trustedOrigins: options.trustedOrigins ?? [new URL(options.baseURL).origin],
       policy,
       bus,
+      ...(options.impersonationMinutes !== undefined ? { impersonationMinutes: options.impersonationMinutes } : {}),
     });
     await tables.migrate(database.db);
     await database.db.execute(sql.raw(PASSWORD_HISTORY_DDL));
     await ensureSecurityTables(database.db);
-    const resolve = createPrincipalResolver(auth, database.db, policy);
+    const resolve = createPrincipalResolver(auth, database.db, policy, { ...(options.impersonationMinutes !== undefined ? { impersonationMinutes: options.impersonationMinutes } : {}) });
     const schema = buildSubgraphSchema([{ typeDefs: parse(IDENTITY_SDL), resolvers: identityResolvers(auth, database.db, bus, options.security) }]);
     const yoga = createYoga<Record<string, unknown>, IdentityContext>({
       schema,
@@ -87,20 +101,21 @@ export async function createIdentitySubgraph(options: IdentitySubgraphOptions): 
       graphiql: false,
       landingPage: false,
       maskedErrors: false,
-      plugins: [usePrincipalGuard(key), useCorrelatedErrors({ logger })],
+      plugins: [usePrincipalGuard({ key, audience: 'identity', replay }), useCorrelatedErrors({ logger })],
       context: ({ request }) => ({ principal: principalOf(request), requestId: request.headers.get(REQUEST_ID_HEADER) }),
     });
     const demo = options.seedDemo ? await seedDemoAccount(auth, database) : null;
+    for (const c of await applyOperators(database.db, options.operators ?? [])) logger.info(`platform role of ${c.email}: ${c.role}`);
 
     async function handle(request: Request): Promise<Response> {
       const path = new URL(request.url).pathname;
       if (path === '/graphql') return yoga.fetch(request);
       // Liveness for orchestrators: says nothing but "up".
       if (path === '/health' && request.method === 'GET') return new Response(null, { status: 200 });
-      const verdict = verifyPrincipal(request.headers, key);
+      const verdict = await verifyRequest(request, key, 'identity', { replay });
       if (!verdict.ok)
         return Response.json({ error: { code: 'UNAUTHENTICATED', message: `Unauthorized: ${verdict.reason}` } }, { status: 401, headers: { 'www-authenticate': 'ObjectOS-HMAC' } });
-      if (path.startsWith('/api/auth/')) return auth.handler(request);
+      if (path.startsWith('/api/auth/')) return auth.handler(await withOriginRule(request));
       if (path === PRINCIPAL_ENDPOINT && request.method === 'POST') {
         const body = (await request.json().catch(() => null)) as Record<string, unknown> | null;
         const headers = new Headers();
@@ -129,7 +144,10 @@ export async function createIdentitySubgraph(options: IdentitySubgraphOptions): 
   }
 }
 
-/** The first start creates an administrator and the Acme organization, so a newcomer can sign in at once. */
+/**
+ * The first start creates the Acme organization and its owner, so a newcomer can sign in at once. The
+ * owner administers Acme only: no platform role (operators are configured, see applyOperators).
+ */
 async function seedDemoAccount(auth: Auth, database: Database): Promise<DemoAccount> {
   const org = async () => (await queryRows<{ id: string }>(database.db, sql`select id from auth.organization where slug = ${DEMO_ORG.slug}`))[0]?.id;
   const users = await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from auth."user"`);
@@ -140,7 +158,7 @@ async function seedDemoAccount(auth: Auth, database: Database): Promise<DemoAcco
   // Meets any policy this runtime accepts: letters of both cases, digits and a symbol, 24 characters.
   const password = `Oos-${randomBytes(12).toString('base64url')}-7a`;
   const { user } = await auth.api.signUpEmail({ body: { email: DEMO_EMAIL, password, name: 'Demo Admin' } });
-  await database.db.execute(sql`update auth."user" set role = 'admin', email_verified = true where id = ${user.id}`);
+  await database.db.execute(sql`update auth."user" set email_verified = true where id = ${user.id}`);
   const created = await auth.api.createOrganization({ body: { ...DEMO_ORG, userId: user.id } });
   return { email: DEMO_EMAIL, password, organizationId: created!.id, organizationSlug: DEMO_ORG.slug };
 }

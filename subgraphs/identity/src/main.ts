@@ -2,13 +2,15 @@ import { createServer } from 'node:http';
 import { createServerAdapter } from '@whatwg-node/server';
 import { createEventBus } from '@objectos/events';
 import { loadMetadata } from '@objectos/metadata';
+import { createReplayStore } from '@objectos/principal';
 import { createIdentitySubgraph } from './create-identity-subgraph.ts';
 import { securityNamesOf } from './identity-schema.ts';
 
 /**
  * Runs the identity subgraph as its own process (services mode): PORT (4002), HOST, DATABASE_URL,
  * OBJECTOS_SECRET, OBJECTOS_PUBLIC_URL (the gateway's), OBJECTOS_METADATA (policies, security names), REDIS_URL
- * (auth events reach every gateway), OBJECTOS_SEED=true (demo admin on first start).
+ * (auth events reach every gateway; replicas share which gateway signatures were used), OBJECTOS_SEED=true (demo organization on first start),
+ * OBJECTOS_TRUSTED_ORIGINS, OBJECTOS_OPERATORS and OBJECTOS_IMPERSONATION_MINUTES as for the gateway.
  */
 async function main(): Promise<void> {
   const port = Number(process.env['PORT'] ?? 4002);
@@ -18,17 +20,26 @@ async function main(): Promise<void> {
   const databaseUrl = process.env['DATABASE_URL'];
   if (!databaseUrl) throw new Error('DATABASE_URL is required: in services mode identity shares PostgreSQL with the data subgraph');
   const publicUrl = process.env['OBJECTOS_PUBLIC_URL'] ?? 'http://localhost:4000';
+  const list = (name: string) => (process.env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const minutes = process.env['OBJECTOS_IMPERSONATION_MINUTES'];
+  if (minutes && !/^\d+$/.test(minutes)) throw new Error(`OBJECTOS_IMPERSONATION_MINUTES must be a whole number of minutes, got "${minutes}"`);
   const model = await loadMetadata(process.env['OBJECTOS_METADATA'] ?? 'metadata');
   const bus = createEventBus(process.env['REDIS_URL'] || undefined);
-  await bus.ready;
+  const replay = createReplayStore(process.env['REDIS_URL'] || undefined);
+  await Promise.all([bus.ready, replay.ready]);
   const identity = await createIdentitySubgraph({
     databaseUrl,
     secret,
     baseURL: publicUrl,
+    // The same origins the gateway allows: a sign-in accepted in one topology is accepted in the other.
+    trustedOrigins: [new URL(publicUrl).origin, ...list('OBJECTOS_TRUSTED_ORIGINS')],
+    operators: list('OBJECTOS_OPERATORS'),
+    ...(minutes ? { impersonationMinutes: Number(minutes) } : {}),
     policy: model.defaultPolicy,
     security: securityNamesOf(model.security),
     bus,
     seedDemo: process.env['OBJECTOS_SEED'] === 'true',
+    replay,
   });
   if (identity.demo?.password) console.log(`demo admin: ${identity.demo.email} / ${identity.demo.password} (organization ${identity.demo.organizationId})`);
   // The same fetch handler as in process, adapted to node:http by yoga's own server adapter.
@@ -37,7 +48,7 @@ async function main(): Promise<void> {
     const addr = server.address() as { port: number };
     console.log(`identity subgraph listening on http://${host}:${addr.port}/graphql`);
   });
-  const stop = () => server.close(() => identity.dispose().then(() => bus.close()).then(() => process.exit(0)));
+  const stop = () => server.close(() => identity.dispose().then(() => bus.close()).then(() => replay.close()).then(() => process.exit(0)));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }
