@@ -235,18 +235,22 @@ export function createAuth(o: AuthOptions) {
           case '/organization/remove-member':
           case '/organization/update-member-role':
           case '/organization/leave':
-          case '/organization/delete':
+          case '/organization/delete': {
+            if (failed) return;
+            // The organization comes from the body, else from what the route returned (the member it
+            // changed): these routes run without ctx.context.session, so the caller's active
+            // organization is not known here. An empty id would affect nobody's cached access.
+            const organizationId = organizationOf(body, returned) ?? session?.session.activeOrganizationId ?? '';
             // Whoever is no longer a member loses their role, permission sets and groups with it: a
             // member added again later starts from the default profile, not from what they had.
-            if (!failed && ctx.path !== '/organization/update-member-role') await forgetFormerMembers(String(body.organizationId ?? session?.session.activeOrganizationId ?? ''));
-            return void await (failed
-              ? undefined
-              : emit(ctx.path === '/organization/update-member-role' ? 'authz.role_assigned' : 'authz.role_removed', {
-                  userId,
-                  ip,
-                  tenantId: String(body.organizationId ?? session?.session.activeOrganizationId ?? ''),
-                  details: { organizationId: String(body.organizationId ?? session?.session.activeOrganizationId ?? '') },
-                }));
+            if (ctx.path !== '/organization/update-member-role') await forgetFormerMembers(organizationId);
+            return void await emit(ctx.path === '/organization/update-member-role' ? 'authz.role_assigned' : 'authz.role_removed', {
+              userId,
+              ip,
+              tenantId: organizationId,
+              details: { organizationId },
+            });
+          }
           case '/api-key/create':
           case '/api-key/delete':
           case '/api-key/update':
@@ -297,6 +301,14 @@ export function createAuth(o: AuthOptions) {
       target: { type: 'user', id: current.user.id },
       details: { userId: current.user.id, impersonatedBy: current.session.impersonatedBy, sessionId: current.session.id ?? null },
     });
+  }
+
+  /** The organization an organization route acted on: named in its body, or in the member it returned. */
+  function organizationOf(body: Record<string, unknown>, returned: unknown): string | null {
+    if (typeof body.organizationId === 'string' && body.organizationId) return body.organizationId;
+    const r = returned as { organizationId?: unknown; member?: { organizationId?: unknown } } | null | undefined;
+    const id = r?.organizationId ?? r?.member?.organizationId;
+    return typeof id === 'string' && id ? id : null;
   }
 
   async function forgetFormerMembers(organizationId: string): Promise<void> {
