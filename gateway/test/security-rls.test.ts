@@ -21,7 +21,7 @@ const FILES = {
 };
 const ORG = `org-${randomUUID()}`;
 const principal = (userId: string): Principal => ({
-  kind: 'user', userId, organizationId: ORG, roles: ['member'], permissionSets: [], role: null, groups: [], isAdmin: false, sessionId: null, apiKeyId: null,
+  kind: 'user', userId, organizationId: ORG, roles: ['member'], permissionSets: [], role: null, groups: [], isAdmin: false, sessionId: null, apiKeyId: null, impersonatedBy: null,
 });
 const codes = (r: GraphQLResult) => (r.errors ?? []).map((e) => e.extensions?.['code']);
 

@@ -4,7 +4,7 @@ import { ACCESS_EVENT_PREFIXES, affectedBy, type PrincipalCache } from './princi
 
 /** What a live operation runs as: a changed value means what it was allowed to see may have changed. */
 export const accessKey = (p: Principal): string =>
-  JSON.stringify([p.kind, p.userId, p.organizationId, p.roles, p.permissionSets, p.role, p.groups, p.isAdmin, p.sessionId, p.apiKeyId]);
+  JSON.stringify([p.kind, p.userId, p.organizationId, p.roles, p.permissionSets, p.role, p.groups, p.isAdmin, p.sessionId, p.apiKeyId, p.impersonatedBy]);
 
 /** One live thing (a socket, an SSE stream, a streamed result) held open on a principal's access. */
 export interface Watched {

@@ -45,12 +45,12 @@ export const OTHER_ORG = `org-b-${randomUUID()}`;
 export type UserName = 'alice' | 'bob' | 'carol' | 'dave' | 'owen' | 'eve';
 /** alice, bob: workers (alice with the profile assigned, bob with the org-role default); carol: no role, group team; dave: boss; owen: org owner; eve: a member of the other organization. */
 export const PRINCIPALS: Record<UserName, Principal> = {
-  alice: { kind: 'user', userId: 'alice', organizationId: ORG, roles: ['member'], permissionSets: ['member_profile'], role: 'worker', groups: [], isAdmin: false, sessionId: null, apiKeyId: null },
-  bob: { kind: 'user', userId: 'bob', organizationId: ORG, roles: ['member'], permissionSets: [], role: 'worker', groups: [], isAdmin: false, sessionId: null, apiKeyId: null },
-  carol: { kind: 'user', userId: 'carol', organizationId: ORG, roles: ['member'], permissionSets: [], role: null, groups: ['team'], isAdmin: false, sessionId: null, apiKeyId: null },
-  dave: { kind: 'user', userId: 'dave', organizationId: ORG, roles: ['member'], permissionSets: [], role: 'boss', groups: [], isAdmin: false, sessionId: null, apiKeyId: null },
-  owen: { kind: 'user', userId: 'owen', organizationId: ORG, roles: ['owner'], permissionSets: [], role: null, groups: [], isAdmin: false, sessionId: null, apiKeyId: null },
-  eve: { kind: 'user', userId: 'alice', organizationId: OTHER_ORG, roles: ['member'], permissionSets: [], role: 'worker', groups: [], isAdmin: false, sessionId: null, apiKeyId: null },
+  alice: { kind: 'user', userId: 'alice', organizationId: ORG, roles: ['member'], permissionSets: ['member_profile'], role: 'worker', groups: [], isAdmin: false, sessionId: null, apiKeyId: null, impersonatedBy: null },
+  bob: { kind: 'user', userId: 'bob', organizationId: ORG, roles: ['member'], permissionSets: [], role: 'worker', groups: [], isAdmin: false, sessionId: null, apiKeyId: null, impersonatedBy: null },
+  carol: { kind: 'user', userId: 'carol', organizationId: ORG, roles: ['member'], permissionSets: [], role: null, groups: ['team'], isAdmin: false, sessionId: null, apiKeyId: null, impersonatedBy: null },
+  dave: { kind: 'user', userId: 'dave', organizationId: ORG, roles: ['member'], permissionSets: [], role: 'boss', groups: [], isAdmin: false, sessionId: null, apiKeyId: null, impersonatedBy: null },
+  owen: { kind: 'user', userId: 'owen', organizationId: ORG, roles: ['owner'], permissionSets: [], role: null, groups: [], isAdmin: false, sessionId: null, apiKeyId: null, impersonatedBy: null },
+  eve: { kind: 'user', userId: 'alice', organizationId: OTHER_ORG, roles: ['member'], permissionSets: [], role: 'worker', groups: [], isAdmin: false, sessionId: null, apiKeyId: null, impersonatedBy: null },
 };
 
 /** Records: ids fixed per run. */

@@ -93,7 +93,7 @@ export async function startWorldStack(db: Database, w: World, n: number, options
     for (const s of w.shares) await insertShare(db.db, org.A, rid, s);
     const principal = (u: User): Principal => ({
       kind: 'user', userId: uid(u.id), organizationId: org[u.org], roles: ['member'], permissionSets: u.sets, role: u.role, groups: u.groups,
-      isAdmin: false, sessionId: null, apiKeyId: null,
+      isAdmin: false, sessionId: null, apiKeyId: null, impersonatedBy: null,
     });
     const bus = createMemoryEventBus();
     const gw = (gateway = await createGateway({

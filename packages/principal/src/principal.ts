@@ -21,6 +21,8 @@ export interface Principal {
   isAdmin: boolean;
   sessionId: string | null;
   apiKeyId: string | null;
+  /** The platform operator acting as this user (an impersonation session), null otherwise. */
+  impersonatedBy: string | null;
 }
 
 export const ANONYMOUS: Principal = Object.freeze({
@@ -34,6 +36,7 @@ export const ANONYMOUS: Principal = Object.freeze({
   isAdmin: false,
   sessionId: null,
   apiKeyId: null,
+  impersonatedBy: null,
 }) as Principal;
 
 export const SYSTEM: Principal = Object.freeze({
@@ -47,6 +50,7 @@ export const SYSTEM: Principal = Object.freeze({
   isAdmin: false,
   sessionId: null,
   apiKeyId: null,
+  impersonatedBy: null,
 }) as Principal;
 
 const KINDS = new Set(['user', 'api_key', 'anonymous', 'system']);
@@ -67,6 +71,7 @@ export function isPrincipal(v: unknown): v is Principal {
     strList(p.groups) &&
     typeof p.isAdmin === 'boolean' &&
     strOrNull(p.sessionId) &&
-    strOrNull(p.apiKeyId)
+    strOrNull(p.apiKeyId) &&
+    strOrNull(p.impersonatedBy)
   );
 }

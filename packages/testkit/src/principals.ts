@@ -6,7 +6,7 @@ export const TEST_SECRET = 'objectos-test-secret-0123456789abcdef-0123456789';
 export const TEST_ORG = '00000000-0000-4000-8000-00000000000a';
 
 export function testPrincipal(organizationId: string | null = TEST_ORG, userId = '00000000-0000-4000-8000-0000000000u1'): Principal {
-  return { kind: 'user', userId, organizationId, roles: ['owner'], permissionSets: [], role: null, groups: [], isAdmin: false, sessionId: null, apiKeyId: null };
+  return { kind: 'user', userId, organizationId, roles: ['owner'], permissionSets: [], role: null, groups: [], isAdmin: false, sessionId: null, apiKeyId: null, impersonatedBy: null };
 }
 
 /**

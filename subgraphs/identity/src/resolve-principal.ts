@@ -41,11 +41,7 @@ export function createPrincipalResolver(auth: Auth, db: Db, policy: PolicyDefini
 
   async function principal(kind: 'user' | 'api_key', u: UserRow, organizationId: string | null, roles: string[] | null, ids: { sessionId?: string; apiKeyId?: string; impersonatedBy?: string | null }): Promise<Principal> {
     const a = await access(u.id, organizationId, roles);
-    // Who is really acting when an operator impersonates (null otherwise). Carried beside the
-    // Principal fields until the type declares it (packages/principal).
-    const mark: { impersonatedBy: string | null } = { impersonatedBy: ids.impersonatedBy ?? null };
     return {
-      ...mark,
       kind,
       userId: u.id,
       organizationId: roles ? organizationId : null,
@@ -57,6 +53,8 @@ export function createPrincipalResolver(auth: Auth, db: Db, policy: PolicyDefini
       isAdmin: isOperator(u.role),
       sessionId: ids.sessionId ?? null,
       apiKeyId: ids.apiKeyId ?? null,
+      // Who is really acting when an operator impersonates (null otherwise).
+      impersonatedBy: ids.impersonatedBy ?? null,
     };
   }
 

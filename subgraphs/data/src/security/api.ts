@@ -54,7 +54,7 @@ async function memberPrincipal(ds: DataSource, userId: string): Promise<Principa
     throw dataError('NOT_FOUND', `No member with id "${userId}" in this organization`);
   return {
     kind: 'user', userId, organizationId: org, roles: orgRoles ?? [],
-    permissionSets: assigned.permissionSets, role: assigned.role, groups: assigned.groups, isAdmin: false, sessionId: null, apiKeyId: null,
+    permissionSets: assigned.permissionSets, role: assigned.role, groups: assigned.groups, isAdmin: false, sessionId: null, apiKeyId: null, impersonatedBy: null,
   };
 }
 
