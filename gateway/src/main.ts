@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   const demo = app.identity?.demo;
   const origin = new URL(app.url).origin;
   if (demo?.password) {
-    console.log(`\nDemo administrator (created now; the password is shown only this once):`);
+    console.log(`\nDemo account, owner of the organization "acme" (created now; the password is shown only this once):`);
     console.log(`  email:    ${demo.email}\n  password: ${demo.password}\n  organization: ${demo.organizationSlug}`);
     console.log(`Sign in and query:`);
     console.log(`  TOKEN=$(curl -s -D - -o /dev/null -H 'content-type: application/json' -d '{"email":"${demo.email}","password":"${demo.password}"}' ${origin}/api/auth/sign-in/email | awk -F': ' 'tolower($1)=="set-auth-token"{print $2}' | tr -d '\\r')`);
