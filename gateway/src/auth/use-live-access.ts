@@ -15,12 +15,13 @@ export function endOnAccessLoss(source: AsyncIterable<ExecutionResult>, start: (
   const it = source[Symbol.asyncIterator]();
   let finished = false;
   let last: ExecutionResult | null = null;
-  let wake: (r: IteratorResult<ExecutionResult>) => void = () => {};
-  const ended = new Promise<IteratorResult<ExecutionResult>>((resolve) => (wake = resolve));
+  // One waiter per pending next(), dropped when it settles: racing every next() against one long-lived
+  // promise would keep a reaction (and the result it returned) per delivery for the stream's lifetime.
+  let waiter: ((r: IteratorResult<ExecutionResult>) => void) | null = null;
   const cancel = () => void Promise.resolve(it.return?.()).catch(() => {});
   const watched = start((message) => {
     last = { errors: [createGraphQLError(message, { extensions: { code: 'FORBIDDEN' } })] };
-    wake({ value: last, done: false });
+    waiter?.({ value: last, done: false });
     // Ends the operation upstream too (down to the subgraph's subscription).
     cancel();
   });
@@ -41,7 +42,12 @@ export function endOnAccessLoss(source: AsyncIterable<ExecutionResult>, start: (
     async next() {
       if (finished) return { value: undefined, done: true };
       if (last) return closing();
-      const r = await Promise.race([it.next(), ended]);
+      let r: IteratorResult<ExecutionResult>;
+      try {
+        r = await Promise.race([it.next(), new Promise<IteratorResult<ExecutionResult>>((resolve) => (waiter = resolve))]);
+      } finally {
+        waiter = null;
+      }
       if (last) return closing();
       if (r.done) return close();
       const ready = watched.ready();
