@@ -55,8 +55,8 @@ export function createAccessWatch(principals: PrincipalCache, options: { bus?: E
     if (e.expiry) clearTimeout(e.expiry);
     e.end(message);
   };
-  const recheck = (e: Entry, fresh: boolean): Promise<boolean> => {
-    if (fresh) principals.forget(e.credentials);
+  /** Looks the credentials up again (through the cache); `hold` makes deliveries wait for the verdict. */
+  const recheck = (e: Entry, hold: boolean): Promise<boolean> => {
     const verdict = principals.authenticate(e.credentials).then(
       (r) => {
         if (e.ended) return false;
@@ -73,7 +73,7 @@ export function createAccessWatch(principals: PrincipalCache, options: { bus?: E
         return false;
       },
     );
-    if (fresh) {
+    if (hold) {
       e.pending = verdict;
       void verdict.finally(() => {
         if (e.pending === verdict) e.pending = null;
@@ -94,7 +94,17 @@ export function createAccessWatch(principals: PrincipalCache, options: { bus?: E
         bus.subscribe(prefix, (event) => {
           const affected = affectedBy(event);
           if (!affected) return;
-          for (const e of entries) if (affected(e.principal)) void recheck(e, true);
+          // One fresh lookup per credentials, however many streams and sockets hold them.
+          const byCredentials = new Map<string, Entry[]>();
+          for (const e of entries) {
+            if (!affected(e.principal)) continue;
+            const key = JSON.stringify([e.credentials.authorization, e.credentials['x-api-key'], e.credentials.cookie]);
+            byCredentials.set(key, [...(byCredentials.get(key) ?? []), e]);
+          }
+          for (const group of byCredentials.values()) {
+            principals.forget(group[0]!.credentials);
+            for (const e of group) void recheck(e, true);
+          }
         }),
       )
     : [];
@@ -108,6 +118,9 @@ export function createAccessWatch(principals: PrincipalCache, options: { bus?: E
       const e: Entry = { credentials, principal, end, expiry: null, pending: null, ended: false };
       entries.add(e);
       schedule(e, expiresAt);
+      // An event between the request's authentication and now found no entry to re-check, but it did
+      // evict the cached principal: this lookup is then fresh. Until it answers, nothing is delivered.
+      void recheck(e, true);
       return {
         ready: () => (e.ended ? false : (e.pending ?? true)),
         stop: () => {

@@ -52,6 +52,9 @@ export function createPrincipalCache(resolve: ResolvePrincipal, options: { ttlMs
 
   const drop = (match: (p: Principal) => boolean): void => {
     generation++;
+    // A lookup that started before the event may answer with the access as it was: later callers must
+    // not join it (its own caller still gets it; its result is not cached, see `started`).
+    inflight.clear();
     for (const [k, e] of entries)
       if (match(e.resolution.principal)) {
         entries.delete(k);
@@ -70,7 +73,9 @@ export function createPrincipalCache(resolve: ResolvePrincipal, options: { ttlMs
   return {
     forget(credentials) {
       generation++;
-      entries.delete(keyOf(credentials));
+      const key = keyOf(credentials);
+      entries.delete(key);
+      inflight.delete(key);
     },
     async authenticate(credentials) {
       const key = keyOf(credentials);
@@ -88,7 +93,10 @@ export function createPrincipalCache(resolve: ResolvePrincipal, options: { ttlMs
           }
           return r;
         });
-        pending.finally(() => inflight.delete(key)).catch(() => {});
+        const mine = pending;
+        pending.finally(() => {
+          if (inflight.get(key) === mine) inflight.delete(key);
+        }).catch(() => {});
         inflight.set(key, pending);
       }
       return pending;

@@ -127,6 +127,8 @@ export function attachRealtime(server: Server, gateway: Gateway, options: Realti
         return false;
       }
       const r = await gateway.principals.authenticate(credentials);
+      // Closed while authenticating: nothing may be left watching a socket that is gone.
+      if (states.get(ws) !== st || ws.readyState !== ws.OPEN) return false;
       if ('failure' in r) {
         close(ws, CloseCode.Forbidden, `Forbidden: ${r.failure.code}: ${r.failure.message}`);
         return false;
@@ -155,8 +157,11 @@ export function attachRealtime(server: Server, gateway: Gateway, options: Realti
         if (typeof v === 'string') headers.set(name, v);
       }
       const ctrl = new AbortController();
+      const body = JSON.stringify(payload);
+      // A declared length: the body limit then checks it without re-wrapping the body as a stream.
+      headers.set('content-length', String(Buffer.byteLength(body)));
       const response = await gateway.fetch(
-        new Request(`http://${req.headers.host ?? 'localhost'}${endpoint}`, { method: 'POST', headers, body: JSON.stringify(payload), signal: ctrl.signal }),
+        new Request(`http://${req.headers.host ?? 'localhost'}${endpoint}`, { method: 'POST', headers, body, signal: ctrl.signal }),
         { req },
       );
       const type = response.headers.get('content-type') ?? '';
