@@ -110,6 +110,19 @@ describe.each(engines())('one origin policy for every route and transport on $na
       }
       // Same-origin page, no Origin header (a GET): still no token.
       expect(await (await fetch(at('/api/auth/get-session'), { headers: { cookie } })).text()).not.toMatch(/"token"/);
+      // A malformed Authorization or API key beside the cookie (better-auth falls back to the cookie): no token.
+      for (const junk of [{ authorization: 'Basic x' }, { authorization: 'Bearer junk' }, { 'x-api-key': 'junk' }]) {
+        const r = await fetch(at('/api/auth/get-session'), { headers: { cookie, origin: TRUSTED, ...junk } });
+        expect(await r.text(), JSON.stringify(junk)).not.toMatch(/"token"/);
+      }
+    });
+
+    it('a browser signing in gets its cookie and, for bearer use, the set-auth-token header; never the token in the body', async () => {
+      const r = await fetch(at('/api/auth/sign-in/email'), { method: 'POST', headers: { 'content-type': 'application/json', origin: TRUSTED }, body: JSON.stringify({ email: 'origin@policy.test', password: PASSWORD }) });
+      expect(r.status).toBe(200);
+      expect(await r.text()).not.toMatch(/"token"/);
+      expect(r.headers.get('set-auth-token')).toBeTruthy();
+      expect(r.headers.get('access-control-expose-headers')).toMatch(/set-auth-token/);
     });
   });
 

@@ -1,5 +1,5 @@
 import type { Plugin } from 'graphql-yoga';
-import { API_KEY_HEADER, CLIENT_IP_HEADER, SYSTEM, credentialsOf, signPrincipal } from '@objectos/principal';
+import { CLIENT_IP_HEADER, SYSTEM, credentialsOf, signPrincipal } from '@objectos/principal';
 import type { PrincipalCache } from './principal-cache.ts';
 import { clientAddress, ipKey } from '../protection/client-ip.ts';
 import { tooManyRequests, type Limiter } from '../protection/use-rate-limit.ts';
@@ -62,21 +62,25 @@ export function useIdentityProxy(o: IdentityProxyOptions): Plugin {
       const out = new Headers(response.headers);
       out.delete('content-encoding');
       out.delete('content-length');
-      if (cookieAuthenticated(request.headers)) return endResponse(await withoutSessionTokens(response, out));
+      if (fromBrowser(request.headers)) return endResponse(await withoutSessionTokens(response, out));
       endResponse(new Response(response.body, { status: response.status, statusText: response.statusText, headers: out }));
     },
   };
 }
 
-/** A browser's request: a session cookie and no bearer token or API key. */
-const cookieAuthenticated = (h: Headers): boolean => h.has('cookie') && !h.has('authorization') && !h.has(API_KEY_HEADER);
+/**
+ * A request a browser may have sent: it carries cookies or an Origin. (Not "no Authorization header":
+ * better-auth ignores a malformed one and falls back to the cookie, so a script could add junk to get
+ * the cookie's session token back in the body.)
+ */
+const fromBrowser = (h: Headers): boolean => h.has('cookie') || h.has('origin');
 
 /**
- * The session token never reaches a cookie-authenticated client in a body: the cookie is its credential
- * (httpOnly, out of scripts' reach), and a token in a readable body (get-session, list-sessions) would
- * turn any script or cross-origin read into a bearer credential. (The `set-auth-token` header stays: a
- * client finishing a second factor with the two_factor cookie gets its bearer token there, and CORS
- * exposes it to allowed origins only.)
+ * The session token never reaches a browser in a body: a cookie client's credential is its cookie
+ * (httpOnly, out of scripts' reach), and a token in a readable body (get-session, list-sessions, a
+ * sign-in) would turn any script or cross-origin read into a bearer credential. Clients that want a
+ * bearer token read the `set-auth-token` header of the response that created the session (sign-in,
+ * a finished second factor, an impersonation); CORS exposes it to allowed origins only.
  */
 async function withoutSessionTokens(response: Response, headers: Headers): Promise<Response> {
   const init = { status: response.status, statusText: response.statusText, headers };
