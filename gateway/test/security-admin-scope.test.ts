@@ -195,8 +195,26 @@ describe.each(engines())('admin scope on $name', (engine) => {
       const alone = await s.q<{ accounts: { nodes: { name: string }[] } }>({ authorization: `Bearer ${opToken}` }, accounts);
       expect(JSON.stringify(alone.data ?? null)).not.toMatch(/secret deal|Bravo deal/);
 
+      // On better-auth's own routes the borrowed session can look, not act: no API key, no list of the
+      // user's sessions (with their tokens), no password or 2FA change, no membership change.
+      expect((await call('GET', '/get-session', session.token)).status).toBe(200);
+      const keysBefore = await queryRows(s.identity.database.db, sql`select id from auth.apikey where reference_id = ${b.member.userId}`);
+      for (const [method, path, input] of [
+        ['POST', '/api-key/create', { name: 'kept forever' }], ['GET', '/list-sessions', {}], ['POST', '/revoke-other-sessions', {}],
+        ['POST', '/change-password', { currentPassword: 'x', newPassword: 'Another-Passw0rd' }], ['POST', '/two-factor/enable', { password: 'x' }],
+        ['POST', '/organization/leave', { organizationId: b.orgId }],
+      ] as const) {
+        const refused = await call(method, path, session.token, input);
+        expect(refused.status, path).toBe(403);
+        expect(await refused.json(), path).toMatchObject({ code: 'IMPERSONATION_LIMITED' });
+      }
+      expect(await queryRows(s.identity.database.db, sql`select id from auth.apikey where reference_id = ${b.member.userId}`)).toEqual(keysBefore);
+
       // 16 minutes later (whatever better-auth did to the session's expiry on use), it is over.
       await s.identity.database.db.execute(sql`update auth.session set created_at = now() - interval '16 minutes' where token = ${stored}`);
+      const late = await call('GET', '/get-session', session.token);
+      expect(late.status).toBe(401);
+      expect(await late.json()).toMatchObject({ code: 'SESSION_EXPIRED' });
       expect(await s.identity.resolve(new Headers({ authorization: `Bearer ${session.token}` }))).toMatchObject({ failure: { status: 401, code: 'SESSION_EXPIRED' } });
       expect(await queryRows(s.identity.database.db, sql`select id from auth.session where token = ${stored}`)).toEqual([]);
     });

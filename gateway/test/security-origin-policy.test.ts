@@ -111,7 +111,7 @@ describe.each(engines())('one origin policy for every route and transport on $na
       // Same-origin page, no Origin header (a GET): still no token.
       expect(await (await fetch(at('/api/auth/get-session'), { headers: { cookie } })).text()).not.toMatch(/"token"/);
       // A malformed Authorization or API key beside the cookie (better-auth falls back to the cookie): no token.
-      for (const junk of [{ authorization: 'Basic x' }, { authorization: 'Bearer junk' }, { 'x-api-key': 'junk' }]) {
+      for (const junk of <Record<string, string>[]>[{ authorization: 'Basic x' }, { authorization: 'Bearer junk' }, { 'x-api-key': 'junk' }]) {
         const r = await fetch(at('/api/auth/get-session'), { headers: { cookie, origin: TRUSTED, ...junk } });
         expect(await r.text(), JSON.stringify(junk)).not.toMatch(/"token"/);
       }

@@ -13,6 +13,8 @@ import { identityResolvers, IDENTITY_SDL, type IdentityContext, type SecurityNam
 import { createPrincipalResolver } from './resolve-principal.ts';
 import { applyOperators } from './operators.ts';
 import { withOriginRule } from './origin-rule.ts';
+import { impersonationGate } from './impersonation-gate.ts';
+import { DEFAULT_IMPERSONATION_MINUTES } from './operators.ts';
 
 /** The only headers read from a {@link PRINCIPAL_ENDPOINT} body. */
 const CREDENTIAL_HEADERS: readonly (keyof Credentials)[] = ['authorization', 'cookie', 'x-api-key'];
@@ -90,6 +92,7 @@ export async function createIdentitySubgraph(options: IdentitySubgraphOptions): 
       bus,
       ...(options.impersonationMinutes !== undefined ? { impersonationMinutes: options.impersonationMinutes } : {}),
     });
+    const impersonationMs = (options.impersonationMinutes ?? DEFAULT_IMPERSONATION_MINUTES) * 60_000;
     await tables.migrate(database.db);
     await database.db.execute(sql.raw(PASSWORD_HISTORY_DDL));
     await ensureSecurityTables(database.db);
@@ -115,7 +118,7 @@ export async function createIdentitySubgraph(options: IdentitySubgraphOptions): 
       const verdict = await verifyRequest(request, key, 'identity', { replay });
       if (!verdict.ok)
         return Response.json({ error: { code: 'UNAUTHENTICATED', message: `Unauthorized: ${verdict.reason}` } }, { status: 401, headers: { 'www-authenticate': 'ObjectOS-HMAC' } });
-      if (path.startsWith('/api/auth/')) return auth.handler(await withOriginRule(request));
+      if (path.startsWith('/api/auth/')) return (await impersonationGate(auth, request, path, impersonationMs)) ?? auth.handler(await withOriginRule(request));
       if (path === PRINCIPAL_ENDPOINT && request.method === 'POST') {
         const body = (await request.json().catch(() => null)) as Record<string, unknown> | null;
         const headers = new Headers();
