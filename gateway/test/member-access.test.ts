@@ -134,10 +134,13 @@ describe.each(engines())('member access: hierarchy role, permission sets and gro
     expect(events.find((e) => String(e.eventType) === 'authz.permission_revoked')!.details).toMatchObject({ permissionSets: ['revenue_viewer'], groups: ['key_account_team'] });
   });
 
-  it('a removed member loses their role, sets and groups: added again, they start from the default profile', async () => {
+  it('a removed member loses their role, sets, groups and manual shares: added again, they start from the default profile', async () => {
     const { owner, org, member } = await team('rex');
     const set = await s.q(owner.headers, SET, { i: { userId: member.userId, role: 'sales_manager', permissionSets: ['revenue_viewer'], groups: ['key_account_team'] } });
     expect(set.errors).toBeUndefined();
+    const secret = (await s.q<{ createAccount: { id: string } }>(owner.headers, 'mutation { createAccount(input: { name: "Shared with rex" }) { id } }')).data!.createAccount.id;
+    const shared = await s.q(owner.headers, `mutation { shareRecord(input: { object: "account", recordId: "${secret}", sharedWithType: USER, sharedWith: "${member.userId}", accessLevel: READ }) { id } }`);
+    expect(shared.errors).toBeUndefined();
     expect(await stored(org, member.userId)).toEqual({ role: 'sales_manager', permissionSets: ['revenue_viewer'], groups: ['key_account_team'] });
     const removed = await s.auth('/organization/remove-member', { memberIdOrEmail: 'rex-member@example.com', organizationId: org }, owner.headers);
     expect(removed.status).toBe(200);
@@ -147,6 +150,9 @@ describe.each(engines())('member access: hierarchy role, permission sets and gro
     const again = await s.auth('/sign-in/email', { email: 'rex-member@example.com', password: PASSWORD });
     const headers = { authorization: `Bearer ${again.headers.get('set-auth-token')}` };
     expect((await s.q<{ myAccess: Access }>(headers, MY_ACCESS)).data).toEqual({ myAccess: none(member.userId) });
+    // The share went with the membership: no grant was waiting for their return.
+    expect((await s.q<{ account: unknown }>(headers, `{ account(id: "${secret}") { name } }`)).data).toEqual({ account: null });
+    expect(await queryRows(s.identity.database.db, sql`select 1 from security.record_share where shared_with = ${member.userId}`)).toEqual([]);
   });
 
   it('refuses a target who is not a member of the organization and writes nothing', async () => {

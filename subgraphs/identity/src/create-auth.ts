@@ -241,7 +241,7 @@ export function createAuth(o: AuthOptions) {
             // changed): these routes run without ctx.context.session, so the caller's active
             // organization is not known here. An empty id would affect nobody's cached access.
             const organizationId = organizationOf(body, returned) ?? session?.session.activeOrganizationId ?? '';
-            // Whoever is no longer a member loses their role, permission sets and groups with it: a
+            // Whoever is no longer a member loses their role, permission sets, groups and shares with it: a
             // member added again later starts from the default profile, not from what they had.
             if (ctx.path !== '/organization/update-member-role') await forgetFormerMembers(organizationId);
             return void await emit(ctx.path === '/organization/update-member-role' ? 'authz.role_assigned' : 'authz.role_removed', {
@@ -315,6 +315,10 @@ export function createAuth(o: AuthOptions) {
     await o.db.execute(sql`delete from security.member_access a
       where ${organizationId ? sql`a.organization_id = ${organizationId} and ` : sql``}not exists
         (select 1 from auth.member m where m.organization_id = a.organization_id and m.user_id = a.user_id)`);
+    // Manual shares to them too: a grant left behind would wait for their return, months later.
+    await o.db.execute(sql`delete from security.record_share r
+      where r.shared_with_type = 'user' and ${organizationId ? sql`r.organization_id = ${organizationId} and ` : sql``}not exists
+        (select 1 from auth.member m where m.organization_id = r.organization_id and m.user_id = r.shared_with)`);
   }
 
   async function recordPassword(userId: string, hash: string | null | undefined): Promise<void> {
