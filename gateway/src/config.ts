@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { originsOf } from '@objectos/identity-subgraph';
 
 /** Runtime configuration, from the environment (and `--empty`); every setting has a safe default. */
 export interface ObjectOSConfig {
@@ -75,7 +76,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     secret: env['OBJECTOS_SECRET'] || undefined,
     secretFile: resolve(env['OBJECTOS_SECRET_FILE'] ?? '.objectos/secret'),
     publicUrl: (env['OBJECTOS_PUBLIC_URL'] ?? `http://localhost:${port}`).replace(/\/$/, ''),
-    trustedOrigins: (env['OBJECTOS_TRUSTED_ORIGINS'] ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    trustedOrigins: originsOf(list(env['OBJECTOS_TRUSTED_ORIGINS']), 'OBJECTOS_TRUSTED_ORIGINS'),
     operators: list(env['OBJECTOS_OPERATORS']).map((e) => e.toLowerCase()),
     impersonationMinutes: minutesOf(env, 'OBJECTOS_IMPERSONATION_MINUTES', 15),
     authCacheMs: env['OBJECTOS_AUTH_CACHE_MS'] === '0' ? 0 : positive(env, 'OBJECTOS_AUTH_CACHE_MS', 5_000),

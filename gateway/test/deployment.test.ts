@@ -20,7 +20,9 @@ describe('docker-compose.yml', () => {
 
   it('describes PostgreSQL, Redis, the identity and data subgraphs and the gateway, wired the way the code reads its configuration', () => {
     expect(Object.keys(compose.services).sort()).toEqual(['data', 'gateway', 'identity', 'postgres', 'redis']);
-    const gw = readConfig(compose.services['gateway']!.environment!, []);
+    // As docker-compose substitutes `${VAR:-default}` with nothing set: the default.
+    const substituted = Object.fromEntries(Object.entries(compose.services['gateway']!.environment!).map(([k, v]) => [k, String(v).replace(/\$\{\w+:-([^}]*)\}/g, '$1')]));
+    const gw = readConfig(substituted, []);
     expect(gw.remoteSubgraphs).toEqual({ identity: 'http://identity:4002/graphql', data: 'http://data:4001/graphql' });
     for (const name of ['gateway', 'identity', 'data']) expect(compose.services[name]!.environment!['OBJECTOS_SECRET'], name).toMatch(/OBJECTOS_SECRET/);
     expect(compose.services['identity']!.environment!['DATABASE_URL']).toBe(compose.services['data']!.environment!['DATABASE_URL']);
@@ -36,6 +38,11 @@ describe('configuration', () => {
     expect(readConfig({}, [])).toMatchObject({ host: '127.0.0.1', port: 4000, databaseUrl: undefined, seed: true, graphiql: true, remoteSubgraphs: {} });
     expect(readConfig({ NODE_ENV: 'production' }, []).graphiql).toBe(false);
     expect(readConfig({}, ['--empty']).seed).toBe(false);
+  });
+
+  it('reads trusted origins as URL origins (the spelling CORS and better-auth both compare), and names a bad one', () => {
+    expect(readConfig({ OBJECTOS_TRUSTED_ORIGINS: 'https://app.example.com/, http://admin.example.com:8080/x' }, []).trustedOrigins).toEqual(['https://app.example.com', 'http://admin.example.com:8080']);
+    expect(() => readConfig({ OBJECTOS_TRUSTED_ORIGINS: 'app.example.com' }, [])).toThrow(/OBJECTOS_TRUSTED_ORIGINS entries are origins such as https:\/\/app\.example\.com, got "app\.example\.com"/);
   });
 
   it('needs OBJECTOS_SECRET in production, refuses a short one, and keeps a generated one in development', async () => {

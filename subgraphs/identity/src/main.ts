@@ -5,6 +5,7 @@ import { loadMetadata } from '@objectos/metadata';
 import { createReplayStore } from '@objectos/principal';
 import { createIdentitySubgraph } from './create-identity-subgraph.ts';
 import { securityNamesOf } from './identity-schema.ts';
+import { originsOf } from './origin-rule.ts';
 
 /**
  * Runs the identity subgraph as its own process (services mode): PORT (4002), HOST, DATABASE_URL,
@@ -32,7 +33,7 @@ async function main(): Promise<void> {
     secret,
     baseURL: publicUrl,
     // The same origins the gateway allows: a sign-in accepted in one topology is accepted in the other.
-    trustedOrigins: [new URL(publicUrl).origin, ...list('OBJECTOS_TRUSTED_ORIGINS')],
+    trustedOrigins: [new URL(publicUrl).origin, ...originsOf(list('OBJECTOS_TRUSTED_ORIGINS'), 'OBJECTOS_TRUSTED_ORIGINS')],
     operators: list('OBJECTOS_OPERATORS'),
     ...(minutes ? { impersonationMinutes: Number(minutes) } : {}),
     policy: model.defaultPolicy,

@@ -23,3 +23,20 @@ export async function withOriginRule(request: Request): Promise<Request> {
   const body = request.method === 'GET' || request.method === 'HEAD' ? null : await request.arrayBuffer();
   return new Request(request.url, { method: request.method, headers, ...(body ? { body } : {}), redirect: request.redirect });
 }
+
+/**
+ * Configured origins as URL origins (`https://app.example.com/` and `https://app.example.com` are one),
+ * so the gateway's CORS and better-auth's origin checks compare the same spelling. A malformed entry is
+ * a configuration error naming the variable.
+ */
+export function originsOf(entries: readonly string[], variable: string): string[] {
+  return entries.map((entry) => {
+    try {
+      const origin = new URL(entry).origin;
+      if (origin === 'null') throw new Error('opaque origin');
+      return origin;
+    } catch {
+      throw new Error(`${variable} entries are origins such as https://app.example.com, got "${entry}"`);
+    }
+  });
+}
