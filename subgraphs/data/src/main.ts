@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import { createChangeFeed } from '@objectos/events';
+import { createLogger } from '@objectos/observability';
 import { createReplayStore } from '@objectos/principal';
 import { createDataSubgraph } from './create-data-subgraph.ts';
 
@@ -17,7 +18,9 @@ async function main(): Promise<void> {
   if (!secret) throw new Error('OBJECTOS_SECRET is required: the gateway signs every request with a key derived from it');
   const seedOrganizationId = process.env['OBJECTOS_SEED_ORGANIZATION'];
   const changeFeed = createChangeFeed(process.env['REDIS_URL']);
-  const replay = createReplayStore(process.env['REDIS_URL'] || undefined);
+  // A Redis failure narrows single use to this process (its memory decides): said in the log, once per failure.
+  const replayLog = createLogger('principal-guard');
+  const replay = createReplayStore(process.env['REDIS_URL'] || undefined, { onError: (e) => replayLog.warn({ err: e.message }, 'signature replay store unavailable: single use checked in this process only') });
   await Promise.all([changeFeed.ready, replay.ready]);
   const subgraph = await createDataSubgraph({
     metadata: process.env['OBJECTOS_METADATA'] ?? 'metadata',

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import { createServerAdapter } from '@whatwg-node/server';
 import { createEventBus } from '@objectos/events';
 import { loadMetadata } from '@objectos/metadata';
+import { createLogger } from '@objectos/observability';
 import { createReplayStore } from '@objectos/principal';
 import { createIdentitySubgraph } from './create-identity-subgraph.ts';
 import { securityNamesOf } from './identity-schema.ts';
@@ -26,7 +27,9 @@ async function main(): Promise<void> {
   if (minutes && !/^\d+$/.test(minutes)) throw new Error(`OBJECTOS_IMPERSONATION_MINUTES must be a whole number of minutes, got "${minutes}"`);
   const model = await loadMetadata(process.env['OBJECTOS_METADATA'] ?? 'metadata');
   const bus = createEventBus(process.env['REDIS_URL'] || undefined);
-  const replay = createReplayStore(process.env['REDIS_URL'] || undefined);
+  // A Redis failure narrows single use to this process (its memory decides): said in the log, once per failure.
+  const replayLog = createLogger('principal-guard');
+  const replay = createReplayStore(process.env['REDIS_URL'] || undefined, { onError: (e) => replayLog.warn({ err: e.message }, 'signature replay store unavailable: single use checked in this process only') });
   await Promise.all([bus.ready, replay.ready]);
   const identity = await createIdentitySubgraph({
     databaseUrl,
