@@ -10,7 +10,7 @@ import { useProtection } from './protection/use-protection.ts';
 import { useBodyLimit } from './protection/read-bounded.ts';
 import { clientAddress, ipKey } from './protection/client-ip.ts';
 import { createLimiter, createRateLimit, type Limiter } from './protection/use-rate-limit.ts';
-import { PRINCIPAL_HEADER, SYSTEM, audienceKey, encodePrincipal, signPrincipal, signRequest, type Principal } from '@objectos/principal';
+import { PRINCIPAL_HEADER, SYSTEM, audienceKey, encodePrincipal, signInit, signPrincipal, signRequest, type Principal } from '@objectos/principal';
 import type { EventBus } from '@objectos/events';
 import { createPrincipalCache, type PrincipalCache, type ResolvePrincipal } from './auth/principal-cache.ts';
 import { principalOfRequest, useAuthentication } from './auth/use-authentication.ts';
@@ -175,7 +175,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         },
         // Each call signed now, for this subgraph only, over its method, path and exact body, with a
         // fresh nonce: what one call carries is worth nothing for another call or another subgraph.
-        fetch: (async (input: string, init?: RequestInit) => send(await signRequest(new Request(input, init), key, target.name))) as FetchFn };
+        fetch: (async (input: string, init: RequestInit = {}) => {
+          const signed = signInit(input, init, key, target.name);
+          return signed ? send(input, signed) : send(await signRequest(new Request(input, init), key, target.name));
+        }) as FetchFn };
     },
     // The supergraph only knows scalar names; use ObjectOS's scalars so bad dates are refused here,
     // during validation, before any subgraph is called.

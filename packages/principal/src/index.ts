@@ -4,7 +4,7 @@ export {
   DEFAULT_MAX_AGE_MS, PRINCIPAL_HEADER, SIGNATURE_HEADER, bodyDigest, encodePrincipal, signPrincipal, verifyPrincipal,
   type BodyBytes, type RequestBinding, type VerifyOptions, type VerifyResult,
 } from './sign.ts';
-export { signRequest, verifyRequest, type VerifyRequestOptions } from './signed-request.ts';
+export { signInit, signRequest, verifyRequest, type VerifyRequestOptions } from './signed-request.ts';
 export { createMemoryReplayStore, createRedisReplayStore, createReplayStore, type RedisReplayStoreOptions, type ReplayStore } from './replay-store.ts';
 export { principalOf, unauthorizedResponse, usePrincipalGuard, type PrincipalGuardOptions } from './use-principal-guard.ts';
 export {

@@ -20,9 +20,29 @@ export async function signRequest(request: Request, key: string, audience: strin
   return new Request(request.url, { method: request.method, headers, ...(body ? { body } : {}), signal: request.signal, redirect: request.redirect });
 }
 
+/**
+ * The same call's `init` with the principal signed, when its body is already bytes in hand (a string,
+ * as the gateway's executor sends JSON, or none): no Request is built or read. Null otherwise
+ * ({@link signRequest} then reads the body).
+ */
+export function signInit(url: string, init: RequestInit, key: string, audience: string): RequestInit | null {
+  if (init.body != null && typeof init.body !== 'string') return null;
+  const headers = new Headers(init.headers);
+  const payload = headers.get(PRINCIPAL_HEADER);
+  if (!payload) throw new Error(`a call to subgraph "${audience}" has no principal to sign`);
+  const method = (init.method ?? 'GET').toUpperCase();
+  for (const [k, v] of Object.entries(signPayload(payload, key, { audience, method, url, body: init.body ?? null }))) headers.set(k, v);
+  return { ...init, method, headers };
+}
+
 export interface VerifyRequestOptions extends VerifyOptions {
   /** Remembers accepted signatures; without one a signature may be used again within its window. */
   replay?: ReplayStore;
+  /**
+   * Read the body itself (not a clone) and return it: the caller, who then owns the bytes, passes them
+   * on (a guard re-creates the request). @default false
+   */
+  consume?: boolean;
 }
 
 /**
@@ -30,18 +50,18 @@ export interface VerifyRequestOptions extends VerifyOptions {
  * then the actual body against the signed digest (read from a clone, the request stays readable),
  * then single use. A request nobody signed is refused before its body is read.
  */
-export async function verifyRequest(request: Request, key: string, audience: string, options: VerifyRequestOptions = {}): Promise<VerifyResult> {
-  const { replay, ...verify } = options;
+export async function verifyRequest(request: Request, key: string, audience: string, options: VerifyRequestOptions = {}): Promise<VerifyResult & { body?: ArrayBuffer | null }> {
+  const { replay, consume = false, ...verify } = options;
   const checked = checkSignature(request.headers, key, { audience, method: request.method, url: request.url }, verify);
   if (!checked.ok) return checked;
   let body: ArrayBuffer | null;
   try {
-    body = bodyless(request.method) ? null : await request.clone().arrayBuffer();
+    body = bodyless(request.method) ? null : await (consume ? request : request.clone()).arrayBuffer();
   } catch {
     return { ok: false, reason: 'unreadable request body' };
   }
   if (bodyDigest(body) !== checked.digest) return { ok: false, reason: ANOTHER_BODY };
   const ttl = checked.expiresAt - (verify.now ?? Date.now()) + 1;
   if (replay && !(await replay.claim(`${audience}:${checked.nonce}`, ttl))) return { ok: false, reason: 'gateway signature already used (replay)' };
-  return { ok: true, principal: checked.principal, nonce: checked.nonce, expiresAt: checked.expiresAt };
+  return { ok: true, principal: checked.principal, nonce: checked.nonce, expiresAt: checked.expiresAt, body };
 }

@@ -31,10 +31,13 @@ export function unauthorizedResponse(reason: string): Response {
  */
 export function usePrincipalGuard({ key, audience, replay = createMemoryReplayStore(), maxAgeMs }: PrincipalGuardOptions): Plugin {
   return {
-    async onRequest({ request, endResponse }) {
-      const r = await verifyRequest(request, key, audience, { replay, ...(maxAgeMs !== undefined ? { maxAgeMs } : {}) });
+    async onRequest({ request, setRequest, endResponse, fetchAPI }) {
+      // The body is read once, here, and handed on as bytes (no clone, no second stream).
+      const r = await verifyRequest(request, key, audience, { replay, consume: true, ...(maxAgeMs !== undefined ? { maxAgeMs } : {}) });
       if (r.ok) {
-        principals.set(request, r.principal);
+        const passed = r.body ? new fetchAPI.Request(request.url, { method: request.method, headers: request.headers, body: r.body, signal: request.signal }) : request;
+        if (passed !== request) setRequest(passed);
+        principals.set(passed, r.principal);
         return;
       }
       endResponse(unauthorizedResponse(r.reason));
