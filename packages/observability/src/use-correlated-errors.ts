@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { GraphQLError, type ExecutionResult } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import { isAsyncIterable, mapAsyncIterator, type Plugin } from 'graphql-yoga';
 import type { Logger } from './logger.ts';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -64,11 +64,13 @@ export function useCorrelatedErrors({ logger, classify }: CorrelatedErrorsOption
       extendContext({ requestId: idOf(context.request) });
     },
     onResultProcess({ request, result, setResult }) {
-      if (Array.isArray(result) || !result || typeof result !== 'object' || !('errors' in result)) return;
-      const r = result as ExecutionResult;
-      if (!r.errors?.length) return;
       const requestId = idOf(request);
-      setResult({ ...r, errors: r.errors.map((e) => (e instanceof GraphQLError ? fix(e, requestId) : e)) });
+      const fixed = (r: ExecutionResult): ExecutionResult =>
+        r.errors?.length ? { ...r, errors: r.errors.map((e) => (e instanceof GraphQLError ? fix(e, requestId) : e)) } : r;
+      // A stream (subscription events over SSE, and through it WebSocket): every event's errors too.
+      if (isAsyncIterable(result)) return setResult(mapAsyncIterator(result as AsyncIterable<ExecutionResult>, fixed));
+      if (Array.isArray(result) || !result || typeof result !== 'object' || !('errors' in result)) return;
+      setResult(fixed(result as ExecutionResult));
     },
     onResponse({ request, response }) {
       response.headers.set(REQUEST_ID_HEADER, idOf(request));
