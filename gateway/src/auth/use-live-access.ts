@@ -1,11 +1,8 @@
-import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import { createGraphQLError, isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { ExecutionResult } from 'graphql';
 import { credentialsOf } from '@objectos/principal';
 import type { AccessWatch, Watched } from './access-watch.ts';
 import { authenticationOf } from './use-authentication.ts';
-
-const isAsyncIterable = (v: unknown): v is AsyncIterable<ExecutionResult> =>
-  typeof v === 'object' && v !== null && Symbol.asyncIterator in v;
 
 /**
  * A stream of results that ends, with one FORBIDDEN result, as soon as its watch ends; every result

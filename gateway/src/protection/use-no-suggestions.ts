@@ -1,6 +1,5 @@
-import { mapAsyncIterator } from '@graphql-tools/utils';
 import { GraphQLError, type ExecutionResult } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import { isAsyncIterable, mapAsyncIterator, type Plugin } from 'graphql-yoga';
 
 /**
  * graphql-js's suggestion tail (`didYouMean`): " Did you mean "a", "b", or "c"?" and " Did you mean the
@@ -23,8 +22,6 @@ const stripResult = <T>(r: T): T => {
   return errors?.length ? { ...r, errors: errors.map((e) => (e instanceof GraphQLError ? strip(e) : e)) } : r;
 };
 
-const isAsyncIterable = (v: unknown): v is AsyncIterable<unknown> => typeof v === 'object' && v !== null && Symbol.asyncIterator in v;
-
 /**
  * With introspection off, no error names what the schema has: suggestions leak its field, argument,
  * type and enum value names to whoever guesses near them. One place for every message — validation,
@@ -34,7 +31,7 @@ const isAsyncIterable = (v: unknown): v is AsyncIterable<unknown> => typeof v ==
 export function useNoSuggestions(): Plugin {
   return {
     onResultProcess({ result, setResult }) {
-      if (isAsyncIterable(result)) setResult(mapAsyncIterator(result[Symbol.asyncIterator](), stripResult) as typeof result);
+      if (isAsyncIterable(result)) setResult(mapAsyncIterator(result as AsyncIterable<ExecutionResult>, stripResult));
       else if (Array.isArray(result)) setResult(result.map(stripResult) as typeof result);
       else setResult(stripResult(result));
     },
