@@ -28,52 +28,54 @@ const limitProblem = (where: 'Variables' | 'Arguments', what: 'depth' | 'list' |
     : `${where} hold too many values (input values limit).`,
 });
 
+/** What the walk needs to know of one input node: text, a list, or an object (its keys and values). */
+type Shape<T> = { text: string } | { list: readonly T[] } | { keys: readonly string[]; values: readonly T[] } | null;
+
 /**
- * The first problem in a variables value, or null: nesting, list length, total size (a filter of many
+ * The first problem in some input values, or null: nesting, list length, total size (a filter of many
  * `in` lists or `or` branches would otherwise expand past PostgreSQL's 65,535 bind parameters) and NUL
- * in any string or object key (JSON values included). Iterative, so hostile depth cannot overflow the stack.
+ * in any string or object key. Iterative, so hostile depth cannot overflow the stack. One walk for
+ * variables (JSON) and literals (AST), through `shapeOf`.
  */
-export function inputProblem(value: unknown, { maxInputDepth, maxListLength, maxInputValues }: InputLimits): InputProblem | null {
-  const stack: [unknown, number][] = [[value, 0]];
+function firstProblem<T>(roots: readonly T[], where: 'Variables' | 'Arguments', shapeOf: (v: T) => Shape<T>, limits: InputLimits): InputProblem | null {
+  const stack: [T, number][] = roots.map((r) => [r, 0]);
   let values = 0;
   while (stack.length > 0) {
     const [v, depth] = stack.pop()!;
-    if (typeof v === 'string') {
-      if (hasNul(v)) return NUL_PROBLEM;
+    const shape = shapeOf(v);
+    if (shape === null) continue;
+    if ('text' in shape) {
+      if (hasNul(shape.text)) return NUL_PROBLEM;
       continue;
     }
-    if (v === null || typeof v !== 'object') continue;
-    if (depth >= maxInputDepth) return limitProblem('Variables', 'depth');
-    if (Array.isArray(v) && v.length > maxListLength) return limitProblem('Variables', 'list');
-    const children = Array.isArray(v) ? v : Object.values(v as Record<string, unknown>);
-    if (!Array.isArray(v) && Object.keys(v).some(hasNul)) return NUL_PROBLEM;
+    if (depth >= limits.maxInputDepth) return limitProblem(where, 'depth');
+    const children = 'list' in shape ? shape.list : shape.values;
+    if ('list' in shape && children.length > limits.maxListLength) return limitProblem(where, 'list');
+    if ('keys' in shape && shape.keys.some(hasNul)) return NUL_PROBLEM;
     values += children.length;
-    if (values > maxInputValues) return limitProblem('Variables', 'values');
+    if (values > limits.maxInputValues) return limitProblem(where, 'values');
     for (const c of children) stack.push([c, depth + 1]);
   }
   return null;
 }
 
+const jsonShape = (v: unknown): Shape<unknown> =>
+  typeof v === 'string' ? { text: v }
+  : v === null || typeof v !== 'object' ? null
+  : Array.isArray(v) ? { list: v }
+  : { keys: Object.keys(v), values: Object.values(v as Record<string, unknown>) };
+
+const literalShape = (v: ValueNode): Shape<ValueNode> =>
+  v.kind === Kind.STRING ? { text: v.value }
+  : v.kind === Kind.LIST ? { list: v.values }
+  : v.kind === Kind.OBJECT ? { keys: [], values: v.fields.map((f) => f.value) }
+  : null;
+
+/** The first problem in a variables value, or null. */
+export const inputProblem = (value: unknown, limits: InputLimits): InputProblem | null => firstProblem([value], 'Variables', jsonShape, limits);
+
 /** The same bounds for the literals of one operation (arguments, directive arguments, variable defaults). */
-export function literalProblem(roots: readonly ValueNode[], { maxInputDepth, maxListLength, maxInputValues }: InputLimits): InputProblem | null {
-  const stack: [ValueNode, number][] = roots.map((r) => [r, 0]);
-  let values = 0;
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (v.kind === Kind.STRING) {
-      if (hasNul(v.value)) return NUL_PROBLEM;
-      continue;
-    }
-    if (v.kind !== Kind.LIST && v.kind !== Kind.OBJECT) continue;
-    if (depth >= maxInputDepth) return limitProblem('Arguments', 'depth');
-    const children = v.kind === Kind.LIST ? v.values : v.fields.map((f) => f.value);
-    if (v.kind === Kind.LIST && children.length > maxListLength) return limitProblem('Arguments', 'list');
-    values += children.length;
-    if (values > maxInputValues) return limitProblem('Arguments', 'values');
-    for (const c of children) stack.push([c, depth + 1]);
-  }
-  return null;
-}
+export const literalProblem = (roots: readonly ValueNode[], limits: InputLimits): InputProblem | null => firstProblem(roots, 'Arguments', literalShape, limits);
 
 /**
  * A validation rule bounding argument literals as {@link inputProblem} bounds variables: without it,
