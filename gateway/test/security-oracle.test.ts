@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDatabase, type Database } from '@objectos/db';
+import { describe, expect, it } from 'vitest';
 import type { Principal } from '@objectos/principal';
-import { engines, gql, signedFetch, type EngineHandle, type GraphQLResult } from '@objectos/testkit';
+import { engines, gql, signedFetch, type GraphQLResult } from '@objectos/testkit';
 import { Oracle, type ObjectName } from './security/oracle.ts';
 import { OBJECTS, worldArb, type Rec, type User, type World } from './security/world.ts';
-import { startWorldStack } from './security/world-stack.ts';
+import { startWorldStack, suiteDatabase } from './security/world-stack.ts';
 
 /**
  * Randomized proof of the security model (security-reliability.md case 15): fast-check builds whole
@@ -37,24 +36,15 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
 });
 
 describe.each(engines())('security model against an independent oracle on %s', (engine) => {
-  let handle: EngineHandle;
-  let db: Database;
+  const database = suiteDatabase(engine);
   let worldNo = 0;
   let cases = 0;
   const tally: Record<string, number> = {};
 
-  beforeAll(async () => {
-    handle = await engine.open();
-    db = await connectDatabase(handle.options);
-  }, 60_000);
-  afterAll(async () => {
-    await db?.close();
-    await handle?.cleanup();
-  });
 
   async function runWorld(w: World, qs: Case[]): Promise<void> {
     const n = worldNo++;
-    const stack = await startWorldStack(db, w, n);
+    const stack = await startWorldStack(database(), w, n);
     const { rid, data, principal } = stack;
     // Shares to users name the namespaced user id; the oracle works on world ids.
     const oracle = new Oracle(w);

@@ -1,8 +1,8 @@
 import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDatabase, queryRows, type Database } from '@objectos/db';
-import { engines, signedFetch, subscribeSse, type EngineHandle } from '@objectos/testkit';
+import { describe, expect, it } from 'vitest';
+import { queryRows } from '@objectos/db';
+import { engines, signedFetch, subscribeSse } from '@objectos/testkit';
 // The writes of the random run go through the data subgraph's own write path (outbox included), as a system writer.
 import { createRecord, deleteRecord, updateRecord } from '../../subgraphs/data/src/sql/write.ts';
 import { Oracle, type ObjectName } from './security/oracle.ts';
@@ -12,7 +12,7 @@ import {
 } from './security/subscription-model.ts';
 import { countingDatabase, recordingFeed, sleep, until, type CheckCounter } from './security/subscription-plumbing.ts';
 import { OBJECTS, USER_IDS, worldArb, type Rec, type Share, type World } from './security/world.ts';
-import { deleteShare, insertShare, startWorldStack, type WorldStack } from './security/world-stack.ts';
+import { deleteShare, insertShare, startWorldStack, suiteDatabase, type WorldStack } from './security/world-stack.ts';
 
 /**
  * Subscription leakage (security-reliability.md case 24): fast-check builds whole organizations (as the
@@ -41,19 +41,10 @@ const QUIESCE_EVERY = 25;
 const SEED = process.env['OBJECTOS_ORACLE_SEED'] ? Number(process.env['OBJECTOS_ORACLE_SEED']) : undefined;
 
 describe.each(engines())('subscriptions against the independent oracle on $name', (engine) => {
-  let handle: EngineHandle;
-  let db: Database;
+  const database = suiteDatabase(engine);
   let worldNo = 0;
   const tally = newTally();
 
-  beforeAll(async () => {
-    handle = await engine.open();
-    db = await connectDatabase(handle.options);
-  }, 60_000);
-  afterAll(async () => {
-    await db?.close();
-    await handle?.cleanup();
-  });
 
   async function runWorld(w0: World, specs: SubSpec[], actions: Action[]): Promise<void> {
     const n = worldNo++;
@@ -64,6 +55,7 @@ describe.each(engines())('subscriptions against the independent oracle on $name'
     const oracle = new Oracle(w);
     const counter: CheckCounter = { started: 0, done: 0 };
     const { feed, published } = recordingFeed();
+    const db = database();
     const stack: WorldStack = await startWorldStack(db, w, n, { dataDatabase: countingDatabase(db, counter), changeFeed: feed });
     const { rid, org } = stack;
     const subs: Sub[] = [];

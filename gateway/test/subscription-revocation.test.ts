@@ -1,29 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDatabase, type Database } from '@objectos/db';
-import { engines, gql, subscribeSse, type EngineHandle } from '@objectos/testkit';
+import { describe, expect, it } from 'vitest';
+import { engines, gql, subscribeSse } from '@objectos/testkit';
 import type { ObjectName } from './security/oracle.ts';
 import type { Op } from './security/subscription-model.ts';
 import { countingDatabase, sleep, until, type CheckCounter, type Stream } from './security/subscription-plumbing.ts';
 import { USER_IDS, type ObjPerm, type Rec, type User, type World } from './security/world.ts';
-import { startWorldStack } from './security/world-stack.ts';
+import { startWorldStack, suiteDatabase } from './security/world-stack.ts';
 
 // A revoked manual share stops delivery from the next event on (security-reliability.md case 24, the
 // named case beside subscription-oracle's randomized run): before the revocation the recipient gets every
 // event, after it none, while the owner's stream proves those later events were published.
 
 describe.each(engines())('subscriptions after a revoked share on $name', (engine) => {
-  let handle: EngineHandle;
-  let db: Database;
+  const database = suiteDatabase(engine);
   let worldNo = 0;
 
-  beforeAll(async () => {
-    handle = await engine.open();
-    db = await connectDatabase(handle.options);
-  }, 60_000);
-  afterAll(async () => {
-    await db?.close();
-    await handle?.cleanup();
-  });
 
   it('stops delivering events about a record to a user once their manual share of it is revoked', async () => {
     const all: ObjPerm = { allowRead: true, allowCreate: true, allowEdit: true, allowDelete: true, viewAllRecords: false, modifyAllRecords: false };
@@ -40,6 +30,7 @@ describe.each(engines())('subscriptions after a revoked share on $name', (engine
       shares: [],
     };
     const counter: CheckCounter = { started: 0, done: 0 };
+    const db = database();
     const stack = await startWorldStack(db, w, worldNo++, { dataDatabase: countingDatabase(db, counter) });
     const streams: Stream[] = [];
     try {

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import { queryRows, type Database, type Db } from '@objectos/db';
+import { afterAll, beforeAll } from 'vitest';
+import { connectDatabase, queryRows, type Database, type Db } from '@objectos/db';
 import { auditEvent, createMemoryEventBus, type ChangeFeed } from '@objectos/events';
 import { parseMetadata } from '@objectos/metadata';
 import type { Principal } from '@objectos/principal';
 import { createDataSubgraph, type DataSubgraph } from '@objectos/data-subgraph';
-import { TEST_SECRET, type FetchHandler } from '@objectos/testkit';
+import { TEST_SECRET, type Engine, type EngineHandle, type FetchHandler } from '@objectos/testkit';
 import { createGateway, type Gateway } from '../../src/index.ts';
 import { metadataOf } from './metadata-of.ts';
 import { OBJECTS, type Share, type User, type World } from './world.ts';
@@ -133,4 +134,19 @@ export async function startWorldStack(db: Database, w: World, n: number, options
     await data.dispose();
     throw e;
   }
+}
+
+/** One fresh database of `engine` for a randomized suite: opened before it, closed and dropped after. */
+export function suiteDatabase(engine: Engine): () => Database {
+  let handle: EngineHandle | undefined;
+  let db: Database | undefined;
+  beforeAll(async () => {
+    handle = await engine.open();
+    db = await connectDatabase(handle.options);
+  }, 60_000);
+  afterAll(async () => {
+    await db?.close();
+    await handle?.cleanup();
+  });
+  return () => db!;
 }
