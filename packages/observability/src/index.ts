@@ -1,2 +1,3 @@
 export { createLogger, type Logger } from './logger.ts';
 export { errorChain, REQUEST_ID_HEADER, useCorrelatedErrors, type ClassifyError, type CorrelatedErrorsOptions } from './use-correlated-errors.ts';
+export { isDataOnly, rawResult, type RawResult } from './raw-result.ts';

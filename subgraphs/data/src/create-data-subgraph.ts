@@ -12,6 +12,7 @@ import type { DataSource } from './data-source.ts';
 import { classifyDataError } from './errors.ts';
 import { createLogger, useCorrelatedErrors, type Logger } from '@objectos/observability';
 import { createLoaders } from './loaders.ts';
+import { useCompiledReads } from './compiled/use-compiled-reads.ts';
 import { buildResolvers, type DataContext } from './resolvers.ts';
 import { seedDemoData, type SeedResult } from './seed.ts';
 import { createChangeFeed, type ChangeFeed } from '@objectos/events';
@@ -31,6 +32,11 @@ export interface DataSubgraphOptions extends DatabaseOptions {
   metadata?: string | MetadataModel | CompiledSchema;
   /** Seed demo records on first start (only into empty tables). @default false */
   seed?: boolean;
+  /**
+   * Answer reads of records with one SQL statement building the JSON (see compiled/); off: every
+   * request runs through graphql-js resolvers (tests compare both). @default true
+   */
+  compiledReads?: boolean;
   /** @default 1000 */
   maxPageSize?: number;
   /** @default 100 */
@@ -128,7 +134,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       graphiql,
       landingPage: false,
       maskedErrors: false,
-      plugins: [usePrincipalGuard({ key, audience: 'data', ...(options.replay ? { replay: options.replay } : {}) }), serveMetadata(compiled), useCorrelatedErrors({ logger, classify: classifyDataError })],
+      plugins: [usePrincipalGuard({ key, audience: 'data', ...(options.replay ? { replay: options.replay } : {}) }), serveMetadata(compiled), ...(options.compiledReads === false ? [] : [useCompiledReads()]), useCorrelatedErrors({ logger, classify: classifyDataError })],
       // Every request works on a copy of the source confined to its principal's organization.
       context: ({ request }) => {
         const principal = principalOf(request);

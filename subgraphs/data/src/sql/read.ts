@@ -26,7 +26,7 @@ export interface Connection {
   totalCount: () => Promise<number>;
 }
 
-function pageSize(ds: DataSource, typeName: string, args: ListArgs): number {
+export function pageSize(ds: DataSource, typeName: string, args: ListArgs): number {
   const issue = (field: string, message: string) => badInput(typeName, [{ field, constraint: 'pagination', message }]);
   if (args.first != null && args.last != null) throw issue('first', 'use either first or last, not both');
   if (args.last != null && args.offset != null) throw issue('offset', 'offset goes with first, not last');
