@@ -22,6 +22,8 @@ import { buildDecisionTable, type DecisionTable } from './security/decisions.ts'
 import { loadSecurity } from './security/load-security.ts';
 import { applyShield, buildShield, type ShieldSetup } from './security/shield.ts';
 import { useFieldAccess } from './security/use-field-access.ts';
+import { buildOwnership } from './routing/ownership.ts';
+import { useSingleHop, type SubgraphCall } from './routing/use-single-hop.ts';
 
 /**
  * A subgraph the gateway routes to: in-process (`fetch` given) or over HTTP at `url`. Its `name` is the
@@ -152,33 +154,36 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { subgraphs, auth, graphqlEndpoint = '/graphql', graphiql = false, protection = {}, subgraphTimeoutMs = 10_000, logger = createLogger('gateway') } = options;
   const sdls = await Promise.all(subgraphs.map(async (s) => ({ name: s.name, url: s.url, sdl: s.sdl ?? (await fetchSdl(s, auth.secret)) })));
   const supergraphSdl = composeSupergraph(sdls);
-  // The executor names subgraphs by their join__Graph enum value, so route in-process calls by URL.
-  const local = new Map(subgraphs.filter((s) => s.fetch).map((s) => [s.url, s.fetch!]));
-  const byUrl = new Map(subgraphs.map((s) => [s.url, s]));
+  // Each subgraph's sender: in process or over HTTP, every call signed for it alone (see `sign`).
+  const senders = new Map(subgraphs.map((s) => {
+    const send: FetchFn = s.fetch ? (input, init) => s.fetch!(new Request(input, init)) : fetch;
+    return [s.url, { source: s, key: audienceKey(auth.secret, s.name), send }];
+  }));
+  // Each call signed now, for this subgraph only, over its method, path and exact body, with a fresh
+  // nonce: what one call carries is worth nothing for another call or another subgraph.
+  const signedSend = (to: NonNullable<ReturnType<typeof senders.get>>) => (async (input: string, init: RequestInit = {}) => {
+    const signed = signInit(input, init, to.key, to.source.name);
+    return signed ? to.send(input, signed) : to.send(await signRequest(new Request(input, init), to.key, to.source.name));
+  }) as FetchFn;
+  // The principal and request id travel to every subgraph (their log lines carry the id too).
+  const contextHeaders = (context?: { requestId?: string; principal?: Principal }): Record<string, string> => {
+    const id = context?.requestId;
+    return { [PRINCIPAL_HEADER]: encodePrincipal(context?.principal ?? SYSTEM), ...(id ? { [REQUEST_ID_HEADER]: id } : {}) };
+  };
+  const byName = new Map([...senders.values()].map((s) => [s.source.name, { url: s.source.url, send: signedSend(s) }]));
   const stitched = getStitchedSchemaFromSupergraphSdl({
     supergraphSdl,
+    // The executor names subgraphs by their join__Graph enum value, so route by URL.
     httpExecutorOpts: ({ endpoint }) => {
-      const handler = endpoint ? local.get(endpoint) : undefined;
-      const target = endpoint ? byUrl.get(endpoint) : undefined;
+      const target = endpoint ? senders.get(endpoint) : undefined;
       if (!target) throw new Error(`the supergraph names a subgraph at ${endpoint ?? '(no url)'} the gateway was not given`);
-      const key = audienceKey(auth.secret, target.name);
-      const send: FetchFn = handler ? (input, init) => handler(new Request(input, init)) : fetch;
       return {
         // A subscription is a stream: it lasts as long as its client, not one request's time.
         timeout: (request: { operationType?: string }) => (request.operationType === 'subscription' ? undefined : subgraphTimeoutMs),
-        // The request id travels to every subgraph, so their log lines carry it too. The principal goes
-        // here unsigned (this hook never sees the body; it also keeps the executor from sharing one
-        // in-flight call between principals) and is signed in `fetch` below.
-        headers: (request?: { context?: { requestId?: string; principal?: Principal } }): Record<string, string> => {
-          const id = request?.context?.requestId;
-          return { [PRINCIPAL_HEADER]: encodePrincipal(request?.context?.principal ?? SYSTEM), ...(id ? { [REQUEST_ID_HEADER]: id } : {}) };
-        },
-        // Each call signed now, for this subgraph only, over its method, path and exact body, with a
-        // fresh nonce: what one call carries is worth nothing for another call or another subgraph.
-        fetch: (async (input: string, init: RequestInit = {}) => {
-          const signed = signInit(input, init, key, target.name);
-          return signed ? send(input, signed) : send(await signRequest(new Request(input, init), key, target.name));
-        }) as FetchFn };
+        // The principal goes here unsigned (this hook never sees the body; it also keeps the executor
+        // from sharing one in-flight call between principals) and is signed in `fetch`.
+        headers: (request?: { context?: { requestId?: string; principal?: Principal } }) => contextHeaders(request?.context),
+        fetch: signedSend(target) };
     },
     // The supergraph only knows scalar names; use ObjectOS's scalars so bad dates are refused here,
     // during validation, before any subgraph is called.
@@ -232,6 +237,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     throw e;
   }
   const origins = createOriginPolicy(options.origins);
+  const singleHopCall: SubgraphCall = (name, body, context) => {
+    const to = byName.get(name)!;
+    const headers = { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...contextHeaders(context) };
+    return to.send(to.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(subgraphTimeoutMs) });
+  };
   const maxBodyBytes = protection.maxBodyBytes ?? PROTECTION_DEFAULTS.maxBodyBytes;
   const yoga = createYoga<Record<string, unknown>>({
     schema,
@@ -241,7 +251,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     landingPage: false,
     // Masking, codes and correlation ids live in one plugin.
     maskedErrors: false,
-    plugins: [useBodyLimit(maxBodyBytes), useOriginPolicy(origins), ...authPlugins, ...useProtection(protection, rateLimit), useFieldAccess(table), useLiveAccess(access), useCorrelatedErrors({ logger, classify: classifyGatewayError })],
+    plugins: [
+      useBodyLimit(maxBodyBytes), useOriginPolicy(origins), ...authPlugins, ...useProtection(protection, rateLimit), useFieldAccess(table), useLiveAccess(access),
+      useSingleHop({ owned: buildOwnership(sdls), call: singleHopCall }),
+      useCorrelatedErrors({ logger, classify: classifyGatewayError }),
+    ],
     context: ({ request }) => ({ principal: principalOfRequest(request) }),
   });
   return {

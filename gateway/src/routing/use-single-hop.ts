@@ -1,0 +1,77 @@
+import { getOperationAST, getVariableValues, GraphQLError, print, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { isDataOnly, rawResult } from '@objectos/observability';
+import type { Principal } from '@objectos/principal';
+import { soleSubgraph, type Ownership } from './ownership.ts';
+
+/** Sends one GraphQL request body to a subgraph, signed for it, and returns its response. */
+export type SubgraphCall = (name: string, body: string, context: { principal?: Principal; requestId?: string }) => Promise<Response>;
+
+/**
+ * One hop for an operation one subgraph answers whole (every query and mutation that stays inside the
+ * data subgraph, or inside identity): the document goes to that subgraph as it is, and its answer comes
+ * back as it is — no query plan, no stitching, no re-materialised result. Everything the gateway checks
+ * still runs first: authentication, limits, and the access decisions (a validation rule from the same
+ * table as the shield rules, which depend on the principal alone). Anything else (several subgraphs,
+ * abstract types, introspection, subscriptions) goes through the stitched schema as before.
+ */
+export function useSingleHop(options: { owned: Ownership; call: SubgraphCall }): Plugin {
+  const routes = new WeakMap<DocumentNode, Map<string, string | null>>();
+  const printed = new WeakMap<DocumentNode, string>();
+  const routeOf = (schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined): string | null => {
+    let byName = routes.get(document);
+    if (!byName) routes.set(document, (byName = new Map()));
+    const key = operationName ?? '';
+    if (!byName.has(key)) {
+      const operation = getOperationAST(document, operationName);
+      byName.set(key, operation ? soleSubgraph(schema, document, operation, options.owned) : null);
+    }
+    return byName.get(key)!;
+  };
+  // The client's own text when it is at hand (error locations then match it), else the document printed.
+  const textOf = (document: DocumentNode): string => {
+    let text = printed.get(document);
+    if (text === undefined) printed.set(document, (text = document.loc?.source.body ?? print(document)));
+    return text;
+  };
+  return {
+    onExecute({ args, setExecuteFn }) {
+      const target = routeOf(args.schema, args.document, args.operationName);
+      if (target === null) return;
+      setExecuteFn(async (a) => {
+        const operation = getOperationAST(a.document, a.operationName)!;
+        // Variables are coerced here as the gateway's own execution would, so bad ones get the same errors.
+        const coerced = getVariableValues(a.schema, operation.variableDefinitions ?? [], a.variableValues ?? {});
+        if (coerced.errors) return { errors: coerced.errors };
+        const body = JSON.stringify({ query: textOf(a.document), variables: a.variableValues ?? undefined, operationName: a.operationName ?? undefined });
+        let text: string;
+        let status: number;
+        try {
+          const response = await options.call(target, body, a.contextValue as { principal?: Principal; requestId?: string });
+          status = response.status;
+          text = await response.text();
+        } catch (e) {
+          // Unreachable or past its timeout: the error plugin codes it (TIMEOUT) and masks the rest.
+          return { data: null, errors: [new GraphQLError(`subgraph "${target}" failed: ${(e as Error).message}`, { originalError: e as Error })] };
+        }
+        if (isDataOnly(text)) return rawResult(text);
+        return fromSubgraph(text, status, target);
+      });
+    },
+  };
+}
+
+/** A subgraph answer with errors: each becomes a GraphQLError (code and path kept) for the error plugin. */
+function fromSubgraph(text: string, status: number, subgraph: string): ExecutionResult {
+  let body: { data?: Record<string, unknown> | null; errors?: GraphQLFormattedError[] };
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    throw new Error(`subgraph "${subgraph}" answered ${status} with a body that is not JSON`);
+  }
+  if (!body || typeof body !== 'object' || (!('data' in body) && !body.errors)) throw new Error(`subgraph "${subgraph}" answered ${status} without data or errors`);
+  return {
+    ...('data' in body ? { data: body.data ?? null } : {}),
+    ...(body.errors ? { errors: body.errors.map((e) => new GraphQLError(e.message, { path: e.path ?? null, extensions: e.extensions ?? {} })) } : {}),
+  };
+}
