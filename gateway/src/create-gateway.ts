@@ -79,6 +79,11 @@ export interface GatewayOptions {
   graphiql?: boolean;
   /** Limits, introspection, CSRF and trusted documents; safe defaults (introspection off). */
   protection?: ProtectionOptions;
+  /**
+   * Send an operation one subgraph answers whole straight to it, its answer passed through (see
+   * routing/use-single-hop.ts); off: every operation runs through the stitched schema. @default true
+   */
+  singleHop?: boolean;
   /** Longest wait for one subgraph call; past it the field fails with code TIMEOUT. @default 10000 */
   subgraphTimeoutMs?: number;
   /** Where error log lines go (pino). @default createLogger('gateway') */
@@ -253,7 +258,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     maskedErrors: false,
     plugins: [
       useBodyLimit(maxBodyBytes), useOriginPolicy(origins), ...authPlugins, ...useProtection(protection, rateLimit), useFieldAccess(table), useLiveAccess(access),
-      useSingleHop({ owned: buildOwnership(sdls), call: singleHopCall }),
+      ...(options.singleHop === false ? [] : [useSingleHop({ owned: buildOwnership(sdls), call: singleHopCall })]),
       useCorrelatedErrors({ logger, classify: classifyGatewayError }),
     ],
     context: ({ request }) => ({ principal: principalOfRequest(request) }),
