@@ -40,7 +40,7 @@ export function countingDatabase(db: Database, counter: CheckCounter): Database 
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   });
-  return { db: proxy as unknown as Db, engine: db.engine, close: async () => {} };
+  return { db: proxy as unknown as Db, engine: db.engine, run: db.run, close: async () => {} };
 }
 
 /** An in-process change feed that also keeps what was published (event ids, commit times, snapshots). */

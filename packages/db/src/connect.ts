@@ -26,6 +26,12 @@ export interface DatabaseOptions {
 export interface Database {
   db: Db;
   engine: 'pglite' | 'postgres';
+  /**
+   * Runs one statement given as text and parameters, past drizzle (no query building, no row
+   * mapping). On PostgreSQL a `name` makes it a prepared statement, parsed and planned once per
+   * connection. Logged to `onQuery` like every other statement.
+   */
+  run<T>(text: string, params: unknown[], name?: string): Promise<T[]>;
   close(): Promise<void>;
 }
 
@@ -38,7 +44,11 @@ export async function connectDatabase(options: DatabaseOptions = {}): Promise<Da
     pool.on('error', () => {});
     await pool.query('select 1');
     const db = drizzlePg({ client: pool, ...(logger ? { logger } : {}) }) as unknown as Db;
-    return { db, engine: 'postgres', close: () => pool.end() };
+    const run = async <T>(text: string, params: unknown[], name?: string): Promise<T[]> => {
+      options.onQuery?.(text, params);
+      return (await pool.query({ text, values: params, ...(name ? { name } : {}) })).rows as T[];
+    };
+    return { db, engine: 'postgres', run, close: () => pool.end() };
   }
   const dataDir = options.dataDir ?? 'memory://';
   const release = dataDir.startsWith('memory://') ? () => {} : lockDataDir(dataDir);
@@ -48,6 +58,10 @@ export async function connectDatabase(options: DatabaseOptions = {}): Promise<Da
     return {
       db,
       engine: 'pglite',
+      async run<T>(text: string, params: unknown[]): Promise<T[]> {
+        options.onQuery?.(text, params);
+        return (await client.query<T>(text, params)).rows;
+      },
       async close() {
         await client.close();
         release();

@@ -134,7 +134,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       graphiql,
       landingPage: false,
       maskedErrors: false,
-      plugins: [usePrincipalGuard({ key, audience: 'data', ...(options.replay ? { replay: options.replay } : {}) }), serveMetadata(compiled), ...(options.compiledReads === false ? [] : [useCompiledReads()]), useCorrelatedErrors({ logger, classify: classifyDataError })],
+      plugins: [usePrincipalGuard({ key, audience: 'data', ...(options.replay ? { replay: options.replay } : {}) }), serveMetadata(compiled), ...(options.compiledReads === false ? [] : [useCompiledReads(database)]), useCorrelatedErrors({ logger, classify: classifyDataError })],
       // Every request works on a copy of the source confined to its principal's organization.
       context: ({ request }) => {
         const principal = principalOf(request);

@@ -1,29 +1,57 @@
+import { createHash } from 'node:crypto';
+import type { DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { PgDialect } from 'drizzle-orm/pg-core';
+import type { Database } from '@objectos/db';
 import { rawResult } from '@objectos/observability';
 import type { DataContext } from '../resolvers.ts';
-import { compileRead, responseText } from './compile.ts';
+import { compileRead, responseText, type CompiledRead } from './compile.ts';
+
+interface Prepared { text: string; params: unknown[]; name: string; read: CompiledRead }
+
+/** Compiled statements kept per document (yoga keeps parsed documents): this many per document, then reset. */
+const PER_DOCUMENT = 256;
 
 /**
  * Reads answered by one SQL statement that builds the response JSON in PostgreSQL (as PostGraphile and
  * Hasura do): no resolver runs, no row is materialised in JavaScript, and the text goes out as it came.
- * Whatever the compiler does not cover, or a value it would word differently, runs through graphql-js
- * as before, so both paths give the same response.
+ * A statement is compiled once per document, variables and principal, and runs as a prepared
+ * statement on PostgreSQL. Whatever the compiler does not cover, or a value it would word differently,
+ * runs through graphql-js as before, so both paths give the same response.
  */
-export function useCompiledReads(): Plugin<DataContext> {
+export function useCompiledReads(database: Database): Plugin<DataContext> {
+  const dialect = new PgDialect();
+  const compiled = new WeakMap<DocumentNode, Map<string, Prepared | null>>();
+  const prepare = (ctx: DataContext, args: { schema: Parameters<typeof compileRead>[1]; document: DocumentNode; operationName?: string | null; variableValues?: Record<string, unknown> | null }): Prepared | null => {
+    let byKey = compiled.get(args.document);
+    if (!byKey) compiled.set(args.document, (byKey = new Map()));
+    // Everything a statement depends on: the principal (tenant, access), the operation and its variables.
+    const key = `${JSON.stringify(ctx.principal)}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}`;
+    let prepared = byKey.get(key);
+    if (prepared === undefined) {
+      const read = compileRead(ctx.ds, args.schema, args.document, args.operationName, args.variableValues);
+      if (read) {
+        const q = dialect.sqlToQuery(read.statement);
+        prepared = { text: q.sql, params: q.params, name: `objectos_${createHash('sha1').update(q.sql).digest('hex').slice(0, 24)}`, read };
+      } else prepared = null;
+      if (byKey.size >= PER_DOCUMENT) byKey.clear();
+      byKey.set(key, prepared);
+    }
+    return prepared;
+  };
   return {
     onExecute({ args, setExecuteFn, executeFn }) {
-      const ctx = args.contextValue as DataContext;
-      const read = compileRead(ctx.ds, args.schema, args.document, args.operationName, args.variableValues);
-      if (!read) return;
+      const prepared = prepare(args.contextValue as DataContext, args);
+      if (!prepared) return;
       setExecuteFn(async (a) => {
         let rows: Record<string, string | null>[];
         try {
-          rows = ((await ctx.ds.db.execute(read.statement)) as unknown as { rows: Record<string, string | null>[] }).rows;
+          rows = await database.run<Record<string, string | null>>(prepared.text, prepared.params, prepared.name);
         } catch {
           // A value to word differently (see `fallback`), or a database error the general path words (timeouts).
           return executeFn(a);
         }
-        return rawResult(responseText(read, rows[0]!));
+        return rawResult(responseText(prepared.read, rows[0]!));
       });
     },
   };
