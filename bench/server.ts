@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { audienceKey, signPrincipal } from '@objectos/principal';
+import { audienceKey, isPrincipal, signPrincipal, type Principal } from '@objectos/principal';
 import { TEST_SECRET, testAuth, testPrincipal } from '@objectos/testkit';
 import type { AddressInfo } from 'node:net';
 import { createDataSubgraph } from '@objectos/data-subgraph';
@@ -9,6 +9,7 @@ import { createGateway } from '@objectos/gateway';
  * Benchmark server (its own process, so load generation does not share its event loop).
  * ROLE=all: the data subgraph on one port and a gateway calling it in process on another.
  * ROLE=gateway: a gateway only, calling the data subgraph over HTTP at DATA_URL.
+ * ROLE=direct: the data subgraph only, behind the signing front, as BENCH_PRINCIPAL (bench/vs-postgraphile.ts).
  */
 const HOP_BY_HOP = new Set(['connection', 'content-length', 'transfer-encoding', 'keep-alive']);
 const listen = async (handler: Parameters<typeof createServer>[1]): Promise<number> => {
@@ -17,16 +18,13 @@ const listen = async (handler: Parameters<typeof createServer>[1]): Promise<numb
   return (server.address() as AddressInfo).port;
 };
 
-if (process.env['ROLE'] === 'gateway') {
-  const gateway = await createGateway({ auth: testAuth(), subgraphs: [{ name: 'data', url: process.env['DATA_URL']! }] });
-  console.log(`READY gateway=${await listen(gateway.yoga)}`);
-} else {
-  const data = await createDataSubgraph({ secret: TEST_SECRET, metadata: 'metadata', databaseUrl: process.env['DATABASE_URL']!, poolSize: 20 });
-  const gateway = await createGateway({ auth: testAuth(), subgraphs: [{ name: 'data', url: 'http://data.internal/graphql', sdl: data.sdl, fetch: data.fetch }] });
-  // "Direct" stands for a trusted caller: each request gets the test principal signed for the data
-  // subgraph over its method, path and body (a few µs of hashing and HMAC), as it accepts nothing else.
+/**
+ * "Direct" stands for a trusted caller: each request gets `principal` signed for the data subgraph over
+ * its method, path and body (a few µs of hashing and HMAC), as it accepts nothing else.
+ */
+function signingFront(fetchData: (r: Request) => Promise<Response>, principal: Principal): Parameters<typeof createServer>[1] {
   const key = audienceKey(TEST_SECRET, 'data');
-  const direct: Parameters<typeof createServer>[1] = (req, res) => {
+  return (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -35,14 +33,28 @@ if (process.env['ROLE'] === 'gateway') {
       const method = req.method ?? 'GET';
       const headers = new Headers();
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && !HOP_BY_HOP.has(k)) headers.set(k, v);
-      for (const [k, v] of Object.entries(signPrincipal(testPrincipal(), key, { audience: 'data', method, url, body }))) headers.set(k, v);
-      void data.fetch(new Request(url, { method, headers, ...(body ? { body } : {}) })).then(async (r) => {
+      for (const [k, v] of Object.entries(signPrincipal(principal, key, { audience: 'data', method, url, body }))) headers.set(k, v);
+      void fetchData(new Request(url, { method, headers, ...(body ? { body } : {}) })).then(async (r) => {
         res.writeHead(r.status, Object.fromEntries(r.headers));
         res.end(Buffer.from(await r.arrayBuffer()));
       });
     });
   };
-  console.log(`READY direct=${await listen(direct)} gateway=${await listen(gateway.yoga)}`);
+}
+
+if (process.env['ROLE'] === 'gateway') {
+  const gateway = await createGateway({ auth: testAuth(), subgraphs: [{ name: 'data', url: process.env['DATA_URL']! }] });
+  console.log(`READY gateway=${await listen(gateway.yoga)}`);
+} else if (process.env['ROLE'] === 'direct') {
+  // The data subgraph alone, behind the trusted signing front, acting as BENCH_PRINCIPAL (a Principal as JSON).
+  const principal: unknown = JSON.parse(process.env['BENCH_PRINCIPAL'] ?? 'null');
+  if (!isPrincipal(principal)) throw new Error('ROLE=direct needs BENCH_PRINCIPAL: a Principal as JSON');
+  const data = await createDataSubgraph({ secret: TEST_SECRET, metadata: 'metadata', databaseUrl: process.env['DATABASE_URL']!, poolSize: Number(process.env['POOL_SIZE'] ?? 10) });
+  console.log(`READY direct=${await listen(signingFront(data.fetch, principal))}`);
+} else {
+  const data = await createDataSubgraph({ secret: TEST_SECRET, metadata: 'metadata', databaseUrl: process.env['DATABASE_URL']!, poolSize: 20 });
+  const gateway = await createGateway({ auth: testAuth(), subgraphs: [{ name: 'data', url: 'http://data.internal/graphql', sdl: data.sdl, fetch: data.fetch }] });
+  console.log(`READY direct=${await listen(signingFront(data.fetch, testPrincipal()))} gateway=${await listen(gateway.yoga)}`);
 }
 
 // Exit cleanly on SIGTERM so that --cpu-prof (BENCH_PROFILE=1) can write its profile.
