@@ -160,8 +160,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const sdls = await Promise.all(subgraphs.map(async (s) => ({ name: s.name, url: s.url, sdl: s.sdl ?? (await fetchSdl(s, auth.secret)) })));
   const supergraphSdl = composeSupergraph(sdls);
   // Each subgraph's sender: in process or over HTTP, every call signed for it alone (see `sign`).
+  // In process, requests are built with yoga's fetch API (set below): a string body stays a string,
+  // where the global Request would wrap it in a stream for the subgraph to read back.
+  const api: { Request: typeof Request } = { Request };
   const senders = new Map(subgraphs.map((s) => {
-    const send: FetchFn = s.fetch ? (input, init) => s.fetch!(new Request(input, init)) : fetch;
+    const send: FetchFn = s.fetch ? (input, init) => s.fetch!(new api.Request(input, init)) : fetch;
     return [s.url, { source: s, key: audienceKey(auth.secret, s.name), send }];
   }));
   // Each call signed now, for this subgraph only, over its method, path and exact body, with a fresh
@@ -263,6 +266,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ],
     context: ({ request }) => ({ principal: principalOfRequest(request) }),
   });
+  api.Request = yoga.fetchAPI.Request;
   return {
     supergraphSdl,
     schema,

@@ -31,21 +31,34 @@ export function listSizeEstimator({ defaultPageSize, defaultChildListSize }: Pic
   };
 }
 
+/** Costs kept per parsed document (yoga keeps parsed documents): this many variants each, then reset. */
+const PER_DOCUMENT = 256;
+
 export function useCostLimit(options: CostLimitOptions): Plugin {
   const estimator = listSizeEstimator(options);
+  // A cost depends on the document, the operation and the variables only (not on who asks).
+  const costs = new WeakMap<DocumentNode, Map<string, number | Error>>();
+  const costOf = (schema: Parameters<typeof getComplexity>[0]['schema'], document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown>): number | Error => {
+    let byKey = costs.get(document);
+    if (!byKey) costs.set(document, (byKey = new Map()));
+    const key = `${operationName ?? ''}\u0000${JSON.stringify(variables)}`;
+    let cost = byKey.get(key);
+    if (cost === undefined) {
+      try {
+        cost = getComplexity({ schema, query: document, variables, ...(operationName ? { operationName } : {}), estimators: [estimator] });
+      } catch (e) {
+        cost = e as Error;
+      }
+      if (byKey.size >= PER_DOCUMENT) byKey.clear();
+      byKey.set(key, cost);
+    }
+    return cost;
+  };
   return {
     onExecute({ args, setResultAndStopExecution }) {
-      let cost: number;
-      try {
-        cost = getComplexity({
-          schema: args.schema,
-          query: args.document as DocumentNode,
-          variables: (args.variableValues ?? {}) as Record<string, unknown>,
-          ...(args.operationName ? { operationName: args.operationName } : {}),
-          estimators: [estimator],
-        });
-      } catch (e) {
-        setResultAndStopExecution({ errors: [new GraphQLError((e as Error).message, { extensions: { code: 'BAD_USER_INPUT' } })] });
+      const cost = costOf(args.schema, args.document as DocumentNode, args.operationName, (args.variableValues ?? {}) as Record<string, unknown>);
+      if (cost instanceof Error) {
+        setResultAndStopExecution({ errors: [new GraphQLError(cost.message, { extensions: { code: 'BAD_USER_INPUT' } })] });
         return;
       }
       if (cost > options.maxCost) {

@@ -48,6 +48,7 @@ const authenticatedKinds = new Set<Principal['kind']>(['user', 'api_key']);
 const NO_ACCESS: ObjectAccess = { read: false, create: false, edit: false, delete: false, viewAll: false, modifyAll: false, fields: {} };
 
 const subjects = new WeakMap<object, Subject>();
+const accessOf = new WeakMap<Principal, { sources: readonly CompiledSchema[]; computed: (Access | undefined)[]; digest?: string }>();
 
 /**
  * The subject of a GraphQL context (yoga's, or a validation-time one carrying `request`), memoized per
@@ -59,13 +60,16 @@ export function subjectOf(context: unknown, sources: readonly CompiledSchema[]):
   let s = subjects.get(key);
   if (!s) {
     const principal = ctx.principal ?? (ctx.request ? principalOfRequest(ctx.request) : ANONYMOUS);
-    const computed: (Access | undefined)[] = [];
-    let digest: string | undefined;
+    // A principal object is shared by the requests its credentials make (the principal cache): its
+    // access and digest are computed once for all of them.
+    let shared = accessOf.get(principal);
+    if (!shared || shared.sources !== sources) accessOf.set(principal, (shared = { sources, computed: [] }));
+    const { computed } = shared;
     const access = (i: number) => (computed[i] ??= accessFor(sources[i]!.plan, sources[i]!.security, principal));
     s = {
       principal,
       access,
-      digest: () => (digest ??= digestOf(principal, sources.map((_, i) => access(i)))),
+      digest: () => (shared.digest ??= digestOf(principal, sources.map((_, i) => access(i)))),
     };
     subjects.set(key, s);
   }

@@ -127,6 +127,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       ? await seedDemoData({ ...source, tenant: options.seedOrganizationId, actor: options.seedOwnerId ?? null })
       : null;
     const sdl = compiled.subgraphs.data.sdl;
+    const accesses = new Map<string, ReturnType<typeof accessFor>>();
     const schema = buildSubgraphSchema([{ typeDefs: parse(sdl), resolvers: buildResolvers(source, hub) }]);
     const yoga = createYoga<Record<string, unknown>, DataContext>({
       schema,
@@ -138,12 +139,18 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       // Every request works on a copy of the source confined to its principal's organization.
       context: ({ request }) => {
         const principal = principalOf(request);
-        const access = accessFor(compiled.plan, compiled.security, principal);
+        const principalKey = JSON.stringify(principal);
+        // Access depends on the principal alone: computed once per distinct principal (bounded).
+        let access = accesses.get(principalKey);
+        if (!access) {
+          if (accesses.size >= 1_000) accesses.clear();
+          accesses.set(principalKey, (access = accessFor(compiled.plan, compiled.security, principal)));
+        }
         const ds: DataSource = {
           ...source, tenant: principal.organizationId, actor: principal.userId,
           sc: { plan: compiled.plan, security: compiled.security, access, tables },
         };
-        return { ds, principal, loaders: createLoaders(ds) };
+        return { ds, principal, principalKey, loaders: createLoaders(ds) };
       },
     });
     return {

@@ -16,6 +16,8 @@ import { changesOf, type ChangedArgs, type ChangePayload } from './events/subscr
 export interface DataContext {
   ds: DataSource;
   principal: Principal;
+  /** The principal as JSON: a key for what depends on it alone (access, compiled statements). */
+  principalKey?: string;
   loaders: Loaders;
 }
 

@@ -26,7 +26,7 @@ export function useCompiledReads(database: Database): Plugin<DataContext> {
     let byKey = compiled.get(args.document);
     if (!byKey) compiled.set(args.document, (byKey = new Map()));
     // Everything a statement depends on: the principal (tenant, access), the operation and its variables.
-    const key = `${JSON.stringify(ctx.principal)}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}`;
+    const key = `${ctx.principalKey ?? JSON.stringify(ctx.principal)}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}`;
     let prepared = byKey.get(key);
     if (prepared === undefined) {
       const read = compileRead(ctx.ds, args.schema, args.document, args.operationName, args.variableValues);
