@@ -9,7 +9,7 @@ import type { ColumnPlan, ObjectPlan } from '@objectos/schema';
 import { literal } from '@objectos/db';
 import type { DataSource } from '../data-source.ts';
 import { col, tenantColumn, type DynTable } from '../db/tables.ts';
-import { recordSql } from '../security/predicates.ts';
+import { recordSql, type VisibleParent } from '../security/predicates.ts';
 import { columnReadable } from '../security/fields.ts';
 import { buildWhere, isUuid, type WhereInput } from '../sql/where.ts';
 import { orderSql, resolveOrder, type OrderByInput } from '../sql/order.ts';
@@ -54,10 +54,13 @@ interface Ctx {
   aliases: number;
 }
 
-/** The rows of `object` (as the aliased `t`) the request may read: tenant wall and record security. */
-function visible(ds: DataSource, object: string, t: DynTable): SQL {
+/**
+ * The rows of `object` (as the aliased `t`) the request may read: tenant wall and record security. Children
+ * listed under a parent row of the same statement skip re-checking that parent (`parent`).
+ */
+function visible(ds: DataSource, object: string, t: DynTable, parent?: VisibleParent): SQL {
   if (ds.tenant === null) return sql`false`;
-  return ds.sc ? recordSql(ds.sc, object, t, 'read') : eq(tenantColumn(t), ds.tenant);
+  return ds.sc ? recordSql(ds.sc, object, t, 'read', 0, parent) : eq(tenantColumn(t), ds.tenant);
 }
 
 function aliased(ctx: Ctx, p: ObjectPlan): { t: DynTable; from: SQL } {
@@ -112,12 +115,12 @@ function lookupJson(ctx: Ctx, p: ObjectPlan, t: DynTable, r: ObjectPlan['relatio
 }
 
 /** A page of records as a JSON array, in `order`, `limit`/`offset` applied (children: per parent). */
-function pageOf(ctx: Ctx, q: ObjectPlan, type: GraphQLObjectType, nodes: readonly FieldNode[] | null, where: (t: DynTable) => SQL | undefined, orderBy: OrderByInput[] | null | undefined, limit: number | null, offset: number) {
+function pageOf(ctx: Ctx, q: ObjectPlan, type: GraphQLObjectType, nodes: readonly FieldNode[] | null, where: (t: DynTable) => SQL | undefined, orderBy: OrderByInput[] | null | undefined, limit: number | null, offset: number, parent?: VisibleParent) {
   const target = aliased(ctx, q);
   const readable = (c: ColumnPlan) => columnReadable(ctx.ds, q, c);
   const order = orderSql(target.t, resolveOrder(q, orderBy, readable));
   const row = nodes ? rowJson(ctx, q, target.t, type, nodes) : sql`null`;
-  const cond = and(visible(ctx.ds, q.object.name, target.t), where(target.t));
+  const cond = and(visible(ctx.ds, q.object.name, target.t, parent), where(target.t));
   // n counts from 1 within the page (rows before the offset are numbered too, then skipped).
   return sql`select ${row} as j, row_number() over (order by ${sql.join(order, sql`, `)})${offset ? sql` - ${offset}` : sql``} as n from ${target.from} where ${cond}
     order by ${sql.join(order, sql`, `)}${limit === null ? sql`` : sql` limit ${limit}`}${offset ? sql` offset ${offset}` : sql``}`;
@@ -136,7 +139,7 @@ function childrenJson(ctx: Ctx, p: ObjectPlan, t: DynTable, r: ObjectPlan['rever
   const parentId = col(t, p.columns[0]!);
   const fkColumn = q.columns.find((c) => c.column === r.column)!;
   const page = pageOf(ctx, q, type, nodes, (ct) => and(eq(col(ct, fkColumn), parentId), buildWhere(q, ct, args.where as WhereInput | null, 'where', readable)),
-    args.orderBy, args.limit ?? null, args.offset ?? 0);
+    args.orderBy, args.limit ?? null, args.offset ?? 0, { object: p.object.name, column: r.column });
   return sql`(select coalesce('[' || string_agg(s.j, ',' order by s.n) || ']', '[]') from (${page}) s)`;
 }
 

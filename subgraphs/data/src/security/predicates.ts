@@ -74,8 +74,14 @@ function manualShareSql(sc: SecurityContext, object: string, t: DynTable, level:
     and s.record_id = ${idCol}${level === 'edit' ? sql` and s.access_level = 'edit'` : sql``} and (${or(...reach)}))`;
 }
 
+/**
+ * A parent record already known to be readable: `t` is reached through its `column` from a row of
+ * `object` that passed the read predicate in the same statement (children listed under their parent).
+ */
+export interface VisibleParent { object: string; column: string }
+
 /** One grant as SQL over `t`. */
-export function grantSql(sc: SecurityContext, object: string, t: DynTable, g: Grant, depth: number): SQL {
+export function grantSql(sc: SecurityContext, object: string, t: DynTable, g: Grant, depth: number, parent?: VisibleParent): SQL {
   switch (g.kind) {
     case 'all': return TRUE;
     case 'owner': return sc.access.userId === null ? FALSE : eq(ownerCol(t), sc.access.userId);
@@ -87,6 +93,8 @@ export function grantSql(sc: SecurityContext, object: string, t: DynTable, g: Gr
     case 'criteria': return conditionSql(sc, object, t, g.condition);
     case 'manualShare': return manualShareSql(sc, object, t, g.level);
     case 'parent': {
+      // Controlled by a parent the statement already holds as readable: nothing left to check.
+      if (parent && g.level === 'read' && g.object === parent.object && g.column === parent.column) return TRUE;
       const name = `_sec_parent_${depth}`;
       const p = alias(sc.tables[g.object]!, name) as unknown as DynTable;
       const pid = col(p, sc.plan.objects[g.object]!.columns[0]!);
@@ -110,13 +118,14 @@ export function rlsSql(sc: SecurityContext, object: string, t: DynTable, op: Rls
  * permission and record access (OWD, owner, hierarchy, sharing rules, manual shares, parent), AND the
  * RLS policies of the operation. Everything a read path selects goes through this.
  */
-export function recordSql(sc: SecurityContext, object: string, t: DynTable, op: Operation, depth = 0): SQL {
+export function recordSql(sc: SecurityContext, object: string, t: DynTable, op: Operation, depth = 0, parent?: VisibleParent): SQL {
   if (sc.access.organizationId === null) return FALSE;
   const a = sc.access.objects[object];
   if (!a || (op === 'delete' && !a.delete)) return FALSE;
   const grants = recordGrants(sc.security, sc.access, object, op === 'read' ? 'read' : 'edit');
   if (grants.length === 0) return FALSE;
-  const access = grants.some((g) => g.kind === 'all') ? TRUE : or(...grants.map((g) => grantSql(sc, object, t, g, depth)))!;
+  const open = (g: Grant) => g.kind === 'all' || (op === 'read' && g.kind === 'parent' && grantSql(sc, object, t, g, depth, parent) === TRUE);
+  const access = grants.some(open) ? TRUE : or(...grants.map((g) => grantSql(sc, object, t, g, depth, parent)))!;
   // An edit or delete must also see the row: select policies apply to them too (as in PostgreSQL).
   const rls = [rlsSql(sc, object, t, 'select', 'using'), op === 'read' ? null : rlsSql(sc, object, t, RLS_OP[op], 'using')];
   return and(eq(tenantCol(t), sc.access.organizationId), access, ...rls.filter((x): x is SQL => x !== null))!;
