@@ -1,7 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import type { Principal } from '@objectos/principal';
 import { freePort, gqlOk, signIn, withHeaders } from '@objectos/testkit';
+import { readFileSync } from 'node:fs';
+import { REPO_ROOT } from '@objectos/testkit';
 import { spawnNode, type ServerProcess } from './process.ts';
+
+/** `npm start`'s node arguments, read from package.json, so the bench runs exactly what users run. */
+export function startScriptArgs(): string[] {
+  const pkg = JSON.parse(readFileSync(`${REPO_ROOT}package.json`, 'utf8')) as { scripts: { start: string } };
+  const [node, ...args] = pkg.scripts.start.split(/\s+/);
+  if (node !== 'node') throw new Error(`the start script does not run node directly: ${pkg.scripts.start}`);
+  return args;
+}
+
+/** The V8 flags of `npm start` (the heap limit): the direct target gets the same, so both GC alike. */
+const nodeFlags = (): string[] => startScriptArgs().filter((a) => a.startsWith('--max-') || a.startsWith('--heap'));
 
 export type TargetKey = 'postgraphile' | 'direct' | 'gateway';
 
@@ -31,13 +44,13 @@ export interface GatewayTarget extends Target {
 }
 
 /**
- * The real `npm start` entry (`node --import tsx gateway/src/main.ts`) on the bench database, in
+ * The real `npm start` entry (package.json's start script, V8 flags included) on the bench database, in
  * production mode with every protection on; only the per-IP rate limit is raised. It migrates, creates
  * the demo admin and organization, and seeds the demo records; then the bench signs in as that admin.
  */
 export async function startGateway(databaseUrl: string, rateLimitPerMinute: number): Promise<GatewayTarget> {
   const port = await freePort();
-  const proc = spawnNode('gateway (npm start)', ['--import', 'tsx', 'gateway/src/main.ts'], {
+  const proc = spawnNode('gateway (npm start)', startScriptArgs(), {
     DATABASE_URL: databaseUrl,
     NODE_ENV: 'production',
     HOST: '127.0.0.1',
@@ -96,7 +109,7 @@ async function resolvePrincipal(gateway: ReturnType<typeof withHeaders>): Promis
 
 /** The data subgraph in its own process behind bench/server.ts's signing front (ROLE=direct). */
 export async function startDirect(databaseUrl: string, principal: Principal): Promise<Target> {
-  const proc = spawnNode('data subgraph, direct', ['--import', 'tsx', 'bench/server.ts'], {
+  const proc = spawnNode('data subgraph, direct', [...nodeFlags(), '--import', 'tsx', 'bench/server.ts'], {
     ROLE: 'direct',
     NODE_ENV: 'production',
     DATABASE_URL: databaseUrl,
