@@ -58,7 +58,7 @@ if (process.env['DATABASE_URL']) {
   database = await connectDatabase({ databaseUrl: pgDb.url, poolSize: 10, onQuery });
 } else database = await connectDatabase({ dataDir: 'memory://', onQuery });
 const data = await createDataSubgraph({ metadata: 'metadata', database, secret: TEST_SECRET });
-const subgraphs = [{ name: 'data', url: 'http://data.internal/graphql', sdl: data.sdl, fetch: data.fetch }];
+const subgraphs = [{ name: 'data', url: 'http://data.internal/graphql', sdl: data.sdl, fetch: data.fetch, ...(data.readCompiled ? { readCompiled: data.readCompiled } : {}) }];
 const gateways: Record<'admin' | 'member', Gateway> = {
   admin: await createGateway({ subgraphs, auth: { secret: TEST_SECRET, resolve: async () => ({ principal: admin }) } }),
   member: await createGateway({ subgraphs, auth: { secret: TEST_SECRET, resolve: async () => ({ principal: member }) } }),

@@ -53,7 +53,7 @@ if (process.env['ROLE'] === 'gateway') {
   console.log(`READY direct=${await listen(signingFront(data.fetch, principal))}`);
 } else {
   const data = await createDataSubgraph({ secret: TEST_SECRET, metadata: 'metadata', databaseUrl: process.env['DATABASE_URL']!, poolSize: 20 });
-  const gateway = await createGateway({ auth: testAuth(), subgraphs: [{ name: 'data', url: 'http://data.internal/graphql', sdl: data.sdl, fetch: data.fetch }] });
+  const gateway = await createGateway({ auth: testAuth(), subgraphs: [{ name: 'data', url: 'http://data.internal/graphql', sdl: data.sdl, fetch: data.fetch, ...(data.readCompiled ? { readCompiled: data.readCompiled } : {}) }] });
   console.log(`READY direct=${await listen(signingFront(data.fetch, testPrincipal()))} gateway=${await listen(gateway.yoga)}`);
 }
 

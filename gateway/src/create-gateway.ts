@@ -23,7 +23,7 @@ import { loadSecurity } from './security/load-security.ts';
 import { applyShield, buildShield, type ShieldSetup } from './security/shield.ts';
 import { useFieldAccess } from './security/use-field-access.ts';
 import { buildOwnership } from './routing/ownership.ts';
-import { useSingleHop, type SubgraphCall } from './routing/use-single-hop.ts';
+import { useSingleHop, type LocalRead, type SubgraphCall } from './routing/use-single-hop.ts';
 
 /**
  * A subgraph the gateway routes to: in-process (`fetch` given) or over HTTP at `url`. Its `name` is the
@@ -37,6 +37,11 @@ export interface SubgraphSource {
   sdl?: string;
   /** In-process handler: requests never leave the process. */
   fetch?: (request: Request) => Promise<Response>;
+  /**
+   * In process only: a query the subgraph compiles answered as response text for the principal (null:
+   * use `fetch`). Nothing crosses a process boundary, so the principal object is handed over as is.
+   */
+  readCompiled?: LocalRead;
 }
 
 export interface GatewayAuthOptions {
@@ -261,7 +266,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     maskedErrors: false,
     plugins: [
       useBodyLimit(maxBodyBytes), useOriginPolicy(origins), ...authPlugins, ...useProtection(protection, rateLimit), useFieldAccess(table), useLiveAccess(access),
-      ...(options.singleHop === false ? [] : [useSingleHop({ owned: buildOwnership(sdls), call: singleHopCall })]),
+      ...(options.singleHop === false ? [] : [useSingleHop({ owned: buildOwnership(sdls), call: singleHopCall, local: new Map(subgraphs.flatMap((s) => (s.readCompiled ? [[s.name, s.readCompiled] as const] : []))) })]),
       useCorrelatedErrors({ logger, classify: classifyGatewayError }),
     ],
     context: ({ request }) => ({ principal: principalOfRequest(request) }),

@@ -77,7 +77,7 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
         ...(identity?.demo?.organizationId ? { seedOrganizationId: identity.demo.organizationId } : {}),
       });
     const subgraphs: SubgraphSource[] = Object.entries(config.remoteSubgraphs).map(([name, url]) => ({ name, url }));
-    if (data) subgraphs.unshift({ name: 'data', url: 'http://data.objectos.internal/graphql', sdl: data.sdl, fetch: data.fetch });
+    if (data) subgraphs.unshift({ name: 'data', url: 'http://data.objectos.internal/graphql', sdl: data.sdl, fetch: data.fetch, ...(data.readCompiled ? { readCompiled: data.readCompiled } : {}) });
     if (identity) subgraphs.unshift({ name: 'identity', url: 'http://identity.objectos.internal/graphql', sdl: identity.sdl, fetch: identity.fetch });
     const identityRoute = identity
       ? { fetch: identity.fetch, baseUrl: 'http://identity.objectos.internal' }

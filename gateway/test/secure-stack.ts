@@ -44,7 +44,7 @@ export async function startSecureStack(engine: Engine, options: { policy?: Parti
   const gateway = await createGateway({
     subgraphs: [
       { name: 'identity', url: 'http://identity.test/graphql', sdl: identity.sdl, fetch: identity.fetch },
-      { name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: (r) => (dataCalls++, data.fetch(r)) },
+      { name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: (r) => (dataCalls++, data.fetch(r)), readCompiled: (...a) => (dataCalls++, data.readCompiled!(...a)) },
     ],
     auth: {
       secret: TEST_SECRET,

@@ -61,6 +61,31 @@ describe.each(engines())('single hop through the gateway on $name', (engine) => 
     expect(s.statements.length).toBeLessThanOrEqual(4);
   });
 
+  it('in process, a compiled read is answered without a request; anything else goes signed through fetch', async () => {
+    let fetches = 0;
+    let reads = 0;
+    const g = await createGateway({
+      auth: testAuth(),
+      subgraphs: [{
+        name: 'data', url: 'http://data.test/graphql', sdl: s.data.sdl,
+        fetch: (r) => (r.method === 'POST' && fetches++, s.data.fetch(r)),
+        readCompiled: (...a) => (reads++, s.data.readCompiled!(...a)),
+      }],
+    });
+    try {
+      const compiled = await gql(g.fetch, '{ accounts(first: 3) { nodes { name contacts { lastName } } } }');
+      expect(compiled).toEqual(await gql(stitched.fetch, '{ accounts(first: 3) { nodes { name contacts { lastName } } } }'));
+      expect({ reads, fetches }).toEqual({ reads: 1, fetches: 0 });
+      const cursors = await gql(g.fetch, '{ accounts(first: 1) { edges { cursor } } }');
+      expect(cursors.errors).toBeUndefined();
+      expect({ reads, fetches }).toEqual({ reads: 2, fetches: 1 });
+      await gql(g.fetch, 'mutation { createAccount(input: { name: "Local hop" }) { id } }');
+      expect({ reads, fetches }).toEqual({ reads: 2, fetches: 2 });
+    } finally {
+      await g.dispose();
+    }
+  });
+
   it('sends the document as written, once, with the principal of each request: another organization sees its own records only', async () => {
     const sent: string[] = [];
     const spy = async (r: Request) => {

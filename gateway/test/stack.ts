@@ -31,7 +31,7 @@ export async function startStack(engine: Engine, options: { seed?: boolean; meta
     outboxSweepMs: 3_600_000,
   });
   await data.relay.drain();
-  const gateway = await createGateway({ subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: data.fetch }], auth: testAuth() });
+  const gateway = await createGateway({ subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: data.fetch, ...(data.readCompiled ? { readCompiled: data.readCompiled } : {}) }], auth: testAuth() });
   return {
     data,
     gateway,

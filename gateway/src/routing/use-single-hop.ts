@@ -4,6 +4,9 @@ import { isDataOnly, rawResult } from '@objectos/observability';
 import type { Principal } from '@objectos/principal';
 import { soleSubgraph, type Ownership } from './ownership.ts';
 
+/** An in-process subgraph's compiled read: response text for the principal, or null (then `call`). */
+export type LocalRead = (principal: Principal, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined) => Promise<string | null>;
+
 /** Sends one GraphQL request body to a subgraph, signed for it, and returns its response. */
 export type SubgraphCall = (name: string, body: string, context: { principal?: Principal; requestId?: string }) => Promise<Response>;
 
@@ -15,7 +18,7 @@ export type SubgraphCall = (name: string, body: string, context: { principal?: P
  * table as the shield rules, which depend on the principal alone). Anything else (several subgraphs,
  * abstract types, introspection, subscriptions) goes through the stitched schema as before.
  */
-export function useSingleHop(options: { owned: Ownership; call: SubgraphCall }): Plugin {
+export function useSingleHop(options: { owned: Ownership; call: SubgraphCall; local?: ReadonlyMap<string, LocalRead> }): Plugin {
   const routes = new WeakMap<DocumentNode, Map<string, string | null>>();
   const printed = new WeakMap<DocumentNode, string>();
   const routeOf = (schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined): string | null => {
@@ -43,19 +46,24 @@ export function useSingleHop(options: { owned: Ownership; call: SubgraphCall }):
         // Variables are coerced here as the gateway's own execution would, so bad ones get the same errors.
         const coerced = getVariableValues(a.schema, operation.variableDefinitions ?? [], a.variableValues ?? {});
         if (coerced.errors) return { errors: coerced.errors };
+        const context = a.contextValue as { principal?: Principal; requestId?: string };
+        // In process, a read the subgraph compiles needs no request at all: its answer text comes back.
+        const local = operation.operation === 'query' && context.principal ? options.local?.get(target) : undefined;
+        const text = local ? await local(context.principal!, a.document, a.operationName, a.variableValues) : null;
+        if (text !== null) return rawResult(text);
         const body = JSON.stringify({ query: textOf(a.document), variables: a.variableValues ?? undefined, operationName: a.operationName ?? undefined });
-        let text: string;
+        let answer: string;
         let status: number;
         try {
-          const response = await options.call(target, body, a.contextValue as { principal?: Principal; requestId?: string });
+          const response = await options.call(target, body, context);
           status = response.status;
-          text = await response.text();
+          answer = await response.text();
         } catch (e) {
           // Unreachable or past its timeout: the error plugin codes it (TIMEOUT) and masks the rest.
           return { data: null, errors: [new GraphQLError(`subgraph "${target}" failed: ${(e as Error).message}`, { originalError: e as Error })] };
         }
-        if (isDataOnly(text)) return rawResult(text);
-        return fromSubgraph(text, status, target);
+        if (isDataOnly(answer)) return rawResult(answer);
+        return fromSubgraph(answer, status, target);
       });
     },
   };

@@ -1,10 +1,10 @@
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { parse, type GraphQLSchema } from 'graphql';
+import { parse, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { loadMetadata, type MetadataModel } from '@objectos/metadata';
 import { accessFor, compile, type CompiledSchema } from '@objectos/schema';
 import { connectDatabase, ensureSecurityTables, type Database, type DatabaseOptions } from '@objectos/db';
-import { audienceKey, METADATA_ENDPOINT, principalOf, usePrincipalGuard, type ReplayStore } from '@objectos/principal';
+import { audienceKey, METADATA_ENDPOINT, principalOf, usePrincipalGuard, type Principal, type ReplayStore } from '@objectos/principal';
 import type { Plugin } from 'graphql-yoga';
 import { migrate, type MigrationResult } from './db/migrate.ts';
 import { buildTables } from './db/tables.ts';
@@ -12,7 +12,8 @@ import type { DataSource } from './data-source.ts';
 import { classifyDataError } from './errors.ts';
 import { createLogger, useCorrelatedErrors, type Logger } from '@objectos/observability';
 import { createLoaders } from './loaders.ts';
-import { useCompiledReads } from './compiled/use-compiled-reads.ts';
+import { createCompiledReads } from './compiled/use-compiled-reads.ts';
+
 import { buildResolvers, type DataContext } from './resolvers.ts';
 import { seedDemoData, type SeedResult } from './seed.ts';
 import { createChangeFeed, type ChangeFeed } from '@objectos/events';
@@ -61,6 +62,8 @@ export interface DataSubgraphOptions extends DatabaseOptions {
   replay?: ReplayStore;
 }
 
+export type LocalRead = (principal: Principal, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined) => Promise<string | null>;
+
 export interface DataSubgraph {
   name: 'data';
   sdl: string;
@@ -68,6 +71,12 @@ export interface DataSubgraph {
   yoga: YogaServerInstance<Record<string, unknown>, DataContext>;
   /** WHATWG fetch handler: use in-process, or mount on a node HTTP server via `yoga`. */
   fetch: (request: Request) => Promise<Response>;
+  /**
+   * For the gateway in the same process: a read the compiler covers, answered as response text
+   * (`{"data":…}`) for this principal, or null (then call `fetch`, which words any error). The
+   * document must be valid against this subgraph's schema (the gateway validated it).
+   */
+  readCompiled?: LocalRead;
   source: DataSource;
   database: Database;
   migration: MigrationResult;
@@ -128,6 +137,22 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       : null;
     const sdl = compiled.subgraphs.data.sdl;
     const accesses = new Map<string, ReturnType<typeof accessFor>>();
+    const reads = options.compiledReads === false ? null : createCompiledReads(database);
+    // Every request works on a copy of the source confined to its principal's organization.
+    const contextOf = (principal: Principal): DataContext => {
+      const principalKey = JSON.stringify(principal);
+      // Access depends on the principal alone: computed once per distinct principal (bounded).
+      let access = accesses.get(principalKey);
+      if (!access) {
+        if (accesses.size >= 1_000) accesses.clear();
+        accesses.set(principalKey, (access = accessFor(compiled.plan, compiled.security, principal)));
+      }
+      const ds: DataSource = {
+        ...source, tenant: principal.organizationId, actor: principal.userId,
+        sc: { plan: compiled.plan, security: compiled.security, access, tables },
+      };
+      return { ds, principal, principalKey, loaders: createLoaders(ds) };
+    };
     const schema = buildSubgraphSchema([{ typeDefs: parse(sdl), resolvers: buildResolvers(source, hub) }]);
     const yoga = createYoga<Record<string, unknown>, DataContext>({
       schema,
@@ -135,23 +160,8 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       graphiql,
       landingPage: false,
       maskedErrors: false,
-      plugins: [usePrincipalGuard({ key, audience: 'data', ...(options.replay ? { replay: options.replay } : {}) }), serveMetadata(compiled), ...(options.compiledReads === false ? [] : [useCompiledReads(database)]), useCorrelatedErrors({ logger, classify: classifyDataError })],
-      // Every request works on a copy of the source confined to its principal's organization.
-      context: ({ request }) => {
-        const principal = principalOf(request);
-        const principalKey = JSON.stringify(principal);
-        // Access depends on the principal alone: computed once per distinct principal (bounded).
-        let access = accesses.get(principalKey);
-        if (!access) {
-          if (accesses.size >= 1_000) accesses.clear();
-          accesses.set(principalKey, (access = accessFor(compiled.plan, compiled.security, principal)));
-        }
-        const ds: DataSource = {
-          ...source, tenant: principal.organizationId, actor: principal.userId,
-          sc: { plan: compiled.plan, security: compiled.security, access, tables },
-        };
-        return { ds, principal, principalKey, loaders: createLoaders(ds) };
-      },
+      plugins: [usePrincipalGuard({ key, audience: 'data', ...(options.replay ? { replay: options.replay } : {}) }), serveMetadata(compiled), ...(reads ? [reads.plugin] : []), useCorrelatedErrors({ logger, classify: classifyDataError })],
+      context: ({ request }) => contextOf(principalOf(request)),
     });
     return {
       name: 'data',
@@ -159,6 +169,9 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       schema,
       yoga,
       fetch: (request) => Promise.resolve(yoga.fetch(request)),
+      readCompiled: reads
+        ? (principal, document, operationName, variables) => reads.read(contextOf(principal), { schema, document, operationName, variableValues: variables })
+        : undefined,
       source,
       database,
       migration,
