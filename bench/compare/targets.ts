@@ -48,9 +48,9 @@ export interface GatewayTarget extends Target {
  * production mode with every protection on; only the per-IP rate limit is raised. It migrates, creates
  * the demo admin and organization, and seeds the demo records; then the bench signs in as that admin.
  */
-export async function startGateway(databaseUrl: string, rateLimitPerMinute: number): Promise<GatewayTarget> {
+export async function startGateway(databaseUrl: string, rateLimitPerMinute: number, nodeArgs: string[] = []): Promise<GatewayTarget> {
   const port = await freePort();
-  const proc = spawnNode('gateway (npm start)', startScriptArgs(), {
+  const proc = spawnNode('gateway (npm start)', [...nodeArgs, ...startScriptArgs()], {
     DATABASE_URL: databaseUrl,
     NODE_ENV: 'production',
     HOST: '127.0.0.1',

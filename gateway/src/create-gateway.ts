@@ -262,6 +262,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     cors: corsOf(origins),
     graphiql: graphiql ? { headers: JSON.stringify({ [CSRF_HEADER]: '1' }) } : false,
     landingPage: false,
+    // useBodyLimit bounds every body on every route, first (413 from Content-Length, a cut for chunked
+    // bodies): yoga's own limiter would wrap each body in a second stream and Request for nothing.
+    maxRequestBodySize: false,
     // Masking, codes and correlation ids live in one plugin.
     maskedErrors: false,
     plugins: [

@@ -160,6 +160,9 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       graphiql,
       landingPage: false,
       maskedErrors: false,
+      // The guard reads the body of a signed request whole before anything else (an unsigned one is
+      // refused unread): yoga's limiter would only wrap those bytes in a second stream.
+      maxRequestBodySize: false,
       plugins: [usePrincipalGuard({ key, audience: 'data', ...(options.replay ? { replay: options.replay } : {}) }), serveMetadata(compiled), ...(reads ? [reads.plugin] : []), useCorrelatedErrors({ logger, classify: classifyDataError })],
       context: ({ request }) => contextOf(principalOf(request)),
     });
