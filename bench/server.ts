@@ -22,7 +22,9 @@ const listen = async (handler: Parameters<typeof createServer>[1]): Promise<numb
  * "Direct" stands for a trusted caller: each request gets `principal` signed for the data subgraph over
  * its method, path and body (a few µs of hashing and HMAC), as it accepts nothing else.
  */
-function signingFront(fetchData: (r: Request) => Promise<Response>, principal: Principal): Parameters<typeof createServer>[1] {
+function signingFront(data: { fetch: (r: Request) => Promise<Response>; yoga: { fetchAPI: { Request: typeof Request; Headers: typeof Headers } } }, principal: Principal): Parameters<typeof createServer>[1] {
+  // The subgraph's own fetch API (as the gateway calls an in-process subgraph): a string body stays a string.
+  const { Request, Headers } = data.yoga.fetchAPI;
   const key = audienceKey(TEST_SECRET, 'data');
   return (req, res) => {
     const chunks: Buffer[] = [];
@@ -34,7 +36,7 @@ function signingFront(fetchData: (r: Request) => Promise<Response>, principal: P
       const headers = new Headers();
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && !HOP_BY_HOP.has(k)) headers.set(k, v);
       for (const [k, v] of Object.entries(signPrincipal(principal, key, { audience: 'data', method, url, body }))) headers.set(k, v);
-      void fetchData(new Request(url, { method, headers, ...(body ? { body } : {}) })).then(async (r) => {
+      void data.fetch(new Request(url, { method, headers, ...(body ? { body: body.toString('utf8') } : {}) })).then(async (r) => {
         res.writeHead(r.status, Object.fromEntries(r.headers));
         res.end(Buffer.from(await r.arrayBuffer()));
       });
@@ -50,11 +52,11 @@ if (process.env['ROLE'] === 'gateway') {
   const principal: unknown = JSON.parse(process.env['BENCH_PRINCIPAL'] ?? 'null');
   if (!isPrincipal(principal)) throw new Error('ROLE=direct needs BENCH_PRINCIPAL: a Principal as JSON');
   const data = await createDataSubgraph({ secret: TEST_SECRET, metadata: 'metadata', databaseUrl: process.env['DATABASE_URL']!, poolSize: Number(process.env['POOL_SIZE'] ?? 10) });
-  console.log(`READY direct=${await listen(signingFront(data.fetch, principal))}`);
+  console.log(`READY direct=${await listen(signingFront(data, principal))}`);
 } else {
   const data = await createDataSubgraph({ secret: TEST_SECRET, metadata: 'metadata', databaseUrl: process.env['DATABASE_URL']!, poolSize: 20 });
   const gateway = await createGateway({ auth: testAuth(), subgraphs: [{ name: 'data', url: 'http://data.internal/graphql', sdl: data.sdl, fetch: data.fetch, ...(data.readCompiled ? { readCompiled: data.readCompiled } : {}) }] });
-  console.log(`READY direct=${await listen(signingFront(data.fetch, testPrincipal()))} gateway=${await listen(gateway.yoga)}`);
+  console.log(`READY direct=${await listen(signingFront(data, testPrincipal()))} gateway=${await listen(gateway.yoga)}`);
 }
 
 // Exit cleanly on SIGTERM so that --cpu-prof (BENCH_PROFILE=1) can write its profile.
