@@ -108,8 +108,8 @@ async function resolvePrincipal(gateway: ReturnType<typeof withHeaders>): Promis
 }
 
 /** The data subgraph in its own process behind bench/server.ts's signing front (ROLE=direct). */
-export async function startDirect(databaseUrl: string, principal: Principal): Promise<Target> {
-  const proc = spawnNode('data subgraph, direct', [...nodeFlags(), '--import', 'tsx', 'bench/server.ts'], {
+export async function startDirect(databaseUrl: string, principal: Principal, nodeArgs: string[] = []): Promise<Target> {
+  const proc = spawnNode('data subgraph, direct', [...nodeArgs, ...nodeFlags(), '--import', 'tsx', 'bench/server.ts'], {
     ROLE: 'direct',
     NODE_ENV: 'production',
     DATABASE_URL: databaseUrl,
