@@ -2,7 +2,7 @@ import type { DataPlan, ObjectPlan } from '@objectos/schema';
 import type { Db } from '@objectos/db';
 import { eq, sql, type SQL } from 'drizzle-orm';
 import { tenantColumn, type DynTable } from './db/tables.ts';
-import { recordSql, type Operation, type SecurityContext } from './security/predicates.ts';
+import { recordSql, type Operation, type SecurityContext, type VisibleParent } from './security/predicates.ts';
 
 /** What resolvers need to reach the data: the connection, the plan and the tables built from it. */
 export interface DataSource {
@@ -32,8 +32,15 @@ export function objectOf(ds: DataSource, name: string, op: Operation = 'read'): 
   const p = ds.plan.objects[name];
   const table = ds.tables[name];
   if (!p || !table) throw new Error(`unknown object ${name}`);
-  // Fails closed: without a tenant no row matches.
-  if (ds.tenant === null) return { p, table, visible: sql`false` };
-  const visible = ds.sc ? recordSql(ds.sc, name, table, op) : eq(tenantColumn(table), ds.tenant);
-  return { p, table, visible };
+  return { p, table, visible: visibleRows(ds, name, table, op) };
+}
+
+/**
+ * The rows of `name` (as `table`, which may be an alias) the request may touch for `op`: the tenant
+ * wall, then record security. Fails closed: without a tenant no row matches. `parent`: the rows are
+ * reached from a parent row the same statement already holds as readable (see recordSql).
+ */
+export function visibleRows(ds: DataSource, name: string, table: DynTable, op: Operation = 'read', parent?: VisibleParent): SQL {
+  if (ds.tenant === null) return sql`false`;
+  return ds.sc ? recordSql(ds.sc, name, table, op, 0, parent) : eq(tenantColumn(table), ds.tenant);
 }

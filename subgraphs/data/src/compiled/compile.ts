@@ -7,9 +7,9 @@ import {
 import { getArgumentValues } from 'graphql/execution/values.js';
 import type { ColumnPlan, ObjectPlan } from '@objectos/schema';
 import { literal } from '@objectos/db';
-import type { DataSource } from '../data-source.ts';
-import { col, tenantColumn, type DynTable } from '../db/tables.ts';
-import { recordSql, type VisibleParent } from '../security/predicates.ts';
+import { visibleRows, type DataSource } from '../data-source.ts';
+import { col, type DynTable } from '../db/tables.ts';
+import type { VisibleParent } from '../security/predicates.ts';
 import { columnReadable } from '../security/fields.ts';
 import { buildWhere, isUuid, type WhereInput } from '../sql/where.ts';
 import { orderSql, resolveOrder, type OrderByInput } from '../sql/order.ts';
@@ -52,15 +52,6 @@ interface Ctx {
   fragments: Record<string, FragmentDefinitionNode>;
   variables: Record<string, unknown>;
   aliases: number;
-}
-
-/**
- * The rows of `object` (as the aliased `t`) the request may read: tenant wall and record security. Children
- * listed under a parent row of the same statement skip re-checking that parent (`parent`).
- */
-function visible(ds: DataSource, object: string, t: DynTable, parent?: VisibleParent): SQL {
-  if (ds.tenant === null) return sql`false`;
-  return ds.sc ? recordSql(ds.sc, object, t, 'read', 0, parent) : eq(tenantColumn(t), ds.tenant);
 }
 
 function aliased(ctx: Ctx, p: ObjectPlan): { t: DynTable; from: SQL } {
@@ -110,7 +101,7 @@ function lookupJson(ctx: Ctx, p: ObjectPlan, t: DynTable, r: ObjectPlan['relatio
   if (!isObjectType(type)) return unsupported('abstract lookup');
   const fk = col(t, p.columns.find((c) => c.column === r.column)!);
   const target = aliased(ctx, q);
-  const found = sql`(select ${rowJson(ctx, q, target.t, type, nodes)} from ${target.from} where ${col(target.t, q.columns[0]!)} = ${fk} and ${visible(ctx.ds, q.object.name, target.t)})`;
+  const found = sql`(select ${rowJson(ctx, q, target.t, type, nodes)} from ${target.from} where ${col(target.t, q.columns[0]!)} = ${fk} and ${visibleRows(ctx.ds, q.object.name, target.t)})`;
   return sql`case when ${fk} is null then ${nonNull ? sql`${fallback(col(t, p.columns[0]!))}::text` : sql`'null'`} else coalesce(${found}, ${fallback(fk)}::text) end`;
 }
 
@@ -120,7 +111,7 @@ function pageOf(ctx: Ctx, q: ObjectPlan, type: GraphQLObjectType, nodes: readonl
   const readable = (c: ColumnPlan) => columnReadable(ctx.ds, q, c);
   const order = orderSql(target.t, resolveOrder(q, orderBy, readable));
   const row = nodes ? rowJson(ctx, q, target.t, type, nodes) : sql`null`;
-  const cond = and(visible(ctx.ds, q.object.name, target.t, parent), where(target.t));
+  const cond = and(visibleRows(ctx.ds, q.object.name, target.t, 'read', parent), where(target.t));
   // n counts from 1 within the page (rows before the offset are numbered too, then skipped).
   return sql`select ${row} as j, row_number() over (order by ${sql.join(order, sql`, `)})${offset ? sql` - ${offset}` : sql``} as n from ${target.from} where ${cond}
     order by ${sql.join(order, sql`, `)}${limit === null ? sql`` : sql` limit ${limit}`}${offset ? sql` offset ${offset}` : sql``}`;
@@ -148,7 +139,7 @@ function getJson(ctx: Ctx, p: ObjectPlan, type: GraphQLObjectType, def: GraphQLF
   const { id } = getArgumentValues(def, nodes[0]!, ctx.variables) as { id?: unknown };
   if (!isUuid(id)) return sql`'null'`;
   const target = aliased(ctx, p);
-  return sql`coalesce((select ${rowJson(ctx, p, target.t, type, nodes)} from ${target.from} where ${col(target.t, p.columns[0]!)} = ${id} and ${visible(ctx.ds, p.object.name, target.t)}), 'null')`;
+  return sql`coalesce((select ${rowJson(ctx, p, target.t, type, nodes)} from ${target.from} where ${col(target.t, p.columns[0]!)} = ${id} and ${visibleRows(ctx.ds, p.object.name, target.t)}), 'null')`;
 }
 
 /** `accounts(where, orderBy, first, offset)`: nodes, totalCount and pageInfo's booleans (cursors are the general path's). */
@@ -176,7 +167,7 @@ function listJson(ctx: Ctx, p: ObjectPlan, def: GraphQLField<unknown, unknown>, 
       object.value(key, sql`coalesce('[' || string_agg(s.j, ',' order by s.n) filter (where s.n <= ${n}) || ']', '[]')`);
     } else if (name === 'totalCount') {
       const counted = aliased(ctx, p);
-      object.value(key, sql`(select count(*) from ${counted.from} where ${and(visible(ctx.ds, p.object.name, counted.t), where(counted.t))})::text`);
+      object.value(key, sql`(select count(*) from ${counted.from} where ${and(visibleRows(ctx.ds, p.object.name, counted.t), where(counted.t))})::text`);
     } else if (name === 'pageInfo') {
       const info = ctx.schema.getType('PageInfo');
       if (!isObjectType(info)) return unsupported('PageInfo');
