@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { audienceKey, createMemoryReplayStore, deriveKey, INTERNAL_AUDIENCES, signPrincipal, signRequest, SYSTEM, verifyPrincipal, verifyRequest } from '@objectos/principal';
+import {
+  audienceKey, createMemoryReplayStore, deriveKey, encodePrincipal, freezePrincipal, INTERNAL_AUDIENCES, principalJson, signPayload, signPrincipal, signRequest, SYSTEM,
+  verifyPrincipal, verifyRequest,
+} from '@objectos/principal';
 import { TEST_SECRET, testPrincipal } from '@objectos/testkit';
 
 // The signed principal as a unit: what a signature covers, key derivation, single use. The contract
@@ -79,5 +82,50 @@ describe('the signed principal', () => {
     await new Promise((r) => setTimeout(r, 40));
     expect(await replay.claim('short-lived', 20)).toBe(true);
   });
-});
 
+  it('gives every signature its own nonce, across refills of the random pool', () => {
+    const nonces = new Set<string>();
+    // 256 nonces per refill: this crosses several.
+    for (let i = 0; i < 2_000; i++) {
+      const sig = signPrincipal(SYSTEM, key, call)['x-objectos-signature']!;
+      nonces.add(/n=([\w-]{22}),/.exec(sig)![1]!);
+    }
+    expect(nonces.size).toBe(2_000);
+  });
+
+  it('encodes a frozen principal once, and never serves a stale encoding of one that can still change', () => {
+    const changing = testPrincipal();
+    const before = encodePrincipal(changing);
+    changing.roles = ['member'];
+    changing.permissionSets.push('support_agent');
+    const after = encodePrincipal(changing);
+    expect(after).not.toBe(before);
+    expect(JSON.parse(Buffer.from(after, 'base64url').toString())).toMatchObject({ roles: ['member'], permissionSets: expect.arrayContaining(['support_agent']) });
+    expect(principalJson(changing)).toBe(JSON.stringify(changing));
+    // Frozen, lists included: nothing can change it, so the encoding is made once and reused.
+    const frozen = freezePrincipal(testPrincipal());
+    expect(() => (frozen.roles as string[]).push('admin')).toThrow(TypeError);
+    expect(encodePrincipal(frozen)).toBe(encodePrincipal(frozen));
+    expect(principalJson(frozen)).toBe(JSON.stringify(frozen));
+  });
+
+  it('hands every request signed for the same principal one frozen principal, and decodes nothing it did not verify', () => {
+    const p = testPrincipal();
+    const now = Date.now();
+    const first = verifyPrincipal(headers(signPrincipal(p, key, call, { now })), key, call, { now });
+    const second = verifyPrincipal(headers(signPrincipal(p, key, call, { now })), key, call, { now });
+    if (!first.ok || !second.ok) throw new Error('both signatures should verify');
+    expect(second.principal).toBe(first.principal);
+    expect(first.principal).toEqual(p);
+    expect(Object.isFrozen(first.principal) && Object.isFrozen(first.principal.permissionSets)).toBe(true);
+    // Another principal under the same key is another object, not the cached one.
+    const other = verifyPrincipal(headers(signPrincipal({ ...p, roles: ['member'] }, key, call, { now })), key, call, { now });
+    expect(other).toMatchObject({ ok: true, principal: { roles: ['member'] } });
+    // A payload that is not a principal is refused even when signed with the key, every time (nothing is cached).
+    const bad = Buffer.from(JSON.stringify({ kind: 'user', roles: 'admin' })).toString('base64url');
+    for (let i = 0; i < 2; i++) expect(verifyPrincipal(headers(signPayload(bad, key, call, { now })), key, call, { now })).toEqual({ ok: false, reason: 'malformed principal' });
+    // Swapped into another principal's signature, it fails the MAC first.
+    const forged = { ...signPrincipal(p, key, call, { now }), 'x-objectos-principal': bad };
+    expect(verifyPrincipal(headers(forged), key, call, { now })).toMatchObject({ ok: false, reason: expect.stringMatching(/^invalid gateway signature/) });
+  });
+});

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AuditEvent, EventBus } from '@objectos/events';
-import type { Credentials, Principal, Resolution } from '@objectos/principal';
+import { freezePrincipal, type Credentials, type Principal, type Resolution } from '@objectos/principal';
 
 export type ResolvePrincipal = (credentials: Credentials) => Promise<Resolution>;
 
@@ -88,6 +88,8 @@ export function createPrincipalCache(resolve: ResolvePrincipal, options: { ttlMs
         const started = generation;
         pending = resolve(credentials).then((r) => {
           if ('principal' in r && r.principal.kind !== 'anonymous' && started === generation) {
+            // Shared by every request of these credentials until it expires: frozen, so its encoding is made once.
+            freezePrincipal(r.principal);
             if (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
             entries.set(key, { resolution: r, expires: Math.min(Date.now() + ttlMs, r.expiresAt ?? Infinity) });
           }

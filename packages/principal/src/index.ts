@@ -1,7 +1,7 @@
-export { ANONYMOUS, SYSTEM, isPrincipal, type Principal } from './principal.ts';
+export { ANONYMOUS, SYSTEM, freezePrincipal, isFrozenPrincipal, isPrincipal, type Principal } from './principal.ts';
 export { AUDIENCE_PATTERN, INTERNAL_AUDIENCES, audienceKey, deriveKey, isInternalAudience, type InternalAudience } from './audience.ts';
 export {
-  DEFAULT_MAX_AGE_MS, PRINCIPAL_HEADER, SIGNATURE_HEADER, bodyDigest, encodePrincipal, signPrincipal, verifyPrincipal,
+  DEFAULT_MAX_AGE_MS, PRINCIPAL_HEADER, SIGNATURE_HEADER, bodyDigest, encodePrincipal, principalJson, signPayload, signPrincipal, verifyPrincipal,
   type BodyBytes, type RequestBinding, type VerifyOptions, type VerifyResult,
 } from './sign.ts';
 export { signInit, signRequest, verifyRequest, type VerifyRequestOptions } from './signed-request.ts';

@@ -25,7 +25,22 @@ export interface Principal {
   impersonatedBy: string | null;
 }
 
-export const ANONYMOUS: Principal = Object.freeze({
+/**
+ * Freezes a principal and its lists, and returns it. A frozen principal can be shared by every request
+ * that acts as it, and its encoding and key are computed once (see `encodePrincipal`, `principalJson`).
+ */
+export function freezePrincipal<P extends Principal>(p: P): Readonly<P> {
+  Object.freeze(p.roles);
+  Object.freeze(p.permissionSets);
+  Object.freeze(p.groups);
+  return Object.freeze(p);
+}
+
+/** True when neither the principal nor its lists can change any more. */
+export const isFrozenPrincipal = (p: Principal): boolean =>
+  Object.isFrozen(p) && Object.isFrozen(p.roles) && Object.isFrozen(p.permissionSets) && Object.isFrozen(p.groups);
+
+export const ANONYMOUS: Principal = freezePrincipal({
   kind: 'anonymous',
   userId: null,
   organizationId: null,
@@ -37,9 +52,9 @@ export const ANONYMOUS: Principal = Object.freeze({
   sessionId: null,
   apiKeyId: null,
   impersonatedBy: null,
-}) as Principal;
+});
 
-export const SYSTEM: Principal = Object.freeze({
+export const SYSTEM: Principal = freezePrincipal({
   kind: 'system',
   userId: null,
   organizationId: null,
@@ -51,7 +66,7 @@ export const SYSTEM: Principal = Object.freeze({
   sessionId: null,
   apiKeyId: null,
   impersonatedBy: null,
-}) as Principal;
+});
 
 const KINDS = new Set(['user', 'api_key', 'anonymous', 'system']);
 const strOrNull = (v: unknown): v is string | null => v === null || typeof v === 'string';

@@ -1,6 +1,6 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, randomFillSync, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { AUDIENCE_PATTERN } from './audience.ts';
-import { isPrincipal, type Principal } from './principal.ts';
+import { freezePrincipal, isFrozenPrincipal, isPrincipal, type Principal } from './principal.ts';
 
 export const PRINCIPAL_HEADER = 'x-objectos-principal';
 export const SIGNATURE_HEADER = 'x-objectos-signature';
@@ -35,7 +35,78 @@ export function bodyDigest(body: BodyBytes): string {
   return h.digest('base64url');
 }
 
-export const encodePrincipal = (principal: Principal): string => Buffer.from(JSON.stringify(principal)).toString('base64url');
+const jsonOf = new WeakMap<Principal, string>();
+const payloadOf = new WeakMap<Principal, string>();
+
+/** A principal's JSON: a stable key for it. Computed once per frozen principal (it cannot change after). */
+export function principalJson(principal: Principal): string {
+  let json = jsonOf.get(principal);
+  if (json === undefined) {
+    json = JSON.stringify(principal);
+    if (isFrozenPrincipal(principal)) jsonOf.set(principal, json);
+  }
+  return json;
+}
+
+/** The principal as a header carries it (base64url JSON); computed once per frozen principal. */
+export function encodePrincipal(principal: Principal): string {
+  let payload = payloadOf.get(principal);
+  if (payload === undefined) {
+    payload = Buffer.from(principalJson(principal)).toString('base64url');
+    if (isFrozenPrincipal(principal)) payloadOf.set(principal, payload);
+  }
+  return payload;
+}
+
+/**
+ * 16 random bytes per nonce, drawn from a buffer the CSPRNG refills 256 nonces at a time: one
+ * `randomBytes(16)` per call cost more than the HMAC (a call into OpenSSL and a new Buffer each).
+ */
+const randomPool = Buffer.alloc(16 * 256);
+let poolOffset = randomPool.length;
+function newNonce(): string {
+  if (poolOffset === randomPool.length) {
+    randomFillSync(randomPool);
+    poolOffset = 0;
+  }
+  const nonce = randomPool.toString('base64url', poolOffset, poolOffset + 16);
+  poolOffset += 16;
+  return nonce;
+}
+
+/** HMAC keys as KeyObjects, made once per key (a handful: one per audience). */
+const keyObjects = new Map<string, KeyObject>();
+function keyObject(key: string): KeyObject {
+  let k = keyObjects.get(key);
+  if (!k) {
+    if (keyObjects.size >= 64) keyObjects.clear();
+    keyObjects.set(key, (k = createSecretKey(Buffer.from(key, 'utf8'))));
+  }
+  return k;
+}
+
+/**
+ * Principals already decoded, by the exact payload a valid signature covered: every request acting as
+ * the same principal shares one frozen object (and its JSON key), without a base64 decode and a parse.
+ * Only payloads whose MAC verified get here, so nobody without the key can fill it.
+ */
+const decoded = new Map<string, Principal>();
+const DECODED_MAX = 1024;
+function decodePrincipal(payload: string): Principal | null {
+  const hit = decoded.get(payload);
+  if (hit) return hit;
+  let principal: unknown;
+  try {
+    principal = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+  } catch {
+    return null;
+  }
+  if (!isPrincipal(principal)) return null;
+  const frozen = freezePrincipal(principal);
+  if (decoded.size >= DECODED_MAX) decoded.delete(decoded.keys().next().value!);
+  decoded.set(payload, frozen);
+  return frozen;
+}
 
 const targetOf = (url: string | URL): string => {
   const u = new URL(url, 'http://objectos.invalid');
@@ -50,13 +121,13 @@ interface Claims {
 }
 
 const mac = (key: string, c: Claims, method: string, target: string, payload: string): string =>
-  createHmac('sha256', key)
+  createHmac('sha256', keyObject(key))
     .update([SCHEME, c.audience, c.ts, c.nonce, method.toUpperCase(), target, c.digest, payload].join('\n'))
     .digest('base64url');
 
 /** {@link signPrincipal} for an already encoded principal (the gateway's executor passes it as a header). */
 export function signPayload(payload: string, key: string, binding: RequestBinding, options: { now?: number; nonce?: string } = {}): Record<string, string> {
-  const { now = Date.now(), nonce = randomBytes(16).toString('base64url') } = options;
+  const { now = Date.now(), nonce = newNonce() } = options;
   if (!AUDIENCE_PATTERN.test(binding.audience)) throw new Error(`"${binding.audience}" cannot be a signature audience`);
   const claims: Claims = { ts: now, nonce, audience: binding.audience, digest: bodyDigest(binding.body) };
   const v1 = mac(key, claims, binding.method, targetOf(binding.url), payload);
@@ -111,13 +182,8 @@ export function checkSignature(headers: HeaderSource, key: string, binding: Omit
   // Checked after the MAC, so an attacker learns nothing about timing windows without the key.
   if (claims.ts > now + CLOCK_SKEW_MS) return fail('gateway signature from the future');
   if (now - claims.ts > maxAgeMs) return fail('stale gateway signature');
-  let principal: unknown;
-  try {
-    principal = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
-  } catch {
-    return fail('malformed principal');
-  }
-  if (!isPrincipal(principal)) return fail('malformed principal');
+  const principal = decodePrincipal(payload);
+  if (!principal) return fail('malformed principal');
   return { ok: true, principal, nonce: claims.nonce, expiresAt: claims.ts + maxAgeMs, digest: claims.digest };
 }
 

@@ -4,7 +4,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { loadMetadata, type MetadataModel } from '@objectos/metadata';
 import { accessFor, compile, type CompiledSchema } from '@objectos/schema';
 import { connectDatabase, ensureSecurityTables, type Database, type DatabaseOptions } from '@objectos/db';
-import { audienceKey, METADATA_ENDPOINT, principalOf, usePrincipalGuard, type Principal, type ReplayStore } from '@objectos/principal';
+import { audienceKey, METADATA_ENDPOINT, principalJson, principalOf, usePrincipalGuard, type Principal, type ReplayStore } from '@objectos/principal';
 import type { Plugin } from 'graphql-yoga';
 import { migrate, type MigrationResult } from './db/migrate.ts';
 import { buildTables } from './db/tables.ts';
@@ -140,7 +140,8 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
     const reads = options.compiledReads === false ? null : createCompiledReads(database);
     // Every request works on a copy of the source confined to its principal's organization.
     const contextOf = (principal: Principal): DataContext => {
-      const principalKey = JSON.stringify(principal);
+      // One string per principal (computed once for a frozen one, as the guard and the gateway hand out).
+      const principalKey = principalJson(principal);
       // Access depends on the principal alone: computed once per distinct principal (bounded).
       let access = accesses.get(principalKey);
       if (!access) {

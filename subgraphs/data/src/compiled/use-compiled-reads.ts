@@ -4,6 +4,7 @@ import type { Plugin } from 'graphql-yoga';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import type { Database } from '@objectos/db';
 import { rawResult } from '@objectos/observability';
+import { principalJson } from '@objectos/principal';
 import type { DataContext } from '../resolvers.ts';
 import { compileRead, responseText, type CompiledRead } from './compile.ts';
 
@@ -43,7 +44,7 @@ export function createCompiledReads(database: Database): CompiledReads {
     let byKey = compiled.get(args.document);
     if (!byKey) compiled.set(args.document, (byKey = new Map()));
     // Everything a statement depends on: the principal (tenant, access), the operation and its variables.
-    const key = `${ctx.principalKey ?? JSON.stringify(ctx.principal)}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}`;
+    const key = `${ctx.principalKey ?? principalJson(ctx.principal)}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}`;
     let prepared = byKey.get(key);
     if (prepared === undefined) {
       const read = compileRead(ctx.ds, args.schema, args.document, args.operationName, args.variableValues);
