@@ -22,8 +22,14 @@ const where = (url: string): string => {
 const byPkg = new Map<string, number>();
 const byFn = new Map<string, number>();
 let total = 0;
+let idle = 0;
 for (const n of p.nodes) {
   const t = time.get(n.id) ?? 0;
+  // Shares are of the busy time: idle (waiting for I/O, or for the other targets' runs) is left out.
+  if (n.callFrame.functionName === '(idle)') {
+    idle += t;
+    continue;
+  }
   total += t;
   const pkg = n.callFrame.url ? where(n.callFrame.url) : n.callFrame.functionName;
   byPkg.set(pkg.startsWith('objectos:') ? 'objectos' : pkg, (byPkg.get(pkg.startsWith('objectos:') ? 'objectos' : pkg) ?? 0) + t);
@@ -31,4 +37,4 @@ for (const n of p.nodes) {
   byFn.set(fn, (byFn.get(fn) ?? 0) + t);
 }
 const top = (m: Map<string, number>, n: number) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`).join('\n');
-console.log(`${file}\n${(total / 1e6).toFixed(1)} s sampled\n\nSelf time by package:\n${top(byPkg, 15)}\n\nSelf time by function:\n${top(byFn, 20)}`);
+console.log(`${file}\n${(total / 1e6).toFixed(1)} s busy (shares below), ${(idle / 1e6).toFixed(1)} s idle\n\nSelf time by package:\n${top(byPkg, 15)}\n\nSelf time by function:\n${top(byFn, 20)}`);

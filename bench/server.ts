@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { audienceKey, isPrincipal, signPrincipal, type Principal } from '@objectos/principal';
+import { audienceKey, signPrincipal, type Principal } from '@objectos/principal';
 import { TEST_SECRET, testAuth, testPrincipal } from '@objectos/testkit';
 import type { AddressInfo } from 'node:net';
 import { createDataSubgraph } from '@objectos/data-subgraph';
@@ -9,7 +9,6 @@ import { createGateway } from '@objectos/gateway';
  * Benchmark server (its own process, so load generation does not share its event loop).
  * ROLE=all: the data subgraph on one port and a gateway calling it in process on another.
  * ROLE=gateway: a gateway only, calling the data subgraph over HTTP at DATA_URL.
- * ROLE=direct: the data subgraph only, behind the signing front, as BENCH_PRINCIPAL (bench/vs-postgraphile.ts).
  */
 const HOP_BY_HOP = new Set(['connection', 'content-length', 'transfer-encoding', 'keep-alive']);
 const listen = async (handler: Parameters<typeof createServer>[1]): Promise<number> => {
@@ -47,12 +46,6 @@ function signingFront(data: { fetch: (r: Request) => Promise<Response>; yoga: { 
 if (process.env['ROLE'] === 'gateway') {
   const gateway = await createGateway({ auth: testAuth(), subgraphs: [{ name: 'data', url: process.env['DATA_URL']! }] });
   console.log(`READY gateway=${await listen(gateway.yoga)}`);
-} else if (process.env['ROLE'] === 'direct') {
-  // The data subgraph alone, behind the trusted signing front, acting as BENCH_PRINCIPAL (a Principal as JSON).
-  const principal: unknown = JSON.parse(process.env['BENCH_PRINCIPAL'] ?? 'null');
-  if (!isPrincipal(principal)) throw new Error('ROLE=direct needs BENCH_PRINCIPAL: a Principal as JSON');
-  const data = await createDataSubgraph({ secret: TEST_SECRET, metadata: 'metadata', databaseUrl: process.env['DATABASE_URL']!, poolSize: Number(process.env['POOL_SIZE'] ?? 10) });
-  console.log(`READY direct=${await listen(signingFront(data, principal))}`);
 } else {
   const data = await createDataSubgraph({ secret: TEST_SECRET, metadata: 'metadata', databaseUrl: process.env['DATABASE_URL']!, poolSize: 20 });
   const gateway = await createGateway({ auth: testAuth(), subgraphs: [{ name: 'data', url: 'http://data.internal/graphql', sdl: data.sdl, fetch: data.fetch, ...(data.readCompiled ? { readCompiled: data.readCompiled } : {}) }] });

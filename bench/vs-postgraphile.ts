@@ -6,18 +6,22 @@ import { load, summarise, goodBody, type Cell, type Run } from './compare/load.t
 import { rssMiB } from './compare/process.ts';
 import { buildQueries, firstDifference, treeSize, type QuerySpec } from './compare/queries.ts';
 import { analyzeAndCount, seedBenchData } from './compare/seed.ts';
-import { POOL_SIZE, startDirect, startGateway, startPostGraphile, type Target } from './compare/targets.ts';
+import { POOL_SIZE, startDirect, startGateway, startPostGraphile, targetFetch, type Target } from './compare/targets.ts';
 
 /**
  * ObjectOS next to PostGraphile v5 on the same PostgreSQL tables: PostGraphile (no auth, no RLS), the
- * data subgraph directly (signed as the demo admin), and the gateway as `npm start` runs it (production,
+ * data subgraph directly (its own process entry, every call signed as the demo admin, as the gateway signs), and the gateway as `npm start` runs it (production,
  * every protection on, signed in as the demo admin). Three queries, 10 and 50 connections, three runs
  * each in alternating target order. Run: DATABASE_URL=… npm run bench:compare   (BENCH_DURATION=10)
+ * For a quick look at one cell: BENCH_QUERIES=byId BENCH_CONNECTIONS=10; BENCH_PROFILE=1 also writes CPU
+ * profiles of the three targets to bench/results/profiles (read them with bench/profile-summary.ts).
  */
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 10);
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 3);
 const RUNS = 3;
-const CONNECTIONS = [10, 50];
+const CONNECTIONS = (process.env['BENCH_CONNECTIONS'] ?? '10,50').split(',').map(Number);
+const ONLY_QUERIES = process.env['BENCH_QUERIES']?.split(',');
+const PROFILE_ARGS = process.env['BENCH_PROFILE'] ? ['--cpu-prof', `--cpu-prof-dir=${REPO_ROOT}bench/results/profiles`] : [];
 // Requests per minute per client IP: autocannon sends everything from 127.0.0.1, far above the default 600.
 const RATE_LIMIT = 1_000_000_000;
 
@@ -25,8 +29,8 @@ if (!process.env['DATABASE_URL']) {
   console.error('The comparison runs on real PostgreSQL: set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test).');
   process.exit(2);
 }
-if (!(DURATION > 0) || !(WARMUP >= 0)) {
-  console.error('BENCH_DURATION must be a positive number of seconds (BENCH_WARMUP zero or more).');
+if (!(DURATION > 0) || !(WARMUP >= 0) || !CONNECTIONS.every((c) => Number.isInteger(c) && c > 0)) {
+  console.error('BENCH_DURATION must be a positive number of seconds (BENCH_WARMUP zero or more), BENCH_CONNECTIONS positive integers separated by commas.');
   process.exit(2);
 }
 
@@ -37,7 +41,7 @@ console.log(`Machine: ${machine.nproc} cores, ${machine.cpu}, Node ${machine.nod
 
 /** Sends one query; fails unless the answer is HTTP 200 with data and no errors. */
 async function ask(t: Target, query: string): Promise<unknown> {
-  const res = await fetch(t.url, { method: 'POST', headers: { 'content-type': 'application/json', ...t.headers }, body: JSON.stringify({ query }) });
+  const res = await targetFetch(t)(new Request(t.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) }));
   const text = await res.text();
   if (res.status !== 200 || !goodBody(text)) throw new Error(`${t.name} answered ${res.status}: ${text.slice(0, 500)}`);
   return (JSON.parse(text) as { data: unknown }).data;
@@ -71,20 +75,21 @@ const db = await createTestDatabase('objectos_vs_pg');
 const started: Target[] = [];
 let exitCode = 0;
 try {
-  const gateway = await startGateway(db.url, RATE_LIMIT);
+  const gateway = await startGateway(db.url, RATE_LIMIT, PROFILE_ARGS);
   started.push(gateway);
-  const direct = await startDirect(db.url, gateway.principal);
+  const direct = await startDirect(db.url, gateway.principal, PROFILE_ARGS);
   started.push(direct);
   console.log(`Demo admin ${gateway.email}: user ${gateway.principal.userId}, organization ${gateway.principal.organizationId}, roles [${gateway.principal.roles.join(', ')}], permission sets [${gateway.principal.permissionSets.join(', ')}]`);
-  const seeded = await seedBenchData(direct.url);
+  const seeded = await seedBenchData(targetFetch(direct));
   const counts = await analyzeAndCount(db.url, gateway.principal.organizationId!);
   if (counts.foreign !== 0) throw new Error(`${counts.foreign} rows belong to another organization: PostGraphile (no tenant filter) would see more than the admin`);
   console.log(`Tables: ${counts.accounts} accounts, ${counts.contacts} contacts, ${counts.cases} cases, all in the demo organization ` +
     `(the demo seed's 40 accounts, 120 contacts, 90 cases, plus ${seeded.accountIds.length} accounts, ${seeded.contacts} contacts, ${seeded.cases} cases seeded through the data subgraph's mutations); vacuum analyze done.`);
-  const postgraphile = await startPostGraphile(db.url);
+  const postgraphile = await startPostGraphile(db.url, PROFILE_ARGS);
   started.push(postgraphile);
   const targets: Target[] = [postgraphile, direct, gateway];
-  const queries = buildQueries(seeded.accountIds[100]!);
+  const queries = buildQueries(seeded.accountIds[100]!).filter((q) => !ONLY_QUERIES || ONLY_QUERIES.includes(q.key));
+  if (!queries.length) throw new Error(`BENCH_QUERIES names no query (${buildQueries('').map((q) => q.key).join(', ')})`);
   const sizes = await verify(targets, queries);
   console.log(`Checked: all three targets return the same records for each query (${JSON.stringify(sizes)}).`);
   const idleRss = Object.fromEntries(await Promise.all(targets.map(async (t) => [t.key, await rssMiB(t.process.pid)] as const)));
@@ -147,11 +152,12 @@ function print(queries: QuerySpec[], blocks: Block[], targets: Target[], idleRss
   console.log(`Pools: ${POOL_SIZE} PostgreSQL connections per server. Gateway: npm start entry, NODE_ENV=production, every protection on, rate limit raised with OBJECTOS_RATE_LIMIT=${RATE_LIMIT} (per minute per IP).`);
   console.log('"GraphQL errors" counts 2xx answers without data or with errors.\n');
   for (const q of queries) console.log(`- ${q.key}: ${q.title}`);
-  console.log('\n| query | conns | target | req/s | req/s per run | p50 ms | p99 ms | peak RSS MiB | errors | non-2xx | GraphQL errors |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('"CPU µs/req" is the CPU time the target\'s process used (all threads, /proc), per answered request: less sensitive to a shared machine than req/s; "PostgreSQL µs/req" the same for all PostgreSQL server processes.\n');
+  console.log('\n| query | conns | target | req/s | req/s per run | p50 ms | p99 ms | CPU µs/req | PostgreSQL µs/req | peak RSS MiB | errors | non-2xx | GraphQL errors |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const b of blocks)
     for (const c of b.cells)
-      console.log(`| ${b.query} | ${b.connections} | ${c.target} | ${c.rps.toFixed(0)} | ${c.runs.map((r) => r.rps.toFixed(0)).join(' / ')} | ${ms(c.p50)} | ${ms(c.p99)} | ${c.peakRssMiB.toFixed(0)} | ${c.errors} | ${c.non2xx} | ${c.graphqlErrors} |`);
+      console.log(`| ${b.query} | ${b.connections} | ${c.target} | ${c.rps.toFixed(0)} | ${c.runs.map((r) => r.rps.toFixed(0)).join(' / ')} | ${ms(c.p50)} | ${ms(c.p99)} | ${ms(Math.round(c.cpuUsPerRequest))} | ${ms(Math.round(c.postgresUsPerRequest))} | ${c.peakRssMiB.toFixed(0)} | ${c.errors} | ${c.non2xx} | ${c.graphqlErrors} |`);
   console.log('\nThroughput ratios (median req/s):\n');
   console.log('| query | conns | direct / PostGraphile | gateway / PostGraphile | gateway / direct |');
   console.log('|---|---|---|---|---|');

@@ -1,6 +1,6 @@
 import { loadavg } from 'node:os';
 import autocannon from 'autocannon';
-import { sampleRss } from './process.ts';
+import { cpuMs, postgresCpuBetween, postgresCpuMs, sampleRss } from './process.ts';
 import type { Target } from './targets.ts';
 
 /** One autocannon run against one target. */
@@ -19,6 +19,10 @@ export interface Run {
   rssMiB: number;
   /** One-minute load average at the end of the run (the machine may be shared). */
   load1: number;
+  /** CPU time the target's process used per answered request (µs), NaN where /proc is missing. */
+  cpuUsPerRequest: number;
+  /** CPU time PostgreSQL's processes used per answered request (µs), NaN where /proc is missing. */
+  postgresUsPerRequest: number;
 }
 
 /** A body is good when it has data and no `errors` (checked on every response, for every target alike). */
@@ -27,12 +31,20 @@ export const goodBody = (body: string): boolean => body.startsWith('{"data":') &
 /** `connections` connections for `seconds`, sampling the target's RSS every 200 ms meanwhile. */
 export async function load(target: Target, query: string, connections: number, seconds: number): Promise<Run> {
   const rss = sampleRss(target.process.pid);
+  const cpuBefore = cpuMs(target.process.pid);
+  const postgresBefore = postgresCpuMs();
   try {
+    const body = JSON.stringify({ query });
+    const headers = { 'content-type': 'application/json', ...target.headers };
+    const { sign } = target;
+    const path = new URL(target.url).pathname;
     const r = await autocannon({
       url: target.url,
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...target.headers },
-      body: JSON.stringify({ query }),
+      headers,
+      body,
+      // A target that takes only signed calls gets a fresh signature per request (autocannon rebuilds it).
+      ...(sign ? { requests: [{ method: 'POST' as const, path, body, setupRequest: (req: autocannon.Request) => ({ ...req, headers: { ...headers, ...sign('POST', path, body) } }) }] } : {}),
       connections,
       duration: seconds,
       // A stalled request counts as a timeout rather than holding the run open.
@@ -50,12 +62,17 @@ export async function load(target: Target, query: string, connections: number, s
       graphqlErrors: r.mismatches,
       rssMiB: await rss.stop(),
       load1: loadavg()[0]!,
+      cpuUsPerRequest: perRequest(cpuBefore, cpuMs(target.process.pid), r.requests.total),
+      postgresUsPerRequest: perRequest(0, postgresCpuBetween(postgresBefore, postgresCpuMs()), r.requests.total),
     };
   } catch (e) {
     await rss.stop();
     throw e;
   }
 }
+
+const perRequest = (before: number | null, after: number | null, requests: number): number =>
+  before === null || after === null || requests === 0 ? Number.NaN : ((after - before) * 1000) / requests;
 
 export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -74,6 +91,10 @@ export interface Cell {
   p99: number;
   /** Largest RSS seen in any of the runs. */
   peakRssMiB: number;
+  /** Median CPU µs per request of the runs (the target's process, all threads). */
+  cpuUsPerRequest: number;
+  /** Median PostgreSQL CPU µs per request of the runs. */
+  postgresUsPerRequest: number;
   errors: number;
   non2xx: number;
   graphqlErrors: number;
@@ -90,6 +111,8 @@ export function summarise(target: string, runs: Run[]): Cell {
     p50: timed.length ? median(timed.map((r) => r.p50)) : Number.NaN,
     p99: timed.length ? median(timed.map((r) => r.p99)) : Number.NaN,
     peakRssMiB: Math.max(...runs.map((r) => r.rssMiB)),
+    cpuUsPerRequest: median(runs.map((r) => r.cpuUsPerRequest)),
+    postgresUsPerRequest: median(runs.map((r) => r.postgresUsPerRequest)),
     errors: sum((r) => r.errors),
     non2xx: sum((r) => r.non2xx),
     graphqlErrors: sum((r) => r.graphqlErrors),

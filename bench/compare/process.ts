@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { REPO_ROOT } from '@objectos/testkit';
 
@@ -104,3 +105,53 @@ export function sampleRss(pid: number, everyMs = 200): { stop(): Promise<number>
     },
   };
 }
+
+/**
+ * CPU time a process has used so far (user + system, all its threads), in ms, from /proc/<pid>/stat;
+ * null where there is no /proc or the process is gone.
+ */
+export function cpuMs(pid: number): number | null {
+  try {
+    // Fields after the command name (which may hold spaces), from field 3 on: utime and stime are 14 and 15.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+/**
+ * CPU time (ms) used so far by each PostgreSQL server process on this machine (the bench's pool
+ * connections among them), by pid: what a target costs the database. Null where there is no /proc.
+ */
+export function postgresCpuMs(): Map<number, number> | null {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return null;
+  }
+  const byPid = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (!stat.includes('(postgres)')) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      byPid.set(Number(pid), ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS);
+    } catch {
+      // Gone between the listing and the read.
+    }
+  }
+  return byPid;
+}
+
+/** CPU ms PostgreSQL used between two {@link postgresCpuMs} readings (a process that ended meanwhile is not counted). */
+export function postgresCpuBetween(before: Map<number, number> | null, after: Map<number, number> | null): number | null {
+  if (!before || !after) return null;
+  let ms = 0;
+  for (const [pid, t] of after) ms += t - (before.get(pid) ?? 0);
+  return ms;
+}
+
+/** USER_HZ: 100 on every Linux this runs on (sysconf(_SC_CLK_TCK) is not reachable from Node). */
+const CLOCK_TICKS = 100;

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { gqlOk } from '@objectos/testkit';
+import { gqlOk, type FetchHandler } from '@objectos/testkit';
 
 /** Bench records on top of the demo seed: 200 accounts × 4 contacts, each contact with 1 or 2 cases. */
 export const BENCH_ACCOUNTS = 200;
@@ -15,12 +15,12 @@ const ALIASES = 10;
 const pick = <T>(xs: readonly T[], i: number): T => xs[i % xs.length]!;
 
 /** Runs the mutations `ALIASES` at a time, `parallel` requests at once. */
-async function inBatches(url: string, fields: string[], parallel = 4): Promise<string[]> {
+async function inBatches(target: FetchHandler, fields: string[], parallel = 4): Promise<string[]> {
   const batches: string[][] = [];
   for (let i = 0; i < fields.length; i += ALIASES) batches.push(fields.slice(i, i + ALIASES));
   const ids: string[] = [];
   for (let i = 0; i < batches.length; i += parallel) {
-    const answers = await Promise.all(batches.slice(i, i + parallel).map((b) => gqlOk<Record<string, { id: string }>>(url, `mutation { ${b.map((f, j) => `m${j}: ${f}`).join('\n')} }`)));
+    const answers = await Promise.all(batches.slice(i, i + parallel).map((b) => gqlOk<Record<string, { id: string }>>(target, `mutation { ${b.map((f, j) => `m${j}: ${f}`).join('\n')} }`)));
     for (const a of answers) for (let j = 0; j < Object.keys(a).length; j++) ids.push(a[`m${j}`]!.id);
   }
   return ids;
@@ -32,9 +32,9 @@ export interface Seeded {
   cases: number;
 }
 
-/** Seeds through GraphQL mutations, sent to `url` (the data subgraph as the demo admin). */
-export async function seedBenchData(url: string): Promise<Seeded> {
-  const accountIds = await inBatches(url, Array.from({ length: BENCH_ACCOUNTS }, (_, i) => {
+/** Seeds through GraphQL mutations, sent through `target` (the data subgraph, signed as the demo admin). */
+export async function seedBenchData(target: FetchHandler): Promise<Seeded> {
+  const accountIds = await inBatches(target, Array.from({ length: BENCH_ACCOUNTS }, (_, i) => {
     const n = String(i).padStart(3, '0');
     return `createAccount(input: { name: "Account ${n}", industry: ${pick(INDUSTRIES, i)}, annualRevenue: ${1000 * i + 0.5}, website: "https://account${n}.example.com", phone: "+1 555 0${n}" }) { id }`;
   }));
@@ -47,13 +47,13 @@ export async function seedBenchData(url: string): Promise<Seeded> {
       contactFields.push(`createContact(input: { firstName: "${pick(FIRST, n)}", lastName: "${pick(LAST, n)}", email: "contact${n}@bench.example.com", accountId: "${accountId}" }) { id }`);
     }
   });
-  const contactIds = await inBatches(url, contactFields);
+  const contactIds = await inBatches(target, contactFields);
   const caseFields: string[] = [];
   contactIds.forEach((contactId, n) => {
     for (let k = 0; k < 1 + (n % 2); k++)
       caseFields.push(`createCase(input: { subject: "Case ${n}-${k}", status: ${pick(STATUSES, n + k)}, contactId: "${contactId}", accountId: "${contactAccount[n]}" }) { id }`);
   });
-  const caseIds = await inBatches(url, caseFields);
+  const caseIds = await inBatches(target, caseFields);
   return { accountIds, contacts: contactIds.length, cases: caseIds.length };
 }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Principal } from '@objectos/principal';
+import { audienceKey, freezePrincipal, signPrincipal, type Principal } from '@objectos/principal';
 import { freePort, gqlOk, signIn, withHeaders } from '@objectos/testkit';
 import { readFileSync } from 'node:fs';
 import { REPO_ROOT } from '@objectos/testkit';
@@ -25,6 +25,11 @@ export interface Target {
   url: string;
   /** Headers every request carries (the gateway's bearer token). */
   headers: Record<string, string>;
+  /**
+   * Headers made for each request from its exact body: the data subgraph accepts only calls the
+   * gateway signed, each once, so whoever calls it directly signs every request, as the gateway does.
+   */
+  sign?: (method: string, path: string, body: string) => Record<string, string>;
   process: ServerProcess;
 }
 
@@ -107,27 +112,52 @@ async function resolvePrincipal(gateway: ReturnType<typeof withHeaders>): Promis
   };
 }
 
-/** The data subgraph in its own process behind bench/server.ts's signing front (ROLE=direct). */
+/**
+ * The data subgraph as services mode runs it: its own process entry (`subgraphs/data/src/main.ts`, as
+ * docker-compose starts it, with the same V8 flags as `npm start`), guard, replay store and all. The
+ * bench calls it as the gateway would: every request signed as `principal` for its method, path and
+ * body (the HMAC is the caller's cost, paid in the bench process on the same machine).
+ */
 export async function startDirect(databaseUrl: string, principal: Principal, nodeArgs: string[] = []): Promise<Target> {
-  const proc = spawnNode('data subgraph, direct', [...nodeArgs, ...nodeFlags(), '--import', 'tsx', 'bench/server.ts'], {
-    ROLE: 'direct',
+  const port = await freePort();
+  const secret = randomBytes(32).toString('hex');
+  const proc = spawnNode('data subgraph, direct', [...nodeArgs, ...nodeFlags(), '--import', 'tsx', 'subgraphs/data/src/main.ts'], {
     NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: String(port),
     DATABASE_URL: databaseUrl,
-    BENCH_PRINCIPAL: JSON.stringify(principal),
-    POOL_SIZE: String(POOL_SIZE),
+    OBJECTOS_SECRET: secret,
+    OBJECTOS_METADATA: 'metadata',
+    // One replica: signatures and change events stay in process, as a single `npm start` keeps them.
+    REDIS_URL: '',
   });
   try {
-    const port = Number((await proc.waitFor(/READY direct=(\d+)/))[1]);
-    return { key: 'direct', name: TARGET_NAMES.direct, url: `http://127.0.0.1:${port}/graphql`, headers: {}, process: proc };
+    await proc.waitFor(/data subgraph listening on \S+/);
+    const key = audienceKey(secret, 'data');
+    const frozen = freezePrincipal(structuredClone(principal));
+    const url = `http://127.0.0.1:${port}/graphql`;
+    const sign = (method: string, path: string, body: string) => signPrincipal(frozen, key, { audience: 'data', method, url: path, body });
+    return { key: 'direct', name: TARGET_NAMES.direct, url, headers: {}, sign, process: proc };
   } catch (e) {
     await proc.stop();
     throw e;
   }
 }
 
+/** A fetch handler for a target: its headers, and a signature per request where it needs one. */
+export function targetFetch(t: Target): (r: Request) => Promise<Response> {
+  return async (r) => {
+    const body = r.method === 'GET' || r.method === 'HEAD' ? '' : await r.text();
+    const path = new URL(t.url).pathname;
+    const headers = new Headers(r.headers);
+    for (const [k, v] of Object.entries({ ...t.headers, ...(t.sign ? t.sign(r.method, path, body) : {}) })) headers.set(k, v);
+    return fetch(t.url, { method: r.method, headers, ...(body ? { body } : {}) });
+  };
+}
+
 /** PostGraphile v5 over the same tables, with the Promise.withResolvers polyfill preloaded (Node 20). */
-export async function startPostGraphile(databaseUrl: string): Promise<Target> {
-  const proc = spawnNode('PostGraphile v5', ['--import', 'tsx', '--import', './bench/postgraphile/polyfill.ts', 'bench/postgraphile/server.ts'], {
+export async function startPostGraphile(databaseUrl: string, nodeArgs: string[] = []): Promise<Target> {
+  const proc = spawnNode('PostGraphile v5', [...nodeArgs, '--import', 'tsx', '--import', './bench/postgraphile/polyfill.ts', 'bench/postgraphile/server.ts'], {
     NODE_ENV: 'production',
     GRAPHILE_ENV: 'production',
     DATABASE_URL: databaseUrl,
