@@ -33,6 +33,9 @@ export async function ensureSecurityTables(db: Db): Promise<void> {
       created_at timestamptz not null default now(),
       unique (organization_id, object, record_id, shared_with_type, shared_with))`));
     await tx.execute(sql.raw('create index if not exists record_share_record on security.record_share (organization_id, object, record_id)'));
+    // What a principal reads through manual shares: the records shared with them, their role or group
+    // (row security asks this once per statement; record_id included, so the index answers it alone).
+    await tx.execute(sql.raw('create index if not exists record_share_grantee on security.record_share (organization_id, object, shared_with_type, shared_with, record_id)'));
   });
 }
 
