@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engines } from '@objectos/testkit';
+import { readBounded } from '../src/protection/read-bounded.ts';
 import { startRealtimeStack, type RealtimeStack } from './realtime-stack.ts';
 
 // Security regression class "body bounds": every route the gateway serves bounds its request body while
@@ -106,4 +107,20 @@ describe.each(engines())('every route bounds its body on $name', (engine) => {
     // Buffering even one upload whole would add 48 MiB per request; bounded reading adds a few MiB.
     expect(grew).toBeLessThan(64);
   }, 120_000);
+});
+
+describe('readBounded, the reader every route uses', () => {
+  const body = (n: number) => 'x'.repeat(n);
+  it('reads a body within its declared length in one go, and refuses one past the limit however it is declared', async () => {
+    const ok = await readBounded(new Request('http://gw.test/', { method: 'POST', headers: { 'content-length': '100' }, body: body(100) }), 1_000);
+    expect(ok).toBeInstanceOf(ArrayBuffer);
+    expect((ok as ArrayBuffer).byteLength).toBe(100);
+    // Declared over the limit: refused before reading.
+    expect(await readBounded(new Request('http://gw.test/', { method: 'POST', headers: { 'content-length': '5000' }, body: body(10) }), 1_000)).toBe('too large');
+    // In process nothing enforces the header: a body longer than it declares is still measured.
+    expect(await readBounded(new Request('http://gw.test/', { method: 'POST', headers: { 'content-length': '10' }, body: body(5_000) }), 1_000)).toBe('too large');
+    // No declared length (a stream): counted while reading.
+    const stream = new ReadableStream<Uint8Array>({ pull: (c) => c.enqueue(new Uint8Array(512)) });
+    expect(await readBounded(new Request('http://gw.test/', { method: 'POST', body: stream, duplex: 'half' } as RequestInit), 1_000)).toBe('too large');
+  });
 });
