@@ -5,7 +5,8 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { composeSupergraph, scalarResolvers, type CompiledSchema } from '@objectos/schema';
 import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } from '@objectos/observability';
 import { classifyGatewayError } from './classify-error.ts';
-import { CSRF_HEADER, PROTECTION_DEFAULTS, type ProtectionOptions } from './protection/protection-options.ts';
+import { PROTECTION_DEFAULTS, type ProtectionOptions } from './protection/protection-options.ts';
+import { createGraphiQLRenderer, GRAPHIQL_OPTIONS } from './graphiql.ts';
 import { useProtection } from './protection/use-protection.ts';
 import { useBodyLimit } from './protection/read-bounded.ts';
 import { clientAddress, ipKey } from './protection/client-ip.ts';
@@ -260,7 +261,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     schema,
     graphqlEndpoint,
     cors: corsOf(origins),
-    graphiql: graphiql ? { headers: JSON.stringify({ [CSRF_HEADER]: '1' }) } : false,
+    graphiql: graphiql ? GRAPHIQL_OPTIONS : false,
+    renderGraphiQL: createGraphiQLRenderer(),
     landingPage: false,
     // useBodyLimit bounds every body on every route, first (413 from Content-Length, a cut for chunked
     // bodies): yoga's own limiter would wrap each body in a second stream and Request for nothing.

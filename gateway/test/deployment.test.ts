@@ -72,7 +72,11 @@ describe('configuration', () => {
       const r = await gw.fetch(new Request('http://x/graphql', { headers: { accept: 'text/html' } }));
       return { status: r.status, body: await r.text() };
     };
-    expect((await page(true)).body).toMatch(/GraphiQL/);
+    const on = await page(true);
+    expect(on.body).toMatch(/ObjectOS GraphiQL/);
+    // Served from the installed package: no script, style or icon is fetched from anywhere else
+    // (graphiql-browser.test loads it in Chromium with the network cut).
+    expect(on.body).not.toMatch(/<(script|link)[^>]+(src|href)="(https?:)?\/\//);
     const off = await page(false);
     expect(off.body).not.toMatch(/GraphiQL/);
   });
