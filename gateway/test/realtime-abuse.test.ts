@@ -105,6 +105,29 @@ describe.each(engines())('WebSocket abuse on $name', (engine) => {
       expect(ws.isOpen()).toBe(true);
     });
 
+    it('answers a request error (parse, validation, variables) with an `error` message, and field errors with `next`', async () => {
+      const ws = await openAlice(s.wsUrl);
+      const cases: [string, string, Record<string, unknown> | undefined, string][] = [
+        ['parse', '{ accounts { totalCount }', undefined, 'GRAPHQL_PARSE_FAILED'],
+        ['validation', '{ acounts { totalCount } }', undefined, 'GRAPHQL_VALIDATION_FAILED'],
+        ['subscription validation', 'subscription { accountChanged { nope } }', undefined, 'GRAPHQL_VALIDATION_FAILED'],
+        ['variables', 'query($n: Int!) { accounts(first: $n) { totalCount } }', { n: 'ten' }, 'BAD_USER_INPUT'],
+      ];
+      for (const [id, query, variables, code] of cases) {
+        ws.subscribe(id, query, variables);
+        const m = await ws.next((x) => x.id === id);
+        expect(m.type, `${id}: ${JSON.stringify(m).slice(0, 300)}`).toBe('error');
+        expect(codesOf(m)).toContain(code);
+      }
+      // Nothing else was sent for those operations (an `error` ends an operation: no next, no complete).
+      expect(ws.messages.filter((m) => cases.some(([id]) => id === m.id)).map((m) => m.type)).toEqual(['error', 'error', 'error', 'error']);
+      // A valid query still answers with next, then complete; the socket stays open.
+      ws.subscribe('ok', COUNT);
+      expect(await ws.next((m) => m.id === 'ok' && m.type === 'next')).toMatchObject({ payload: { data: { accounts: { totalCount: 0 } } } });
+      await ws.next((m) => m.id === 'ok' && m.type === 'complete');
+      expect(ws.isOpen()).toBe(true);
+    });
+
     it('closes 1007 on invalid UTF-8 in a text frame', async () => {
       const ws = await openAlice(s.wsUrl);
       ws.send(Buffer.from([...Buffer.from('{"type":"subscribe","id":"1","payload":{"query":"{ __typename }","x":"'), 0xff, 0xfe, ...Buffer.from('"}}')]));

@@ -53,24 +53,29 @@ function credentialsFrom(params: Record<string, unknown> | undefined, request: I
   return credentialsOf(headers);
 }
 
+type ErrorBody = { errors?: { message?: string; extensions?: Record<string, unknown> }[] };
+
+/** The errors of a refused operation, as a graphql-ws `error` message carries them. */
+function errorsOf(body: ErrorBody, status: number, retryAfter: string | null): GraphQLError[] {
+  return (body.errors ?? [{ message: `Request refused (HTTP ${status})`, extensions: { code: 'BAD_REQUEST' } }]).map(
+    (e) => new GraphQLError(e.message ?? 'Request refused', { extensions: { ...e.extensions, ...(retryAfter ? { retryAfter: Number(retryAfter) } : {}) } }),
+  );
+}
+
 /** A yoga refusal (401, 413, 429, a JSON error body…) as the errors of a graphql-ws `error` message. */
 async function refusal(response: Response): Promise<GraphQLError[]> {
-  let body: { errors?: { message?: string; extensions?: Record<string, unknown> }[] } = {};
+  let body: ErrorBody = {};
   try {
     // With `Accept: text/event-stream`, yoga sends some refusals (413 body too large, 400) as one SSE event.
     if ((response.headers.get('content-type') ?? '').includes('text/event-stream')) {
       const stream = resultStream(response, () => {});
-      body = ((await stream.next()).value ?? {}) as typeof body;
+      body = ((await stream.next()).value ?? {}) as ErrorBody;
       await stream.return();
-    } else body = (await response.json()) as typeof body;
+    } else body = (await response.json()) as ErrorBody;
   } catch {
     // Not JSON: the status says it all.
   }
-  const retryAfter = response.headers.get('retry-after');
-  const errors = (body.errors ?? [{ message: `Request refused (HTTP ${response.status})`, extensions: { code: 'BAD_REQUEST' } }]).map(
-    (e) => new GraphQLError(e.message ?? 'Request refused', { extensions: { ...e.extensions, ...(retryAfter ? { retryAfter: Number(retryAfter) } : {}) } }),
-  );
-  return errors;
+  return errorsOf(body, response.status, response.headers.get('retry-after'));
 }
 
 /**
@@ -150,7 +155,9 @@ export function attachRealtime(server: Server, gateway: Gateway, options: Realti
         return [new GraphQLError(`At most ${maxOperationsPerSocket} operations can run at once on one socket: complete some first`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } })];
       const st = states.get(ctx.extra.socket)!;
       const req = ctx.extra.request;
-      const headers = new Headers({ 'content-type': 'application/json', accept: 'text/event-stream' });
+      // JSON first: a request error (parse, validation, variables) comes back as a 4xx JSON answer and goes
+      // out as a graphql-ws `error` message, as PROTOCOL.md asks; a stream (a subscription) still comes as SSE.
+      const headers = new Headers({ 'content-type': 'application/json', accept: 'application/graphql-response+json, text/event-stream' });
       for (const [k, v] of Object.entries(st.credentials)) headers.set(k, v);
       for (const name of ['user-agent', 'x-forwarded-for', 'x-request-id']) {
         const v = req.headers[name];
@@ -168,10 +175,24 @@ export function attachRealtime(server: Server, gateway: Gateway, options: Realti
       const streamed = type.includes('text/event-stream');
       // Not a 200: refused before execution (whatever the body's type), a graphql-ws `error` like HTTP's status.
       if (response.status !== 200 || (!streamed && !type.includes('json'))) return refusal(response);
+      let answer = response;
+      if (!streamed) {
+        // One JSON result, already complete: without `data` it is a request error (variables that do not
+        // coerce, for one, answered 200 by the one-hop path), sent as an `error` message like a 4xx.
+        const text = await response.text();
+        let body: unknown = null;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          return errorsOf({}, 502, null);
+        }
+        if (body && typeof body === 'object' && !('data' in body)) return errorsOf(body as ErrorBody, 400, null);
+        answer = new Response(text, { headers: { 'content-type': 'application/json' } });
+      }
       const args: ExecutionArgs & { rootValue: { stream: ResultStream } } = {
         schema: gateway.schema,
         document: STREAM_DOCUMENT,
-        rootValue: { stream: resultStream(response, () => ctrl.abort()) },
+        rootValue: { stream: resultStream(answer, () => ctrl.abort()) },
       };
       return args;
     },
