@@ -5,6 +5,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { composeSupergraph, scalarResolvers, type CompiledSchema } from '@objectos/schema';
 import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } from '@objectos/observability';
 import { classifyGatewayError } from './classify-error.ts';
+import { createSubgraphExecutor } from './routing/subgraph-executor.ts';
 import { PROTECTION_DEFAULTS, type ProtectionOptions } from './protection/protection-options.ts';
 import { createGraphiQLRenderer, GRAPHIQL_OPTIONS } from './graphiql.ts';
 import { useProtection } from './protection/use-protection.ts';
@@ -187,17 +188,19 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const byName = new Map([...senders.values()].map((s) => [s.source.name, { url: s.source.url, send: signedSend(s) }]));
   const stitched = getStitchedSchemaFromSupergraphSdl({
     supergraphSdl,
-    // The executor names subgraphs by their join__Graph enum value, so route by URL.
-    httpExecutorOpts: ({ endpoint }) => {
-      const target = endpoint ? senders.get(endpoint) : undefined;
-      if (!target) throw new Error(`the supergraph names a subgraph at ${endpoint ?? '(no url)'} the gateway was not given`);
-      return {
-        // A subscription is a stream: it lasts as long as its client, not one request's time.
-        timeout: (request: { operationType?: string }) => (request.operationType === 'subscription' ? undefined : subgraphTimeoutMs),
-        // The principal goes here unsigned (this hook never sees the body; it also keeps the executor
-        // from sharing one in-flight call between principals) and is signed in `fetch`.
-        headers: (request?: { context?: { requestId?: string; principal?: Principal } }) => contextHeaders(request?.context),
-        fetch: signedSend(target) };
+    // Each subgraph is called by ObjectOS's own executor (routing/subgraph-executor.ts), found by URL
+    // (the supergraph names subgraphs by their join__Graph value). The principal goes in `headers`
+    // unsigned and is signed in `send`, over the exact body.
+    onSubschemaConfig: (config) => {
+      const target = senders.get(config.endpoint);
+      if (!target) throw new Error(`the supergraph names a subgraph at ${config.endpoint || '(no url)'} the gateway was not given`);
+      config.executor = createSubgraphExecutor({
+        name: target.source.name,
+        url: config.endpoint,
+        send: signedSend(target),
+        headers: (request) => contextHeaders(request.context as { requestId?: string; principal?: Principal } | undefined),
+        timeoutMs: subgraphTimeoutMs,
+      });
     },
     // The supergraph only knows scalar names; use ObjectOS's scalars so bad dates are refused here,
     // during validation, before any subgraph is called.

@@ -3,6 +3,7 @@ import type { Plugin } from 'graphql-yoga';
 import { isDataOnly, rawResult } from '@objectos/observability';
 import type { Principal } from '@objectos/principal';
 import { soleSubgraph, type Ownership } from './ownership.ts';
+import { callFailure } from './subgraph-executor.ts';
 
 /** An in-process subgraph's compiled read: response text for the principal, or null (then `call`). */
 export type LocalRead = (principal: Principal, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined) => Promise<string | null>;
@@ -59,8 +60,8 @@ export function useSingleHop(options: { owned: Ownership; call: SubgraphCall; lo
           status = response.status;
           answer = await response.text();
         } catch (e) {
-          // Unreachable or past its timeout: the error plugin codes it (TIMEOUT) and masks the rest.
-          return { data: null, errors: [new GraphQLError(`subgraph "${target}" failed: ${(e as Error).message}`, { originalError: e as Error })] };
+          // Unreachable or past its timeout: coded, naming the subgraph (never its URL), as the stitched path does.
+          return { data: null, errors: [callFailure(target, e)] };
         }
         if (isDataOnly(answer)) return rawResult(answer);
         return fromSubgraph(answer, status, target);
