@@ -82,3 +82,28 @@ type Account @key(fields: "id") {
   name: Int
 }
 `;
+
+/** A ledger service whose entries point at accounts by id (a nullable and a non-null reference). */
+export const LEDGER_SDL = `
+extend schema @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key"])
+type Account @key(fields: "id", resolvable: false) {
+  id: ID!
+}
+type Entry {
+  number: String!
+  account: Account
+}
+type StrictEntry {
+  number: String!
+  account: Account!
+}
+type Query {
+  ledger: [Entry!]!
+  strictLedger: [StrictEntry]!
+}
+`;
+
+export const ledgerResolvers = (accountIds: string[]) => {
+  const entries = () => accountIds.map((id, i) => ({ number: `L-${i}`, account: { __typename: 'Account', id } }));
+  return { Query: { ledger: entries, strictLedger: entries } };
+};

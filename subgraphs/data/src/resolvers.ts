@@ -77,8 +77,14 @@ export function buildResolvers(ds: DataSource, hub: ChangeHub): GraphQLResolverM
       (map[row.root] ??= {})[row.name(p)] = inTenant(row.make(p));
     }
     const type: Record<string, unknown> = {
-      __resolveReference: (ref: { id?: unknown }, ctx: DataContext) =>
-        isUuid(ref.id) ? ctx.loaders.byId(p.object.name).load(ref.id) : null,
+      // A reference (from another subgraph, or `_entities`) to a record the caller cannot read answers
+      // as one that does not exist: null with NOT_FOUND, the same words for both (no existence probe).
+      // Coded, so a non-null reference field elsewhere fails as NOT_FOUND rather than INTERNAL.
+      __resolveReference: async (ref: { id?: unknown }, ctx: DataContext) => {
+        const found = isUuid(ref.id) ? await ctx.loaders.byId(p.object.name).load(ref.id) : null;
+        if (!found) throw dataError('NOT_FOUND', `No ${p.typeName} with this id that you can read`);
+        return found;
+      },
     };
     for (const r of p.relations) {
       if (!ds.plan.objects[r.target]!.methods.length) continue;
