@@ -2,16 +2,21 @@ import { fileURLToPath } from 'node:url';
 import { buildSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import type { CompiledSchema } from './compile.ts';
 import { composePublicSdl } from './compose.ts';
+import { IDENTITY_SDL } from './identity-sdl.ts';
 
 /** Where the committed SDL lives: `schema/generated/<subgraph>.graphql`. */
 export const GENERATED_DIR = fileURLToPath(new URL('../generated/', import.meta.url));
 
 /**
- * File name → contents for every generated artefact: each subgraph's SDL, and `public.graphql`, the
- * client-facing schema of ObjectOS's own subgraphs composed (sorted), which `codegen.ts` reads.
+ * File name → contents for every generated artefact: each subgraph's SDL (the compiled ones and
+ * identity's), and `public.graphql`, the client-facing schema of ObjectOS's own subgraphs composed
+ * (sorted), which `codegen.ts` reads.
  */
 export function generatedFiles(compiled: CompiledSchema): Record<string, string> {
-  const subgraphs = Object.entries(compiled.subgraphs).map(([name, s]) => ({ name, url: `http://${name}.objectos.internal/graphql`, sdl: s.sdl }));
+  const subgraphs = [
+    ...Object.entries(compiled.subgraphs).map(([name, s]) => ({ name, sdl: s.sdl })),
+    { name: 'identity', sdl: IDENTITY_SDL },
+  ].map((s) => ({ ...s, url: `http://${s.name}.objectos.internal/graphql` }));
   const publicSdl = printSchema(lexicographicSortSchema(buildSchema(composePublicSdl(subgraphs))));
   return {
     ...Object.fromEntries(subgraphs.map((s) => [`${s.name}.graphql`, s.sdl])),

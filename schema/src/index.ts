@@ -5,6 +5,7 @@ export type { Build, CompilerPlugin } from './build.ts';
 export type { ColumnPlan, DataPlan, ObjectPlan, RelationPlan, ReverseRelationPlan } from './plan.ts';
 export { FILTER_INPUTS, GRAPHQL_TYPES, type FilterOp } from './type-map.ts';
 export { generatedFiles, GENERATED_DIR } from './generated.ts';
+export { IDENTITY_SDL } from './identity-sdl.ts';
 export { DateScalar, DateTimeScalar, JSONScalar, TimeScalar, scalarResolvers } from './scalars.ts';
 export { composeSupergraph, composePublicSdl, CompositionError, type SubgraphSdl } from './compose.ts';
 export { compileSecurity, BUILTIN_PROFILES, type ObjectSecurity, type SecurityPlan } from './security/security-plan.ts';

@@ -7,9 +7,13 @@ import { attachRealtime, createGateway, type Gateway } from '@objectos/gateway';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
-import { REPO_ROOT, TEST_ORG, TEST_SECRET, testAuth } from '@objectos/testkit';
+import { engines, REPO_ROOT, TEST_ORG, TEST_SECRET, testAuth } from '@objectos/testkit';
+import { startSecureStack, type SecureStack } from '../../../gateway/test/secure-stack.ts';
 import config from '../../../codegen.ts';
-import { AccountChangedDocument, CreateAccountDocument, createObjectOSClient, GetAccountDocument, ListAccountsDocument, ObjectOSClientError } from '../src/index.ts';
+import {
+  AccountChangedDocument, ApiKeysDocument, CreateAccountDocument, CreateApiKeyDocument, createObjectOSClient, GetAccountDocument, ListAccountsDocument, MeDocument,
+  MembersDocument, MyOrganizationsDocument, MySessionsDocument, ObjectOSClientError, RevokeApiKeyDocument,
+} from '../src/index.ts';
 
 describe('generated SDK', () => {
   it('is up to date with the public schema and the operations (run `npm run codegen`)', async () => {
@@ -23,7 +27,8 @@ describe('generated SDK', () => {
 
   it('lists a sha256 hash for every operation, matching its text (for trusted documents)', () => {
     const persisted = JSON.parse(readFileSync(`${REPO_ROOT}packages/sdk/src/generated/persisted-documents.json`, 'utf8')) as Record<string, string>;
-    expect(Object.keys(persisted)).toHaveLength(4);
+    // 4 record operations (accounts.graphql) and 8 identity ones (identity.graphql).
+    expect(Object.keys(persisted)).toHaveLength(12);
     for (const [hash, text] of Object.entries(persisted)) expect(hash).toBe(`sha256:${createHash('sha256').update(text).digest('hex')}`);
   });
 });
@@ -113,4 +118,39 @@ describe('typed subscriptions over graphql-ws', () => {
       await data.dispose();
     }
   }, 30_000);
+});
+
+describe('typed identity operations through the gateway', () => {
+  let stack: SecureStack;
+  beforeAll(async () => {
+    stack = await startSecureStack(engines()[0]!);
+  }, 60_000);
+  afterAll(() => stack?.close());
+
+  const clientAs = (headers: Record<string, string>) => createObjectOSClient({ url: 'http://objectos.test/graphql', fetch: (url, init) => stack.as(headers)(new Request(url, init)) });
+
+  it('reads me, organizations, members, sessions and API keys, and creates and revokes a key, all typed', async () => {
+    const u = await stack.user('sdk@identity.test', 'Sdkco');
+    const c = clientAs(u.headers);
+    const me = await c.request(MeDocument);
+    const email: string | undefined = me.me?.email;
+    expect(email).toBe('sdk@identity.test');
+    expect(me.activeOrganization?.slug).toBe('sdkco');
+    expect(me.myAccess).toMatchObject({ userId: u.userId, permissionSets: [], groups: [] });
+    const slugs: string[] = (await c.request(MyOrganizationsDocument)).myOrganizations.map((o) => o.slug);
+    expect(slugs).toEqual(['sdkco']);
+    const { members } = await c.request(MembersDocument);
+    expect(members).toEqual([expect.objectContaining({ roles: ['owner'], user: expect.objectContaining({ id: u.userId, email: 'sdk@identity.test' }) })]);
+    const { mySessions } = await c.request(MySessionsDocument);
+    expect(mySessions.filter((s) => s.current)).toHaveLength(1);
+    const { createApiKey } = await c.request(CreateApiKeyDocument, { input: { name: 'ci', expiresInDays: 30 } });
+    expect(createApiKey.key.length).toBeGreaterThan(20);
+    expect((await c.request(ApiKeysDocument)).apiKeys.map((k) => k.name)).toContain('ci');
+    // The new key is a credential for the same typed client.
+    const asKey = clientAs({ 'x-api-key': createApiKey.key });
+    expect((await asKey.request(MeDocument)).me?.email).toBe('sdk@identity.test');
+    const revoked: boolean = (await c.request(RevokeApiKeyDocument, { id: createApiKey.apiKey.id })).revokeApiKey;
+    expect(revoked).toBe(true);
+    await expect(asKey.request(MeDocument)).rejects.toBeInstanceOf(ObjectOSClientError);
+  });
 });
