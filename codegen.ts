@@ -1,4 +1,5 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
+import { CLIENT_PRESET_OUTPUT } from './packages/sdk/src/preset.ts';
 
 /**
  * Typed client SDK generation (GraphQL Code Generator, client preset) from the composed public schema
@@ -12,19 +13,7 @@ const config: CodegenConfig = {
   // ESM output with explicit .js extensions (NodeNext resolution).
   emitLegacyCommonJSImports: false,
   generates: {
-    'packages/sdk/src/generated/': {
-      preset: 'client',
-      presetConfig: {
-        fragmentMasking: false,
-        // Hashes of every operation, for a trusted-documents (persisted operations) setting.
-        persistedDocuments: { mode: 'embedHashInDocument', hashAlgorithm: 'sha256' },
-      },
-      config: {
-        useTypeImports: true,
-        enumsAsTypes: true,
-        scalars: { DateTime: 'string', Date: 'string', Time: 'string', JSON: 'unknown' },
-      },
-    },
+    'packages/sdk/src/generated/': CLIENT_PRESET_OUTPUT,
   },
 };
 
