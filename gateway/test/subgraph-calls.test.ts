@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, testAuth } from '@objectos/testkit';
+import { createLogger } from '@objectos/observability';
 import { createGateway, type Gateway } from '../src/index.ts';
 import { startSecureStack, type SecureStack } from './secure-stack.ts';
 import { engines } from '@objectos/testkit';
@@ -15,11 +16,16 @@ describe('subgraph calls', () => {
   let stack: SecureStack;
   let down: Gateway;
   let deadUrl: string;
+  const logLines: Record<string, unknown>[] = [];
   beforeAll(async () => {
     stack = await startSecureStack(engines()[0]!);
     // A subgraph with the data subgraph's schema at an address where nothing listens.
     deadUrl = `http://127.0.0.1:${await freePort()}/graphql`;
-    down = await createGateway({ auth: testAuth(), subgraphs: [{ name: 'hello', url: 'http://hello.test/graphql', sdl: HELLO_SDL, fetch: hello }, { name: 'data', url: deadUrl, sdl: stack.data.sdl }] });
+    down = await createGateway({
+      auth: testAuth(),
+      subgraphs: [{ name: 'hello', url: 'http://hello.test/graphql', sdl: HELLO_SDL, fetch: hello }, { name: 'data', url: deadUrl, sdl: stack.data.sdl }],
+      logger: createLogger('gateway', { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) }),
+    });
   }, 60_000);
   afterAll(async () => {
     await down?.dispose();
@@ -63,6 +69,9 @@ describe('subgraph calls', () => {
       expect(text).not.toContain('127.0.0.1');
       expect(text).not.toContain('totalCount');
       expect(text).not.toMatch(/"request"|endpoint|ECONNREFUSED/);
+      // The operator's log line has what the client must not see: the cause, with the address.
+      const id = (body.errors?.[0]?.extensions as { requestId?: string } | undefined)?.requestId;
+      expect(logLines.find((l) => l['requestId'] === id)).toMatchObject({ code: 'SUBGRAPH_UNAVAILABLE', msg: 'Subgraph "data" could not be reached', cause: expect.stringContaining(`ECONNREFUSED 127.0.0.1:${port}`) });
     }
   });
 });

@@ -48,8 +48,13 @@ export function useCorrelatedErrors({ logger, classify }: CorrelatedErrorsOption
       logger.error({ requestId, path: e.path?.join('.'), err: e.originalError ?? e }, 'unexpected error');
       return new GraphQLError('Unexpected error.', { ...(e.path ? { path: e.path } : {}), extensions: { code: 'INTERNAL_SERVER_ERROR', requestId } });
     }
-    // A rule-classified error is expected: one line with its code, no stack.
-    if (ruled) logger.warn({ requestId, path: e.path?.join('.'), code: ruled.code }, ruled.message);
+    // A rule-classified error is expected: one line with its code and, for the operator, its innermost
+    // cause (an unreachable subgraph's address, say), no stack. The client gets the rule's message only.
+    if (ruled) {
+      const inner = chain.length > 1 ? chain[chain.length - 1] : null;
+      const cause = inner instanceof Error ? `${inner.name}: ${inner.message}` : undefined;
+      logger.warn({ requestId, path: e.path?.join('.'), code: ruled.code, ...(cause ? { cause } : {}) }, ruled.message);
+    }
     return new GraphQLError(ruled?.message ?? e.message, {
       nodes: e.nodes ?? null,
       path: e.path ?? null,
