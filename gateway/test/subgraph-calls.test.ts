@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, testAuth } from '@objectos/testkit';
 import { createLogger } from '@objectos/observability';
@@ -72,6 +74,26 @@ describe('subgraph calls', () => {
       // The operator's log line has what the client must not see: the cause, with the address.
       const id = (body.errors?.[0]?.extensions as { requestId?: string } | undefined)?.requestId;
       expect(logLines.find((l) => l['requestId'] === id)).toMatchObject({ code: 'SUBGRAPH_UNAVAILABLE', msg: 'Subgraph "data" could not be reached', cause: expect.stringContaining(`ECONNREFUSED 127.0.0.1:${port}`) });
+    }
+  });
+
+  it('answers a subgraph that replies with something that is not a GraphQL result with SUBGRAPH_ERROR naming it, on both paths', async () => {
+    // A proxy's error page in place of the data subgraph.
+    const proxy = createServer((_, res) => res.writeHead(502, { 'content-type': 'text/html' }).end('<html>Bad Gateway at 10.0.0.7</html>'));
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/graphql`;
+    const gw = await createGateway({ auth: testAuth(), subgraphs: [{ name: 'hello', url: 'http://hello.test/graphql', sdl: HELLO_SDL, fetch: hello }, { name: 'data', url, sdl: stack.data.sdl }] });
+    try {
+      for (const query of ['{ hello accounts(first: 1) { totalCount } }', '{ accounts(first: 1) { totalCount } }']) {
+        const r = await gw.fetch(new Request('http://objectos.test/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) }));
+        const text = await r.text();
+        const body = JSON.parse(text) as { errors?: { message: string; extensions?: { code?: string } }[] };
+        expect(body.errors?.map((e) => [e.extensions?.code, e.message]), text).toEqual([['SUBGRAPH_ERROR', 'Subgraph "data" answered HTTP 502 without a GraphQL result']]);
+        expect(text).not.toMatch(/10\.0\.0\.7|Bad Gateway|127\.0\.0\.1/);
+      }
+    } finally {
+      await gw.dispose();
+      await new Promise<void>((r) => proxy.close(() => r()));
     }
   });
 });

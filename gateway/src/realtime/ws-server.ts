@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { GraphQLError, parse, type ExecutionArgs } from 'graphql';
+import { GraphQLError, parse, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, type ServerOptions, type SubscribePayload } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { API_KEY_HEADER, credentialsOf, type Credentials } from '@objectos/principal';
@@ -175,25 +175,19 @@ export function attachRealtime(server: Server, gateway: Gateway, options: Realti
       const streamed = type.includes('text/event-stream');
       // Not a 200: refused before execution (whatever the body's type), a graphql-ws `error` like HTTP's status.
       if (response.status !== 200 || (!streamed && !type.includes('json'))) return refusal(response);
-      let answer = response;
-      if (!streamed) {
+      let stream: ResultStream;
+      if (streamed) stream = resultStream(response, () => ctrl.abort());
+      else {
         // One JSON result, already complete: without `data` it is a request error (variables that do not
         // coerce, for one, answered 200 by the one-hop path), sent as an `error` message like a 4xx.
-        const text = await response.text();
-        let body: unknown = null;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          return errorsOf({}, 502, null);
-        }
-        if (body && typeof body === 'object' && !('data' in body)) return errorsOf(body as ErrorBody, 400, null);
-        answer = new Response(text, { headers: { 'content-type': 'application/json' } });
+        const body = (await response.json().catch(() => null)) as (ExecutionResult & ErrorBody) | null;
+        if (!body || typeof body !== 'object') return errorsOf({}, 502, null);
+        if (!('data' in body)) return errorsOf(body, 400, null);
+        stream = (async function* () {
+          yield body;
+        })();
       }
-      const args: ExecutionArgs & { rootValue: { stream: ResultStream } } = {
-        schema: gateway.schema,
-        document: STREAM_DOCUMENT,
-        rootValue: { stream: resultStream(answer, () => ctrl.abort()) },
-      };
+      const args: ExecutionArgs & { rootValue: { stream: ResultStream } } = { schema: gateway.schema, document: STREAM_DOCUMENT, rootValue: { stream } };
       return args;
     },
     // Results are yoga's, already serialized (errors masked and coded): sent as they are.

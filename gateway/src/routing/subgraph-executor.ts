@@ -33,17 +33,23 @@ const isTimeout = (e: unknown): boolean => e instanceof Error && e.name === 'Tim
 export const callFailure = (name: string, e: unknown): GraphQLError =>
   isTimeout(e) ? failure(name, 'TIMEOUT', 'did not answer in time', e) : failure(name, 'SUBGRAPH_UNAVAILABLE', 'could not be reached', e);
 
-/** A subgraph's answer: its GraphQL result whatever the status (GraphQL over HTTP), or an error naming the subgraph. */
-async function readResult(name: string, response: Response, until: Promise<never>): Promise<ExecutionResult> {
-  const text = await Promise.race([response.text(), until]);
+/** A subgraph answered something that is not a GraphQL result (no JSON, or neither data nor errors). */
+export const notAResult = (name: string, status: number): GraphQLError => failure(name, 'SUBGRAPH_ERROR', `answered HTTP ${status} without a GraphQL result`);
+
+/** A subgraph answer's text as a GraphQL result (whatever the status: GraphQL over HTTP), or null when it is not one. */
+export function parseResult(text: string): { data?: Record<string, unknown> | null; errors?: unknown[] } | null {
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
-    return { errors: [failure(name, 'SUBGRAPH_ERROR', `answered HTTP ${response.status} without a GraphQL result`)] };
+    return null;
   }
-  if (body && typeof body === 'object' && ('data' in body || 'errors' in body)) return body as ExecutionResult;
-  return { errors: [failure(name, 'SUBGRAPH_ERROR', `answered HTTP ${response.status} without a GraphQL result`)] };
+  return body && typeof body === 'object' && ('data' in body || 'errors' in body) ? (body as { data?: Record<string, unknown> | null; errors?: unknown[] }) : null;
+}
+
+async function readResult(name: string, response: Response, until: Promise<never>): Promise<ExecutionResult> {
+  const body = parseResult(await Promise.race([response.text(), until]));
+  return body ? (body as ExecutionResult) : { errors: [notAResult(name, response.status)] };
 }
 
 /**

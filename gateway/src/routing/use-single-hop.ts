@@ -3,7 +3,7 @@ import type { Plugin } from 'graphql-yoga';
 import { isDataOnly, rawResult } from '@objectos/observability';
 import type { Principal } from '@objectos/principal';
 import { soleSubgraph, type Ownership } from './ownership.ts';
-import { callFailure } from './subgraph-executor.ts';
+import { callFailure, notAResult, parseResult } from './subgraph-executor.ts';
 
 /** An in-process subgraph's compiled read: response text for the principal, or null (then `call`). */
 export type LocalRead = (principal: Principal, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined) => Promise<string | null>;
@@ -72,13 +72,9 @@ export function useSingleHop(options: { owned: Ownership; call: SubgraphCall; lo
 
 /** A subgraph answer with errors: each becomes a GraphQLError (code and path kept) for the error plugin. */
 function fromSubgraph(text: string, status: number, subgraph: string): ExecutionResult {
-  let body: { data?: Record<string, unknown> | null; errors?: GraphQLFormattedError[] };
-  try {
-    body = JSON.parse(text) as typeof body;
-  } catch {
-    throw new Error(`subgraph "${subgraph}" answered ${status} with a body that is not JSON`);
-  }
-  if (!body || typeof body !== 'object' || (!('data' in body) && !body.errors)) throw new Error(`subgraph "${subgraph}" answered ${status} without data or errors`);
+  const body = parseResult(text) as { data?: Record<string, unknown> | null; errors?: GraphQLFormattedError[] } | null;
+  // Not a GraphQL result: coded and worded as the stitched path words it.
+  if (!body) return { data: null, errors: [notAResult(subgraph, status)] };
   return {
     ...('data' in body ? { data: body.data ?? null } : {}),
     ...(body.errors ? { errors: body.errors.map((e) => new GraphQLError(e.message, { path: e.path ?? null, extensions: e.extensions ?? {} })) } : {}),
