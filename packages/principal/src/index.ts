@@ -11,3 +11,8 @@ export {
   API_KEY_HEADER, CLIENT_IP_HEADER, METADATA_ENDPOINT, PRINCIPAL_ENDPOINT, credentialsOf, hasCredentials,
   type AuthFailure, type Credentials, type Resolution,
 } from './credentials.ts';
+export {
+  JWKS_PATH, PRINCIPAL_CLAIM, SUBGRAPH_TOKEN_TTL_S, createSubgraphTokenIssuer, deriveSigningKey,
+  type SubgraphTokenIssuer, type SubgraphTokenIssuerOptions,
+} from './subgraph-token.ts';
+export { createSubgraphTokenVerifier, principalOfToken, useSubgraphToken, type SubgraphTokenVerifierOptions, type TokenCheck } from './subgraph-token-verifier.ts';
