@@ -1,8 +1,21 @@
 import { resolve } from 'node:path';
-import { originsOf } from '@objectos/identity-subgraph';
+import { originsOf } from '@objectos/identity-subgraph/origin-rule';
 
 /** Runtime configuration, from the environment (and `--empty`); every setting has a safe default. */
 export interface ObjectOSConfig {
+  /**
+   * `objectos` (default): ObjectOS with its subgraphs. `gateway`: the gateway alone, a plain Federation
+   * gateway over OBJECTOS_SUPERGRAPH or the OBJECTOS_SUBGRAPHS list (ObjectOS's own subgraphs optional).
+   */
+  mode: 'objectos' | 'gateway';
+  /** A supergraph to serve as given (gateway mode): a file path or an http(s) URL, polled for changes. */
+  supergraph: string | undefined;
+  /** How requests are authenticated: ObjectOS sessions and API keys, JWTs from a JWKS, or none (private networks). */
+  auth: 'objectos' | 'jwt' | 'none';
+  /** JWT mode: the identity provider's JWKS URL, and the `iss`/`aud` a token must carry (when set). */
+  jwt: { jwksUrl: string; issuer: string | undefined; audience: string | undefined; organizationClaim: string; rolesClaim: string } | undefined;
+  /** How often subgraph SDLs (or the supergraph) are polled for changes, in ms; 0: never. */
+  pollMs: number;
   host: string;
   port: number;
   metadataDir: string;
@@ -57,7 +70,26 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     remoteSubgraphs[name] = url;
   }
   const flag = (name: string) => argv.includes(`--${name}`);
+  const mode = oneOf(env, 'OBJECTOS_MODE', ['objectos', 'gateway'] as const, 'objectos');
+  const auth = oneOf(env, 'OBJECTOS_AUTH', ['objectos', 'jwt', 'none'] as const, 'objectos');
+  const supergraph = env['OBJECTOS_SUPERGRAPH'] || undefined;
+  if (mode === 'objectos' && supergraph) throw new Error('OBJECTOS_SUPERGRAPH is for OBJECTOS_MODE=gateway (the gateway alone, over a supergraph you give it)');
+  if (mode === 'gateway' && !supergraph && Object.keys(remoteSubgraphs).length === 0)
+    throw new Error('OBJECTOS_MODE=gateway needs OBJECTOS_SUPERGRAPH (a file or URL) or OBJECTOS_SUBGRAPHS (name=url,…)');
+  if (mode === 'gateway' && supergraph && Object.keys(remoteSubgraphs).length > 0)
+    throw new Error('set OBJECTOS_SUPERGRAPH or OBJECTOS_SUBGRAPHS, not both: a given supergraph already names its subgraphs');
+  if (mode === 'objectos' && auth !== 'objectos') throw new Error(`OBJECTOS_AUTH=${auth} is for OBJECTOS_MODE=gateway: ObjectOS with its own identity subgraph authenticates with its sessions and API keys`);
+  const jwksUrl = env['OBJECTOS_JWKS_URL'];
+  if (auth === 'jwt' && !jwksUrl) throw new Error('OBJECTOS_AUTH=jwt needs OBJECTOS_JWKS_URL (your identity provider\'s JWKS)');
+  if (jwksUrl && !/^https?:\/\//.test(jwksUrl)) throw new Error(`OBJECTOS_JWKS_URL must be an http(s) URL, got "${jwksUrl}"`);
   return {
+    mode,
+    supergraph,
+    auth,
+    jwt: auth === 'jwt'
+      ? { jwksUrl: jwksUrl!, issuer: env['OBJECTOS_JWT_ISSUER'] || undefined, audience: env['OBJECTOS_JWT_AUDIENCE'] || undefined, organizationClaim: env['OBJECTOS_JWT_ORG_CLAIM'] || 'org_id', rolesClaim: env['OBJECTOS_JWT_ROLES_CLAIM'] || 'roles' }
+      : undefined,
+    pollMs: env['OBJECTOS_POLL_MS'] === '0' ? 0 : positive(env, 'OBJECTOS_POLL_MS', 10_000),
     host: env['HOST'] ?? '127.0.0.1',
     port,
     metadataDir: resolve(env['OBJECTOS_METADATA'] ?? 'metadata'),
@@ -82,6 +114,13 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     authCacheMs: env['OBJECTOS_AUTH_CACHE_MS'] === '0' ? 0 : positive(env, 'OBJECTOS_AUTH_CACHE_MS', 5_000),
     production,
   };
+}
+
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, values: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(values as readonly string[]).includes(raw)) throw new Error(`${name} must be one of ${values.join(', ')}, got "${raw}"`);
+  return raw as T;
 }
 
 const list = (raw: string | undefined): string[] => (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);

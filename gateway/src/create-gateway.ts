@@ -1,8 +1,9 @@
 import { getStitchedSchemaFromSupergraphSdl } from '@graphql-tools/federation';
+import type { Plugin } from 'graphql-yoga';
 import { MapperKind, mapSchema } from '@graphql-tools/utils';
 import type { GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
-import { composeSupergraph, scalarResolvers, type CompiledSchema } from '@objectos/schema';
+import { scalarResolvers, type CompiledSchema } from '@objectos/schema';
 import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } from '@objectos/observability';
 import { classifyGatewayError } from './classify-error.ts';
 import { createSubgraphExecutor } from './routing/subgraph-executor.ts';
@@ -12,8 +13,7 @@ import { useProtection } from './protection/use-protection.ts';
 import { useBodyLimit } from './protection/read-bounded.ts';
 import { clientAddress, ipKey } from './protection/client-ip.ts';
 import { createLimiter, createRateLimit, type Limiter } from './protection/use-rate-limit.ts';
-import { PRINCIPAL_HEADER, SYSTEM, audienceKey, encodePrincipal, signInit, signPrincipal, signRequest, type Principal } from '@objectos/principal';
-import type { EventBus } from '@objectos/events';
+import { JWKS_PATH, PRINCIPAL_HEADER, SYSTEM, audienceKey, createSubgraphTokenIssuer, encodePrincipal, type Principal } from '@objectos/principal';
 import { createPrincipalCache, type PrincipalCache, type ResolvePrincipal } from './auth/principal-cache.ts';
 import { principalOfRequest, useAuthentication } from './auth/use-authentication.ts';
 import { createAccessWatch, type AccessWatch } from './auth/access-watch.ts';
@@ -24,7 +24,10 @@ import { buildDecisionTable, type DecisionTable } from './security/decisions.ts'
 import { loadSecurity } from './security/load-security.ts';
 import { applyShield, buildShield, type ShieldSetup } from './security/shield.ts';
 import { useFieldAccess } from './security/use-field-access.ts';
-import { buildOwnership } from './routing/ownership.ts';
+import { buildOwnership, type Ownership } from './routing/ownership.ts';
+import { resolverOf, type GatewayAuthOptions } from './auth/auth-modes.ts';
+import { createSenders, type Sender } from './routing/senders.ts';
+import { startLiveSupergraph, type LiveSupergraph, type SubgraphSdl, type SupergraphHealth } from './routing/live-supergraph.ts';
 import { useSingleHop, type LocalRead, type SubgraphCall } from './routing/use-single-hop.ts';
 
 /**
@@ -46,34 +49,21 @@ export interface SubgraphSource {
   readCompiled?: LocalRead;
 }
 
-export interface GatewayAuthOptions {
-  /** OBJECTOS_SECRET: the key principals are signed with is derived from it. */
-  secret: string;
-  /** Credentials → principal: the identity subgraph (in process or over HTTP). */
-  resolve: ResolvePrincipal;
-  /** The identity subgraph's HTTP routes, served at /api/auth/*. */
-  identity?: { fetch: (request: Request) => Promise<Response>; baseUrl: string };
-  /** How long a resolved session or API key is reused. @default 5000 */
-  cacheTtlMs?: number;
-  /** Auth events that evict cached principals (revocations, bans, membership changes). */
-  bus?: EventBus;
-  /** Serve anonymous requests (the guest profile). @default false */
-  allowAnonymous?: boolean;
-  /** Sign-in and 2FA attempts per account and IP per 10 s. @default 3 */
-  attemptsPerAccount?: number;
-  /** Sign-in and 2FA attempts per IP per 10 s, whatever the account. @default 30 */
-  attemptsPerIp?: number;
-  /** Share attempt counters across replicas. */
-  redisUrl?: string;
-  /** @default false */
-  trustProxy?: boolean;
-  /** Live streams and sockets re-check their session this often (auth events act at once). @default 30000 */
-  recheckMs?: number;
-}
+export type { GatewayAuthOptions } from './auth/auth-modes.ts';
 
 export interface GatewayOptions {
-  subgraphs: readonly SubgraphSource[];
-  /** Authentication: every request is authenticated here and subgraphs get the principal signed. */
+  /** The subgraphs to compose (and recompose as their SDL changes). */
+  subgraphs?: readonly SubgraphSource[];
+  /**
+   * Or a supergraph given whole (plain Federation gateway mode): its text, or a reader polled for changes
+   * (a file, a registry URL). Subgraphs are called at the URLs it names.
+   */
+  supergraph?: string | (() => Promise<string>);
+  /** Poll subgraph SDLs (or the supergraph reader) this often; 0: never. @default 10000 */
+  pollMs?: number;
+  /** The gateway's public URL: the issuer of the tokens external subgraphs receive. @default 'urn:objectos:gateway' */
+  publicUrl?: string;
+  /** Authentication: ObjectOS sessions (default), JWTs from a JWKS, or none; subgraphs get the principal signed. */
   auth: GatewayAuthOptions;
   /**
    * Origins browsers may call from (the public URL and OBJECTOS_TRUSTED_ORIGINS), for HTTP, SSE and
@@ -103,11 +93,12 @@ export interface GatewayOptions {
 }
 
 export interface Gateway {
-  supergraphSdl: string;
+  /** The supergraph being served (it changes when subgraphs do). */
+  readonly supergraphSdl: string;
   /** The public schema as served: every resolver wrapped by its shield rule. */
-  schema: GraphQLSchema;
+  readonly schema: GraphQLSchema;
   /** Access decisions per field, the shield rule tree built from them and the compiled plans they came from. */
-  security: { table: DecisionTable; shield: ShieldSetup };
+  readonly security: { table: DecisionTable; shield: ShieldSetup };
   yoga: YogaServerInstance<Record<string, unknown>, Record<string, unknown>>;
   /** In-process handler; `serverContext` is what the node adapter passes (`{ req, res }`). */
   fetch: (request: Request, serverContext?: Record<string, unknown>) => Promise<Response>;
@@ -123,100 +114,113 @@ export interface Gateway {
   allowAnonymous: boolean;
   /** Limits other transports apply before handing a request to yoga. */
   limits: { maxBodyBytes: number };
-  /** Closes what the gateway opened (the rate limiter's Redis connection). */
+  /** What `/health` answers: the supergraph served and each subgraph's state. */
+  health(): SupergraphHealth;
+  /** Polls subgraphs (or the supergraph source) now; true when a new supergraph is served. */
+  refresh(): Promise<boolean>;
+  /** Closes what the gateway opened (the rate limiter's Redis connection, the poll timer). */
   dispose(): Promise<void>;
 }
 
-type FetchFn = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
-
-/** A subgraph may still be starting (compose, rolling restarts): try a few times before giving up. */
-async function fetchSdl(s: SubgraphSource, secret: string, attempts = 5): Promise<string> {
-  for (let i = 1; ; i++) {
-    try {
-      return await fetchSdlOnce(s, secret);
-    } catch (e) {
-      if (i >= attempts) throw e;
-      await new Promise((r) => setTimeout(r, 500 * i));
-    }
-  }
+/** What requests run on, rebuilt whole when the supergraph changes. */
+interface Routing {
+  schema: GraphQLSchema;
+  table: DecisionTable;
+  shield: ShieldSetup;
+  /** Which ObjectOS subgraph answers which field (the one-hop path); null when not known (a given supergraph). */
+  owned: Ownership | null;
 }
 
-async function fetchSdlOnce(s: SubgraphSource, secret: string): Promise<string> {
-  const doFetch: FetchFn = s.fetch ? (input, init) => s.fetch!(new Request(input, init)) : fetch;
-  let body: { data?: { _service?: { sdl?: string } }; errors?: { message: string }[] };
-  try {
-    const query = JSON.stringify({ query: '{ _service { sdl } }' });
-    const res = await doFetch(s.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...signPrincipal(SYSTEM, audienceKey(secret, s.name), { audience: s.name, method: 'POST', url: s.url, body: query }) },
-      body: query,
-      signal: AbortSignal.timeout(10_000),
-    });
-    body = (await res.json()) as typeof body;
-  } catch (e) {
-    throw new Error(`subgraph "${s.name}" at ${s.url} did not answer with its SDL: ${(e as Error).message}`);
-  }
-  const sdl = body.data?._service?.sdl;
-  if (!sdl) throw new Error(`subgraph "${s.name}" at ${s.url} did not return its SDL: ${body.errors?.map((e) => e.message).join('; ') ?? 'no _service field'}`);
-  return sdl;
+/**
+ * The one-hop path only for ObjectOS's own subgraphs: a field an external subgraph also defines
+ * (`@shareable`, `@override`, `@requires`…) is left to the query planner.
+ */
+function internalOwnership(sdls: readonly SubgraphSdl[], senders: readonly Sender[]): Ownership {
+  const internal = new Set(senders.filter((s) => s.internal).map((s) => s.name));
+  const owned = buildOwnership(sdls);
+  for (const fields of owned.values())
+    for (const [field, by] of fields) if ([...by].some((n) => !internal.has(n))) fields.delete(field);
+  return owned;
 }
 
-/** Composes the subgraphs into a supergraph and serves it as one GraphQL endpoint. */
+/** Health and the public keys of external-subgraph tokens, beside GraphQL. */
+function useGatewayRoutes(routes: Record<string, () => unknown>): Plugin {
+  return {
+    onRequest({ url, request, endResponse }) {
+      const route = routes[url.pathname];
+      if (route && request.method === 'GET') endResponse(Response.json(route(), { headers: { 'cache-control': 'no-store' } }));
+    },
+  };
+}
+
+/** Composes the subgraphs (or takes the given supergraph) and serves it as one GraphQL endpoint. */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
-  const { subgraphs, auth, graphqlEndpoint = '/graphql', graphiql = false, protection = {}, subgraphTimeoutMs = 10_000, logger = createLogger('gateway') } = options;
-  const sdls = await Promise.all(subgraphs.map(async (s) => ({ name: s.name, url: s.url, sdl: s.sdl ?? (await fetchSdl(s, auth.secret)) })));
-  const supergraphSdl = composeSupergraph(sdls);
-  // Each subgraph's sender: in process or over HTTP, every call signed for it alone (see `sign`).
+  const { auth, graphqlEndpoint = '/graphql', graphiql = false, protection = {}, subgraphTimeoutMs = 10_000, logger = createLogger('gateway') } = options;
+  if (!options.subgraphs === !options.supergraph) throw new Error('createGateway needs either `subgraphs` to compose or a `supergraph`, not both');
+  const { secret } = auth;
   // In process, requests are built with yoga's fetch API (set below): a string body stays a string,
   // where the global Request would wrap it in a stream for the subgraph to read back.
   const api: { Request: typeof Request } = { Request };
-  const senders = new Map(subgraphs.map((s) => {
-    const send: FetchFn = s.fetch ? (input, init) => s.fetch!(new api.Request(input, init)) : fetch;
-    return [s.url, { source: s, key: audienceKey(auth.secret, s.name), send }];
-  }));
-  // Each call signed now, for this subgraph only, over its method, path and exact body, with a fresh
-  // nonce: what one call carries is worth nothing for another call or another subgraph.
-  const signedSend = (to: NonNullable<ReturnType<typeof senders.get>>) => (async (input: string, init: RequestInit = {}) => {
-    const signed = signInit(input, init, to.key, to.source.name);
-    return signed ? to.send(input, signed) : to.send(await signRequest(new Request(input, init), to.key, to.source.name));
-  }) as FetchFn;
+  const tokens = createSubgraphTokenIssuer({ secret, issuer: options.publicUrl ?? 'urn:objectos:gateway' });
+  const senderOf = createSenders({ secret, tokens, api });
+  const given = options.subgraphs ?? [];
+  const sourceOf = new Map(given.map((s) => [s.name, s]));
   // The principal and request id travel to every subgraph (their log lines carry the id too).
   const contextHeaders = (context?: { requestId?: string; principal?: Principal }): Record<string, string> => {
     const id = context?.requestId;
     return { [PRINCIPAL_HEADER]: encodePrincipal(context?.principal ?? SYSTEM), ...(id ? { [REQUEST_ID_HEADER]: id } : {}) };
   };
-  const byName = new Map([...senders.values()].map((s) => [s.source.name, { url: s.source.url, send: signedSend(s) }]));
-  const stitched = getStitchedSchemaFromSupergraphSdl({
-    supergraphSdl,
-    // Each subgraph is called by ObjectOS's own executor (routing/subgraph-executor.ts), found by URL
-    // (the supergraph names subgraphs by their join__Graph value). The principal goes in `headers`
-    // unsigned and is signed in `send`, over the exact body.
-    onSubschemaConfig: (config) => {
-      const target = senders.get(config.endpoint);
-      if (!target) throw new Error(`the supergraph names a subgraph at ${config.endpoint || '(no url)'} the gateway was not given`);
-      config.executor = createSubgraphExecutor({
-        name: target.source.name,
-        url: config.endpoint,
-        send: signedSend(target),
-        headers: (request) => contextHeaders(request.context as { requestId?: string; principal?: Principal } | undefined),
-        timeoutMs: subgraphTimeoutMs,
-      });
-    },
-    // The supergraph only knows scalar names; use ObjectOS's scalars so bad dates are refused here,
-    // during validation, before any subgraph is called.
-    onStitchedSchema: (stitched) =>
-      mapSchema(stitched, { [MapperKind.SCALAR_TYPE]: (t) => scalarResolvers[t.name as keyof typeof scalarResolvers] ?? t }),
+  let byName = new Map<string, Sender>();
+  const build = async (supergraphSdl: string, sdls: readonly SubgraphSdl[] | null, senders: readonly Sender[]): Promise<Routing> => {
+    const byUrl = new Map(senders.map((s) => [s.url, s]));
+    const stitched = getStitchedSchemaFromSupergraphSdl({
+      supergraphSdl,
+      // Each subgraph is called by ObjectOS's own executor (routing/subgraph-executor.ts), found by URL
+      // (the supergraph names subgraphs by their join__Graph value). The principal goes in `headers`
+      // and becomes a signature or a token in `send`, over the exact body.
+      onSubschemaConfig: (config) => {
+        const target = byUrl.get(config.endpoint);
+        if (!target) throw new Error(`the supergraph names a subgraph at ${config.endpoint || '(no url)'} the gateway was not given`);
+        config.executor = createSubgraphExecutor({
+          name: target.name,
+          url: config.endpoint,
+          send: target.send,
+          headers: (request) => contextHeaders(request.context as { requestId?: string; principal?: Principal } | undefined),
+          timeoutMs: subgraphTimeoutMs,
+        });
+      },
+      // The supergraph only knows scalar names; use ObjectOS's scalars so bad dates are refused here,
+      // during validation, before any subgraph is called.
+      onStitchedSchema: (stitched) =>
+        mapSchema(stitched, { [MapperKind.SCALAR_TYPE]: (t) => scalarResolvers[t.name as keyof typeof scalarResolvers] ?? t }),
+    });
+    // Object- and field-level access from the same compiled security plan the data subgraph enforces:
+    // graphql-shield on every field, and the same decisions during validation (no resolver runs). Only
+    // ObjectOS's own subgraphs carry that plan: an external one cannot loosen it.
+    const plans = options.security
+      ? [options.security]
+      : (await Promise.all(senders.filter((s) => s.internal).map((s) =>
+          loadSecurity({ ...s, ...(sourceOf.get(s.name)?.fetch ? { fetch: sourceOf.get(s.name)!.fetch! } : {}) }, secret, (e) =>
+            logger.warn({ subgraph: s.name, err: e.message }, 'subgraph metadata unreachable: only authentication is enforced on its fields'))))
+        ).filter((c): c is CompiledSchema => c !== null);
+    const table = buildDecisionTable(stitched, plans, auth.mode === 'none' ? 'allow' : 'authenticated');
+    const shield = buildShield(table);
+    byName = new Map(senders.map((s) => [s.name, s]));
+    return { schema: applyShield(stitched, shield), table, shield, owned: sdls ? internalOwnership(sdls, senders) : null };
+  };
+  let setSchema: ((schema: GraphQLSchema) => void) | null = null;
+  const live: LiveSupergraph<Routing> = await startLiveSupergraph<Routing>({
+    input: options.supergraph
+      ? { kind: 'supergraph', read: typeof options.supergraph === 'string' ? ((text) => async () => text)(options.supergraph) : options.supergraph, senderOf }
+      : { kind: 'compose', subgraphs: given.map((s) => ({ sender: senderOf(s), ...(s.sdl !== undefined ? { sdl: s.sdl } : {}) })) },
+    build,
+    onChange: (next) => setSchema?.(next.schema),
+    logger,
+    ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
   });
-  // Object- and field-level access from the same compiled security plan the data subgraph enforces:
-  // graphql-shield on every field, and the same decisions during validation (no resolver runs).
-  const sources = options.security
-    ? [options.security]
-    : (await Promise.all(subgraphs.map((s) =>
-        loadSecurity(s, auth.secret, (e) => logger.warn({ subgraph: s.name, err: e.message }, 'subgraph metadata unreachable: only authentication is enforced on its fields'))))
-      ).filter((c): c is CompiledSchema => c !== null);
-  const table = buildDecisionTable(stitched, sources);
-  const shieldSetup = buildShield(table);
-  const schema = applyShield(stitched, shieldSetup);
+  const current = () => live.current;
+  const modeAuth = resolverOf(auth);
+  const objectos = auth.mode === undefined || auth.mode === 'objectos' ? auth : null;
   // Budgets per principal: a user or API key has its own, anonymous clients share their IP's.
   const rl = protection.rateLimit || undefined;
   const rateLimit = rl
@@ -229,23 +233,31 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       })
     : undefined;
   const limiters: Limiter[] = [];
-  const principals = createPrincipalCache(auth.resolve, { ...(auth.cacheTtlMs !== undefined ? { ttlMs: auth.cacheTtlMs } : {}), ...(auth.bus ? { bus: auth.bus } : {}) });
+  const bus = objectos?.bus;
+  const principals = createPrincipalCache(modeAuth.resolve, { ...(modeAuth.cacheTtlMs !== undefined ? { ttlMs: modeAuth.cacheTtlMs } : {}), ...(bus ? { bus } : {}) });
   const access = createAccessWatch(principals, {
-    ...(auth.bus ? { bus: auth.bus } : {}),
-    ...(auth.recheckMs !== undefined ? { recheckMs: auth.recheckMs } : {}),
+    ...(bus ? { bus } : {}),
+    ...(objectos?.recheckMs !== undefined ? { recheckMs: objectos.recheckMs } : {}),
     onError: (e) => logger.warn({ err: e.message }, 'live access re-check failed'),
   });
   const close = async () => {
+    live.close();
     access.close();
     principals.close();
     await Promise.all([rateLimit?.close(), ...limiters.map((l) => l.close())]);
   };
-  const authPlugins = [useAuthentication(principals, { graphqlEndpoint, allowAnonymous: auth.allowAnonymous ?? false })];
-  if (auth.identity) {
-    const perAccount = createLimiter({ points: auth.attemptsPerAccount ?? 3, durationSeconds: 10, keyPrefix: 'objectos:signin', redisUrl: auth.redisUrl });
-    const perIp = createLimiter({ points: auth.attemptsPerIp ?? 30, durationSeconds: 10, keyPrefix: 'objectos:signin-ip', redisUrl: auth.redisUrl });
+  const authPlugins: Plugin[] = auth.mode === 'none' ? [] : [
+    useAuthentication(principals, {
+      graphqlEndpoint,
+      allowAnonymous: modeAuth.allowAnonymous,
+      ...(auth.mode === 'jwt' ? { signInHint: 'Send a token from your identity provider: `Authorization: Bearer <JWT>`.' } : {}),
+    }),
+  ];
+  if (objectos?.identity) {
+    const perAccount = createLimiter({ points: objectos.attemptsPerAccount ?? 3, durationSeconds: 10, keyPrefix: 'objectos:signin', redisUrl: objectos.redisUrl });
+    const perIp = createLimiter({ points: objectos.attemptsPerIp ?? 30, durationSeconds: 10, keyPrefix: 'objectos:signin-ip', redisUrl: objectos.redisUrl });
     limiters.push(perAccount, perIp);
-    authPlugins.unshift(useIdentityProxy({ ...auth.identity, key: audienceKey(auth.secret, 'identity'), trustProxy: auth.trustProxy ?? false, perAccount, perIp, principals }));
+    authPlugins.unshift(useIdentityProxy({ ...objectos.identity, key: audienceKey(secret, 'identity'), trustProxy: objectos.trustProxy ?? false, perAccount, perIp, principals }));
   }
   try {
     await Promise.all([rateLimit?.ready, ...limiters.map((l) => l.ready)]);
@@ -260,38 +272,50 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     return to.send(to.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(subgraphTimeoutMs) });
   };
   const maxBodyBytes = protection.maxBodyBytes ?? PROTECTION_DEFAULTS.maxBodyBytes;
+  const swapSchema: Plugin = { onPluginInit: ({ setSchema: set }) => void (setSchema = set) };
   const yoga = createYoga<Record<string, unknown>>({
-    schema,
+    schema: current().schema,
     graphqlEndpoint,
     cors: corsOf(origins),
     graphiql: graphiql ? GRAPHIQL_OPTIONS : false,
     renderGraphiQL: createGraphiQLRenderer(),
     landingPage: false,
+    healthCheckEndpoint: '/healthcheck',
     // useBodyLimit bounds every body on every route, first (413 from Content-Length, a cut for chunked
     // bodies): yoga's own limiter would wrap each body in a second stream and Request for nothing.
     maxRequestBodySize: false,
     // Masking, codes and correlation ids live in one plugin.
     maskedErrors: false,
     plugins: [
-      useBodyLimit(maxBodyBytes), useOriginPolicy(origins), ...authPlugins, ...useProtection(protection, rateLimit), useFieldAccess(table), useLiveAccess(access),
-      ...(options.singleHop === false ? [] : [useSingleHop({ owned: buildOwnership(sdls), call: singleHopCall, local: new Map(subgraphs.flatMap((s) => (s.readCompiled ? [[s.name, s.readCompiled] as const] : []))) })]),
+      swapSchema,
+      useGatewayRoutes({ '/health': () => live.health(), [JWKS_PATH]: () => tokens.jwks() }),
+      useBodyLimit(maxBodyBytes), useOriginPolicy(origins), ...authPlugins, ...useProtection(protection, rateLimit), useFieldAccess(() => current().table), useLiveAccess(access),
+      ...(options.singleHop === false ? [] : [useSingleHop({ owned: () => current().owned, call: singleHopCall, local: new Map(given.flatMap((s) => (s.readCompiled ? [[s.name, s.readCompiled] as const] : []))) })]),
       useCorrelatedErrors({ logger, classify: classifyGatewayError }),
     ],
     context: ({ request }) => ({ principal: principalOfRequest(request) }),
   });
   api.Request = yoga.fetchAPI.Request;
   return {
-    supergraphSdl,
-    schema,
-    security: { table, shield: shieldSetup },
+    get supergraphSdl() {
+      return live.supergraphSdl;
+    },
+    get schema() {
+      return current().schema;
+    },
+    get security() {
+      return { table: current().table, shield: current().shield };
+    },
     yoga,
     fetch: (request, serverContext = {}) => Promise.resolve(yoga.fetch(request, serverContext)),
     principals,
     access,
     origins,
     graphqlEndpoint,
-    allowAnonymous: auth.allowAnonymous ?? false,
+    allowAnonymous: modeAuth.allowAnonymous,
     limits: { maxBodyBytes },
+    health: () => live.health(),
+    refresh: () => live.refresh(),
     dispose: close,
   };
 }

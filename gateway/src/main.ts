@@ -1,9 +1,33 @@
-import { readConfig } from './config.ts';
-import { startObjectOS } from './start.ts';
+import { readConfig, type ObjectOSConfig } from './config.ts';
+
+const onSignals = (stop: () => Promise<void>) => {
+  let stopping = false;
+  const handle = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: shutting down`);
+    stop().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.on('SIGINT', () => handle('SIGINT'));
+  process.on('SIGTERM', () => handle('SIGTERM'));
+};
+
+/** OBJECTOS_MODE=gateway: the gateway alone (its module graph only: no database, no subgraphs loaded). */
+async function gatewayOnly(config: ObjectOSConfig): Promise<void> {
+  const { startGatewayOnly } = await import('./start-gateway.ts');
+  const app = await startGatewayOnly(config);
+  const h = app.gateway.health();
+  console.log(`ObjectOS gateway (plain Federation mode, auth: ${config.auth}) serving ${h.supergraph.source === 'given' ? `the supergraph ${config.supergraph}` : 'its own composition'}`);
+  for (const s of h.subgraphs) console.log(`  subgraph ${s.name}: ${s.state}`);
+  console.log(`GraphQL endpoint: ${app.url}  (health: ${new URL('/health', app.url).href})`);
+  onSignals(() => app.stop());
+}
 
 /** `npm start`: ObjectOS on the embedded engine (or DATABASE_URL), demo metadata, one endpoint. */
 async function main(): Promise<void> {
   const config = readConfig();
+  if (config.mode === 'gateway') return gatewayOnly(config);
+  const { startObjectOS } = await import('./start.ts');
   const app = await startObjectOS(config);
   const engine = config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`;
   const seeded = app.data?.seeded?.inserted ?? {};
@@ -22,15 +46,7 @@ async function main(): Promise<void> {
   } else if (demo) {
     console.log(`Sign in as ${demo.email} with the password printed on the first start (or sign up at ${origin}/api/auth/sign-up/email).`);
   }
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`${signal}: shutting down`);
-    app.stop().then(() => process.exit(0), () => process.exit(1));
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  onSignals(() => app.stop());
 }
 
 main().catch((e: unknown) => {

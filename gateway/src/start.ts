@@ -1,6 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { createDataSubgraph, type DataSubgraph } from '@objectos/data-subgraph';
 import { connectDatabase, type Database } from '@objectos/db';
 import { createChangeFeed, createEventBus } from '@objectos/events';
@@ -10,8 +8,9 @@ import type { ObjectOSConfig } from './config.ts';
 import { createGateway, type Gateway, type SubgraphSource } from './create-gateway.ts';
 import { remotePrincipalResolver } from './auth/remote-identity.ts';
 import { resolveSecret } from './secret.ts';
-import { attachRealtime, type Realtime } from './realtime/ws-server.ts';
-import { createLogger } from '@objectos/observability';
+import type { Realtime } from './realtime/ws-server.ts';
+import { serveGateway } from './serve.ts';
+import { commonGatewayOptions } from './gateway-options.ts';
 
 export interface RunningObjectOS {
   url: string;
@@ -82,12 +81,9 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
     const identityRoute = identity
       ? { fetch: identity.fetch, baseUrl: 'http://identity.objectos.internal' }
       : { fetch: (r: Request) => fetch(r), baseUrl: new URL(config.remoteSubgraphs['identity']!).origin };
-    const trustedDocuments = config.trustedDocumentsFile
-      ? (JSON.parse(await readFile(config.trustedDocumentsFile, 'utf8')) as Record<string, string>)
-      : undefined;
     const gateway = await createGateway({
+      ...(await commonGatewayOptions(config)),
       subgraphs,
-      origins: [new URL(config.publicUrl).origin, ...config.trustedOrigins],
       auth: {
         secret,
         resolve: identity ? (c) => identity!.resolve(new Headers(c as Record<string, string>)) : remotePrincipalResolver(identityRoute, secret),
@@ -97,39 +93,17 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
         trustProxy: config.trustProxy,
         ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
       },
-      // GraphiQL needs introspection to be useful.
-      graphiql: config.graphiql && config.introspection,
-      subgraphTimeoutMs: config.subgraphTimeoutMs,
-      protection: {
-        introspection: config.introspection,
-        ...(trustedDocuments ? { trustedDocuments } : {}),
-        ...(config.rateLimitPerMinute > 0
-          ? { rateLimit: { points: config.rateLimitPerMinute, durationSeconds: 60, trustProxy: config.trustProxy, ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}) } }
-          : {}),
-      },
     });
-    const server = createServer(gateway.yoga);
-    const realtime = attachRealtime(server, gateway, {
-      logger: createLogger('gateway'),
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.port, config.host, () => resolve());
-    });
-    const { port } = server.address() as AddressInfo;
-    const host = config.host === '127.0.0.1' || config.host === '0.0.0.0' ? 'localhost' : config.host;
+    const serving = await serveGateway(gateway, config);
     return {
-      url: `http://${host}:${port}/graphql`,
+      url: serving.url,
       gateway,
       data,
       identity,
-      server,
-      realtime,
+      server: serving.server,
+      realtime: serving.realtime,
       async stop() {
-        await realtime.close();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeAllConnections();
-        await gateway.dispose();
+        await serving.close();
         await cleanup();
       },
     };

@@ -64,6 +64,19 @@ describe('configuration', () => {
     expect(() => readConfig({ OBJECTOS_SUBGRAPHS: 'billing' }, [])).toThrow(/OBJECTOS_SUBGRAPHS entries are name=http/);
   });
 
+  it('reads the plain gateway mode and its authentication, refusing incomplete or contradictory settings', () => {
+    expect(readConfig({ OBJECTOS_MODE: 'gateway', OBJECTOS_SUPERGRAPH: 'supergraph.graphql', OBJECTOS_AUTH: 'none' }, [])).toMatchObject({ mode: 'gateway', supergraph: 'supergraph.graphql', auth: 'none', pollMs: 10_000 });
+    expect(readConfig({ OBJECTOS_MODE: 'gateway', OBJECTOS_SUBGRAPHS: 'a=http://a:4001/graphql', OBJECTOS_AUTH: 'jwt', OBJECTOS_JWKS_URL: 'https://idp.example.com/jwks', OBJECTOS_JWT_ISSUER: 'https://idp.example.com/', OBJECTOS_POLL_MS: '0' }, []))
+      .toMatchObject({ auth: 'jwt', jwt: { jwksUrl: 'https://idp.example.com/jwks', issuer: 'https://idp.example.com/', audience: undefined, organizationClaim: 'org_id', rolesClaim: 'roles' }, pollMs: 0 });
+    expect(() => readConfig({ OBJECTOS_MODE: 'router' }, [])).toThrow(/OBJECTOS_MODE must be one of objectos, gateway, got "router"/);
+    expect(() => readConfig({ OBJECTOS_MODE: 'gateway' }, [])).toThrow(/needs OBJECTOS_SUPERGRAPH \(a file or URL\) or OBJECTOS_SUBGRAPHS/);
+    expect(() => readConfig({ OBJECTOS_MODE: 'gateway', OBJECTOS_SUPERGRAPH: 's.graphql', OBJECTOS_SUBGRAPHS: 'a=http://a/graphql' }, [])).toThrow(/not both/);
+    expect(() => readConfig({ OBJECTOS_SUPERGRAPH: 's.graphql' }, [])).toThrow(/OBJECTOS_SUPERGRAPH is for OBJECTOS_MODE=gateway/);
+    expect(() => readConfig({ OBJECTOS_AUTH: 'none' }, [])).toThrow(/OBJECTOS_AUTH=none is for OBJECTOS_MODE=gateway/);
+    expect(() => readConfig({ OBJECTOS_MODE: 'gateway', OBJECTOS_SUPERGRAPH: 's.graphql', OBJECTOS_AUTH: 'jwt' }, [])).toThrow(/OBJECTOS_AUTH=jwt needs OBJECTOS_JWKS_URL/);
+    expect(() => readConfig({ OBJECTOS_MODE: 'gateway', OBJECTOS_SUPERGRAPH: 's.graphql', OBJECTOS_AUTH: 'saml' }, [])).toThrow(/OBJECTOS_AUTH must be one of objectos, jwt, none/);
+  });
+
   it('serves GraphiQL in development and not otherwise', async () => {
     const sdl = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key"])\ntype Query { hello: String }';
     const fetchLocal = async () => Response.json({ data: { hello: 'hi' } });

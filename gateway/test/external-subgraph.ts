@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
-import { usePrincipalGuard } from '@objectos/principal';
+import { useSubgraphToken, type SubgraphTokenVerifierOptions } from '@objectos/principal';
 
 /** What an external subgraph received: enough to replay it elsewhere (the signature-binding suite does). */
 export interface ReceivedCall {
@@ -14,10 +14,10 @@ export interface ReceivedCall {
 
 export interface ExternalSubgraphOptions {
   /**
-   * Verify the gateway's signature as a team's service would: with the key the operator handed it
-   * (`audienceKey(secret, name)`, an external key) and its own name as the audience.
+   * Verify the gateway's token as a team's service would: against the gateway's JWKS, with its own
+   * name as the audience (`useSubgraphToken` from @objectos/principal).
    */
-  guard?: { key: string; audience: string };
+  token?: SubgraphTokenVerifierOptions;
 }
 
 export interface ExternalSubgraph {
@@ -37,7 +37,7 @@ export async function startExternalSubgraph(typeDefs: string, resolvers: Record<
       received.push({ method: request.method, url: request.url, headers: Object.fromEntries(request.headers), body: await request.clone().text() });
     },
   };
-  const plugins: Plugin[] = [record, ...(options.guard ? [usePrincipalGuard(options.guard)] : [])];
+  const plugins: Plugin[] = [record, ...(options.token ? [useSubgraphToken(options.token)] : [])];
   const yoga = createYoga({ schema, landingPage: false, graphiql: false, plugins });
   const server: Server = createServer(yoga);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -2,8 +2,10 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, freePort, gql, gqlOk, services, signIn, spawnTs, TEST_SECRET, withHeaders, type Spawned, type TestDatabase } from '@objectos/testkit';
-import { CONFLICTING_SDL, startExternalSubgraph } from './external-subgraph.ts';
+import { createTestDatabase, freePort, gql, gqlOk, REPO_ROOT, services, signIn, spawnTs, TEST_SECRET, withHeaders, type Spawned, type TestDatabase } from '@objectos/testkit';
+import { loadMetadata } from '@objectos/metadata';
+import { compile, composeSupergraph, IDENTITY_SDL } from '@objectos/schema';
+import { BILLING_SDL, billingResolvers, CONFLICTING_SDL, startExternalSubgraph } from './external-subgraph.ts';
 
 const MAIN = 'gateway/src/main.ts';
 const ENDPOINT = /GraphQL endpoint: (http:\/\/\S+)/;
@@ -125,6 +127,36 @@ describe('bad configuration never starts a half-working server', () => {
   });
 });
 
+describe('OBJECTOS_MODE=gateway: the gateway alone as a process, in front of subgraphs that are not ObjectOS', () => {
+  it('serves a supergraph file with no authentication, and refuses to start on an unreadable one', async () => {
+    const billing = await startExternalSubgraph(BILLING_SDL.replace('type Invoice', 'type Query { plans: [String!]! }\ntype Invoice'), {
+      Query: { plans: () => ['team', 'enterprise'] },
+      ...billingResolvers,
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'objectos-plain-'));
+    try {
+      await writeFile(join(dir, 'supergraph.graphql'), composeSupergraph([{ name: 'billing', url: billing.url, sdl: billing.sdl }]));
+      const env = { OBJECTOS_MODE: 'gateway', OBJECTOS_AUTH: 'none', OBJECTOS_SECRET: TEST_SECRET, OBJECTOS_SECRET_FILE: join(dir, 'secret') };
+      const p = spawn(MAIN, { ...env, PORT: String(await freePort()), OBJECTOS_SUPERGRAPH: join(dir, 'supergraph.graphql') });
+      const [, url] = await p.waitFor(ENDPOINT, 60_000);
+      expect(p.output()).toMatch(/plain Federation mode, auth: none\) serving the supergraph/);
+      expect(p.output()).toMatch(/subgraph billing: listed/);
+      expect(await gqlOk(url!, '{ plans }')).toEqual({ plans: ['team', 'enterprise'] });
+      const health = await (await fetch(new URL('/health', url).href)).json();
+      expect(health).toMatchObject({ status: 'healthy', subgraphs: [{ name: 'billing', state: 'listed' }] });
+      const keys = (await (await fetch(new URL('/.well-known/jwks.json', url).href)).json()) as { keys: { kty: string; crv: string; alg: string }[] };
+      expect(keys.keys).toEqual([expect.objectContaining({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA' })]);
+      await p.kill();
+      const bad = spawn(MAIN, { ...env, PORT: String(await freePort()), OBJECTOS_SUPERGRAPH: join(dir, 'missing.graphql') });
+      expect(await bad.exited).toBe(1);
+      expect(bad.output()).toMatch(/the supergraph file .*missing\.graphql cannot be read/);
+    } finally {
+      await billing.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe.skipIf(!services.postgres)('services topology: data subgraph and gateway as separate processes on PostgreSQL', () => {
   let db: TestDatabase;
   beforeAll(async () => {
@@ -154,6 +186,20 @@ describe.skipIf(!services.postgres)('services topology: data subgraph and gatewa
     expect(r.accounts.nodes).toHaveLength(5);
     const bad = await gql(endpoint, 'mutation { createAccount(input: { name: "X", employees: -3 }) { id } }');
     expect(bad.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+    // The same subgraphs behind a plain gateway over a supergraph file, with ObjectOS sessions: same answers.
+    const dir = await mkdtemp(join(tmpdir(), 'objectos-supergraph-'));
+    await writeFile(join(dir, 'supergraph.graphql'), composeSupergraph([
+      { name: 'identity', url: `http://127.0.0.1:${idPort}/graphql`, sdl: IDENTITY_SDL },
+      { name: 'data', url: `http://127.0.0.1:${dataPort}/graphql`, sdl: compile(await loadMetadata(join(REPO_ROOT, 'metadata'))).subgraphs.data.sdl },
+    ]));
+    const plainPort = await freePort();
+    const plain = spawn(MAIN, { ...secret, PORT: String(plainPort), OBJECTOS_MODE: 'gateway', OBJECTOS_SUPERGRAPH: join(dir, 'supergraph.graphql'), OBJECTOS_PUBLIC_URL: `http://127.0.0.1:${gwPort}` });
+    await plain.waitFor(ENDPOINT, 60_000);
+    const viaPlain = withHeaders(`http://127.0.0.1:${plainPort}/graphql`, { authorization: `Bearer ${token}` });
+    expect(await gqlOk(viaPlain, '{ me { email } accounts(first: 5) { totalCount nodes { name contacts { lastName account { name } } } } }')).toEqual(r);
+    expect((await gql(`http://127.0.0.1:${plainPort}/graphql`, '{ accounts { totalCount } }')).errors?.[0]?.extensions?.['code']).toBe('UNAUTHENTICATED');
+    await plain.kill();
+    await rm(dir, { recursive: true, force: true });
     await gateway.kill();
     await data.kill();
     await identity.kill();

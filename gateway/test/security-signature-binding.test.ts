@@ -5,7 +5,8 @@ import { connectDatabase, type Database } from '@objectos/db';
 import { createMemoryEventBus } from '@objectos/events';
 import { createIdentitySubgraph, type IdentitySubgraph } from '@objectos/identity-subgraph';
 import { loadMetadata, type MetadataModel } from '@objectos/metadata';
-import { audienceKey, createRedisReplayStore, SIGNATURE_HEADER, type ReplayStore } from '@objectos/principal';
+import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { audienceKey, createRedisReplayStore, createSubgraphTokenVerifier, JWKS_PATH, PRINCIPAL_HEADER, SIGNATURE_HEADER, type ReplayStore } from '@objectos/principal';
 import { engines, gql, services, TEST_SECRET, testAuth, type EngineHandle, type FetchHandler } from '@objectos/testkit';
 import { createGateway, type Gateway } from '../src/index.ts';
 import { BILLING_SDL, billingResolvers, startExternalSubgraph, type ExternalSubgraph } from './external-subgraph.ts';
@@ -92,8 +93,13 @@ async function startBindingStack(replay: { data?: ReplayStore; identity?: Replay
   const model = await loadMetadata(METADATA);
   const identity = await createIdentitySubgraph({ database, secret: TEST_SECRET, baseURL: ORIGIN, bus: createMemoryEventBus(), ...(replay.identity ? { replay: replay.identity } : {}) });
   const data = await createDataSubgraph({ metadata: model, database, secret: TEST_SECRET, ...(replay.data ? { replay: replay.data } : {}) });
-  // A team's service, verifying with the external key the operator gave it (audience: its name).
-  const billing = await startExternalSubgraph(BILLING_SDL, billingResolvers, { guard: { key: audienceKey(TEST_SECRET, 'billing'), audience: 'billing' } });
+  // A team's service, verifying the gateway's tokens against its JWKS (audience: its name), no shared secret.
+  let gatewayRef: Gateway | null = null;
+  const jwks: JWTVerifyGetKey = async (header, token) => {
+    const keys = (await (await gatewayRef!.fetch(new Request(`${ORIGIN}${JWKS_PATH}`))).json()) as JSONWebKeySet;
+    return createLocalJWKSet(keys)(header, token);
+  };
+  const billing = await startExternalSubgraph(BILLING_SDL, billingResolvers, { token: { jwks, audience: 'billing', issuer: ORIGIN } });
   const taps = { data: tap(data.fetch), identity: tap(identity.fetch) };
   const gateway = await createGateway({
     subgraphs: [
@@ -102,7 +108,9 @@ async function startBindingStack(replay: { data?: ReplayStore; identity?: Replay
       { name: 'billing', url: billing.url, sdl: billing.sdl },
     ],
     auth: { ...testAuth(), identity: { fetch: taps.identity.handler, baseUrl: 'http://identity.test' } },
+    publicUrl: ORIGIN,
   });
+  gatewayRef = gateway;
   return {
     gateway, data, identity, billing, taps, model, database,
     async close() {
@@ -202,23 +210,37 @@ describe('signature binding: a captured gateway signature is good for one subgra
     await expect401(s.identity.fetch(resend(call)), /already used \(replay\)/);
   });
 
-  it("an external subgraph's header pair (external key, audience = its name) is refused by data and by identity", async () => {
+  it('an external subgraph gets a short-lived token for its audience only, which no internal subgraph accepts', async () => {
     const before = s.billing.received.length;
     const r = await gatewayPost(s.gateway, '{ accounts { nodes { id billingPlan } } }');
     expect(r.errors).toBeUndefined();
     const got = s.billing.received.slice(before).find((c) => c.method === 'POST');
     expect(got, 'the gateway called billing').toBeDefined();
-    expect(got!.headers[SIGNATURE_HEADER]).toMatch(/,a=billing,/);
+    // A token, and nothing an internal subgraph checks: no principal header, no HMAC signature.
+    expect(got!.headers['authorization']).toMatch(/^Bearer ey/);
+    expect(got!.headers[SIGNATURE_HEADER]).toBeUndefined();
+    expect(got!.headers[PRINCIPAL_HEADER]).toBeUndefined();
+    const [, payload] = got!.headers['authorization']!.slice('Bearer '.length).split('.');
+    const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as { aud: string; iss: string; exp: number; iat: number };
+    expect(claims).toMatchObject({ aud: 'billing', iss: ORIGIN });
+    expect(claims.exp - claims.iat).toBeLessThanOrEqual(60);
     const call: Captured = { method: got!.method, url: got!.url, headers: new Headers(got!.headers), body: got!.body };
-    await expect401(s.data.fetch(resend(call, { url: 'http://data.test/graphql' })), /for subgraph "billing", not "data"/);
-    await expect401(s.identity.fetch(resend(call, { url: 'http://identity.test/graphql' })), /for subgraph "billing", not "identity"/);
-    await expect401(s.identity.fetch(resend(call, { url: 'http://identity.test/internal/principal' })), /for subgraph "billing", not "identity"/);
-    // Relabelled as if for data, the MAC (made with billing's external key) does not verify.
-    const relabelled = new Headers(call.headers);
-    relabelled.set(SIGNATURE_HEADER, relabelled.get(SIGNATURE_HEADER)!.replace(',a=billing,', ',a=data,'));
-    await expect401(s.data.fetch(new Request('http://data.test/graphql', { method: 'POST', headers: relabelled, body: call.body })), /invalid gateway signature/);
-    // The metadata lookup the gateway made at start was signed for billing too, never with an internal key.
-    for (const c of s.billing.received) expect(c.headers[SIGNATURE_HEADER]).toMatch(/,a=billing,/);
+    await expect401(s.data.fetch(resend(call, { url: 'http://data.test/graphql' })), /missing gateway signature/);
+    await expect401(s.identity.fetch(resend(call, { url: 'http://identity.test/graphql' })), /missing gateway signature/);
+    await expect401(s.identity.fetch(resend(call, { url: 'http://identity.test/internal/principal' })), /missing gateway signature/);
+    // Another external subgraph (audience "ledger") refuses billing's token; billing refuses one without a token.
+    const verifyAsLedger = createSubgraphTokenVerifier({ jwks: createLocalJWKSet((await (await s.gateway.fetch(new Request(`${ORIGIN}${JWKS_PATH}`))).json()) as JSONWebKeySet), audience: 'ledger', issuer: ORIGIN });
+    expect(await verifyAsLedger(got!.headers['authorization']!)).toEqual({ ok: false, reason: 'the gateway token is not for this subgraph (aud)' });
+    const fromGateway = [...s.billing.received];
+    const bare = new Headers(call.headers);
+    bare.delete('authorization');
+    const refused = await fetch(s.billing.url, { method: 'POST', headers: bare, body: call.body });
+    expect(refused.status).toBe(401);
+    // The SDL and every other call billing received carried a token for billing, never an internal signature.
+    for (const c of fromGateway) {
+      expect(c.headers[SIGNATURE_HEADER]).toBeUndefined();
+      expect(c.headers['authorization']).toMatch(/^Bearer /);
+    }
   });
 });
 

@@ -10,6 +10,8 @@ interface Authentication {
 
 const authenticated = new WeakMap<Request, Authentication>();
 
+const SIGN_IN_HINT = 'Sign in first: send the session cookie, `Authorization: Bearer <session token>` or `x-api-key: <key>` (sign in at /api/auth/sign-in/email).';
+
 /** The authenticated principal of a GraphQL request (anonymous until the plugin ran). */
 export const principalOfRequest = (request: Request): Principal => authenticated.get(request)?.principal ?? ANONYMOUS;
 
@@ -22,7 +24,7 @@ export const authenticationOf = (request: Request): Authentication | undefined =
  * act first: enable 2FA, change an expired password). Anonymous requests are refused unless the
  * metadata grants the guest profile something (`allowAnonymous`).
  */
-export function useAuthentication(cache: PrincipalCache, options: { graphqlEndpoint: string; allowAnonymous: boolean }): Plugin {
+export function useAuthentication(cache: PrincipalCache, options: { graphqlEndpoint: string; allowAnonymous: boolean; signInHint?: string }): Plugin {
   return {
     async onRequest({ request, url, endResponse }) {
       if (url.pathname !== options.graphqlEndpoint) return;
@@ -43,7 +45,7 @@ export function useAuthentication(cache: PrincipalCache, options: { graphqlEndpo
             {
               errors: [
                 {
-                  message: 'Sign in first: send the session cookie, `Authorization: Bearer <session token>` or `x-api-key: <key>` (sign in at /api/auth/sign-in/email).',
+                  message: options.signInHint ?? SIGN_IN_HINT,
                   extensions: { code: 'UNAUTHENTICATED' },
                 },
               ],

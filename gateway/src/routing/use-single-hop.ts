@@ -19,16 +19,21 @@ export type SubgraphCall = (name: string, body: string, context: { principal?: P
  * table as the shield rules, which depend on the principal alone). Anything else (several subgraphs,
  * abstract types, introspection, subscriptions) goes through the stitched schema as before.
  */
-export function useSingleHop(options: { owned: Ownership; call: SubgraphCall; local?: ReadonlyMap<string, LocalRead> }): Plugin {
-  const routes = new WeakMap<DocumentNode, Map<string, string | null>>();
+export function useSingleHop(options: { owned: () => Ownership | null; call: SubgraphCall; local?: ReadonlyMap<string, LocalRead> }): Plugin {
+  // Routes per ownership (it is replaced when the supergraph is recomposed), then per document.
+  const routesBy = new WeakMap<Ownership, WeakMap<DocumentNode, Map<string, string | null>>>();
   const printed = new WeakMap<DocumentNode, string>();
   const routeOf = (schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined): string | null => {
+    const owned = options.owned();
+    if (!owned) return null;
+    let routes = routesBy.get(owned);
+    if (!routes) routesBy.set(owned, (routes = new WeakMap()));
     let byName = routes.get(document);
     if (!byName) routes.set(document, (byName = new Map()));
     const key = operationName ?? '';
     if (!byName.has(key)) {
       const operation = getOperationAST(document, operationName);
-      byName.set(key, operation ? soleSubgraph(schema, document, operation, options.owned) : null);
+      byName.set(key, operation ? soleSubgraph(schema, document, operation, owned) : null);
     }
     return byName.get(key)!;
   };

@@ -88,8 +88,11 @@ function digestOf(principal: Principal, accesses: Access[]): string {
 
 const objectAccess = (s: Subject, source: number, object: string): ObjectAccess => s.access(source).objects[object] ?? NO_ACCESS;
 
-/** Builds the decision table: data object types from the plans, every other field needs an authenticated principal. */
-export function buildDecisionTable(schema: GraphQLSchema, sources: readonly CompiledSchema[]): DecisionTable {
+/**
+ * Builds the decision table: data object types from the plans; every other field needs an authenticated
+ * principal, or is allowed when the gateway authenticates nobody (`unplanned: 'allow'`, auth mode none).
+ */
+export function buildDecisionTable(schema: GraphQLSchema, sources: readonly CompiledSchema[], unplanned: 'authenticated' | 'allow' = 'authenticated'): DecisionTable {
   const fields = new Map<string, Map<string, Decision>>();
   const inputs = new Map<string, Map<string, Decision>>();
   const enums = new Map<string, Map<string, Decision>>();
@@ -169,7 +172,7 @@ export function buildDecisionTable(schema: GraphQLSchema, sources: readonly Comp
     for (const f of Object.keys(t.getFields())) {
       // Introspection types describe the schema, not records: reaching them (`__schema`, `__type`) is
       // governed by the introspection switch (protection options), so below it every field is allowed.
-      if (t.name === 'PageInfo' || isIntrospectionType(t)) set(fields, t.name, f, { kind: 'allow', message: '', allows: () => true });
+      if (t.name === 'PageInfo' || isIntrospectionType(t) || unplanned === 'allow') set(fields, t.name, f, { kind: 'allow', message: '', allows: () => true });
       // Identity, external subgraphs and data root fields not generated from an object enforce their
       // own record access; here they need a signed-in user or an API key.
       else set(fields, t.name, f, { kind: 'authenticated', message: `Sign in to ${t.name === 'Mutation' ? 'call' : 'read'} ${t.name}.${f}`, allows: (s) => authenticatedKinds.has(s.principal.kind) });

@@ -66,10 +66,14 @@ export function fieldAccessRule(table: DecisionTable, subject: Subject): Validat
  * is named after the subject's access digest: principals with the same access share cached results,
  * others never get them.
  */
-export function useFieldAccess(table: DecisionTable): Plugin {
-  const rules = new Map<string, ValidationRule>();
+export function useFieldAccess(tableNow: () => DecisionTable): Plugin {
+  // Rules per table (a recomposed supergraph brings a new one), then per access digest.
+  const rulesBy = new WeakMap<DecisionTable, Map<string, ValidationRule>>();
   return {
     onValidate({ addValidationRule, context }) {
+      const table = tableNow();
+      let rules = rulesBy.get(table);
+      if (!rules) rulesBy.set(table, (rules = new Map()));
       const subject = subjectOf(context, table.sources);
       const digest = subject.digest();
       let rule = rules.get(digest);
