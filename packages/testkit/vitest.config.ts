@@ -10,7 +10,7 @@ export default defineConfig({
   },
   test: {
     root: fileURLToPath(new URL('../../', import.meta.url)),
-    include: ['gateway/test/**/*.test.ts', 'schema/test/**/*.test.ts', 'subgraphs/*/test/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
+    include: ['gateway/test/**/*.test.ts', 'schema/test/**/*.test.ts', 'subgraphs/*/test/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
     exclude: ['**/node_modules/**'],
     globalSetup: [fileURLToPath(new URL('./src/global-setup.ts', import.meta.url))],
     testTimeout: 60_000,
