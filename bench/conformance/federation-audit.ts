@@ -7,6 +7,7 @@
  *   npm run bench:federation-audit -- --mode supergraph  # the suite's supergraph file (Apollo composition)
  *   npm run bench:federation-audit -- --mode compose     # ObjectOS composes the subgraphs itself
  *   npm run bench:federation-audit -- --suite requires-with-argument
+ *   npm run bench:federation-audit -- --planner rust     # Hive's Rust query planner instead of stitching
  *
  * Results go to bench/conformance/results/federation-audit-<mode>.txt (the audit's own format: suite, then one
  * `.` or `X` per case, then totals). Everything listens on 127.0.0.1; each suite's gateway is started
@@ -32,6 +33,9 @@ const modeArg = opt('mode') ?? 'both';
 if (!['supergraph', 'compose', 'both'].includes(modeArg)) throw new Error(`--mode is supergraph, compose or both, got "${modeArg}"`);
 const modes = modeArg === 'both' ? ['supergraph', 'compose'] : [modeArg];
 const suite = opt('suite');
+const planner = opt('planner') ?? 'stitching';
+if (!['stitching', 'rust'].includes(planner)) throw new Error(`--planner is stitching or rust, got "${planner}"`);
+const tag = (mode: string) => (planner === 'rust' ? `${mode}-rust-planner` : mode);
 const RUN_LIMIT_MS = 20 * 60_000;
 
 /** Dev tooling the audit's package.json lists that is not needed to run it (and pins what the registry here lacks). */
@@ -101,34 +105,34 @@ async function main(): Promise<void> {
   mkdirSync(join(here, 'results'), { recursive: true });
   const scores: Record<string, Score> = {};
   for (const mode of modes) {
-    const env = { AUDIT_MODE: mode, OBJECTOS_ROOT: root, NODE_OPTIONS: '' };
+    const env = { AUDIT_MODE: mode, OBJECTOS_ROOT: root, NODE_OPTIONS: '', OBJECTOS_QUERY_PLANNER: planner };
     const cli = ['-r', preload, '--import', 'tsx', 'src/cli.ts'];
     const started = Date.now();
-    console.log(`\n=== federation-gateway-audit, ObjectOS gateway over ${mode === 'supergraph' ? "the suite's supergraph file" : 'its own composition of the subgraphs'} ===`);
+    console.log(`\n=== federation-gateway-audit, ObjectOS gateway over ${mode === 'supergraph' ? "the suite's supergraph file" : 'its own composition of the subgraphs'}, ${planner} planner ===`);
     if (suite) {
       const code = await run('node', [...cli, 'test-suite', '--test', suite, ...common], { cwd: work, env, limitMs: RUN_LIMIT_MS });
       console.log(`suite ${suite}: ${code === 0 ? 'every case passed' : 'some cases failed'} (logs in ${join(work, 'logs')})`);
       continue;
     }
-    const out = join(work, `results-${mode}.txt`);
+    const out = join(work, `results-${tag(mode)}.txt`);
     rmSync(out, { force: true });
     await run('node', [...cli, 'test', ...common, '--write', out], { cwd: work, env, limitMs: RUN_LIMIT_MS });
     if (!existsSync(out)) throw new Error(`the audit wrote no results for mode ${mode}`);
     const text = readFileSync(out, 'utf8');
     const score = scoreOf(text);
-    scores[mode] = score;
+    scores[tag(mode)] = score;
     const header = [
-      `# federation-gateway-audit (graphql-hive, commit f59c05e): ObjectOS gateway, plain mode, ${mode === 'supergraph' ? 'supergraph file (Apollo composition 2.14.1)' : 'own composition (@theguild/federation-composition)'}`,
-      `# ${new Date().toISOString()}, ${Math.round((Date.now() - started) / 1000)} s, npm run bench:federation-audit -- --mode ${mode}`,
+      `# federation-gateway-audit (graphql-hive, commit f59c05e): ObjectOS gateway, plain mode, ${mode === 'supergraph' ? 'supergraph file (Apollo composition 2.14.1)' : 'own composition (@theguild/federation-composition)'}, ${planner === 'rust' ? "Hive's Rust query planner" : 'schema stitching (@graphql-tools/federation)'}`,
+      `# ${new Date().toISOString()}, ${Math.round((Date.now() - started) / 1000)} s, npm run bench:federation-audit -- --mode ${mode} --planner ${planner}`,
       `# ${score.passed}/${score.passed + score.failed} cases passed`,
       '',
     ].join('\n');
-    writeFileSync(join(here, `results/federation-audit-${mode}.txt`), header + text + '\n');
+    writeFileSync(join(here, `results/federation-audit-${tag(mode)}.txt`), header + text + '\n');
   }
   if (Object.keys(scores).length > 0) {
     console.log('\n=== federation-gateway-audit summary ===');
     for (const [mode, s] of Object.entries(scores)) {
-      console.log(`${mode.padEnd(10)} ${s.passed}/${s.passed + s.failed} passed (Hive Gateway 197/199, Apollo Gateway 193/199)`);
+      console.log(`${mode.padEnd(28)} ${s.passed}/${s.passed + s.failed} passed (Hive Gateway 197/199, Apollo Gateway 193/199)`);
       for (const f of s.failing) console.log(`  ✗ ${f}`);
     }
     console.log(`results: bench/conformance/results/federation-audit-{${Object.keys(scores).join(',')}}.txt; logs: ${join(work, 'logs')}`);

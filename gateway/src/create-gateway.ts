@@ -1,6 +1,6 @@
 import { getStitchedSchemaFromSupergraphSdl } from '@graphql-tools/federation';
 import type { Plugin } from 'graphql-yoga';
-import { MapperKind, mapSchema } from '@graphql-tools/utils';
+import { MapperKind, mapSchema, type Executor } from '@graphql-tools/utils';
 import type { GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { scalarResolvers, type CompiledSchema } from '@objectos/schema';
@@ -29,6 +29,7 @@ import { resolverOf, type GatewayAuthOptions } from './auth/auth-modes.ts';
 import { createSenders, type Sender } from './routing/senders.ts';
 import { startLiveSupergraph, type LiveSupergraph, type SubgraphSdl, type SupergraphHealth } from './routing/live-supergraph.ts';
 import { useSingleHop, type LocalRead, type SubgraphCall } from './routing/use-single-hop.ts';
+import { createQueryPlanExecutor, useQueryPlan } from './routing/use-query-plan.ts';
 
 /**
  * A subgraph the gateway routes to: in-process (`fetch` given) or over HTTP at `url`. Its `name` is the
@@ -81,6 +82,12 @@ export interface GatewayOptions {
    * routing/use-single-hop.ts); off: every operation runs through the stitched schema. @default true
    */
   singleHop?: boolean;
+  /**
+   * How operations across subgraphs run: `stitching` (@graphql-tools/federation) or `rust` (Hive's Rust
+   * query planner through @graphql-hive/router-runtime, each fetch through the same executor). Operations
+   * one subgraph answers whole take the one hop either way. @default 'stitching'
+   */
+  queryPlanner?: 'stitching' | 'rust';
   /** Longest wait for one subgraph call; past it the field fails with code TIMEOUT. @default 10000 */
   subgraphTimeoutMs?: number;
   /** Where error log lines go (pino). @default createLogger('gateway') */
@@ -129,6 +136,8 @@ interface Routing {
   shield: ShieldSetup;
   /** Which ObjectOS subgraph answers which field (the one-hop path); null when not known (a given supergraph). */
   owned: Ownership | null;
+  /** The Rust query planner's executor (queryPlanner: 'rust'), else null. */
+  planned: Executor | null;
 }
 
 /**
@@ -173,6 +182,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   let byName = new Map<string, Sender>();
   const build = async (supergraphSdl: string, sdls: readonly SubgraphSdl[] | null, senders: readonly Sender[]): Promise<Routing> => {
     const byUrl = new Map(senders.map((s) => [s.url, s]));
+    const executorFor = (target: Sender, url: string) => createSubgraphExecutor({
+      name: target.name,
+      url,
+      send: target.send,
+      headers: (request) => contextHeaders(request.context as { requestId?: string; principal?: Principal } | undefined),
+      timeoutMs: subgraphTimeoutMs,
+    });
     const stitched = getStitchedSchemaFromSupergraphSdl({
       supergraphSdl,
       // Each subgraph is called by ObjectOS's own executor (routing/subgraph-executor.ts), found by URL
@@ -181,13 +197,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       onSubschemaConfig: (config) => {
         const target = byUrl.get(config.endpoint);
         if (!target) throw new Error(`the supergraph names a subgraph at ${config.endpoint || '(no url)'} the gateway was not given`);
-        config.executor = createSubgraphExecutor({
-          name: target.name,
-          url: config.endpoint,
-          send: target.send,
-          headers: (request) => contextHeaders(request.context as { requestId?: string; principal?: Principal } | undefined),
-          timeoutMs: subgraphTimeoutMs,
-        });
+        config.executor = executorFor(target, config.endpoint);
       },
       // The supergraph only knows scalar names; use ObjectOS's scalars so bad dates are refused here,
       // during validation, before any subgraph is called.
@@ -206,7 +216,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const table = buildDecisionTable(stitched, plans, auth.mode === 'none' ? 'allow' : 'authenticated');
     const shield = buildShield(table);
     byName = new Map(senders.map((s) => [s.name, s]));
-    return { schema: applyShield(stitched, shield), table, shield, owned: sdls ? internalOwnership(sdls, senders) : null };
+    const executors = new Map(senders.map((s) => [s.name, executorFor(s, s.url)]));
+    const planned = options.queryPlanner === 'rust' ? await createQueryPlanExecutor(supergraphSdl, (name) => executors.get(name)) : null;
+    return { schema: applyShield(stitched, shield), table, shield, owned: sdls ? internalOwnership(sdls, senders) : null, planned };
   };
   let setSchema: ((schema: GraphQLSchema) => void) | null = null;
   const live: LiveSupergraph<Routing> = await startLiveSupergraph<Routing>({
@@ -290,6 +302,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       swapSchema,
       useGatewayRoutes({ '/health': () => live.health(), [JWKS_PATH]: () => tokens.jwks() }),
       useBodyLimit(maxBodyBytes), useOriginPolicy(origins), ...authPlugins, ...useProtection(protection, rateLimit), useFieldAccess(() => current().table), useLiveAccess(access),
+      // The planned executor first: the one hop, when it applies, replaces it (the last executeFn set wins).
+      useQueryPlan(() => current().planned),
       ...(options.singleHop === false ? [] : [useSingleHop({ owned: () => current().owned, call: singleHopCall, local: new Map(given.flatMap((s) => (s.readCompiled ? [[s.name, s.readCompiled] as const] : []))) })]),
       useCorrelatedErrors({ logger, classify: classifyGatewayError }),
     ],

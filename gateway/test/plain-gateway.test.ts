@@ -70,8 +70,10 @@ const productResolvers = {
 };
 const reviewResolvers = { Product: { __resolveReference: (r: { upc: string }) => r, reviews: (p: { upc: string }) => [`review of ${p.upc}`], name: () => 'x' } };
 const NONE = { mode: 'none', secret: TEST_SECRET } as const;
+/** Every behaviour holds whichever way operations across subgraphs run. */
+const PLANNERS = ['stitching', 'rust'] as const;
 
-describe('plain Federation gateway over a supergraph file', () => {
+describe.each(PLANNERS)('plain Federation gateway over a supergraph file (%s)', (queryPlanner) => {
   let products: TeamSubgraph;
   let reviews: TeamSubgraph;
   let dir: string;
@@ -82,7 +84,7 @@ describe('plain Federation gateway over a supergraph file', () => {
     reviews.serve(REVIEWS_SDL, reviewResolvers);
     dir = await mkdtemp(join(tmpdir(), 'objectos-supergraph-'));
     await writeFile(join(dir, 'supergraph.graphql'), composeSupergraph([{ name: 'products', url: products.url, sdl: PRODUCTS_SDL }, { name: 'reviews', url: reviews.url, sdl: REVIEWS_SDL }]));
-    gateway = await createGateway({ supergraph: () => readFile(join(dir, 'supergraph.graphql'), 'utf8'), auth: NONE, pollMs: 0 });
+    gateway = await createGateway({ supergraph: () => readFile(join(dir, 'supergraph.graphql'), 'utf8'), auth: NONE, pollMs: 0, queryPlanner });
   });
   afterAll(async () => {
     await gateway?.dispose();
@@ -111,7 +113,7 @@ describe('plain Federation gateway over a supergraph file', () => {
   });
 });
 
-describe('plain Federation gateway composing external subgraphs: down at start, live recomposition, last good on conflict', () => {
+describe.each(PLANNERS)('plain Federation gateway composing external subgraphs: down at start, live recomposition, last good on conflict (%s)', (queryPlanner) => {
   let products: TeamSubgraph;
   let reviews: TeamSubgraph;
   let gateway: Gateway;
@@ -126,6 +128,7 @@ describe('plain Federation gateway composing external subgraphs: down at start, 
       auth: NONE,
       pollMs: 0,
       logger,
+      queryPlanner,
     });
   });
   afterAll(async () => {
