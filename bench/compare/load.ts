@@ -29,7 +29,7 @@ export interface Run {
 export const goodBody = (body: string): boolean => body.startsWith('{"data":') && !body.includes('"errors":[');
 
 /** `connections` connections for `seconds`, sampling the target's RSS every 200 ms meanwhile. */
-export async function load(target: Target, query: string, connections: number, seconds: number): Promise<Run> {
+export async function load(target: Pick<Target, 'url' | 'headers' | 'sign' | 'process'>, query: string, connections: number, seconds: number): Promise<Run> {
   const rss = sampleRss(target.process.pid);
   const cpuBefore = cpuMs(target.process.pid);
   const postgresBefore = postgresCpuMs();

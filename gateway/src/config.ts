@@ -16,6 +16,10 @@ export interface ObjectOSConfig {
   jwt: { jwksUrl: string; issuer: string | undefined; audience: string | undefined; organizationClaim: string; rolesClaim: string } | undefined;
   /** How often subgraph SDLs (or the supergraph) are polled for changes, in ms; 0: never. */
   pollMs: number;
+  /** Prefix of every GraphQL name the data subgraph generates (OBJECTOS_NAME_PREFIX), if any. */
+  namePrefix: string | undefined;
+  /** How operations across subgraphs run: schema stitching, or Hive's Rust query planner. */
+  queryPlanner: 'stitching' | 'rust';
   host: string;
   port: number;
   metadataDir: string;
@@ -32,6 +36,8 @@ export interface ObjectOSConfig {
   subgraphTimeoutMs: number;
   /** Longest time one SQL statement may run (PostgreSQL only). */
   statementTimeoutMs: number;
+  /** Cost limit of one operation (objects × assumed list sizes); Infinity when OBJECTOS_MAX_COST=0. */
+  maxCost: number;
   /** Requests per minute per client IP (IPv6 by /64); 0 turns limiting off. */
   rateLimitPerMinute: number;
   /** Redis for shared rate limits across replicas; memory when unset. */
@@ -90,6 +96,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
       ? { jwksUrl: jwksUrl!, issuer: env['OBJECTOS_JWT_ISSUER'] || undefined, audience: env['OBJECTOS_JWT_AUDIENCE'] || undefined, organizationClaim: env['OBJECTOS_JWT_ORG_CLAIM'] || 'org_id', rolesClaim: env['OBJECTOS_JWT_ROLES_CLAIM'] || 'roles' }
       : undefined,
     pollMs: env['OBJECTOS_POLL_MS'] === '0' ? 0 : positive(env, 'OBJECTOS_POLL_MS', 10_000),
+    namePrefix: namePrefixOf(env['OBJECTOS_NAME_PREFIX']),
+    queryPlanner: oneOf(env, 'OBJECTOS_QUERY_PLANNER', ['stitching', 'rust'] as const, 'stitching'),
     host: env['HOST'] ?? '127.0.0.1',
     port,
     metadataDir: resolve(env['OBJECTOS_METADATA'] ?? 'metadata'),
@@ -102,6 +110,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     subgraphTimeoutMs: positive(env, 'OBJECTOS_SUBGRAPH_TIMEOUT_MS', 10_000),
     statementTimeoutMs: positive(env, 'OBJECTOS_STATEMENT_TIMEOUT_MS', 5_000),
     rateLimitPerMinute: env['OBJECTOS_RATE_LIMIT'] === '0' ? 0 : positive(env, 'OBJECTOS_RATE_LIMIT', 600),
+    maxCost: env['OBJECTOS_MAX_COST'] === '0' ? Number.POSITIVE_INFINITY : positive(env, 'OBJECTOS_MAX_COST', 20_000, 'a positive number'),
     redisUrl: env['REDIS_URL'] || undefined,
     trustProxy: env['OBJECTOS_TRUST_PROXY'] === 'true',
     remoteSubgraphs,
@@ -123,6 +132,12 @@ function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, values: r
   return raw as T;
 }
 
+function namePrefixOf(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  if (!/^[A-Za-z][A-Za-z0-9]*$/.test(raw)) throw new Error(`OBJECTOS_NAME_PREFIX must be letters and digits, starting with a letter (e.g. crm), got "${raw}"`);
+  return raw;
+}
+
 const list = (raw: string | undefined): string[] => (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 
 function minutesOf(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -133,10 +148,10 @@ function minutesOf(env: NodeJS.ProcessEnv, name: string, fallback: number): numb
   return n;
 }
 
-function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+function positive(env: NodeJS.ProcessEnv, name: string, fallback: number, what = 'a positive number of milliseconds'): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive number of milliseconds, got "${raw}"`);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be ${what}, got "${raw}"`);
   return n;
 }

@@ -11,11 +11,13 @@ export async function commonGatewayOptions(config: ObjectOSConfig): Promise<Omit
     origins: [new URL(config.publicUrl).origin, ...config.trustedOrigins],
     publicUrl: config.publicUrl,
     pollMs: config.pollMs,
+    queryPlanner: config.queryPlanner,
     // GraphiQL needs introspection to be useful.
     graphiql: config.graphiql && config.introspection,
     subgraphTimeoutMs: config.subgraphTimeoutMs,
     protection: {
       introspection: config.introspection,
+      maxCost: config.maxCost,
       ...(trustedDocuments ? { trustedDocuments } : {}),
       ...(config.rateLimitPerMinute > 0
         ? { rateLimit: { points: config.rateLimitPerMinute, durationSeconds: 60, trustProxy: config.trustProxy, ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}) } }
