@@ -72,6 +72,7 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
         database: database!,
         secret,
         seed: config.seed && Boolean(identity?.demo?.organizationId),
+        ...(config.namePrefix ? { namePrefix: config.namePrefix } : {}),
         changeFeed,
         ...(identity?.demo?.organizationId ? { seedOrganizationId: identity.demo.organizationId } : {}),
       });

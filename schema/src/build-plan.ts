@@ -41,7 +41,7 @@ export function buildPlan(model: MetadataModel, inflect: Inflection): DataPlan {
 
 function objectPlan(o: ObjectModel, inflect: Inflection): ObjectPlan {
   const columns: ColumnPlan[] = [
-    { name: 'id', graphqlName: 'id', column: 'id', type: 'id', filterInput: 'IDFilter', sortValue: 'ID', field: null },
+    { name: 'id', graphqlName: 'id', column: 'id', type: 'id', filterInput: inflect.sharedType('IDFilter'), sortValue: 'ID', field: null },
   ];
   const relations: ObjectPlan['relations'] = [];
   for (const f of o.fields) {
@@ -49,7 +49,7 @@ function objectPlan(o: ObjectModel, inflect: Inflection): ObjectPlan {
     if (isRelation(f)) {
       columns.push({
         name: f.name, graphqlName: inflect.relationIdField(f), column, type: f.type,
-        filterInput: 'IDFilter', sortValue: inflect.sortFieldValue(f.name), field: f,
+        filterInput: inflect.sharedType('IDFilter'), sortValue: inflect.sortFieldValue(f.name), field: f,
       });
       relations.push({ graphqlName: inflect.fieldName(f), column, target: f.reference, field: f });
       continue;
@@ -62,7 +62,7 @@ function objectPlan(o: ObjectModel, inflect: Inflection): ObjectPlan {
       graphqlName: inflect.fieldName(f),
       column,
       type: f.type,
-      filterInput: info ? info.filter : inflect.enumFilter(enumType, f.type === 'multiselect'),
+      filterInput: info ? inflect.sharedType(info.filter) : inflect.enumFilter(enumType, f.type === 'multiselect'),
       sortValue: (info?.sortable ?? f.type === 'select') ? inflect.sortFieldValue(f.name) : null,
       field: f,
     });
@@ -70,7 +70,7 @@ function objectPlan(o: ObjectModel, inflect: Inflection): ObjectPlan {
   for (const sys of ['created_at', 'updated_at'] as const) {
     columns.push({
       name: sys, graphqlName: inflect.camel(sys), column: sys, type: 'datetime',
-      filterInput: 'DateTimeFilter', sortValue: inflect.sortFieldValue(sys), field: null,
+      filterInput: inflect.sharedType('DateTimeFilter'), sortValue: inflect.sortFieldValue(sys), field: null,
     });
   }
   const seen = new Map<string, string>();

@@ -1,7 +1,7 @@
 import type { MetadataModel } from '@objectos/metadata';
 import { buildPlan } from './build-plan.ts';
 import type { Build, CompilerPlugin } from './build.ts';
-import { defaultInflection, type Inflection } from './inflection.ts';
+import { defaultInflection, prefixedInflection, type Inflection } from './inflection.ts';
 import type { DataPlan } from './plan.ts';
 import { commonPlugin } from './plugins/common.ts';
 import { mutationsPlugin } from './plugins/mutations.ts';
@@ -20,6 +20,11 @@ export const FEDERATION_LINK =
 
 export interface CompileOptions {
   inflection?: Partial<Inflection>;
+  /**
+   * Prefix every generated GraphQL name (types and root fields, not tables or columns): `crm` gives
+   * `CrmAccount`, `crmAccounts`, `CrmStringFilter`. See prefixedInflection.
+   */
+  namePrefix?: string;
   plugins?: readonly CompilerPlugin[];
 }
 
@@ -31,11 +36,16 @@ export interface CompiledSchema {
   security: SecurityPlan;
   /** The metadata it was compiled from (served to the gateway, which builds its shield from it). */
   model: MetadataModel;
+  /** The prefix of every generated GraphQL name, if one was given. */
+  namePrefix: string | null;
+  /** The names it was compiled with (resolvers and the gateway's decisions look names up here). */
+  inflection: Inflection;
 }
 
 /** Compiles metadata into SDL per subgraph plus the resolver plan. Pure: no I/O, same input → same output. */
 export function compile(model: MetadataModel, options: CompileOptions = {}): CompiledSchema {
-  const inflect: Inflection = { ...defaultInflection, ...options.inflection };
+  const base: Inflection = { ...defaultInflection, ...options.inflection };
+  const inflect = options.namePrefix ? prefixedInflection(options.namePrefix, base) : base;
   const plan = buildPlan(model, inflect);
   const exposed = Object.values(plan.objects).filter((p) => p.methods.length > 0);
   const names = new Set(exposed.map((p) => p.object.name));
@@ -48,5 +58,5 @@ export function compile(model: MetadataModel, options: CompileOptions = {}): Com
     isExposed: (name) => names.has(name),
   };
   for (const plugin of options.plugins ?? defaultPreset) plugin.build(build);
-  return { hash: model.hash, subgraphs: { data: { sdl: build.sdl.print() } }, plan, security: compileSecurity(model, plan), model };
+  return { hash: model.hash, subgraphs: { data: { sdl: build.sdl.print() } }, plan, security: compileSecurity(model, plan), model, namePrefix: options.namePrefix ?? null, inflection: inflect };
 }

@@ -44,6 +44,41 @@ export const defaultInflection = {
     camel(f.relationshipName ?? pluralize(child.name)),
   tableName: (o: ObjectModel): string => o.name,
   columnName: (f: FieldModel): string => (f.type === 'lookup' || f.type === 'master_detail' ? `${f.name}_id` : f.name),
+  /**
+   * A helper type every object shares (`StringFilter`, `SortDirection`, `ChangeOperation`,
+   * `AccessExplanation`…). Scalars and `PageInfo` (@shareable) are never renamed.
+   */
+  sharedType: (name: string): string => name,
+  /** A root field that is not an object's (`explainAccess`, `recordShares`, `shareRecord`, `unshareRecord`). */
+  sharedField: (name: string): string => name,
 };
 
 export type Inflection = typeof defaultInflection;
+
+/** The object-derived functions: they name an object's types and root fields (not its table or columns). */
+const OBJECT_NAMES = [
+  'typeName', 'singleField', 'listField', 'connectionType', 'edgeType', 'whereInput', 'orderByInput', 'sortFieldEnum',
+  'createInput', 'updateInput', 'createMutation', 'updateMutation', 'deleteMutation', 'changedSubscription', 'changeType',
+] as const;
+
+/**
+ * The inflection with every generated GraphQL name prefixed, so the data subgraph composes beside
+ * subgraphs that have their own `Account`, `accounts` or `StringFilter`: prefix `crm` names the types
+ * `CrmAccount`, `CrmAccountConnection`, `CrmStringFilter`…, the root fields `crmAccount`,
+ * `crmAccounts`, `createCrmAccount`, `crmAccountChanged`, `crmExplainAccess`…. Tables, columns and
+ * field names inside types are unchanged. The prefix is a snake_case or camelCase word.
+ */
+export function prefixedInflection(prefix: string, base: Inflection = defaultInflection): Inflection {
+  if (!/^[A-Za-z][A-Za-z0-9]*$/.test(prefix)) throw new Error(`the name prefix must be letters and digits, starting with a letter, got "${prefix}"`);
+  const word = prefix[0]!.toLowerCase() + prefix.slice(1);
+  const Word = prefix[0]!.toUpperCase() + prefix.slice(1);
+  const renamed = (o: ObjectModel): ObjectModel => ({ ...o, name: `${word}_${o.name}` });
+  const wrapped = Object.fromEntries(OBJECT_NAMES.map((k) => [k, (o: ObjectModel) => (base[k] as (o: ObjectModel) => string)(renamed(o))]));
+  return {
+    ...base,
+    ...wrapped,
+    enumType: (o, f) => base.enumType(renamed(o), f),
+    sharedType: (name) => Word + base.sharedType(name),
+    sharedField: (name) => word + pascal(base.sharedField(name)),
+  };
+}

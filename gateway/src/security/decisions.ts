@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isEnumType, isInputObjectType, isIntrospectionType, isObjectType, type GraphQLSchema } from 'graphql';
-import { accessFor, defaultInflection, type Access, type ColumnPlan, type CompiledSchema, type ObjectAccess } from '@objectos/schema';
+import { accessFor, type Access, type ColumnPlan, type CompiledSchema, type ObjectAccess } from '@objectos/schema';
 import { ANONYMOUS, type Principal } from '@objectos/principal';
 import { principalOfRequest } from '../auth/use-authentication.ts';
 
@@ -103,7 +103,7 @@ export function buildDecisionTable(schema: GraphQLSchema, sources: readonly Comp
   };
   const is = (type: string, f: (t: ReturnType<GraphQLSchema['getType']>) => boolean) => f(schema.getType(type));
 
-  sources.forEach(({ plan }, src) => {
+  sources.forEach(({ plan, inflection: names }, src) => {
     for (const p of Object.values(plan.objects)) {
       const o = p.object.name;
       const T = p.typeName;
@@ -138,7 +138,7 @@ export function buildDecisionTable(schema: GraphQLSchema, sources: readonly Comp
         if (isObjectType(t)) for (const f of Object.keys(t.getFields())) set(fields, T, f, read(`${T}.${f}`));
       }
       // The change event of a subscription is reached through the object, like its connection and edges.
-      for (const typeName of [defaultInflection.connectionType(p.object), defaultInflection.edgeType(p.object), p.changeType]) {
+      for (const typeName of [names.connectionType(p.object), names.edgeType(p.object), p.changeType]) {
         const t = schema.getType(typeName);
         if (isObjectType(t)) for (const f of Object.keys(t.getFields())) set(fields, typeName, f, read(`${typeName}.${f}`));
       }
@@ -160,9 +160,9 @@ export function buildDecisionTable(schema: GraphQLSchema, sources: readonly Comp
           allows: (s) => objectAccess(s, src, o)[perm] === true,
         });
       }
-      const where = defaultInflection.whereInput(p.object);
+      const where = names.whereInput(p.object);
       if (is(where, isInputObjectType)) for (const c of p.columns) set(inputs, where, c.graphqlName, column(c, 'filter'));
-      const sort = defaultInflection.sortFieldEnum(p.object);
+      const sort = names.sortFieldEnum(p.object);
       if (is(sort, isEnumType)) for (const c of p.columns) if (c.sortValue) set(enums, sort, c.sortValue, column(c, 'sort'));
     }
   });

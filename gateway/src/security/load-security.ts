@@ -33,10 +33,11 @@ export async function loadSecurity(s: MetadataSource, secret: string, onUnreacha
     return null;
   }
   const body: unknown = await res.json().catch(() => null);
-  const b = body as { objectos?: unknown; model?: unknown } | null;
+  const b = body as { objectos?: unknown; model?: unknown; namePrefix?: unknown } | null;
   if (!b || b.objectos !== 'metadata/1' || typeof b.model !== 'object' || b.model === null) return null;
   try {
-    return compile(b.model as MetadataModel);
+    // Compiled with the subgraph's name prefix: the decisions name the same types and fields it serves.
+    return compile(b.model as MetadataModel, typeof b.namePrefix === 'string' ? { namePrefix: b.namePrefix } : {});
   } catch (e) {
     throw new Error(`subgraph "${s.name}" served metadata the gateway cannot compile: ${(e as Error).message}`);
   }

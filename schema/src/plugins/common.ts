@@ -4,13 +4,13 @@ import { FILTER_INPUTS, opArgType } from '../type-map.ts';
 /** Scalars, PageInfo, sort direction and the shared scalar filter inputs. */
 export const commonPlugin: CompilerPlugin = {
   name: 'common',
-  build({ sdl }) {
+  build({ sdl, inflect }) {
     const own = 'the common plugin';
     sdl.add('DateTime', 'scalar DateTime', null, own, 'An ISO 8601 date-time with an offset, e.g. 2026-11-23T10:00:00.000Z.');
     sdl.add('Date', 'scalar Date', null, own, 'A calendar date, YYYY-MM-DD.');
     sdl.add('Time', 'scalar Time', null, own, 'A time of day, HH:MM or HH:MM:SS.');
     sdl.add('JSON', 'scalar JSON', null, own, 'Any JSON value.');
-    sdl.addEnum('SortDirection', ['ASC', 'DESC'], own, 'ASC puts nulls last, DESC puts nulls first.');
+    sdl.addEnum(inflect.sharedType('SortDirection'), ['ASC', 'DESC'], own, 'ASC puts nulls last, DESC puts nulls first.');
     sdl.add(
       'PageInfo',
       'type PageInfo @shareable',
@@ -22,7 +22,8 @@ export const commonPlugin: CompilerPlugin = {
       ],
       own,
     );
-    for (const [name, { scalar, ops }] of Object.entries(FILTER_INPUTS)) {
+    for (const [filter, { scalar, ops }] of Object.entries(FILTER_INPUTS)) {
+      const name = inflect.sharedType(filter);
       sdl.add(name, `input ${name}`, ops.map((op) => ({ name: op, signature: `: ${opArgType(op, scalar)}` })), own);
     }
   },

@@ -59,7 +59,7 @@ export const objectsPlugin: CompilerPlugin = {
       const orderBy = inflect.orderByInput(p.object);
       sdl.add(orderBy, `input ${orderBy}`, [
         { name: 'field', signature: `: ${sortEnum}!` },
-        { name: 'direction', signature: ': SortDirection = ASC' },
+        { name: 'direction', signature: `: ${inflect.sharedType('SortDirection')} = ASC` },
       ], own);
       const edge = inflect.edgeType(p.object);
       sdl.add(edge, `type ${edge}`, [

@@ -12,12 +12,13 @@ export const subscriptionsPlugin: CompilerPlugin = {
     const listable = b.exposed.filter((p) => p.methods.includes('list'));
     if (listable.length === 0) return;
     const own = 'the subscriptions plugin';
-    b.sdl.addEnum('ChangeOperation', ['CREATED', 'UPDATED', 'DELETED'], own, 'What happened to a record.');
+    const changeOperation = b.inflect.sharedType('ChangeOperation');
+    b.sdl.addEnum(changeOperation, ['CREATED', 'UPDATED', 'DELETED'], own, 'What happened to a record.');
     const fields: SdlField[] = [];
     for (const p of listable) {
       b.sdl.add(p.changeType, `type ${p.changeType}`, [
         { name: 'eventId', signature: ': ID!', description: 'Unique per change; a redelivered event keeps its id.' },
-        { name: 'op', signature: ': ChangeOperation!' },
+        { name: 'op', signature: `: ${changeOperation}!` },
         { name: 'record', signature: `: ${p.typeName}`, description: 'The record after the change (null when deleted).' },
         { name: 'previous', signature: `: ${p.typeName}`, description: 'The record before the change (null when created).' },
         { name: 'changedFields', signature: ': [String!]!', description: 'GraphQL names of the fields whose value changed (every field on create and delete).' },
@@ -26,7 +27,7 @@ export const subscriptionsPlugin: CompilerPlugin = {
       const where = b.inflect.whereInput(p.object);
       fields.push({
         name: p.changedSubscription,
-        signature: `(where: ${where}, id: ID, operations: [ChangeOperation!]): ${p.changeType}!`,
+        signature: `(where: ${where}, id: ID, operations: [${changeOperation}!]): ${p.changeType}!`,
         description: `Changes to ${p.object.pluralLabel} you can read, as they are committed: only records matching where (and id), only the operations listed (default all). Fields you cannot read are null.`,
       });
     }

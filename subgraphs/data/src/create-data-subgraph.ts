@@ -31,6 +31,11 @@ export interface DataSubgraphOptions extends DatabaseOptions {
   seedOwnerId?: string;
   /** Metadata folder, loaded model, or compiled schema. @default 'metadata' */
   metadata?: string | MetadataModel | CompiledSchema;
+  /**
+   * Prefix every generated GraphQL name (OBJECTOS_NAME_PREFIX), so this subgraph composes beside others
+   * with their own `Account` or `accounts` (ignored when `metadata` is already compiled).
+   */
+  namePrefix?: string;
   /** Seed demo records on first start (only into empty tables). @default false */
   seed?: boolean;
   /**
@@ -88,9 +93,10 @@ export interface DataSubgraph {
   dispose(): Promise<void>;
 }
 
-async function compiledFrom(m: DataSubgraphOptions['metadata']): Promise<CompiledSchema> {
-  if (m === undefined || typeof m === 'string') return compile(await loadMetadata(m ?? 'metadata'));
-  return 'plan' in m ? m : compile(m);
+async function compiledFrom(m: DataSubgraphOptions['metadata'], namePrefix: string | undefined): Promise<CompiledSchema> {
+  const options = namePrefix ? { namePrefix } : {};
+  if (m === undefined || typeof m === 'string') return compile(await loadMetadata(m ?? 'metadata'), options);
+  return 'plan' in m ? m : compile(m, options);
 }
 
 /**
@@ -98,7 +104,7 @@ async function compiledFrom(m: DataSubgraphOptions['metadata']): Promise<Compile
  * builds its graphql-shield rules from it, so one metadata folder drives both enforcement points.
  */
 function serveMetadata(compiled: CompiledSchema): Plugin {
-  const body = JSON.stringify({ objectos: 'metadata/1', model: compiled.model });
+  const body = JSON.stringify({ objectos: 'metadata/1', model: compiled.model, ...(compiled.namePrefix ? { namePrefix: compiled.namePrefix } : {}) });
   return {
     onRequest({ request, url, endResponse }) {
       if (url.pathname !== METADATA_ENDPOINT) return;
@@ -111,7 +117,7 @@ function serveMetadata(compiled: CompiledSchema): Plugin {
 /** The data subgraph: compiled SDL served by graphql-yoga as a Federation v2 subgraph over drizzle. */
 export async function createDataSubgraph(options: DataSubgraphOptions): Promise<DataSubgraph> {
   const { seed = false, maxPageSize = 1000, defaultPageSize = 100, graphqlEndpoint = '/graphql', graphiql = false } = options;
-  const compiled = await compiledFrom(options.metadata);
+  const compiled = await compiledFrom(options.metadata, options.namePrefix);
   const owned = !options.database;
   const database = options.database ?? (await connectDatabase(options));
   const key = audienceKey(options.secret, 'data');
@@ -154,7 +160,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       };
       return { ds, principal, principalKey, loaders: createLoaders(ds) };
     };
-    const schema = buildSubgraphSchema([{ typeDefs: parse(sdl), resolvers: buildResolvers(source, hub) }]);
+    const schema = buildSubgraphSchema([{ typeDefs: parse(sdl), resolvers: buildResolvers(source, hub, compiled.inflection) }]);
     const yoga = createYoga<Record<string, unknown>, DataContext>({
       schema,
       graphqlEndpoint,

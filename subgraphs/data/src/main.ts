@@ -26,6 +26,7 @@ async function main(): Promise<void> {
     metadata: process.env['OBJECTOS_METADATA'] ?? 'metadata',
     ...(databaseUrl ? { databaseUrl } : { dataDir: process.env['OBJECTOS_DATA_DIR'] ?? '.objectos/data' }),
     seed: process.env['OBJECTOS_SEED'] === 'true',
+    ...(process.env['OBJECTOS_NAME_PREFIX'] ? { namePrefix: process.env['OBJECTOS_NAME_PREFIX'] } : {}),
     secret,
     ...(seedOrganizationId ? { seedOrganizationId } : {}),
     changeFeed,

@@ -1,8 +1,8 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph';
-import type { ObjectPlan } from '@objectos/schema';
+import type { Inflection, ObjectPlan } from '@objectos/schema';
 import type { DataSource, Row } from './data-source.ts';
 import type { Loaders } from './loaders.ts';
-import { scalarResolvers } from '@objectos/schema';
+import { defaultInflection, scalarResolvers } from '@objectos/schema';
 import { findConnection, type ChildArgs, type ListArgs } from './sql/read.ts';
 import { createRecord, deleteRecord, updateRecord } from './sql/write.ts';
 import { isUuid } from './sql/where.ts';
@@ -68,7 +68,7 @@ function primed(ctx: DataContext, p: ObjectPlan, row: Row): Row {
 }
 
 /** Resolvers for the compiled data SDL, derived from the plan. */
-export function buildResolvers(ds: DataSource, hub: ChangeHub): GraphQLResolverMap<DataContext> {
+export function buildResolvers(ds: DataSource, hub: ChangeHub, names: Pick<Inflection, 'sharedField'> = defaultInflection): GraphQLResolverMap<DataContext> {
   const map: Record<string, Record<string, unknown>> = { ...scalarResolvers } as unknown as Record<string, Record<string, unknown>>;
   const exposed = Object.values(ds.plan.objects).filter((p) => p.methods.length > 0);
   for (const p of exposed) {
@@ -117,12 +117,12 @@ export function buildResolvers(ds: DataSource, hub: ChangeHub): GraphQLResolverM
   }
   if (exposed.length > 0) {
     Object.assign((map['Query'] ??= {}), {
-      explainAccess: (_: unknown, args: Parameters<typeof explainAccess>[1], ctx: DataContext) => explainAccess(ctx.ds, args),
-      recordShares: (_: unknown, args: { object: string; id: string }, ctx: DataContext) => recordShares(ctx.ds, args),
+      [names.sharedField('explainAccess')]: (_: unknown, args: Parameters<typeof explainAccess>[1], ctx: DataContext) => explainAccess(ctx.ds, args),
+      [names.sharedField('recordShares')]: (_: unknown, args: { object: string; id: string }, ctx: DataContext) => recordShares(ctx.ds, args),
     });
     Object.assign((map['Mutation'] ??= {}), {
-      shareRecord: (_: unknown, { input }: { input: Parameters<typeof shareRecord>[1] }, ctx: DataContext) => shareRecord(ctx.ds, input),
-      unshareRecord: (_: unknown, { id }: { id: string }, ctx: DataContext) => unshareRecord(ctx.ds, id),
+      [names.sharedField('shareRecord')]: (_: unknown, { input }: { input: Parameters<typeof shareRecord>[1] }, ctx: DataContext) => shareRecord(ctx.ds, input),
+      [names.sharedField('unshareRecord')]: (_: unknown, { id }: { id: string }, ctx: DataContext) => unshareRecord(ctx.ds, id),
     });
   }
   return map as GraphQLResolverMap<DataContext>;

@@ -128,7 +128,7 @@ function whereOf(
 
 /** uuid columns reject malformed text with an SQL error; a malformed id simply matches nothing. */
 function apply(fn: OpFn, column: PgColumn, c: ColumnPlan, op: FilterOp, arg: unknown): SQL {
-  if (c.filterInput === 'IDFilter') {
+  if (c.type === 'id' || c.type === 'lookup' || c.type === 'master_detail') {
     if (op === 'eq' && !isUuid(arg)) return FALSE;
     if (op === 'ne' && !isUuid(arg)) return TRUE;
     if (op === 'in' || op === 'nin') return fn(column, (arg as unknown[]).filter(isUuid), c);
