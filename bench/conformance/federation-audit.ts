@@ -7,9 +7,9 @@
  *   npm run bench:federation-audit -- --mode supergraph  # the suite's supergraph file (Apollo composition)
  *   npm run bench:federation-audit -- --mode compose     # ObjectOS composes the subgraphs itself
  *   npm run bench:federation-audit -- --suite requires-with-argument
- *   npm run bench:federation-audit -- --planner rust     # Hive's Rust query planner instead of stitching
+ *   npm run bench:federation-audit -- --planner stitching   # schema stitching instead of the Rust planner (the default)
  *
- * Results go to bench/conformance/results/federation-audit-<mode>.txt (the audit's own format: suite, then one
+ * Results go to bench/conformance/results/federation-audit-<mode>-<planner>.txt (the audit's own format: suite, then one
  * `.` or `X` per case, then totals). Everything listens on 127.0.0.1; each suite's gateway is started
  * by the audit through run-objectos.sh and stopped after its cases.
  */
@@ -33,9 +33,9 @@ const modeArg = opt('mode') ?? 'both';
 if (!['supergraph', 'compose', 'both'].includes(modeArg)) throw new Error(`--mode is supergraph, compose or both, got "${modeArg}"`);
 const modes = modeArg === 'both' ? ['supergraph', 'compose'] : [modeArg];
 const suite = opt('suite');
-const planner = opt('planner') ?? 'stitching';
+const planner = opt('planner') ?? 'rust';
 if (!['stitching', 'rust'].includes(planner)) throw new Error(`--planner is stitching or rust, got "${planner}"`);
-const tag = (mode: string) => (planner === 'rust' ? `${mode}-rust-planner` : mode);
+const tag = (mode: string) => `${mode}-${planner}`;
 const RUN_LIMIT_MS = 20 * 60_000;
 
 /** Dev tooling the audit's package.json lists that is not needed to run it (and pins what the registry here lacks). */

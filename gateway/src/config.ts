@@ -97,7 +97,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
       : undefined,
     pollMs: env['OBJECTOS_POLL_MS'] === '0' ? 0 : positive(env, 'OBJECTOS_POLL_MS', 10_000),
     namePrefix: namePrefixOf(env['OBJECTOS_NAME_PREFIX']),
-    queryPlanner: oneOf(env, 'OBJECTOS_QUERY_PLANNER', ['stitching', 'rust'] as const, 'stitching'),
+    // The Rust planner by default in gateway mode (199/199 in the federation audit, see the README).
+    queryPlanner: oneOf(env, 'OBJECTOS_QUERY_PLANNER', ['stitching', 'rust'] as const, mode === 'gateway' ? 'rust' : 'stitching'),
     host: env['HOST'] ?? '127.0.0.1',
     port,
     metadataDir: resolve(env['OBJECTOS_METADATA'] ?? 'metadata'),

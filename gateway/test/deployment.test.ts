@@ -65,7 +65,9 @@ describe('configuration', () => {
   });
 
   it('reads the plain gateway mode and its authentication, refusing incomplete or contradictory settings', () => {
-    expect(readConfig({ OBJECTOS_MODE: 'gateway', OBJECTOS_SUPERGRAPH: 'supergraph.graphql', OBJECTOS_AUTH: 'none' }, [])).toMatchObject({ mode: 'gateway', supergraph: 'supergraph.graphql', auth: 'none', pollMs: 10_000 });
+    expect(readConfig({ OBJECTOS_MODE: 'gateway', OBJECTOS_SUPERGRAPH: 'supergraph.graphql', OBJECTOS_AUTH: 'none' }, [])).toMatchObject({ mode: 'gateway', supergraph: 'supergraph.graphql', auth: 'none', pollMs: 10_000, queryPlanner: 'rust' });
+    expect(readConfig({}, []).queryPlanner).toBe('stitching');
+    expect(() => readConfig({ OBJECTOS_QUERY_PLANNER: 'apollo' }, [])).toThrow(/OBJECTOS_QUERY_PLANNER must be one of stitching, rust/);
     expect(readConfig({ OBJECTOS_MODE: 'gateway', OBJECTOS_SUBGRAPHS: 'a=http://a:4001/graphql', OBJECTOS_AUTH: 'jwt', OBJECTOS_JWKS_URL: 'https://idp.example.com/jwks', OBJECTOS_JWT_ISSUER: 'https://idp.example.com/', OBJECTOS_POLL_MS: '0' }, []))
       .toMatchObject({ auth: 'jwt', jwt: { jwksUrl: 'https://idp.example.com/jwks', issuer: 'https://idp.example.com/', audience: undefined, organizationClaim: 'org_id', rolesClaim: 'roles' }, pollMs: 0 });
     expect(() => readConfig({ OBJECTOS_MODE: 'router' }, [])).toThrow(/OBJECTOS_MODE must be one of objectos, gateway, got "router"/);
