@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { ANONYMOUS, type Principal, type Resolution } from '@objectos/principal';
+import { ANONYMOUS, SYSTEM, type Principal, type Resolution } from '@objectos/principal';
 import type { EventBus } from '@objectos/events';
 import type { ResolvePrincipal } from './principal-cache.ts';
 
@@ -70,18 +70,13 @@ const rolesOf = (v: unknown): string[] =>
 /** The principal a verified token stands for. */
 export function principalOfJwt(payload: JWTPayload, options: Pick<JwtAuthOptions, 'organizationClaim' | 'rolesClaim'> = {}): Principal {
   const org = payload[options.organizationClaim ?? 'org_id'];
+  // Nothing but the user, the organization and the roles comes from the token (no sets, no platform role).
   return {
+    ...SYSTEM,
     kind: 'user',
     userId: payload.sub ?? null,
     organizationId: typeof org === 'string' && org ? org : null,
     roles: rolesOf(payload[options.rolesClaim ?? 'roles']),
-    permissionSets: [],
-    role: null,
-    groups: [],
-    isAdmin: false,
-    sessionId: null,
-    apiKeyId: null,
-    impersonatedBy: null,
   };
 }
 
