@@ -65,6 +65,7 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
         seedDemo: config.seed,
         operators: config.operators,
         impersonationMinutes: config.impersonationMinutes,
+        ...(config.namePrefix ? { namePrefix: config.namePrefix } : {}),
       });
     if (!config.remoteSubgraphs['data'])
       data = await createDataSubgraph({

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDataSubgraph, type DataSubgraph } from '@objectos/data-subgraph';
+import { connectDatabase, type Database } from '@objectos/db';
+import { createMemoryEventBus } from '@objectos/events';
+import { createIdentitySubgraph, type IdentitySubgraph } from '@objectos/identity-subgraph';
 import { loadMetadata } from '@objectos/metadata';
 import { compile, composeSupergraph } from '@objectos/schema';
 import { engines, gql, gqlOk, TEST_ORG, TEST_SECRET, testAuth, type EngineHandle } from '@objectos/testkit';
@@ -11,9 +14,11 @@ import { METADATA } from './stack.ts';
 const LEGACY_SDL = `
 extend schema @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key"])
 type Account @key(fields: "id") { id: ID! name: String! legacyCode: String! }
+type User @key(fields: "id") { id: ID! login: String! }
 input StringFilter { equals: String }
 enum SortDirection { UP DOWN }
 type Query {
+  me: User
   account(id: ID!): Account
   accounts(name: StringFilter, sort: SortDirection): [Account!]!
 }
@@ -21,6 +26,7 @@ type Query {
 const legacyAccounts = [{ id: 'L-1', name: 'Legacy One', legacyCode: 'X1' }, { id: 'L-2', name: 'Legacy Two', legacyCode: 'X2' }];
 const legacyResolvers = {
   Query: {
+    me: () => ({ id: 'U-1', login: 'legacy-admin' }),
     account: (_: unknown, a: { id: string }) => legacyAccounts.find((x) => x.id === a.id) ?? null,
     accounts: (_: unknown, a: { name?: { equals?: string } }) => legacyAccounts.filter((x) => !a.name?.equals || x.name === a.name.equals),
   },
@@ -46,17 +52,25 @@ describe('a name prefix through the inflection module (OBJECTOS_NAME_PREFIX)', (
     expect(() => compile(model, { namePrefix: 'crm-2' })).toThrow(/name prefix must be letters and digits/);
   });
 
-  describe('through the gateway, beside a subgraph with its own Account, accounts, StringFilter and SortDirection', () => {
+  describe('through the gateway, beside a subgraph with its own User, me, Account, accounts, StringFilter and SortDirection', () => {
     let handle: EngineHandle;
+    let database: Database;
+    let identity: IdentitySubgraph;
     let data: DataSubgraph;
     let legacy: ExternalSubgraph;
     let gateway: Gateway;
     beforeAll(async () => {
       handle = await engines()[0]!.open();
-      data = await createDataSubgraph({ metadata: METADATA, ...handle.options, secret: TEST_SECRET, namePrefix: 'crm', seed: false, seedOrganizationId: TEST_ORG });
+      database = await connectDatabase(handle.options);
+      identity = await createIdentitySubgraph({ database, secret: TEST_SECRET, baseURL: 'http://gw.test', bus: createMemoryEventBus(), namePrefix: 'crm' });
+      data = await createDataSubgraph({ metadata: METADATA, database, secret: TEST_SECRET, namePrefix: 'crm', seed: false, seedOrganizationId: TEST_ORG });
       legacy = await startExternalSubgraph(LEGACY_SDL, legacyResolvers);
       gateway = await createGateway({
-        subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: data.fetch }, { name: 'legacy', url: legacy.url, sdl: legacy.sdl }],
+        subgraphs: [
+          { name: 'identity', url: 'http://identity.test/graphql', sdl: identity.sdl, fetch: identity.fetch },
+          { name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: data.fetch },
+          { name: 'legacy', url: legacy.url, sdl: legacy.sdl },
+        ],
         auth: testAuth(),
         pollMs: 0,
       });
@@ -65,6 +79,8 @@ describe('a name prefix through the inflection module (OBJECTOS_NAME_PREFIX)', (
       await gateway?.dispose();
       await legacy?.close();
       await data?.dispose();
+      await identity?.dispose();
+      await database?.close();
       await handle?.cleanup();
     });
 
@@ -73,6 +89,11 @@ describe('a name prefix through the inflection module (OBJECTOS_NAME_PREFIX)', (
       expect(() => composeSupergraph([{ name: 'data', url: 'http://d/graphql', sdl: unprefixed }, { name: 'legacy', url: legacy.url, sdl: LEGACY_SDL }])).toThrow();
       expect(gateway.supergraphSdl).toMatch(/type CrmAccount\b/);
       expect(gateway.supergraphSdl).toMatch(/type Account\b/);
+      // Identity's hand-written SDL is renamed the same way.
+      expect(identity.sdl).toMatch(/type CrmUser @key\(fields: "id"\)/);
+      expect(identity.sdl).toMatch(/crmMe: CrmUser/);
+      expect(identity.sdl).toMatch(/crmCreateApiKey\(input: CrmCreateApiKeyInput!\): CrmCreatedApiKey!/);
+      expect(identity.sdl).not.toMatch(/\bme: User\b/);
     });
 
     it('serves both: ObjectOS records under their prefixed names, the team’s own under theirs', async () => {
@@ -80,6 +101,8 @@ describe('a name prefix through the inflection module (OBJECTOS_NAME_PREFIX)', (
       const r = await gqlOk<{ crmAccounts: { totalCount: number; nodes: { name: string }[] }; accounts: { name: string; legacyCode: string }[] }>(gateway.fetch,
         '{ crmAccounts(where: { name: { eq: "Prefixed Co" } }, orderBy: [{ field: NAME, direction: DESC }]) { totalCount nodes { name } } accounts(name: { equals: "Legacy Two" }, sort: UP) { name legacyCode } }');
       expect(r).toEqual({ crmAccounts: { totalCount: 1, nodes: [{ name: 'Prefixed Co' }] }, accounts: [{ name: 'Legacy Two', legacyCode: 'X2' }] });
+      // Identity's resolvers answer under their prefixed names (the test principal is not a stored user: no row).
+      expect(await gqlOk(gateway.fetch, '{ crmMe { email } me { login } crmMyAccess { userId } }')).toEqual({ crmMe: null, me: { login: 'legacy-admin' }, crmMyAccess: expect.objectContaining({ userId: expect.any(String) }) });
       const explained = await gqlOk<{ crmExplainAccess: { allowed: boolean } }>(gateway.fetch, `query($id: ID!) { crmExplainAccess(object: "account", id: $id) { allowed } }`,
         { id: (await gqlOk<{ crmAccounts: { nodes: { id: string }[] } }>(gateway.fetch, '{ crmAccounts(first: 1) { nodes { id } } }')).crmAccounts.nodes[0]!.id });
       expect(explained.crmExplainAccess.allowed).toBe(true);

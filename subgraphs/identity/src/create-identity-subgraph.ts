@@ -1,3 +1,4 @@
+import { prefixedInflection, renameResolvers, renameSdl } from '@objectos/schema';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { buildSubgraphSchema } from '@apollo/subgraph';
@@ -22,6 +23,8 @@ const CREDENTIAL_HEADERS: readonly (keyof Credentials)[] = ['authorization', 'co
 export interface IdentitySubgraphOptions extends DatabaseOptions {
   /** A connection shared with the other in-process subgraphs (embedded mode: one PGlite). */
   database?: Database;
+  /** Prefix of its GraphQL names (OBJECTOS_NAME_PREFIX, as the data subgraph's): `User` → `CrmUser`, `me` → `crmMe`. */
+  namePrefix?: string;
   /** OBJECTOS_SECRET (≥ 32 characters): signs principals and keys better-auth. */
   secret: string;
   /** Public URL of the gateway, e.g. http://localhost:4000 */
@@ -97,7 +100,10 @@ export async function createIdentitySubgraph(options: IdentitySubgraphOptions): 
     await database.db.execute(sql.raw(PASSWORD_HISTORY_DDL));
     await ensureSecurityTables(database.db);
     const resolve = createPrincipalResolver(auth, database.db, policy, { ...(options.impersonationMinutes !== undefined ? { impersonationMinutes: options.impersonationMinutes } : {}) });
-    const schema = buildSubgraphSchema([{ typeDefs: parse(IDENTITY_SDL), resolvers: identityResolvers(auth, database.db, bus, options.security) }]);
+    const names = options.namePrefix ? prefixedInflection(options.namePrefix) : null;
+    const sdl = names ? renameSdl(IDENTITY_SDL, names) : IDENTITY_SDL;
+    const resolvers = identityResolvers(auth, database.db, bus, options.security);
+    const schema = buildSubgraphSchema([{ typeDefs: parse(sdl), resolvers: names ? renameResolvers(IDENTITY_SDL, resolvers, names) : resolvers }]);
     const yoga = createYoga<Record<string, unknown>, IdentityContext>({
       schema,
       graphqlEndpoint: '/graphql',
@@ -130,7 +136,7 @@ export async function createIdentitySubgraph(options: IdentitySubgraphOptions): 
 
     return {
       name: 'identity',
-      sdl: IDENTITY_SDL,
+      sdl,
       schema,
       fetch: handle,
       auth,

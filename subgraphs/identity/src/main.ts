@@ -44,6 +44,7 @@ async function main(): Promise<void> {
     bus,
     seedDemo: process.env['OBJECTOS_SEED'] === 'true',
     replay,
+    ...(process.env['OBJECTOS_NAME_PREFIX'] ? { namePrefix: process.env['OBJECTOS_NAME_PREFIX'] } : {}),
   });
   if (identity.demo?.password) console.log(`demo admin: ${identity.demo.email} / ${identity.demo.password} (organization ${identity.demo.organizationId})`);
   // The same fetch handler as in process, adapted to node:http by yoga's own server adapter.
