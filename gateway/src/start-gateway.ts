@@ -1,7 +1,7 @@
 import { createEventBus, type EventBus } from '@objectos/events';
+import { remotePrincipalResolver } from '@objectos/principal';
 import type { ObjectOSConfig } from './config.ts';
 import { createGateway, type Gateway, type GatewayAuthOptions } from './create-gateway.ts';
-import { remotePrincipalResolver } from './auth/remote-identity.ts';
 import { commonGatewayOptions } from './gateway-options.ts';
 import { graphsOfSupergraph, readSupergraph } from './routing/supergraph.ts';
 import { resolveSecret } from './secret.ts';

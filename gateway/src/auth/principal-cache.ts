@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import type { AuditEvent, EventBus } from '@objectos/events';
 import { freezePrincipal, type Credentials, type Principal, type Resolution } from '@objectos/principal';
 
-export type ResolvePrincipal = (credentials: Credentials) => Promise<Resolution>;
+export type { ResolvePrincipal } from '@objectos/principal';
+import type { ResolvePrincipal } from '@objectos/principal';
 
 interface Entry {
   resolution: Resolution & { principal: Principal };

@@ -1,7 +1,7 @@
 import type { GatewayPlugin } from '@graphql-hive/gateway';
 import {
-  PRINCIPAL_ENDPOINT, SYSTEM, audienceKey, createSubgraphTokenIssuer, credentialsOf, encodePrincipal, freezePrincipal,
-  isInternalAudience, signPayload, signRequest, type Credentials, type Principal, type Resolution,
+  SYSTEM, audienceKey, createSubgraphTokenIssuer, credentialsOf, encodePrincipal, freezePrincipal,
+  isInternalAudience, remotePrincipalResolver, signPayload, type Credentials, type Principal, type Resolution,
 } from '@objectos/principal';
 
 /**
@@ -49,7 +49,6 @@ const ANONYMOUS_HINT = 'Sign in first: send the session cookie, `Authorization: 
 
 export function useObjectOS(options: ObjectOSPluginOptions): GatewayPlugin {
   const { secret, cacheTtlMs = 5_000, graphqlEndpoint = '/graphql' } = options;
-  const identityKey = audienceKey(secret, 'identity');
   const tokens = createSubgraphTokenIssuer({ secret, issuer: options.issuer ?? 'urn:objectos:gateway' });
   const keys = new Map<string, string>();
   const keyOf = (name: string) => {
@@ -62,19 +61,12 @@ export function useObjectOS(options: ObjectOSPluginOptions): GatewayPlugin {
   // Subgraph URL → name, learnt as the gateway routes calls (the supergraph names each subgraph's URL).
   const names = new Map<string, string>();
 
+  const lookup = remotePrincipalResolver({ fetch: (r) => fetch(r), baseUrl: options.identityUrl }, secret);
   const resolve = async (credentials: Credentials): Promise<Resolution> => {
     const cacheKey = JSON.stringify(credentials);
     const hit = cache.get(cacheKey);
     if (hit && hit.until > Date.now()) return hit.resolution;
-    const request = new Request(new URL(PRINCIPAL_ENDPOINT, options.identityUrl), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(credentials),
-      signal: AbortSignal.timeout(5_000),
-    });
-    const res = await fetch(await signRequest(request, identityKey, 'identity', SYSTEM));
-    if (!res.ok) throw new Error(`identity subgraph answered ${res.status} to a principal lookup`);
-    const resolution = (await res.json()) as Resolution;
+    const resolution = await lookup(credentials);
     if ('principal' in resolution) {
       freezePrincipal(resolution.principal);
       if (cache.size >= 10_000) cache.clear();

@@ -10,9 +10,9 @@ import { connectDatabase, type Database } from '@objectos/db';
 import { createMemoryEventBus } from '@objectos/events';
 import { createGateway, type Gateway } from '@objectos/gateway';
 import { createIdentitySubgraph, type IdentitySubgraph } from '@objectos/identity-subgraph';
+import { remotePrincipalResolver } from '@objectos/principal';
 import { composeSupergraph } from '@objectos/schema';
 import { engines, freePort, gql, REPO_ROOT, signIn, spawnTs, TEST_SECRET, withHeaders, type EngineHandle, type Spawned } from '@objectos/testkit';
-import { remotePrincipalResolver } from '../../../gateway/src/auth/remote-identity.ts';
 
 const PLUGIN = fileURLToPath(new URL('../src/index.ts', import.meta.url));
 const HIVE_BIN = fileURLToPath(new URL('../node_modules/@graphql-hive/gateway/dist/bin.js', import.meta.url));

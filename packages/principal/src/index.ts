@@ -7,6 +7,7 @@ export {
 export { signInit, signRequest, verifyRequest, type VerifyRequestOptions } from './signed-request.ts';
 export { createMemoryReplayStore, createRedisReplayStore, createReplayStore, type RedisReplayStoreOptions, type ReplayStore } from './replay-store.ts';
 export { principalOf, unauthorizedResponse, usePrincipalGuard, type PrincipalGuardOptions } from './use-principal-guard.ts';
+export { remotePrincipalResolver, type ResolvePrincipal } from './remote-principal.ts';
 export {
   API_KEY_HEADER, CLIENT_IP_HEADER, METADATA_ENDPOINT, PRINCIPAL_ENDPOINT, credentialsOf, hasCredentials,
   type AuthFailure, type Credentials, type Resolution,

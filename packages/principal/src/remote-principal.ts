@@ -1,5 +1,10 @@
-import { PRINCIPAL_ENDPOINT, SYSTEM, audienceKey, signRequest, type Credentials, type Resolution } from '@objectos/principal';
-import type { ResolvePrincipal } from './principal-cache.ts';
+import { audienceKey } from './audience.ts';
+import { PRINCIPAL_ENDPOINT, type Credentials, type Resolution } from './credentials.ts';
+import { SYSTEM } from './principal.ts';
+import { signRequest } from './signed-request.ts';
+
+/** Credentials → principal (or why not): the identity subgraph's answer. */
+export type ResolvePrincipal = (credentials: Credentials) => Promise<Resolution>;
 
 /** Resolves principals with the identity subgraph over HTTP (services mode): POST {@link PRINCIPAL_ENDPOINT}. */
 export function remotePrincipalResolver(identity: { fetch: (r: Request) => Promise<Response>; baseUrl: string }, secret: string, timeoutMs = 5_000): ResolvePrincipal {
