@@ -31,6 +31,8 @@ describe.each(engines())('one origin policy for every route and transport on $na
     'POST /api/auth/organization/create': (origin, h = {}) =>
       fetch(at('/api/auth/organization/create'), { method: 'POST', headers: { origin, 'content-type': 'application/json', ...h }, body: JSON.stringify({ name: `X ${Math.random()}`, slug: `x-${Date.now()}-${Math.floor(Math.random() * 1e6)}` }) }),
     'GET /unknown': (origin, h = {}) => fetch(at('/unknown'), { headers: { origin, ...h } }),
+    'GET /health': (origin, h = {}) => fetch(at('/health'), { headers: { origin, ...h } }),
+    'GET /.well-known/jwks.json': (origin, h = {}) => fetch(at('/.well-known/jwks.json'), { headers: { origin, ...h } }),
   };
   const corsHeaders = (r: Response) => [...r.headers.keys()].filter((k) => k.startsWith('access-control-'));
   const count = async () => (await s.q<{ accounts: { totalCount: number } }>(bearer, '{ accounts { totalCount } }')).data!.accounts.totalCount;
