@@ -10,8 +10,8 @@ export {
 export { humanize } from './humanize.ts';
 export { DEFAULT_POLICY, PolicySchema, type PasswordPolicy, type PolicyDefinition, type SessionPolicy } from './policy-schema.ts';
 export {
-  ORGANIZATION_ROLES, type FieldPermission, type GroupDefinition, type ObjectPermission, type OrganizationRole,
-  type PermissionSetDefinition, type RoleDefinition,
+  ORGANIZATION_ROLES, SYSTEM_PERMISSIONS, type FieldPermission, type GroupDefinition, type ObjectPermission, type OrganizationRole,
+  type PermissionSetDefinition, type RoleDefinition, type SystemPermission,
 } from './security-schema.ts';
 export type { RlsPolicyModel, SecurityModel, SharingRuleModel } from './check-security.ts';
 export {

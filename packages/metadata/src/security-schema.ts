@@ -35,6 +35,16 @@ export const FieldPermissionSchema = z.strictObject({
 /** The better-auth organization roles a profile can be the default for. */
 export const ORGANIZATION_ROLES = ['owner', 'admin', 'member'] as const;
 
+/**
+ * Spec `PermissionSet.systemPermissions`: powers over the platform's own surfaces rather than records.
+ * Each admin surface checks its own (the audit log, setup, jobs, automation, workflows, metrics).
+ */
+export const SYSTEM_PERMISSIONS = [
+  'viewAuditLog', 'exportAuditLog', 'viewSetup', 'manageUsers', 'viewJobs', 'manageJobs',
+  'manageAutomation', 'manageWorkflows', 'viewMetrics',
+] as const;
+export type SystemPermission = (typeof SYSTEM_PERMISSIONS)[number];
+
 /** Spec `PermissionSet` (a profile when `isProfile`). */
 export const PermissionSetSchema = z.strictObject({
   name: snakeName,
@@ -45,6 +55,7 @@ export const PermissionSetSchema = z.strictObject({
   defaultFor: z.array(z.enum(ORGANIZATION_ROLES)).default([]),
   objects: z.record(snakeName, ObjectPermissionSchema).default({}),
   fields: z.record(z.string(), FieldPermissionSchema).default({}),
+  systemPermissions: z.array(z.enum(SYSTEM_PERMISSIONS, { error: (i) => `unknown system permission ${JSON.stringify(i.input)} (known: ${SYSTEM_PERMISSIONS.join(', ')})` })).default([]),
 });
 
 const recipient = z.strictObject({

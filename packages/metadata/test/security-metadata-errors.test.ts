@@ -21,6 +21,11 @@ const rls = (body: string) => `name: p\nobject: account\n${body}\n`;
 
 const MISTAKES: Mistake[] = [
   {
+    name: 'unknown system permission',
+    files: { 'p.permission.yaml': 'name: s\nsystemPermissions: [viewAuditLog, viewAuditLogs]\n' },
+    want: { file: 'p.permission.yaml', line: 2, path: 'systemPermissions.1', message: /unknown system permission "viewAuditLogs" \(known: viewAuditLog, exportAuditLog,/ },
+  },
+  {
     name: 'unknown parent role',
     files: { 'a.role.yaml': 'name: rep\nparent: manger\n' },
     want: { file: 'a.role.yaml', line: 2, path: 'parent', message: /unknown parent role "manger"/ },

@@ -1,4 +1,4 @@
-import type { Condition, RlsPolicyModel } from '@objectos/metadata';
+import type { Condition, RlsPolicyModel, SystemPermission } from '@objectos/metadata';
 import type { Principal } from '@objectos/principal';
 import type { SecurityPlan } from './security-plan.ts';
 import type { DataPlan } from '../plan.ts';
@@ -29,6 +29,8 @@ export interface Access {
   profile: string | null;
   /** Organization owner/admin: manages access assignments and any record's shares. */
   orgAdmin: boolean;
+  /** Spec `systemPermissions` of the effective sets, together (viewAuditLog, viewSetup…), sorted. */
+  systemPermissions: readonly SystemPermission[];
   objects: Record<string, ObjectAccess>;
 }
 
@@ -83,8 +85,12 @@ function grantedBy(data: DataPlan, plan: SecurityPlan, sets: readonly string[]):
   return objects;
 }
 
-/** Per security plan (compiled together with its data plan): set list → granted object access. */
-const grantedCache = new WeakMap<SecurityPlan, Map<string, Record<string, ObjectAccess>>>();
+/** Per security plan (compiled together with its data plan): set list → granted object access and system permissions. */
+const grantedCache = new WeakMap<SecurityPlan, Map<string, { objects: Record<string, ObjectAccess>; system: readonly SystemPermission[] }>>();
+
+/** The system permissions a list of sets grants together (a set only adds). */
+const systemGrantedBy = (plan: SecurityPlan, sets: readonly string[]): readonly SystemPermission[] =>
+  Object.freeze([...new Set(sets.flatMap((s) => plan.permissionSets[s]!.systemPermissions ?? []))].sort());
 
 /** What a principal may do under the plans: computed per request, the per-set-list part memoized. */
 export function accessFor(data: DataPlan, plan: SecurityPlan, principal: Principal): Access {
@@ -93,8 +99,8 @@ export function accessFor(data: DataPlan, plan: SecurityPlan, principal: Princip
   let cache = grantedCache.get(plan);
   if (!cache) grantedCache.set(plan, (cache = new Map()));
   const key = sets.join(',');
-  let objects = cache.get(key);
-  if (!objects) cache.set(key, (objects = grantedBy(data, plan, sets)));
+  let granted = cache.get(key);
+  if (!granted) cache.set(key, (granted = { objects: grantedBy(data, plan, sets), system: systemGrantedBy(plan, sets) }));
   return {
     userId: principal.userId,
     organizationId: principal.organizationId,
@@ -104,7 +110,8 @@ export function accessFor(data: DataPlan, plan: SecurityPlan, principal: Princip
     permissionSets: sets,
     profile,
     orgAdmin: principal.organizationId !== null && (principal.roles.includes('owner') || principal.roles.includes('admin')),
-    objects,
+    systemPermissions: granted.system,
+    objects: granted.objects,
   };
 }
 

@@ -1,5 +1,5 @@
-import type {
-  MetadataModel, ObjectPermission, OrganizationRole, PermissionSetDefinition, RlsPolicyModel, SharingRuleModel,
+import {
+  SYSTEM_PERMISSIONS, type MetadataModel, type ObjectPermission, type OrganizationRole, type PermissionSetDefinition, type RlsPolicyModel, type SharingRuleModel,
 } from '@objectos/metadata';
 import type { DataPlan } from '../plan.ts';
 
@@ -34,8 +34,8 @@ export const BUILTIN_PROFILES = { admin: '__builtin_admin', standard: '__builtin
 function builtinSets(model: MetadataModel): PermissionSetDefinition[] {
   const objects = (perm: ObjectPermission) => Object.fromEntries(model.objects.map((o) => [o.name, { ...perm }]));
   return [
-    { name: BUILTIN_PROFILES.admin, label: 'Administrator (built-in)', isProfile: true, defaultFor: ['owner', 'admin'], objects: objects(ALL), fields: {} },
-    { name: BUILTIN_PROFILES.standard, label: 'Standard user (built-in)', isProfile: true, defaultFor: ['member'], objects: objects(STANDARD), fields: {} },
+    { name: BUILTIN_PROFILES.admin, label: 'Administrator (built-in)', isProfile: true, defaultFor: ['owner', 'admin'], objects: objects(ALL), fields: {}, systemPermissions: [...SYSTEM_PERMISSIONS] },
+    { name: BUILTIN_PROFILES.standard, label: 'Standard user (built-in)', isProfile: true, defaultFor: ['member'], objects: objects(STANDARD), fields: {}, systemPermissions: [] },
   ];
 }
 
