@@ -8,6 +8,9 @@ export {
   type FieldModel, type MetadataModel, type ObjectModel,
 } from './model.ts';
 export { humanize } from './humanize.ts';
+export {
+  AUDIT_EVENT_TYPES, AUDIT_SEVERITIES, AuditConfigSchema, DEFAULT_AUDIT_CONFIG, type AuditConfig, type AuditEventType, type AuditRetentionPolicy,
+} from './audit-schema.ts';
 export { DEFAULT_POLICY, PolicySchema, type PasswordPolicy, type PolicyDefinition, type SessionPolicy } from './policy-schema.ts';
 export {
   ORGANIZATION_ROLES, SYSTEM_PERMISSIONS, type FieldPermission, type GroupDefinition, type ObjectPermission, type OrganizationRole,

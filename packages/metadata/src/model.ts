@@ -1,5 +1,6 @@
 import type { FieldDefinition } from './field-schema.ts';
 import type { PolicyDefinition } from './policy-schema.ts';
+import type { AuditConfig } from './audit-schema.ts';
 import type { SecurityModel } from './check-security.ts';
 import type { IndexDefinition, ObjectDefinition, ValidationDefinition } from './object-schema.ts';
 
@@ -32,6 +33,8 @@ export interface MetadataModel {
   policies: PolicyDefinition[];
   /** The policy marked `isDefault`, or the spec's defaults when none is. */
   defaultPolicy: PolicyDefinition;
+  /** The `*.audit.yaml` configuration, or the spec's defaults (every event type) when there is none. */
+  audit: AuditConfig;
 }
 
 /** Field names every object gets from the runtime; declaring one is an error. */

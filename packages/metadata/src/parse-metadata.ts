@@ -9,6 +9,7 @@ import type { FieldModel, MetadataModel, ObjectModel } from './model.ts';
 import type { SecurityModel } from './check-security.ts';
 import { ObjectSchema, type ObjectDefinition } from './object-schema.ts';
 import { DEFAULT_POLICY, PolicySchema, type PolicyDefinition } from './policy-schema.ts';
+import { AuditConfigSchema, DEFAULT_AUDIT_CONFIG, type AuditConfig } from './audit-schema.ts';
 import { checkModel } from './check-model.ts';
 import { checkSecurity, type SecurityEntries } from './check-security.ts';
 import { GroupSchema, PermissionSetSchema, RlsPolicySchema, RoleSchema, SharingRuleSchema } from './security-schema.ts';
@@ -29,6 +30,8 @@ type ParsedFile = Parsed<ObjectDefinition>;
 
 export const OBJECT_FILE = /\.object\.ya?ml$/;
 export const POLICY_FILE = /\.policy\.ya?ml$/;
+/** The audit configuration (spec AuditConfig), at most one file. */
+export const AUDIT_FILE = /\.audit\.ya?ml$/;
 
 /** Security metadata files, one definition each (spec Role, group, PermissionSet, SharingRule, RLS policy). */
 const SECURITY_FILES = {
@@ -43,7 +46,7 @@ const securityKindOf = (file: string): SecurityKind | undefined =>
   (Object.keys(SECURITY_FILES) as SecurityKind[]).find((k) => SECURITY_FILES[k].pattern.test(file));
 
 /** Every file name the loader reads. */
-export const METADATA_FILE = new RegExp([OBJECT_FILE, POLICY_FILE, ...Object.values(SECURITY_FILES).map((f) => f.pattern)].map((r) => r.source).join('|'));
+export const METADATA_FILE = new RegExp([OBJECT_FILE, POLICY_FILE, AUDIT_FILE, ...Object.values(SECURITY_FILES).map((f) => f.pattern)].map((r) => r.source).join('|'));
 
 /** Reports a problem at a path inside one parsed file. */
 export type Report = (path: readonly PathKey[], message: string, key?: string) => void;
@@ -56,6 +59,7 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
   const issues: MetadataIssue[] = [];
   const parsed: ParsedFile[] = [];
   const policies: Parsed<PolicyDefinition>[] = [];
+  const audits: Parsed<AuditConfig>[] = [];
   const security: { [K in SecurityKind]: Parsed<z.output<(typeof SECURITY_FILES)[K]['schema']>>[] } = {
     roles: [], groups: [], permissionSets: [], sharingRules: [], rlsPolicies: [],
   };
@@ -65,6 +69,9 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
       const spec = SECURITY_FILES[kind];
       const file = parseFile(source, spec.schema as z.ZodType<unknown>, spec.shape, issues);
       if (file) (security[kind] as Parsed<unknown>[]).push(file);
+    } else if (AUDIT_FILE.test(source.file)) {
+      const file = parseFile(source, AuditConfigSchema, 'an audit file must be a YAML mapping with name (and eventTypes, retentionPolicy…)', issues);
+      if (file) audits.push(file);
     } else if (POLICY_FILE.test(source.file)) {
       const file = parseFile(source, PolicySchema, 'a policy file must be a YAML mapping with name, password and session', issues);
       if (file) policies.push(file);
@@ -77,6 +84,7 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
   if (issues.length === 0) {
     checkModel(parsed.map((p) => ({ object: p.value, report: reporterFor(p, issues) })));
     checkPolicies(policies, issues);
+    for (const extra of audits.slice(1)) reporterFor(extra, issues)(['name'], `only one audit configuration is allowed; ${audits[0]!.source.file} already declares one`);
     const entries = Object.fromEntries(
       Object.entries(security).map(([k, list]) => [k, (list as Parsed<unknown>[]).map((p) => ({ value: p.value, report: reporterFor(p, issues) }))]),
     ) as unknown as SecurityEntries;
@@ -85,7 +93,7 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
   if (issues.length > 0 || !securityModel) throw new MetadataError(issues);
   const model = buildModel(parsed);
   const policyList = policies.map((p) => p.value);
-  return { ...model, security: securityModel, policies: policyList, defaultPolicy: policyList.find((p) => p.isDefault) ?? DEFAULT_POLICY };
+  return { ...model, security: securityModel, policies: policyList, defaultPolicy: policyList.find((p) => p.isDefault) ?? DEFAULT_POLICY, audit: audits[0]?.value ?? DEFAULT_AUDIT_CONFIG };
 }
 
 function checkPolicies(policies: Parsed<PolicyDefinition>[], issues: MetadataIssue[]): void {
