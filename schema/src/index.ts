@@ -1,6 +1,7 @@
 export { compile, defaultPreset, FEDERATION_LINK, type CompileOptions, type CompiledSchema } from './compile.ts';
 export { defaultInflection, prefixedInflection, type Inflection } from './inflection.ts';
 export { renameResolvers, renameSdl } from './rename.ts';
+export { guardEntityTypes } from './entity-guard.ts';
 export { CompileError } from './compile-error.ts';
 export type { Build, CompilerPlugin } from './build.ts';
 export type { ColumnPlan, DataPlan, ObjectPlan, RelationPlan, ReverseRelationPlan } from './plan.ts';

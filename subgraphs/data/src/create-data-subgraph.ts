@@ -2,7 +2,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { loadMetadata, type MetadataModel } from '@objectos/metadata';
-import { accessFor, compile, type CompiledSchema } from '@objectos/schema';
+import { accessFor, compile, guardEntityTypes, type CompiledSchema } from '@objectos/schema';
 import { connectDatabase, ensureSecurityTables, type Database, type DatabaseOptions } from '@objectos/db';
 import { audienceKey, METADATA_ENDPOINT, principalJson, principalOf, usePrincipalGuard, type Principal, type ReplayStore } from '@objectos/principal';
 import type { Plugin } from 'graphql-yoga';
@@ -160,7 +160,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       };
       return { ds, principal, principalKey, loaders: createLoaders(ds) };
     };
-    const schema = buildSubgraphSchema([{ typeDefs: parse(sdl), resolvers: buildResolvers(source, hub, compiled.inflection) }]);
+    const schema = guardEntityTypes(buildSubgraphSchema([{ typeDefs: parse(sdl), resolvers: buildResolvers(source, hub, compiled.inflection) }]));
     const yoga = createYoga<Record<string, unknown>, DataContext>({
       schema,
       graphqlEndpoint,

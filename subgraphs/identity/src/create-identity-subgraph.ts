@@ -1,4 +1,4 @@
-import { prefixedInflection, renameResolvers, renameSdl } from '@objectos/schema';
+import { guardEntityTypes, prefixedInflection, renameResolvers, renameSdl } from '@objectos/schema';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { buildSubgraphSchema } from '@apollo/subgraph';
@@ -103,7 +103,7 @@ export async function createIdentitySubgraph(options: IdentitySubgraphOptions): 
     const names = options.namePrefix ? prefixedInflection(options.namePrefix) : null;
     const sdl = names ? renameSdl(IDENTITY_SDL, names) : IDENTITY_SDL;
     const resolvers = identityResolvers(auth, database.db, bus, options.security);
-    const schema = buildSubgraphSchema([{ typeDefs: parse(sdl), resolvers: names ? renameResolvers(IDENTITY_SDL, resolvers, names) : resolvers }]);
+    const schema = guardEntityTypes(buildSubgraphSchema([{ typeDefs: parse(sdl), resolvers: names ? renameResolvers(IDENTITY_SDL, resolvers, names) : resolvers }]));
     const yoga = createYoga<Record<string, unknown>, IdentityContext>({
       schema,
       graphqlEndpoint: '/graphql',
