@@ -138,6 +138,8 @@ interface Routing {
   owned: Ownership | null;
   /** The Rust query planner's executor (queryPlanner: 'rust'), else null. */
   planned: Executor | null;
+  /** The subgraphs this supergraph routes to, by name (the one-hop path's calls). */
+  byName: ReadonlyMap<string, Sender>;
 }
 
 /**
@@ -179,7 +181,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const id = context?.requestId;
     return { [PRINCIPAL_HEADER]: encodePrincipal(context?.principal ?? SYSTEM), ...(id ? { [REQUEST_ID_HEADER]: id } : {}) };
   };
-  let byName = new Map<string, Sender>();
   const build = async (supergraphSdl: string, sdls: readonly SubgraphSdl[] | null, senders: readonly Sender[]): Promise<Routing> => {
     const byUrl = new Map(senders.map((s) => [s.url, s]));
     const executorFor = (target: Sender, url: string) => createSubgraphExecutor({
@@ -215,10 +216,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         ).filter((c): c is CompiledSchema => c !== null);
     const table = buildDecisionTable(stitched, plans, auth.mode === 'none' ? 'allow' : 'authenticated');
     const shield = buildShield(table);
-    byName = new Map(senders.map((s) => [s.name, s]));
-    const executors = new Map(senders.map((s) => [s.name, executorFor(s, s.url)]));
-    const planned = options.queryPlanner === 'rust' ? await createQueryPlanExecutor(supergraphSdl, (name) => executors.get(name)) : null;
-    return { schema: applyShield(stitched, shield), table, shield, owned: sdls ? internalOwnership(sdls, senders) : null, planned };
+    const byName = new Map(senders.map((s) => [s.name, s]));
+    let planned: Executor | null = null;
+    if (options.queryPlanner === 'rust') {
+      const executors = new Map(senders.map((s) => [s.name, executorFor(s, s.url)]));
+      planned = await createQueryPlanExecutor(supergraphSdl, (name) => executors.get(name));
+    }
+    return { schema: applyShield(stitched, shield), table, shield, owned: sdls ? internalOwnership(sdls, senders) : null, planned, byName };
   };
   let setSchema: ((schema: GraphQLSchema) => void) | null = null;
   const live: LiveSupergraph<Routing> = await startLiveSupergraph<Routing>({
@@ -279,7 +283,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   }
   const origins = createOriginPolicy(options.origins);
   const singleHopCall: SubgraphCall = (name, body, context) => {
-    const to = byName.get(name)!;
+    const to = current().byName.get(name)!;
     const headers = { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...contextHeaders(context) };
     return to.send(to.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(subgraphTimeoutMs) });
   };

@@ -79,9 +79,10 @@ export function createSubgraphTokenIssuer({ secret, issuer, ttlSeconds = SUBGRAP
   return {
     kid,
     jwks: () => ({ keys: [jwk] }),
-    token: (principal, audience) => cached(JSON.stringify(principal), audience, () => principal),
+    token: (principal, audience) => cached(`j:${JSON.stringify(principal)}`, audience, () => principal),
+    // Keyed by the payload itself: decoded only when a token has to be signed.
     tokenForPayload: (payload, audience) =>
-      cached(Buffer.from(payload, 'base64url').toString(), audience, () => {
+      cached(`p:${payload}`, audience, () => {
         const p: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString());
         if (!isPrincipal(p)) throw new Error('the principal of a subgraph call is malformed');
         return p;
