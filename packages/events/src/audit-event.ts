@@ -1,28 +1,16 @@
 import { randomUUID } from 'node:crypto';
+import type { AuditEventType } from '@objectos/metadata';
 
-/** Spec audit event types (system/audit.zod.ts) that ObjectOS emits today. */
-export type AuditEventType =
-  | 'auth.login'
-  | 'auth.login_failed'
-  | 'auth.logout'
-  | 'auth.session_created'
-  | 'auth.session_expired'
-  | 'auth.session_revoked'
-  | 'auth.password_changed'
-  | 'auth.password_reset'
-  | 'auth.mfa_enabled'
-  | 'auth.mfa_disabled'
-  | 'auth.account_locked'
-  | 'auth.account_unlocked'
-  | 'authz.role_assigned'
-  | 'authz.role_removed'
-  | 'authz.permission_granted'
-  | 'authz.permission_revoked'
-  | 'security.access_denied'
-  | 'security.api_key_created'
-  | 'security.api_key_revoked';
+export type { AuditEventType };
 
 export type Severity = 'debug' | 'info' | 'notice' | 'warning' | 'error' | 'critical' | 'alert' | 'emergency';
+
+/** Spec `AuditEvent.changes[]`: one field of a record, before and after. */
+export interface AuditChange {
+  field: string;
+  oldValue: unknown;
+  newValue: unknown;
+}
 
 /** Spec `AuditEvent`: what the audit subgraph stores; published on the internal event bus. */
 export interface AuditEvent {
@@ -30,9 +18,10 @@ export interface AuditEvent {
   eventType: AuditEventType;
   severity: Severity;
   timestamp: string;
-  actor: { type: 'user' | 'system' | 'service' | 'api_client'; id: string | null; ipAddress?: string | null; userAgent?: string | null };
+  actor: { type: 'user' | 'system' | 'service' | 'api_client' | 'integration'; id: string | null; ipAddress?: string | null; userAgent?: string | null };
   target?: { type: string; id: string } | undefined;
   description: string;
+  changes?: AuditChange[];
   result: 'success' | 'failure' | 'partial';
   tenantId: string | null;
   requestId?: string | null;
@@ -40,6 +29,6 @@ export interface AuditEvent {
   details?: Record<string, unknown>;
 }
 
-export function auditEvent(e: Omit<AuditEvent, 'id' | 'timestamp' | 'severity' | 'result'> & Partial<Pick<AuditEvent, 'severity' | 'result'>>): AuditEvent {
+export function auditEvent(e: Omit<AuditEvent, 'id' | 'timestamp' | 'severity' | 'result'> & Partial<Pick<AuditEvent, 'id' | 'severity' | 'result'>>): AuditEvent {
   return { id: randomUUID(), timestamp: new Date().toISOString(), severity: 'info', result: 'success', ...e };
 }

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { snakeName } from './field-schema.ts';
 
-/** Spec audit event types (system/audit.zod.ts), plus ObjectOS's `job.*`. */
+/** Spec audit event types (system/audit.zod.ts), plus ObjectOS's `job.*` and `auth.session_revoked` (a session ended by someone else). */
 export const AUDIT_EVENT_TYPES = [
   'data.create', 'data.read', 'data.update', 'data.delete', 'data.export', 'data.import', 'data.bulk_update', 'data.bulk_delete',
   'auth.login', 'auth.login_failed', 'auth.logout', 'auth.session_created', 'auth.session_expired', 'auth.password_reset',
-  'auth.password_changed', 'auth.email_verified', 'auth.mfa_enabled', 'auth.mfa_disabled', 'auth.account_locked', 'auth.account_unlocked',
+  'auth.password_changed', 'auth.email_verified', 'auth.session_revoked', 'auth.mfa_enabled', 'auth.mfa_disabled', 'auth.account_locked', 'auth.account_unlocked',
   'authz.permission_granted', 'authz.permission_revoked', 'authz.role_assigned', 'authz.role_removed', 'authz.role_created',
   'authz.role_updated', 'authz.role_deleted', 'authz.policy_created', 'authz.policy_updated', 'authz.policy_deleted',
   'system.config_changed', 'system.plugin_installed', 'system.plugin_uninstalled', 'system.backup_created', 'system.backup_restored',

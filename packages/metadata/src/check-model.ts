@@ -46,6 +46,8 @@ function checkObject(object: ObjectDefinition, report: Report, objects: Map<stri
       const defaults = field.defaultValue === undefined ? [] : Array.isArray(field.defaultValue) ? field.defaultValue : [field.defaultValue];
       for (const d of defaults) if (!values.includes(d)) report([...at, 'defaultValue'], `defaultValue "${d}" is not one of the options (${values.join(', ')})`);
     }
+    if (field.trackHistory && !object.enable.trackHistory)
+      report([...at, 'trackHistory'], `field history needs the object's history on: set enable.trackHistory: true on ${object.name}`);
     if (field.readonly && field.required && field.type !== 'autonumber' && !('defaultValue' in field && field.defaultValue !== undefined))
       report([...at, 'readonly'], 'a readonly required field needs a defaultValue: no input can ever set it');
     if (field.type === 'date' && field.defaultValue !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(field.defaultValue))

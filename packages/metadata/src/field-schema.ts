@@ -31,6 +31,8 @@ const base = {
   hidden: z.boolean().default(false),
   readonly: z.boolean().default(false),
   externalId: z.boolean().default(false),
+  /** Spec field history: changes to this field are kept (the object needs `enable.trackHistory`). */
+  trackHistory: z.boolean().default(false),
 };
 const textLimits = {
   minLength: z.number().int().nonnegative().optional(),

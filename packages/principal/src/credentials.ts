@@ -7,6 +7,8 @@ import type { Principal } from './principal.ts';
 export const API_KEY_HEADER = 'x-api-key';
 /** The client address as the gateway determined it; whatever a client sent under this name is replaced. */
 export const CLIENT_IP_HEADER = 'x-objectos-client-ip';
+/** The client's User-Agent as the gateway received it (for the audit trail), forwarded to subgraphs. */
+export const CLIENT_AGENT_HEADER = 'x-objectos-client-agent';
 /** Identity subgraph route: credentials in, {@link Resolution} out (gateway-signed calls only). */
 export const PRINCIPAL_ENDPOINT = '/internal/principal';
 
@@ -46,3 +48,7 @@ export type Resolution = { principal: Principal; expiresAt?: number } | { failur
 
 /** Data subgraph route (gateway-signed, system principal only) serving the metadata the gateway builds its shield from. */
 export const METADATA_ENDPOINT = '/internal/metadata';
+/** Audit subgraph route (gateway-signed, the caller's principal): the streaming export of the trail. */
+export const AUDIT_EXPORT_ENDPOINT = '/internal/audit/export';
+/** Audit subgraph route (gateway-signed, system principal only): the gateway's own events (aggregated denials). */
+export const AUDIT_EVENTS_ENDPOINT = '/internal/audit/events';

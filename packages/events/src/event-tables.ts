@@ -1,0 +1,51 @@
+import { sql } from 'drizzle-orm';
+import type { Db, SqlRunner } from '@objectos/db';
+import type { AuditEvent } from './audit-event.ts';
+
+const EVENTS_LOCK = 7_734_014;
+
+/**
+ * The `events` schema, shared by every subgraph that writes what must not be lost:
+ * - `events.outbox`: each committed record change, written in the change's own transaction by the data
+ *   subgraph; the relay publishes it and, in the same transaction, queues its audit event below.
+ * - `events.audit_outbox`: every audit event waiting for the audit subgraph: data changes (from the
+ *   relay), auth, authz, security and system events (written before what caused them is acknowledged).
+ *   The audit subgraph moves each into its trail and deletes it, in one transaction.
+ */
+export async function ensureEventTables(db: Db): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(${EVENTS_LOCK})`);
+    await tx.execute(sql.raw('create schema if not exists events'));
+    await tx.execute(sql.raw(`create table if not exists events.outbox (
+      id bigserial primary key,
+      organization_id text not null,
+      object text not null,
+      record_id uuid not null,
+      op text not null check (op in ('create', 'update', 'delete')),
+      record jsonb,
+      previous jsonb,
+      changed_fields text[] not null,
+      actor_id text,
+      deleted_with jsonb,
+      created_at timestamptz not null default now(),
+      published_at timestamptz)`));
+    for (const column of ['deleted_with jsonb', 'context jsonb'])
+      await tx.execute(sql.raw(`alter table events.outbox add column if not exists ${column}`));
+    await tx.execute(sql.raw('create index if not exists outbox_unpublished on events.outbox (id) where published_at is null'));
+    await tx.execute(sql.raw(`create table if not exists events.audit_outbox (
+      seq bigserial primary key,
+      id uuid not null unique,
+      event jsonb not null,
+      created_at timestamptz not null default now())`));
+  });
+}
+
+/**
+ * Stores audit events durably (inside the caller's transaction when given one): the audit subgraph
+ * records each exactly once, by its id. Call before acknowledging what the events describe.
+ */
+export async function recordAuditEvents(runner: SqlRunner, events: readonly AuditEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const rows = events.map((e) => sql`(${e.id}::uuid, ${JSON.stringify(e)}::jsonb)`);
+  await runner.execute(sql`insert into events.audit_outbox (id, event) values ${sql.join(rows, sql`, `)} on conflict (id) do nothing`);
+}
