@@ -4,20 +4,20 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { loadMetadata, type MetadataModel } from '@objectos/metadata';
 import { accessFor, compile, guardEntityTypes, type CompiledSchema } from '@objectos/schema';
 import { connectDatabase, ensureSecurityTables, type Database, type DatabaseOptions } from '@objectos/db';
-import { audienceKey, METADATA_ENDPOINT, principalJson, principalOf, usePrincipalGuard, type Principal, type ReplayStore } from '@objectos/principal';
+import { audienceKey, CLIENT_AGENT_HEADER, CLIENT_IP_HEADER, METADATA_ENDPOINT, principalJson, principalOf, usePrincipalGuard, type Principal, type ReplayStore } from '@objectos/principal';
 import type { Plugin } from 'graphql-yoga';
 import { migrate, type MigrationResult } from './db/migrate.ts';
 import { buildTables } from './db/tables.ts';
 import type { DataSource } from './data-source.ts';
 import { classifyDataError } from './errors.ts';
-import { createLogger, useCorrelatedErrors, type Logger } from '@objectos/observability';
+import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } from '@objectos/observability';
 import { createLoaders } from './loaders.ts';
 import { createCompiledReads } from './compiled/use-compiled-reads.ts';
 
 import { buildResolvers, type DataContext } from './resolvers.ts';
 import { seedDemoData, type SeedResult } from './seed.ts';
 import { createChangeFeed, type ChangeFeed } from '@objectos/events';
-import { createOutboxRelay, ensureOutbox, type OutboxRelay } from './events/outbox.ts';
+import { createOutboxRelay, ensureOutbox, type ChangeContext, type OutboxRelay } from './events/outbox.ts';
 import { createChangeHub, type ChangeHub } from './events/change-hub.ts';
 
 export interface DataSubgraphOptions extends DatabaseOptions {
@@ -93,6 +93,18 @@ export interface DataSubgraph {
   dispose(): Promise<void>;
 }
 
+/** The audit trail's actor of a write: who (and as whom), from where, in which request. */
+function changeContextOf(principal: Principal, request: Request): ChangeContext {
+  const h = request.headers;
+  return {
+    requestId: h.get(REQUEST_ID_HEADER),
+    actorType: principal.kind === 'api_key' ? 'api_client' : principal.kind === 'user' ? 'user' : 'system',
+    ipAddress: h.get(CLIENT_IP_HEADER),
+    userAgent: h.get(CLIENT_AGENT_HEADER),
+    impersonatedBy: principal.impersonatedBy,
+  };
+}
+
 async function compiledFrom(m: DataSubgraphOptions['metadata'], namePrefix: string | undefined): Promise<CompiledSchema> {
   const options = namePrefix ? { namePrefix } : {};
   if (m === undefined || typeof m === 'string') return compile(await loadMetadata(m ?? 'metadata'), options);
@@ -135,7 +147,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
     const migration = await migrate(database.db, compiled.plan, tables);
     await ensureSecurityTables(database.db);
     await ensureOutbox(database.db);
-    relay = createOutboxRelay(database.db, feed, { logger, ...(options.outboxSweepMs ? { sweepMs: options.outboxSweepMs } : {}) });
+    relay = createOutboxRelay(database.db, feed, { logger, audit: compiled.model.audit.enabled, ...(options.outboxSweepMs ? { sweepMs: options.outboxSweepMs } : {}) });
     hub = createChangeHub(feed);
     const source: DataSource = { db: database.db, plan: compiled.plan, tables, maxPageSize, defaultPageSize, tenant: null, actor: null, sc: null, changes: relay };
     const seeded = seed && options.seedOrganizationId
@@ -145,7 +157,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
     const accesses = new Map<string, ReturnType<typeof accessFor>>();
     const reads = options.compiledReads === false ? null : createCompiledReads(database);
     // Every request works on a copy of the source confined to its principal's organization.
-    const contextOf = (principal: Principal): DataContext => {
+    const contextOf = (principal: Principal, request?: Request): DataContext => {
       // One string per principal (computed once for a frozen one, as the guard and the gateway hand out).
       const principalKey = principalJson(principal);
       // Access depends on the principal alone: computed once per distinct principal (bounded).
@@ -157,6 +169,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       const ds: DataSource = {
         ...source, tenant: principal.organizationId, actor: principal.userId,
         sc: { plan: compiled.plan, security: compiled.security, access, tables },
+        ...(request ? { context: changeContextOf(principal, request) } : {}),
       };
       return { ds, principal, principalKey, loaders: createLoaders(ds) };
     };
@@ -171,7 +184,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       // refused unread): yoga's limiter would only wrap those bytes in a second stream.
       maxRequestBodySize: false,
       plugins: [usePrincipalGuard({ key, audience: 'data', ...(options.replay ? { replay: options.replay } : {}) }), serveMetadata(compiled), ...(reads ? [reads.plugin] : []), useCorrelatedErrors({ logger, classify: classifyDataError })],
-      context: ({ request }) => contextOf(principalOf(request)),
+      context: ({ request }) => contextOf(principalOf(request), request),
     });
     return {
       name: 'data',

@@ -2,6 +2,7 @@ import type { DataPlan, ObjectPlan } from '@objectos/schema';
 import type { Db } from '@objectos/db';
 import { eq, sql, type SQL } from 'drizzle-orm';
 import { tenantColumn, type DynTable } from './db/tables.ts';
+import type { ChangeContext } from './events/outbox.ts';
 import { recordSql, type Operation, type SecurityContext, type VisibleParent } from './security/predicates.ts';
 
 /** What resolvers need to reach the data: the connection, the plan and the tables built from it. */
@@ -20,6 +21,8 @@ export interface DataSource {
   sc: SecurityContext | null;
   /** Told after a write commits, so its change event is published at once (the outbox relay). */
   changes: { notify(): void } | null;
+  /** Who acts and through which request, stored beside each change for the audit trail. */
+  context?: ChangeContext | null;
 }
 
 export type Row = Record<string, unknown> & { id: string };

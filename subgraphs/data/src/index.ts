@@ -6,3 +6,4 @@ export { afterCondition, resolveOrder } from './sql/order.ts';
 export { buildTable, buildTables } from './db/tables.ts';
 export type { DataContext } from './resolvers.ts';
 export type { SeedResult } from './seed.ts';
+export { createRecordAccess, type ReadableIds } from './security/record-access.ts';

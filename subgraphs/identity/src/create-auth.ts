@@ -6,7 +6,8 @@ import { APIError, createAuthMiddleware, isAPIError } from 'better-auth/api';
 import { admin, bearer, organization, twoFactor } from 'better-auth/plugins';
 import { apiKey } from '@better-auth/api-key';
 import { queryRows, type Db } from '@objectos/db';
-import { auditEvent, type AuditEvent, type AuditEventType, type EventBus } from '@objectos/events';
+import { auditEvent, createAuditEmitter, type AuditEvent, type AuditEventType, type EventBus } from '@objectos/events';
+import { REQUEST_ID_HEADER } from '@objectos/observability';
 import type { PolicyDefinition } from '@objectos/metadata';
 import { API_KEY_HEADER, CLIENT_IP_HEADER, deriveKey } from '@objectos/principal';
 import { AUTH_SCHEMA, buildAuthTables } from './auth-tables.ts';
@@ -69,24 +70,32 @@ export function createAuth(o: AuthOptions) {
   const authPlugins = plugins(impersonationMinutes);
   const tables = buildAuthTables({ plugins: [...authPlugins] });
   const { password: pw, session: sp } = o.policy;
-  const emit = (type: AuditEventType, e: Partial<AuditEvent> & { userId?: string | null; ip?: string | null }) =>
-    o.bus
-      .publish(
-        auditEvent({
-          eventType: type,
-          actor: e.actor ?? { type: 'user', id: e.userId ?? null, ipAddress: e.ip ?? null },
-          description: e.description ?? type,
-          tenantId: e.tenantId ?? null,
-          ...(e.result ? { result: e.result } : {}),
-          ...(e.severity ? { severity: e.severity } : {}),
-          ...(e.target ? { target: e.target } : {}),
-          ...(e.details ? { details: e.details } : {}),
-        }),
-      )
-      .catch(() => {});
+  // Durable first (events.audit_outbox, before the response leaves), then the bus: caches and sockets react at once.
+  const record = createAuditEmitter(o.db, o.bus);
+  const emitFor = (type: AuditEventType, e: Partial<AuditEvent> & { userId?: string | null; ip?: string | null; userAgent?: string | null }) =>
+    record(
+      auditEvent({
+        eventType: type,
+        actor: e.actor ?? { type: 'user', id: e.userId ?? null, ipAddress: e.ip ?? null, userAgent: e.userAgent ?? null },
+        description: e.description ?? type,
+        tenantId: e.tenantId ?? null,
+        requestId: e.requestId ?? null,
+        ...(e.result ? { result: e.result } : {}),
+        ...(e.severity ? { severity: e.severity } : {}),
+        ...(e.target ? { target: e.target } : {}),
+        ...(e.details ? { details: e.details } : {}),
+      }),
+    );
+  /** The account and first organization of an email (a failed sign-in is its organization's concern). */
+  const accountOf = async (email: string): Promise<{ userId: string | null; tenantId: string | null }> => {
+    if (!email) return { userId: null, tenantId: null };
+    const rows = await queryRows<{ id: string; organization_id: string | null }>(o.db, sql`select u.id, (select m.organization_id from auth.member m where m.user_id = u.id order by m.created_at limit 1) as organization_id
+      from auth."user" u where lower(u.email) = lower(${email}) limit 1`);
+    return { userId: rows[0]?.id ?? null, tenantId: rows[0]?.organization_id ?? null };
+  };
 
   /** The user of the session a /sign-out request deleted (per request context). */
-  const signedOut = new WeakMap<object, string>();
+  const signedOut = new WeakMap<object, { userId: string; organizationId: string | null }>();
   const idleSeconds = minutes(sp.idleTimeout);
   const auth = betterAuth({
     appName: 'ObjectOS',
@@ -137,7 +146,7 @@ export function createAuth(o: AuthOptions) {
         // every gateway, open WebSockets) can end that user's access at once.
         delete: {
           before: async (session, ctx) => {
-            if (ctx?.path === '/sign-out') signedOut.set(ctx.context, session.userId);
+            if (ctx?.path === '/sign-out') signedOut.set(ctx.context, { userId: session.userId, organizationId: (session as { activeOrganizationId?: string | null }).activeOrganizationId ?? null });
           },
         },
       },
@@ -181,9 +190,21 @@ export function createAuth(o: AuthOptions) {
         const session = ctx.context.newSession ?? ctx.context.session;
         const userId = session?.user.id ?? null;
         const body = (ctx.body ?? {}) as Record<string, unknown>;
+        const userAgent = ctx.request?.headers.get('user-agent') ?? null;
+        const requestId = ctx.request?.headers.get(REQUEST_ID_HEADER) ?? null;
+        const sessionTenant = (session?.session as { activeOrganizationId?: string | null } | undefined)?.activeOrganizationId ?? null;
+        // Every event of this request: its client, its request id, and the caller's organization unless it names another.
+        const emit = (type: AuditEventType, e: Parameters<typeof emitFor>[1]) => emitFor(type, { userAgent, requestId, ...e, tenantId: e.tenantId ?? sessionTenant });
         switch (ctx.path) {
           case '/sign-in/email': {
-            if (failed) return void await emit('auth.login_failed', { actor: { type: 'user', id: null, ipAddress: ip }, result: 'failure', severity: 'warning', details: { email: String(body.email ?? '') } });
+            if (failed) {
+              const email = String(body.email ?? '').slice(0, 320);
+              const known = await accountOf(email);
+              return void await emit('auth.login_failed', {
+                actor: { type: 'user', id: null, ipAddress: ip, userAgent }, result: 'failure', severity: 'warning', tenantId: known.tenantId,
+                ...(known.userId ? { target: { type: 'user', id: known.userId } } : {}), details: { email },
+              });
+            }
             const partial = (returned as { twoFactorRedirect?: boolean } | undefined)?.twoFactorRedirect === true;
             return void await emit('auth.login', { userId, ip, result: partial ? 'partial' : 'success', description: partial ? 'password accepted; second factor pending' : 'signed in' });
           }
@@ -191,13 +212,14 @@ export function createAuth(o: AuthOptions) {
           case '/two-factor/verify-backup-code':
           case '/two-factor/verify-otp':
             return void await (failed
-              ? emit('auth.login_failed', { actor: { type: 'user', id: null, ipAddress: ip }, result: 'failure', severity: 'warning', description: 'second factor refused' })
+              ? emit('auth.login_failed', { actor: { type: 'user', id: null, ipAddress: ip, userAgent }, result: 'failure', severity: 'warning', description: 'second factor refused' })
               : emit('auth.login', { userId, ip, description: 'signed in with a second factor' }));
           case '/sign-up/email':
             return void await (failed ? undefined : emit('auth.login', { userId, ip, description: 'signed up' }));
           case '/sign-out': {
-            const who = userId ?? signedOut.get(ctx.context) ?? null;
-            return void await emit('auth.logout', { userId: who, ip, details: { userId: who } });
+            const gone = signedOut.get(ctx.context);
+            const who = userId ?? gone?.userId ?? null;
+            return void await emit('auth.logout', { userId: who, ip, tenantId: gone?.organizationId ?? null, details: { userId: who } });
           }
           case '/change-password':
           case '/reset-password':
@@ -279,9 +301,9 @@ export function createAuth(o: AuthOptions) {
     if (path === '/admin/impersonate-user') {
       const target = String(body.userId ?? '');
       if (failed)
-        return emit('security.access_denied', { userId: current?.user.id ?? null, ip, result: 'failure', severity: 'warning', description: 'impersonation refused', target: { type: 'user', id: target }, details: { action: 'impersonate', impersonatedUserId: target } });
+        return emitFor('security.access_denied', { userId: current?.user.id ?? null, ip, result: 'failure', severity: 'warning', description: 'impersonation refused', target: { type: 'user', id: target }, details: { action: 'impersonate', impersonatedUserId: target } });
       const s = (returned as { session?: ImpersonationSession } | undefined)?.session ?? {};
-      return emit('auth.session_created', {
+      return emitFor('auth.session_created', {
         userId: s.impersonatedBy ?? current?.user.id ?? null,
         ip,
         severity: 'warning',
@@ -292,7 +314,7 @@ export function createAuth(o: AuthOptions) {
       });
     }
     if (failed || !current?.session.impersonatedBy) return;
-    return emit('auth.session_revoked', {
+    return emitFor('auth.session_revoked', {
       userId: current.session.impersonatedBy,
       ip,
       severity: 'notice',

@@ -5,10 +5,10 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse, type GraphQLSchema } from 'graphql';
 import { createYoga } from 'graphql-yoga';
 import { connectDatabase, ensureSecurityTables, queryRows, type Database, type DatabaseOptions } from '@objectos/db';
-import { createMemoryEventBus, type EventBus } from '@objectos/events';
+import { createMemoryEventBus, ensureEventTables, type EventBus } from '@objectos/events';
 import { DEFAULT_POLICY, type PolicyDefinition } from '@objectos/metadata';
 import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } from '@objectos/observability';
-import { audienceKey, createMemoryReplayStore, PRINCIPAL_ENDPOINT, principalOf, usePrincipalGuard, verifyRequest, type Credentials, type Resolution, type ReplayStore } from '@objectos/principal';
+import { audienceKey, CLIENT_AGENT_HEADER, CLIENT_IP_HEADER, createMemoryReplayStore, PRINCIPAL_ENDPOINT, principalOf, usePrincipalGuard, verifyRequest, type Credentials, type Resolution, type ReplayStore } from '@objectos/principal';
 import { createAuth, PASSWORD_HISTORY_DDL, type Auth } from './create-auth.ts';
 import { identityResolvers, IDENTITY_SDL, type IdentityContext, type SecurityNames } from './identity-schema.ts';
 import { createPrincipalResolver } from './resolve-principal.ts';
@@ -99,6 +99,7 @@ export async function createIdentitySubgraph(options: IdentitySubgraphOptions): 
     await tables.migrate(database.db);
     await database.db.execute(sql.raw(PASSWORD_HISTORY_DDL));
     await ensureSecurityTables(database.db);
+    await ensureEventTables(database.db);
     const resolve = createPrincipalResolver(auth, database.db, policy, { ...(options.impersonationMinutes !== undefined ? { impersonationMinutes: options.impersonationMinutes } : {}) });
     const names = options.namePrefix ? prefixedInflection(options.namePrefix) : null;
     const sdl = names ? renameSdl(IDENTITY_SDL, names) : IDENTITY_SDL;
@@ -111,7 +112,11 @@ export async function createIdentitySubgraph(options: IdentitySubgraphOptions): 
       landingPage: false,
       maskedErrors: false,
       plugins: [usePrincipalGuard({ key, audience: 'identity', replay }), useCorrelatedErrors({ logger })],
-      context: ({ request }) => ({ principal: principalOf(request), requestId: request.headers.get(REQUEST_ID_HEADER) }),
+      context: ({ request }) => ({
+        principal: principalOf(request),
+        requestId: request.headers.get(REQUEST_ID_HEADER),
+        client: { ip: request.headers.get(CLIENT_IP_HEADER), userAgent: request.headers.get(CLIENT_AGENT_HEADER) },
+      }),
     });
     const demo = options.seedDemo ? await seedDemoAccount(auth, database) : null;
     for (const c of await applyOperators(database.db, options.operators ?? [])) logger.info(`platform role of ${c.email}: ${c.role}`);

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { GraphQLError } from 'graphql';
 import type { GraphQLResolverMap } from '@apollo/subgraph';
 import { loadMemberAccess, loadOrganizationRoles, queryRows, saveMemberAccess, splitRoles, type Db, type MemberAccess } from '@objectos/db';
-import { auditEvent, type AuditEventType, type EventBus } from '@objectos/events';
+import { auditEvent, createAuditEmitter, type AuditEventType, type EventBus } from '@objectos/events';
 import type { Principal } from '@objectos/principal';
 import type { SecurityModel } from '@objectos/metadata';
 import { IDENTITY_SDL, scalarResolvers } from '@objectos/schema';
@@ -33,6 +33,8 @@ const MAX_ASSIGNED = 100;
 export interface IdentityContext {
   principal: Principal;
   requestId: string | null;
+  /** The client's address and agent as the gateway saw them (audit trail). */
+  client?: { ip: string | null; userAgent: string | null };
 }
 
 const err = (code: string, message: string) => new GraphQLError(message, { extensions: { code } });
@@ -93,8 +95,13 @@ function checkAccessInput(input: SetMemberAccessInput, names: SecurityNames | un
 
 /** Resolvers read with the verified principal only; credentials never reach this subgraph. */
 export function identityResolvers(auth: Auth, db: Db, bus: EventBus, security?: SecurityNames): GraphQLResolverMap<IdentityContext> {
-  const emit = (type: AuditEventType, p: Principal, requestId: string | null, details: Record<string, unknown>, target?: { type: string; id: string }) =>
-    bus.publish(auditEvent({ eventType: type, actor: { type: p.kind === 'api_key' ? 'api_client' : 'user', id: p.userId }, description: type, tenantId: p.organizationId, requestId, details, target })).catch(() => {});
+  // Durable before the mutation answers (events.audit_outbox), then on the bus for caches and sockets.
+  const record = createAuditEmitter(db, bus);
+  const emit = (type: AuditEventType, { principal: p, requestId, client }: IdentityContext, details: Record<string, unknown>, target?: { type: string; id: string }) =>
+    record(auditEvent({
+      eventType: type, actor: { type: p.kind === 'api_key' ? 'api_client' : 'user', id: p.userId, ipAddress: client?.ip ?? null, userAgent: client?.userAgent ?? null },
+      description: type, tenantId: p.organizationId, requestId, details, target,
+    }));
   const userById = async (id: string) => {
     const rows = await queryRows<Record<string, unknown>>(db, sql`select id, name, email, email_verified, image, two_factor_enabled, created_at from auth."user" where id = ${id}`);
     return rows[0] ? userOut(rows[0]) : null;
@@ -162,14 +169,16 @@ export function identityResolvers(auth: Auth, db: Db, bus: EventBus, security?: 
       },
     },
     Mutation: {
-      revokeSession: async (_: unknown, { id }: { id: string }, { principal, requestId }: IdentityContext) => {
+      revokeSession: async (_: unknown, { id }: { id: string }, ctx: IdentityContext) => {
+        const { principal } = ctx;
         const userId = signedIn(principal);
         const rows = await queryRows<{ id: string }>(db, sql`delete from auth.session where id = ${id} and user_id = ${userId} returning id`);
         if (rows.length === 0) throw err('NOT_FOUND', `No session ${id} of yours exists.`);
-        await emit('auth.session_revoked', principal, requestId, { userId, sessionIds: [id] }, { type: 'session', id });
+        await emit('auth.session_revoked', ctx, { userId, sessionIds: [id] }, { type: 'session', id });
         return true;
       },
-      createApiKey: async (_: unknown, { input }: { input: { name: string; expiresInDays?: number | null } }, { principal, requestId }: IdentityContext) => {
+      createApiKey: async (_: unknown, { input }: { input: { name: string; expiresInDays?: number | null } }, ctx: IdentityContext) => {
+        const { principal } = ctx;
         const userId = signedIn(principal);
         // A key cannot mint keys: a leaked key must not be able to make itself permanent.
         if (principal.kind !== 'user') throw err('FORBIDDEN', 'API keys can only be created from a signed-in session.');
@@ -181,18 +190,20 @@ export function identityResolvers(auth: Auth, db: Db, bus: EventBus, security?: 
         const created = await auth.api.createApiKey({
           body: { userId, name, metadata: { organizationId: principal.organizationId }, ...(days ? { expiresIn: days * 86_400 } : {}) },
         });
-        await emit('security.api_key_created', principal, requestId, { userId, apiKeyId: created.id }, { type: 'api_key', id: created.id });
+        await emit('security.api_key_created', ctx, { userId, apiKeyId: created.id }, { type: 'api_key', id: created.id });
         const rows = await queryRows<KeyRow>(db, sql`select id, name, start, enabled, metadata, created_at, expires_at, last_request from auth.apikey where id = ${created.id}`);
         return { key: created.key, apiKey: keyOut(rows[0]!) };
       },
-      revokeApiKey: async (_: unknown, { id }: { id: string }, { principal, requestId }: IdentityContext) => {
+      revokeApiKey: async (_: unknown, { id }: { id: string }, ctx: IdentityContext) => {
+        const { principal } = ctx;
         const userId = signedIn(principal);
         const rows = await queryRows<{ id: string }>(db, sql`delete from auth.apikey where id = ${id} and reference_id = ${userId} returning id`);
         if (rows.length === 0) throw err('NOT_FOUND', `No API key ${id} of yours exists.`);
-        await emit('security.api_key_revoked', principal, requestId, { userId, apiKeyId: id }, { type: 'api_key', id });
+        await emit('security.api_key_revoked', ctx, { userId, apiKeyId: id }, { type: 'api_key', id });
         return true;
       },
-      setMemberAccess: async (_: unknown, { input }: { input: SetMemberAccessInput }, { principal, requestId }: IdentityContext) => {
+      setMemberAccess: async (_: unknown, { input }: { input: SetMemberAccessInput }, ctx: IdentityContext) => {
+        const { principal } = ctx;
         signedIn(principal);
         const org = principal.organizationId;
         if (!org) throw err('FORBIDDEN', 'Join or choose an organization first: access is assigned within one organization.');
@@ -212,12 +223,12 @@ export function identityResolvers(auth: Auth, db: Db, bus: EventBus, security?: 
         // (details.userId) before this response leaves, so their next request acts with the new access.
         const on = { type: 'user', id: target };
         if (previous.role !== next.role)
-          await emit(next.role ? 'authz.role_assigned' : 'authz.role_removed', principal, requestId, { userId: target, role: next.role, previousRole: previous.role }, on);
+          await emit(next.role ? 'authz.role_assigned' : 'authz.role_removed', ctx, { userId: target, role: next.role, previousRole: previous.role }, on);
         const added = (a: string[], b: string[]) => b.filter((x) => !a.includes(x));
         const granted = { permissionSets: added(previous.permissionSets, next.permissionSets), groups: added(previous.groups, next.groups) };
         const revoked = { permissionSets: added(next.permissionSets, previous.permissionSets), groups: added(next.groups, previous.groups) };
-        if (granted.permissionSets.length || granted.groups.length) await emit('authz.permission_granted', principal, requestId, { userId: target, ...granted }, on);
-        if (revoked.permissionSets.length || revoked.groups.length) await emit('authz.permission_revoked', principal, requestId, { userId: target, ...revoked }, on);
+        if (granted.permissionSets.length || granted.groups.length) await emit('authz.permission_granted', ctx, { userId: target, ...granted }, on);
+        if (revoked.permissionSets.length || revoked.groups.length) await emit('authz.permission_revoked', ctx, { userId: target, ...revoked }, on);
         return accessOut(target, next);
       },
     },

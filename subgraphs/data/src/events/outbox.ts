@@ -1,45 +1,27 @@
 import { sql } from 'drizzle-orm';
 import { queryRows, type Db, type SqlRunner } from '@objectos/db';
-import type { ChangeEvent, ChangeFeed } from '@objectos/events';
+import { auditEventOfChange, ensureEventTables, recordAuditEvents, type ChangeContext, type ChangeEvent, type ChangeFeed } from '@objectos/events';
 import type { Logger } from '@objectos/observability';
-
-const OUTBOX_LOCK = 7_734_014;
 
 /**
  * The outbox: every committed change to a record has a row here, written in the same transaction as
  * the change, so an event exists exactly when its change does. The relay publishes unpublished rows
  * and marks them; a crash between commit and publish is repaired by the next sweep (at least once).
+ * With the audit trail on, the relay queues each row's audit event in the same transaction it marks
+ * the row published (see @objectos/events ensureEventTables).
  */
-export async function ensureOutbox(db: Db): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx.execute(sql`select pg_advisory_xact_lock(${OUTBOX_LOCK})`);
-    await tx.execute(sql.raw('create schema if not exists events'));
-    await tx.execute(sql.raw(`create table if not exists events.outbox (
-      id bigserial primary key,
-      organization_id text not null,
-      object text not null,
-      record_id uuid not null,
-      op text not null check (op in ('create', 'update', 'delete')),
-      record jsonb,
-      previous jsonb,
-      changed_fields text[] not null,
-      actor_id text,
-      deleted_with jsonb,
-      created_at timestamptz not null default now(),
-      published_at timestamptz)`));
-    await tx.execute(sql.raw('alter table events.outbox add column if not exists deleted_with jsonb'));
-    await tx.execute(sql.raw('create index if not exists outbox_unpublished on events.outbox (id) where published_at is null'));
-  });
-}
+export const ensureOutbox = (db: Db): Promise<void> => ensureEventTables(db);
 
-export type NewChange = Omit<ChangeEvent, 'id' | 'at'>;
+export type { ChangeContext };
+
+export type NewChange = Omit<ChangeEvent, 'id' | 'at'> & { context?: ChangeContext | null };
 
 /** Records a change; call inside the transaction that makes it. */
 export async function writeChange(tx: SqlRunner, c: NewChange): Promise<void> {
   const text = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
-  await tx.execute(sql`insert into events.outbox (organization_id, object, record_id, op, record, previous, changed_fields, actor_id, deleted_with)
+  await tx.execute(sql`insert into events.outbox (organization_id, object, record_id, op, record, previous, changed_fields, actor_id, deleted_with, context)
     values (${c.organizationId}, ${c.object}, ${c.recordId}, ${c.op}, ${text(c.record)}::jsonb, ${text(c.previous)}::jsonb,
-      ${sql.param(c.changedFields)}::text[], ${c.actorId}, ${text(c.deletedWith)}::jsonb)`);
+      ${sql.param(c.changedFields)}::text[], ${c.actorId}, ${text(c.deletedWith)}::jsonb, ${text(c.context)}::jsonb)`);
 }
 
 interface OutboxRow {
@@ -53,6 +35,7 @@ interface OutboxRow {
   changed_fields: string[];
   actor_id: string | null;
   deleted_with: ChangeEvent['deletedWith'] | string | null;
+  context: ChangeContext | string | null;
   created_at: Date | string;
 }
 
@@ -90,6 +73,8 @@ export interface RelayOptions {
   retentionMs?: number;
   /** Rows per publishing transaction. @default 200 */
   batch?: number;
+  /** Queue each row's audit event (events.audit_outbox) as it is published: AuditConfig enabled. @default false */
+  audit?: boolean;
   logger?: Logger;
 }
 
@@ -99,7 +84,7 @@ export interface RelayOptions {
  * succeeded, so a failed publish is retried (at least once; the event id lets consumers drop repeats).
  */
 export function createOutboxRelay(db: Db, feed: ChangeFeed, options: RelayOptions = {}): OutboxRelay {
-  const { sweepMs = 1_000, retentionMs = 24 * 3600_000, batch = 200, logger } = options;
+  const { sweepMs = 1_000, retentionMs = 24 * 3600_000, batch = 200, audit = false, logger } = options;
   let running: Promise<void> | null = null;
   let again = false;
   let closed = false;
@@ -107,9 +92,12 @@ export function createOutboxRelay(db: Db, feed: ChangeFeed, options: RelayOption
 
   const publishBatch = (): Promise<number> =>
     db.transaction(async (tx) => {
-      const rows = await queryRows<OutboxRow>(tx, sql`select id, organization_id, object, record_id, op, record, previous, changed_fields, actor_id, deleted_with, created_at
+      const rows = await queryRows<OutboxRow>(tx, sql`select id, organization_id, object, record_id, op, record, previous, changed_fields, actor_id, deleted_with, context, created_at
         from events.outbox where published_at is null order by id limit ${batch} for update skip locked`);
-      for (const r of rows) await feed.publish(toEvent(r));
+      const events = rows.map(toEvent);
+      for (const e of events) await feed.publish(e);
+      // The audit trail's copy, handed over in the transaction that marks the rows: once per row.
+      if (audit) await recordAuditEvents(tx, rows.map((r, i) => auditEventOfChange(events[i]!, parsed(r.context))));
       if (rows.length > 0) await tx.execute(sql`update events.outbox set published_at = now() where id = any(${sql.param(rows.map((r) => String(r.id)))}::bigint[])`);
       return rows.length;
     });

@@ -1,5 +1,6 @@
 import { and, eq, sql, type SQL } from 'drizzle-orm';
 import { loadMemberAccess, loadOrganizationRoles, queryRows } from '@objectos/db';
+import { auditEvent, recordAuditEvents, type AuditEvent } from '@objectos/events';
 import type { Principal } from '@objectos/principal';
 import { accessFor, recordGrants, rlsFor, type Access, type AccessLevel, type ObjectPlan } from '@objectos/schema';
 import { col, OWNER } from '../db/tables.ts';
@@ -172,6 +173,20 @@ export async function recordShares(ds: DataSource, args: { object: string; id: s
   return rows.map(shareOut);
 }
 
+/** A record share granted or revoked, as an audit event of the request that did it. */
+function shareEvent(ds: DataSource, type: 'authz.permission_granted' | 'authz.permission_revoked', share: ShareRow): AuditEvent {
+  const c = ds.context;
+  return auditEvent({
+    eventType: type,
+    actor: { type: c?.actorType ?? 'user', id: ds.actor, ipAddress: c?.ipAddress ?? null, userAgent: c?.userAgent ?? null },
+    target: { type: share.object, id: share.record_id },
+    description: `${type === 'authz.permission_granted' ? 'shared' : 'unshared'} ${share.object} ${share.record_id} (${share.access_level}) with ${share.shared_with_type} ${share.shared_with}`,
+    tenantId: ds.tenant,
+    requestId: c?.requestId ?? null,
+    details: { share: { id: share.id, sharedWithType: share.shared_with_type, sharedWith: share.shared_with, accessLevel: share.access_level } },
+  });
+}
+
 export async function shareRecord(ds: DataSource, input: { object: string; recordId: string; sharedWithType: string; sharedWith: string; accessLevel: 'READ' | 'EDIT' }) {
   const s = sc(ds);
   const p = securedObject(ds, input.object);
@@ -189,12 +204,17 @@ export async function shareRecord(ds: DataSource, input: { object: string; recor
   // Only a member of this organization can hold a share: a share to anyone else would be a grant
   // waiting for a user who joins later, or a probe of other tenants' user ids.
   if (type === 'user' && !(await isMember(ds, input.sharedWith))) throw issue('sharedWith', `no member with id "${input.sharedWith}" in this organization`);
-  const [row] = await queryRows<ShareRow>(ds.db, sql`insert into security.record_share
-      (organization_id, object, record_id, shared_with_type, shared_with, access_level, granted_by)
-    values (${ds.tenant}, ${p.object.name}, ${input.recordId}, ${type}, ${input.sharedWith}, ${level}, ${ds.actor})
-    on conflict (organization_id, object, record_id, shared_with_type, shared_with) do update set access_level = excluded.access_level, granted_by = excluded.granted_by
-    returning *`);
-  return shareOut(row!);
+  // The share and its audit event commit together.
+  const row = await ds.db.transaction(async (tx) => {
+    const [r] = await queryRows<ShareRow>(tx, sql`insert into security.record_share
+        (organization_id, object, record_id, shared_with_type, shared_with, access_level, granted_by)
+      values (${ds.tenant}, ${p.object.name}, ${input.recordId}, ${type}, ${input.sharedWith}, ${level}, ${ds.actor})
+      on conflict (organization_id, object, record_id, shared_with_type, shared_with) do update set access_level = excluded.access_level, granted_by = excluded.granted_by
+      returning *`);
+    await recordAuditEvents(tx, [shareEvent(ds, 'authz.permission_granted', r!)]);
+    return r!;
+  });
+  return shareOut(row);
 }
 
 export async function unshareRecord(ds: DataSource, id: string): Promise<boolean> {
@@ -211,7 +231,10 @@ export async function unshareRecord(ds: DataSource, id: string): Promise<boolean
     if ((e as { extensions?: { code?: string } }).extensions?.code === 'NOT_FOUND') throw gone();
     throw e;
   }
-  await queryRows(ds.db, sql`delete from security.record_share where id = ${id} and organization_id = ${ds.tenant}`);
+  await ds.db.transaction(async (tx) => {
+    await tx.execute(sql`delete from security.record_share where id = ${id} and organization_id = ${ds.tenant}`);
+    await recordAuditEvents(tx, [shareEvent(ds, 'authz.permission_revoked', share)]);
+  });
   return true;
 }
 

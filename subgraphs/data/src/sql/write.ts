@@ -82,7 +82,7 @@ function recordChange(tx: Tx, ds: DataSource, p: ObjectPlan, op: 'create' | 'upd
   const row = (after ?? before)!;
   return writeChange(tx, {
     organizationId: String(row[TENANT.key]), object: p.object.name, recordId: row.id, op,
-    record: after, previous: before, changedFields: changedFields(p, before, after), actorId: ds.actor,
+    record: after, previous: before, changedFields: changedFields(p, before, after), actorId: ds.actor, context: ds.context ?? null,
     ...(deletedWith.length > 0 ? { deletedWith } : {}),
   });
 }
