@@ -13,7 +13,7 @@ import { useProtection } from './protection/use-protection.ts';
 import { useBodyLimit } from './protection/read-bounded.ts';
 import { clientAddress, ipKey } from './protection/client-ip.ts';
 import { createLimiter, createRateLimit, type Limiter } from './protection/use-rate-limit.ts';
-import { JWKS_PATH, PRINCIPAL_HEADER, SYSTEM, audienceKey, createSubgraphTokenIssuer, encodePrincipal, type Principal } from '@objectos/principal';
+import { ANONYMOUS, CLIENT_AGENT_HEADER, CLIENT_IP_HEADER, JWKS_PATH, PRINCIPAL_HEADER, SYSTEM, audienceKey, createSubgraphTokenIssuer, encodePrincipal, type Principal } from '@objectos/principal';
 import { createPrincipalCache, type PrincipalCache, type ResolvePrincipal } from './auth/principal-cache.ts';
 import { principalOfRequest, useAuthentication } from './auth/use-authentication.ts';
 import { createAccessWatch, type AccessWatch } from './auth/access-watch.ts';
@@ -24,11 +24,14 @@ import { buildDecisionTable, type DecisionTable } from './security/decisions.ts'
 import { loadSecurity } from './security/load-security.ts';
 import { applyShield, buildShield, type ShieldSetup } from './security/shield.ts';
 import { useFieldAccess } from './security/use-field-access.ts';
+import { denialOf, useDenialAudit } from './security/use-denial-audit.ts';
+import { AUDIT_EXPORT_PATH, auditSink, useAuditExport } from './routing/use-audit-routes.ts';
+import { createAccessDeniedAggregator, type AccessDeniedAggregator } from '@objectos/events';
 import { buildOwnership, type Ownership } from './routing/ownership.ts';
 import { resolverOf, type GatewayAuthOptions } from './auth/auth-modes.ts';
 import { createSenders, type Sender } from './routing/senders.ts';
 import { startLiveSupergraph, type LiveSupergraph, type SubgraphSdl, type SupergraphHealth } from './routing/live-supergraph.ts';
-import { useSingleHop, type LocalRead, type SubgraphCall } from './routing/use-single-hop.ts';
+import { useSingleHop, type LocalRead, type RequestContext, type SubgraphCall } from './routing/use-single-hop.ts';
 import { createQueryPlanExecutor, useQueryPlan } from './routing/use-query-plan.ts';
 
 /**
@@ -115,6 +118,8 @@ export interface Gateway {
   access: AccessWatch;
   /** The one origin policy of HTTP, SSE and WebSocket (CORS, cross-site cookies, the upgrade's Origin). */
   origins: OriginPolicy;
+  /** Refused requests, counted into security.access_denied events (flushed every 10 s, and by `flush`). */
+  denials: AccessDeniedAggregator;
   /** Where GraphQL is served (HTTP and WebSocket). */
   graphqlEndpoint: string;
   /** Anonymous requests are served (the guest profile). */
@@ -177,9 +182,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const given = options.subgraphs ?? [];
   const sourceOf = new Map(given.map((s) => [s.name, s]));
   // The principal and request id travel to every subgraph (their log lines carry the id too).
-  const contextHeaders = (context?: { requestId?: string; principal?: Principal }): Record<string, string> => {
+  // The client's address and agent too, for the audit trail of what the subgraph does.
+  const contextHeaders = (context?: RequestContext): Record<string, string> => {
     const id = context?.requestId;
-    return { [PRINCIPAL_HEADER]: encodePrincipal(context?.principal ?? SYSTEM), ...(id ? { [REQUEST_ID_HEADER]: id } : {}) };
+    const client = context?.client;
+    return {
+      [PRINCIPAL_HEADER]: encodePrincipal(context?.principal ?? SYSTEM), ...(id ? { [REQUEST_ID_HEADER]: id } : {}),
+      ...(client?.ip ? { [CLIENT_IP_HEADER]: client.ip } : {}), ...(client?.userAgent ? { [CLIENT_AGENT_HEADER]: client.userAgent.slice(0, 512) } : {}),
+    };
   };
   const build = async (supergraphSdl: string, sdls: readonly SubgraphSdl[] | null, senders: readonly Sender[]): Promise<Routing> => {
     const byUrl = new Map(senders.map((s) => [s.url, s]));
@@ -187,7 +197,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       name: target.name,
       url,
       send: target.send,
-      headers: (request) => contextHeaders(request.context as { requestId?: string; principal?: Principal } | undefined),
+      headers: (request) => contextHeaders(request.context as RequestContext | undefined),
       timeoutMs: subgraphTimeoutMs,
     });
     const stitched = getStitchedSchemaFromSupergraphSdl({
@@ -256,7 +266,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ...(objectos?.recheckMs !== undefined ? { recheckMs: objectos.recheckMs } : {}),
     onError: (e) => logger.warn({ err: e.message }, 'live access re-check failed'),
   });
+  // Refusals, aggregated, go to the audit subgraph's queue (nowhere when none is composed).
+  const auditSender = () => current().byName.get('audit');
+  const denials = createAccessDeniedAggregator({ sink: auditSink(auditSender), onError: (e) => logger.warn({ err: e.message }, 'access-denied events not recorded') });
+  const trustProxy = objectos?.trustProxy ?? false;
   const close = async () => {
+    await denials.close();
     live.close();
     access.close();
     principals.close();
@@ -265,6 +280,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const authPlugins: Plugin[] = auth.mode === 'none' ? [] : [
     useAuthentication(principals, {
       graphqlEndpoint,
+      paths: [AUDIT_EXPORT_PATH],
+      onRefused: (request, server, code, message) => denials.note(denialOf(request, server, trustProxy, ANONYMOUS, code, message)),
       allowAnonymous: modeAuth.allowAnonymous,
       ...(auth.mode === 'jwt' ? { signInHint: 'Send a token from your identity provider: `Authorization: Bearer <JWT>`.' } : {}),
     }),
@@ -309,9 +326,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       // The planned executor first: the one hop, when it applies, replaces it (the last executeFn set wins).
       useQueryPlan(() => current().planned),
       ...(options.singleHop === false ? [] : [useSingleHop({ owned: () => current().owned, call: singleHopCall, local: new Map(given.flatMap((s) => (s.readCompiled ? [[s.name, s.readCompiled] as const] : []))) })]),
+      useDenialAudit(denials, trustProxy),
       useCorrelatedErrors({ logger, classify: classifyGatewayError }),
     ],
-    context: ({ request }) => ({ principal: principalOfRequest(request) }),
+    context: ({ request, ...server }) => ({
+      principal: principalOfRequest(request),
+      client: { ip: clientAddress(request, server, trustProxy) ?? null, userAgent: request.headers.get('user-agent') },
+    }),
   });
   api.Request = yoga.fetchAPI.Request;
   return {
@@ -327,6 +348,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     yoga,
     fetch: (request, serverContext = {}) => Promise.resolve(yoga.fetch(request, serverContext)),
     principals,
+    denials,
     access,
     origins,
     graphqlEndpoint,

@@ -4,6 +4,8 @@ import { connectDatabase, type Database } from '@objectos/db';
 import { createChangeFeed, createEventBus } from '@objectos/events';
 import { createIdentitySubgraph, securityNamesOf, type IdentitySubgraph } from '@objectos/identity-subgraph';
 import { loadMetadata } from '@objectos/metadata';
+import { compile } from '@objectos/schema';
+import { createAuditSubgraph, type AuditSubgraph } from '@objectos/audit-subgraph';
 import { remotePrincipalResolver } from '@objectos/principal';
 import type { ObjectOSConfig } from './config.ts';
 import { createGateway, type Gateway, type SubgraphSource } from './create-gateway.ts';
@@ -17,6 +19,7 @@ export interface RunningObjectOS {
   gateway: Gateway;
   data: DataSubgraph | null;
   identity: IdentitySubgraph | null;
+  audit: AuditSubgraph | null;
   server: Server;
   /** graphql-ws on the same endpoint. */
   realtime: Realtime;
@@ -31,6 +34,8 @@ export interface RunningObjectOS {
 export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObjectOS> {
   const secret = resolveSecret(config);
   const model = await loadMetadata(config.metadataDir);
+  // Compiled once for the data and audit subgraphs (the same names, the same plans).
+  const compiled = compile(model, config.namePrefix ? { namePrefix: config.namePrefix } : {});
   const bus = createEventBus(config.redisUrl);
   // Committed record changes, for subscriptions (Redis between replicas in services mode).
   const changeFeed = createChangeFeed(config.redisUrl);
@@ -38,7 +43,9 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
   let database: Database | null = null;
   let identity: IdentitySubgraph | null = null;
   let data: DataSubgraph | null = null;
+  let audit: AuditSubgraph | null = null;
   const cleanup = async () => {
+    await audit?.dispose();
     await data?.dispose();
     await identity?.dispose();
     await database?.close();
@@ -69,15 +76,18 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
       });
     if (!config.remoteSubgraphs['data'])
       data = await createDataSubgraph({
-        metadata: model,
+        metadata: compiled,
         database: database!,
         secret,
         seed: config.seed && Boolean(identity?.demo?.organizationId),
-        ...(config.namePrefix ? { namePrefix: config.namePrefix } : {}),
         changeFeed,
         ...(identity?.demo?.organizationId ? { seedOrganizationId: identity.demo.organizationId } : {}),
       });
+    // The audit trail with the other in-process subgraphs; remote when OBJECTOS_SUBGRAPHS names an `audit`.
+    if (embedded && !config.remoteSubgraphs['audit'])
+      audit = await createAuditSubgraph({ database: database!, secret, metadata: compiled, bus, changeFeed });
     const subgraphs: SubgraphSource[] = Object.entries(config.remoteSubgraphs).map(([name, url]) => ({ name, url }));
+    if (audit) subgraphs.unshift({ name: 'audit', url: 'http://audit.objectos.internal/graphql', sdl: audit.sdl, fetch: audit.fetch });
     if (data) subgraphs.unshift({ name: 'data', url: 'http://data.objectos.internal/graphql', sdl: data.sdl, fetch: data.fetch, ...(data.readCompiled ? { readCompiled: data.readCompiled } : {}) });
     if (identity) subgraphs.unshift({ name: 'identity', url: 'http://identity.objectos.internal/graphql', sdl: identity.sdl, fetch: identity.fetch });
     const identityRoute = identity
@@ -102,6 +112,7 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
       gateway,
       data,
       identity,
+      audit,
       server: serving.server,
       realtime: serving.realtime,
       async stop() {

@@ -18,14 +18,17 @@ describe('docker-compose.yml', () => {
     expect(() => config(without)).toThrow(/set OBJECTOS_SECRET/);
   });
 
-  it('describes PostgreSQL, Redis, the identity and data subgraphs and the gateway, wired the way the code reads its configuration', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['data', 'gateway', 'identity', 'postgres', 'redis']);
+  it('describes PostgreSQL, Redis, the identity, data and audit subgraphs and the gateway, wired the way the code reads its configuration', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['audit', 'data', 'gateway', 'identity', 'postgres', 'redis']);
     // As docker-compose substitutes `${VAR:-default}` with nothing set: the default.
     const substituted = Object.fromEntries(Object.entries(compose.services['gateway']!.environment!).map(([k, v]) => [k, String(v).replace(/\$\{\w+:-([^}]*)\}/g, '$1')]));
     const gw = readConfig(substituted, []);
-    expect(gw.remoteSubgraphs).toEqual({ identity: 'http://identity:4002/graphql', data: 'http://data:4001/graphql' });
-    for (const name of ['gateway', 'identity', 'data']) expect(compose.services[name]!.environment!['OBJECTOS_SECRET'], name).toMatch(/OBJECTOS_SECRET/);
+    expect(gw.remoteSubgraphs).toEqual({ identity: 'http://identity:4002/graphql', data: 'http://data:4001/graphql', audit: 'http://audit:4003/graphql' });
+    for (const name of ['gateway', 'identity', 'data', 'audit']) expect(compose.services[name]!.environment!['OBJECTOS_SECRET'], name).toMatch(/OBJECTOS_SECRET/);
     expect(compose.services['identity']!.environment!['DATABASE_URL']).toBe(compose.services['data']!.environment!['DATABASE_URL']);
+    // The audit subgraph reads the queue the data and identity subgraphs write, in the same database.
+    expect(compose.services['audit']!.environment!['DATABASE_URL']).toBe(compose.services['data']!.environment!['DATABASE_URL']);
+    expect(compose.services['audit']!.environment!['REDIS_URL']).toBe(compose.services['gateway']!.environment!['REDIS_URL']);
     // Change events travel between data replicas (and auth events between gateways) over the same Redis.
     expect(compose.services['data']!.environment!['REDIS_URL']).toBe(compose.services['gateway']!.environment!['REDIS_URL']);
     expect(gw).toMatchObject({ host: '0.0.0.0', port: 4000, graphiql: false, introspection: false, redisUrl: 'redis://redis:6379', rateLimitPerMinute: 600 });

@@ -164,18 +164,20 @@ describe.skipIf(!services.postgres)('services topology: data subgraph and gatewa
   });
   afterAll(() => db?.drop());
 
-  it('serves identity and data over HTTP behind a separate gateway process, each refusing unsigned calls', async () => {
-    const [idPort, dataPort, gwPort] = [await freePort(), await freePort(), await freePort()];
+  it('serves identity, data and audit over HTTP behind a separate gateway process, each refusing unsigned calls', async () => {
+    const [idPort, dataPort, auditPort, gwPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const secret = { OBJECTOS_SECRET: TEST_SECRET };
     const identity = spawn('subgraphs/identity/src/main.ts', { ...secret, PORT: String(idPort), DATABASE_URL: db.url, OBJECTOS_SEED: 'true', OBJECTOS_PUBLIC_URL: `http://127.0.0.1:${gwPort}` });
     const [, email, password, org] = await identity.waitFor(/demo admin: (\S+) \/ (\S+) \(organization (\S+)\)/, 60_000);
     await identity.waitFor(/identity subgraph listening on/, 60_000);
     const data = spawn('subgraphs/data/src/main.ts', { ...secret, PORT: String(dataPort), DATABASE_URL: db.url, OBJECTOS_SEED: 'true', OBJECTOS_SEED_ORGANIZATION: org });
     await data.waitFor(/data subgraph listening on (http:\/\/\S+)/, 60_000);
-    // Around the gateway, both subgraphs answer 401.
-    for (const url of [`http://127.0.0.1:${dataPort}/graphql`, `http://127.0.0.1:${idPort}/graphql`, `http://127.0.0.1:${idPort}/api/auth/get-session`])
+    const audit = spawn('subgraphs/audit/src/main.ts', { ...secret, PORT: String(auditPort), DATABASE_URL: db.url });
+    await audit.waitFor(/audit subgraph listening on/, 60_000);
+    // Around the gateway, every subgraph answers 401.
+    for (const url of [`http://127.0.0.1:${dataPort}/graphql`, `http://127.0.0.1:${idPort}/graphql`, `http://127.0.0.1:${idPort}/api/auth/get-session`, `http://127.0.0.1:${auditPort}/graphql`])
       expect((await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ _service { sdl } }"}' })).status).toBe(401);
-    const gateway = spawn(MAIN, { ...secret, PORT: String(gwPort), OBJECTOS_SUBGRAPHS: `identity=http://127.0.0.1:${idPort}/graphql,data=http://127.0.0.1:${dataPort}/graphql` });
+    const gateway = spawn(MAIN, { ...secret, PORT: String(gwPort), OBJECTOS_SUBGRAPHS: `identity=http://127.0.0.1:${idPort}/graphql,data=http://127.0.0.1:${dataPort}/graphql,audit=http://127.0.0.1:${auditPort}/graphql` });
     await gateway.waitFor(ENDPOINT, 60_000);
     const token = await signIn(`http://127.0.0.1:${gwPort}/graphql`, email!, password!);
     const endpoint = withHeaders(`http://127.0.0.1:${gwPort}/graphql`, { authorization: `Bearer ${token}` });
@@ -198,9 +200,21 @@ describe.skipIf(!services.postgres)('services topology: data subgraph and gatewa
     const viaPlain = withHeaders(`http://127.0.0.1:${plainPort}/graphql`, { authorization: `Bearer ${token}` });
     expect(await gqlOk(viaPlain, '{ me { email } accounts(first: 5) { totalCount nodes { name contacts { lastName account { name } } } } }')).toEqual(r);
     expect((await gql(`http://127.0.0.1:${plainPort}/graphql`, '{ accounts { totalCount } }')).errors?.[0]?.extensions?.['code']).toBe('UNAUTHENTICATED');
+    // A write through the gateway reaches the audit process's trail (data → outbox → relay → queue → audit),
+    // and a sign-in from the identity process too; both queried through the gateway.
+    const made = await gqlOk<{ createAccount: { id: string } }>(endpoint, 'mutation { createAccount(input: { name: "Audited Co" }) { id } }');
+    const trail = `{ auditEvents(where: { target: { type: "account", id: "${made.createAccount.id}" } }) { totalCount edges { node { eventType actor { id } } } } }`;
+    let found: { auditEvents: { totalCount: number; edges: { node: { eventType: string } }[] } } | null = null;
+    for (let i = 0; i < 100 && !found?.auditEvents.totalCount; i++) {
+      found = await gqlOk(endpoint, trail);
+      if (!found.auditEvents.totalCount) await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(found!.auditEvents.edges.map((e) => e.node.eventType)).toEqual(['data.create']);
+    expect((await gqlOk<{ auditEvents: { totalCount: number } }>(endpoint, '{ auditEvents(where: { eventType: ["auth.login"] }) { totalCount } }')).auditEvents.totalCount).toBeGreaterThan(0);
     await plain.kill();
     await rm(dir, { recursive: true, force: true });
     await gateway.kill();
+    await audit.kill();
     await data.kill();
     await identity.kill();
   });

@@ -1,3 +1,4 @@
+import { createAuditSubgraph, type AuditSubgraph } from '@objectos/audit-subgraph';
 import { createDataSubgraph, type DataSubgraph } from '@objectos/data-subgraph';
 import { connectDatabase, type Database } from '@objectos/db';
 import { createMemoryEventBus, type AuditEvent, type EventBus } from '@objectos/events';
@@ -14,6 +15,10 @@ export interface SecureStack {
   gateway: Gateway;
   identity: IdentitySubgraph;
   data: DataSubgraph;
+  /** With `audit: true`: the audit subgraph, composed like the others. */
+  audit: AuditSubgraph | null;
+  /** Every change committed so far published and every queued audit event in the trail. */
+  settle(): Promise<void>;
   bus: EventBus;
   events: AuditEvent[];
   /** Requests the gateway sent to the data subgraph so far. */
@@ -31,7 +36,7 @@ export interface SecureStack {
 export const PASSWORD = 'Sturdy-Passw0rd';
 
 /** Identity, data and gateway in process on one database, wired as `npm start` wires them. */
-export async function startSecureStack(engine: Engine, options: { policy?: Partial<PolicyDefinition>; cacheTtlMs?: number; trustProxy?: boolean; security?: SecurityNames; protection?: ProtectionOptions; origins?: string[] } = {}): Promise<SecureStack> {
+export async function startSecureStack(engine: Engine, options: { policy?: Partial<PolicyDefinition>; cacheTtlMs?: number; trustProxy?: boolean; security?: SecurityNames; protection?: ProtectionOptions; origins?: string[]; audit?: boolean; metadata?: string } = {}): Promise<SecureStack> {
   const handle: EngineHandle = await engine.open();
   const database: Database = await connectDatabase(handle.options);
   const bus = createMemoryEventBus();
@@ -39,12 +44,15 @@ export async function startSecureStack(engine: Engine, options: { policy?: Parti
   bus.subscribe('', (e) => events.push(e));
   const policy = PolicySchema.parse({ ...DEFAULT_POLICY, ...options.policy });
   const identity = await createIdentitySubgraph({ database, secret: TEST_SECRET, baseURL: ORIGIN, trustedOrigins: [ORIGIN, ...(options.origins ?? [])], policy, bus, ...(options.security ? { security: options.security } : {}) });
-  const data = await createDataSubgraph({ metadata: await loadMetadata(METADATA), database, secret: TEST_SECRET });
+  const model = await loadMetadata(options.metadata ?? METADATA);
+  const data = await createDataSubgraph({ metadata: model, database, secret: TEST_SECRET });
+  const audit = options.audit ? await createAuditSubgraph({ database, secret: TEST_SECRET, metadata: model, bus }) : null;
   let dataCalls = 0;
   const gateway = await createGateway({
     subgraphs: [
       { name: 'identity', url: 'http://identity.test/graphql', sdl: identity.sdl, fetch: identity.fetch },
       { name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: (r) => (dataCalls++, data.fetch(r)), readCompiled: (...a) => (dataCalls++, data.readCompiled!(...a)) },
+      ...(audit ? [{ name: 'audit', url: 'http://audit.test/graphql', sdl: audit.sdl, fetch: audit.fetch }] : []),
     ],
     auth: {
       secret: TEST_SECRET,
@@ -71,6 +79,11 @@ export async function startSecureStack(engine: Engine, options: { policy?: Parti
     gateway,
     identity,
     data,
+    audit,
+    async settle() {
+      await data.relay.drain();
+      await audit?.capture.drain();
+    },
     bus,
     events,
     dataCalls: () => dataCalls,
@@ -90,6 +103,7 @@ export async function startSecureStack(engine: Engine, options: { policy?: Parti
     },
     async close() {
       await gateway.dispose();
+      await audit?.dispose();
       await data.dispose();
       await identity.dispose();
       await database.close();

@@ -1,5 +1,6 @@
 import type { MetadataModel } from '@objectos/metadata';
 import { buildPlan } from './build-plan.ts';
+import { compileAuditSdl } from './audit-sdl.ts';
 import type { Build, CompilerPlugin } from './build.ts';
 import { defaultInflection, prefixedInflection, type Inflection } from './inflection.ts';
 import type { DataPlan } from './plan.ts';
@@ -30,7 +31,7 @@ export interface CompileOptions {
 
 export interface CompiledSchema {
   hash: string;
-  subgraphs: { data: { sdl: string } };
+  subgraphs: { data: { sdl: string }; audit: { sdl: string } };
   plan: DataPlan;
   /** The security model compiled from the same metadata. */
   security: SecurityPlan;
@@ -58,5 +59,6 @@ export function compile(model: MetadataModel, options: CompileOptions = {}): Com
     isExposed: (name) => names.has(name),
   };
   for (const plugin of options.plugins ?? defaultPreset) plugin.build(build);
-  return { hash: model.hash, subgraphs: { data: { sdl: build.sdl.print() } }, plan, security: compileSecurity(model, plan), model, namePrefix: options.namePrefix ?? null, inflection: inflect };
+  const audit = { sdl: compileAuditSdl(plan, inflect, model.hash, FEDERATION_LINK) };
+  return { hash: model.hash, subgraphs: { data: { sdl: build.sdl.print() }, audit }, plan, security: compileSecurity(model, plan), model, namePrefix: options.namePrefix ?? null, inflection: inflect };
 }

@@ -15,3 +15,4 @@ export {
   accessFor, effectiveSets, reaches, recordGrants, rlsFor,
   type Access, type AccessLevel, type FieldAccess, type Grant, type ObjectAccess, type RlsOperation,
 } from './security/access.ts';
+export { AUDIT_ACTOR_TYPES, compileAuditSdl, trackedColumns, trackedObjects } from './audit-sdl.ts';

@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type { Plugin } from 'graphql-yoga';
 import { CLIENT_IP_HEADER, SYSTEM, credentialsOf, signPrincipal } from '@objectos/principal';
+import { REQUEST_ID_HEADER } from '@objectos/observability';
 import type { PrincipalCache } from './principal-cache.ts';
 import { clientAddress, ipKey } from '../protection/client-ip.ts';
 import { tooManyRequests, type Limiter } from '../protection/use-rate-limit.ts';
@@ -51,6 +53,10 @@ export function useIdentityProxy(o: IdentityProxyOptions): Plugin {
       const headers = new Headers(request.headers);
       for (const h of [...headers.keys()]) if (h.startsWith('x-objectos-')) headers.delete(h);
       headers.set(CLIENT_IP_HEADER, ip);
+      // The request id of the audit events this call causes: the client's (if well formed) or a new one, echoed back.
+      const given = request.headers.get(REQUEST_ID_HEADER);
+      const requestId = given && /^[A-Za-z0-9._:-]{8,80}$/.test(given) ? given : randomUUID();
+      headers.set(REQUEST_ID_HEADER, requestId);
       const target = new URL(path + url.search, o.baseUrl);
       // Signed for identity, this route and this body: the pair cannot serve another auth call.
       for (const [k, v] of Object.entries(signPrincipal(SYSTEM, o.key, { audience: 'identity', method: request.method, url: target, body }))) headers.set(k, v);
@@ -62,6 +68,7 @@ export function useIdentityProxy(o: IdentityProxyOptions): Plugin {
       const out = new Headers(response.headers);
       out.delete('content-encoding');
       out.delete('content-length');
+      out.set(REQUEST_ID_HEADER, requestId);
       if (fromBrowser(request.headers)) return endResponse(await withoutSessionTokens(response, out));
       endResponse(new Response(response.body, { status: response.status, statusText: response.statusText, headers: out }));
     },

@@ -24,13 +24,24 @@ export const authenticationOf = (request: Request): Authentication | undefined =
  * act first: enable 2FA, change an expired password). Anonymous requests are refused unless the
  * metadata grants the guest profile something (`allowAnonymous`).
  */
-export function useAuthentication(cache: PrincipalCache, options: { graphqlEndpoint: string; allowAnonymous: boolean; signInHint?: string }): Plugin {
+export interface AuthenticationOptions {
+  graphqlEndpoint: string;
+  allowAnonymous: boolean;
+  signInHint?: string;
+  /** Other routes authenticated the same way (the audit export). */
+  paths?: readonly string[];
+  /** A request refused here (the audit trail's security.access_denied). */
+  onRefused?: (request: Request, serverContext: unknown, code: string, message: string) => void;
+}
+
+export function useAuthentication(cache: PrincipalCache, options: AuthenticationOptions): Plugin {
   return {
-    async onRequest({ request, url, endResponse }) {
-      if (url.pathname !== options.graphqlEndpoint) return;
+    async onRequest({ request, url, endResponse, serverContext }) {
+      if (url.pathname !== options.graphqlEndpoint && !options.paths?.includes(url.pathname)) return;
       const credentials = credentialsOf(request.headers);
       const r = await cache.authenticate(credentials);
       if ('failure' in r) {
+        options.onRefused?.(request, serverContext, r.failure.code, r.failure.message);
         endResponse(
           Response.json(
             { errors: [{ message: r.failure.message, extensions: { code: r.failure.code } }] },
@@ -40,6 +51,7 @@ export function useAuthentication(cache: PrincipalCache, options: { graphqlEndpo
         return;
       }
       if (r.principal.kind === 'anonymous' && !options.allowAnonymous) {
+        options.onRefused?.(request, serverContext, 'UNAUTHENTICATED', 'no credentials');
         endResponse(
           Response.json(
             {

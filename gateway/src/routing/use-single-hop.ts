@@ -9,7 +9,14 @@ import { callFailure, notAResult, parseResult } from './subgraph-executor.ts';
 export type LocalRead = (principal: Principal, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined) => Promise<string | null>;
 
 /** Sends one GraphQL request body to a subgraph, signed for it, and returns its response. */
-export type SubgraphCall = (name: string, body: string, context: { principal?: Principal; requestId?: string }) => Promise<Response>;
+/** What a request carries to every subgraph it reaches: who, which request, and the client's address and agent. */
+export interface RequestContext {
+  principal?: Principal;
+  requestId?: string;
+  client?: { ip: string | null; userAgent: string | null };
+}
+
+export type SubgraphCall = (name: string, body: string, context: RequestContext) => Promise<Response>;
 
 /**
  * One hop for an operation one subgraph answers whole (every query and mutation that stays inside the
@@ -52,7 +59,7 @@ export function useSingleHop(options: { owned: () => Ownership | null; call: Sub
         // Variables are coerced here as the gateway's own execution would, so bad ones get the same errors.
         const coerced = getVariableValues(a.schema, operation.variableDefinitions ?? [], a.variableValues ?? {});
         if (coerced.errors) return { errors: coerced.errors };
-        const context = a.contextValue as { principal?: Principal; requestId?: string };
+        const context = a.contextValue as RequestContext;
         // In process, a read the subgraph compiles needs no request at all: its answer text comes back.
         const local = operation.operation === 'query' && context.principal ? options.local?.get(target) : undefined;
         const text = local ? await local(context.principal!, a.document, a.operationName, a.variableValues) : null;

@@ -1,0 +1,103 @@
+import { sql } from 'drizzle-orm';
+import { queryRows, type Db, type SqlRunner } from '@objectos/db';
+import type { AuditEvent } from '@objectos/events';
+import type { AuditConfig } from '@objectos/metadata';
+import type { Logger } from '@objectos/observability';
+import { recorded, redactor } from './audit-rules.ts';
+import { appendEvents } from './store.ts';
+
+/** What runs in the storing transaction after a batch is appended: follow-up events to append with it. */
+export type AfterAppend = (tx: SqlRunner, stored: readonly AuditEvent[]) => Promise<AuditEvent[]>;
+
+export interface AuditCapture {
+  /** Something was queued: look now rather than at the next poll. */
+  kick(): void;
+  /** Resolves when everything queued before the call is in the trail (tests, shutdown). */
+  drain(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface CaptureOptions {
+  db: Db;
+  config: AuditConfig;
+  /** How often the queue is looked at without a kick (events from other processes). @default 500 */
+  pollMs?: number;
+  /** Events per storing transaction. @default 500 */
+  batch?: number;
+  afterAppend?: AfterAppend;
+  /** After commit: what was stored (the bus, tests). */
+  onStored?: (events: readonly AuditEvent[]) => void;
+  logger?: Logger;
+}
+
+/**
+ * Moves queued events (events.audit_outbox) into the trail. Each batch is claimed with FOR UPDATE SKIP
+ * LOCKED (replicas never take the same rows), filtered by the AuditConfig, redacted, appended to the
+ * hash chains and deleted from the queue in one transaction: a crash anywhere leaves the batch queued,
+ * and an id already in the trail is skipped, so each event is stored exactly once.
+ */
+export function createAuditCapture(o: CaptureOptions): AuditCapture {
+  const { db, config, pollMs = 500, batch = 500, logger } = o;
+  const keep = recorded(config);
+  const redact = redactor(config);
+  let running: Promise<void> | null = null;
+  let again = false;
+  let closed = false;
+
+  const storeBatch = async (): Promise<number> => {
+    const stored: AuditEvent[] = [];
+    const n = await db.transaction(async (tx) => {
+      const rows = await queryRows<{ seq: string; event: AuditEvent | string }>(tx, sql`select seq, event from events.audit_outbox order by seq limit ${batch} for update skip locked`);
+      if (rows.length === 0) return 0;
+      const events = rows.map((r) => (typeof r.event === 'string' ? (JSON.parse(r.event) as AuditEvent) : r.event)).filter(keep).map(redact);
+      const fresh = await appendEvents(tx, events);
+      stored.push(...fresh);
+      if (o.afterAppend && fresh.length > 0) {
+        const more = (await o.afterAppend(tx, fresh)).filter(keep).map(redact);
+        stored.push(...(await appendEvents(tx, more)));
+      }
+      await tx.execute(sql`delete from events.audit_outbox where seq = any(${sql.param(rows.map((r) => String(r.seq)))}::bigint[])`);
+      return rows.length;
+    });
+    if (stored.length > 0) o.onStored?.(stored);
+    return n;
+  };
+
+  const kick = (): Promise<void> => {
+    if (closed) return Promise.resolve();
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        try {
+          while ((await storeBatch()) === batch && !closed) { /* more queued */ }
+        } catch (e) {
+          logger?.warn({ err: (e as Error).message }, 'audit capture: storing failed; retrying at the next poll');
+          return;
+        }
+      } while (again && !closed);
+    })().finally(() => {
+      running = null;
+    });
+    return running;
+  };
+
+  const timer = setInterval(() => void kick(), pollMs);
+  timer.unref();
+  void kick();
+  return {
+    kick: () => void kick(),
+    async drain() {
+      while (running) await running;
+      await kick();
+    },
+    async close() {
+      closed = true;
+      clearInterval(timer);
+      while (running) await running;
+    },
+  };
+}
