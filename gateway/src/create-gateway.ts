@@ -322,7 +322,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     plugins: [
       swapSchema,
       // Health and the public keys follow the same body bound and origin policy as every route.
-      useBodyLimit(maxBodyBytes), useOriginPolicy(origins), useGatewayRoutes({ '/health': () => live.health(), [JWKS_PATH]: () => tokens.jwks() }), ...authPlugins, ...useProtection(protection, rateLimit), useFieldAccess(() => current().table), useLiveAccess(access),
+      useBodyLimit(maxBodyBytes), useOriginPolicy(origins), useGatewayRoutes({ '/health': () => live.health(), [JWKS_PATH]: () => tokens.jwks() }), ...authPlugins, useAuditExport(auditSender), ...useProtection(protection, rateLimit), useFieldAccess(() => current().table), useLiveAccess(access),
       // The planned executor first: the one hop, when it applies, replaces it (the last executeFn set wins).
       useQueryPlan(() => current().planned),
       ...(options.singleHop === false ? [] : [useSingleHop({ owned: () => current().owned, call: singleHopCall, local: new Map(given.flatMap((s) => (s.readCompiled ? [[s.name, s.readCompiled] as const] : []))) })]),

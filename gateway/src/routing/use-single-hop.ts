@@ -6,7 +6,7 @@ import { soleSubgraph, type Ownership } from './ownership.ts';
 import { callFailure, notAResult, parseResult } from './subgraph-executor.ts';
 
 /** An in-process subgraph's compiled read: response text for the principal, or null (then `call`). */
-export type LocalRead = (principal: Principal, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined) => Promise<string | null>;
+export type LocalRead = (principal: Principal, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined, requestId?: string | null) => Promise<string | null>;
 
 /** Sends one GraphQL request body to a subgraph, signed for it, and returns its response. */
 /** What a request carries to every subgraph it reaches: who, which request, and the client's address and agent. */
@@ -62,7 +62,7 @@ export function useSingleHop(options: { owned: () => Ownership | null; call: Sub
         const context = a.contextValue as RequestContext;
         // In process, a read the subgraph compiles needs no request at all: its answer text comes back.
         const local = operation.operation === 'query' && context.principal ? options.local?.get(target) : undefined;
-        const text = local ? await local(context.principal!, a.document, a.operationName, a.variableValues) : null;
+        const text = local ? await local(context.principal!, a.document, a.operationName, a.variableValues, context.requestId ?? null) : null;
         if (text !== null) return rawResult(text);
         const body = JSON.stringify({ query: textOf(a.document), variables: a.variableValues ?? undefined, operationName: a.operationName ?? undefined });
         let answer: string;

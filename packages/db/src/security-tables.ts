@@ -36,6 +36,12 @@ export async function ensureSecurityTables(db: Db): Promise<void> {
     // What a principal reads through manual shares: the records shared with them, their role or group
     // (row security asks this once per statement; record_id included, so the index answers it alone).
     await tx.execute(sql.raw('create index if not exists record_share_grantee on security.record_share (organization_id, object, shared_with_type, shared_with, record_id)'));
+    // Users who must use a second factor before any session of theirs acts again (written by the audit
+    // subgraph's require_mfa action, read by identity when it builds a principal).
+    await tx.execute(sql.raw(`create table if not exists security.mfa_required (
+      user_id text primary key,
+      reason text not null,
+      since timestamptz not null default now())`));
   });
 }
 

@@ -137,15 +137,15 @@ export async function createAuditSubgraph(options: AuditSubgraphOptions): Promis
       config,
       ...(options.pollMs ? { pollMs: options.pollMs } : {}),
       afterAppend: suspiciousActivity(config, { authTables }),
-      // Locks end access everywhere at once: principal caches and sockets listen for auth.account_locked.
-      onStored: (events: readonly AuditEvent[]) => { for (const e of events) if (e.eventType === 'auth.account_locked') void bus?.publish(e).catch(() => {}); },
+      // Locks and ended sessions end access everywhere at once: principal caches and sockets listen for them.
+      onStored: (events: readonly AuditEvent[]) => { for (const e of events) if (e.actor.type === 'system' && (e.eventType === 'auth.account_locked' || e.eventType === 'auth.session_revoked')) void bus?.publish(e).catch(() => {}); },
       logger,
     });
     stops.push(() => capture.close());
     // Queued by this process or another: look shortly after the signal (the queueing transaction commits first).
     const soon = () => setTimeout(() => capture.kick(), 20).unref();
     if (options.changeFeed) stops.push(options.changeFeed.subscribe(soon));
-    if (bus) stops.push(bus.subscribe('', (e) => { if (e.eventType !== 'auth.account_locked') soon(); }));
+    if (bus) stops.push(bus.subscribe('', (e) => { if (e.actor.type !== 'system') soon(); }));
     const retention = scheduleRetention(database.db, config, { ...(options.retentionIntervalMs ? { intervalMs: options.retentionIntervalMs } : {}), logger });
     stops.push(() => retention.close());
 

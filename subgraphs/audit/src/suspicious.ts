@@ -22,7 +22,9 @@ function subjectOf(e: AuditEvent): { key: string; where: SQL; userId: string | n
  * matching events (an aggregated access-denied event counts as many) fall within `windowSeconds` for one
  * subject, `security.suspicious_activity` is raised once per window and the rule's actions run:
  * `alert` raises it at severity alert; `lock_account` bans the account until `lockMinutes` from now and
- * ends its sessions (better-auth's own ban: sign-in and every credential are refused until it expires).
+ * ends its sessions (better-auth's own ban: sign-in and every credential are refused until it expires);
+ * `require_mfa` ends its sessions and marks it (security.mfa_required): until the account enables a
+ * second factor, its sessions get 403 MFA_REQUIRED.
  */
 export function suspiciousActivity(config: AuditConfig, options: { authTables: boolean }): AfterAppend {
   const rules = config.enabled ? config.suspiciousActivityRules : [];
@@ -74,6 +76,17 @@ async function act(tx: SqlRunner, rule: Rule, e: AuditEvent, subject: { key: str
         details: { userId: subject.userId, until: until.toISOString(), rule: rule.name },
       }));
     }
+  }
+  if (rule.actions.includes('require_mfa') && subject.userId && authTables) {
+    // Every session ends; the next one acts only once the account has a second factor (identity checks).
+    await tx.execute(sql`insert into security.mfa_required (user_id, reason) values (${subject.userId}, ${`suspicious activity rule ${rule.name}`})
+      on conflict (user_id) do update set reason = excluded.reason, since = now()`);
+    await tx.execute(sql`delete from auth.session where user_id = ${subject.userId}`);
+    out.push(auditEvent({
+      eventType: 'auth.session_revoked', severity: 'warning', actor: { type: 'system', id: null }, target, tenantId: e.tenantId,
+      description: `sessions ended: two-factor authentication now required (rule ${rule.name})`,
+      details: { userId: subject.userId, requireMfa: true, rule: rule.name },
+    }));
   }
   return out;
 }

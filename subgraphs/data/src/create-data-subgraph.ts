@@ -19,6 +19,7 @@ import { seedDemoData, type SeedResult } from './seed.ts';
 import { createChangeFeed, type ChangeFeed } from '@objectos/events';
 import { createOutboxRelay, ensureOutbox, type ChangeContext, type OutboxRelay } from './events/outbox.ts';
 import { createChangeHub, type ChangeHub } from './events/change-hub.ts';
+import { createReadAudit, useReadAudit } from './events/read-audit.ts';
 
 export interface DataSubgraphOptions extends DatabaseOptions {
   /** OBJECTOS_SECRET: requests must carry a principal signed with the key derived from it. */
@@ -67,7 +68,7 @@ export interface DataSubgraphOptions extends DatabaseOptions {
   replay?: ReplayStore;
 }
 
-export type LocalRead = (principal: Principal, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined) => Promise<string | null>;
+export type LocalRead = (principal: Principal, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined, requestId?: string | null) => Promise<string | null>;
 
 export interface DataSubgraph {
   name: 'data';
@@ -156,6 +157,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
     const sdl = compiled.subgraphs.data.sdl;
     const accesses = new Map<string, ReturnType<typeof accessFor>>();
     const reads = options.compiledReads === false ? null : createCompiledReads(database);
+    const readAudit = createReadAudit(database.db, compiled.model.audit, logger);
     // Every request works on a copy of the source confined to its principal's organization.
     const contextOf = (principal: Principal, request?: Request): DataContext => {
       // One string per principal (computed once for a frozen one, as the guard and the gateway hand out).
@@ -183,7 +185,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       // The guard reads the body of a signed request whole before anything else (an unsigned one is
       // refused unread): yoga's limiter would only wrap those bytes in a second stream.
       maxRequestBodySize: false,
-      plugins: [usePrincipalGuard({ key, audience: 'data', ...(options.replay ? { replay: options.replay } : {}) }), serveMetadata(compiled), ...(reads ? [reads.plugin] : []), useCorrelatedErrors({ logger, classify: classifyDataError })],
+      plugins: [usePrincipalGuard({ key, audience: 'data', ...(options.replay ? { replay: options.replay } : {}) }), serveMetadata(compiled), ...(readAudit ? [useReadAudit(readAudit, principalOf, (r) => r.headers.get(REQUEST_ID_HEADER))] : []), ...(reads ? [reads.plugin] : []), useCorrelatedErrors({ logger, classify: classifyDataError })],
       context: ({ request }) => contextOf(principalOf(request), request),
     });
     return {
@@ -193,7 +195,12 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       yoga,
       fetch: (request) => Promise.resolve(yoga.fetch(request)),
       readCompiled: reads
-        ? (principal, document, operationName, variables) => reads.read(contextOf(principal), { schema, document, operationName, variableValues: variables })
+        ? async (principal, document, operationName, variables, requestId) => {
+            const text = await reads.read(contextOf(principal), { schema, document, operationName, variableValues: variables });
+            // Null: the caller sends it through `fetch`, where the read audit sees it.
+            if (text !== null) readAudit?.(principal, document, operationName, requestId ?? null);
+            return text;
+          }
         : undefined,
       source,
       database,

@@ -7,7 +7,7 @@ import { DEFAULT_IMPERSONATION_MINUTES, isOperator } from './operators.ts';
 
 const fail = (status: 401 | 403, code: AuthFailure['code'], message: string): { failure: AuthFailure } => ({ failure: { status, code, message } });
 
-interface UserRow { id: string; role: string | null; banned: boolean | null; ban_expires: Date | null; two_factor_enabled: boolean | null }
+interface UserRow { id: string; role: string | null; banned: boolean | null; ban_expires: Date | null; two_factor_enabled: boolean | null; mfa_required: boolean }
 
 /**
  * Turns credentials into a Principal: a session (cookie or bearer token) or an API key. Every check
@@ -17,7 +17,8 @@ interface UserRow { id: string; role: string | null; banned: boolean | null; ban
 export function createPrincipalResolver(auth: Auth, db: Db, policy: PolicyDefinition, options: { impersonationMinutes?: number } = {}) {
   const impersonationMs = (options.impersonationMinutes ?? DEFAULT_IMPERSONATION_MINUTES) * 60_000;
   async function userRow(id: string): Promise<UserRow | undefined> {
-    return (await queryRows<UserRow>(db, sql`select id, role, banned, ban_expires, two_factor_enabled from auth."user" where id = ${id}`))[0];
+    return (await queryRows<UserRow>(db, sql`select id, role, banned, ban_expires, two_factor_enabled,
+      exists (select 1 from security.mfa_required m where m.user_id = u.id) as mfa_required from auth."user" u where id = ${id}`))[0];
   }
 
   const membership = (userId: string, organizationId: string | null): Promise<string[] | null> =>
@@ -89,6 +90,8 @@ export function createPrincipalResolver(auth: Auth, db: Db, policy: PolicyDefini
     }
     if (policy.session.forceMfa && !u.two_factor_enabled)
       return fail(403, 'MFA_REQUIRED', 'The security policy requires two-factor authentication: enable it at /api/auth/two-factor/enable, then sign in again.');
+    if (u.mfa_required && !u.two_factor_enabled)
+      return fail(403, 'MFA_REQUIRED', 'Suspicious activity on this account requires two-factor authentication: enable it at /api/auth/two-factor/enable, then sign in again.');
     if (await passwordExpired(u.id)) return fail(403, 'PASSWORD_EXPIRED', 'The password has expired: change it at /api/auth/change-password.');
     const org = (s.session as { activeOrganizationId?: string | null }).activeOrganizationId ?? null;
     const roles = await membership(u.id, org);
