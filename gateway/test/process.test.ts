@@ -204,12 +204,13 @@ describe.skipIf(!services.postgres)('services topology: data subgraph and gatewa
     // and a sign-in from the identity process too; both queried through the gateway.
     const made = await gqlOk<{ createAccount: { id: string } }>(endpoint, 'mutation { createAccount(input: { name: "Audited Co" }) { id } }');
     const trail = `{ auditEvents(where: { target: { type: "account", id: "${made.createAccount.id}" } }) { totalCount edges { node { eventType actor { id } } } } }`;
-    let found: { auditEvents: { totalCount: number; edges: { node: { eventType: string } }[] } } | null = null;
-    for (let i = 0; i < 100 && !found?.auditEvents.totalCount; i++) {
-      found = await gqlOk(endpoint, trail);
-      if (!found.auditEvents.totalCount) await new Promise((res) => setTimeout(res, 100));
+    type Trail = { auditEvents: { totalCount: number; edges: { node: { eventType: string } }[] } };
+    let found = await gqlOk<Trail>(endpoint, trail);
+    for (let i = 0; i < 100 && !found.auditEvents.totalCount; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      found = await gqlOk<Trail>(endpoint, trail);
     }
-    expect(found!.auditEvents.edges.map((e) => e.node.eventType)).toEqual(['data.create']);
+    expect(found.auditEvents.edges.map((e) => e.node.eventType)).toEqual(['data.create']);
     expect((await gqlOk<{ auditEvents: { totalCount: number } }>(endpoint, '{ auditEvents(where: { eventType: ["auth.login"] }) { totalCount } }')).auditEvents.totalCount).toBeGreaterThan(0);
     await plain.kill();
     await rm(dir, { recursive: true, force: true });
