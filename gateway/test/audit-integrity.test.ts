@@ -208,6 +208,27 @@ describe.each(engines())('audit integrity: history, export, tamper evidence, ret
     expect(r.errors![0]!.message).toMatch(/Suspicious activity .* requires two-factor authentication/);
   });
 
+  it('the audit subgraph answers only the gateway: unsigned, foreign and misused calls are refused', async () => {
+    const audit = s.audit!;
+    const body = JSON.stringify({ query: '{ _service { sdl } }' });
+    const call = (path: string, method: string, headers: Record<string, string>, b: string | null = null) =>
+      audit.fetch(new Request(`http://audit.test${path}`, { method, headers: { 'content-type': 'application/json', ...headers }, ...(b !== null ? { body: b } : {}) }));
+    const signed = (principal: Principal, path: string, method: string, b: string | null, audience = 'audit') =>
+      signPrincipal(principal, audienceKey(TEST_SECRET, audience), { audience, method, url: `http://audit.test${path}`, body: b });
+    const system: Principal = { kind: 'system', userId: null, organizationId: null, roles: [], permissionSets: [], role: null, groups: [], isAdmin: false, sessionId: null, apiKeyId: null, impersonatedBy: null };
+    const user: Principal = { ...system, kind: 'user', userId: owner.userId, organizationId: org, roles: ['owner'] };
+    for (const [path, method, b] of [['/graphql', 'POST', body], ['/internal/audit/export', 'GET', null], ['/internal/audit/events', 'POST', '[]']] as const) {
+      expect((await call(path, method, {}, b)).status, `${path} unsigned`).toBe(401);
+      expect((await call(path, method, signed(user, path, method, b, 'data'), b)).status, `${path} signed for data`).toBe(401);
+    }
+    // Only the gateway (the system principal) may queue events, and only well-formed access denials.
+    const events = JSON.stringify([auditEvent({ eventType: 'auth.login', actor: { type: 'user', id: owner.userId }, tenantId: org, description: 'forged' })]);
+    expect((await call('/internal/audit/events', 'POST', signed(user, '/internal/audit/events', 'POST', '[]'), '[]')).status).toBe(403);
+    const forged = await call('/internal/audit/events', 'POST', signed(system, '/internal/audit/events', 'POST', events), events);
+    expect(forged.status).toBe(400);
+    expect(await forged.text()).toMatch(/security\.access_denied/);
+  });
+
   it('append-only: UPDATE, DELETE and TRUNCATE are refused by the database', async () => {
     const db = s.identity.database.db;
     for (const statement of [sql`update audit.events set description = 'x'`, sql`delete from audit.events`, sql`truncate audit.events`]) {

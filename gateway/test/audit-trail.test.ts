@@ -114,6 +114,27 @@ describe.each(engines())('the audit trail through the gateway on $name', (engine
     expect((await events({ actor: u.userId })).totalCount).toBe(0);
   });
 
+  it('auth events: 2FA enabled, a session revoked, a member removed', async () => {
+    const u = await s.user('audit-twofa@example.com');
+    await s.identity.auth.api.addMember({ body: { userId: u.userId, organizationId: org, role: 'member' } });
+    const signedIn = await s.auth('/sign-in/email', { email: 'audit-twofa@example.com', password: PASSWORD });
+    const h = { authorization: `Bearer ${signedIn.headers.get('set-auth-token')}` };
+    const other = await s.auth('/sign-in/email', { email: 'audit-twofa@example.com', password: PASSWORD });
+    const sessions = await s.q<{ mySessions: { id: string; current: boolean }[] }>(h, '{ mySessions { id current } }');
+    const notThis = sessions.data!.mySessions.find((x) => !x.current)!;
+    expect((await s.q(h, `mutation { revokeSession(id: "${notThis.id}") }`)).errors).toBeUndefined();
+    expect(other.status).toBe(200);
+    expect((await s.auth('/two-factor/enable', { password: PASSWORD }, h)).status).toBe(200);
+    const removed = await s.auth('/organization/remove-member', { memberIdOrEmail: 'audit-twofa@example.com', organizationId: org }, owner.headers);
+    expect(removed.status).toBe(200);
+    const mine = (await events({ eventType: ['auth.session_revoked', 'auth.mfa_enabled'], actor: u.userId })).edges.map((e) => e.node);
+    expect(mine.map((e) => e.eventType).sort()).toEqual(['auth.mfa_enabled', 'auth.session_revoked']);
+    expect(mine.find((e) => e.eventType === 'auth.session_revoked')!.target).toEqual({ type: 'session', id: notThis.id });
+    const gone = (await events({ eventType: ['authz.role_removed'], actor: owner.userId })).edges.map((e) => e.node);
+    expect(gone).toHaveLength(1);
+    expect(gone[0]!.tenantId).toBe(org);
+  });
+
   it('authz events: member access and record shares', async () => {
     const m = await s.user('audit-member@example.com');
     await s.identity.auth.api.addMember({ body: { userId: m.userId, organizationId: org, role: 'member' } });

@@ -55,10 +55,11 @@ describe('the signed principal', () => {
     expect(deriveKey(TEST_SECRET, 'principal-hmac:data')).not.toBe(deriveKey(TEST_SECRET, 'better-auth'));
     expect(audienceKey(TEST_SECRET, 'data')).toBe(deriveKey(TEST_SECRET, 'principal-hmac:data'));
     expect(audienceKey(TEST_SECRET, 'identity')).toBe(deriveKey(TEST_SECRET, 'principal-hmac:identity'));
+    expect(audienceKey(TEST_SECRET, 'audit')).toBe(deriveKey(TEST_SECRET, 'principal-hmac:audit'));
     expect(audienceKey(TEST_SECRET, 'billing')).toBe(deriveKey(TEST_SECRET, 'principal-hmac:external:billing'));
-    const keys = ['data', 'identity', 'billing', 'external', 'crm_legacy'].map((a) => audienceKey(TEST_SECRET, a));
+    const keys = ['data', 'identity', 'audit', 'billing', 'external', 'crm_legacy'].map((a) => audienceKey(TEST_SECRET, a));
     expect(new Set(keys).size).toBe(keys.length);
-    expect(INTERNAL_AUDIENCES).toEqual(['data', 'identity']);
+    expect(INTERNAL_AUDIENCES).toEqual(['data', 'identity', 'audit']);
     expect(() => audienceKey(TEST_SECRET, 'a:b')).toThrow(/cannot be a signature audience/);
     expect(() => deriveKey('short', 'principal-hmac:data')).toThrow(/at least 32 characters/);
   });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { betterAuth } from 'better-auth';
 import { drizzleAdapter } from 'better-auth/adapters/drizzle';
-import { APIError, createAuthMiddleware, isAPIError } from 'better-auth/api';
+import { APIError, createAuthMiddleware, getSessionFromCtx, isAPIError } from 'better-auth/api';
 import { admin, bearer, organization, twoFactor } from 'better-auth/plugins';
 import { apiKey } from '@better-auth/api-key';
 import { queryRows, type Db } from '@objectos/db';
@@ -187,7 +187,10 @@ export function createAuth(o: AuthOptions) {
         const returned = ctx.context.returned;
         const failed = isAPIError(returned);
         const ip = ctx.request?.headers.get(CLIENT_IP_HEADER) ?? null;
-        const session = ctx.context.newSession ?? ctx.context.session;
+        // Organization routes leave no session on the context: read the caller's from the request, so
+        // every event names who acted.
+        const session = ctx.context.newSession ?? ctx.context.session
+          ?? (ctx.path.startsWith('/organization/') ? await getSessionFromCtx(ctx).catch(() => null) : null);
         const userId = session?.user.id ?? null;
         const body = (ctx.body ?? {}) as Record<string, unknown>;
         const userAgent = ctx.request?.headers.get('user-agent') ?? null;
