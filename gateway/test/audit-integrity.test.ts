@@ -26,6 +26,7 @@ async function fixture(archive: string): Promise<string> {
   await cp(METADATA, dir, { recursive: true });
   const account = join(dir, 'objects', 'account.object.yaml');
   await writeFile(account, (await readFile(account, 'utf8')).replace('fields:\n', 'fields:\n  api_token:\n    type: text\n    maxLength: 100\n'));
+  await writeFile(join(dir, 'security', 'auditor.permission.yaml'), 'name: auditor\nlabel: Auditor\nsystemPermissions: [viewAuditLog, exportAuditLog]\n');
   await writeFile(join(dir, 'audit', 'crm.audit.yaml'), `name: test_audit
 eventTypes: [data.*, auth.*, authz.*, security.*, system.config_changed]
 redactFields: [password, token, secret]
@@ -119,8 +120,34 @@ describe.each(engines())('audit integrity: history, export, tamper evidence, ret
     expect(direct.data._entities[0]!.history.totalCount).toBe(0);
   });
 
+  it('field security holds in the trail: an auditor who cannot read a field sees that a record changed, not its values', async () => {
+    const made = await s.q<{ createAccount: { id: string } }>(owner.headers, 'mutation { createAccount(input: { name: "Audited Revenue", annualRevenue: 7000007 }) { id } }');
+    const id = made.data!.createAccount.id;
+    await s.q(owner.headers, `mutation { updateAccount(id: "${id}", input: { annualRevenue: 8000008, name: "Audited Revenue 2" }) { id } }`);
+    await s.settle();
+    const auditor = await member('integrity-auditor@example.com', ['standard_user', 'auditor']);
+    const seen = await s.q<{ auditEvents: { edges: { node: { eventType: string; changes: { field: string }[] } }[] } }>(auditor.headers,
+      `{ auditEvents(where: { target: { type: "account", id: "${id}" } }, orderBy: TIMESTAMP_ASC) { edges { node { eventType changes { field oldValue newValue } } } } }`);
+    expect(seen.errors).toBeUndefined();
+    expect(seen.data!.auditEvents.edges.map((e) => e.node.eventType)).toEqual(['data.create', 'data.update']);
+    expect(seen.data!.auditEvents.edges[1]!.node.changes.map((c) => c.field)).toEqual(['name']);
+    expect(JSON.stringify(seen.data)).not.toMatch(/7000007|8000008|annualRevenue/);
+    const exported = await s.gateway.fetch(new Request(`${ORIGIN}/api/audit/export?format=ndjson&targetId=${id}`, { headers: auditor.headers }), { req: { socket: { remoteAddress: '127.0.0.1' } } });
+    expect(exported.status).toBe(200);
+    const text = await exported.text();
+    expect(text.trim().split('\n')).toHaveLength(2);
+    expect(text).not.toMatch(/7000007|8000008|annualRevenue/);
+    // The owner (every field readable) sees the values.
+    const full = await s.q<{ auditEvents: { edges: { node: { changes: { field: string; newValue: unknown }[] } }[] } }>(owner.headers,
+      `{ auditEvents(where: { target: { type: "account", id: "${id}" }, eventType: ["data.update"] }) { edges { node { changes { field newValue } } } } }`);
+    expect(full.data!.auditEvents.edges[0]!.node.changes).toContainEqual({ field: 'annualRevenue', newValue: 8000008 });
+  });
+
   it('export: NDJSON and CSV streamed through the gateway, itself audited; exportAuditLog required', async () => {
     const get = (q: string, headers = owner.headers) => s.gateway.fetch(new Request(`${ORIGIN}/api/audit/export?${q}`, { headers }), { req: { socket: { remoteAddress: '127.0.0.1' } } });
+    const exports = async () => (await s.q<{ auditEvents: { totalCount: number } }>(owner.headers, '{ auditEvents(where: { eventType: ["data.export"] }) { totalCount } }')).data!.auditEvents.totalCount;
+    await s.settle();
+    const before = await exports();
     const nd = await get('format=ndjson&eventType=data.*');
     expect(nd.status, await nd.clone().text()).toBe(200);
     expect(nd.headers.get('content-type')).toBe('application/x-ndjson');
@@ -133,8 +160,7 @@ describe.each(engines())('audit integrity: history, export, tamper evidence, ret
     expect(rows[0]).toBe('id,timestamp,eventType,severity,result,tenantId,actorType,actorId,actorIp,actorUserAgent,targetType,targetId,description,requestId,changes,details');
     expect(rows.length).toBeGreaterThan(1);
     await s.settle();
-    const exported = await s.q<{ auditEvents: { totalCount: number } }>(owner.headers, '{ auditEvents(where: { eventType: ["data.export"] }) { totalCount } }');
-    expect(exported.data!.auditEvents.totalCount).toBe(2);
+    expect(await exports()).toBe(before + 2);
     // Mistakes are named; a member without exportAuditLog is refused.
     const bad = await get('format=xml');
     expect(bad.status).toBe(400);

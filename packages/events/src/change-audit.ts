@@ -23,7 +23,10 @@ export function nameUuid(name: string): string {
  * storing) and with an id derived from the outbox row, so a row handed over twice is stored once.
  */
 export function auditEventOfChange(c: ChangeEvent, context: ChangeContext | null): AuditEvent {
-  const changes = c.changedFields.map((field) => ({ field, oldValue: c.previous?.[field] ?? null, newValue: c.record?.[field] ?? null }));
+  // A create lists the values it set and a delete those it removed: a field empty on both sides is no change.
+  const changes = c.changedFields
+    .map((field) => ({ field, oldValue: c.previous?.[field] ?? null, newValue: c.record?.[field] ?? null }))
+    .filter((x) => x.oldValue !== null || x.newValue !== null);
   return {
     id: nameUuid(`outbox:${c.id}:${c.at}`),
     eventType: `data.${c.op}`,

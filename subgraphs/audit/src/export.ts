@@ -71,7 +71,7 @@ export async function exportEvents(db: Db, scope: AuditScope, principal: Princip
         const rows = await queryRows<EventRow>(db, sql`select ${COLUMNS} from audit.events where ${filter} and seq > ${String(last)}::bigint order by seq limit ${BATCH}`);
         let out = header ? `${CSV_COLUMNS.join(',')}\r\n` : '';
         header = false;
-        for (const r of rows) out += format === 'csv' ? csvLine(eventOut(r)) : `${JSON.stringify(eventOut(r))}\n`;
+        for (const r of rows) out += format === 'csv' ? csvLine(eventOut(r, scope)) : `${JSON.stringify(eventOut(r, scope))}\n`;
         if (out) controller.enqueue(encoder.encode(out));
         if (rows.length < BATCH) controller.close();
         else last = BigInt(rows[rows.length - 1]!.seq);

@@ -53,9 +53,14 @@ export function whereSql(scope: AuditScope, w: AuditEventWhere): SQL {
   return parts.length ? sql.join(parts, sql` and `) : sql`true`;
 }
 
-/** The GraphQL shape of a stored row (spec AuditEvent). */
-export function eventOut(r: EventRow) {
+interface StoredChange { field: string; oldValue: unknown; newValue: unknown }
+
+/** The GraphQL shape of a stored row (spec AuditEvent); with a scope, changes to fields it cannot read are left out. */
+export function eventOut(r: EventRow, scope?: AuditScope) {
   const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
+  const changes = (json(r.changes) as StoredChange[] | null) ?? [];
+  const readable = scope?.readable;
+  const target = r.target_type;
   return {
     id: r.id,
     eventType: r.event_type,
@@ -64,7 +69,7 @@ export function eventOut(r: EventRow) {
     actor: { type: r.actor_type, id: r.actor_id, ipAddress: r.actor_ip, userAgent: r.actor_user_agent },
     target: r.target_type && r.target_id ? { type: r.target_type, id: r.target_id } : null,
     description: r.description,
-    changes: (json(r.changes) as unknown[] | null) ?? [],
+    changes: readable && target ? changes.filter((c) => readable(target, c.field)) : changes,
     result: r.result,
     tenantId: r.tenant_id,
     requestId: r.request_id,
@@ -97,7 +102,7 @@ export async function auditEvents(db: Db, scope: AuditScope, args: { where?: Aud
   const rows = await queryRows<EventRow>(db, sql`select ${COLUMNS} from audit.events where ${filter} ${keyset} ${order} limit ${first + 1}`);
   const page = rows.slice(0, first);
   return {
-    edges: page.map((r) => ({ cursor: cursorOf(r), node: eventOut(r) })),
+    edges: page.map((r) => ({ cursor: cursorOf(r), node: eventOut(r, scope) })),
     pageInfo: {
       hasNextPage: rows.length > first,
       hasPreviousPage: after !== null,
