@@ -1,12 +1,47 @@
 import type { MetadataSource } from '@objectos/metadata';
-import type { Cond, World } from './world.ts';
+import type { ObjectName } from './oracle.ts';
+import { OBJECTS, type Cond, type World } from './world.ts';
 
-function objectYaml(w: World): MetadataSource[] {
-  return [
-    { file: 'parent.object.yaml', text: `name: parent\nsharingModel: ${w.owd.parent}\nfields:\n  name: { type: text }\n  amount: { type: number }\n  secret: { type: text }\n  status: { type: select, options: [{ label: Open, value: open }, { label: Closed, value: closed }] }\n` },
-    { file: 'child.object.yaml', text: `name: child\nsharingModel: ${w.owd.child}\nfields:\n  name: { type: text }\n  amount: { type: number }\n  note: { type: text }\n  parent: { type: lookup, reference: parent }\n` },
-    { file: 'detail.object.yaml', text: 'name: detail\nsharingModel: controlled_by_parent\nfields:\n  name: { type: text }\n  amount: { type: number }\n  parent: { type: master_detail, reference: parent }\n' },
+/** Fields of each object as (name, YAML spec), in declaration order. */
+const OBJECT_FIELDS: Record<ObjectName, [string, string][]> = {
+  parent: [['name', 'type: text'], ['amount', 'type: number'], ['secret', 'type: text'], ['status', 'type: select, options: [{ label: Open, value: open }, { label: Closed, value: closed }]']],
+  child: [['name', 'type: text'], ['amount', 'type: number'], ['note', 'type: text'], ['parent', 'type: lookup, reference: parent']],
+  detail: [['name', 'type: text'], ['amount', 'type: number'], ['parent', 'type: master_detail, reference: parent']],
+};
+const SHARING: Record<ObjectName, (w: World) => string> = { parent: (w) => w.owd.parent, child: (w) => w.owd.child, detail: () => 'controlled_by_parent' };
+
+/**
+ * Field history of a world's metadata (off by default): every object gets `enable.trackHistory`, and
+ * the fields listed in `tracked` (per object) are marked `trackHistory` (none listed: all are tracked).
+ */
+export interface HistoryMetadata {
+  tracked?: Partial<Record<ObjectName, string[]>>;
+}
+
+/**
+ * With field history on, a member who can edit every record of both organizations (HISTORY_WRITER as
+ * permission set and role; a select policy lets its role past the world's RLS): tests write history with it.
+ */
+export const HISTORY_WRITER = 'history_writer';
+
+function objectYaml(w: World, history?: HistoryMetadata): MetadataSource[] {
+  return OBJECTS.map((o) => {
+    const marked = history?.tracked?.[o] ?? [];
+    const fields = OBJECT_FIELDS[o].map(([f, spec]) => `  ${f}: { ${spec}${marked.includes(f) ? ', trackHistory: true' : ''} }\n`).join('');
+    return { file: `${o}.object.yaml`, text: `name: ${o}\nsharingModel: ${SHARING[o](w)}\n${history ? 'enable: { trackHistory: true }\n' : ''}fields:\n${fields}` };
+  });
+}
+
+function writerYaml(w: World): MetadataSource[] {
+  const all = { allowRead: true, allowCreate: true, allowEdit: true, allowDelete: true, viewAllRecords: true, modifyAllRecords: true };
+  const objects = OBJECTS.map((o) => `  ${o}: ${JSON.stringify(all)}`).join('\n');
+  const out: MetadataSource[] = [
+    { file: `${HISTORY_WRITER}.role.yaml`, text: `name: ${HISTORY_WRITER}\n` },
+    { file: `${HISTORY_WRITER}.permission.yaml`, text: `name: ${HISTORY_WRITER}\nisProfile: true\nobjects:\n${objects}\nfields: {}\n` },
   ];
+  // Only beside the world's own policies: a policy on an object without any would hide it from everyone else.
+  if (w.rls.length > 0) out.push({ file: `${HISTORY_WRITER}.rls.yaml`, text: `name: ${HISTORY_WRITER}_rls\nobject: parent\noperation: select\nusing: "true"\nroles: [${HISTORY_WRITER}]\n` });
+  return out;
 }
 
 function condSql(c: Cond, spelling: string): string {
@@ -21,9 +56,10 @@ function condFilter(c: Cond): string {
 }
 const recipient = (r: { type: string; value: string }) => `{ type: ${r.type}, value: "${r.value}" }`;
 
-/** The world as metadata files, in the spellings the spec reference allows. */
-export function metadataOf(w: World): MetadataSource[] {
-  const out = objectYaml(w);
+/** The world as metadata files, in the spellings the spec reference allows; `history` turns field history on. */
+export function metadataOf(w: World, history?: HistoryMetadata): MetadataSource[] {
+  const out = objectYaml(w, history);
+  if (history) out.push(...writerYaml(w));
   for (const r of w.roles) out.push({ file: `${r.name}.role.yaml`, text: `name: ${r.name}\n${r.parent ? `parent: ${r.parent}\n` : ''}` });
   for (const g of w.groups) out.push({ file: `${g}.group.yaml`, text: `name: ${g}\n` });
   for (const s of w.sets) {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll } from 'vitest';
+import { createAuditSubgraph, type AuditSubgraph } from '@objectos/audit-subgraph';
 import { connectDatabase, queryRows, type Database, type Db } from '@objectos/db';
 import { auditEvent, createMemoryEventBus, type ChangeFeed } from '@objectos/events';
 import { parseMetadata } from '@objectos/metadata';
@@ -8,7 +9,7 @@ import type { Principal } from '@objectos/principal';
 import { createDataSubgraph, type DataSubgraph } from '@objectos/data-subgraph';
 import { TEST_SECRET, type Engine, type EngineHandle, type FetchHandler } from '@objectos/testkit';
 import { createGateway, type Gateway } from '../../src/index.ts';
-import { metadataOf } from './metadata-of.ts';
+import { HISTORY_WRITER, metadataOf, type HistoryMetadata } from './metadata-of.ts';
 import { OBJECTS, type Share, type User, type World } from './world.ts';
 
 /**
@@ -26,6 +27,12 @@ export interface WorldStack {
   /** The principal the gateway builds for a world user. */
   principal(u: User): Principal;
   data: DataSubgraph;
+  /** With the `audit` option: the audit subgraph (field history), composed into the gateway. */
+  audit: AuditSubgraph | null;
+  /** With the `audit` option: a member of organization A or B who can edit every record (see HISTORY_WRITER). */
+  writer(org: 'A' | 'B'): Principal;
+  /** Every committed change published and, with the `audit` option, stored in the audit trail. */
+  settle(): Promise<void>;
   gateway: Gateway;
   /** Requests through the gateway as the world's user i. */
   as(userIx: number): FetchHandler;
@@ -42,6 +49,11 @@ export interface WorldStackOptions {
   dataDatabase?: Database;
   /** The data subgraph's change feed (not closed by dispose). */
   changeFeed?: ChangeFeed;
+  /**
+   * Field history: every object tracks history (`true`: all fields; or the fields to mark), and an
+   * audit subgraph on the setup connection is composed into the gateway. @default off
+   */
+  audit?: true | HistoryMetadata;
 }
 
 const uid = (id: string) => id; // user ids are per organization (member_access is keyed by both)
@@ -63,7 +75,8 @@ export async function deleteShare(db: Db, org: string, rid: (id: string) => stri
 
 export async function startWorldStack(db: Database, w: World, n: number, options: WorldStackOptions = {}): Promise<WorldStack> {
   const org = { A: `org-${n}-A-${randomUUID()}`, B: `org-${n}-B-${randomUUID()}` };
-  const model = parseMetadata(metadataOf(w));
+  const history = options.audit === true ? {} : options.audit;
+  const model = parseMetadata(metadataOf(w, history));
   const data = await createDataSubgraph({
     metadata: model, database: options.dataDatabase ?? db, secret: TEST_SECRET,
     ...(options.changeFeed ? { changeFeed: options.changeFeed } : {}),
@@ -76,6 +89,7 @@ export async function startWorldStack(db: Database, w: World, n: number, options
     return v;
   };
   let gateway: Gateway | null = null;
+  let audit: AuditSubgraph | null = null;
   try {
     for (const u of w.users) {
       await queryRows(db.db, sql`insert into security.member_access (organization_id, user_id, role, permission_sets, groups)
@@ -97,8 +111,12 @@ export async function startWorldStack(db: Database, w: World, n: number, options
       isAdmin: false, sessionId: null, apiKeyId: null, impersonatedBy: null,
     });
     const bus = createMemoryEventBus();
+    const au = (audit = history ? await createAuditSubgraph({ database: db, secret: TEST_SECRET, metadata: model, bus }) : null);
     const gw = (gateway = await createGateway({
-      subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: data.fetch }],
+      subgraphs: [
+        { name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: data.fetch },
+        ...(au ? [{ name: 'audit', url: 'http://audit.test/graphql', sdl: au.sdl, fetch: au.fetch }] : []),
+      ],
       auth: { secret: TEST_SECRET, bus, resolve: async (c) => ({ principal: principal(w.users[Number(String((c as Record<string, string>)['authorization']).slice(12))]!) }) },
     }));
     return {
@@ -107,6 +125,18 @@ export async function startWorldStack(db: Database, w: World, n: number, options
       bind: (worldId, graphId) => void idMap.set(worldId, graphId),
       principal,
       data,
+      audit: au,
+      writer(o) {
+        if (!au) throw new Error('writer: start the world stack with the audit option');
+        return {
+          kind: 'user', userId: HISTORY_WRITER, organizationId: org[o], roles: ['member'], permissionSets: [HISTORY_WRITER], role: HISTORY_WRITER, groups: [],
+          isAdmin: false, sessionId: null, apiKeyId: null, impersonatedBy: null,
+        };
+      },
+      async settle() {
+        await data.relay.drain();
+        await au?.capture.drain();
+      },
       gateway: gw,
       as: (userIx) => (req) => {
         const h = new Headers(req.headers);
@@ -126,11 +156,13 @@ export async function startWorldStack(db: Database, w: World, n: number, options
       },
       async dispose() {
         await gw.dispose();
+        await au?.dispose();
         await data.dispose();
       },
     };
   } catch (e) {
     await gateway?.dispose();
+    await audit?.dispose();
     await data.dispose();
     throw e;
   }
