@@ -6,3 +6,4 @@ export { ensureEventTables, recordAuditEvents } from './event-tables.ts';
 export { createAuditEmitter, type AuditEmitter } from './audit-emitter.ts';
 export { createAccessDeniedAggregator, type AccessDenial, type AccessDeniedAggregator } from './access-denied.ts';
 export { auditEventOfChange, nameUuid, type ChangeContext } from './change-audit.ts';
+export { createSweeper, type Sweeper } from './sweeper.ts';

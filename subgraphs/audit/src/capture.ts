@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { queryRows, type Db, type SqlRunner } from '@objectos/db';
-import type { AuditEvent } from '@objectos/events';
+import { createSweeper, type AuditEvent, type Sweeper } from '@objectos/events';
 import type { AuditConfig } from '@objectos/metadata';
 import type { Logger } from '@objectos/observability';
 import { recorded, redactor } from './audit-rules.ts';
@@ -9,13 +9,8 @@ import { appendEvents } from './store.ts';
 /** What runs in the storing transaction after a batch is appended: follow-up events to append with it. */
 export type AfterAppend = (tx: SqlRunner, stored: readonly AuditEvent[]) => Promise<AuditEvent[]>;
 
-export interface AuditCapture {
-  /** Something was queued: look now rather than at the next poll. */
-  kick(): void;
-  /** Resolves when everything queued before the call is in the trail (tests, shutdown). */
-  drain(): Promise<void>;
-  close(): Promise<void>;
-}
+/** kick: something was queued, look now; drain: everything queued before the call is in the trail. */
+export type AuditCapture = Sweeper;
 
 export interface CaptureOptions {
   db: Db;
@@ -40,9 +35,6 @@ export function createAuditCapture(o: CaptureOptions): AuditCapture {
   const { db, config, pollMs = 500, batch = 500, logger } = o;
   const keep = recorded(config);
   const redact = redactor(config);
-  let running: Promise<void> | null = null;
-  let again = false;
-  let closed = false;
 
   const storeBatch = async (): Promise<number> => {
     const stored: AuditEvent[] = [];
@@ -63,41 +55,8 @@ export function createAuditCapture(o: CaptureOptions): AuditCapture {
     return n;
   };
 
-  const kick = (): Promise<void> => {
-    if (closed) return Promise.resolve();
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      do {
-        again = false;
-        try {
-          while ((await storeBatch()) === batch && !closed) { /* more queued */ }
-        } catch (e) {
-          logger?.warn({ err: (e as Error).message }, 'audit capture: storing failed; retrying at the next poll');
-          return;
-        }
-      } while (again && !closed);
-    })().finally(() => {
-      running = null;
-    });
-    return running;
-  };
-
-  const timer = setInterval(() => void kick(), pollMs);
-  timer.unref();
-  void kick();
-  return {
-    kick: () => void kick(),
-    async drain() {
-      while (running) await running;
-      await kick();
-    },
-    async close() {
-      closed = true;
-      clearInterval(timer);
-      while (running) await running;
-    },
-  };
+  const sweeper = createSweeper(async () => {
+    while ((await storeBatch()) === batch) { /* more queued */ }
+  }, pollMs, (e) => logger?.warn({ err: e.message }, 'audit capture: storing failed; retrying at the next poll'));
+  return sweeper;
 }

@@ -47,7 +47,10 @@ export async function ensureAuditTables(db: Db): Promise<void> {
       'create index if not exists events_tenant_time on audit.events (tenant_id, occurred_at desc, seq desc)',
       'create index if not exists events_tenant_type_time on audit.events (tenant_id, event_type, occurred_at desc, seq desc)',
       'create index if not exists events_tenant_actor_time on audit.events (tenant_id, actor_id, occurred_at desc, seq desc)',
-      'create index if not exists events_target on audit.events (tenant_id, target_type, target_id, seq desc)',
+      // A record's events in the order history and auditEvents page them (not by seq: a record with
+      // thousands of events would be read whole and sorted for every page).
+      'drop index if exists audit.events_target',
+      'create index if not exists events_target_time on audit.events (tenant_id, target_type, target_id, occurred_at desc, seq desc)',
       'create index if not exists events_request on audit.events (request_id) where request_id is not null',
       'create index if not exists events_time on audit.events (occurred_at)',
       'create index if not exists events_tenant_seq on audit.events (tenant_id, seq)',

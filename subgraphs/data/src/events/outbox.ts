@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { queryRows, type Db, type SqlRunner } from '@objectos/db';
-import { auditEventOfChange, ensureEventTables, recordAuditEvents, type ChangeContext, type ChangeEvent, type ChangeFeed } from '@objectos/events';
+import { auditEventOfChange, createSweeper, ensureEventTables, recordAuditEvents, type ChangeContext, type ChangeEvent, type ChangeFeed } from '@objectos/events';
 import type { Logger } from '@objectos/observability';
 
 /**
@@ -85,9 +85,6 @@ export interface RelayOptions {
  */
 export function createOutboxRelay(db: Db, feed: ChangeFeed, options: RelayOptions = {}): OutboxRelay {
   const { sweepMs = 1_000, retentionMs = 24 * 3600_000, batch = 200, audit = false, logger } = options;
-  let running: Promise<void> | null = null;
-  let again = false;
-  let closed = false;
   let lastPrune = 0;
 
   const publishBatch = (): Promise<number> =>
@@ -110,41 +107,6 @@ export function createOutboxRelay(db: Db, feed: ChangeFeed, options: RelayOption
     }
   };
 
-  const kick = (): Promise<void> => {
-    if (closed) return Promise.resolve();
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      do {
-        again = false;
-        try {
-          await flush();
-        } catch (e) {
-          logger?.warn({ err: (e as Error).message }, 'outbox relay: publishing failed; retrying at the next sweep');
-          return;
-        }
-      } while (again && !closed);
-    })().finally(() => {
-      running = null;
-    });
-    return running;
-  };
-
-  const timer = setInterval(() => void kick(), sweepMs);
-  timer.unref();
-  void kick();
-  return {
-    notify: () => void kick(),
-    async drain() {
-      while (running) await running;
-      await kick();
-    },
-    async close() {
-      closed = true;
-      clearInterval(timer);
-      while (running) await running;
-    },
-  };
+  const sweeper = createSweeper(flush, sweepMs, (e) => logger?.warn({ err: e.message }, 'outbox relay: publishing failed; retrying at the next sweep'));
+  return { notify: sweeper.kick, drain: sweeper.drain, close: sweeper.close };
 }
