@@ -30,8 +30,7 @@ async function crashAndCount(env: Record<string, string>): Promise<void> {
   const first = spawnTs(MAIN, base);
   running.push(first);
   await first.waitFor(ENDPOINT, 90_000);
-  const demo = DEMO.exec(first.output());
-  if (!demo) throw new Error(`no demo administrator printed:\n${first.output()}`);
+  const demo = await first.waitFor(DEMO, 10_000);
   const from = new Date().toISOString();
   const token = await signIn(`${origin}/graphql`, demo[1]!, demo[2]!);
   const admin = withHeaders(`${origin}/graphql`, { authorization: `Bearer ${token}` });

@@ -24,7 +24,7 @@ const codeOf = (r: { errors?: { extensions?: Record<string, unknown> }[] }) => r
 describe.each(engines())('identity, sessions and the tenant wall on $name', (engine) => {
   let s: SecureStack;
   beforeAll(async () => {
-    s = await startSecureStack(engine, { cacheTtlMs: 60_000 });
+    s = await startSecureStack(engine, { cacheTtlMs: 60_000, audit: true });
   });
   afterAll(() => s?.close());
 
@@ -286,6 +286,13 @@ describe.each(engines())('identity, sessions and the tenant wall on $name', (eng
     const failed = s.events.find((e) => e.eventType === 'auth.login_failed')!;
     expect(failed).toMatchObject({ result: 'failure', severity: 'warning', actor: { ipAddress: '127.0.0.1' } });
     expect(JSON.stringify(s.events)).not.toContain(PASSWORD);
+  });
+
+  it('every auth event published above is also in the audit trail, exactly once (the durable path)', async () => {
+    const r = await s.inTrail();
+    expect(r.missing).toEqual([]);
+    expect(r.stored).toBe(r.published);
+    expect(new Set(s.events.map((e) => e.eventType)).size).toBeGreaterThanOrEqual(8);
   });
 });
 

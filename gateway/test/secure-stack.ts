@@ -1,6 +1,7 @@
 import { createAuditSubgraph, type AuditSubgraph } from '@objectos/audit-subgraph';
 import { createDataSubgraph, type DataSubgraph } from '@objectos/data-subgraph';
-import { connectDatabase, type Database } from '@objectos/db';
+import { sql } from 'drizzle-orm';
+import { connectDatabase, queryRows, type Database } from '@objectos/db';
 import { createMemoryEventBus, type AuditEvent, type EventBus } from '@objectos/events';
 import { createIdentitySubgraph, type IdentitySubgraph, type SecurityNames } from '@objectos/identity-subgraph';
 import { DEFAULT_POLICY, loadMetadata, PolicySchema, type PolicyDefinition } from '@objectos/metadata';
@@ -19,6 +20,8 @@ export interface SecureStack {
   audit: AuditSubgraph | null;
   /** Every change committed so far published and every queued audit event in the trail. */
   settle(): Promise<void>;
+  /** With `audit: true`: settles, then how many of the events published on the bus so far are in the trail, and which are not. */
+  inTrail(): Promise<{ published: number; stored: number; missing: string[] }>;
   bus: EventBus;
   events: AuditEvent[];
   /** Requests the gateway sent to the data subgraph so far. */
@@ -83,6 +86,13 @@ export async function startSecureStack(engine: Engine, options: { policy?: Parti
     async settle() {
       await data.relay.drain();
       await audit?.capture.drain();
+    },
+    async inTrail() {
+      await stack.settle();
+      const ids = [...new Set(events.map((e) => e.id))];
+      const rows = ids.length ? await queryRows<{ id: string }>(database.db, sql`select id::text as id from audit.events where id = any(${sql.param(ids)}::uuid[])`) : [];
+      const stored = new Set(rows.map((r) => r.id));
+      return { published: ids.length, stored: rows.length, missing: events.filter((e) => !stored.has(e.id)).map((e) => `${e.eventType} ${e.id}`) };
     },
     bus,
     events,

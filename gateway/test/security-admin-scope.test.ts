@@ -49,7 +49,7 @@ describe.each(engines())('admin scope on $name', (engine) => {
   };
 
   beforeAll(async () => {
-    s = await startSecureStack(engine);
+    s = await startSecureStack(engine, { audit: true });
     // The first start of a demo: the seeded account owns acme.
     const seeded = (await restart({ seedDemo: true })).demo!;
     demo = { email: seeded.email, password: seeded.password!, organizationId: seeded.organizationId };
@@ -218,5 +218,12 @@ describe.each(engines())('admin scope on $name', (engine) => {
       expect(await s.identity.resolve(new Headers({ authorization: `Bearer ${session.token}` }))).toMatchObject({ failure: { status: 401, code: 'SESSION_EXPIRED' } });
       expect(await queryRows(s.identity.database.db, sql`select id from auth.session where token = ${stored}`)).toEqual([]);
     });
+  });
+
+  it('every event published above (bans, impersonation, refusals) is also in the audit trail, exactly once', async () => {
+    const r = await s.inTrail();
+    expect(r.missing).toEqual([]);
+    expect(r.stored).toBe(r.published);
+    expect(s.events.map((e) => e.eventType)).toEqual(expect.arrayContaining(['auth.session_created', 'security.access_denied']));
   });
 });
