@@ -218,6 +218,17 @@ describe.each(engines())('the audit trail through the gateway on $name', (engine
       after = page.pageInfo.endCursor;
     }
     expect(seen).toEqual(all.edges.map((e) => e.node.id));
+    // The same with a severity filter (one ordered branch per level, merged), newest first.
+    const warned: string[] = [];
+    after = null;
+    for (;;) {
+      const page: Page = (await s.q<{ auditEvents: Page }>(owner.headers, EVENTS, { w: { severity: 'warning' }, first: 1, after })).data!.auditEvents;
+      warned.push(...page.edges.map((e) => e.node.id));
+      if (!page.pageInfo.hasNextPage) break;
+      after = page.pageInfo.endCursor;
+    }
+    expect(warned).toEqual(warnings.edges.map((e) => e.node.id));
+    expect(warned.length).toBeGreaterThan(1);
     const none = await events({ to: '2000-01-01T00:00:00.000Z' });
     expect(none.totalCount).toBe(0);
     expect(first).toBeDefined();

@@ -30,6 +30,8 @@ export function checkWhere(where: AuditEventWhere | null | undefined): AuditEven
   return w;
 }
 
+const rankOf = (severity: string | null | undefined): number => (severity ? AUDIT_SEVERITIES.indexOf(severity as (typeof AUDIT_SEVERITIES)[number]) : 0);
+
 /** The SQL conditions of a scope and a (checked) filter. */
 export function whereSql(scope: AuditScope, w: AuditEventWhere): SQL {
   const parts: SQL[] = [];
@@ -45,7 +47,7 @@ export function whereSql(scope: AuditScope, w: AuditEventWhere): SQL {
   if (w.from) parts.push(sql`occurred_at >= ${w.from.toISOString()}::timestamptz`);
   if (w.to) parts.push(sql`occurred_at < ${w.to.toISOString()}::timestamptz`);
   if (w.result) parts.push(sql`result = ${w.result}`);
-  if (w.severity) parts.push(sql`severity >= ${AUDIT_SEVERITIES.indexOf(w.severity as (typeof AUDIT_SEVERITIES)[number])}`);
+  if (w.severity) parts.push(sql`severity >= ${rankOf(w.severity)}`);
   if (w.requestId) parts.push(sql`request_id = ${w.requestId}`);
   return parts.length ? sql.join(parts, sql` and `) : sql`true`;
 }
@@ -96,7 +98,13 @@ export async function auditEvents(db: Db, scope: AuditScope, args: { where?: Aud
   const after = afterOf(args.after);
   const keyset = after ? (asc ? sql`and (occurred_at, seq) > (${after.at}::timestamptz, ${after.seq}::bigint)` : sql`and (occurred_at, seq) < (${after.at}::timestamptz, ${after.seq}::bigint)`) : sql``;
   const order = asc ? sql`order by occurred_at asc, seq asc` : sql`order by occurred_at desc, seq desc`;
-  const rows = await queryRows<EventRow>(db, sql`select ${COLUMNS} from audit.events where ${filter} ${keyset} ${order} limit ${first + 1}`);
+  const rank = rankOf(w.severity);
+  // severity ≥ X for a rare X: one ordered index range per level, merged (a range scan of the time index
+  // filtering for a rare level reads thousands of rows for one page).
+  const rows = rank > 0
+    ? await queryRows<EventRow>(db, sql`select * from (${sql.join(AUDIT_SEVERITIES.slice(rank).map((_, i) =>
+        sql`(select ${COLUMNS} from audit.events where ${whereSql(scope, { ...w, severity: null })} and severity = ${rank + i} ${keyset} ${order} limit ${first + 1})`), sql` union all `)}) page ${order} limit ${first + 1}`)
+    : await queryRows<EventRow>(db, sql`select ${COLUMNS} from audit.events where ${filter} ${keyset} ${order} limit ${first + 1}`);
   const page = rows.slice(0, first);
   return {
     edges: page.map((r) => ({ cursor: cursorOf(r), node: eventOut(r, scope) })),

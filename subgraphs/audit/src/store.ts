@@ -52,6 +52,7 @@ export async function ensureAuditTables(db: Db): Promise<void> {
       'drop index if exists audit.events_target',
       'create index if not exists events_target_time on audit.events (tenant_id, target_type, target_id, occurred_at desc, seq desc)',
       'create index if not exists events_request on audit.events (request_id) where request_id is not null',
+      'create index if not exists events_tenant_severity_time on audit.events (tenant_id, severity, occurred_at desc, seq desc)',
       'create index if not exists events_time on audit.events (occurred_at)',
       'create index if not exists events_tenant_seq on audit.events (tenant_id, seq)',
       `create table if not exists audit.chains (tenant_key text primary key, seq bigint not null, hash text not null)`,
