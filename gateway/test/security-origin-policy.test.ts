@@ -33,12 +33,13 @@ describe.each(engines())('one origin policy for every route and transport on $na
     'GET /unknown': (origin, h = {}) => fetch(at('/unknown'), { headers: { origin, ...h } }),
     'GET /health': (origin, h = {}) => fetch(at('/health'), { headers: { origin, ...h } }),
     'GET /.well-known/jwks.json': (origin, h = {}) => fetch(at('/.well-known/jwks.json'), { headers: { origin, ...h } }),
+    'GET /api/audit/export': (origin, h = {}) => fetch(at('/api/audit/export?format=ndjson&eventType=data.create'), { headers: { origin, ...h } }),
   };
   const corsHeaders = (r: Response) => [...r.headers.keys()].filter((k) => k.startsWith('access-control-'));
   const count = async () => (await s.q<{ accounts: { totalCount: number } }>(bearer, '{ accounts { totalCount } }')).data!.accounts.totalCount;
 
   beforeAll(async () => {
-    s = await startRealtimeStack(engine, { origins: [TRUSTED] });
+    s = await startRealtimeStack(engine, { origins: [TRUSTED], audit: true });
     const u = await s.user('origin@policy.test', 'Originco');
     bearer = u.headers;
     const signedIn = await fetch(at('/api/auth/sign-in/email'), { method: 'POST', headers: { 'content-type': 'application/json', origin: TRUSTED }, body: JSON.stringify({ email: 'origin@policy.test', password: PASSWORD }) });

@@ -21,7 +21,7 @@ export const trackedObjects = (plan: DataPlan): ObjectPlan[] => Object.values(pl
 
 /**
  * The audit subgraph's SDL: the audit trail (`auditEvents`, `verifyAuditChain`) and `history` on every
- * tracked record type, added by extending the data subgraph's entity as any external subgraph would.
+ * tracked record type, added by extending the data subgraph's entity the way an external subgraph would.
  */
 export function compileAuditSdl(plan: DataPlan, inflect: Inflection, hash: string, federationLink: string): string {
   const T = (n: string) => inflect.sharedType(n);
