@@ -73,6 +73,9 @@ async function crashAndCount(env: Record<string, string>): Promise<void> {
   await second.kill('SIGTERM');
 }
 
+/** Two starts of a real process and 3N auth calls: minutes, not the default minute, on a loaded CI machine. */
+const PROCESS_TEST_MS = 240_000;
+
 describe('audit events survive kill -9: exactly N + N after a restart', () => {
   it('embedded (PGlite)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'objectos-audit-crash-'));
@@ -81,7 +84,7 @@ describe('audit events survive kill -9: exactly N + N after a restart', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  });
+  }, PROCESS_TEST_MS);
 
   it.skipIf(!services.postgres)('PostgreSQL', async () => {
     const db: TestDatabase = await createTestDatabase();
@@ -92,5 +95,5 @@ describe('audit events survive kill -9: exactly N + N after a restart', () => {
       await db.drop();
       await rm(dir, { recursive: true, force: true });
     }
-  });
+  }, PROCESS_TEST_MS);
 });
