@@ -9,7 +9,7 @@ import { auditEvent, ensureEventTables, nameUuid, recordAuditEvents, type AuditE
 import { loadMetadata, type MetadataModel } from '@objectos/metadata';
 import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } from '@objectos/observability';
 import { AUDIT_EVENTS_ENDPOINT, AUDIT_EXPORT_ENDPOINT, audienceKey, createMemoryReplayStore, principalOf, usePrincipalGuard, verifyRequest, type Principal, type ReplayStore } from '@objectos/principal';
-import { compile, guardEntityTypes, scalarResolvers, trackedObjects, type CompiledSchema } from '@objectos/schema';
+import { accessFor, compile, guardEntityTypes, scalarResolvers, trackedObjects, type Access, type CompiledSchema } from '@objectos/schema';
 import { auditScope } from './audit-access.ts';
 import { createAuditCapture, type AuditCapture } from './capture.ts';
 import { exportEvents, exportWhere } from './export.ts';
@@ -46,6 +46,8 @@ export interface AuditContext {
   requestId: string | null;
   /** Record access of this request, batched per object (field history). */
   readable: (object: string, id: string) => Promise<boolean>;
+  /** The principal's access, computed once per request (not once per record of a list). */
+  access: () => Access;
 }
 
 export interface AuditSubgraph {
@@ -155,7 +157,7 @@ export async function createAuditSubgraph(options: AuditSubgraphOptions): Promis
     const entityResolvers = Object.fromEntries(trackedObjects(compiled.plan).map((p) => [p.typeName, {
       __resolveReference: (ref: { id: string }) => ({ __typename: p.typeName, id: ref.id }),
       history: async (parent: { id: string }, args: { first?: number | null; after?: string | null }, ctx: AuditContext) =>
-        recordHistory(database.db, compiled, ctx.principal, p.object.name, parent.id, await ctx.readable(p.object.name, parent.id), args),
+        recordHistory(database.db, compiled, ctx.principal, ctx.access(), p.object.name, parent.id, await ctx.readable(p.object.name, parent.id), args),
     }]));
     const resolvers = {
       ...scalarResolvers,
@@ -178,7 +180,11 @@ export async function createAuditSubgraph(options: AuditSubgraphOptions): Promis
       plugins: [usePrincipalGuard({ key, audience: 'audit', replay }), useCorrelatedErrors({ logger })],
       context: ({ request }) => {
         const principal = principalOf(request);
-        return { principal, requestId: request.headers.get(REQUEST_ID_HEADER), readable: batchedReadable(readableIds, principal) };
+        let access: Access | undefined;
+        return {
+          principal, requestId: request.headers.get(REQUEST_ID_HEADER), readable: batchedReadable(readableIds, principal),
+          access: () => (access ??= accessFor(compiled.plan, compiled.security, principal)),
+        };
       },
     });
 

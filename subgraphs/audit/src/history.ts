@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { queryRows, type Db } from '@objectos/db';
 import type { Principal } from '@objectos/principal';
-import { accessFor, trackedColumns, type CompiledSchema } from '@objectos/schema';
+import { trackedColumns, type Access, type CompiledSchema } from '@objectos/schema';
 import { auditError } from './audit-access.ts';
 import { MAX_PAGE } from './query.ts';
 
@@ -18,7 +18,7 @@ const cursorOf = (r: HistoryRow) => Buffer.from(`h|${new Date(r.occurred_at).toI
  * shown, and not counted.
  */
 export async function recordHistory(
-  db: Db, compiled: CompiledSchema, principal: Principal, object: string, recordId: string, readable: boolean,
+  db: Db, compiled: CompiledSchema, principal: Principal, access: Access, object: string, recordId: string, readable: boolean,
   args: { first?: number | null; after?: string | null },
 ) {
   const first = args.first ?? 20;
@@ -31,7 +31,7 @@ export async function recordHistory(
   }
   const p = compiled.plan.objects[object];
   if (!p || !readable || principal.organizationId === null) return EMPTY;
-  const o = accessFor(compiled.plan, compiled.security, principal).objects[object];
+  const o = access.objects[object];
   if (!o?.read) return EMPTY;
   const visible = trackedColumns(p).filter((c) => o.fields[c.field!.name]?.readable ?? true).map((c) => c.graphqlName);
   if (visible.length === 0) return EMPTY;
