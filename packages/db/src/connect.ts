@@ -26,6 +26,8 @@ export interface DatabaseOptions {
 export interface Database {
   db: Db;
   engine: 'pglite' | 'postgres';
+  /** The embedded engine itself, for libraries that need its client (pg-boss); absent on PostgreSQL. */
+  pglite?: PGlite;
   /**
    * Runs one statement given as text and parameters, past drizzle (no query building, no row
    * mapping). On PostgreSQL a `name` makes it a prepared statement, parsed and planned once per
@@ -58,6 +60,7 @@ export async function connectDatabase(options: DatabaseOptions = {}): Promise<Da
     return {
       db,
       engine: 'pglite',
+      pglite: client,
       async run<T>(text: string, params: unknown[]): Promise<T[]> {
         options.onQuery?.(text, params);
         return (await client.query<T>(text, params)).rows;
