@@ -5,7 +5,7 @@ export { FIELD_TYPES, SNAKE_CASE, type FieldDefinition, type FieldType } from '.
 export { API_METHODS, SHARING_MODELS, type ApiMethod, type IndexDefinition, type ValidationDefinition } from './object-schema.ts';
 export {
   RESERVED_FIELD_NAMES, RESERVED_OBJECT_NAMES, isRelation,
-  type FieldModel, type MetadataModel, type ObjectModel,
+  type FieldModel, type JobModel, type MetadataModel, type ObjectModel, type TemplateModel,
 } from './model.ts';
 export { humanize } from './humanize.ts';
 export {
@@ -21,3 +21,5 @@ export {
   SYSTEM_CONDITION_FIELDS, USER_VARIABLES, normaliseVariables, parseFilterCondition, parseSqlCondition,
   type CompareOp, type Condition, type Operand, type UserVariable,
 } from './condition.ts';
+export { JobSchema, JobScheduleSchema, type JobDefinition, type JobSchedule } from './job-schema.ts';
+export { TemplateLocaleSchema, TemplateSchema, type TemplateDefinition, type TemplateLocale } from './template-schema.ts';

@@ -1,6 +1,8 @@
 import type { FieldDefinition } from './field-schema.ts';
 import type { PolicyDefinition } from './policy-schema.ts';
 import type { AuditConfig } from './audit-schema.ts';
+import type { JobDefinition } from './job-schema.ts';
+import type { TemplateDefinition } from './template-schema.ts';
 import type { SecurityModel } from './check-security.ts';
 import type { IndexDefinition, ObjectDefinition, ValidationDefinition } from './object-schema.ts';
 
@@ -35,7 +37,16 @@ export interface MetadataModel {
   defaultPolicy: PolicyDefinition;
   /** The `*.audit.yaml` configuration, or the spec's defaults (every event type) when there is none. */
   audit: AuditConfig;
+  /** Scheduled jobs (`*.job.yaml`, spec Job). */
+  jobs: JobModel[];
+  /** Notification templates (`*.template.yaml`); their handlebars is checked by the notifications module. */
+  templates: TemplateModel[];
 }
+
+export type TemplateModel = TemplateDefinition & { source: string };
+
+/** A job definition with where it was declared, so a runtime check (an unknown handler) can point at it. */
+export type JobModel = JobDefinition & { source: string; handlerAt: { line: number; column: number } };
 
 /** Field names every object gets from the runtime; declaring one is an error. */
 export const RESERVED_FIELD_NAMES: readonly string[] = [

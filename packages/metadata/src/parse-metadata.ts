@@ -12,6 +12,8 @@ import { DEFAULT_POLICY, PolicySchema, type PolicyDefinition } from './policy-sc
 import { AuditConfigSchema, DEFAULT_AUDIT_CONFIG, type AuditConfig } from './audit-schema.ts';
 import { checkModel } from './check-model.ts';
 import { checkSecurity, type SecurityEntries } from './check-security.ts';
+import { JobSchema, type JobDefinition } from './job-schema.ts';
+import { TemplateSchema, type TemplateDefinition } from './template-schema.ts';
 import { GroupSchema, PermissionSetSchema, RlsPolicySchema, RoleSchema, SharingRuleSchema } from './security-schema.ts';
 
 export interface MetadataSource {
@@ -32,6 +34,10 @@ export const OBJECT_FILE = /\.object\.ya?ml$/;
 export const POLICY_FILE = /\.policy\.ya?ml$/;
 /** The audit configuration (spec AuditConfig), at most one file. */
 export const AUDIT_FILE = /\.audit\.ya?ml$/;
+/** Spec `Job` definitions: scheduled handlers. */
+export const JOB_FILE = /\.job\.ya?ml$/;
+/** Notification templates (handlebars, per locale). */
+export const TEMPLATE_FILE = /\.template\.ya?ml$/;
 
 /** Security metadata files, one definition each (spec Role, group, PermissionSet, SharingRule, RLS policy). */
 const SECURITY_FILES = {
@@ -46,7 +52,7 @@ const securityKindOf = (file: string): SecurityKind | undefined =>
   (Object.keys(SECURITY_FILES) as SecurityKind[]).find((k) => SECURITY_FILES[k].pattern.test(file));
 
 /** Every file name the loader reads. */
-export const METADATA_FILE = new RegExp([OBJECT_FILE, POLICY_FILE, AUDIT_FILE, ...Object.values(SECURITY_FILES).map((f) => f.pattern)].map((r) => r.source).join('|'));
+export const METADATA_FILE = new RegExp([OBJECT_FILE, POLICY_FILE, AUDIT_FILE, JOB_FILE, TEMPLATE_FILE, ...Object.values(SECURITY_FILES).map((f) => f.pattern)].map((r) => r.source).join('|'));
 
 /** Reports a problem at a path inside one parsed file. */
 export type Report = (path: readonly PathKey[], message: string, key?: string) => void;
@@ -60,6 +66,8 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
   const parsed: ParsedFile[] = [];
   const policies: Parsed<PolicyDefinition>[] = [];
   const audits: Parsed<AuditConfig>[] = [];
+  const jobs: Parsed<JobDefinition>[] = [];
+  const templates: Parsed<TemplateDefinition>[] = [];
   const security: { [K in SecurityKind]: Parsed<z.output<(typeof SECURITY_FILES)[K]['schema']>>[] } = {
     roles: [], groups: [], permissionSets: [], sharingRules: [], rlsPolicies: [],
   };
@@ -72,6 +80,12 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
     } else if (AUDIT_FILE.test(source.file)) {
       const file = parseFile(source, AuditConfigSchema, 'an audit file must be a YAML mapping with name (and eventTypes, retentionPolicy…)', issues);
       if (file) audits.push(file);
+    } else if (JOB_FILE.test(source.file)) {
+      const file = parseFile(source, JobSchema, 'a job file must be a YAML mapping with name, schedule and handler', issues);
+      if (file) jobs.push(file);
+    } else if (TEMPLATE_FILE.test(source.file)) {
+      const file = parseFile(source, TemplateSchema, 'a template file must be a YAML mapping with name, topic and locales', issues);
+      if (file) templates.push(file);
     } else if (POLICY_FILE.test(source.file)) {
       const file = parseFile(source, PolicySchema, 'a policy file must be a YAML mapping with name, password and session', issues);
       if (file) policies.push(file);
@@ -84,6 +98,8 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
   if (issues.length === 0) {
     checkModel(parsed.map((p) => ({ object: p.value, report: reporterFor(p, issues) })));
     checkPolicies(policies, issues);
+    checkUniqueNames(jobs, 'job', issues);
+    checkUniqueNames(templates, 'template', issues);
     for (const extra of audits.slice(1)) reporterFor(extra, issues)(['name'], `only one audit configuration is allowed; ${audits[0]!.source.file} already declares one`);
     const entries = Object.fromEntries(
       Object.entries(security).map(([k, list]) => [k, (list as Parsed<unknown>[]).map((p) => ({ value: p.value, report: reporterFor(p, issues) }))]),
@@ -93,7 +109,9 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
   if (issues.length > 0 || !securityModel) throw new MetadataError(issues);
   const model = buildModel(parsed);
   const policyList = policies.map((p) => p.value);
-  return { ...model, security: securityModel, policies: policyList, defaultPolicy: policyList.find((p) => p.isDefault) ?? DEFAULT_POLICY, audit: audits[0]?.value ?? DEFAULT_AUDIT_CONFIG };
+  return { ...model, security: securityModel, policies: policyList, defaultPolicy: policyList.find((p) => p.isDefault) ?? DEFAULT_POLICY, audit: audits[0]?.value ?? DEFAULT_AUDIT_CONFIG,
+    jobs: jobs.map((j) => ({ ...j.value, source: j.source.file, handlerAt: locate(j.doc, j.lc, ['handler']) })),
+    templates: templates.map((t) => ({ ...t.value, source: t.source.file })) };
 }
 
 function checkPolicies(policies: Parsed<PolicyDefinition>[], issues: MetadataIssue[]): void {
@@ -108,6 +126,15 @@ function checkPolicies(policies: Parsed<PolicyDefinition>[], issues: MetadataIss
       if (defaultIn) report(['isDefault'], `only one policy can be the default; ${defaultIn} already is`);
       defaultIn ??= p.source.file;
     }
+  }
+}
+
+function checkUniqueNames(files: Parsed<{ name: string }>[], what: string, issues: MetadataIssue[]): void {
+  const seen = new Map<string, string>();
+  for (const f of files) {
+    const other = seen.get(f.value.name);
+    if (other) reporterFor(f, issues)(['name'], `${what} "${f.value.name}" is already declared in ${other}`);
+    else seen.set(f.value.name, f.source.file);
   }
 }
 
@@ -152,7 +179,7 @@ function toIssue(file: string, doc: Document, lc: LineCounter, issue: z.core.$Zo
     message =
       value === undefined
         ? `missing "${issue.discriminator}" (one of ${options})`
-        : `unknown ${path.includes('fields') ? 'field' : 'validation'} ${issue.discriminator} "${String(value)}" (expected one of ${options})`;
+        : `unknown ${path.includes('fields') ? 'field' : path.includes('schedule') ? 'schedule' : 'validation'} ${issue.discriminator} "${String(value)}" (expected one of ${options})`;
   }
   const pos = locate(doc, lc, path, key);
   return { file, ...pos, path: [...path, ...(key ? [key] : [])].join('.'), message };
