@@ -42,8 +42,10 @@ export async function connectDatabase(options: DatabaseOptions = {}): Promise<Da
   const logger: Logger | undefined = options.onQuery ? { logQuery: (q, p) => options.onQuery!(q, p) } : undefined;
   if (options.databaseUrl) {
     const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 10, statement_timeout: options.statementTimeoutMs ?? 5_000 });
-    // An idle client losing its server connection must not crash the process.
+    // A client losing its server connection (a PostgreSQL restart) must not crash the process: idle
+    // clients report on the pool, checked-out ones on themselves; the query in flight still fails.
     pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     await pool.query('select 1');
     const db = drizzlePg({ client: pool, ...(logger ? { logger } : {}) }) as unknown as Db;
     const run = async <T>(text: string, params: unknown[], name?: string): Promise<T[]> => {
