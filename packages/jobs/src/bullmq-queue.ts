@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Queue, Worker, type Job, type JobType } from 'bullmq';
 import { Redis } from 'ioredis';
 import { checkQueueName, prepare, runAttempt, settingsOf, type QueueSettings, type StoredJob } from './common.ts';
@@ -35,6 +36,8 @@ export function createBullQueue(options: BullQueueOptions): JobQueue {
   const handlers = new Map<string, { handler: JobHandler; settings: QueueSettings }>();
   const known = new Map<string, QueueSettings>();
   const stopping = new AbortController();
+  // One listener per running attempt: many at once, by design.
+  setMaxListeners(0, stopping.signal);
   const cancelledKey = (queue: string) => `${prefix}:${queue}:objectos:cancelled`;
   let started = false;
 
@@ -121,19 +124,28 @@ export function createBullQueue(options: BullQueueOptions): JobQueue {
     async enqueue(name: string, data: unknown, o: EnqueueOptions) {
       const job = prepare(name, data, o, known);
       const q = queueOf(name);
-      // BullMQ answers a duplicate id with the id itself, so whether this call created the job is asked first
-      // (the job itself is never doubled: BullMQ's add is atomic per id).
-      const [[, exists], [, wasCancelled]] = (await connection.multi().exists(`${prefix}:${name}:${job.id}`).hexists(cancelledKey(name), job.id).exec()) as [[null, number], [null, number]];
-      if (exists || wasCancelled) return { id: job.id, created: false };
-      await q.add(name, { ...job.stored, to: job.timeoutMs } satisfies BullStored, {
-        jobId: job.id,
-        priority: PRIORITY[job.priority],
-        ...(job.runAt ? { delay: Math.max(0, job.runAt.getTime() - Date.now()) } : {}),
-        attempts: job.attempts,
-        backoff: { type: 'exponential', delay: job.backoffMs, jitter: 0.5 },
-        removeOnComplete: { age: KEEP_SECONDS },
-        removeOnFail: { age: KEEP_SECONDS * 4 },
-      });
+      // BullMQ answers a duplicate id with the id itself, so this call claims the id first (atomically, in
+      // one round trip with the checks): of several enqueuers of one key, one is told `created`. The job
+      // itself is never doubled either way (BullMQ's add is atomic per id).
+      const claim = `${prefix}:${name}:objectos:claim:${job.id}`;
+      const [[, claimed], [, exists], [, wasCancelled]] = (await connection.multi().set(claim, '1', 'PX', 3_600_000, 'NX').exists(`${prefix}:${name}:${job.id}`)
+        .hexists(cancelledKey(name), job.id).exec()) as [[null, 'OK' | null], [null, number], [null, number]];
+      if (claimed !== 'OK' || exists || wasCancelled) return { id: job.id, created: false };
+      try {
+        await q.add(name, { ...job.stored, to: job.timeoutMs } satisfies BullStored, {
+          jobId: job.id,
+          priority: PRIORITY[job.priority],
+          ...(job.runAt ? { delay: Math.max(0, job.runAt.getTime() - Date.now()) } : {}),
+          attempts: job.attempts,
+          backoff: { type: 'exponential', delay: job.backoffMs, jitter: 0.5 },
+          removeOnComplete: { age: KEEP_SECONDS },
+          removeOnFail: { age: KEEP_SECONDS * 4 },
+        });
+      } catch (e) {
+        // Not added: the key stays free, so a retried enqueue adds it.
+        await connection.del(claim).catch(() => {});
+        throw e;
+      }
       return { id: job.id, created: true };
     },
     async start({ work = true } = {}) {

@@ -10,6 +10,8 @@ export interface JobQueueConfig {
   database: Database;
   /** PostgreSQL connection string, for pg-boss's own pool when the database is PostgreSQL. */
   databaseUrl?: string;
+  /** BullMQ key prefix. @default objectos */
+  prefix?: string;
   /** Worker hold on a job (BullMQ) / poll interval (pg-boss), for tests that kill workers. */
   lockMs?: number;
   pollMs?: number;
@@ -19,7 +21,7 @@ export interface JobQueueConfig {
 /** The queue a process uses: BullMQ when Redis is configured, else pg-boss on the process's database. */
 export async function createJobQueue(config: JobQueueConfig): Promise<JobQueue> {
   const common = config.onError ? { onError: config.onError } : {};
-  if (config.redisUrl) return createBullQueue({ redisUrl: config.redisUrl, ...(config.lockMs ? { lockMs: config.lockMs } : {}), ...common });
+  if (config.redisUrl) return createBullQueue({ redisUrl: config.redisUrl, ...(config.prefix ? { prefix: config.prefix } : {}), ...(config.lockMs ? { lockMs: config.lockMs } : {}), ...common });
   if (config.database.engine === 'pglite') return createPgQueue({ pglite: config.database.pglite!, ...(config.pollMs ? { pollMs: config.pollMs } : {}), ...common });
   if (!config.databaseUrl) throw new Error('a PostgreSQL job queue needs the database URL');
   return createPgQueue({ databaseUrl: config.databaseUrl, ...(config.pollMs ? { pollMs: config.pollMs } : {}), ...common });

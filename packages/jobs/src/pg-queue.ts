@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { PGlite } from '@electric-sql/pglite';
 import { PgBoss, type Db as IDatabase, type Job } from 'pg-boss';
 import { checkQueueName, errorText, prepare, runAttempt, settingsOf, type QueueSettings, type StoredJob } from './common.ts';
@@ -69,6 +70,8 @@ export async function createPgQueue(options: PgQueueOptions): Promise<JobQueue> 
   const known = new Map<string, QueueSettings>();
   const pollMs = options.pollMs ?? 250;
   const stopping = new AbortController();
+  // One listener per running attempt and idle loop: many, by design.
+  setMaxListeners(0, stopping.signal);
   const wakers = new Map<string, () => void>();
   const loops: Promise<void>[] = [];
   const running = new Set<Promise<void>>();
@@ -144,6 +147,7 @@ export async function createPgQueue(options: PgQueueOptions): Promise<JobQueue> 
           function done() {
             clearTimeout(t);
             wakers.delete(queue);
+            stopping.signal.removeEventListener('abort', done);
             resolve();
           }
           wakers.set(queue, done);
@@ -182,7 +186,8 @@ export async function createPgQueue(options: PgQueueOptions): Promise<JobQueue> 
       if (started) return;
       started = true;
       await boss.start();
-      await sql('create schema if not exists jobs; create table if not exists jobs.queue_state (queue text primary key, paused boolean not null default false)');
+      // Under a lock: replicas starting together would otherwise race on the catalog.
+      await sql('do $$ begin perform pg_advisory_xact_lock(7734017); create schema if not exists jobs; create table if not exists jobs.queue_state (queue text primary key, paused boolean not null default false); end $$');
       for (const [name, s] of known) await boss.createQueue(name, { retryLimit: s.attempts - 1, retryDelay: Math.ceil(s.backoffMs / 1000), retryBackoff: s.backoffMs > 0, expireInSeconds: Math.ceil(s.timeoutMs / 1000) + EXPIRY_GRACE_S, deleteAfterSeconds: KEEP_SECONDS });
       if (embedded) {
         // One process owns a PGlite folder, so a job active at start lost its worker when the last process died.
