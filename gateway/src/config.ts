@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { originsOf } from '@objectos/identity-subgraph/origin-rule';
+import { deliveryConfigFromEnv, type DeliveryConfig } from '@objectos/automation-subgraph';
 
 /** Runtime configuration, from the environment (and `--empty`); every setting has a safe default. */
 export interface ObjectOSConfig {
@@ -62,6 +63,12 @@ export interface ObjectOSConfig {
   impersonationMinutes: number;
   /** How long a resolved session or API key is reused, in ms (revocations evict at once). */
   authCacheMs: number;
+  /** SMTP, webhook, push and SMS settings (SMTP_URL, OBJECTOS_MAIL_FROM, OBJECTOS_WEBHOOK_*, OBJECTOS_VAPID_*, OBJECTOS_SMS_*). */
+  delivery: DeliveryConfig;
+  /** BullMQ key prefix (OBJECTOS_JOBS_PREFIX), so deployments sharing a Redis keep their queues apart. */
+  jobsPrefix: string | undefined;
+  /** Deliver notifications and fire schedules in this process (embedded); false when worker processes do (OBJECTOS_JOBS=off). */
+  runJobs: boolean;
   production: boolean;
 }
 
@@ -122,6 +129,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     operators: list(env['OBJECTOS_OPERATORS']).map((e) => e.toLowerCase()),
     impersonationMinutes: minutesOf(env, 'OBJECTOS_IMPERSONATION_MINUTES', 15),
     authCacheMs: env['OBJECTOS_AUTH_CACHE_MS'] === '0' ? 0 : positive(env, 'OBJECTOS_AUTH_CACHE_MS', 5_000),
+    delivery: deliveryConfigFromEnv(env),
+    jobsPrefix: env['OBJECTOS_JOBS_PREFIX'] || undefined,
+    runJobs: oneOf(env, 'OBJECTOS_JOBS', ['on', 'off'] as const, 'on') === 'on',
     production,
   };
 }

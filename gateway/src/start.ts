@@ -6,6 +6,7 @@ import { createIdentitySubgraph, securityNamesOf, type IdentitySubgraph } from '
 import { loadMetadata } from '@objectos/metadata';
 import { compile } from '@objectos/schema';
 import { createAuditSubgraph, type AuditSubgraph } from '@objectos/audit-subgraph';
+import { createAutomationSubgraph, createJobRuntime, type AutomationSubgraph, type JobRuntime } from '@objectos/automation-subgraph';
 import { remotePrincipalResolver } from '@objectos/principal';
 import type { ObjectOSConfig } from './config.ts';
 import { createGateway, type Gateway, type SubgraphSource } from './create-gateway.ts';
@@ -20,6 +21,9 @@ export interface RunningObjectOS {
   data: DataSubgraph | null;
   identity: IdentitySubgraph | null;
   audit: AuditSubgraph | null;
+  automation: AutomationSubgraph | null;
+  /** The queue, notifications and schedules of this process (embedded mode). */
+  jobs: JobRuntime | null;
   server: Server;
   /** graphql-ws on the same endpoint. */
   realtime: Realtime;
@@ -44,7 +48,10 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
   let identity: IdentitySubgraph | null = null;
   let data: DataSubgraph | null = null;
   let audit: AuditSubgraph | null = null;
+  let jobs: JobRuntime | null = null;
+  let automation: AutomationSubgraph | null = null;
   const cleanup = async () => {
+    await jobs?.stop();
     await audit?.dispose();
     await data?.dispose();
     await identity?.dispose();
@@ -60,8 +67,16 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
         ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir }),
         statementTimeoutMs: config.statementTimeoutMs,
       });
+    // The queue and notifications of the in-process subgraphs (identity's mail goes through it).
+    if (embedded)
+      jobs = await createJobRuntime({
+        model, database: database!, secret, work: config.runJobs, delivery: config.delivery,
+        ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
+        ...(config.jobsPrefix ? { prefix: config.jobsPrefix } : {}),
+      });
     if (!config.remoteSubgraphs['identity'])
       identity = await createIdentitySubgraph({
+        ...(jobs ? { notifier: jobs.notifier } : {}),
         database: database!,
         secret,
         baseURL: config.publicUrl,
@@ -86,7 +101,10 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
     // The audit trail with the other in-process subgraphs; remote when OBJECTOS_SUBGRAPHS names an `audit`.
     if (embedded && !config.remoteSubgraphs['audit'])
       audit = await createAuditSubgraph({ database: database!, secret, metadata: compiled, bus, changeFeed });
+    // The job monitor and notifications (this process delivers and fires schedules unless OBJECTOS_JOBS=off).
+    if (jobs && !config.remoteSubgraphs['automation']) automation = createAutomationSubgraph({ secret, database: database!, compiled, runtime: jobs });
     const subgraphs: SubgraphSource[] = Object.entries(config.remoteSubgraphs).map(([name, url]) => ({ name, url }));
+    if (automation) subgraphs.unshift({ name: 'automation', url: 'http://automation.objectos.internal/graphql', sdl: automation.sdl, fetch: automation.fetch });
     if (audit) subgraphs.unshift({ name: 'audit', url: 'http://audit.objectos.internal/graphql', sdl: audit.sdl, fetch: audit.fetch });
     if (data) subgraphs.unshift({ name: 'data', url: 'http://data.objectos.internal/graphql', sdl: data.sdl, fetch: data.fetch, ...(data.readCompiled ? { readCompiled: data.readCompiled } : {}) });
     if (identity) subgraphs.unshift({ name: 'identity', url: 'http://identity.objectos.internal/graphql', sdl: identity.sdl, fetch: identity.fetch });
@@ -113,6 +131,8 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
       data,
       identity,
       audit,
+      automation,
+      jobs,
       server: serving.server,
       realtime: serving.realtime,
       async stop() {

@@ -18,19 +18,31 @@ describe('docker-compose.yml', () => {
     expect(() => config(without)).toThrow(/set OBJECTOS_SECRET/);
   });
 
-  it('describes PostgreSQL, Redis, the identity, data and audit subgraphs and the gateway, wired the way the code reads its configuration', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['audit', 'data', 'gateway', 'identity', 'postgres', 'redis']);
+  it('describes PostgreSQL, Redis, the identity, data, audit and automation subgraphs, the worker and the gateway, wired the way the code reads its configuration', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['audit', 'automation', 'data', 'gateway', 'identity', 'postgres', 'redis', 'worker']);
     // As docker-compose substitutes `${VAR:-default}` with nothing set: the default.
     const substituted = Object.fromEntries(Object.entries(compose.services['gateway']!.environment!).map(([k, v]) => [k, String(v).replace(/\$\{\w+:-([^}]*)\}/g, '$1')]));
     const gw = readConfig(substituted, []);
-    expect(gw.remoteSubgraphs).toEqual({ identity: 'http://identity:4002/graphql', data: 'http://data:4001/graphql', audit: 'http://audit:4003/graphql' });
-    for (const name of ['gateway', 'identity', 'data', 'audit']) expect(compose.services[name]!.environment!['OBJECTOS_SECRET'], name).toMatch(/OBJECTOS_SECRET/);
+    expect(gw.remoteSubgraphs).toEqual({ identity: 'http://identity:4002/graphql', data: 'http://data:4001/graphql', audit: 'http://audit:4003/graphql', automation: 'http://automation:4004/graphql' });
+    for (const name of ['gateway', 'identity', 'data', 'audit', 'automation', 'worker']) expect(compose.services[name]!.environment!['OBJECTOS_SECRET'], name).toMatch(/OBJECTOS_SECRET/);
     expect(compose.services['identity']!.environment!['DATABASE_URL']).toBe(compose.services['data']!.environment!['DATABASE_URL']);
     // The audit subgraph reads the queue the data and identity subgraphs write, in the same database.
     expect(compose.services['audit']!.environment!['DATABASE_URL']).toBe(compose.services['data']!.environment!['DATABASE_URL']);
     expect(compose.services['audit']!.environment!['REDIS_URL']).toBe(compose.services['gateway']!.environment!['REDIS_URL']);
     // Change events travel between data replicas (and auth events between gateways) over the same Redis.
     expect(compose.services['data']!.environment!['REDIS_URL']).toBe(compose.services['gateway']!.environment!['REDIS_URL']);
+    // Jobs: identity and the automation API queue, the worker works, all on one Redis under one prefix, effects in one database.
+    const env = (n: string) => compose.services[n]!.environment!;
+    for (const name of ['identity', 'automation', 'worker']) {
+      expect(env(name)['OBJECTOS_JOBS_PREFIX'], name).toBe('objectos');
+      expect(env(name)['REDIS_URL'], name).toBe(env('gateway')['REDIS_URL']);
+      expect(env(name)['DATABASE_URL'], name).toBe(env('data')['DATABASE_URL']);
+    }
+    const services = compose.services as Record<string, { command?: string[]; healthcheck?: { test: string[] } }>;
+    expect(services['worker']!.command).toContain('subgraphs/automation/src/worker.ts');
+    expect(services['worker']!.healthcheck!.test.join(' ')).toContain(`127.0.0.1:${env('worker')['PORT']}/health`);
+    // An acknowledged job survives a Redis restart: AOF on, nothing evicted.
+    expect(services['redis']!.command).toEqual(expect.arrayContaining(['--appendonly', 'yes', '--maxmemory-policy', 'noeviction']));
     expect(gw).toMatchObject({ host: '0.0.0.0', port: 4000, graphiql: false, introspection: false, redisUrl: 'redis://redis:6379', rateLimitPerMinute: 600 });
     expect(compose.services['data']!.environment!['DATABASE_URL']).toMatch(/^postgres:\/\/objectos:objectos@postgres:5432\/objectos$/);
   });

@@ -204,8 +204,8 @@ describe.each(engines())('identity, sessions and the tenant wall on $name', (eng
     const invitationId = ((await invited.json()) as { id: string }).id;
     const pat = await s.user('pat@example.com');
     expect(codeOf(await s.q(pat.headers, ACCOUNTS))).toBe('FORBIDDEN');
-    // Only a verified address may accept (better-auth's default). There is no mailer yet, so the
-    // verification link's effect is applied directly.
+    // Only a verified address may accept (better-auth's default). This stack has no mail queue, so the
+    // verification link's effect is applied directly (jobs-notifications.test follows the real mails).
     const unverified = await s.auth('/organization/accept-invitation', { invitationId }, pat.headers);
     expect(unverified.status).toBe(403);
     expect(await unverified.json()).toMatchObject({ code: 'EMAIL_VERIFICATION_REQUIRED_BEFORE_ACCEPTING_OR_REJECTING_INVITATION' });

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, freePort, gql, gqlOk, REPO_ROOT, services, signIn, spawnTs, TEST_SECRET, withHeaders, type Spawned, type TestDatabase } from '@objectos/testkit';
+import { createTestDatabase, freePort, gql, gqlOk, REPO_ROOT, services, signIn, spawnTs, startMailCatcher, TEST_SECRET, withHeaders, type Spawned, type TestDatabase } from '@objectos/testkit';
 import { loadMetadata } from '@objectos/metadata';
 import { compile, composeSupergraph, IDENTITY_SDL } from '@objectos/schema';
 import { BILLING_SDL, billingResolvers, CONFLICTING_SDL, startExternalSubgraph } from './external-subgraph.ts';
@@ -164,8 +164,9 @@ describe.skipIf(!services.postgres)('services topology: data subgraph and gatewa
   });
   afterAll(() => db?.drop());
 
-  it('serves identity, data and audit over HTTP behind a separate gateway process, each refusing unsigned calls', async () => {
-    const [idPort, dataPort, auditPort, gwPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  it('serves identity, data, audit and automation over HTTP behind a separate gateway process, each refusing unsigned calls; a worker process delivers the mail', async () => {
+    const [idPort, dataPort, auditPort, gwPort, autoPort, workerPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    const mail = await startMailCatcher();
     const secret = { OBJECTOS_SECRET: TEST_SECRET };
     const identity = spawn('subgraphs/identity/src/main.ts', { ...secret, PORT: String(idPort), DATABASE_URL: db.url, OBJECTOS_SEED: 'true', OBJECTOS_PUBLIC_URL: `http://127.0.0.1:${gwPort}` });
     const [, email, password, org] = await identity.waitFor(/demo admin: (\S+) \/ (\S+) \(organization (\S+)\)/, 60_000);
@@ -174,10 +175,15 @@ describe.skipIf(!services.postgres)('services topology: data subgraph and gatewa
     await data.waitFor(/data subgraph listening on (http:\/\/\S+)/, 60_000);
     const audit = spawn('subgraphs/audit/src/main.ts', { ...secret, PORT: String(auditPort), DATABASE_URL: db.url });
     await audit.waitFor(/audit subgraph listening on/, 60_000);
+    // Jobs on PostgreSQL (pg-boss; this topology has no Redis): the API process monitors, the worker delivers.
+    const automation = spawn('subgraphs/automation/src/main.ts', { ...secret, PORT: String(autoPort), DATABASE_URL: db.url });
+    const worker = spawn('subgraphs/automation/src/worker.ts', { ...secret, PORT: String(workerPort), DATABASE_URL: db.url, SMTP_URL: mail.url });
+    await Promise.all([automation.waitFor(/automation subgraph listening on/, 60_000), worker.waitFor(/worker running pg-boss/, 60_000)]);
+    expect((await fetch(`http://127.0.0.1:${workerPort}/health`)).status).toBe(200);
     // Around the gateway, every subgraph answers 401.
-    for (const url of [`http://127.0.0.1:${dataPort}/graphql`, `http://127.0.0.1:${idPort}/graphql`, `http://127.0.0.1:${idPort}/api/auth/get-session`, `http://127.0.0.1:${auditPort}/graphql`])
+    for (const url of [`http://127.0.0.1:${dataPort}/graphql`, `http://127.0.0.1:${idPort}/graphql`, `http://127.0.0.1:${idPort}/api/auth/get-session`, `http://127.0.0.1:${auditPort}/graphql`, `http://127.0.0.1:${autoPort}/graphql`])
       expect((await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ _service { sdl } }"}' })).status).toBe(401);
-    const gateway = spawn(MAIN, { ...secret, PORT: String(gwPort), OBJECTOS_SUBGRAPHS: `identity=http://127.0.0.1:${idPort}/graphql,data=http://127.0.0.1:${dataPort}/graphql,audit=http://127.0.0.1:${auditPort}/graphql` });
+    const gateway = spawn(MAIN, { ...secret, PORT: String(gwPort), OBJECTOS_SUBGRAPHS: `identity=http://127.0.0.1:${idPort}/graphql,data=http://127.0.0.1:${dataPort}/graphql,audit=http://127.0.0.1:${auditPort}/graphql,automation=http://127.0.0.1:${autoPort}/graphql` });
     await gateway.waitFor(ENDPOINT, 60_000);
     const token = await signIn(`http://127.0.0.1:${gwPort}/graphql`, email!, password!);
     const endpoint = withHeaders(`http://127.0.0.1:${gwPort}/graphql`, { authorization: `Bearer ${token}` });
@@ -212,11 +218,24 @@ describe.skipIf(!services.postgres)('services topology: data subgraph and gatewa
     }
     expect(found.auditEvents.edges.map((e) => e.node.eventType)).toEqual(['data.create']);
     expect((await gqlOk<{ auditEvents: { totalCount: number } }>(endpoint, '{ auditEvents(where: { eventType: ["auth.login"] }) { totalCount } }')).auditEvents.totalCount).toBeGreaterThan(0);
+    // Mail queued by the identity process, delivered by the worker process; the run seen through the gateway.
+    const invited = await fetch(`http://127.0.0.1:${gwPort}/api/auth/organization/invite-member`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ email: 'newcomer@example.com', role: 'member' }),
+    });
+    expect(invited.status).toBe(200);
+    const invitation = await mail.waitFor('newcomer@example.com', /invited you to/, 30_000);
+    expect(invitation.text).toMatch(/invitation [0-9a-f-]{36}/);
+    const runs = await gqlOk<{ jobRuns: { key: string; status: string }[] }>(endpoint, '{ jobRuns(queue: "notify.email") { key status } }');
+    expect(runs.jobRuns).toContainEqual({ key: expect.stringMatching(/^invitation:/), status: 'COMPLETED' });
     await plain.kill();
     await rm(dir, { recursive: true, force: true });
     await gateway.kill();
+    await worker.kill();
+    await automation.kill();
+    await mail.close();
     await audit.kill();
     await data.kill();
     await identity.kill();
-  });
+    // Seven processes start one after another: minutes on a loaded CI machine.
+  }, 300_000);
 });

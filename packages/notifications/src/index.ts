@@ -16,3 +16,9 @@ export { ensureNotificationTables, type SqlClient } from './store.ts';
 export { addInbox, listInbox, markRead, type InboxItem, type InboxPage } from './inbox.ts';
 export { getPreferences, isAllowed, setPreference, topicPatterns, type Preference } from './preferences.ts';
 export { deletePushSubscription, listPushSubscriptions, savePushSubscription, type StoredPushSubscription } from './push-subscriptions.ts';
+export {
+  createNotifier, declareNotifyQueues, DELIVERY_RETRY, NOTIFY_QUEUES,
+  type EmailJob, type InAppJob, type Notifier, type NotifierOptions, type NotifyRequest, type PushJob, type Recipient, type SmsJob, type WebhookJob,
+} from './notifier.ts';
+export { registerNotificationHandlers, type DeliveryChannels } from './handlers.ts';
+export { DEFAULT_TEMPLATES, withDefaultTemplates } from './default-templates.ts';

@@ -4,9 +4,9 @@ import { hkdfSync } from 'node:crypto';
  * ObjectOS's own subgraphs, by the name they are composed under. Only these names get internal keys:
  * any other subgraph given to the gateway (a team's billing service, say) is external and is signed
  * with a key from a separate derivation namespace, so nothing it receives is accepted by `data`,
- * `identity` or `audit`. (Composition refuses two subgraphs of one name, so an external one cannot take these.)
+ * `identity`, `audit` or `automation`. (Composition refuses two subgraphs of one name, so an external one cannot take these.)
  */
-export const INTERNAL_AUDIENCES = ['data', 'identity', 'audit'] as const;
+export const INTERNAL_AUDIENCES = ['data', 'identity', 'audit', 'automation'] as const;
 export type InternalAudience = (typeof INTERNAL_AUDIENCES)[number];
 
 /** Subgraph names as they appear in signatures: what the header grammar accepts. */
@@ -18,7 +18,7 @@ export const isInternalAudience = (name: string): name is InternalAudience => (I
  * Separate keys for separate jobs, all derived from the one configured secret (HKDF-SHA256), so a
  * leak of one derived key (say, a subgraph's signing key) does not give away the others.
  */
-export function deriveKey(secret: string, purpose: 'better-auth' | `principal-hmac:${string}`): string {
+export function deriveKey(secret: string, purpose: 'better-auth' | 'webhooks' | `principal-hmac:${string}`): string {
   if (secret.length < 32) throw new Error('OBJECTOS_SECRET must be at least 32 characters');
   return Buffer.from(hkdfSync('sha256', secret, 'objectos', purpose, 32)).toString('base64url');
 }

@@ -6,3 +6,4 @@ export { freePort, spawnTs, REPO_ROOT, type Spawned } from './process.ts';
 export { ADVISORY_FLOORS, compareVersions, floorViolations, lockedVersions } from './advisory-floors.ts';
 export { signedFetch, TEST_ORG, TEST_SECRET, testAuth, testPrincipal } from './principals.ts';
 export { subscribeSse, type SseSubscription } from './sse.ts';
+export { startMailCatcher, type CaughtMail, type MailCatcher } from './mail.ts';

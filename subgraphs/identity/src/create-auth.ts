@@ -9,6 +9,7 @@ import { queryRows, type Db } from '@objectos/db';
 import { auditEvent, createAuditEmitter, type AuditEvent, type AuditEventType, type EventBus } from '@objectos/events';
 import { REQUEST_ID_HEADER } from '@objectos/observability';
 import type { PolicyDefinition } from '@objectos/metadata';
+import type { Notifier } from '@objectos/notifications';
 import { API_KEY_HEADER, CLIENT_IP_HEADER, deriveKey } from '@objectos/principal';
 import { AUTH_SCHEMA, buildAuthTables } from './auth-tables.ts';
 import { passwordProblems } from './password-policy.ts';
@@ -28,7 +29,12 @@ export interface AuthOptions {
   bus: EventBus;
   /** How long an operator's impersonation session lasts; 0 turns impersonation off. @default 15 */
   impersonationMinutes?: number;
+  /** Sends verification, password reset and invitation mail through the job queue; absent: no mail is sent. */
+  notifier?: Notifier;
 }
+
+/** Identity's mail: rendered and queued now (a bad template fails the request), delivered by a worker. */
+type SendMail = (template: string, to: { email: string; userId?: string; name?: string | null }, variables: Record<string, unknown>, key: string, tenant?: string | null) => Promise<void>;
 
 /** Password history: the identity subgraph's own table beside better-auth's (PasswordPolicy.historyCount). */
 export const PASSWORD_HISTORY_DDL = `create table if not exists "${AUTH_SCHEMA}"."password_history" (
@@ -46,10 +52,18 @@ const PASSWORD_PATHS: Record<string, 'password' | 'newPassword'> = {
 const minutes = (m: number): number => Math.max(1, Math.round(m * 60));
 
 /** The better-auth plugins ObjectOS uses; their tables are part of the schema. */
-function plugins(impersonationMinutes: number) {
+function plugins(impersonationMinutes: number, mail: SendMail, baseURL: string) {
   return [
     bearer(),
-    organization({ allowUserToCreateOrganization: true, creatorRole: 'owner' }),
+    organization({
+      allowUserToCreateOrganization: true,
+      creatorRole: 'owner',
+      // The invitee signs in (or up, verifying the address) and posts /organization/accept-invitation with this id.
+      sendInvitationEmail: (d) => mail('invitation', { email: d.email }, {
+        inviterName: d.inviter.user.name || d.inviter.user.email, organizationName: d.organization.name, role: d.role,
+        url: `${baseURL}/accept-invitation?id=${encodeURIComponent(d.id)}`, invitationId: d.id,
+      }, `invitation:${d.id}`, d.organization.id),
+    }),
     twoFactor({ issuer: 'ObjectOS', backupCodeOptions: { amount: 10, length: 10 } }),
     // better-auth's default of 10 uses a day per key would break integrations; the gateway's own
     // rate limit already keys its budgets per API key (protection/use-rate-limit.ts).
@@ -67,7 +81,11 @@ export type Auth = ReturnType<typeof createAuth>['auth'];
  */
 export function createAuth(o: AuthOptions) {
   const impersonationMinutes = o.impersonationMinutes ?? DEFAULT_IMPERSONATION_MINUTES;
-  const authPlugins = plugins(impersonationMinutes);
+  const mail: SendMail = async (template, to, variables, key, tenant = null) => {
+    if (!o.notifier) return;
+    await o.notifier.notify({ template, variables, to: { email: to.email, ...(to.userId ? { userId: to.userId } : {}) }, key, tenant, channels: ['email'] });
+  };
+  const authPlugins = plugins(impersonationMinutes, mail, o.baseURL);
   const tables = buildAuthTables({ plugins: [...authPlugins] });
   const { password: pw, session: sp } = o.policy;
   // Durable first (events.audit_outbox, before the response leaves), then the bus: caches and sockets react at once.
@@ -110,6 +128,11 @@ export function createAuth(o: AuthOptions) {
       minPasswordLength: pw.minLength,
       maxPasswordLength: 128,
       revokeSessionsOnPasswordReset: true,
+      sendResetPassword: ({ user, url, token }) => mail('password_reset', { email: user.email, userId: user.id }, { name: user.name || user.email, url }, `password_reset:${token}`),
+    },
+    emailVerification: {
+      sendOnSignUp: Boolean(o.notifier),
+      sendVerificationEmail: ({ user, url, token }) => mail('verify_email', { email: user.email, userId: user.id }, { name: user.name || user.email, url }, `verify_email:${token}`),
     },
     session: {
       // Idle timeout: a session unused for this long expires; each use (past updateAge) extends it.

@@ -16,6 +16,7 @@ import { applyOperators } from './operators.ts';
 import { withOriginRule } from './origin-rule.ts';
 import { impersonationGate } from './impersonation-gate.ts';
 import { DEFAULT_IMPERSONATION_MINUTES } from './operators.ts';
+import type { Notifier } from '@objectos/notifications';
 
 /** The only headers read from a {@link PRINCIPAL_ENDPOINT} body. */
 const CREDENTIAL_HEADERS: readonly (keyof Credentials)[] = ['authorization', 'cookie', 'x-api-key'];
@@ -49,6 +50,8 @@ export interface IdentitySubgraphOptions extends DatabaseOptions {
    */
   replay?: ReplayStore;
   logger?: Logger;
+  /** Sends identity's mail (verification, reset, invitations) through the job queue. */
+  notifier?: Notifier;
 }
 
 export interface DemoAccount {
@@ -94,6 +97,7 @@ export async function createIdentitySubgraph(options: IdentitySubgraphOptions): 
       policy,
       bus,
       ...(options.impersonationMinutes !== undefined ? { impersonationMinutes: options.impersonationMinutes } : {}),
+      ...(options.notifier ? { notifier: options.notifier } : {}),
     });
     const impersonationMs = (options.impersonationMinutes ?? DEFAULT_IMPERSONATION_MINUTES) * 60_000;
     await tables.migrate(database.db);

@@ -4,6 +4,7 @@ import { createEventBus } from '@objectos/events';
 import { loadMetadata } from '@objectos/metadata';
 import { createLogger } from '@objectos/observability';
 import { createReplayStore } from '@objectos/principal';
+import { runtimeFromEnv } from '@objectos/automation-subgraph';
 import { createIdentitySubgraph } from './create-identity-subgraph.ts';
 import { securityNamesOf } from './identity-schema.ts';
 import { originsOf } from './origin-rule.ts';
@@ -12,7 +13,8 @@ import { originsOf } from './origin-rule.ts';
  * Runs the identity subgraph as its own process (services mode): PORT (4002), HOST, DATABASE_URL,
  * OBJECTOS_SECRET, OBJECTOS_PUBLIC_URL (the gateway's), OBJECTOS_METADATA (policies, security names), REDIS_URL
  * (auth events reach every gateway; replicas share which gateway signatures were used), OBJECTOS_SEED=true (demo organization on first start),
- * OBJECTOS_TRUSTED_ORIGINS, OBJECTOS_OPERATORS and OBJECTOS_IMPERSONATION_MINUTES as for the gateway.
+ * OBJECTOS_TRUSTED_ORIGINS, OBJECTOS_OPERATORS and OBJECTOS_IMPERSONATION_MINUTES as for the gateway, and the job
+ * queue's settings (OBJECTOS_JOBS_PREFIX; mail is queued here, delivered by the workers).
  */
 async function main(): Promise<void> {
   const port = Number(process.env['PORT'] ?? 4002);
@@ -31,6 +33,8 @@ async function main(): Promise<void> {
   const replayLog = createLogger('principal-guard');
   const replay = createReplayStore(process.env['REDIS_URL'] || undefined, { onError: (e) => replayLog.warn({ err: e.message }, 'signature replay store unavailable: single use checked in this process only') });
   await Promise.all([bus.ready, replay.ready]);
+  // Mail (verification, reset, invitations) is queued here and delivered by the workers.
+  const jobs = await runtimeFromEnv(false);
   const identity = await createIdentitySubgraph({
     databaseUrl,
     secret,
@@ -44,6 +48,7 @@ async function main(): Promise<void> {
     bus,
     seedDemo: process.env['OBJECTOS_SEED'] === 'true',
     replay,
+    notifier: jobs.runtime.notifier,
     ...(process.env['OBJECTOS_NAME_PREFIX'] ? { namePrefix: process.env['OBJECTOS_NAME_PREFIX'] } : {}),
   });
   if (identity.demo?.password) console.log(`demo admin: ${identity.demo.email} / ${identity.demo.password} (organization ${identity.demo.organizationId})`);
@@ -53,7 +58,7 @@ async function main(): Promise<void> {
     const addr = server.address() as { port: number };
     console.log(`identity subgraph listening on http://${host}:${addr.port}/graphql`);
   });
-  const stop = () => server.close(() => identity.dispose().then(() => bus.close()).then(() => replay.close()).then(() => process.exit(0)));
+  const stop = () => server.close(() => identity.dispose().then(() => jobs.close()).then(() => bus.close()).then(() => replay.close()).then(() => process.exit(0)));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }

@@ -1,0 +1,127 @@
+/**
+ * The automation subgraph's SDL (subgraphs/automation): the job monitor and notifications. Hand-written
+ * like identity's, since neither depends on the objects; composed into `public.graphql` so the SDK has
+ * its types.
+ */
+export const AUTOMATION_SDL = /* GraphQL */ `
+extend schema @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key"])
+
+scalar DateTime
+scalar JSON
+
+type Query {
+  "Job queues with their counts (viewJobs; an organization's admins count only their organization's jobs)."
+  jobQueues: [JobQueue!]!
+  "Job runs, newest first (viewJobs; tenant-scoped)."
+  jobRuns(queue: String, status: JobStatus, first: Int = 50): [JobRun!]!
+  "One job run (viewJobs; tenant-scoped)."
+  jobRun(id: ID!): JobRun
+  "Jobs whose last attempt failed (viewJobs; tenant-scoped)."
+  deadLetters(queue: String, first: Int = 50): [JobRun!]!
+  "Scheduled jobs from metadata (*.job.yaml) with their next tick (viewJobs)."
+  jobSchedules: [JobSchedule!]!
+  "The signed-in user's in-app notifications in the active organization, newest first."
+  myNotifications(unreadOnly: Boolean = false, first: Int = 20, after: String): NotificationConnection!
+  "The signed-in user's notification preferences in the active organization."
+  notificationPreferences: [NotificationPreference!]!
+}
+
+type Mutation {
+  "Runs a job waiting for its next retry now (manageJobs)."
+  retryJob(id: ID!): JobRun!
+  "Gives a dead job one more attempt (manageJobs)."
+  replayDeadLetter(id: ID!): JobRun!
+  "Cancels a job that has not started (manageJobs)."
+  cancelJob(id: ID!): JobRun!
+  "Stops workers taking jobs of a queue, on every replica (manageJobs; platform operators only: queues are shared)."
+  pauseQueue(queue: String!): JobQueue!
+  resumeQueue(queue: String!): JobQueue!
+  "Marks one of the signed-in user's notifications read; false when it was already read."
+  markNotificationRead(id: ID!): Boolean!
+  "Turns a channel on or off for a topic (or * for all, or a family like billing.*). Security mail cannot be turned off."
+  setNotificationPreference(channel: NotificationChannel!, topic: String!, enabled: Boolean!): NotificationPreference!
+  "Stores this browser's Web Push subscription for the signed-in user."
+  registerPushSubscription(input: PushSubscriptionInput!): Boolean!
+}
+
+type Subscription {
+  "Each new in-app notification of the signed-in user in the active organization, as it is stored."
+  notificationReceived: Notification!
+}
+
+enum JobStatus { WAITING DELAYED ACTIVE RETRYING COMPLETED DEAD CANCELLED }
+enum JobPriority { CRITICAL HIGH NORMAL LOW BACKGROUND }
+enum NotificationChannel { EMAIL IN_APP PUSH SMS WEBHOOK }
+
+type JobQueue {
+  name: String!
+  paused: Boolean!
+  waiting: Int!
+  active: Int!
+  delayed: Int!
+  retrying: Int!
+  failed: Int!
+  completed: Int!
+  cancelled: Int!
+}
+
+type JobRun {
+  id: ID!
+  queue: String!
+  "The idempotency key the job was enqueued with."
+  key: String!
+  tenantId: ID
+  status: JobStatus!
+  priority: JobPriority!
+  attempts: Int!
+  maxAttempts: Int!
+  error: String
+  data: JSON
+  createdAt: DateTime!
+  runAt: DateTime
+  startedAt: DateTime
+  finishedAt: DateTime
+  durationMs: Int
+}
+
+type JobSchedule {
+  name: String!
+  handler: String!
+  "cron, interval or once."
+  type: String!
+  expression: String
+  timezone: String
+  intervalMs: Int
+  at: DateTime
+  enabled: Boolean!
+  nextRunAt: DateTime
+}
+
+type Notification {
+  id: ID!
+  topic: String!
+  title: String!
+  body: String!
+  data: JSON
+  createdAt: DateTime!
+  readAt: DateTime
+}
+
+type NotificationConnection {
+  nodes: [Notification!]!
+  endCursor: String
+  hasNextPage: Boolean!
+}
+
+type NotificationPreference {
+  channel: NotificationChannel!
+  topic: String!
+  enabled: Boolean!
+}
+
+input PushSubscriptionInput {
+  endpoint: String!
+  p256dh: String!
+  auth: String!
+}
+`;

@@ -1,0 +1,41 @@
+import { createServer } from 'node:http';
+import { createServerAdapter } from '@whatwg-node/server';
+import { connectDatabase } from '@objectos/db';
+import { loadMetadata } from '@objectos/metadata';
+import { createLogger } from '@objectos/observability';
+import { createReplayStore } from '@objectos/principal';
+import { compile } from '@objectos/schema';
+import { createAutomationSubgraph } from './create-automation-subgraph.ts';
+import { runtimeFromEnv } from './process-env.ts';
+
+/**
+ * Runs the automation subgraph as its own process (services mode): the job monitor and notifications
+ * API. PORT (4004), HOST, OBJECTOS_NAME_PREFIX, and the environment of `runtimeFromEnv`. It sends and
+ * monitors only: workers (`worker.ts`) deliver and fire schedules.
+ */
+async function main(): Promise<void> {
+  const port = Number(process.env['PORT'] ?? 4004);
+  const host = process.env['HOST'] ?? '127.0.0.1';
+  const { runtime, close } = await runtimeFromEnv(false);
+  const model = await loadMetadata(process.env['OBJECTOS_METADATA'] ?? 'metadata');
+  const prefix = process.env['OBJECTOS_NAME_PREFIX'];
+  const compiled = compile(model, prefix ? { namePrefix: prefix } : {});
+  const database = await connectDatabase({ databaseUrl: process.env['DATABASE_URL']!, poolSize: 4 });
+  const replayLog = createLogger('principal-guard');
+  const replay = createReplayStore(process.env['REDIS_URL'] || undefined, { onError: (e) => replayLog.warn({ err: e.message }, 'signature replay store unavailable: single use checked in this process only') });
+  await replay.ready;
+  const automation = createAutomationSubgraph({ secret: process.env['OBJECTOS_SECRET']!, database, compiled, runtime, replay });
+  const server = createServer(createServerAdapter(automation.fetch));
+  server.listen(port, host, () => {
+    const addr = server.address() as { port: number };
+    console.log(`automation subgraph listening on http://${host}:${addr.port}/graphql`);
+  });
+  const stop = () => server.close(() => void close().then(() => database.close()).then(() => replay.close()).then(() => process.exit(0)));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((e: unknown) => {
+  console.error(`automation subgraph failed to start:\n${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});

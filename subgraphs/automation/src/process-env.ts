@@ -1,0 +1,29 @@
+import { connectDatabase } from '@objectos/db';
+import { loadMetadata } from '@objectos/metadata';
+import { createJobRuntime, deliveryConfigFromEnv, type JobRuntime } from './runtime.ts';
+
+/**
+ * The job runtime of a services-mode process, from its environment: DATABASE_URL, REDIS_URL (BullMQ;
+ * without it pg-boss on PostgreSQL), OBJECTOS_SECRET, OBJECTOS_METADATA, OBJECTOS_JOBS_PREFIX, and the
+ * delivery settings (SMTP_URL, OBJECTOS_MAIL_FROM, OBJECTOS_WEBHOOK_*, OBJECTOS_VAPID_*, OBJECTOS_SMS_*).
+ */
+export async function runtimeFromEnv(work: boolean, env: NodeJS.ProcessEnv = process.env): Promise<{ runtime: JobRuntime; close(): Promise<void> }> {
+  const secret = env['OBJECTOS_SECRET'];
+  if (!secret) throw new Error('OBJECTOS_SECRET is required: the gateway signs every request with a key derived from it');
+  const databaseUrl = env['DATABASE_URL'];
+  if (!databaseUrl) throw new Error('DATABASE_URL is required: jobs, notifications and their effects live in PostgreSQL');
+  const model = await loadMetadata(env['OBJECTOS_METADATA'] ?? 'metadata');
+  const database = await connectDatabase({ databaseUrl, poolSize: 4 });
+  try {
+    const runtime = await createJobRuntime({
+      model, database, databaseUrl, secret, work, delivery: deliveryConfigFromEnv(env),
+      ...(env['REDIS_URL'] ? { redisUrl: env['REDIS_URL'] } : {}),
+      ...(env['OBJECTOS_JOBS_PREFIX'] ? { prefix: env['OBJECTOS_JOBS_PREFIX'] } : {}),
+      ...(env['OBJECTOS_JOBS_LOCK_MS'] ? { lockMs: Number(env['OBJECTOS_JOBS_LOCK_MS']) } : {}),
+    });
+    return { runtime, close: async () => { await runtime.stop(); await database.close(); } };
+  } catch (e) {
+    await database.close();
+    throw e;
+  }
+}

@@ -1,0 +1,129 @@
+import type { Database } from '@objectos/db';
+import { createChannel, type Channel } from '@objectos/events';
+import { createJobQueue, createScheduler, type JobQueue, type Scheduler } from '@objectos/jobs';
+import { MetadataError, type MetadataModel } from '@objectos/metadata';
+import {
+  checkTemplate, createEmailChannel, createHttpSmsProvider, createNotifier, createPushChannel, createTemplates, declareNotifyQueues, ensureNotificationTables,
+  registerNotificationHandlers, withDefaultTemplates, type Channel as NotifyChannel, type EmailChannel, type InboxItem, type Notifier, type TargetAllowance,
+} from '@objectos/notifications';
+import { deriveKey } from '@objectos/principal';
+
+/** Delivery settings, from the environment (`mailConfigFromEnv`) or a test. */
+export interface DeliveryConfig {
+  /** SMTP_URL; absent: mail is printed to the log (development). */
+  smtpUrl?: string;
+  /** OBJECTOS_MAIL_FROM. @default 'ObjectOS <no-reply@objectos.local>' */
+  mailFrom?: string;
+  /** OBJECTOS_WEBHOOK_SECRET: what receivers verify signatures with. @default derived from OBJECTOS_SECRET */
+  webhookSecret?: string;
+  /** OBJECTOS_WEBHOOK_ALLOW: internal targets allowed (`loopback`, `private`, or host names), none by default. */
+  allow?: TargetAllowance;
+  vapid?: { subject: string; publicKey: string; privateKey: string };
+  sms?: { url: string; token: string };
+  /** Where development mail is printed. @default console.log */
+  log?: (line: string) => void;
+}
+
+export function deliveryConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DeliveryConfig {
+  const allowList = (env['OBJECTOS_WEBHOOK_ALLOW'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const hosts = allowList.filter((h) => h !== 'loopback' && h !== 'private');
+  const c: DeliveryConfig = {};
+  if (env['SMTP_URL']) c.smtpUrl = env['SMTP_URL'];
+  if (env['OBJECTOS_MAIL_FROM']) c.mailFrom = env['OBJECTOS_MAIL_FROM'];
+  if (env['OBJECTOS_WEBHOOK_SECRET']) c.webhookSecret = env['OBJECTOS_WEBHOOK_SECRET'];
+  if (allowList.length) c.allow = { loopback: allowList.includes('loopback'), privateNetworks: allowList.includes('private'), hosts };
+  if (env['OBJECTOS_VAPID_PUBLIC_KEY'] && env['OBJECTOS_VAPID_PRIVATE_KEY'])
+    c.vapid = { subject: env['OBJECTOS_VAPID_SUBJECT'] ?? 'mailto:admin@objectos.local', publicKey: env['OBJECTOS_VAPID_PUBLIC_KEY'], privateKey: env['OBJECTOS_VAPID_PRIVATE_KEY'] };
+  if (env['OBJECTOS_SMS_URL'] && env['OBJECTOS_SMS_TOKEN']) c.sms = { url: env['OBJECTOS_SMS_URL'], token: env['OBJECTOS_SMS_TOKEN'] };
+  return c;
+}
+
+export interface JobRuntimeOptions {
+  model: MetadataModel;
+  database: Database;
+  /** PostgreSQL URL (pg-boss's own pool when there is no Redis). */
+  databaseUrl?: string;
+  /** Set: BullMQ on Redis, and in-app notifications reach every replica. */
+  redisUrl?: string;
+  secret: string;
+  delivery?: DeliveryConfig;
+  /** BullMQ key prefix (OBJECTOS_JOBS_PREFIX), so deployments sharing a Redis keep their queues apart. @default objectos */
+  prefix?: string;
+  /**
+   * Deliver notifications and fire schedules here (embedded, or the worker process); otherwise only
+   * send and monitor (the identity and automation API processes).
+   */
+  work: boolean;
+  /** BullMQ hold / pg-boss poll, for tests. */
+  lockMs?: number;
+  pollMs?: number;
+  onError?: (e: unknown) => void;
+}
+
+export interface JobRuntime {
+  queue: JobQueue;
+  notifier: Notifier;
+  /** New in-app notifications, as stored (Redis between processes in services mode). */
+  inApp: Channel<InboxItem>;
+  email: EmailChannel;
+  scheduler: Scheduler | null;
+  stop(): Promise<void>;
+}
+
+/** Template problems found by handlebars, as located metadata errors (bad templates never start a server). */
+function checkTemplates(model: MetadataModel): void {
+  const issues = model.templates.flatMap((t) => checkTemplate(t).map((p) => {
+    const at = p.indexOf(': ');
+    return { file: t.source, line: 0, column: 0, path: at > 0 ? p.slice(0, at) : '', message: at > 0 ? p.slice(at + 2) : p };
+  }));
+  if (issues.length > 0) throw new MetadataError(issues);
+}
+
+/**
+ * The queue, notifications and schedules of one process, started: every process that sends mail or
+ * shows the job monitor makes one; only one made with `work: true` delivers and fires schedules.
+ */
+export async function createJobRuntime(o: JobRuntimeOptions): Promise<JobRuntime> {
+  checkTemplates(o.model);
+  const d = o.delivery ?? {};
+  const onError = o.onError ?? ((e: unknown) => console.error('[jobs]', e));
+  await ensureNotificationTables(o.database);
+  const queue = await createJobQueue({
+    database: o.database, ...(o.databaseUrl ? { databaseUrl: o.databaseUrl } : {}), ...(o.redisUrl ? { redisUrl: o.redisUrl } : {}),
+    ...(o.prefix ? { prefix: o.prefix } : {}), ...(o.lockMs ? { lockMs: o.lockMs } : {}), ...(o.pollMs ? { pollMs: o.pollMs } : {}), onError,
+  });
+  const inApp = createChannel<InboxItem>('objectos:notifications', o.redisUrl);
+  const email = createEmailChannel({ smtpUrl: d.smtpUrl, from: d.mailFrom ?? 'ObjectOS <no-reply@objectos.local>', ...(d.log ? { log: d.log } : {}) });
+  const available: NotifyChannel[] = ['email', 'in_app', 'webhook', ...(d.vapid ? ['push' as const] : []), ...(d.sms ? ['sms' as const] : [])];
+  const notifier = createNotifier({ queue, templates: createTemplates(withDefaultTemplates(o.model.templates)), store: o.database, available, ...(d.allow ? { allow: d.allow } : {}) });
+  let scheduler: Scheduler | null = null;
+  if (o.work) {
+    registerNotificationHandlers(queue, {
+      store: o.database, email,
+      webhookSecret: d.webhookSecret ?? deriveKey(o.secret, 'webhooks'),
+      ...(d.vapid ? { push: createPushChannel({ vapid: d.vapid, ...(d.allow ? { allow: d.allow } : {}) }) } : {}),
+      ...(d.sms ? { sms: createHttpSmsProvider({ ...d.sms, ...(d.allow ? { allow: d.allow } : {}) }) } : {}),
+      ...(d.allow ? { allow: d.allow } : {}),
+      onInApp: (item) => void inApp.publish(item).catch(onError),
+    });
+    // Built-in handlers that `*.job.yaml` schedules can name.
+    queue.register<{ days?: number }>('notifications.purge_read', async (data) => {
+      const days = Number.isInteger(data?.days) && data.days! > 0 ? data.days! : 90;
+      await o.database.run(`delete from notifications.inbox where read_at < now() - make_interval(days => $1)`, [days]);
+    }, { attempts: 3, timeoutMs: 300_000 });
+    scheduler = createScheduler(queue, o.model.jobs, { onError });
+  } else declareNotifyQueues(queue);
+  await inApp.ready;
+  // Started before anything can send (identity's demo seed mails its admin).
+  await queue.start({ work: o.work });
+  scheduler?.start();
+  return {
+    queue, notifier, inApp, email, scheduler,
+    async stop() {
+      scheduler?.stop();
+      await queue.stop(5_000);
+      await inApp.close();
+      email.close();
+    },
+  };
+}
