@@ -65,6 +65,8 @@ export interface ObjectOSConfig {
   authCacheMs: number;
   /** SMTP, webhook, push and SMS settings (SMTP_URL, OBJECTOS_MAIL_FROM, OBJECTOS_WEBHOOK_*, OBJECTOS_VAPID_*, OBJECTOS_SMS_*). */
   delivery: DeliveryConfig;
+  /** Email one-time codes for verification and sign-in (OBJECTOS_EMAIL_OTP=true); never for accounts with 2FA. */
+  emailOtp: boolean;
   /** BullMQ key prefix (OBJECTOS_JOBS_PREFIX), so deployments sharing a Redis keep their queues apart. */
   jobsPrefix: string | undefined;
   /** Deliver notifications and fire schedules in this process (embedded); false when worker processes do (OBJECTOS_JOBS=off). */
@@ -131,6 +133,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     authCacheMs: env['OBJECTOS_AUTH_CACHE_MS'] === '0' ? 0 : positive(env, 'OBJECTOS_AUTH_CACHE_MS', 5_000),
     delivery: deliveryConfigFromEnv(env),
     jobsPrefix: env['OBJECTOS_JOBS_PREFIX'] || undefined,
+    emailOtp: env['OBJECTOS_EMAIL_OTP'] === 'true',
     runJobs: oneOf(env, 'OBJECTOS_JOBS', ['on', 'off'] as const, 'on') === 'on',
     production,
   };

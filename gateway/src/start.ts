@@ -77,6 +77,7 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
     if (!config.remoteSubgraphs['identity'])
       identity = await createIdentitySubgraph({
         ...(jobs ? { notifier: jobs.notifier } : {}),
+        emailOtp: config.emailOtp,
         database: database!,
         secret,
         baseURL: config.publicUrl,

@@ -192,3 +192,55 @@ async function dropRedisKeys(prefix: string): Promise<void> {
     redis.disconnect();
   }
 }
+
+describe('email one-time codes (OBJECTOS_EMAIL_OTP)', () => {
+  let mail: MailCatcher;
+  let dir: string;
+  const apps: RunningObjectOS[] = [];
+  beforeAll(async () => {
+    mail = await startMailCatcher();
+    dir = await mkdtemp(join(tmpdir(), 'objectos-otp-'));
+  });
+  afterAll(async () => {
+    for (const a of apps) await a.stop();
+    await mail?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const start = async (otp: boolean) => {
+    const app = await startObjectOS(readConfig({
+      OBJECTOS_SECRET: TEST_SECRET, OBJECTOS_SEED: 'false', OBJECTOS_METADATA: METADATA, OBJECTOS_RATE_LIMIT: '0', NODE_ENV: 'development', HOST: '127.0.0.1', PORT: '0',
+      OBJECTOS_DATA_DIR: join(dir, `data-${otp}`), OBJECTOS_SECRET_FILE: join(dir, 'secret'), SMTP_URL: mail.url, ...(otp ? { OBJECTOS_EMAIL_OTP: 'true' } : {}),
+    }, []));
+    apps.push(app);
+    const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    const post = (path: string, body: unknown) => fetch(`${base}/api/auth${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { app, post };
+  };
+
+  it('off by default: the routes answer EMAIL_OTP_DISABLED and send nothing', async () => {
+    const { post } = await start(false);
+    const r = await post('/email-otp/send-verification-otp', { email: 'x@otp.test', type: 'sign-in' });
+    expect(r.status).toBe(404);
+    expect(await r.json()).toMatchObject({ code: 'EMAIL_OTP_DISABLED' });
+  }, 120_000);
+
+  it('on: a mailed code signs in; a wrong code is refused; never for an account with 2FA; passwords stay with the link flow', async () => {
+    const { app, post } = await start(true);
+    expect((await post('/sign-up/email', { email: 'otto@otp.test', password: PASSWORD, name: 'Otto' })).status).toBe(200);
+    expect((await post('/email-otp/send-verification-otp', { email: 'otto@otp.test', type: 'sign-in' })).status).toBe(200);
+    const code = /code for signing in is (\d{6})/.exec((await mail.waitFor('otto@otp.test', /Your ObjectOS code/)).text)?.[1];
+    expect(code).toBeDefined();
+    const wrong = await post('/sign-in/email-otp', { email: 'otto@otp.test', otp: code === '000000' ? '111111' : '000000' });
+    expect(wrong.status).toBeGreaterThanOrEqual(400);
+    const ok = await post('/sign-in/email-otp', { email: 'otto@otp.test', otp: code });
+    expect(ok.status, await ok.clone().text()).toBe(200);
+    expect(ok.headers.get('set-auth-token')).toBeTruthy();
+    await app.identity!.database.run(`update auth."user" set two_factor_enabled = true where email = 'otto@otp.test'`, []);
+    const twoFactor = await post('/sign-in/email-otp', { email: 'otto@otp.test', otp: '123456' });
+    expect(twoFactor.status).toBe(403);
+    expect(await twoFactor.json()).toMatchObject({ code: 'TWO_FACTOR_REQUIRED' });
+    const reset = await post('/email-otp/reset-password', { email: 'otto@otp.test', otp: '123456', password: 'weak' });
+    expect(reset.status).toBe(403);
+    expect(await reset.json()).toMatchObject({ code: 'USE_EMAIL_LINK' });
+  }, 120_000);
+});

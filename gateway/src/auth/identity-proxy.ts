@@ -10,7 +10,7 @@ import { readBounded } from '../protection/read-bounded.ts';
 export const AUTH_BASE_PATH = '/api/auth';
 const MAX_AUTH_BODY = 64 * 1024;
 /** Routes that check a secret: rate-limited per account and IP. */
-const GUARDED = /^\/api\/auth\/(sign-in\/email|two-factor\/verify-(totp|backup-code|otp)|two-factor\/send-otp)$/;
+const GUARDED = /^\/api\/auth\/(sign-in\/email|sign-in\/email-otp|email-otp\/send-verification-otp|two-factor\/verify-(totp|backup-code|otp)|two-factor\/send-otp)$/;
 const TWO_FACTOR_COOKIE = /(?:^|;\s*)(?:__Secure-)?better-auth\.two_factor=([^;]*)/;
 
 export interface IdentityProxyOptions {
@@ -103,12 +103,14 @@ async function withoutSessionTokens(response: Response, headers: Headers): Promi
 }
 
 function accountOf(path: string, body: ArrayBuffer | null, headers: Headers): string {
-  if (path.endsWith('/sign-in/email')) {
+  // Password and one-time-code sign-ins of an address share its budget; code sends have their own.
+  if (path.endsWith('/sign-in/email') || path.endsWith('/sign-in/email-otp') || path.endsWith('/email-otp/send-verification-otp')) {
+    const kind = path.endsWith('/send-verification-otp') ? 'otp-send' : 'email';
     try {
       const email = (JSON.parse(new TextDecoder().decode(body ?? new ArrayBuffer(0))) as { email?: unknown }).email;
-      return typeof email === 'string' ? `email:${email.trim().toLowerCase()}` : 'email:none';
+      return typeof email === 'string' ? `${kind}:${email.trim().toLowerCase()}` : `${kind}:none`;
     } catch {
-      return 'email:none';
+      return `${kind}:none`;
     }
   }
   // 2FA: the pending sign-in is identified by its signed two_factor cookie.

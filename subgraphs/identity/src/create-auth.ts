@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { betterAuth } from 'better-auth';
 import { drizzleAdapter } from 'better-auth/adapters/drizzle';
 import { APIError, createAuthMiddleware, getSessionFromCtx, isAPIError } from 'better-auth/api';
-import { admin, bearer, organization, twoFactor } from 'better-auth/plugins';
+import { admin, bearer, emailOTP, organization, twoFactor } from 'better-auth/plugins';
 import { apiKey } from '@better-auth/api-key';
 import { queryRows, type Db } from '@objectos/db';
 import { auditEvent, createAuditEmitter, type AuditEvent, type AuditEventType, type EventBus } from '@objectos/events';
@@ -31,7 +31,13 @@ export interface AuthOptions {
   impersonationMinutes?: number;
   /** Sends verification, password reset and invitation mail through the job queue; absent: no mail is sent. */
   notifier?: Notifier;
+  /** Email one-time codes for verification and sign-in (OBJECTOS_EMAIL_OTP). @default false */
+  emailOtp?: boolean;
 }
+
+const OTP_PURPOSE: Record<string, string> = { 'sign-in': 'signing in', 'email-verification': 'verifying your email address', 'forget-password': 'resetting your password', 'change-email': 'changing your email address' };
+/** One-time-code routes that would set a password or an address past the policy and history checks of the link flows. */
+const OTP_REFUSED = new Set(['/email-otp/reset-password', '/forget-password/email-otp', '/email-otp/request-password-reset', '/email-otp/request-email-change', '/email-otp/change-email']);
 
 /** Identity's mail: rendered and queued now (a bad template fails the request), delivered by a worker. */
 type SendMail = (template: string, to: { email: string; userId?: string; name?: string | null }, variables: Record<string, unknown>, key: string, tenant?: string | null) => Promise<void>;
@@ -55,6 +61,13 @@ const minutes = (m: number): number => Math.max(1, Math.round(m * 60));
 function plugins(impersonationMinutes: number, mail: SendMail, baseURL: string) {
   return [
     bearer(),
+    // Present always so the auth API has one shape; its routes answer only with OBJECTOS_EMAIL_OTP (the before hook).
+    emailOTP({
+      sendVerificationOTP: ({ email, otp, type }) => mail('email_otp', { email }, { otp, purpose: OTP_PURPOSE[type] ?? type }, `email_otp:${email}:${type}:${otp}`),
+      expiresIn: 300,
+      allowedAttempts: 3,
+      disableSignUp: true,
+    }),
     organization({
       allowUserToCreateOrganization: true,
       creatorRole: 'owner',
@@ -110,6 +123,21 @@ export function createAuth(o: AuthOptions) {
     const rows = await queryRows<{ id: string; organization_id: string | null }>(o.db, sql`select u.id, (select m.organization_id from auth.member m where m.user_id = u.id order by m.created_at limit 1) as organization_id
       from auth."user" u where lower(u.email) = lower(${email}) limit 1`);
     return { userId: rows[0]?.id ?? null, tenantId: rows[0]?.organization_id ?? null };
+  };
+
+  /**
+   * Email one-time codes: off unless configured; the password and address routes stay with the link flows
+   * (policy, history); and a code never signs in an account with a second factor (better-auth's two-factor
+   * plugin does not guard /sign-in/email-otp, so a mailbox alone would skip the TOTP).
+   */
+  const checkEmailOtp = async (path: string, body: unknown) => {
+    if (!o.emailOtp) throw new APIError('NOT_FOUND', { code: 'EMAIL_OTP_DISABLED', message: 'Email one-time codes are off here (OBJECTOS_EMAIL_OTP=true turns them on).' });
+    if (OTP_REFUSED.has(path)) throw new APIError('FORBIDDEN', { code: 'USE_EMAIL_LINK', message: 'Passwords and addresses are changed through the emailed link (/request-password-reset, /change-email), not a one-time code.' });
+    if (path !== '/sign-in/email-otp') return;
+    const email = String((body as { email?: unknown } | undefined)?.email ?? '');
+    const rows = await queryRows<{ two_factor_enabled: boolean | null }>(o.db, sql`select two_factor_enabled from auth."user" where lower(email) = lower(${email}) limit 1`);
+    if (rows[0]?.two_factor_enabled)
+      throw new APIError('FORBIDDEN', { code: 'TWO_FACTOR_REQUIRED', message: 'This account uses two-factor authentication: sign in with its password and second factor.' });
   };
 
   /** The user of the session a /sign-out request deleted (per request context). */
@@ -197,6 +225,7 @@ export function createAuth(o: AuthOptions) {
     hooks: {
       before: createAuthMiddleware(async (ctx) => {
         refuseOperatorGrants(ctx.path, ctx.body, impersonationMinutes);
+        if (ctx.path.startsWith('/email-otp/') || ctx.path.endsWith('/email-otp')) await checkEmailOtp(ctx.path, ctx.body);
         const field = PASSWORD_PATHS[ctx.path];
         const password = field ? (ctx.body as Record<string, unknown> | undefined)?.[field] : undefined;
         if (typeof password !== 'string') return;
@@ -234,6 +263,10 @@ export function createAuth(o: AuthOptions) {
             const partial = (returned as { twoFactorRedirect?: boolean } | undefined)?.twoFactorRedirect === true;
             return void await emit('auth.login', { userId, ip, result: partial ? 'partial' : 'success', description: partial ? 'password accepted; second factor pending' : 'signed in' });
           }
+          case '/sign-in/email-otp':
+            return void await (failed
+              ? emit('auth.login_failed', { actor: { type: 'user', id: null, ipAddress: ip, userAgent }, result: 'failure', severity: 'warning', description: 'email code refused', details: { email: String(body.email ?? '').slice(0, 320) } })
+              : emit('auth.login', { userId, ip, description: 'signed in with an email code' }));
           case '/two-factor/verify-totp':
           case '/two-factor/verify-backup-code':
           case '/two-factor/verify-otp':

@@ -52,6 +52,8 @@ export interface IdentitySubgraphOptions extends DatabaseOptions {
   logger?: Logger;
   /** Sends identity's mail (verification, reset, invitations) through the job queue. */
   notifier?: Notifier;
+  /** Email one-time codes for verification and sign-in (OBJECTOS_EMAIL_OTP). @default false */
+  emailOtp?: boolean;
 }
 
 export interface DemoAccount {
@@ -98,6 +100,7 @@ export async function createIdentitySubgraph(options: IdentitySubgraphOptions): 
       bus,
       ...(options.impersonationMinutes !== undefined ? { impersonationMinutes: options.impersonationMinutes } : {}),
       ...(options.notifier ? { notifier: options.notifier } : {}),
+      emailOtp: options.emailOtp ?? false,
     });
     const impersonationMs = (options.impersonationMinutes ?? DEFAULT_IMPERSONATION_MINUTES) * 60_000;
     await tables.migrate(database.db);

@@ -49,6 +49,7 @@ async function main(): Promise<void> {
     seedDemo: process.env['OBJECTOS_SEED'] === 'true',
     replay,
     notifier: jobs.runtime.notifier,
+    emailOtp: process.env['OBJECTOS_EMAIL_OTP'] === 'true',
     ...(process.env['OBJECTOS_NAME_PREFIX'] ? { namePrefix: process.env['OBJECTOS_NAME_PREFIX'] } : {}),
   });
   if (identity.demo?.password) console.log(`demo admin: ${identity.demo.email} / ${identity.demo.password} (organization ${identity.demo.organizationId})`);
