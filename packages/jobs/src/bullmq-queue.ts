@@ -1,7 +1,6 @@
-import { setMaxListeners } from 'node:events';
 import { Queue, Worker, type Job, type JobType } from 'bullmq';
 import { Redis } from 'ioredis';
-import { checkQueueName, prepare, runAttempt, settingsOf, type QueueSettings, type StoredJob } from './common.ts';
+import { checkQueueName, createAttempts, prepare, settingsOf, type QueueSettings, type StoredJob } from './common.ts';
 import type { EnqueueOptions, HandlerOptions, JobHandler, JobPriority, JobQueue, JobRun, JobStatus, ListOptions, QueueCounts } from './types.ts';
 
 export interface BullQueueOptions {
@@ -24,20 +23,22 @@ const KEEP_SECONDS = 7 * 86_400;
 const SCAN_LIMIT = 5_000;
 
 type BullStored = StoredJob & { to: number };
+type KnownRedis = Redis & { objectosKnown(jobKey: string, cancelledKey: string, id: string): Promise<number> };
 
 /** Services mode: BullMQ + ioredis behind {@link JobQueue}. */
 export function createBullQueue(options: BullQueueOptions): JobQueue {
   const prefix = options.prefix ?? 'objectos';
   const onError = options.onError ?? ((e: unknown) => console.error('[jobs] bullmq:', e));
-  const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
+  // Auto-pipelining: commands issued in one tick (an enqueue's check, many enqueues) leave in one socket write.
+  const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false, enableAutoPipelining: true });
   connection.on('error', onError);
+  // 1 when the job exists or its key was cancelled: one round trip, no MULTI.
+  connection.defineCommand('objectosKnown', { numberOfKeys: 2, lua: "if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 1 end return 0" });
   const queues = new Map<string, Queue>();
   const workers: Worker[] = [];
   const handlers = new Map<string, { handler: JobHandler; settings: QueueSettings }>();
   const known = new Map<string, QueueSettings>();
-  const stopping = new AbortController();
-  // One listener per running attempt: many at once, by design.
-  setMaxListeners(0, stopping.signal);
+  const attempts = createAttempts();
   const cancelledKey = (queue: string) => `${prefix}:${queue}:objectos:cancelled`;
   let started = false;
 
@@ -124,28 +125,19 @@ export function createBullQueue(options: BullQueueOptions): JobQueue {
     async enqueue(name: string, data: unknown, o: EnqueueOptions) {
       const job = prepare(name, data, o, known);
       const q = queueOf(name);
-      // BullMQ answers a duplicate id with the id itself, so this call claims the id first (atomically, in
-      // one round trip with the checks): of several enqueuers of one key, one is told `created`. The job
-      // itself is never doubled either way (BullMQ's add is atomic per id).
-      const claim = `${prefix}:${name}:objectos:claim:${job.id}`;
-      const [[, claimed], [, exists], [, wasCancelled]] = (await connection.multi().set(claim, '1', 'PX', 3_600_000, 'NX').exists(`${prefix}:${name}:${job.id}`)
-        .hexists(cancelledKey(name), job.id).exec()) as [[null, 'OK' | null], [null, number], [null, number]];
-      if (claimed !== 'OK' || exists || wasCancelled) return { id: job.id, created: false };
-      try {
-        await q.add(name, { ...job.stored, to: job.timeoutMs } satisfies BullStored, {
-          jobId: job.id,
-          priority: PRIORITY[job.priority],
-          ...(job.runAt ? { delay: Math.max(0, job.runAt.getTime() - Date.now()) } : {}),
-          attempts: job.attempts,
-          backoff: { type: 'exponential', delay: job.backoffMs, jitter: 0.5 },
-          removeOnComplete: { age: KEEP_SECONDS },
-          removeOnFail: { age: KEEP_SECONDS * 4 },
-        });
-      } catch (e) {
-        // Not added: the key stays free, so a retried enqueue adds it.
-        await connection.del(claim).catch(() => {});
-        throw e;
-      }
+      // BullMQ answers a duplicate id with the id itself, so whether the job exists (or was cancelled) is
+      // asked first, in one script (a MULTI on this connection copies BullMQ's scripts per call). The job is
+      // never doubled (BullMQ's add is atomic per id); two enqueuers racing on one key may both hear `created`.
+      if ((await (connection as KnownRedis).objectosKnown(`${prefix}:${name}:${job.id}`, cancelledKey(name), job.id)) === 1) return { id: job.id, created: false };
+      await q.add(name, { ...job.stored, to: job.timeoutMs } satisfies BullStored, {
+        jobId: job.id,
+        priority: PRIORITY[job.priority],
+        ...(job.runAt ? { delay: Math.max(0, job.runAt.getTime() - Date.now()) } : {}),
+        attempts: job.attempts,
+        backoff: { type: 'exponential', delay: job.backoffMs, jitter: 0.5 },
+        removeOnComplete: { age: KEEP_SECONDS },
+        removeOnFail: { age: KEEP_SECONDS * 4 },
+      });
       return { id: job.id, created: true };
     },
     async start({ work = true } = {}) {
@@ -156,7 +148,7 @@ export function createBullQueue(options: BullQueueOptions): JobQueue {
       for (const [name, entry] of handlers) {
         const worker = new Worker<BullStored>(
           name,
-          async (job) => runAttempt(entry.handler, job.data, { id: job.id!, queue: name, attempt: job.attemptsMade + 1 }, job.data.to ?? entry.settings.timeoutMs, stopping.signal),
+          async (job) => attempts.run(entry.handler, job.data, { id: job.id!, queue: name, attempt: job.attemptsMade + 1 }, job.data.to ?? entry.settings.timeoutMs),
           { connection: connection.duplicate(), prefix, concurrency: entry.settings.concurrency, lockDuration: options.lockMs ?? 30_000, stalledInterval: Math.max(500, Math.floor((options.lockMs ?? 30_000) / 2)), maxStalledCount: 5 },
         );
         worker.on('error', onError);
@@ -168,7 +160,7 @@ export function createBullQueue(options: BullQueueOptions): JobQueue {
       if (!started) return;
       const closing = Promise.allSettled(workers.map((w) => w.close()));
       const timedOut = await Promise.race([closing.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref())]);
-      stopping.abort();
+      attempts.abortAll(new Error('worker stopping'));
       if (timedOut) await Promise.allSettled(workers.map((w) => w.close(true)));
       await Promise.allSettled([...queues.values()].map((q) => q.close()));
       await Promise.allSettled(workers.map((w) => w.disconnect()));

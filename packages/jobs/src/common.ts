@@ -87,29 +87,43 @@ export function checkQueueName(queue: string): void {
     throw new JobInputError('BAD_OPTIONS', `queue name "${queue}" must be lower-case words joined by dots or underscores (e.g. notify.email)`);
 }
 
-/**
- * Runs one attempt: the handler gets a signal that aborts at the timeout or when the worker stops,
- * and the attempt fails with {@link JobTimeoutError} at the timeout even if the handler ignores it.
- */
-export async function runAttempt(handler: JobHandler, stored: StoredJob, ctx: Omit<JobContext, 'signal' | 'key' | 'tenant'>, timeoutMs: number, stopping: AbortSignal): Promise<unknown> {
-  const controller = new AbortController();
-  const onStop = () => controller.abort(new Error('worker stopping'));
-  stopping.addEventListener('abort', onStop, { once: true });
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const e = new JobTimeoutError(timeoutMs);
-      // Rejected before the abort, so a handler that settles on its signal cannot win the race.
-      reject(e);
-      controller.abort(e);
-    }, timeoutMs);
-  });
-  try {
-    return await Promise.race([handler(stored.p, { ...ctx, key: stored.k, tenant: stored.t, signal: controller.signal }), timeout]);
-  } finally {
-    clearTimeout(timer);
-    stopping.removeEventListener('abort', onStop);
-  }
+/** The attempts running in one queue instance: each gets its own signal, all aborted when the worker stops. */
+export interface Attempts {
+  /**
+   * Runs one attempt: the handler gets a signal that aborts at the timeout or at `abortAll`, and the
+   * attempt fails with {@link JobTimeoutError} at the timeout even if the handler ignores it.
+   */
+  run(handler: JobHandler, stored: StoredJob, ctx: Omit<JobContext, 'signal' | 'key' | 'tenant'>, timeoutMs: number): Promise<unknown>;
+  abortAll(reason: Error): void;
+}
+
+export function createAttempts(): Attempts {
+  // A set rather than a listener per attempt on one shared signal: no listener churn on the hot path.
+  const running = new Set<AbortController>();
+  return {
+    async run(handler, stored, ctx, timeoutMs) {
+      const controller = new AbortController();
+      running.add(controller);
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          const e = new JobTimeoutError(timeoutMs);
+          // Rejected before the abort, so a handler that settles on its signal cannot win the race.
+          reject(e);
+          controller.abort(e);
+        }, timeoutMs);
+      });
+      try {
+        return await Promise.race([handler(stored.p, { ...ctx, key: stored.k, tenant: stored.t, signal: controller.signal }), timeout]);
+      } finally {
+        clearTimeout(timer);
+        running.delete(controller);
+      }
+    },
+    abortAll(reason) {
+      for (const c of running) c.abort(reason);
+    },
+  };
 }
 
 /** A failure's message as stored: one line, bounded. */

@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { PGlite } from '@electric-sql/pglite';
 import { PgBoss, type Db as IDatabase, type Job } from 'pg-boss';
-import { checkQueueName, errorText, prepare, runAttempt, settingsOf, type QueueSettings, type StoredJob } from './common.ts';
+import { checkQueueName, createAttempts, errorText, prepare, settingsOf, type QueueSettings, type StoredJob } from './common.ts';
 import type { EnqueueOptions, HandlerOptions, JobHandler, JobPriority, JobQueue, JobRun, JobStatus, ListOptions, QueueCounts } from './types.ts';
 
 export interface PgQueueOptions {
@@ -70,8 +70,9 @@ export async function createPgQueue(options: PgQueueOptions): Promise<JobQueue> 
   const known = new Map<string, QueueSettings>();
   const pollMs = options.pollMs ?? 250;
   const stopping = new AbortController();
-  // One listener per running attempt and idle loop: many, by design.
+  // One listener per idle loop (one per queue).
   setMaxListeners(0, stopping.signal);
+  const attempts = createAttempts();
   const wakers = new Map<string, () => void>();
   const loops: Promise<void>[] = [];
   const running = new Set<Promise<void>>();
@@ -117,7 +118,7 @@ export async function createPgQueue(options: PgQueueOptions): Promise<JobQueue> 
     const attempt = { id: job.id, retryCount: job.retryCount };
     const timeoutMs = Math.max(10, (job.expireInSeconds - EXPIRY_GRACE_S) * 1000);
     try {
-      await runAttempt(entry.handler, job.data, { id: job.id, queue, attempt: job.retryCount + 1 }, timeoutMs, stopping.signal);
+      await attempts.run(entry.handler, job.data, { id: job.id, queue, attempt: job.retryCount + 1 }, timeoutMs);
       await boss.complete(queue, attempt);
     } catch (e) {
       await boss.fail(queue, attempt, { message: errorText(e) }).catch(onError);
@@ -202,6 +203,7 @@ export async function createPgQueue(options: PgQueueOptions): Promise<JobQueue> 
       const drained = Promise.allSettled([...running]);
       await Promise.race([drained, new Promise((r) => setTimeout(r, graceMs).unref())]);
       stopping.abort();
+      attempts.abortAll(new Error('worker stopping'));
       await Promise.allSettled(loops);
       await Promise.allSettled([...running]);
       await boss.stop({ graceful: false, close: true });
