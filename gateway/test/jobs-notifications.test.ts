@@ -10,6 +10,17 @@ import { readConfig } from '../src/config.ts';
 import { startObjectOS, type RunningObjectOS } from '../src/start.ts';
 
 const PASSWORD = 'Sup3r-secret-pass!';
+
+/** Polls until `ok` holds (bounded), returning the last value read. */
+async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let v = await read();
+  while (!ok(v) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 100));
+    v = await read();
+  }
+  return v;
+}
 const METADATA = 'metadata';
 
 /**
@@ -123,6 +134,18 @@ for (const engine of variants) {
       const paused = await q<{ pauseQueue: { paused: boolean } }>(op, 'mutation { pauseQueue(queue: "notify.in_app") { paused } }');
       expect(paused.data?.pauseQueue.paused).toBe(true);
       expect((await q<{ resumeQueue: { paused: boolean } }>(op, 'mutation { resumeQueue(queue: "notify.in_app") { paused } }')).data?.resumeQueue.paused).toBe(false);
+      // A dead letter of the organization: listed for its admin, replayed, and the replay is in the trail.
+      const orgId = (await q<{ activeOrganization: { id: string } }>(owner, '{ activeOrganization { id } }')).data!.activeOrganization.id;
+      const dead = await app.jobs!.queue.enqueue('notify.email', { to: 'not an address', subject: 's', text: 't' }, { key: `dead-${engine}`, tenant: orgId, attempts: 1 });
+      type Dead = { deadLetters: { id: string; error: string; attempts: number }[] };
+      const letters = await until(() => q<Dead>(owner, '{ deadLetters(queue: "notify.email") { id error attempts } }'), (r) => (r.data?.deadLetters.length ?? 0) > 0);
+      expect(letters.data!.deadLetters[0]).toMatchObject({ id: dead.id, attempts: 1, error: expect.stringMatching(/address/i) });
+      const replayed = await q<{ replayDeadLetter: { status: string } }>(owner, 'mutation($id: ID!) { replayDeadLetter(id: $id) { status } }', { id: dead.id });
+      expect(replayed.errors).toBeUndefined();
+      expect((await q(pat, 'mutation($id: ID!) { replayDeadLetter(id: $id) { status } }', { id: dead.id })).errors?.[0]).toMatchObject({ extensions: { code: 'FORBIDDEN' } });
+      const trail = await until(() => q<{ auditEvents: { edges: { node: { actor: { id: string } } }[] } }>(owner, '{ auditEvents(where: { eventType: ["job.replayed"] }) { edges { node { actor { id } } } } }'),
+        (r) => (r.data?.auditEvents.edges.length ?? 0) > 0);
+      expect(trail.data!.auditEvents.edges).toHaveLength(1);
       const schedules = await q<{ jobSchedules: { name: string; type: string; nextRunAt: string }[] }>(op, '{ jobSchedules { name type nextRunAt } }');
       expect(schedules.data!.jobSchedules).toContainEqual({ name: 'purge_read_notifications', type: 'cron', nextRunAt: expect.stringMatching(/T03:00:00/) });
     });

@@ -47,6 +47,16 @@ export const ADMIN_SCOPE_ROUTES: Record<string, RouteVerdict> = {
   '/refresh-token': refused('no social provider is configured'),
   '/get-access-token': refused('no social provider is configured'),
   '/account-info': refused("B's member id is not one of the caller's accounts"),
+  // Email one-time codes: off unless OBJECTOS_EMAIL_OTP=true (and never past a second factor, see jobs-notifications).
+  '/email-otp/send-verification-otp': refused('email one-time codes are off'),
+  '/email-otp/check-verification-otp': refused('email one-time codes are off'),
+  '/email-otp/verify-email': refused('email one-time codes are off'),
+  '/sign-in/email-otp': refused('email one-time codes are off'),
+  '/email-otp/request-password-reset': refused('email one-time codes are off; passwords change through the emailed link'),
+  '/forget-password/email-otp': refused('email one-time codes are off; passwords change through the emailed link'),
+  '/email-otp/reset-password': refused('email one-time codes are off; passwords change through the emailed link'),
+  '/email-otp/request-email-change': refused('email one-time codes are off; addresses change through the emailed link'),
+  '/email-otp/change-email': refused('email one-time codes are off; addresses change through the emailed link'),
   '/ok': callerOnly('health answer'),
   '/error': callerOnly('error page'),
   // Organizations: B's id, slug, members and invitations are out of reach of a non-member.
@@ -106,4 +116,4 @@ export const ADMIN_SCOPE_ROUTES: Record<string, RouteVerdict> = {
 };
 
 /** Endpoints better-auth exposes to server code only (no path, so no HTTP route). */
-export const SERVER_ONLY_ENDPOINTS = ['setPassword', 'addMember', 'generateTOTP', 'viewBackupCodes', 'verifyApiKey', 'deleteAllExpiredApiKeys'];
+export const SERVER_ONLY_ENDPOINTS = ['setPassword', 'addMember', 'generateTOTP', 'viewBackupCodes', 'verifyApiKey', 'deleteAllExpiredApiKeys', 'createVerificationOTP', 'getVerificationOTP'];

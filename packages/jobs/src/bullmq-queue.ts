@@ -1,7 +1,7 @@
 import { Queue, Worker, type Job, type JobType } from 'bullmq';
 import { Redis } from 'ioredis';
-import { checkQueueName, createAttempts, prepare, settingsOf, type QueueSettings, type StoredJob } from './common.ts';
-import type { EnqueueOptions, HandlerOptions, JobHandler, JobPriority, JobQueue, JobRun, JobStatus, ListOptions, QueueCounts } from './types.ts';
+import { createAttempts, createRegistry, prepare, type StoredJob } from './common.ts';
+import type { EnqueueOptions, JobPriority, JobQueue, JobRun, JobStatus, ListOptions, QueueCounts } from './types.ts';
 
 export interface BullQueueOptions {
   redisUrl: string;
@@ -36,8 +36,8 @@ export function createBullQueue(options: BullQueueOptions): JobQueue {
   connection.defineCommand('objectosKnown', { numberOfKeys: 2, lua: "if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 1 end return 0" });
   const queues = new Map<string, Queue>();
   const workers: Worker[] = [];
-  const handlers = new Map<string, { handler: JobHandler; settings: QueueSettings }>();
-  const known = new Map<string, QueueSettings>();
+  const registry = createRegistry();
+  const { known, handlers } = registry;
   const attempts = createAttempts();
   const cancelledKey = (queue: string) => `${prefix}:${queue}:objectos:cancelled`;
   let started = false;
@@ -51,11 +51,6 @@ export function createBullQueue(options: BullQueueOptions): JobQueue {
     }
     return q;
   };
-  const declare = (name: string, o: HandlerOptions = {}) => {
-    checkQueueName(name);
-    known.set(name, settingsOf(o));
-  };
-
   async function toRun(job: Job<BullStored>, state?: string): Promise<JobRun> {
     const s = state ?? (await job.getState());
     const status: JobStatus =
@@ -117,11 +112,8 @@ export function createBullQueue(options: BullQueueOptions): JobQueue {
 
   const queue: JobQueue = {
     backend: 'bullmq',
-    register(name, handler, o = {}) {
-      declare(name, o);
-      handlers.set(name, { handler: handler as JobHandler, settings: known.get(name)! });
-    },
-    declare,
+    register: registry.register,
+    declare: registry.declare,
     async enqueue(name: string, data: unknown, o: EnqueueOptions) {
       const job = prepare(name, data, o, known);
       const q = queueOf(name);

@@ -82,6 +82,30 @@ export function prepare(queue: string, data: unknown, options: EnqueueOptions, k
   return { id: jobIdOf(queue, options.key), stored, runAt, priority, attempts, backoffMs, timeoutMs };
 }
 
+/** The queues one instance knows: declared (sends only) or registered with their handler. */
+export interface Registry {
+  known: Map<string, QueueSettings>;
+  handlers: Map<string, { handler: JobHandler; settings: QueueSettings }>;
+  declare(queue: string, options?: HandlerOptions): void;
+  register<T>(queue: string, handler: JobHandler<T>, options?: HandlerOptions): void;
+}
+
+export function createRegistry(): Registry {
+  const known = new Map<string, QueueSettings>();
+  const handlers = new Map<string, { handler: JobHandler; settings: QueueSettings }>();
+  const declare = (queue: string, options: HandlerOptions = {}) => {
+    checkQueueName(queue);
+    known.set(queue, settingsOf(options));
+  };
+  return {
+    known, handlers, declare,
+    register(queue, handler, options = {}) {
+      declare(queue, options);
+      handlers.set(queue, { handler: handler as JobHandler, settings: known.get(queue)! });
+    },
+  };
+}
+
 export function checkQueueName(queue: string): void {
   if (!QUEUE_NAME.test(queue) || queue.length > 100)
     throw new JobInputError('BAD_OPTIONS', `queue name "${queue}" must be lower-case words joined by dots or underscores (e.g. notify.email)`);

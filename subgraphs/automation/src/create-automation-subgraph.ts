@@ -2,6 +2,7 @@ import { buildSubgraphSchema, type GraphQLResolverMap } from '@apollo/subgraph';
 import { parse, type GraphQLSchema } from 'graphql';
 import { createYoga, Repeater } from 'graphql-yoga';
 import type { Database } from '@objectos/db';
+import { auditEvent, recordAuditEvents } from '@objectos/events';
 import type { JobRun, JobStatus } from '@objectos/jobs';
 import {
   CHANNELS, getPreferences, listInbox, markRead, NotificationInputError, savePushSubscription, setPreference, type Channel, type InboxItem,
@@ -130,6 +131,12 @@ export function createAutomationSubgraph(o: AutomationSubgraphOptions): Automati
         const scope = jobScope(compiled, ctx.principal, 'manageJobs');
         const run = visibleRun(scope, await queue.getJob(a.id), a.id);
         if (!(await queue.replay(a.id))) throw automationError('BAD_USER_INPUT', `Job ${a.id} is ${run.status}, not a dead letter`);
+        // In the trail: who ran a failed job again (its effects happen once more).
+        await recordAuditEvents(o.database.db, [auditEvent({
+          eventType: 'job.replayed', actor: { type: ctx.principal.kind === 'api_key' ? 'api_client' : 'user', id: ctx.principal.userId },
+          target: { type: 'job_run', id: a.id }, tenantId: run.tenant ?? ctx.principal.organizationId, description: `dead letter replayed (${run.queue})`,
+          details: { queue: run.queue, key: run.key, attempts: run.attempts },
+        })]);
         logger.info({ job: a.id, queue: run.queue, by: ctx.principal.userId }, 'dead letter replayed');
         return runOut((await queue.getJob(a.id))!);
       },

@@ -1,5 +1,5 @@
 import type { Database } from '@objectos/db';
-import { createChannel, type Channel } from '@objectos/events';
+import { createChannel, ensureEventTables, type Channel } from '@objectos/events';
 import { createJobQueue, createScheduler, type JobQueue, type Scheduler } from '@objectos/jobs';
 import { MetadataError, type MetadataModel } from '@objectos/metadata';
 import {
@@ -88,6 +88,8 @@ export async function createJobRuntime(o: JobRuntimeOptions): Promise<JobRuntime
   const d = o.delivery ?? {};
   const onError = o.onError ?? ((e: unknown) => console.error('[jobs]', e));
   await ensureNotificationTables(o.database);
+  // Replays of dead letters are audit events (events.audit_outbox).
+  await ensureEventTables(o.database.db);
   const queue = await createJobQueue({
     database: o.database, ...(o.databaseUrl ? { databaseUrl: o.databaseUrl } : {}), ...(o.redisUrl ? { redisUrl: o.redisUrl } : {}),
     ...(o.prefix ? { prefix: o.prefix } : {}), ...(o.lockMs ? { lockMs: o.lockMs } : {}), ...(o.pollMs ? { pollMs: o.pollMs } : {}), onError,
