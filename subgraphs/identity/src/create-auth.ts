@@ -3,19 +3,19 @@ import { sql } from 'drizzle-orm';
 import { betterAuth } from 'better-auth';
 import { drizzleAdapter } from 'better-auth/adapters/drizzle';
 import { APIError, createAuthMiddleware, getSessionFromCtx, isAPIError } from 'better-auth/api';
-import { admin, bearer, emailOTP, organization, twoFactor } from 'better-auth/plugins';
-import { apiKey } from '@better-auth/api-key';
 import { queryRows, type Db } from '@objectos/db';
 import { auditEvent, createAuditEmitter, type AuditEvent, type AuditEventType, type EventBus } from '@objectos/events';
 import { REQUEST_ID_HEADER } from '@objectos/observability';
 import type { PolicyDefinition } from '@objectos/metadata';
 import type { Notifier } from '@objectos/notifications';
-import { API_KEY_HEADER, CLIENT_IP_HEADER, deriveKey } from '@objectos/principal';
+import { CLIENT_IP_HEADER, deriveKey } from '@objectos/principal';
 import { AUTH_SCHEMA, buildAuthTables } from './auth-tables.ts';
 import { passwordProblems } from './password-policy.ts';
-import { adminPluginOptions, DEFAULT_IMPERSONATION_MINUTES, refuseOperatorGrants } from './operators.ts';
+import { emailOtpGate, mailSender } from './auth-mail.ts';
+import { plugins } from './auth-plugins.ts';
+import { DEFAULT_IMPERSONATION_MINUTES, refuseOperatorGrants } from './operators.ts';
 
-export const API_KEY_PREFIX = 'oos_';
+export { API_KEY_PREFIX } from './auth-plugins.ts';
 
 export interface AuthOptions {
   db: Db;
@@ -35,12 +35,6 @@ export interface AuthOptions {
   emailOtp?: boolean;
 }
 
-const OTP_PURPOSE: Record<string, string> = { 'sign-in': 'signing in', 'email-verification': 'verifying your email address', 'forget-password': 'resetting your password', 'change-email': 'changing your email address' };
-/** One-time-code routes that would set a password or an address past the policy and history checks of the link flows. */
-const OTP_REFUSED = new Set(['/email-otp/reset-password', '/forget-password/email-otp', '/email-otp/request-password-reset', '/email-otp/request-email-change', '/email-otp/change-email']);
-
-/** Identity's mail: rendered and queued now (a bad template fails the request), delivered by a worker. */
-type SendMail = (template: string, to: { email: string; userId?: string; name?: string | null }, variables: Record<string, unknown>, key: string, tenant?: string | null) => Promise<void>;
 
 /** Password history: the identity subgraph's own table beside better-auth's (PasswordPolicy.historyCount). */
 export const PASSWORD_HISTORY_DDL = `create table if not exists "${AUTH_SCHEMA}"."password_history" (
@@ -57,33 +51,6 @@ const PASSWORD_PATHS: Record<string, 'password' | 'newPassword'> = {
 
 const minutes = (m: number): number => Math.max(1, Math.round(m * 60));
 
-/** The better-auth plugins ObjectOS uses; their tables are part of the schema. */
-function plugins(impersonationMinutes: number, mail: SendMail, baseURL: string) {
-  return [
-    bearer(),
-    // Present always so the auth API has one shape; its routes answer only with OBJECTOS_EMAIL_OTP (the before hook).
-    emailOTP({
-      sendVerificationOTP: ({ email, otp, type }) => mail('email_otp', { email }, { otp, purpose: OTP_PURPOSE[type] ?? type }, `email_otp:${email}:${type}:${otp}`),
-      expiresIn: 300,
-      allowedAttempts: 3,
-      disableSignUp: true,
-    }),
-    organization({
-      allowUserToCreateOrganization: true,
-      creatorRole: 'owner',
-      // The invitee signs in (or up, verifying the address) and posts /organization/accept-invitation with this id.
-      sendInvitationEmail: (d) => mail('invitation', { email: d.email }, {
-        inviterName: d.inviter.user.name || d.inviter.user.email, organizationName: d.organization.name, role: d.role,
-        url: `${baseURL}/accept-invitation?id=${encodeURIComponent(d.id)}`, invitationId: d.id,
-      }, `invitation:${d.id}`, d.organization.id),
-    }),
-    twoFactor({ issuer: 'ObjectOS', backupCodeOptions: { amount: 10, length: 10 } }),
-    // better-auth's default of 10 uses a day per key would break integrations; the gateway's own
-    // rate limit already keys its budgets per API key (protection/use-rate-limit.ts).
-    apiKey({ enableMetadata: true, apiKeyHeaders: [API_KEY_HEADER], defaultPrefix: API_KEY_PREFIX, requireName: true, rateLimit: { enabled: false } }),
-    admin(adminPluginOptions(impersonationMinutes)),
-  ] as const;
-}
 
 
 export type Auth = ReturnType<typeof createAuth>['auth'];
@@ -94,10 +61,7 @@ export type Auth = ReturnType<typeof createAuth>['auth'];
  */
 export function createAuth(o: AuthOptions) {
   const impersonationMinutes = o.impersonationMinutes ?? DEFAULT_IMPERSONATION_MINUTES;
-  const mail: SendMail = async (template, to, variables, key, tenant = null) => {
-    if (!o.notifier) return;
-    await o.notifier.notify({ template, variables, to: { email: to.email, ...(to.userId ? { userId: to.userId } : {}) }, key, tenant, channels: ['email'] });
-  };
+  const mail = mailSender(o.notifier);
   const authPlugins = plugins(impersonationMinutes, mail, o.baseURL);
   const tables = buildAuthTables({ plugins: [...authPlugins] });
   const { password: pw, session: sp } = o.policy;
@@ -125,20 +89,7 @@ export function createAuth(o: AuthOptions) {
     return { userId: rows[0]?.id ?? null, tenantId: rows[0]?.organization_id ?? null };
   };
 
-  /**
-   * Email one-time codes: off unless configured; the password and address routes stay with the link flows
-   * (policy, history); and a code never signs in an account with a second factor (better-auth's two-factor
-   * plugin does not guard /sign-in/email-otp, so a mailbox alone would skip the TOTP).
-   */
-  const checkEmailOtp = async (path: string, body: unknown) => {
-    if (!o.emailOtp) throw new APIError('NOT_FOUND', { code: 'EMAIL_OTP_DISABLED', message: 'Email one-time codes are off here (OBJECTOS_EMAIL_OTP=true turns them on).' });
-    if (OTP_REFUSED.has(path)) throw new APIError('FORBIDDEN', { code: 'USE_EMAIL_LINK', message: 'Passwords and addresses are changed through the emailed link (/request-password-reset, /change-email), not a one-time code.' });
-    if (path !== '/sign-in/email-otp') return;
-    const email = String((body as { email?: unknown } | undefined)?.email ?? '');
-    const rows = await queryRows<{ two_factor_enabled: boolean | null }>(o.db, sql`select two_factor_enabled from auth."user" where lower(email) = lower(${email}) limit 1`);
-    if (rows[0]?.two_factor_enabled)
-      throw new APIError('FORBIDDEN', { code: 'TWO_FACTOR_REQUIRED', message: 'This account uses two-factor authentication: sign in with its password and second factor.' });
-  };
+  const checkEmailOtp = emailOtpGate(o.db, o.emailOtp ?? false);
 
   /** The user of the session a /sign-out request deleted (per request context). */
   const signedOut = new WeakMap<object, { userId: string; organizationId: string | null }>();
