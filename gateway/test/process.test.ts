@@ -72,7 +72,8 @@ describe('npm start (embedded PGlite) as a real process', () => {
     expect(await third.exited).toBe(1);
     expect(third.output()).toMatch(/the embedded database in .* is in use by process \d+/);
     await second.kill('SIGTERM');
-  });
+    // Two starts of up to 90 s each (the first installs the schema, pg-boss's included) on a loaded CI machine.
+  }, 240_000);
 
   it('--empty starts without demo data', async () => {
     const port = await freePort();

@@ -16,12 +16,13 @@ const key = () => {
   return e;
 };
 
-async function until<T>(what: string, read: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
+/** Polls until `ok` holds; on timeout the error carries `explain()` (the jobs' state, say). */
+async function until<T>(what: string, read: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000, explain?: () => Promise<string>): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await read();
     if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${explain ? `: ${await explain()}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -84,7 +85,7 @@ for (const mode of modes) {
       }
     });
 
-    it('push goes to each of the user\'s subscriptions, VAPID-signed and encrypted; a gone one is deleted', async () => {
+    it('push goes to each of the user\'s subscriptions, VAPID-signed and encrypted; a gone one is deleted', { timeout: 150_000 }, async () => {
       const userId = randomUUID();
       const sub = (path: string) => {
         const k = key();
@@ -94,7 +95,7 @@ for (const mode of modes) {
       await savePushSubscription(database, { userId, tenant: 'org_1', subscription: sub('/gone/2') });
       const r = await runtime.notifier.notify({ template: 'password_reset', variables: { name: 'Ana', url: 'https://x.test/r' }, to: { userId }, tenant: 'org_1', channels: ['push'], key: 'evt-2' });
       expect(r.channels).toEqual(['push']);
-      await until('both endpoints to be called', () => push.requests.length, (n) => n >= 2);
+      await until('both endpoints to be called', () => push.requests.length, (n) => n >= 2, 90_000, async () => JSON.stringify(await runtime.queue.list({ queue: 'notify.push' })));
       const live = push.requests.find((x) => x.url === '/live/1')!;
       expect(live.headers['content-encoding']).toBe('aes128gcm');
       expect(String(live.headers['authorization'])).toMatch(/^vapid t=[\w-]+\.[\w-]+\.[\w-]+, k=[\w-]+$/);
