@@ -1,7 +1,5 @@
 import { createServer } from 'node:http';
 import { createServerAdapter } from '@whatwg-node/server';
-import { connectDatabase } from '@objectos/db';
-import { loadMetadata } from '@objectos/metadata';
 import { createLogger } from '@objectos/observability';
 import { createReplayStore } from '@objectos/principal';
 import { compile } from '@objectos/schema';
@@ -16,11 +14,10 @@ import { runtimeFromEnv } from './process-env.ts';
 async function main(): Promise<void> {
   const port = Number(process.env['PORT'] ?? 4004);
   const host = process.env['HOST'] ?? '127.0.0.1';
-  const { runtime, close } = await runtimeFromEnv(false);
-  const model = await loadMetadata(process.env['OBJECTOS_METADATA'] ?? 'metadata');
+  // The runtime's own connection and metadata serve the API too.
+  const { runtime, database, model, close } = await runtimeFromEnv(false);
   const prefix = process.env['OBJECTOS_NAME_PREFIX'];
   const compiled = compile(model, prefix ? { namePrefix: prefix } : {});
-  const database = await connectDatabase({ databaseUrl: process.env['DATABASE_URL']!, poolSize: 4 });
   const replayLog = createLogger('principal-guard');
   const replay = createReplayStore(process.env['REDIS_URL'] || undefined, { onError: (e) => replayLog.warn({ err: e.message }, 'signature replay store unavailable: single use checked in this process only') });
   await replay.ready;
@@ -30,7 +27,7 @@ async function main(): Promise<void> {
     const addr = server.address() as { port: number };
     console.log(`automation subgraph listening on http://${host}:${addr.port}/graphql`);
   });
-  const stop = () => server.close(() => void close().then(() => database.close()).then(() => replay.close()).then(() => process.exit(0)));
+  const stop = () => server.close(() => void close().then(() => replay.close()).then(() => process.exit(0)));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }

@@ -1,5 +1,5 @@
-import { connectDatabase } from '@objectos/db';
-import { loadMetadata } from '@objectos/metadata';
+import { connectDatabase, type Database } from '@objectos/db';
+import { loadMetadata, type MetadataModel } from '@objectos/metadata';
 import { createJobRuntime, deliveryConfigFromEnv, type JobRuntime } from './runtime.ts';
 
 /**
@@ -7,7 +7,7 @@ import { createJobRuntime, deliveryConfigFromEnv, type JobRuntime } from './runt
  * without it pg-boss on PostgreSQL), OBJECTOS_SECRET, OBJECTOS_METADATA, OBJECTOS_JOBS_PREFIX, and the
  * delivery settings (SMTP_URL, OBJECTOS_MAIL_FROM, OBJECTOS_WEBHOOK_*, OBJECTOS_VAPID_*, OBJECTOS_SMS_*).
  */
-export async function runtimeFromEnv(work: boolean, env: NodeJS.ProcessEnv = process.env): Promise<{ runtime: JobRuntime; close(): Promise<void> }> {
+export async function runtimeFromEnv(work: boolean, env: NodeJS.ProcessEnv = process.env): Promise<{ runtime: JobRuntime; database: Database; model: MetadataModel; close(): Promise<void> }> {
   const secret = env['OBJECTOS_SECRET'];
   if (!secret) throw new Error('OBJECTOS_SECRET is required: the gateway signs every request with a key derived from it');
   const databaseUrl = env['DATABASE_URL'];
@@ -21,7 +21,7 @@ export async function runtimeFromEnv(work: boolean, env: NodeJS.ProcessEnv = pro
       ...(env['OBJECTOS_JOBS_PREFIX'] ? { prefix: env['OBJECTOS_JOBS_PREFIX'] } : {}),
       ...(env['OBJECTOS_JOBS_LOCK_MS'] ? { lockMs: Number(env['OBJECTOS_JOBS_LOCK_MS']) } : {}),
     });
-    return { runtime, close: async () => { await runtime.stop(); await database.close(); } };
+    return { runtime, database, model, close: async () => { await runtime.stop(); await database.close(); } };
   } catch (e) {
     await database.close();
     throw e;
