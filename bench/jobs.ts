@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
+import net from 'node:net';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -26,8 +27,8 @@ import { createBullQueue, createPgQueue, jobIdOf, type JobQueue } from '../packa
  *    set / pg-boss state 'completed'); every job's handler must have run exactly once. Warm-up run per variant,
  *    then BENCH_ROUNDS rounds, the variants' order rotating each round. Per run: jobs/s, the enqueue phase alone,
  *    this process's CPU per job, Redis's CPU per job (Redis-wide: any other client counts too), and the Redis
- *    commands this process sent per job (counted in ioredis, by command / BullMQ script; round trips = commands
- *    sent alone + pipelines/MULTIs).
+ *    commands this process sent per job (counted in ioredis, by command / BullMQ script) and the socket writes
+ *    they took (net.Socket writes to Redis: a write is a system call, so commands that share one are cheaper).
  *    Targets (the issue): ours ≥ 1,000 jobs/s, and overhead ≤ 20 % (ours/bullmq median jobs/s ≥ 0.80).
  * 2. pg-boss: the embedded queue (createPgQueue on PGlite memory://, as npm start without DATABASE_URL) and, with
  *    DATABASE_URL, pg-boss on PostgreSQL (a fresh database, dropped at the end): BENCH_EMBEDDED_JOBS no-op jobs,
@@ -107,7 +108,7 @@ admin.on('error', () => {});
  * their name), and every SQL statement pg-boss runs (PGlite: the engine's query/exec; PostgreSQL: pg's
  * Client.prototype.query, the pg module pg-boss loads too), by what it does.
  */
-const sent = { on: false, commands: new Map<string, number>(), alone: 0, pipelines: 0 };
+const sent = { on: false, commands: new Map<string, number>(), writes: 0 };
 const countCommand = (name: string | null) => name !== null && sent.commands.set(name, (sent.commands.get(name) ?? 0) + 1);
 /** The bench's own statements (polling for completion) start with this and are not counted. */
 const BENCH_SQL = '/* bench */';
@@ -145,10 +146,9 @@ function countStatements(engine: NonNullable<Database['pglite']>): void {
 }
 {
   type Cmd = { name: string; args: unknown[] };
-  type Send = (this: RedisClient, command: Cmd, stream?: { isPipeline?: boolean }) => unknown;
+  type Send = (this: RedisClient, command: Cmd, stream?: unknown) => unknown;
   const proto = Redis.prototype as unknown as { sendCommand: Send };
   const original = proto.sendCommand;
-  const seenPipelines = new WeakSet<object>();
   const scriptNames = new WeakMap<object, Map<string, string>>();
   const scriptOf = (conn: RedisClient, sha: string): string => {
     let names = scriptNames.get(conn);
@@ -159,14 +159,19 @@ function countStatements(engine: NonNullable<Database['pglite']>): void {
     }
     return names.get(sha) ?? 'evalsha(?)';
   };
-  proto.sendCommand = function (this: RedisClient, command: Cmd, stream?: { isPipeline?: boolean }) {
-    if (sent.on && this !== admin) {
-      countCommand(command.name === 'evalsha' ? `script ${scriptOf(this, String(command.args[0]))}` : command.name);
-      if (stream?.isPipeline) {
-        if (!seenPipelines.has(stream)) (seenPipelines.add(stream), sent.pipelines++);
-      } else sent.alone++;
-    }
+  proto.sendCommand = function (this: RedisClient, command: Cmd, stream?: unknown) {
+    if (sent.on && this !== admin) countCommand(command.name === 'evalsha' ? `script ${scriptOf(this, String(command.args[0]))}` : command.name);
     return original.call(this, command, stream);
+  };
+}
+{
+  // Every socket write (one write or writev call) of this process except the bench's own Redis connection.
+  type Write = (this: net.Socket, ...args: unknown[]) => unknown;
+  const proto = net.Socket.prototype as unknown as { _writeGeneric: Write };
+  const original = proto._writeGeneric;
+  proto._writeGeneric = function (this: net.Socket, ...args: unknown[]) {
+    if (sent.on && this !== admin.stream) sent.writes++;
+    return original.apply(this, args);
   };
 }
 
@@ -341,7 +346,7 @@ function pgBossRemoteProducer(database: () => Promise<{ db: Database; url?: stri
 // ---- throughput: enqueue N (window of IN_FLIGHT), until the backend has N completed ---------------------------
 interface Run {
   variant: string; run: string; jobs: number; seconds: number; rate: number; enqueueRate: number;
-  handled: number; duplicates: number; cpuMsPerK: number; redisCpuMsPerK: number; commandsPerJob: number; tripsPerJob: number;
+  handled: number; duplicates: number; cpuMsPerK: number; redisCpuMsPerK: number; commandsPerJob: number; writesPerJob: number;
   commands: Map<string, number>; peakRss: number; heapUsed: number;
 }
 
@@ -363,7 +368,7 @@ async function throughput(v: Variant, jobs: number, run: string): Promise<Run> {
   });
   try {
     const redis0 = v.kind === 'redis' ? await redisInfo() : null;
-    Object.assign(sent, { on: true, commands: new Map(), alone: 0, pipelines: 0 });
+    Object.assign(sent, { on: true, commands: new Map(), writes: 0 });
     const peak = memorySampler();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
@@ -390,7 +395,7 @@ async function throughput(v: Variant, jobs: number, run: string): Promise<Run> {
       variant: v.name, run, jobs, seconds, rate: jobs / seconds, enqueueRate: jobs / ((enqueuedAt - t0) / 1000), handled, duplicates,
       cpuMsPerK: ((cpu.user + cpu.system) / 1000 / jobs) * 1000,
       redisCpuMsPerK: redis0 && redis1 ? ((redis1.cpuS - redis0.cpuS) * 1000 / jobs) * 1000 : NaN,
-      commandsPerJob: total / jobs, tripsPerJob: v.kind === 'redis' ? (sent.alone + sent.pipelines) / jobs : NaN,
+      commandsPerJob: total / jobs, writesPerJob: v.kind === 'redis' ? sent.writes / jobs : NaN,
       commands: new Map(sent.commands), peakRss, heapUsed: process.memoryUsage().heapUsed,
     };
     progress(`${v.name} ${run}: ${jobs} jobs in ${f(seconds, 2)} s = ${f(r.rate, 0)} jobs/s (enqueue phase ${f(r.enqueueRate, 0)}/s)${duplicates ? `, ${duplicates} DUPLICATE runs` : ''}`);
@@ -446,10 +451,10 @@ function memoryLine(what: string): void {
   console.log(`\nMemory after ${what} (this whole process): RSS ${mib(m.rss)} MiB, heap used ${mib(m.heapUsed)} / total ${mib(m.heapTotal)} MiB, external ${mib(m.external)} MiB; load average now ${os.loadavg().map((l) => l.toFixed(2)).join(' / ')}`);
 }
 function runTable(runs: Run[], redis: boolean): void {
-  console.log(`| variant | run | jobs | s | jobs/s | enqueue phase jobs/s | handled once | duplicates | CPU ms / 1k jobs (this process) |${redis ? ' CPU ms / 1k jobs (redis-server) | commands / job | round trips / job |' : ' SQL statements / job |'} peak RSS MiB |`);
+  console.log(`| variant | run | jobs | s | jobs/s | enqueue phase jobs/s | handled once | duplicates | CPU ms / 1k jobs (this process) |${redis ? ' CPU ms / 1k jobs (redis-server) | commands / job | socket writes / job |' : ' SQL statements / job |'} peak RSS MiB |`);
   console.log(`|---|---|---:|---:|---:|---:|---:|---:|---:|${redis ? '---:|---:|---:|' : '---:|'}---:|`);
   for (const r of runs)
-    console.log(`| ${r.variant} | ${r.run} | ${r.jobs} | ${f(r.seconds, 2)} | ${f(r.rate, 0)} | ${f(r.enqueueRate, 0)} | ${r.handled} | ${r.duplicates} | ${f(r.cpuMsPerK, 0)} |${redis ? ` ${f(r.redisCpuMsPerK, 0)} | ${f(r.commandsPerJob, 2)} | ${f(r.tripsPerJob, 2)} |` : ` ${f(r.commandsPerJob, 2)} |`} ${mib(r.peakRss)} |`);
+    console.log(`| ${r.variant} | ${r.run} | ${r.jobs} | ${f(r.seconds, 2)} | ${f(r.rate, 0)} | ${f(r.enqueueRate, 0)} | ${r.handled} | ${r.duplicates} | ${f(r.cpuMsPerK, 0)} |${redis ? ` ${f(r.redisCpuMsPerK, 0)} | ${f(r.commandsPerJob, 2)} | ${f(r.writesPerJob, 2)} |` : ` ${f(r.commandsPerJob, 2)} |`} ${mib(r.peakRss)} |`);
 }
 function commandTable(runs: Run[], variants: string[], title: string): void {
   const per = variants.map((name) => {

@@ -1,5 +1,6 @@
 import { Queue, Worker, type Job, type JobType } from 'bullmq';
 import { Redis } from 'ioredis';
+import { coalesceWrites } from './coalesce-writes.ts';
 import { createAttempts, createRegistry, prepare, type StoredJob } from './common.ts';
 import type { EnqueueOptions, JobPriority, JobQueue, JobRun, JobStatus, ListOptions, QueueCounts } from './types.ts';
 
@@ -23,23 +24,37 @@ const KEEP_SECONDS = 7 * 86_400;
 const SCAN_LIMIT = 5_000;
 
 type BullStored = StoredJob & { to: number };
-type KnownRedis = Redis & { objectosKnown(jobKey: string, cancelledKey: string, id: string): Promise<number> };
+type CancelRedis = Redis & { objectosCancel(jobKey: string, indexKey: string, id: string, run: string, now: number, keepSeconds: number): Promise<number> };
+/** The hash field that marks a job key as a cancelled job's tombstone (BullMQ's own job hashes never have it). */
+const TOMBSTONE = 'objectosCancelled';
+/**
+ * After BullMQ has removed a cancelled job: a tombstone hash at the job's own key (so BullMQ's add, which
+ * answers an existing key as a duplicate, never re-creates it), expiring like a completed job, and the id in
+ * a time index for the monitor. Refused (0) when the key was taken again meanwhile.
+ */
+const CANCEL_LUA = `if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], '${TOMBSTONE}', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[3]) - tonumber(ARGV[4]) * 1000)
+return 1`;
 
 /** Services mode: BullMQ + ioredis behind {@link JobQueue}. */
 export function createBullQueue(options: BullQueueOptions): JobQueue {
   const prefix = options.prefix ?? 'objectos';
   const onError = options.onError ?? ((e: unknown) => console.error('[jobs] bullmq:', e));
-  // Auto-pipelining: commands issued in one tick (an enqueue's check, many enqueues) leave in one socket write.
-  const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false, enableAutoPipelining: true });
+  // Commands issued in one turn of the event loop (an enqueue's check and add, many enqueues) leave in one socket write.
+  const connection = coalesceWrites(new Redis(options.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false }));
   connection.on('error', onError);
-  // 1 when the job exists or its key was cancelled: one round trip, no MULTI.
-  connection.defineCommand('objectosKnown', { numberOfKeys: 2, lua: "if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 1 end return 0" });
+  connection.defineCommand('objectosCancel', { numberOfKeys: 2, lua: CANCEL_LUA });
   const queues = new Map<string, Queue>();
   const workers: Worker[] = [];
   const registry = createRegistry();
   const { known, handlers } = registry;
   const attempts = createAttempts();
-  const cancelledKey = (queue: string) => `${prefix}:${queue}:objectos:cancelled`;
+  const jobKey = (queue: string, id: string) => `${prefix}:${queue}:${id}`;
+  /** Cancelled job ids by cancel time (ms). */
+  const cancelledKey = (queue: string) => `${prefix}:${queue}:objectos:cancelled-at`;
   let started = false;
 
   const queueOf = (name: string): Queue => {
@@ -66,13 +81,24 @@ export function createBullQueue(options: BullQueueOptions): JobQueue {
     };
   }
 
+  const parseTombstone = (text: string): JobRun => {
+    const run = JSON.parse(text) as JobRun;
+    return { ...run, createdAt: new Date(run.createdAt), finishedAt: run.finishedAt && new Date(run.finishedAt), runAt: run.runAt && new Date(run.runAt), startedAt: null };
+  };
+  const keptSince = () => Date.now() - KEEP_SECONDS * 1000;
+
+  /** The newest cancelled jobs still kept (at most SCAN_LIMIT per queue). */
   async function cancelledRuns(names: string[], tenant: string | undefined): Promise<JobRun[]> {
     const out: JobRun[] = [];
-    for (const name of names)
-      for (const text of Object.values(await connection.hgetall(cancelledKey(name)))) {
-        const run = JSON.parse(text) as JobRun;
-        if (tenant === undefined || run.tenant === tenant) out.push({ ...run, createdAt: new Date(run.createdAt), finishedAt: run.finishedAt && new Date(run.finishedAt), runAt: run.runAt && new Date(run.runAt), startedAt: null });
+    for (const name of names) {
+      const ids = await connection.zrevrangebyscore(cancelledKey(name), '+inf', keptSince(), 'LIMIT', 0, SCAN_LIMIT);
+      const texts = await Promise.all(ids.map((id) => connection.hget(jobKey(name, id), TOMBSTONE)));
+      for (const text of texts) {
+        if (!text) continue;
+        const run = parseTombstone(text);
+        if (tenant === undefined || run.tenant === tenant) out.push(run);
       }
+    }
     return out;
   }
 
@@ -102,13 +128,21 @@ export function createBullQueue(options: BullQueueOptions): JobQueue {
     return runs.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime()).slice(0, o.limit);
   }
 
-  async function findJob(id: string): Promise<Job<BullStored> | undefined> {
+  /** The job under this id, or its tombstone when it was cancelled. */
+  async function findJob(id: string): Promise<Job<BullStored> | JobRun | undefined> {
     for (const name of known.keys()) {
+      const tombstone = await connection.hget(jobKey(name, id), TOMBSTONE);
+      if (tombstone) return parseTombstone(tombstone);
       const job = (await queueOf(name).getJob(id)) as Job<BullStored> | undefined;
       if (job) return job;
     }
     return undefined;
   }
+  /** A job BullMQ holds (not a tombstone). */
+  const liveJob = async (id: string) => {
+    const found = await findJob(id);
+    return found && 'opts' in found ? found : undefined;
+  };
 
   const queue: JobQueue = {
     backend: 'bullmq',
@@ -117,11 +151,12 @@ export function createBullQueue(options: BullQueueOptions): JobQueue {
     async enqueue(name: string, data: unknown, o: EnqueueOptions) {
       const job = prepare(name, data, o, known);
       const q = queueOf(name);
-      // BullMQ answers a duplicate id with the id itself, so whether the job exists (or was cancelled) is
-      // asked first, in one script (a MULTI on this connection copies BullMQ's scripts per call). The job is
-      // never doubled (BullMQ's add is atomic per id); two enqueuers racing on one key may both hear `created`.
-      if ((await (connection as KnownRedis).objectosKnown(`${prefix}:${name}:${job.id}`, cancelledKey(name), job.id)) === 1) return { id: job.id, created: false };
-      await q.add(name, { ...job.stored, to: job.timeoutMs } satisfies BullStored, {
+      // BullMQ's add answers an existing job key (a job, or a cancelled job's tombstone) as a duplicate and
+      // adds nothing, but does not say so: whether the key existed is asked on the same connection just
+      // before, so Redis runs the EXISTS first, in the same round trip (auto-pipelining), not one more.
+      // The job is never doubled (BullMQ's add is atomic per id); two enqueuers racing on one key may both hear `created`.
+      const existed = connection.exists(jobKey(name, job.id));
+      const added = q.add(name, { ...job.stored, to: job.timeoutMs } satisfies BullStored, {
         jobId: job.id,
         priority: PRIORITY[job.priority],
         ...(job.runAt ? { delay: Math.max(0, job.runAt.getTime() - Date.now()) } : {}),
@@ -130,7 +165,8 @@ export function createBullQueue(options: BullQueueOptions): JobQueue {
         removeOnComplete: { age: KEEP_SECONDS },
         removeOnFail: { age: KEEP_SECONDS * 4 },
       });
-      return { id: job.id, created: true };
+      const [before] = await Promise.all([existed, added]);
+      return { id: job.id, created: before === 0 };
     },
     async start({ work = true } = {}) {
       if (started) return;
@@ -141,7 +177,7 @@ export function createBullQueue(options: BullQueueOptions): JobQueue {
         const worker = new Worker<BullStored>(
           name,
           async (job) => attempts.run(entry.handler, job.data, { id: job.id!, queue: name, attempt: job.attemptsMade + 1 }, job.data.to ?? entry.settings.timeoutMs),
-          { connection: connection.duplicate(), prefix, concurrency: entry.settings.concurrency, lockDuration: options.lockMs ?? 30_000, stalledInterval: Math.max(500, Math.floor((options.lockMs ?? 30_000) / 2)), maxStalledCount: 5 },
+          { connection: coalesceWrites(connection.duplicate()), prefix, concurrency: entry.settings.concurrency, lockDuration: options.lockMs ?? 30_000, stalledInterval: Math.max(500, Math.floor((options.lockMs ?? 30_000) / 2)), maxStalledCount: 5 },
         );
         worker.on('error', onError);
         workers.push(worker);
@@ -160,9 +196,8 @@ export function createBullQueue(options: BullQueueOptions): JobQueue {
       started = false;
     },
     async getJob(id) {
-      const job = await findJob(id);
-      if (job) return toRun(job);
-      return (await cancelledRuns([...known.keys()], undefined)).find((r) => r.id === id) ?? null;
+      const found = await findJob(id);
+      return !found ? null : 'opts' in found ? toRun(found) : found;
     },
     async list(o = {}) {
       return scan({ ...o, limit: Math.min(Math.max(o.limit ?? 50, 1), 500) });
@@ -176,7 +211,7 @@ export function createBullQueue(options: BullQueueOptions): JobQueue {
           const c = await q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed');
           const retrying = ((await q.getJobs(['delayed'], 0, SCAN_LIMIT - 1)) as Job[]).filter((j) => j && j.attemptsMade > 0).length;
           out.push({ queue: name, paused, waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: (c.delayed ?? 0) - retrying, retrying,
-            failed: c.failed ?? 0, completed: c.completed ?? 0, cancelled: await connection.hlen(cancelledKey(name)) });
+            failed: c.failed ?? 0, completed: c.completed ?? 0, cancelled: await connection.zcount(cancelledKey(name), keptSince(), '+inf') });
         } else {
           const runs = await scan({ queue: name, tenant: o.tenant, limit: Number.MAX_SAFE_INTEGER });
           const n = (s: JobStatus) => runs.filter((r) => r.status === s).length;
@@ -186,19 +221,19 @@ export function createBullQueue(options: BullQueueOptions): JobQueue {
       return out;
     },
     async retry(id) {
-      const job = await findJob(id);
+      const job = await liveJob(id);
       if (!job || (await job.getState()) !== 'delayed' || job.attemptsMade === 0) return false;
       await job.promote();
       return true;
     },
     async replay(id) {
-      const job = await findJob(id);
+      const job = await liveJob(id);
       if (!job || (await job.getState()) !== 'failed') return false;
       await job.retry('failed');
       return true;
     },
     async cancel(id) {
-      const job = await findJob(id);
+      const job = await liveJob(id);
       if (!job) return false;
       const state = await job.getState();
       if (!['waiting', 'prioritized', 'delayed'].includes(state)) return false;
@@ -209,7 +244,8 @@ export function createBullQueue(options: BullQueueOptions): JobQueue {
       } catch {
         return false;
       }
-      await connection.hset(cancelledKey(job.queueName), id, JSON.stringify(run));
+      // An enqueue of the same key that slipped in after the removal keeps its new job (0): the cancel still happened.
+      await (connection as CancelRedis).objectosCancel(jobKey(job.queueName, id), cancelledKey(job.queueName), id, JSON.stringify(run), Date.now(), KEEP_SECONDS);
       return true;
     },
     async pause(name) {

@@ -122,30 +122,52 @@ export interface Attempts {
 }
 
 export function createAttempts(): Attempts {
-  // A set rather than a listener per attempt on one shared signal: no listener churn on the hot path.
-  const running = new Set<AbortController>();
+  // Attempts in flight, each with its abort; a set rather than a listener per attempt on one shared signal.
+  const running = new Set<(reason: Error) => void>();
   return {
-    async run(handler, stored, ctx, timeoutMs) {
-      const controller = new AbortController();
-      running.add(controller);
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          const e = new JobTimeoutError(timeoutMs);
+    run(handler, stored, ctx, timeoutMs) {
+      // The controller is made only when the handler reads its signal (most never do: an AbortController per
+      // job is a measurable share of a no-op job's cost); an abort before that is remembered and replayed.
+      let controller: AbortController | undefined;
+      let reason: Error | undefined;
+      const abort = (e: Error) => {
+        reason ??= e;
+        controller?.abort(e);
+      };
+      const context: JobContext = {
+        ...ctx, key: stored.k, tenant: stored.t,
+        get signal() {
+          if (!controller) {
+            controller = new AbortController();
+            if (reason) controller.abort(reason);
+          }
+          return controller.signal;
+        },
+      };
+      running.add(abort);
+      return new Promise<unknown>((resolve, reject) => {
+        const timer = setTimeout(() => {
           // Rejected before the abort, so a handler that settles on its signal cannot win the race.
+          const e = new JobTimeoutError(timeoutMs);
+          settle();
           reject(e);
-          controller.abort(e);
+          abort(e);
         }, timeoutMs);
+        const settle = () => {
+          clearTimeout(timer);
+          running.delete(abort);
+        };
+        let result: Promise<unknown>;
+        try {
+          result = handler(stored.p, context);
+        } catch (e) {
+          result = Promise.reject(e);
+        }
+        Promise.resolve(result).then((v) => (settle(), resolve(v)), (e: unknown) => (settle(), reject(e)));
       });
-      try {
-        return await Promise.race([handler(stored.p, { ...ctx, key: stored.k, tenant: stored.t, signal: controller.signal }), timeout]);
-      } finally {
-        clearTimeout(timer);
-        running.delete(controller);
-      }
     },
     abortAll(reason) {
-      for (const c of running) c.abort(reason);
+      for (const abort of running) abort(reason);
     },
   };
 }
