@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { snakeName } from './field-schema.ts';
 
-/** Spec audit event types (system/audit.zod.ts), plus ObjectOS's `job.*` and `auth.session_revoked` (a session ended by someone else). */
+/** Spec audit event types (system/audit.zod.ts), plus ObjectOS's `job.*`, `automation.*` and `auth.session_revoked` (a session ended by someone else). */
 export const AUDIT_EVENT_TYPES = [
   'data.create', 'data.read', 'data.update', 'data.delete', 'data.export', 'data.import', 'data.bulk_update', 'data.bulk_delete',
   'auth.login', 'auth.login_failed', 'auth.logout', 'auth.session_created', 'auth.session_expired', 'auth.password_reset',
@@ -12,6 +12,7 @@ export const AUDIT_EVENT_TYPES = [
   'system.integration_added', 'system.integration_removed',
   'security.access_denied', 'security.suspicious_activity', 'security.data_breach', 'security.api_key_created', 'security.api_key_revoked',
   'job.started', 'job.completed', 'job.failed', 'job.dead_lettered', 'job.replayed',
+  'automation.action_failed', 'automation.loop_stopped', 'automation.rule_toggled',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 

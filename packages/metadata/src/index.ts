@@ -1,11 +1,11 @@
 export { loadMetadata } from './load-metadata.ts';
-export { parseMetadata, stableStringify, type MetadataSource } from './parse-metadata.ts';
+export { CONNECTOR_FILE, METADATA_FILE, RULE_FILE, parseMetadata, stableStringify, type MetadataSource } from './parse-metadata.ts';
 export { MetadataError, formatIssue, type MetadataIssue } from './errors.ts';
 export { FIELD_TYPES, SNAKE_CASE, type FieldDefinition, type FieldType } from './field-schema.ts';
 export { API_METHODS, SHARING_MODELS, type ApiMethod, type IndexDefinition, type ValidationDefinition } from './object-schema.ts';
 export {
   RESERVED_FIELD_NAMES, RESERVED_OBJECT_NAMES, isRelation,
-  type FieldModel, type JobModel, type MetadataModel, type ObjectModel, type TemplateModel,
+  type ConnectorModel, type FieldModel, type JobModel, type MetadataModel, type ObjectModel, type RuleModel, type TemplateModel,
 } from './model.ts';
 export { humanize } from './humanize.ts';
 export {
@@ -18,8 +18,20 @@ export {
 } from './security-schema.ts';
 export type { RlsPolicyModel, SecurityModel, SharingRuleModel } from './check-security.ts';
 export {
-  SYSTEM_CONDITION_FIELDS, USER_VARIABLES, normaliseVariables, parseFilterCondition, parseSqlCondition,
+  ConditionError, SYSTEM_CONDITION_FIELDS, USER_VARIABLES, normaliseVariables, parseFilterCondition, parseSqlCondition,
   type CompareOp, type Condition, type Operand, type UserVariable,
 } from './condition.ts';
 export { JobSchema, JobScheduleSchema, type JobDefinition, type JobSchedule } from './job-schema.ts';
 export { TemplateLocaleSchema, TemplateSchema, type TemplateDefinition, type TemplateLocale } from './template-schema.ts';
+export {
+  ACTION_TYPES, ConnectorActionSchema, CustomScriptActionSchema, EmailAlertActionSchema, FieldUpdateActionSchema, HTTP_METHODS, HttpCallActionSchema,
+  PushNotificationActionSchema, RECIPIENT, TRIGGER_TYPES, TaskCreationActionSchema, TimeTriggerSchema, WorkflowActionSchema, WorkflowRuleSchema,
+  relativeOffsetMs, type ActionType, type TimeTriggerDefinition, type TriggerType, type WorkflowAction, type WorkflowRuleDefinition,
+} from './rule-schema.ts';
+export {
+  ConnectorAuthSchema, ConnectorEndpointSchema, ConnectorSchema, type ConnectorAuth, type ConnectorDefinition, type ConnectorEndpoint,
+} from './connector-schema.ts';
+export {
+  evaluateRuleCondition, parseRuleCriteria, ruleConditionFields, type RuleCondition, type RuleEvaluationInput, type RuleOperand,
+} from './rule-criteria.ts';
+export { actionTemplates, renderTemplate, templatePlaceholders, type TemplateScope } from './rule-template.ts';

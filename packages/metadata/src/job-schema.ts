@@ -5,7 +5,7 @@ import { snakeName } from './field-schema.ts';
 /** A handler is named like a queue: lower-case words joined by dots (`audit.purge_expired`). */
 const handlerName = z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/, { error: 'a handler name is lower-case words joined by dots, e.g. audit.purge_expired' });
 
-const timezone = z.string().superRefine((tz, ctx) => {
+export const timezone = z.string().superRefine((tz, ctx) => {
   try {
     new Intl.DateTimeFormat('en', { timeZone: tz });
   } catch {
@@ -14,7 +14,7 @@ const timezone = z.string().superRefine((tz, ctx) => {
 });
 
 /** Cron is parsed by croner (5 or 6 fields, with seconds), never by hand. */
-const cronExpression = z.string().superRefine((expr, ctx) => {
+export const cronExpression = z.string().superRefine((expr, ctx) => {
   try {
     new Cron(expr, { paused: true });
   } catch (e) {

@@ -5,7 +5,7 @@ import { METADATA_FILE, OBJECT_FILE, parseMetadata, type MetadataSource } from '
 import { MetadataError } from './errors.ts';
 
 
-/** Loads every metadata file (`*.object|policy|audit|job|template|role|group|permission|sharing|rls.yaml`, or `.yml`) below `dir` and validates them together. */
+/** Loads every metadata file (`*.object|policy|audit|job|template|rule|connector|role|group|permission|sharing|rls.yaml`, or `.yml`) below `dir` and validates them together. */
 export async function loadMetadata(dir: string): Promise<MetadataModel> {
   let files: string[];
   try {

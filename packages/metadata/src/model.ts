@@ -3,6 +3,9 @@ import type { PolicyDefinition } from './policy-schema.ts';
 import type { AuditConfig } from './audit-schema.ts';
 import type { JobDefinition } from './job-schema.ts';
 import type { TemplateDefinition } from './template-schema.ts';
+import type { WorkflowRuleDefinition } from './rule-schema.ts';
+import type { ConnectorDefinition } from './connector-schema.ts';
+import type { RuleCondition } from './condition.ts';
 import type { SecurityModel } from './check-security.ts';
 import type { IndexDefinition, ObjectDefinition, ValidationDefinition } from './object-schema.ts';
 
@@ -41,7 +44,16 @@ export interface MetadataModel {
   jobs: JobModel[];
   /** Notification templates (`*.template.yaml`); their handlebars is checked by the notifications module. */
   templates: TemplateModel[];
+  /** Workflow rules (`*.rule.yaml`, spec WorkflowRule), checked against the objects, roles, templates and connectors; by object, executionOrder, name. */
+  rules: RuleModel[];
+  /** HTTP connectors (`*.connector.yaml`) that `connector_action` rule actions call. */
+  connectors: ConnectorModel[];
 }
+
+/** A workflow rule with its criteria parsed (null: no criteria, every event of its trigger passes). */
+export type RuleModel = WorkflowRuleDefinition & { source: string; condition: RuleCondition | null };
+
+export type ConnectorModel = ConnectorDefinition & { source: string };
 
 export type TemplateModel = TemplateDefinition & { source: string };
 

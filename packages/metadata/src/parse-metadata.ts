@@ -14,6 +14,9 @@ import { checkModel } from './check-model.ts';
 import { checkSecurity, type SecurityEntries } from './check-security.ts';
 import { JobSchema, type JobDefinition } from './job-schema.ts';
 import { TemplateSchema, type TemplateDefinition } from './template-schema.ts';
+import { WorkflowRuleSchema, type WorkflowRuleDefinition } from './rule-schema.ts';
+import { ConnectorSchema, type ConnectorDefinition } from './connector-schema.ts';
+import { checkRules } from './check-rules.ts';
 import { GroupSchema, PermissionSetSchema, RlsPolicySchema, RoleSchema, SharingRuleSchema } from './security-schema.ts';
 
 export interface MetadataSource {
@@ -38,6 +41,10 @@ export const AUDIT_FILE = /\.audit\.ya?ml$/;
 export const JOB_FILE = /\.job\.ya?ml$/;
 /** Notification templates (handlebars, per locale). */
 export const TEMPLATE_FILE = /\.template\.ya?ml$/;
+/** Spec `WorkflowRule` definitions: actions run when records change (or on a schedule). */
+export const RULE_FILE = /\.rule\.ya?ml$/;
+/** HTTP connectors that `connector_action` rule actions call. */
+export const CONNECTOR_FILE = /\.connector\.ya?ml$/;
 
 /** Security metadata files, one definition each (spec Role, group, PermissionSet, SharingRule, RLS policy). */
 const SECURITY_FILES = {
@@ -52,7 +59,7 @@ const securityKindOf = (file: string): SecurityKind | undefined =>
   (Object.keys(SECURITY_FILES) as SecurityKind[]).find((k) => SECURITY_FILES[k].pattern.test(file));
 
 /** Every file name the loader reads. */
-export const METADATA_FILE = new RegExp([OBJECT_FILE, POLICY_FILE, AUDIT_FILE, JOB_FILE, TEMPLATE_FILE, ...Object.values(SECURITY_FILES).map((f) => f.pattern)].map((r) => r.source).join('|'));
+export const METADATA_FILE = new RegExp([OBJECT_FILE, POLICY_FILE, AUDIT_FILE, JOB_FILE, TEMPLATE_FILE, RULE_FILE, CONNECTOR_FILE, ...Object.values(SECURITY_FILES).map((f) => f.pattern)].map((r) => r.source).join('|'));
 
 /** Reports a problem at a path inside one parsed file. */
 export type Report = (path: readonly PathKey[], message: string, key?: string) => void;
@@ -68,6 +75,8 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
   const audits: Parsed<AuditConfig>[] = [];
   const jobs: Parsed<JobDefinition>[] = [];
   const templates: Parsed<TemplateDefinition>[] = [];
+  const rules: Parsed<WorkflowRuleDefinition>[] = [];
+  const connectors: Parsed<ConnectorDefinition>[] = [];
   const security: { [K in SecurityKind]: Parsed<z.output<(typeof SECURITY_FILES)[K]['schema']>>[] } = {
     roles: [], groups: [], permissionSets: [], sharingRules: [], rlsPolicies: [],
   };
@@ -86,6 +95,12 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
     } else if (TEMPLATE_FILE.test(source.file)) {
       const file = parseFile(source, TemplateSchema, 'a template file must be a YAML mapping with name, topic and locales', issues);
       if (file) templates.push(file);
+    } else if (RULE_FILE.test(source.file)) {
+      const file = parseFile(source, WorkflowRuleSchema, 'a rule file must be a YAML mapping with name, objectName, triggerType and actions', issues);
+      if (file) rules.push(file);
+    } else if (CONNECTOR_FILE.test(source.file)) {
+      const file = parseFile(source, ConnectorSchema, 'a connector file must be a YAML mapping with name, baseUrl, auth and actions', issues);
+      if (file) connectors.push(file);
     } else if (POLICY_FILE.test(source.file)) {
       const file = parseFile(source, PolicySchema, 'a policy file must be a YAML mapping with name, password and session', issues);
       if (file) policies.push(file);
@@ -100,18 +115,30 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
     checkPolicies(policies, issues);
     checkUniqueNames(jobs, 'job', issues);
     checkUniqueNames(templates, 'template', issues);
+    checkUniqueNames(rules, 'rule', issues);
+    checkUniqueNames(connectors, 'connector', issues);
     for (const extra of audits.slice(1)) reporterFor(extra, issues)(['name'], `only one audit configuration is allowed; ${audits[0]!.source.file} already declares one`);
     const entries = Object.fromEntries(
       Object.entries(security).map(([k, list]) => [k, (list as Parsed<unknown>[]).map((p) => ({ value: p.value, report: reporterFor(p, issues) }))]),
     ) as unknown as SecurityEntries;
     securityModel = checkSecurity(entries, new Map(parsed.map((p) => [p.value.name, p.value])));
   }
+  // Rules point at objects, roles, templates and connectors: checked once those are known to be sound.
+  const conditions = issues.length > 0 || !securityModel ? [] : checkRules(rules.map((r) => ({ value: r.value, report: reporterFor(r, issues) })), {
+    objects: new Map(parsed.map((p) => [p.value.name, p.value])),
+    roles: new Set(securityModel.roles.map((r) => r.name)),
+    templates: new Set(templates.map((t) => t.value.name)),
+    connectors: new Map(connectors.map((c) => [c.value.name, c.value])),
+  });
   if (issues.length > 0 || !securityModel) throw new MetadataError(issues);
   const model = buildModel(parsed);
   const policyList = policies.map((p) => p.value);
   return { ...model, security: securityModel, policies: policyList, defaultPolicy: policyList.find((p) => p.isDefault) ?? DEFAULT_POLICY, audit: audits[0]?.value ?? DEFAULT_AUDIT_CONFIG,
     jobs: jobs.map((j) => ({ ...j.value, source: j.source.file, handlerAt: locate(j.doc, j.lc, ['handler']) })),
-    templates: templates.map((t) => ({ ...t.value, source: t.source.file })) };
+    templates: templates.map((t) => ({ ...t.value, source: t.source.file })),
+    rules: rules.map((r, i) => ({ ...r.value, source: r.source.file, condition: conditions[i] ?? null }))
+      .sort((a, b) => a.objectName.localeCompare(b.objectName) || a.executionOrder - b.executionOrder || a.name.localeCompare(b.name)),
+    connectors: connectors.map((c) => ({ ...c.value, source: c.source.file })) };
 }
 
 function checkPolicies(policies: Parsed<PolicyDefinition>[], issues: MetadataIssue[]): void {
@@ -176,13 +203,19 @@ function toIssue(file: string, doc: Document, lc: LineCounter, issue: z.core.$Zo
   } else if (issue.code === 'invalid_union' && 'discriminator' in issue && issue.discriminator) {
     const value = valueAt(raw, path);
     const options = 'options' in issue && Array.isArray(issue.options) ? issue.options.join(', ') : '';
-    message =
-      value === undefined
-        ? `missing "${issue.discriminator}" (one of ${options})`
-        : `unknown ${path.includes('fields') ? 'field' : path.includes('schedule') ? 'schedule' : 'validation'} ${issue.discriminator} "${String(value)}" (expected one of ${options})`;
+    message = value === undefined ? `missing "${issue.discriminator}" (one of ${options})` : `unknown ${unionNoun(path)} ${issue.discriminator} "${String(value)}" (expected one of ${options})`;
   }
   const pos = locate(doc, lc, path, key);
   return { file, ...pos, path: [...path, ...(key ? [key] : [])].join('.'), message };
+}
+
+/** What a discriminated union at `path` chooses between, for messages. */
+function unionNoun(path: readonly PathKey[]): string {
+  if (path.includes('fields')) return 'field';
+  if (path.includes('schedule')) return 'schedule';
+  if (path.includes('actions')) return 'action';
+  if (path.includes('auth')) return 'auth';
+  return 'validation';
 }
 
 function valueAt(raw: unknown, path: readonly PathKey[]): unknown {
