@@ -3,3 +3,4 @@ export { ident, literal } from './sql-text.ts';
 export {
   ensureSecurityTables, loadMemberAccess, loadOrganizationRoles, saveMemberAccess, splitRoles, type MemberAccess,
 } from './security-tables.ts';
+export { claimEffect, ensureEffectTable, noteEffectRecord } from './effects.ts';

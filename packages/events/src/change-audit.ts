@@ -9,6 +9,15 @@ export interface ChangeContext {
   ipAddress: string | null;
   userAgent: string | null;
   impersonatedBy: string | null;
+  /** The change was an automation rule's action (a field update, a task): which, and how deep in a chain of rules. */
+  automation?: AutomationCause | null;
+}
+
+/** The rule action that made a change, and its depth: 1 for a rule run by a person's change, n+1 for a rule run by depth n's change. */
+export interface AutomationCause {
+  rule: string;
+  action: string;
+  depth: number;
 }
 
 /** A UUID derived from a name: the same outbox row always gives the same audit event id. */

@@ -1,6 +1,8 @@
 import { sql } from 'drizzle-orm';
 import type { Db, SqlRunner } from '@objectos/db';
 import type { AuditEvent } from './audit-event.ts';
+import type { ChangeContext } from './change-audit.ts';
+import type { ChangeEvent } from './change-event.ts';
 
 const EVENTS_LOCK = 7_734_014;
 
@@ -11,6 +13,9 @@ const EVENTS_LOCK = 7_734_014;
  * - `events.audit_outbox`: every audit event waiting for the audit subgraph: data changes (from the
  *   relay), auth, authz, security and system events (written before what caused them is acknowledged).
  *   The audit subgraph moves each into its trail and deletes it, in one transaction.
+ * - `events.automation_outbox`: each change to an object that automation rules watch, handed over by the
+ *   relay in the transaction that marks it published; the automation worker evaluates the rules, queues
+ *   their actions, and deletes it, in one transaction.
  */
 export async function ensureEventTables(db: Db): Promise<void> {
   await db.transaction(async (tx) => {
@@ -37,7 +42,19 @@ export async function ensureEventTables(db: Db): Promise<void> {
       id uuid not null unique,
       event jsonb not null,
       created_at timestamptz not null default now())`));
+    await tx.execute(sql.raw(`create table if not exists events.automation_outbox (
+      event_id bigint primary key,
+      event jsonb not null,
+      context jsonb,
+      created_at timestamptz not null default now())`));
   });
+}
+
+/** Hands changes to the automation worker (inside the relay's transaction): once per outbox row. */
+export async function recordAutomationEvents(runner: SqlRunner, events: readonly { event: ChangeEvent; context: ChangeContext | null }[]): Promise<void> {
+  if (events.length === 0) return;
+  const rows = events.map(({ event, context }) => sql`(${event.id}::bigint, ${JSON.stringify(event)}::jsonb, ${context ? JSON.stringify(context) : null}::jsonb)`);
+  await runner.execute(sql`insert into events.automation_outbox (event_id, event, context) values ${sql.join(rows, sql`, `)} on conflict (event_id) do nothing`);
 }
 
 /**

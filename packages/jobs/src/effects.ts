@@ -1,14 +1,10 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '@objectos/db';
 
+export { ensureEffectTable } from '@objectos/db';
+
 /** A transaction handle as drizzle gives it to `db.transaction`. */
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
-
-/** Creates `jobs.effects`: one row per effect done, keyed by the job's idempotency key. */
-export async function ensureEffectTable(db: Db): Promise<void> {
-  await db.execute(sql`create schema if not exists jobs`);
-  await db.execute(sql`create table if not exists jobs.effects (key text primary key, done_at timestamptz not null default now())`);
-}
 
 /**
  * Runs a database effect exactly once per key: the key is recorded in the same transaction as the

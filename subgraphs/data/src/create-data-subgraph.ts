@@ -3,13 +3,14 @@ import { parse, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { loadMetadata, type MetadataModel } from '@objectos/metadata';
 import { accessFor, compile, guardEntityTypes, type CompiledSchema } from '@objectos/schema';
-import { connectDatabase, ensureSecurityTables, type Database, type DatabaseOptions } from '@objectos/db';
+import { connectDatabase, ensureEffectTable, ensureSecurityTables, type Database, type DatabaseOptions } from '@objectos/db';
 import { audienceKey, CLIENT_AGENT_HEADER, CLIENT_IP_HEADER, METADATA_ENDPOINT, principalJson, principalOf, usePrincipalGuard, type Principal, type ReplayStore } from '@objectos/principal';
 import type { Plugin } from 'graphql-yoga';
 import { migrate, type MigrationResult } from './db/migrate.ts';
 import { buildTables } from './db/tables.ts';
 import type { DataSource } from './data-source.ts';
 import { classifyDataError } from './errors.ts';
+import { effectOf } from './effects.ts';
 import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } from '@objectos/observability';
 import { createLoaders } from './loaders.ts';
 import { createCompiledReads } from './compiled/use-compiled-reads.ts';
@@ -127,6 +128,9 @@ function serveMetadata(compiled: CompiledSchema): Plugin {
   };
 }
 
+/** Objects whose changes workflow rules evaluate (handed to the automation worker by the relay). */
+const watchedObjects = (model: MetadataModel): ReadonlySet<string> => new Set(model.rules.filter((r) => r.triggerType !== 'schedule').map((r) => r.objectName));
+
 /** The data subgraph: compiled SDL served by graphql-yoga as a Federation v2 subgraph over drizzle. */
 export async function createDataSubgraph(options: DataSubgraphOptions): Promise<DataSubgraph> {
   const { seed = false, maxPageSize = 1000, defaultPageSize = 100, graphqlEndpoint = '/graphql', graphiql = false } = options;
@@ -148,7 +152,8 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
     const migration = await migrate(database.db, compiled.plan, tables);
     await ensureSecurityTables(database.db);
     await ensureOutbox(database.db);
-    relay = createOutboxRelay(database.db, feed, { logger, audit: compiled.model.audit.enabled, ...(options.outboxSweepMs ? { sweepMs: options.outboxSweepMs } : {}) });
+    await ensureEffectTable(database.db);
+    relay = createOutboxRelay(database.db, feed, { logger, audit: compiled.model.audit.enabled, automation: watchedObjects(compiled.model), ...(options.outboxSweepMs ? { sweepMs: options.outboxSweepMs } : {}) });
     hub = createChangeHub(feed);
     const source: DataSource = { db: database.db, plan: compiled.plan, tables, maxPageSize, defaultPageSize, tenant: null, actor: null, sc: null, changes: relay };
     const seeded = seed && options.seedOrganizationId
@@ -159,7 +164,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
     const reads = options.compiledReads === false ? null : createCompiledReads(database);
     const readAudit = createReadAudit(database.db, compiled.model.audit, logger);
     // Every request works on a copy of the source confined to its principal's organization.
-    const contextOf = (principal: Principal, request?: Request): DataContext => {
+    const contextOf = (principal: Principal, request?: Request, extensions?: unknown): DataContext => {
       // One string per principal (computed once for a frozen one, as the guard and the gateway hand out).
       const principalKey = principalJson(principal);
       // Access depends on the principal alone: computed once per distinct principal (bounded).
@@ -168,10 +173,12 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
         if (accesses.size >= 1_000) accesses.clear();
         accesses.set(principalKey, (access = accessFor(compiled.plan, compiled.security, principal)));
       }
+      const effect = effectOf(principal, extensions);
       const ds: DataSource = {
         ...source, tenant: principal.organizationId, actor: principal.userId,
         sc: { plan: compiled.plan, security: compiled.security, access, tables },
-        ...(request ? { context: changeContextOf(principal, request) } : {}),
+        ...(request ? { context: { ...changeContextOf(principal, request), ...(effect?.automation ? { automation: effect.automation } : {}) } } : {}),
+        ...(effect ? { effect } : {}),
       };
       return { ds, principal, principalKey, loaders: createLoaders(ds) };
     };
@@ -186,7 +193,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       // refused unread): yoga's limiter would only wrap those bytes in a second stream.
       maxRequestBodySize: false,
       plugins: [usePrincipalGuard({ key, audience: 'data', ...(options.replay ? { replay: options.replay } : {}) }), serveMetadata(compiled), ...(readAudit ? [useReadAudit(readAudit, principalOf, (r) => r.headers.get(REQUEST_ID_HEADER))] : []), ...(reads ? [reads.plugin] : []), useCorrelatedErrors({ logger, classify: classifyDataError })],
-      context: ({ request }) => contextOf(principalOf(request), request),
+      context: ({ request, params }) => contextOf(principalOf(request), request, params?.extensions),
     });
     return {
       name: 'data',

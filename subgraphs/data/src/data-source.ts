@@ -23,6 +23,18 @@ export interface DataSource {
   changes: { notify(): void } | null;
   /** Who acts and through which request, stored beside each change for the audit trail. */
   context?: ChangeContext | null;
+  /** The request is a keyed effect of a job (the automation worker's): its write happens once per key. */
+  effect?: WriteEffect | null;
+}
+
+/**
+ * What an internal caller (signed as a system principal) asks of its one write: `key` is claimed in the
+ * write's transaction, so a repeated job changes nothing and a repeated create answers with the record
+ * the first one made; `automation` is stored with the change (rules see the chain's depth).
+ */
+export interface WriteEffect {
+  key: string;
+  automation: NonNullable<ChangeContext['automation']> | null;
 }
 
 export type Row = Record<string, unknown> & { id: string };

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { queryRows, type Db, type SqlRunner } from '@objectos/db';
-import { auditEventOfChange, createSweeper, ensureEventTables, recordAuditEvents, type ChangeContext, type ChangeEvent, type ChangeFeed } from '@objectos/events';
+import { auditEventOfChange, createSweeper, ensureEventTables, recordAuditEvents, recordAutomationEvents, type ChangeContext, type ChangeEvent, type ChangeFeed } from '@objectos/events';
 import type { Logger } from '@objectos/observability';
 
 /**
@@ -75,6 +75,8 @@ export interface RelayOptions {
   batch?: number;
   /** Queue each row's audit event (events.audit_outbox) as it is published: AuditConfig enabled. @default false */
   audit?: boolean;
+  /** Objects automation rules watch: their rows are handed to the automation worker (events.automation_outbox) as they are published. */
+  automation?: ReadonlySet<string>;
   logger?: Logger;
 }
 
@@ -84,7 +86,7 @@ export interface RelayOptions {
  * succeeded, so a failed publish is retried (at least once; the event id lets consumers drop repeats).
  */
 export function createOutboxRelay(db: Db, feed: ChangeFeed, options: RelayOptions = {}): OutboxRelay {
-  const { sweepMs = 1_000, retentionMs = 24 * 3600_000, batch = 200, audit = false, logger } = options;
+  const { sweepMs = 1_000, retentionMs = 24 * 3600_000, batch = 200, audit = false, automation, logger } = options;
   let lastPrune = 0;
 
   const publishBatch = (): Promise<number> =>
@@ -95,6 +97,7 @@ export function createOutboxRelay(db: Db, feed: ChangeFeed, options: RelayOption
       for (const e of events) await feed.publish(e);
       // The audit trail's copy, handed over in the transaction that marks the rows: once per row.
       if (audit) await recordAuditEvents(tx, rows.map((r, i) => auditEventOfChange(events[i]!, parsed(r.context))));
+      if (automation?.size) await recordAutomationEvents(tx, rows.flatMap((r, i) => (automation.has(r.object) ? [{ event: events[i]!, context: parsed(r.context) }] : [])));
       if (rows.length > 0) await tx.execute(sql`update events.outbox set published_at = now() where id = any(${sql.param(rows.map((r) => String(r.id)))}::bigint[])`);
       return rows.length;
     });

@@ -12,6 +12,7 @@ import { inChunks } from './chunks.ts';
 import { maskRows, requireEditable, requireObject } from '../security/fields.ts';
 import { rlsSql } from '../security/predicates.ts';
 import { writeChange } from '../events/outbox.ts';
+import { claimEffect, noteEffectRecord } from '@objectos/db';
 import type { ChangeEvent } from '@objectos/events';
 
 type DeletedWith = NonNullable<ChangeEvent['deletedWith']>;
@@ -87,6 +88,14 @@ function recordChange(tx: Tx, ds: DataSource, p: ObjectPlan, op: 'create' | 'upd
   });
 }
 
+/** A keyed write done before (a job run again): nothing changes; the answer is the record as it is now. */
+async function repeatedEffect(tx: Tx, ds: DataSource, p: ObjectPlan, id: string | null): Promise<Row> {
+  const { table, visible } = objectOf(ds, p.object.name, 'read');
+  const [row] = id ? ((await tx.select().from(table).where(and(visible, eq(col(table, p.columns[0]!), id)))) as Row[]) : [];
+  if (!row) throw dataError('NOT_FOUND', `The ${p.typeName} this effect (${ds.effect!.key}) made earlier no longer exists`);
+  return maskRows(ds, p, [row])[0]!;
+}
+
 /** After commit: the relay publishes the change now. */
 function committed<T>(ds: DataSource, result: T): T {
   ds.changes?.notify();
@@ -101,8 +110,11 @@ export async function createRecord(ds: DataSource, object: string, input: Record
   const tenant = tenantOf(ds, p);
   return committed(ds, await ds.db.transaction(async (tx) => {
     try {
+      const repeat = ds.effect ? await claimEffect(tx, ds.effect.key) : null;
+      if (repeat) return await repeatedEffect(tx, ds, p, repeat.recordId);
       await checkReferences(tx, ds, p, values);
       const [row] = await tx.insert(table).values({ ...values, [TENANT.key]: tenant, [OWNER.key]: ds.actor }).returning();
+      if (ds.effect) await noteEffectRecord(tx, ds.effect.key, (row as Row).id);
       await checkRls(tx, ds, p, (row as Row).id, 'insert');
       await recordChange(tx, ds, p, 'create', null, row as Row);
       return maskRows(ds, p, [row as Row])[0]!;
@@ -122,6 +134,8 @@ export async function updateRecord(ds: DataSource, object: string, id: string, i
   const idCol = col(table, p.columns[0]!);
   return committed(ds, await ds.db.transaction(async (tx) => {
     try {
+      const repeat = ds.effect ? await claimEffect(tx, ds.effect.key) : null;
+      if (repeat) return await repeatedEffect(tx, ds, p, id);
       await checkReferences(tx, ds, p, values);
       // The state before, locked: the change event carries both states.
       const [before] = (await tx.select().from(table).where(and(editable, eq(idCol, id))).for('update')) as Row[];
