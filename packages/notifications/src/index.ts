@@ -5,6 +5,7 @@ export {
 export { checkTemplate, templateReferences, TEMPLATE_HELPERS, type TemplateDefinition, type TemplateLocaleSource } from './check-template.ts';
 export { createTemplates, type RenderedMessage, type Templates } from './templates.ts';
 export { createEmailChannel, messageIdFor, type EmailChannel, type EmailChannelOptions, type EmailMessage } from './email.ts';
+export { postPinned, type PinnedResponse } from './pinned-request.ts';
 export { checkTarget, classifyAddress, type AddressClass, type CheckedTarget, type Resolver, type TargetAllowance } from './ssrf.ts';
 export { deliverWebhook, signWebhook, verifyWebhookSignature, type WebhookDelivery, type WebhookResult } from './webhook.ts';
 export {

@@ -14,7 +14,7 @@ export interface PinnedResponse {
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
 /**
- * POSTs to a target that passed `checkTarget`, connecting only to its checked address (the
+ * Sends a request (POST unless `method` says otherwise) to a target that passed `checkTarget`, connecting only to its checked address (the
  * `lookup` answers with it; no agent, so no pooled socket to another address), following no
  * redirect. Network failures and the deadline (`timeoutMs`, for the whole exchange) reject with
  * the channel's retryable delivery error.
@@ -22,7 +22,7 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
 export function postPinned(
   channel: Channel,
   target: CheckedTarget,
-  request: { headers: Record<string, string | number>; body: Buffer | string; timeoutMs: number },
+  request: { method?: string; headers: Record<string, string | number>; body: Buffer | string; timeoutMs: number },
 ): Promise<PinnedResponse> {
   const pinned: LookupFunction = (_hostname, options, callback) => {
     if (options.all) callback(null, [{ address: target.address, family: target.family }]);
@@ -44,7 +44,7 @@ export function postPinned(
         hostname: target.hostname,
         port: url.port || undefined,
         path: `${url.pathname}${url.search}`,
-        method: 'POST',
+        method: request.method ?? 'POST',
         headers: { ...request.headers, 'Content-Length': Buffer.byteLength(request.body) },
         lookup: pinned,
         agent: false,
