@@ -68,9 +68,12 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
         statementTimeoutMs: config.statementTimeoutMs,
       });
     // The queue and notifications of the in-process subgraphs (identity's mail goes through it).
+    // Workflow rules write through the data subgraph (in process, made below, or remote).
+    const dataUrl = config.remoteSubgraphs['data'] ?? 'http://data.objectos.internal/graphql';
+    const dataFetch = (r: Request): Promise<Response> => (data ? data.fetch(r) : fetch(r));
     if (embedded)
       jobs = await createJobRuntime({
-        model, database: database!, secret, work: config.runJobs, delivery: config.delivery,
+        model, database: database!, secret, work: config.runJobs, delivery: config.delivery, changeFeed, data: { fetch: dataFetch, url: dataUrl },
         ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
         ...(config.jobsPrefix ? { prefix: config.jobsPrefix } : {}),
       });

@@ -40,6 +40,8 @@ describe('docker-compose.yml', () => {
     }
     const services = compose.services as Record<string, { command?: string[]; healthcheck?: { test: string[] } }>;
     expect(services['worker']!.command).toContain('subgraphs/automation/src/worker.ts');
+    // The worker runs workflow rules: their writes go to the data subgraph's own API.
+    expect(env('worker')['DATA_URL']).toBe(`http://data:${env('data')['PORT']}/graphql`);
     expect(services['worker']!.healthcheck!.test.join(' ')).toContain(`127.0.0.1:${env('worker')['PORT']}/health`);
     // An acknowledged job survives a Redis restart: AOF on, nothing evicted.
     expect(services['redis']!.command).toEqual(expect.arrayContaining(['--appendonly', 'yes', '--maxmemory-policy', 'noeviction']));

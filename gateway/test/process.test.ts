@@ -178,7 +178,7 @@ describe.skipIf(!services.postgres)('services topology: data subgraph and gatewa
     await audit.waitFor(/audit subgraph listening on/, 60_000);
     // Jobs on PostgreSQL (pg-boss; this topology has no Redis): the API process monitors, the worker delivers.
     const automation = spawn('subgraphs/automation/src/main.ts', { ...secret, PORT: String(autoPort), DATABASE_URL: db.url });
-    const worker = spawn('subgraphs/automation/src/worker.ts', { ...secret, PORT: String(workerPort), DATABASE_URL: db.url, SMTP_URL: mail.url });
+    const worker = spawn('subgraphs/automation/src/worker.ts', { ...secret, PORT: String(workerPort), DATABASE_URL: db.url, SMTP_URL: mail.url, DATA_URL: `http://127.0.0.1:${dataPort}/graphql` });
     await Promise.all([automation.waitFor(/automation subgraph listening on/, 60_000), worker.waitFor(/worker running pg-boss/, 60_000)]);
     expect((await fetch(`http://127.0.0.1:${workerPort}/health`)).status).toBe(200);
     // Around the gateway, every subgraph answers 401.
@@ -228,6 +228,21 @@ describe.skipIf(!services.postgres)('services topology: data subgraph and gatewa
     expect(invitation.text).toMatch(/invitation [0-9a-f-]{36}/);
     const runs = await gqlOk<{ jobRuns: { key: string; status: string }[] }>(endpoint, '{ jobRuns(queue: "notify.email") { key status } }');
     expect(runs.jobRuns).toContainEqual({ key: expect.stringMatching(/^invitation:/), status: 'COMPLETED' });
+    // A workflow rule across processes: the data process hands the change over, the worker runs the rule
+    // and writes back through the data process's API (signed), the run is seen through the gateway.
+    const opp = await gqlOk<{ createOpportunity: { id: string } }>(endpoint, `mutation { createOpportunity(input: { name: "Won across processes", stage: prospecting, accountId: "${made.createAccount.id}" }) { id } }`);
+    const oppId = opp.createOpportunity.id;
+    await gqlOk(endpoint, `mutation { updateOpportunity(id: "${oppId}", input: { stage: closed_won }) { id } }`);
+    type Ruled = { opportunity: { probability: number }; tasks: { nodes: { subject: string }[] }; automationRuns: { action: string; status: string; error: string | null }[] };
+    const ruled = `{ opportunity(id: "${oppId}") { probability } tasks(where: { opportunityId: { eq: "${oppId}" } }) { nodes { subject } } automationRuns(where: { recordId: "${oppId}" }) { action status error } }`;
+    let done = await gqlOk<Ruled>(endpoint, ruled);
+    for (let i = 0; i < 200 && !(done.automationRuns.length === 2 && done.automationRuns.every((x) => x.status === 'SUCCEEDED')); i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      done = await gqlOk<Ruled>(endpoint, ruled);
+    }
+    expect(done.automationRuns.map((x) => [x.action, x.status, x.error]).sort()).toEqual([["certain_probability", "SUCCEEDED", null], ["onboarding_task", "SUCCEEDED", null]]);
+    expect(done.opportunity.probability).toBe(100);
+    expect(done.tasks.nodes.map((t) => t.subject)).toEqual([expect.stringMatching(/^Start onboarding for /)]);
     await plain.kill();
     await rm(dir, { recursive: true, force: true });
     await gateway.kill();

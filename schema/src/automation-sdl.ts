@@ -24,6 +24,12 @@ type Query {
   myNotifications(unreadOnly: Boolean = false, first: Int = 20, after: String): NotificationConnection!
   "The signed-in user's notification preferences in the active organization."
   notificationPreferences: [NotificationPreference!]!
+  "Workflow rules from metadata (*.rule.yaml), each with whether it is on in your organization (manageAutomation)."
+  automationRules: [AutomationRule!]!
+  "What rule actions did, newest first: per action its status, attempts and last error (manageAutomation; your organization's)."
+  automationRuns(where: AutomationRunWhere, first: Int = 50): [AutomationRun!]!
+  "Time-trigger actions still waiting for one record, soonest first (manageAutomation)."
+  pendingTimeTriggers(object: String!, id: ID!): [AutomationRun!]!
 }
 
 type Mutation {
@@ -42,6 +48,10 @@ type Mutation {
   setNotificationPreference(channel: NotificationChannel!, topic: String!, enabled: Boolean!): NotificationPreference!
   "Stores this browser's Web Push subscription for the signed-in user."
   registerPushSubscription(input: PushSubscriptionInput!): Boolean!
+  "Turns a workflow rule on or off for your organization (manageAutomation; audited)."
+  setAutomationRuleActive(name: String!, active: Boolean!): AutomationRule!
+  "Runs a failed rule action again, with its first idempotency key: an effect already done is not done twice (manageAutomation; audited)."
+  retryAutomationRun(id: ID!): AutomationRun!
 }
 
 type Subscription {
@@ -117,6 +127,68 @@ type NotificationPreference {
   channel: NotificationChannel!
   topic: String!
   enabled: Boolean!
+}
+
+type AutomationRule {
+  name: String!
+  label: String
+  description: String
+  objectName: String!
+  "on_create, on_update, on_create_or_update, on_delete or schedule."
+  triggerType: String!
+  "The criteria as declared (SQL-ish text, or the filter object as JSON)."
+  criteria: String
+  "On in your organization (the metadata's active unless switched)."
+  active: Boolean!
+  executionOrder: Int!
+  reevaluateOnChange: Boolean!
+  "system or user."
+  runAs: String!
+  actions: [AutomationAction!]!
+  "Actions of the rule's time triggers."
+  timeTriggerActions: [AutomationAction!]!
+  "Cron expression of a schedule rule."
+  schedule: String
+}
+
+type AutomationAction {
+  name: String!
+  "field_update, email_alert, http_call, connector_action, task_creation, push_notification or custom_script."
+  type: String!
+}
+
+enum AutomationRunStatus { QUEUED RUNNING RETRYING SUCCEEDED FAILED CANCELLED STOPPED }
+
+input AutomationRunWhere {
+  rule: String
+  object: String
+  recordId: ID
+  status: AutomationRunStatus
+}
+
+type AutomationRun {
+  id: ID!
+  rule: String!
+  action: String!
+  actionType: String!
+  object: String!
+  recordId: ID!
+  "The change that ran it, or scheduled it (a time trigger)."
+  eventId: ID
+  "event, time_trigger or schedule."
+  trigger: String!
+  "1 for a person's change; n+1 when a rule's change at depth n ran it."
+  depth: Int!
+  status: AutomationRunStatus!
+  attempts: Int!
+  error: String
+  "What the action did (the field and value, the task id, the answer's status…)."
+  result: JSON
+  "When a time trigger is due."
+  dueAt: DateTime
+  createdAt: DateTime!
+  startedAt: DateTime
+  finishedAt: DateTime
 }
 
 input PushSubscriptionInput {

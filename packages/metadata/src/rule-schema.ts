@@ -132,6 +132,7 @@ export const CustomScriptActionSchema = z.strictObject({
   ...base,
   language: z
     .enum(LANGUAGES, { error: (i) => `unknown language ${JSON.stringify(i.input)} (${LANGUAGES.join(', ')})` })
+    .default('javascript')
     .pipe(z.literal('javascript', { error: 'only javascript runs (a sandboxed QuickJS); typescript/python are not supported' })),
   code: z.string().min(1, { error: 'code cannot be empty' }),
   /** Milliseconds the script may run. */

@@ -12,6 +12,7 @@ import { audienceKey, createMemoryReplayStore, principalOf, usePrincipalGuard, t
 import { AUTOMATION_SDL, renameSdl, scalarResolvers, type CompiledSchema } from '@objectos/schema';
 import { automationError, jobScope, notificationOwner, requireOperator, visibleRun } from './job-access.ts';
 import type { JobRuntime } from './runtime.ts';
+import { ruleResolvers } from './rule-resolvers.ts';
 
 export interface AutomationSubgraphOptions {
   /** OBJECTOS_SECRET: requests must carry a principal signed with the key derived from it. */
@@ -81,9 +82,11 @@ export function createAutomationSubgraph(o: AutomationSubgraphOptions): Automati
     return { name: n, ...counts };
   };
 
+  const rules = ruleResolvers({ compiled, database: o.database, queue, F });
   const resolvers = {
     ...scalarResolvers,
     Query: {
+      ...rules.Query,
       [F('jobQueues')]: async (_: unknown, __: unknown, ctx: Ctx) => {
         const scope = jobScope(compiled, ctx.principal, 'viewJobs');
         return (await queue.counts(scope.all ? {} : { tenant: scope.tenant })).map(({ queue: name, ...c }) => ({ name, ...c }));
@@ -121,6 +124,7 @@ export function createAutomationSubgraph(o: AutomationSubgraphOptions): Automati
         (await getPreferences(o.database, notificationOwner(ctx.principal))).map((p) => ({ ...p, channel: p.channel.toUpperCase() })),
     },
     Mutation: {
+      ...rules.Mutation,
       [F('retryJob')]: async (_: unknown, a: { id: string }, ctx: Ctx) => {
         const scope = jobScope(compiled, ctx.principal, 'manageJobs');
         const run = visibleRun(scope, await queue.getJob(a.id), a.id);

@@ -1,11 +1,13 @@
 import { connectDatabase, type Database } from '@objectos/db';
+import { createChangeFeed } from '@objectos/events';
 import { loadMetadata, type MetadataModel } from '@objectos/metadata';
 import { createJobRuntime, deliveryConfigFromEnv, type JobRuntime } from './runtime.ts';
 
 /**
  * The job runtime of a services-mode process, from its environment: DATABASE_URL, REDIS_URL (BullMQ;
  * without it pg-boss on PostgreSQL), OBJECTOS_SECRET, OBJECTOS_METADATA, OBJECTOS_JOBS_PREFIX, and the
- * delivery settings (SMTP_URL, OBJECTOS_MAIL_FROM, OBJECTOS_WEBHOOK_*, OBJECTOS_VAPID_*, OBJECTOS_SMS_*).
+ * delivery settings (SMTP_URL, OBJECTOS_MAIL_FROM, OBJECTOS_WEBHOOK_*, OBJECTOS_VAPID_*, OBJECTOS_SMS_*), and for a worker
+ * running workflow rules DATA_URL (the data subgraph) and connector secrets.
  */
 export async function runtimeFromEnv(work: boolean, env: NodeJS.ProcessEnv = process.env): Promise<{ runtime: JobRuntime; database: Database; model: MetadataModel; close(): Promise<void> }> {
   const secret = env['OBJECTOS_SECRET'];
@@ -14,15 +16,21 @@ export async function runtimeFromEnv(work: boolean, env: NodeJS.ProcessEnv = pro
   if (!databaseUrl) throw new Error('DATABASE_URL is required: jobs, notifications and their effects live in PostgreSQL');
   const model = await loadMetadata(env['OBJECTOS_METADATA'] ?? 'metadata');
   const database = await connectDatabase({ databaseUrl, poolSize: 4 });
+  // A worker runs workflow rules: their writes go to the data subgraph (DATA_URL), woken by committed changes.
+  const dataUrl = env['DATA_URL'];
+  const changeFeed = work && env['REDIS_URL'] ? createChangeFeed(env['REDIS_URL']) : undefined;
   try {
+    await changeFeed?.ready;
     const runtime = await createJobRuntime({
-      model, database, databaseUrl, secret, work, delivery: deliveryConfigFromEnv(env),
+      model, database, databaseUrl, secret, work, delivery: deliveryConfigFromEnv(env), env,
+      ...(dataUrl ? { data: { fetch: (r: Request) => fetch(r), url: dataUrl } } : {}), ...(changeFeed ? { changeFeed } : {}),
       ...(env['REDIS_URL'] ? { redisUrl: env['REDIS_URL'] } : {}),
       ...(env['OBJECTOS_JOBS_PREFIX'] ? { prefix: env['OBJECTOS_JOBS_PREFIX'] } : {}),
       ...(env['OBJECTOS_JOBS_LOCK_MS'] ? { lockMs: Number(env['OBJECTOS_JOBS_LOCK_MS']) } : {}),
     });
-    return { runtime, database, model, close: async () => { await runtime.stop(); await database.close(); } };
+    return { runtime, database, model, close: async () => { await runtime.stop(); await changeFeed?.close(); await database.close(); } };
   } catch (e) {
+    await changeFeed?.close();
     await database.close();
     throw e;
   }

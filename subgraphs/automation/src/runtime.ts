@@ -1,12 +1,18 @@
 import type { Database } from '@objectos/db';
-import { createChannel, ensureEventTables, type Channel } from '@objectos/events';
+import { createChannel, ensureEventTables, type Channel, type ChangeFeed } from '@objectos/events';
 import { createJobQueue, createScheduler, type JobQueue, type Scheduler } from '@objectos/jobs';
-import { MetadataError, type MetadataModel } from '@objectos/metadata';
+import { MetadataError, type JobModel, type MetadataModel } from '@objectos/metadata';
 import {
   checkTemplate, createEmailChannel, createHttpSmsProvider, createNotifier, createPushChannel, createTemplates, declareNotifyQueues, ensureNotificationTables,
   registerNotificationHandlers, withDefaultTemplates, type Channel as NotifyChannel, type EmailChannel, type InboxItem, type Notifier, type TargetAllowance,
 } from '@objectos/notifications';
 import { deriveKey } from '@objectos/principal';
+import { ensureEffectTable } from '@objectos/db';
+import { compile } from '@objectos/schema';
+import type { Sandbox } from '@objectos/sandbox';
+import { createDataClient } from './rules/data-client.ts';
+import { ACTION_QUEUE, createRuleEngine, SCHEDULE_QUEUE, type RuleEngine } from './rules/engine.ts';
+import { ensureAutomationTables } from './rules/store.ts';
 
 /** Delivery settings, from the environment (`mailConfigFromEnv`) or a test. */
 export interface DeliveryConfig {
@@ -58,6 +64,17 @@ export interface JobRuntimeOptions {
   lockMs?: number;
   pollMs?: number;
   onError?: (e: unknown) => void;
+  /**
+   * The data subgraph, where workflow rules' record writes and reads go (signed as the runtime): its
+   * in-process fetch (embedded) or DATA_URL. Needed by a process that works when the metadata has rules.
+   */
+  data?: { fetch: (request: Request) => Promise<Response>; url: string };
+  /** Committed changes: each wakes the rule engine (otherwise it finds them at its next sweep). */
+  changeFeed?: ChangeFeed;
+  /** Where connector secrets are read. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** The rule engine's sweep of handed-over changes. @default 1000 */
+  rulesSweepMs?: number;
 }
 
 export interface JobRuntime {
@@ -67,7 +84,19 @@ export interface JobRuntime {
   inApp: Channel<InboxItem>;
   email: EmailChannel;
   scheduler: Scheduler | null;
+  /** Workflow rules (a working process whose metadata has rules), else null. */
+  rules: RuleEngine | null;
   stop(): Promise<void>;
+}
+
+/** A schedule rule's cron, as a scheduled job of its own (`rule_<name>`) whose ticks run the rule (only where the engine runs). */
+function scheduleRuleJobs(model: MetadataModel): JobModel[] {
+  if (!model.rules.length) return [];
+  return model.rules.filter((r) => r.triggerType === 'schedule').map((r) => ({
+    name: `rule_${r.name}`, label: r.label ?? r.name, handler: SCHEDULE_QUEUE, data: { rule: r.name },
+    schedule: { type: 'cron' as const, expression: r.schedule!.expression, timezone: r.schedule!.timezone },
+    retryPolicy: { maxRetries: 2, backoffMs: 5_000, backoffMultiplier: 2 as const }, timeout: 600_000, enabled: true, source: r.source, handlerAt: { line: 0, column: 0 },
+  }));
 }
 
 /** Template problems found by handlebars, as located metadata errors (bad templates never start a server). */
@@ -99,6 +128,32 @@ export async function createJobRuntime(o: JobRuntimeOptions): Promise<JobRuntime
   const available: NotifyChannel[] = ['email', 'in_app', 'webhook', ...(d.vapid ? ['push' as const] : []), ...(d.sms ? ['sms' as const] : [])];
   const notifier = createNotifier({ queue, templates: createTemplates(withDefaultTemplates(o.model.templates)), store: o.database, available, ...(d.allow ? { allow: d.allow } : {}) });
   let scheduler: Scheduler | null = null;
+  let rules: RuleEngine | null = null;
+  let stopKicks: (() => void) | null = null;
+  let sandbox: Promise<Sandbox> | null = null;
+  if (o.model.rules.length > 0) {
+    await ensureAutomationTables(o.database.db);
+    await ensureEffectTable(o.database.db);
+  }
+  if (o.work && o.model.rules.length > 0) {
+    if (!o.data) throw new Error('the metadata has workflow rules: this worker needs the data subgraph (DATA_URL) to run them');
+    const plan = compile(o.model).plan;
+    rules = createRuleEngine({
+      rules: o.model.rules, plan, db: o.database.db, queue, onError, ...(o.rulesSweepMs ? { sweepMs: o.rulesSweepMs } : {}),
+      deps: {
+        model: o.model, plan, notifier, queue, db: o.database.db, allow: d.allow ?? {}, env: o.env ?? process.env, now: Date.now, push: Boolean(d.vapid),
+        data: createDataClient({ plan, fetch: o.data.fetch, url: o.data.url, secret: o.secret, db: o.database.db }),
+        // QuickJS (WebAssembly) is loaded when a custom_script first runs.
+        sandbox: () => (sandbox ??= import('@objectos/sandbox').then((m) => m.createSandbox())),
+      },
+    });
+    // A change is published inside the relay's transaction: look a moment later, once it has committed.
+    const engine = rules;
+    if (o.changeFeed) stopKicks = o.changeFeed.subscribe(() => void setTimeout(() => engine.kick(), 20).unref());
+  } else if (o.model.rules.length > 0) {
+    queue.declare(ACTION_QUEUE);
+    queue.declare(SCHEDULE_QUEUE);
+  }
   if (o.work) {
     registerNotificationHandlers(queue, {
       store: o.database, email,
@@ -113,7 +168,7 @@ export async function createJobRuntime(o: JobRuntimeOptions): Promise<JobRuntime
       const days = Number.isInteger(data?.days) && data.days! > 0 ? data.days! : 90;
       await o.database.run(`delete from notifications.inbox where read_at < now() - make_interval(days => $1)`, [days]);
     }, { attempts: 3, timeoutMs: 300_000 });
-    scheduler = createScheduler(queue, o.model.jobs, { onError });
+    scheduler = createScheduler(queue, [...o.model.jobs, ...scheduleRuleJobs(o.model)], { onError });
   } else declareNotifyQueues(queue);
   await inApp.ready;
   // Started before anything can send (identity's demo seed mails its admin).
@@ -121,7 +176,11 @@ export async function createJobRuntime(o: JobRuntimeOptions): Promise<JobRuntime
   scheduler?.start();
   return {
     queue, notifier, inApp, email, scheduler,
+    rules,
     async stop() {
+      stopKicks?.();
+      await rules?.close();
+      (await sandbox?.catch(() => null))?.close();
       scheduler?.stop();
       await queue.stop(5_000);
       await inApp.close();

@@ -1,0 +1,187 @@
+import { loadOrganizationRoles, type SqlRunner } from '@objectos/db';
+import type { JobQueue } from '@objectos/jobs';
+import { relativeOffsetMs, renderTemplate, type ConnectorModel, type MetadataModel, type RuleModel, type WorkflowAction } from '@objectos/metadata';
+import { checkTarget, NOTIFY_QUEUES, NotificationInputError, postPinned, type InAppJob, type Notifier, type PushJob, type TargetAllowance } from '@objectos/notifications';
+import type { Sandbox } from '@objectos/sandbox';
+import type { DataPlan } from '@objectos/schema';
+import { DataRefusal, type DataClient, type RunAs } from './data-client.ts';
+import { resolveRecipients } from './recipients.ts';
+
+/** An action that cannot succeed however often it runs (a refused write, a 4xx answer, a script error): no retry. */
+export class ActionFailure extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ActionFailure';
+  }
+}
+
+/** One action to run, with the record as the rule saw it (metadata field names). */
+export interface ActionRun {
+  org: string;
+  rule: RuleModel;
+  action: WorkflowAction;
+  object: string;
+  recordId: string;
+  record: Readonly<Record<string, unknown>> | null;
+  prior: Readonly<Record<string, unknown>> | null;
+  eventId: string | null;
+  actorId: string | null;
+  depth: number;
+  /** The job's idempotency key: every effect carries it (or a key derived from it). */
+  key: string;
+}
+
+export interface ActionDeps {
+  model: MetadataModel;
+  plan: DataPlan;
+  data: DataClient;
+  notifier: Notifier;
+  queue: JobQueue;
+  db: SqlRunner;
+  sandbox: () => Promise<Sandbox>;
+  /** Internal targets http calls and connectors may reach (none by default). */
+  allow: TargetAllowance;
+  env: NodeJS.ProcessEnv;
+  now: () => number;
+  /** Web push is configured (VAPID keys): push notifications go to devices as well as the in-app inbox. */
+  push: boolean;
+}
+
+const MAX_BODY_BYTES = 256 * 1024;
+
+/** Runs one action; resolves to what the run log records as its result. */
+export async function runAction(run: ActionRun, deps: ActionDeps): Promise<unknown> {
+  const a = run.action;
+  const scope = { record: run.record, prior: run.prior, rule: { name: run.rule.name }, event: { id: run.eventId ?? '' } };
+  const as: RunAs = run.rule.runAs === 'user' && run.actorId ? { kind: 'user', userId: run.actorId } : { kind: 'system' };
+  const effect = { key: run.key, automation: { rule: run.rule.name, action: a.name, depth: run.depth } };
+  try {
+    switch (a.type) {
+      case 'field_update': {
+        const value = typeof a.value === 'string' ? renderTemplate(a.value, scope) : a.value;
+        await deps.data.update(run.org, run.object, run.recordId, { [a.field]: value }, as, effect);
+        return { field: a.field, value };
+      }
+      case 'task_creation': {
+        const task = deps.plan.objects[a.taskObject]!;
+        const relatedTo = a.relatedTo ?? task.relations.find((r) => r.target === run.object)!.field.name;
+        const assignee = a.assignedTo === 'owner' ? run.record?.['owner_id'] : a.assignedTo === 'actor' ? run.actorId : a.assignedTo.slice('user:'.length);
+        const values: Record<string, unknown> = { subject: renderTemplate(a.subject, scope), [relatedTo]: run.recordId };
+        if (a.description !== undefined && task.columns.some((c) => c.name === 'description')) values['description'] = renderTemplate(a.description, scope);
+        if (a.priority !== undefined) values['priority'] = a.priority;
+        if (a.dueDate !== undefined && task.columns.some((c) => c.name === 'due_date'))
+          values['due_date'] = new Date(deps.now() + relativeOffsetMs(a.dueDate)!).toISOString().slice(0, 10);
+        // The task belongs to its assignee, a member of this organization (in system context; as the rule's user otherwise).
+        if (typeof assignee !== 'string' || !assignee) throw new ActionFailure(`task_creation ${a.name}: the record has no ${a.assignedTo} to assign the task to`);
+        if ((await loadOrganizationRoles(deps.db, run.org, assignee)) === null) throw new ActionFailure(`task_creation ${a.name}: ${assignee} is not a member of this organization`);
+        const created = await deps.data.create(run.org, a.taskObject, values, as.kind === 'system' ? { kind: 'system', owner: assignee } : as, effect);
+        return { taskId: created.id, assignedTo: assignee ?? null };
+      }
+      case 'email_alert': {
+        const to = await resolveRecipients(deps.db, run.org, a.recipients, run.record);
+        // The template names what it reads (record, prior, rule, event): it gets those.
+        const declared = deps.model.templates.find((t) => t.name === a.template)?.variables ?? [];
+        const variables = Object.fromEntries(Object.entries(scope).filter(([k]) => declared.includes(k)));
+        let sent = 0;
+        for (const r of to) {
+          if (!r.email) continue;
+          await deps.notifier.notify({
+            template: a.template, variables, to: { email: r.email, ...(r.userId ? { userId: r.userId } : {}) }, channels: ['email'],
+            key: `${run.key}:${r.userId ?? r.email}`, tenant: run.org, data: { object: run.object, id: run.recordId },
+          });
+          sent++;
+        }
+        return { recipients: sent };
+      }
+      case 'push_notification': {
+        const to = await resolveRecipients(deps.db, run.org, a.recipients, run.record);
+        const title = renderTemplate(a.title, scope);
+        const body = renderTemplate(a.body, scope);
+        const data = { ...a.data, object: run.object, id: run.recordId, ...(a.clickAction ? { clickAction: a.clickAction } : {}) };
+        let sent = 0;
+        for (const r of to) {
+          if (!r.userId) continue;
+          const inApp: InAppJob = { userId: r.userId, tenant: run.org, topic: `automation.${run.rule.name}`, title, body, data };
+          await deps.queue.enqueue(NOTIFY_QUEUES.in_app, inApp, { key: `${run.key}:${r.userId}:in_app`, tenant: run.org });
+          if (deps.push) {
+            const push: PushJob = { userId: r.userId, tenant: run.org, title, body, data };
+            await deps.queue.enqueue(NOTIFY_QUEUES.push, push, { key: `${run.key}:${r.userId}:push`, tenant: run.org });
+          }
+          sent++;
+        }
+        return { recipients: sent };
+      }
+      case 'http_call': {
+        const body = a.body === undefined ? '' : typeof a.body === 'string' ? renderTemplate(a.body, scope) : renderTemplate(JSON.stringify(a.body), scope, (v: string) => JSON.stringify(v).slice(1, -1));
+        const url = renderTemplate(a.url, scope, encodeURIComponent);
+        const headers = Object.fromEntries(Object.entries(a.headers).map(([k, v]) => [k, renderTemplate(v, scope)]));
+        return await send(url, a.method, headers, body, a.timeoutMs, run.key, deps);
+      }
+      case 'connector_action': {
+        const connector = deps.model.connectors.find((c) => c.name === a.connectorId)!;
+        const endpoint = connector.actions[a.actionId]!;
+        const values = Object.fromEntries(Object.entries(a.input).map(([k, v]) => [k, typeof v === 'string' ? renderTemplate(v, scope) : v]));
+        const input = { ...scope, input: values };
+        const body = endpoint.body === undefined ? JSON.stringify(values) : typeof endpoint.body === 'string' ? renderTemplate(endpoint.body, input) : renderTemplate(JSON.stringify(endpoint.body), input, (v: string) => JSON.stringify(v).slice(1, -1));
+        const url = `${connector.baseUrl.replace(/\/$/, '')}${renderTemplate(endpoint.path, input, encodeURIComponent)}`;
+        const headers = { ...connector.headers, ...endpoint.headers, ...authHeaders(connector, deps.env) };
+        return await send(url, endpoint.method, headers, body, connector.timeoutMs, run.key, deps);
+      }
+      case 'custom_script': {
+        const sandbox = await deps.sandbox();
+        // The script sees what the rule's user may read (system: the whole record).
+        const record = as.kind === 'user' ? await deps.data.get(run.org, run.object, run.recordId, as) : run.record;
+        const result = await sandbox.run({ code: a.code, record: record ?? {}, prior: run.prior, timeoutMs: a.timeout });
+        if (Object.keys(result.updates).length > 0) await deps.data.update(run.org, run.object, run.recordId, result.updates, as, effect);
+        return { updates: result.updates, logs: result.logs };
+      }
+    }
+  } catch (e) {
+    if (e instanceof DataRefusal || e instanceof NotificationInputError) throw new ActionFailure(e.message);
+    if (e instanceof Error && e.name === 'ScriptError') throw new ActionFailure(e.message);
+    throw e;
+  }
+}
+
+/** Connector credentials, read from the environment at call time: never stored, logged or returned. */
+function authHeaders(c: ConnectorModel, env: NodeJS.ProcessEnv): Record<string, string> {
+  const need = (name: string) => {
+    const v = env[name];
+    if (!v) throw new ActionFailure(`connector ${c.name}: the environment variable ${name} is not set`);
+    return v;
+  };
+  switch (c.auth.type) {
+    case 'none': return {};
+    case 'bearer': return { authorization: `Bearer ${need(c.auth.tokenEnv)}` };
+    case 'basic': return { authorization: `Basic ${Buffer.from(`${need(c.auth.usernameEnv)}:${need(c.auth.passwordEnv)}`).toString('base64')}` };
+    case 'api_key': return { [c.auth.header]: need(c.auth.keyEnv) };
+    default: return {};
+  }
+}
+
+/**
+ * One outbound call through the SSRF guard (the webhooks' guard: no private, loopback or link-local
+ * target unless allowed; connected to the checked address; no redirect followed). 2xx succeeds; 5xx and
+ * timeouts throw for a retry; any other status fails for good. The idempotency key goes with it.
+ */
+async function send(url: string, method: string, headers: Record<string, string>, body: string, timeoutMs: number, key: string, deps: ActionDeps): Promise<{ status: number }> {
+  if (Buffer.byteLength(body) > MAX_BODY_BYTES) throw new ActionFailure(`the request body is over ${MAX_BODY_BYTES} bytes`);
+  let target;
+  try {
+    target = await checkTarget(url, deps.allow);
+  } catch (e) {
+    throw new ActionFailure((e as Error).message);
+  }
+  const hasBody = method !== 'GET' && method !== 'DELETE';
+  const res = await postPinned('webhook', target, {
+    method,
+    headers: { 'User-Agent': 'ObjectOS-Automation/1', 'X-ObjectOS-Idempotency-Key': key, ...(hasBody && body && !hasHeader(headers, 'content-type') ? { 'Content-Type': 'application/json' } : {}), ...headers },
+    body: hasBody ? body : '',
+    timeoutMs,
+  });
+  if (res.status >= 500) throw new Error(`${target.url.origin} answered ${res.status}`);
+  if (res.status < 200 || res.status >= 300) throw new ActionFailure(`${target.url.origin} answered ${res.status}${res.status < 400 && res.headers.location ? ' (redirect not followed)' : ''}`);
+  return { status: res.status };
+}
+
+const hasHeader = (headers: Record<string, string>, name: string) => Object.keys(headers).some((k) => k.toLowerCase() === name);

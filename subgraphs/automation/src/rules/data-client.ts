@@ -1,0 +1,139 @@
+import { audienceKey, signRequest, SYSTEM, type Principal } from '@objectos/principal';
+import type { DataPlan, ObjectPlan } from '@objectos/schema';
+import { loadMemberAccess, loadOrganizationRoles, type SqlRunner } from '@objectos/db';
+import type { AutomationCause } from '@objectos/events';
+
+/** Whom a rule's record writes act as: the runtime (system context, every record of the tenant) or the user whose change ran it. */
+export type RunAs = { kind: 'system'; owner?: string } | { kind: 'user'; userId: string };
+
+/** A keyed write: done once per key however often its job runs; the change carries its rule and depth. */
+export interface WriteEffect {
+  key: string;
+  automation: AutomationCause;
+}
+
+/** A refusal the data subgraph answered (validation, tenant wall, not found): retrying cannot help. */
+export class DataRefusal extends Error {
+  constructor(message: string, readonly code: string) {
+    super(message);
+    this.name = 'DataRefusal';
+  }
+}
+
+/**
+ * Rule writes and reads go through the data subgraph's own GraphQL API, signed like the gateway's calls:
+ * validation, record security and the tenant wall apply as to any client. Values are keyed by metadata
+ * field names (`close_date`, `account` for a lookup's id) on both sides.
+ */
+export interface DataClient {
+  create(org: string, object: string, values: Record<string, unknown>, as: RunAs, effect: WriteEffect): Promise<{ id: string }>;
+  update(org: string, object: string, id: string, values: Record<string, unknown>, as: RunAs, effect: WriteEffect): Promise<{ id: string }>;
+  /** The record as `as` may read it (fields it cannot read are absent), or null. */
+  get(org: string, object: string, id: string, as: RunAs): Promise<Record<string, unknown> | null>;
+  /** One page of records in id order, as `as` may read them. */
+  list(org: string, object: string, offset: number, limit: number, as: RunAs): Promise<Record<string, unknown>[]>;
+}
+
+export interface DataClientOptions {
+  plan: DataPlan;
+  /** The data subgraph: its in-process fetch (embedded) or an HTTP fetch to DATA_URL. */
+  fetch: (request: Request) => Promise<Response>;
+  url: string;
+  secret: string;
+  /** Where members' roles and permission sets are read (runAs user). */
+  db: SqlRunner;
+}
+
+interface GraphQLAnswer { data?: Record<string, unknown> | null; errors?: { message: string; extensions?: { code?: string } }[] }
+
+export function createDataClient(o: DataClientOptions): DataClient {
+  const key = audienceKey(o.secret, 'data');
+  const planOf = (object: string): ObjectPlan => {
+    const p = o.plan.objects[object];
+    if (!p) throw new Error(`unknown object ${object}`);
+    return p;
+  };
+
+  async function principalFor(org: string, as: RunAs): Promise<Principal> {
+    // System context: an organization owner without a user (sees and may change every record of the tenant).
+    // `owner`: what it creates belongs to that member (a task for its assignee).
+    if (as.kind === 'system') return { ...SYSTEM, organizationId: org, roles: ['owner'], userId: as.owner ?? null };
+    const roles = await loadOrganizationRoles(o.db, org, as.userId);
+    if (roles === null) throw new DataRefusal(`the rule runs as user ${as.userId}, who is no longer a member of this organization`, 'FORBIDDEN');
+    const access = await loadMemberAccess(o.db, org, as.userId);
+    return { ...SYSTEM, kind: 'user', userId: as.userId, organizationId: org, roles, role: access.role, permissionSets: access.permissionSets, groups: access.groups };
+  }
+
+  async function call(org: string, as: RunAs, query: string, variables: Record<string, unknown>, extensions?: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const principal = await principalFor(org, as);
+    const request = new Request(o.url, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query, variables, ...(extensions ? { extensions } : {}) }),
+    });
+    const response = await o.fetch(await signRequest(request, key, 'data', principal));
+    const text = await response.text();
+    let answer: GraphQLAnswer;
+    try {
+      answer = JSON.parse(text) as GraphQLAnswer;
+    } catch {
+      throw new Error(`the data subgraph answered ${response.status}: ${text.slice(0, 200)}`);
+    }
+    const error = answer.errors?.[0];
+    if (error) {
+      const code = error.extensions?.code ?? 'INTERNAL_SERVER_ERROR';
+      // Client-side refusals are final; anything else (a crash, a timeout) may pass on a retry.
+      if (['BAD_USER_INPUT', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'GRAPHQL_VALIDATION_FAILED'].includes(code)) throw new DataRefusal(error.message, code);
+      throw new Error(`the data subgraph failed: ${error.message}`);
+    }
+    if (!answer.data) throw new Error(`the data subgraph answered ${response.status} without data`);
+    return answer.data;
+  }
+
+  /** Metadata names → GraphQL input names (a lookup `account` is written as `accountId`). */
+  const toInput = (p: ObjectPlan, values: Record<string, unknown>): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(values)) {
+      const c = p.columns.find((x) => x.field !== null && x.name === name);
+      if (!c) throw new DataRefusal(`${p.object.name} has no field "${name}"`, 'BAD_USER_INPUT');
+      out[c.graphqlName] = value;
+    }
+    return out;
+  };
+  const effectExtensions = (effect: WriteEffect) => ({ objectos: { effectKey: effect.key, automation: effect.automation } });
+
+  return {
+    async create(org, object, values, as, effect) {
+      const p = planOf(object);
+      const data = await call(org, as, `mutation($input: ${p.typeName}CreateInput!) { r: ${p.createMutation}(input: $input) { id } }`, { input: toInput(p, values) }, effectExtensions(effect));
+      return data['r'] as { id: string };
+    },
+    async update(org, object, id, values, as, effect) {
+      const p = planOf(object);
+      const data = await call(org, as, `mutation($id: ID!, $input: ${p.typeName}UpdateInput!) { r: ${p.updateMutation}(id: $id, input: $input) { id } }`, { id, input: toInput(p, values) }, effectExtensions(effect));
+      return data['r'] as { id: string };
+    },
+    async get(org, object, id, as) {
+      const p = planOf(object);
+      const data = await call(org, as, `query($id: ID!) { r: ${p.singleField}(id: $id) { ${p.columns.map((c) => c.graphqlName).join(' ')} } }`, { id });
+      const row = data['r'] as Record<string, unknown> | null;
+      return row ? byMetadataName(p, row) : null;
+    },
+    async list(org, object, offset, limit, as) {
+      const p = planOf(object);
+      const data = await call(org, as, `query($n: Int!, $o: Int!) { r: ${p.listField}(first: $n, offset: $o, orderBy: [{ field: ID }]) { nodes { ${p.columns.map((c) => c.graphqlName).join(' ')} } } }`, { n: limit, o: offset });
+      return ((data['r'] as { nodes: Record<string, unknown>[] }).nodes).map((row) => byMetadataName(p, row));
+    },
+  };
+}
+
+/** A record as the API answers it (GraphQL names), keyed by metadata names; fields the caller cannot read are absent. */
+const byMetadataName = (p: ObjectPlan, row: Record<string, unknown>): Record<string, unknown> =>
+  Object.fromEntries(p.columns.filter((c) => c.graphqlName in row).map((c) => [c.name, row[c.graphqlName]]));
+
+/** A change event's row (GraphQL names, `__ownerId`) as metadata names, the form criteria and templates read. */
+export function metadataRecord(p: ObjectPlan, row: Record<string, unknown> | null): Record<string, unknown> | null {
+  if (!row) return null;
+  const out: Record<string, unknown> = { owner_id: row['__ownerId'] ?? null };
+  for (const c of p.columns) if (c.graphqlName in row) out[c.name] = row[c.graphqlName];
+  return out;
+}

@@ -1,0 +1,264 @@
+import { sql } from 'drizzle-orm';
+import { queryRows, type Db } from '@objectos/db';
+import { auditEvent, createSweeper, nameUuid, recordAuditEvents, type ChangeContext, type ChangeEvent, type Sweeper } from '@objectos/events';
+import { jobIdOf, type JobContext, type JobQueue } from '@objectos/jobs';
+import { evaluateRuleCondition, type FieldDefinition, type RuleModel, type TimeTriggerDefinition, type WorkflowAction } from '@objectos/metadata';
+import type { DataPlan } from '@objectos/schema';
+import { ActionFailure, runAction, type ActionDeps } from './actions.ts';
+import { metadataRecord } from './data-client.ts';
+import { cancelRuns, finishRun, insertRuns, pendingTimeTriggers, ruleSwitches, startAttempt, type NewRun, type RunRow } from './store.ts';
+
+/** The queue every rule action runs on: one job per (event, rule, action), or per time trigger. */
+export const ACTION_QUEUE = 'automation.action';
+/** The queue a schedule rule's ticks run on: one job per tick, which acts on each matching record. */
+export const SCHEDULE_QUEUE = 'automation.schedule';
+const PAGE = 200;
+/** Rules whose field updates run rules again stop at this depth (a loop never runs forever). */
+export const MAX_DEPTH = 5;
+const ACTION_ATTEMPTS = 5;
+const BATCH = 100;
+
+/** What an action job carries: enough to run without the event (it may be gone from the outbox). */
+export interface ActionJob {
+  runId: string;
+  org: string;
+  rule: string;
+  action: string;
+  object: string;
+  recordId: string;
+  eventId: string | null;
+  actorId: string | null;
+  depth: number;
+  record: Record<string, unknown> | null;
+  prior: Record<string, unknown> | null;
+  /** Time triggers act on the record as it is when they fire, read again. */
+  reread: boolean;
+  /** The key the run's effects carry (a retried run's new job keeps its first key). @default the job's key */
+  effectKey?: string | null;
+}
+
+export interface RuleEngine {
+  /** A change was handed over: evaluate now rather than at the next sweep. */
+  kick(): void;
+  /** Resolves when every handed-over change committed before the call is evaluated (tests). */
+  drain(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface RuleEngineOptions {
+  rules: readonly RuleModel[];
+  plan: DataPlan;
+  db: Db;
+  queue: JobQueue;
+  deps: ActionDeps;
+  /** How often the hand-over table is swept (changes left by a crash, or by another process's relay). @default 1000 */
+  sweepMs?: number;
+  onError?: (e: unknown) => void;
+}
+
+const fires = (trigger: RuleModel['triggerType'], op: ChangeEvent['op']): boolean =>
+  op === 'create' ? trigger === 'on_create' || trigger === 'on_create_or_update'
+    : op === 'update' ? trigger === 'on_update' || trigger === 'on_create_or_update'
+      : trigger === 'on_delete';
+
+const UNIT_MS = { minutes: 60_000, hours: 3_600_000, days: 86_400_000 } as const;
+
+/** When a time trigger is due, from the trigger date (the change's commit time) or a date field; null when that field is empty. */
+export function dueAt(t: TimeTriggerDefinition, triggeredAt: string, record: Readonly<Record<string, unknown>> | null): Date | null {
+  const from = t.offsetFrom === 'trigger_date' ? triggeredAt : record?.[t.dateField!];
+  if (from === null || from === undefined || from === '') return null;
+  const base = new Date(typeof from === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(from) ? `${from}T00:00:00Z` : String(from)).getTime();
+  if (!Number.isFinite(base)) return null;
+  const offset = t.timeLength * UNIT_MS[t.timeUnit];
+  return new Date(t.offsetDirection === 'before' ? base - offset : base + offset);
+}
+
+/**
+ * Runs workflow rules on committed changes. The data subgraph's relay hands each change to an object
+ * with rules over to `events.automation_outbox` in the transaction that publishes it; this engine
+ * evaluates the object's active rules in `executionOrder`, records a run and queues a job per action
+ * (keyed by event, rule and action: a change evaluated twice queues nothing twice), schedules, moves
+ * and withdraws time triggers, and only then deletes the change. Action jobs run in the worker.
+ */
+export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
+  const onError = o.onError ?? ((e: unknown) => console.error('[automation]', e));
+  const byName = new Map(o.rules.map((r) => [r.name, r]));
+  const fieldsOf = (object: string): ReadonlyMap<string, FieldDefinition> => new Map(o.plan.objects[object]!.object.fields.map((f) => [f.name, f]));
+  const actionOf = (rule: RuleModel, name: string): WorkflowAction | undefined =>
+    rule.actions.find((a) => a.name === name) ?? rule.timeTriggers.flatMap((t) => t.actions).find((a) => a.name === name);
+
+  o.queue.register<ActionJob>(ACTION_QUEUE, (job, ctx) => runJob(job, ctx), { attempts: ACTION_ATTEMPTS, backoffMs: 1_000, timeoutMs: 60_000, concurrency: 8 });
+  o.queue.register<{ rule: string }>(SCHEDULE_QUEUE, (d, ctx) => scheduled(d.rule, ctx.key), { attempts: 3, backoffMs: 5_000, timeoutMs: 600_000, concurrency: 1 });
+
+  /**
+   * One tick of a schedule rule: in each organization where it is on, the object's records are read in
+   * pages (as the system), and each that meets the criteria gets the rule's actions, keyed by tick,
+   * record and action (a tick run again queues nothing twice).
+   */
+  async function scheduled(ruleName: string, tick: string): Promise<{ records: number; matched: number }> {
+    const rule = byName.get(ruleName);
+    if (!rule || rule.triggerType !== 'schedule') return { records: 0, matched: 0 };
+    const p = o.plan.objects[rule.objectName]!;
+    const fields = fieldsOf(rule.objectName);
+    const orgs = await queryRows<{ organization_id: string }>(o.db, sql`select distinct organization_id from ${sql.identifier(p.table)}`);
+    let records = 0;
+    let matched = 0;
+    for (const { organization_id: org } of orgs) {
+      if (!((await ruleSwitches(o.db, org)).get(rule.name) ?? rule.active)) continue;
+      for (let offset = 0; ; offset += PAGE) {
+        const page = await o.deps.data.list(org, rule.objectName, offset, PAGE, { kind: 'system' });
+        records += page.length;
+        for (const record of page) {
+          if (rule.condition && !evaluateRuleCondition(rule.condition, { record, previous: null, fields })) continue;
+          matched++;
+          const recordId = String(record['id']);
+          for (const a of rule.actions) {
+            const key = `${tick}:${rule.name}:${recordId}:${a.name}`;
+            await queueRun({ id: nameUuid(`automation:${key}`), organizationId: org, rule: rule.name, object: rule.objectName, recordId, eventId: null, depth: 1, action: a.name, actionType: a.type, trigger: 'schedule', status: 'queued', dueAt: null },
+              { org, rule: rule.name, action: a.name, object: rule.objectName, recordId, eventId: null, actorId: null, depth: 1, record, prior: null, reread: false }, key, null);
+          }
+        }
+        if (page.length < PAGE) break;
+      }
+    }
+    return { records, matched };
+  }
+
+  async function runJob(job: ActionJob, ctx: JobContext): Promise<unknown> {
+    const rule = byName.get(job.rule);
+    const action = rule && actionOf(rule, job.action);
+    const run = await startAttempt(o.db, job.runId);
+    if (!run) return { skipped: 'cancelled' };
+    if (!rule || !action) {
+      await finishRun(o.db, job.runId, 'failed', { error: `rule ${job.rule} or its action ${job.action} is no longer in the metadata` });
+      return null;
+    }
+    try {
+      let record = job.record;
+      if (job.reread) {
+        record = await o.deps.data.get(job.org, job.object, job.recordId, { kind: 'system' });
+        if (!record) {
+          await finishRun(o.db, job.runId, 'failed', { error: `the ${job.object} no longer exists` });
+          return null;
+        }
+      }
+      const result = await runAction({ org: job.org, rule, action, object: job.object, recordId: job.recordId, record, prior: job.prior, eventId: job.eventId, actorId: job.actorId, depth: job.depth, key: job.effectKey ?? ctx.key }, o.deps);
+      await finishRun(o.db, job.runId, 'succeeded', { result });
+      return result;
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      const final = e instanceof ActionFailure || ctx.attempt >= ACTION_ATTEMPTS;
+      await finishRun(o.db, job.runId, final ? 'failed' : 'retrying', { error: message });
+      if (!final) throw e;
+      // A failed action never undoes the change that ran it; it is in the run log and the audit trail.
+      await recordAuditEvents(o.db, [auditEvent({
+        eventType: 'automation.action_failed', severity: 'warning', result: 'failure',
+        actor: { type: 'system', id: null }, target: { type: job.object, id: job.recordId }, tenantId: job.org,
+        description: `rule ${job.rule}, action ${job.action} (${action.type}) failed: ${message}`.slice(0, 1_000),
+        details: { rule: job.rule, action: job.action, run: job.runId, attempts: run.attempts },
+      })]);
+      return { failed: message };
+    }
+  }
+
+  async function queueRun(run: Omit<NewRun, 'jobId' | 'effectKey'>, job: Omit<ActionJob, 'runId'>, key: string, runAt: Date | null): Promise<void> {
+    // The run first, naming its job: a crash between the two evaluates the change again, which adds the job.
+    await insertRuns(o.db, [{ ...run, jobId: jobIdOf(ACTION_QUEUE, key), effectKey: key }]);
+    await o.queue.enqueue(ACTION_QUEUE, { ...job, runId: run.id } satisfies ActionJob, { key, tenant: run.organizationId, ...(runAt ? { runAt } : {}) });
+  }
+
+  async function withdraw(pending: readonly RunRow[], why: string): Promise<void> {
+    for (const r of pending) if (r.job_id) await o.queue.cancel(r.job_id).catch(onError);
+    await cancelRuns(o.db, pending.map((r) => r.id), why);
+  }
+
+  async function evaluate(e: ChangeEvent, context: ChangeContext | null, switches: Map<string, boolean>): Promise<void> {
+    const p = o.plan.objects[e.object];
+    if (!p) return;
+    const record = metadataRecord(p, e.record);
+    const prior = metadataRecord(p, e.previous);
+    const fields = fieldsOf(e.object);
+    const cause = context?.automation ?? null;
+    // A change a rule made runs rules again only if that rule asks for it (reevaluateOnChange).
+    if (cause && !byName.get(cause.rule)?.reevaluateOnChange) return;
+    const depth = cause ? cause.depth + 1 : 1;
+    if (e.op === 'delete') {
+      const pending = await pendingTimeTriggers(o.db, e.organizationId, e.recordId);
+      if (pending.length > 0) await withdraw(pending, 'the record was deleted');
+    }
+    const rules = o.rules
+      .filter((r) => r.objectName === e.object && fires(r.triggerType, e.op) && (switches.get(r.name) ?? r.active))
+      .sort((a, b) => a.executionOrder - b.executionOrder || a.name.localeCompare(b.name));
+    for (const rule of rules) {
+      const matches = !rule.condition || evaluateRuleCondition(rule.condition, { record: e.op === 'delete' ? null : record, previous: prior, fields });
+      const base = { organizationId: e.organizationId, rule: rule.name, object: e.object, recordId: e.recordId, eventId: e.id, depth };
+      const job = { org: e.organizationId, rule: rule.name, object: e.object, recordId: e.recordId, eventId: e.id, actorId: e.actorId, depth, prior };
+      if (matches) {
+        for (const a of rule.actions) {
+          const key = `${e.id}:${rule.name}:${a.name}`;
+          const id = nameUuid(`automation:${key}`);
+          if (depth > MAX_DEPTH) {
+            await insertRuns(o.db, [{ ...base, id, action: a.name, actionType: a.type, trigger: 'event', status: 'stopped', jobId: null, effectKey: key, dueAt: null,
+              error: `stopped: rules updated this ${e.object} ${MAX_DEPTH} times in a chain (rule ${cause?.rule} → ${rule.name}); a loop of rules that update each other?` }]);
+            await recordAuditEvents(o.db, [auditEvent({
+              eventType: 'automation.loop_stopped', severity: 'warning', result: 'failure', actor: { type: 'system', id: null },
+              target: { type: e.object, id: e.recordId }, tenantId: e.organizationId,
+              description: `rule ${rule.name} not run: depth ${depth} is over the limit of ${MAX_DEPTH} (a loop of rules that update each other?)`,
+              details: { rule: rule.name, action: a.name, cause: cause?.rule ?? null, depth },
+            })]);
+            continue;
+          }
+          await queueRun({ ...base, id, action: a.name, actionType: a.type, trigger: 'event', status: 'queued', dueAt: null }, { ...job, action: a.name, record, reread: false }, key, null);
+        }
+      }
+      if (rule.timeTriggers.length > 0 && e.op !== 'delete') await timeTriggers(rule, e, record, prior, fields, matches, base, job);
+    }
+  }
+
+  /** Salesforce's semantics: scheduled when the record comes to meet the criteria, moved when its date field moves, withdrawn when it stops meeting them. */
+  async function timeTriggers(rule: RuleModel, e: ChangeEvent, record: Record<string, unknown> | null, prior: Record<string, unknown> | null, fields: ReadonlyMap<string, FieldDefinition>,
+    matches: boolean, base: Omit<NewRun, 'id' | 'action' | 'actionType' | 'trigger' | 'status' | 'jobId' | 'effectKey' | 'dueAt'>, job: Omit<ActionJob, 'runId' | 'action' | 'record' | 'reread'>): Promise<void> {
+    const pending = await pendingTimeTriggers(o.db, e.organizationId, e.recordId, rule.name);
+    if (!matches) {
+      if (pending.length > 0) await withdraw(pending, 'the record no longer meets the rule criteria');
+      return;
+    }
+    const wasMatching = e.op === 'update' && (!rule.condition || evaluateRuleCondition(rule.condition, { record: prior, previous: prior, fields }));
+    for (const [i, t] of rule.timeTriggers.entries()) {
+      const due = dueAt(t, e.at, record);
+      const moved = t.offsetFrom === 'date_field' && e.changedFields.length > 0 && JSON.stringify(record?.[t.dateField!]) !== JSON.stringify(prior?.[t.dateField!]);
+      for (const a of t.actions) {
+        const existing = pending.find((r) => r.action === a.name);
+        if (existing && !moved) continue;
+        if (existing) await withdraw([existing], 'its date field changed: rescheduled');
+        else if (wasMatching && !moved) continue;
+        if (!due) continue;
+        const key = `tt:${rule.name}:${e.recordId}:${i}:${a.name}:${due.toISOString()}`;
+        const id = nameUuid(`automation:${key}`);
+        await queueRun({ ...base, id, action: a.name, actionType: a.type, trigger: 'time_trigger', status: 'queued', dueAt: due },
+          { ...job, action: a.name, record: null, reread: true }, key, due);
+      }
+    }
+  }
+
+  async function sweep(): Promise<void> {
+    for (;;) {
+      const rows = await queryRows<{ event_id: string; event: ChangeEvent | string; context: ChangeContext | string | null }>(o.db,
+        sql`select event_id, event, context from events.automation_outbox order by event_id limit ${BATCH}`);
+      const switches = new Map<string, Map<string, boolean>>();
+      for (const row of rows) {
+        const e = typeof row.event === 'string' ? (JSON.parse(row.event) as ChangeEvent) : row.event;
+        const context = typeof row.context === 'string' ? (JSON.parse(row.context) as ChangeContext) : row.context;
+        let s = switches.get(e.organizationId);
+        if (!s) switches.set(e.organizationId, (s = await ruleSwitches(o.db, e.organizationId)));
+        await evaluate(e, context, s);
+        // Only once its actions are queued: a crash before this evaluates the change again, which queues nothing twice.
+        await o.db.execute(sql`delete from events.automation_outbox where event_id = ${row.event_id}::bigint`);
+      }
+      if (rows.length < BATCH) return;
+    }
+  }
+
+  const sweeper: Sweeper = createSweeper(sweep, o.sweepMs ?? 1_000, (e) => onError(e));
+  return { kick: sweeper.kick, drain: sweeper.drain, close: sweeper.close };
+}
