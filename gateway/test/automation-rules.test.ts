@@ -42,6 +42,10 @@ for (const engine of variants) {
         ['onboarding_task', 'task_creation', 'SUCCEEDED', 1, 1],
       ]);
       expect(await probability(id)).toBe(100);
+      // The same runs on the record itself (the automation subgraph extends the data subgraph's entity).
+      const onRecord = await q<{ opportunity: { name: string; automationRuns: { action: string; status: string }[] } }>('query($id: ID!) { opportunity(id: $id) { name automationRuns { action status } } }', { id });
+      expect(onRecord.opportunity.name).toBe('Big Deal');
+      expect(onRecord.opportunity.automationRuns.map((r) => [r.action, r.status]).sort()).toEqual([['certain_probability', 'SUCCEEDED'], ['onboarding_task', 'SUCCEEDED']]);
       const tasks = await tasksOf(id);
       expect(tasks).toHaveLength(1);
       expect(tasks[0]).toMatchObject({ subject: 'Start onboarding for Big Deal', priority: 'high' });

@@ -1,3 +1,7 @@
+import type { MetadataModel } from '@objectos/metadata';
+import type { Inflection } from './inflection.ts';
+import type { DataPlan, ObjectPlan } from './plan.ts';
+
 /**
  * The automation subgraph's SDL (subgraphs/automation): the job monitor and notifications. Hand-written
  * like identity's, since neither depends on the objects; composed into `public.graphql` so the SDK has
@@ -197,3 +201,22 @@ input PushSubscriptionInput {
   auth: String!
 }
 `;
+
+/** The objects workflow rules act on, in plan order. */
+export const ruleObjects = (plan: DataPlan, model: Pick<MetadataModel, 'rules'>): ObjectPlan[] =>
+  Object.values(plan.objects).filter((p) => p.methods.length > 0 && model.rules.some((r) => r.objectName === p.object.name));
+
+/**
+ * `automationRuns` on every record type that rules act on, added by extending the data subgraph's
+ * entity (as the audit subgraph adds `history`). Appended to {@link AUTOMATION_SDL} after any renaming:
+ * the entity names are the plan's own.
+ */
+export function automationEntitySdl(plan: DataPlan, model: Pick<MetadataModel, 'rules'>, inflect: Pick<Inflection, 'sharedType'>): string {
+  return ruleObjects(plan, model).map((p) => `
+type ${p.typeName} @key(fields: "id") {
+  id: ID!
+  "What workflow rules did with this record, newest first (manageAutomation)."
+  automationRuns(first: Int = 20): [${inflect.sharedType('AutomationRun')}!]!
+}
+`).join('');
+}

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { buildSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import type { CompiledSchema } from './compile.ts';
 import { composePublicSdl } from './compose.ts';
-import { AUTOMATION_SDL } from './automation-sdl.ts';
+import { AUTOMATION_SDL, automationEntitySdl } from './automation-sdl.ts';
 import { IDENTITY_SDL } from './identity-sdl.ts';
 
 /** Where the committed SDL lives: `schema/generated/<subgraph>.graphql`. */
@@ -17,7 +17,7 @@ export function generatedFiles(compiled: CompiledSchema): Record<string, string>
   const subgraphs = [
     ...Object.entries(compiled.subgraphs).map(([name, s]) => ({ name, sdl: s.sdl })),
     { name: 'identity', sdl: IDENTITY_SDL },
-    { name: 'automation', sdl: AUTOMATION_SDL },
+    { name: 'automation', sdl: AUTOMATION_SDL + automationEntitySdl(compiled.plan, compiled.model, compiled.inflection) },
   ].map((s) => ({ ...s, url: `http://${s.name}.objectos.internal/graphql` }));
   const publicSdl = printSchema(lexicographicSortSchema(buildSchema(composePublicSdl(subgraphs))));
   return {

@@ -16,4 +16,4 @@ export {
   type Access, type AccessLevel, type FieldAccess, type Grant, type ObjectAccess, type RlsOperation,
 } from './security/access.ts';
 export { AUDIT_ACTOR_TYPES, compileAuditSdl, trackedColumns, trackedObjects } from './audit-sdl.ts';
-export { AUTOMATION_SDL } from './automation-sdl.ts';
+export { AUTOMATION_SDL, automationEntitySdl, ruleObjects } from './automation-sdl.ts';

@@ -9,7 +9,7 @@ import {
 } from '@objectos/notifications';
 import { createLogger, useCorrelatedErrors, type Logger } from '@objectos/observability';
 import { audienceKey, createMemoryReplayStore, principalOf, usePrincipalGuard, type Principal, type ReplayStore } from '@objectos/principal';
-import { AUTOMATION_SDL, renameSdl, scalarResolvers, type CompiledSchema } from '@objectos/schema';
+import { AUTOMATION_SDL, automationEntitySdl, guardEntityTypes, renameSdl, scalarResolvers, type CompiledSchema } from '@objectos/schema';
 import { automationError, jobScope, notificationOwner, requireOperator, visibleRun } from './job-access.ts';
 import type { JobRuntime } from './runtime.ts';
 import { ruleResolvers } from './rule-resolvers.ts';
@@ -74,7 +74,7 @@ export function createAutomationSubgraph(o: AutomationSubgraphOptions): Automati
   const key = audienceKey(o.secret, 'automation');
   const names = compiled.inflection;
   const F = (n: string) => names.sharedField(n);
-  const sdl = compiled.namePrefix ? renameSdl(AUTOMATION_SDL, names) : AUTOMATION_SDL;
+  const sdl = (compiled.namePrefix ? renameSdl(AUTOMATION_SDL, names) : AUTOMATION_SDL) + automationEntitySdl(compiled.plan, compiled.model, names);
   const queueOut = async (name: string, tenant?: string) => {
     const c = (await queue.counts(tenant === undefined ? {} : { tenant })).find((q) => q.queue === name);
     if (!c) throw automationError('NOT_FOUND', `No job queue "${name}" (queues: ${queue.queues().join(', ')})`);
@@ -85,6 +85,7 @@ export function createAutomationSubgraph(o: AutomationSubgraphOptions): Automati
   const rules = ruleResolvers({ compiled, database: o.database, queue, F });
   const resolvers = {
     ...scalarResolvers,
+    ...rules.entities,
     Query: {
       ...rules.Query,
       [F('jobQueues')]: async (_: unknown, __: unknown, ctx: Ctx) => {
@@ -192,7 +193,7 @@ export function createAutomationSubgraph(o: AutomationSubgraphOptions): Automati
     },
   } as unknown as GraphQLResolverMap<Ctx>;
 
-  const schema = buildSubgraphSchema([{ typeDefs: parse(sdl), resolvers }]);
+  const schema = guardEntityTypes(buildSubgraphSchema([{ typeDefs: parse(sdl), resolvers }]));
   const yoga = createYoga<Record<string, unknown>, Ctx>({
     schema,
     graphqlEndpoint: '/graphql',

@@ -4,7 +4,7 @@ import { auditEvent, recordAuditEvents } from '@objectos/events';
 import type { JobQueue } from '@objectos/jobs';
 import type { RuleModel } from '@objectos/metadata';
 import type { Principal } from '@objectos/principal';
-import { accessFor, type CompiledSchema } from '@objectos/schema';
+import { accessFor, ruleObjects, type CompiledSchema } from '@objectos/schema';
 import { automationError } from './job-access.ts';
 import { ACTION_QUEUE, type ActionJob } from './rules/engine.ts';
 import { getRun, ruleSwitches, setRuleSwitch, type RunRow, type RunStatus } from './rules/store.ts';
@@ -57,7 +57,19 @@ export function ruleResolvers(o: RuleResolverOptions) {
   const runsWhere = async (org: string, filters: SQL[], first: number, order: SQL): Promise<RunRow[]> =>
     queryRows<RunRow>(db, sql`select * from automation.runs where organization_id = ${org} ${sql.join(filters.map((f) => sql` and ${f}`))} order by ${order} limit ${first}`);
 
+  /** `automationRuns` on each record type rules act on (the entity extension). */
+  const entities = Object.fromEntries(ruleObjects(o.compiled.plan, o.compiled.model).map((p) => [p.typeName, {
+    __resolveReference: (ref: { id: string }) => ({ __typename: p.typeName, id: ref.id }),
+    automationRuns: async (parent: { id: string }, a: { first?: number | null }, ctx: Ctx) => {
+      const org = automationOrg(o.compiled, ctx.principal);
+      const first = a.first ?? 20;
+      if (!Number.isInteger(first) || first < 1 || first > 500) throw automationError('BAD_USER_INPUT', `first: must be from 1 to 500, got ${first}`);
+      return (await runsWhere(org, [sql`object = ${p.object.name}`, sql`record_id = ${parent.id}::uuid`], first, sql`created_at desc, id`)).map(runOut);
+    },
+  }]));
+
   return {
+    entities,
     Query: {
       [o.F('automationRules')]: async (_: unknown, __: unknown, ctx: Ctx) => {
         const org = automationOrg(o.compiled, ctx.principal);
