@@ -47,6 +47,9 @@ export async function ensureEventTables(db: Db): Promise<void> {
       event jsonb not null,
       context jsonb,
       created_at timestamptz not null default now())`));
+    // A change whose evaluation keeps failing is set aside after a few tries (kept, with why), not retried forever.
+    for (const column of ['attempts int not null default 0', 'last_error text'])
+      await tx.execute(sql.raw(`alter table events.automation_outbox add column if not exists ${column}`));
   });
 }
 

@@ -13,6 +13,8 @@ export const ACTION_QUEUE = 'automation.action';
 /** The queue a schedule rule's ticks run on: one job per tick, which acts on each matching record. */
 export const SCHEDULE_QUEUE = 'automation.schedule';
 const PAGE = 200;
+/** Evaluations of one change that fail before it is set aside (kept in events.automation_outbox with its last error). */
+const EVALUATION_ATTEMPTS = 5;
 /** Rules whose field updates run rules again stop at this depth (a loop never runs forever). */
 export const MAX_DEPTH = 5;
 const ACTION_ATTEMPTS = 5;
@@ -244,14 +246,21 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
   async function sweep(): Promise<void> {
     for (;;) {
       const rows = await queryRows<{ event_id: string; event: ChangeEvent | string; context: ChangeContext | string | null }>(o.db,
-        sql`select event_id, event, context from events.automation_outbox order by event_id limit ${BATCH}`);
+        sql`select event_id, event, context from events.automation_outbox where attempts < ${EVALUATION_ATTEMPTS} order by event_id limit ${BATCH}`);
       const switches = new Map<string, Map<string, boolean>>();
       for (const row of rows) {
         const e = typeof row.event === 'string' ? (JSON.parse(row.event) as ChangeEvent) : row.event;
         const context = typeof row.context === 'string' ? (JSON.parse(row.context) as ChangeContext) : row.context;
         let s = switches.get(e.organizationId);
         if (!s) switches.set(e.organizationId, (s = await ruleSwitches(o.db, e.organizationId)));
-        await evaluate(e, context, s);
+        try {
+          await evaluate(e, context, s);
+        } catch (err) {
+          // Counted and kept; the changes behind it go on. A database that is down fails the next statement too (the sweep retries).
+          await o.db.execute(sql`update events.automation_outbox set attempts = attempts + 1, last_error = ${String((err as Error).message ?? err).slice(0, 1_000)} where event_id = ${row.event_id}::bigint`);
+          onError(err);
+          continue;
+        }
         // Only once its actions are queued: a crash before this evaluates the change again, which queues nothing twice.
         await o.db.execute(sql`delete from events.automation_outbox where event_id = ${row.event_id}::bigint`);
       }
