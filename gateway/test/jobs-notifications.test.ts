@@ -122,6 +122,10 @@ for (const engine of variants) {
       const queues = await q<{ jobQueues: { name: string; completed: number }[] }>(owner, '{ jobQueues { name completed } }');
       expect(queues.data!.jobQueues.find((x) => x.name === 'notify.email')!.completed).toBe(1);
       expect((await q(pat, '{ jobRuns { id } }')).errors?.[0]).toMatchObject({ extensions: { code: 'FORBIDDEN' } });
+      // Workflow rules are behind manageAutomation the same way: a member can neither see nor switch them.
+      for (const op of ['{ automationRules { name } }', '{ automationRuns { id } }', 'mutation { setAutomationRuleActive(name: "opportunity_won_follow_up", active: false) { active } }'])
+        expect((await q(pat, op)).errors?.[0], op).toMatchObject({ extensions: { code: 'FORBIDDEN' }, message: expect.stringMatching(/manageAutomation/) });
+      expect((await q<{ automationRules: { name: string; active: boolean }[] }>(owner, '{ automationRules { name active } }')).data!.automationRules).toEqual([{ name: 'opportunity_won_follow_up', active: true }]);
       expect((await q(owner, 'mutation { pauseQueue(queue: "notify.email") { paused } }')).errors?.[0]?.message).toMatch(/platform operators only/);
 
       expect((await auth('/sign-up/email', { email: 'operator@jobs.test', password: PASSWORD, name: 'Op' })).status).toBe(200);

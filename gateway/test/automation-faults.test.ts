@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import { connectDatabase, type Database } from '@objectos/db';
+import { freePort, services, signedFetch, spawnTs, TEST_ORG, TEST_SECRET, testPrincipal, type Spawned } from '@objectos/testkit';
+import { poll, PrivateCluster, PrivateRedis, Resources } from '../../packages/jobs/test/fault-helpers.ts';
+
+/** Opportunities won per fault: 2 actions each (a field update and a task). */
+const N = 40;
+const OWNER = '00000000-0000-4000-8000-0000000000f1';
+const TEST_MS = 300_000;
+
+interface Stack { db: Database; data: Spawned; dataUrl: string; worker: () => Spawned; redis: PrivateRedis; cluster: PrivateCluster }
+
+/**
+ * Services mode with its own PostgreSQL cluster and Redis (AOF), so the faults disturb nothing else:
+ * the data subgraph process and a worker process running the demo rule (an opportunity won → its
+ * probability set to 100 and an onboarding task for its owner).
+ */
+async function stack(resources: Resources): Promise<Stack> {
+  const [cluster, redis] = [await PrivateCluster.start(resources), await PrivateRedis.start(resources)];
+  const db = await connectDatabase({ databaseUrl: cluster.url, poolSize: 2 });
+  resources.add(() => db.close());
+  // The organization's member as identity stores it: the rule assigns tasks to the record's owner, a member.
+  await db.run('create schema if not exists auth', []);
+  await db.run('create table if not exists auth.member (id text primary key, organization_id text not null, user_id text not null, role text not null)', []);
+  await db.run("insert into auth.member values ('m1', $1, $2, 'owner')", [TEST_ORG, OWNER]);
+  const port = await freePort();
+  const env = { OBJECTOS_SECRET: TEST_SECRET, DATABASE_URL: cluster.url, REDIS_URL: redis.url, NODE_ENV: 'development', OBJECTOS_METADATA: 'metadata' };
+  const data = spawnTs('subgraphs/data/src/main.ts', { ...env, PORT: String(port), OBJECTOS_SEED: 'false' });
+  resources.add(() => data.kill('SIGKILL'));
+  await data.waitFor(/data subgraph listening on/, 90_000);
+  const dataUrl = `http://127.0.0.1:${port}/graphql`;
+  const worker = () => {
+    // A 2 s hold: a killed worker's actions go to the next one after about that long.
+    const p = spawnTs('subgraphs/automation/src/worker.ts', { ...env, PORT: '0', DATA_URL: dataUrl, OBJECTOS_JOBS_PREFIX: 'objectos-faults', OBJECTOS_JOBS_LOCK_MS: '2000' });
+    resources.add(() => p.kill('SIGKILL'));
+    return p;
+  };
+  return { db, data, dataUrl, worker, redis, cluster };
+}
+
+async function gql<T>(url: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const r = await signedFetch((req) => fetch(req), testPrincipal(TEST_ORG, OWNER))(new Request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) }));
+  const body = (await r.json()) as { data?: T; errors?: unknown[] };
+  if (body.errors?.length || !body.data) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
+/** N opportunities, created and then won one after another; returns their ids. */
+async function winAll(s: Stack): Promise<string[]> {
+  const account = (await gql<{ createAccount: { id: string } }>(s.dataUrl, 'mutation { createAccount(input: { name: "Faults" }) { id } }')).createAccount.id;
+  const ids: string[] = [];
+  for (let i = 0; i < N; i++)
+    ids.push((await gql<{ createOpportunity: { id: string } }>(s.dataUrl, 'mutation($a: ID!, $n: String!) { createOpportunity(input: { name: $n, accountId: $a, stage: prospecting, probability: 10 }) { id } }', { a: account, n: `Deal ${i}` })).createOpportunity.id);
+  for (const id of ids) await gql(s.dataUrl, 'mutation($id: ID!) { updateOpportunity(id: $id, input: { stage: closed_won }) { id } }', { id });
+  return ids;
+}
+
+const succeeded = async (db: Database) => (await db.run<{ n: number }>("select count(*)::int as n from automation.runs where status = 'succeeded'", []))[0]!.n;
+const runsTable = async (db: Database) => Boolean((await db.run<{ t: string | null }>("select to_regclass('automation.runs')::text as t", []))[0]?.t);
+
+/** Every action done, each effect once: one task and one field update per opportunity, nothing lost. */
+async function expectEachOnce(db: Database, ids: string[]): Promise<void> {
+  const runs = await db.run<{ status: string; n: number }>('select status, count(*)::int as n from automation.runs group by status', []);
+  expect(runs).toEqual([{ status: 'succeeded', n: 2 * N }]);
+  const tasks = await db.run<{ opportunity_id: string; n: number }>('select opportunity_id, count(*)::int as n from task group by opportunity_id order by opportunity_id', []);
+  expect(tasks.map((t) => t.n)).toEqual(ids.map(() => 1));
+  expect(tasks.map((t) => t.opportunity_id).sort()).toEqual([...ids].sort());
+  const [probable] = await db.run<{ n: number }>('select count(*)::int as n from opportunity where probability = 100', []);
+  expect(probable!.n).toBe(N);
+  // The rule's field update reached the outbox once per record: a repeated job wrote nothing again.
+  const updates = await db.run<{ n: number }>("select count(*)::int as n from events.outbox where context->'automation'->>'action' = 'certain_probability' group by record_id", []);
+  expect(updates.map((u) => u.n)).toEqual(ids.map(() => 1));
+  const [keys] = await db.run<{ n: number }>("select count(*)::int as n from jobs.effects where key like '%:opportunity_won_follow_up:%'", []);
+  expect(keys!.n).toBe(2 * N);
+  const [again] = await db.run<{ n: number }>('select count(*)::int as n from automation.runs where attempts > 1', []);
+  console.log(`[rule faults] ${again!.n} of ${2 * N} actions ran more than once (their effects once)`);
+}
+
+/** Waits for the first actions to be done, so the fault lands in the middle of the run. */
+async function midRun(db: Database): Promise<void> {
+  await poll('the first actions', async () => ((await runsTable(db)) ? succeeded(db) : 0), (n) => n >= 2, 60_000);
+}
+
+describe.skipIf(!services.postgres || !services.redis)('workflow rules under faults (services mode, own PostgreSQL and Redis)', () => {
+  it('kill -9 of the worker in the middle of actions: all done by the next worker, no update or task twice', async () => {
+    const resources = new Resources();
+    try {
+      const s = await stack(resources);
+      const first = s.worker();
+      await first.waitFor(/worker running bullmq/, 90_000);
+      const ids = await winAll(s);
+      await midRun(s.db);
+      await first.kill('SIGKILL');
+      expect(await succeeded(s.db)).toBeLessThan(2 * N);
+      const second = s.worker();
+      await second.waitFor(/worker running bullmq/, 90_000);
+      await poll('every action', () => succeeded(s.db), (n) => n === 2 * N, 120_000);
+      await expectEachOnce(s.db, ids);
+    } finally {
+      await resources.release();
+    }
+  }, TEST_MS);
+
+  it('Redis killed and restarted on its append-only file mid-run: nothing acknowledged lost, nothing twice', async () => {
+    const resources = new Resources();
+    try {
+      const s = await stack(resources);
+      await s.worker().waitFor(/worker running bullmq/, 90_000);
+      const ids = await winAll(s);
+      await midRun(s.db);
+      expect(await succeeded(s.db)).toBeLessThan(2 * N);
+      await s.redis.kill();
+      await new Promise((r) => setTimeout(r, 1_000));
+      await s.redis.launch();
+      await poll('every action', () => succeeded(s.db), (n) => n === 2 * N, 120_000);
+      await expectEachOnce(s.db, ids);
+    } finally {
+      await resources.release();
+    }
+  }, TEST_MS);
+
+  it('PostgreSQL restarted (immediate) mid-run: the hand-over, the runs and the writes recover, each once', async () => {
+    const resources = new Resources();
+    try {
+      const s = await stack(resources);
+      await s.worker().waitFor(/worker running bullmq/, 90_000);
+      const ids = await winAll(s);
+      await midRun(s.db);
+      expect(await succeeded(s.db)).toBeLessThan(2 * N);
+      await s.cluster.restart();
+      await poll('every action', () => succeeded(s.db).catch(() => 0), (n) => n === 2 * N, 120_000);
+      await expectEachOnce(s.db, ids);
+    } finally {
+      await resources.release();
+    }
+  }, TEST_MS);
+});
