@@ -20,13 +20,13 @@ import { startRulesApp, until, type RulesApp, type RulesEngine } from '../gatewa
  *    (spread over 2 s), a rule with a zero-length trigger on closed_at calling a loopback receiver; each
  *    arrival − its due time. Target (the issue): every one within ±1 s.
  * Env: BENCH_PARTS=throughput,latency,triggers  BENCH_SECONDS=10  BENCH_ROUNDS=2  BENCH_CONCURRENCY=16
- *      BENCH_LATENCY=50  BENCH_TRIGGERS=1000  BENCH_DELAY_S=20  BENCH_ENGINE=pglite|postgres|postgres+redis
+ *      BENCH_LATENCY=50  BENCH_TRIGGERS=1000  BENCH_DELAY_S=30  BENCH_ENGINE=pglite|postgres|postgres+redis
  * Run: npm run bench:rules
  */
 const num = (k: string, d: number) => Number(process.env[k] ?? d);
 const PARTS = (process.env['BENCH_PARTS'] ?? 'throughput,latency,triggers').split(',');
 const [SECONDS, ROUNDS, CONCURRENCY] = [num('BENCH_SECONDS', 10), num('BENCH_ROUNDS', 2), num('BENCH_CONCURRENCY', 16)];
-const [LATENCY_N, TRIGGERS, DELAY_S] = [num('BENCH_LATENCY', 50), num('BENCH_TRIGGERS', 1000), num('BENCH_DELAY_S', 20)];
+const [LATENCY_N, TRIGGERS, DELAY_S] = [num('BENCH_LATENCY', 50), num('BENCH_TRIGGERS', 1000), num('BENCH_DELAY_S', 30)];
 const ENGINE = (process.env['BENCH_ENGINE'] ?? 'pglite') as RulesEngine;
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { queryRows, type Db } from '@objectos/db';
 import { auditEvent, createSweeper, nameUuid, recordAuditEvents, type ChangeContext, type ChangeEvent, type Sweeper } from '@objectos/events';
 import { jobIdOf, type JobContext, type JobQueue } from '@objectos/jobs';
-import { evaluateRuleCondition, type FieldDefinition, type RuleModel, type TimeTriggerDefinition, type WorkflowAction } from '@objectos/metadata';
+import { actionTemplates, evaluateRuleCondition, templatePlaceholders, type FieldDefinition, type MetadataModel, type RuleModel, type TimeTriggerDefinition, type WorkflowAction } from '@objectos/metadata';
 import type { DataPlan } from '@objectos/schema';
 import { ActionFailure, runAction, type ActionDeps } from './actions.ts';
 import { metadataRecord } from './data-client.ts';
@@ -18,6 +18,8 @@ const EVALUATION_ATTEMPTS = 5;
 /** Rules whose field updates run rules again stop at this depth (a loop never runs forever). */
 export const MAX_DEPTH = 5;
 const ACTION_ATTEMPTS = 5;
+/** Actions one worker runs at once: most wait on the network or the data subgraph, not on this process. */
+const ACTION_CONCURRENCY = 32;
 const BATCH = 100;
 
 /** What an action job carries: enough to run without the event (it may be gone from the outbox). */
@@ -65,6 +67,23 @@ const fires = (trigger: RuleModel['triggerType'], op: ChangeEvent['op']): boolea
 
 const UNIT_MS = { minutes: 60_000, hours: 3_600_000, days: 86_400_000 } as const;
 
+const ID_ONLY = new Set(['record.id', 'rule.name', 'event.id']);
+/**
+ * Whether an action reads the record beyond its id (its templates, recipients, assignee, template or
+ * script): a due time trigger reads the record again only then, since the read is most of its cost.
+ */
+export function readsRecord(a: WorkflowAction, connectors: MetadataModel['connectors']): boolean {
+  if (a.type === 'email_alert' || a.type === 'custom_script') return true;
+  if (a.type === 'task_creation' && a.assignedTo === 'owner') return true;
+  if (a.type === 'push_notification' && a.recipients.some((r) => r === 'owner' || r.startsWith('field:'))) return true;
+  const texts = actionTemplates(a).map((t) => t.text);
+  if (a.type === 'connector_action') {
+    const endpoint = connectors.find((c) => c.name === a.connectorId)?.actions[a.actionId];
+    texts.push(endpoint?.path ?? '', typeof endpoint?.body === 'string' ? endpoint.body : JSON.stringify(endpoint?.body ?? ''));
+  }
+  return texts.some((t) => templatePlaceholders(t).some((p) => !ID_ONLY.has(p) && !p.startsWith('input.')));
+}
+
 /** When a time trigger is due, from the trigger date (the change's commit time) or a date field; null when that field is empty. */
 export function dueAt(t: TimeTriggerDefinition, triggeredAt: string, record: Readonly<Record<string, unknown>> | null): Date | null {
   const from = t.offsetFrom === 'trigger_date' ? triggeredAt : record?.[t.dateField!];
@@ -89,7 +108,7 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
   const actionOf = (rule: RuleModel, name: string): WorkflowAction | undefined =>
     rule.actions.find((a) => a.name === name) ?? rule.timeTriggers.flatMap((t) => t.actions).find((a) => a.name === name);
 
-  o.queue.register<ActionJob>(ACTION_QUEUE, (job, ctx) => runJob(job, ctx), { attempts: ACTION_ATTEMPTS, backoffMs: 1_000, timeoutMs: 60_000, concurrency: 8 });
+  o.queue.register<ActionJob>(ACTION_QUEUE, (job, ctx) => runJob(job, ctx), { attempts: ACTION_ATTEMPTS, backoffMs: 1_000, timeoutMs: 60_000, concurrency: ACTION_CONCURRENCY });
   o.queue.register<{ rule: string }>(SCHEDULE_QUEUE, (d, ctx) => scheduled(d.rule, ctx.key), { attempts: 3, backoffMs: 5_000, timeoutMs: 600_000, concurrency: 1 });
 
   /**
@@ -237,8 +256,9 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
         if (!due) continue;
         const key = `tt:${rule.name}:${e.recordId}:${i}:${a.name}:${due.toISOString()}`;
         const id = nameUuid(`automation:${key}`);
+        const reread = readsRecord(a, o.deps.model.connectors);
         await queueRun({ ...base, id, action: a.name, actionType: a.type, trigger: 'time_trigger', status: 'queued', dueAt: due },
-          { ...job, action: a.name, record: null, reread: true }, key, due);
+          { ...job, action: a.name, record: reread ? null : { id: e.recordId }, reread }, key, due);
       }
     }
   }
