@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { startRulesApp, until, type RulesApp, type RulesEngine } from '../gateway/test/rules-app.ts';
@@ -9,7 +11,7 @@ import { startRulesApp, until, type RulesApp, type RulesEngine } from '../gatewa
  * BENCH_ENGINE=postgres and DATABASE_URL).
  * 1. Mutation throughput with 10 active rules on the written object whose criteria never match, against
  *    the same stack with no rule on it: BENCH_CONCURRENCY clients send updateAccount for BENCH_SECONDS per
- *    run, runs alternating (BENCH_ROUNDS each). The rules' cost is the relay's hand-over row per change and
+ *    run, runs alternating (BENCH_ROUNDS each), each run in a child process of its own (a fresh heap). The rules' cost is the relay's hand-over row per change and
  *    the engine evaluating 10 criteria per change, in this same process. After each run, the hand-over
  *    rows still waiting and the time to evaluate them are printed (the engine must keep up).
  *    Target (the issue): ratio ≥ 0.9.
@@ -150,13 +152,31 @@ console.log = (...args: unknown[]) => {
   print(...args);
 };
 
+/** One throughput run in a child process of its own: each stack starts from a fresh heap, not the previous run's. */
+async function throughputIsolated(variant: string, round: number): Promise<Throughput> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
+    env: { ...process.env, BENCH_ONE: JSON.stringify({ variant, round }) }, stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+  if (code !== 0 || !line) throw new Error(`${variant} r${round}: the run failed (exit ${code})`);
+  return JSON.parse(line.slice('RESULT '.length)) as Throughput;
+}
+
 async function main(): Promise<void> {
+  if (process.env['BENCH_ONE']) {
+    const { variant, round } = JSON.parse(process.env['BENCH_ONE']) as { variant: string; round: number };
+    print(`RESULT ${JSON.stringify(await throughput(variant, variant === '10 rules' ? TEN_RULES : {}, round))}`);
+    return;
+  }
   console.log(`Workflow rules benchmark: ${ENGINE}, Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' / ')}\n`);
   if (PARTS.includes('throughput')) {
     const runs: Throughput[] = [];
     for (let round = 1; round <= ROUNDS; round++)
-      for (const [variant, extra] of (round % 2 ? [['0 rules', {}], ['10 rules', TEN_RULES]] : [['10 rules', TEN_RULES], ['0 rules', {}]]) as [string, Record<string, string>][])
-        runs.push(await throughput(variant, extra, round));
+      for (const variant of round % 2 ? ['0 rules', '10 rules'] : ['10 rules', '0 rules'])
+        runs.push(await throughputIsolated(variant, round));
     console.log(`### 1. updateAccount throughput, ${CONCURRENCY} clients × ${SECONDS} s per run, ${ROUNDS} rounds alternating\n`);
     console.log('| variant | round | mutations | per s | p50 ms | p99 ms | CPU ms / mutation | hand-over backlog after | evaluated in ms | peak RSS MiB |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const r of runs) console.log(`| ${r.variant} | ${r.round} | ${r.done} | ${f(r.rate, 0)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.cpuMsPerReq, 2)} | ${r.backlog} | ${f(r.drainMs, 0)} | ${mib(r.peakRss)} |`);

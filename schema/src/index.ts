@@ -17,3 +17,4 @@ export {
 } from './security/access.ts';
 export { AUDIT_ACTOR_TYPES, compileAuditSdl, trackedColumns, trackedObjects } from './audit-sdl.ts';
 export { AUTOMATION_SDL, automationEntitySdl, ruleObjects } from './automation-sdl.ts';
+export { metadataRecord, ruleFires, ruleMatches, ruleWatcher, type RuleChange } from './rule-events.ts';

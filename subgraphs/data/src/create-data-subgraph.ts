@@ -2,7 +2,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { loadMetadata, type MetadataModel } from '@objectos/metadata';
-import { accessFor, compile, guardEntityTypes, type CompiledSchema } from '@objectos/schema';
+import { accessFor, compile, guardEntityTypes, ruleWatcher, type CompiledSchema } from '@objectos/schema';
 import { connectDatabase, ensureEffectTable, ensureSecurityTables, type Database, type DatabaseOptions } from '@objectos/db';
 import { audienceKey, CLIENT_AGENT_HEADER, CLIENT_IP_HEADER, METADATA_ENDPOINT, principalJson, principalOf, usePrincipalGuard, type Principal, type ReplayStore } from '@objectos/principal';
 import type { Plugin } from 'graphql-yoga';
@@ -128,9 +128,6 @@ function serveMetadata(compiled: CompiledSchema): Plugin {
   };
 }
 
-/** Objects whose changes workflow rules evaluate (handed to the automation worker by the relay). */
-const watchedObjects = (model: MetadataModel): ReadonlySet<string> => new Set(model.rules.filter((r) => r.triggerType !== 'schedule').map((r) => r.objectName));
-
 /** The data subgraph: compiled SDL served by graphql-yoga as a Federation v2 subgraph over drizzle. */
 export async function createDataSubgraph(options: DataSubgraphOptions): Promise<DataSubgraph> {
   const { seed = false, maxPageSize = 1000, defaultPageSize = 100, graphqlEndpoint = '/graphql', graphiql = false } = options;
@@ -153,7 +150,8 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
     await ensureSecurityTables(database.db);
     await ensureOutbox(database.db);
     await ensureEffectTable(database.db);
-    relay = createOutboxRelay(database.db, feed, { logger, audit: compiled.model.audit.enabled, automation: watchedObjects(compiled.model), ...(options.outboxSweepMs ? { sweepMs: options.outboxSweepMs } : {}) });
+    const watcher = ruleWatcher(compiled.model, compiled.plan);
+    relay = createOutboxRelay(database.db, feed, { logger, audit: compiled.model.audit.enabled, ...(watcher ? { automation: watcher } : {}), ...(options.outboxSweepMs ? { sweepMs: options.outboxSweepMs } : {}) });
     hub = createChangeHub(feed);
     const source: DataSource = { db: database.db, plan: compiled.plan, tables, maxPageSize, defaultPageSize, tenant: null, actor: null, sc: null, changes: relay };
     const seeded = seed && options.seedOrganizationId

@@ -129,11 +129,3 @@ export function createDataClient(o: DataClientOptions): DataClient {
 /** A record as the API answers it (GraphQL names), keyed by metadata names; fields the caller cannot read are absent. */
 const byMetadataName = (p: ObjectPlan, row: Record<string, unknown>): Record<string, unknown> =>
   Object.fromEntries(p.columns.filter((c) => c.graphqlName in row).map((c) => [c.name, row[c.graphqlName]]));
-
-/** A change event's row (GraphQL names, `__ownerId`) as metadata names, the form criteria and templates read. */
-export function metadataRecord(p: ObjectPlan, row: Record<string, unknown> | null): Record<string, unknown> | null {
-  if (!row) return null;
-  const out: Record<string, unknown> = { owner_id: row['__ownerId'] ?? null };
-  for (const c of p.columns) if (c.graphqlName in row) out[c.name] = row[c.graphqlName];
-  return out;
-}

@@ -3,9 +3,9 @@ import { queryRows, type Db } from '@objectos/db';
 import { auditEvent, createSweeper, nameUuid, recordAuditEvents, type ChangeContext, type ChangeEvent, type Sweeper } from '@objectos/events';
 import { jobIdOf, type JobContext, type JobQueue } from '@objectos/jobs';
 import { actionTemplates, evaluateRuleCondition, templatePlaceholders, type FieldDefinition, type MetadataModel, type RuleModel, type TimeTriggerDefinition, type WorkflowAction } from '@objectos/metadata';
-import type { DataPlan } from '@objectos/schema';
+import { metadataRecord, ruleFires, ruleMatches, type DataPlan } from '@objectos/schema';
 import { ActionFailure, runAction, type ActionDeps } from './actions.ts';
-import { metadataRecord } from './data-client.ts';
+
 import { cancelRuns, finishRun, insertRuns, pendingTimeTriggers, ruleSwitches, startAttempt, type NewRun, type RunRow } from './store.ts';
 
 /** The queue every rule action runs on: one job per (event, rule, action), or per time trigger. */
@@ -59,11 +59,6 @@ export interface RuleEngineOptions {
   sweepMs?: number;
   onError?: (e: unknown) => void;
 }
-
-const fires = (trigger: RuleModel['triggerType'], op: ChangeEvent['op']): boolean =>
-  op === 'create' ? trigger === 'on_create' || trigger === 'on_create_or_update'
-    : op === 'update' ? trigger === 'on_update' || trigger === 'on_create_or_update'
-      : trigger === 'on_delete';
 
 const UNIT_MS = { minutes: 60_000, hours: 3_600_000, days: 86_400_000 } as const;
 
@@ -208,10 +203,10 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
       if (pending.length > 0) await withdraw(pending, 'the record was deleted');
     }
     const rules = o.rules
-      .filter((r) => r.objectName === e.object && fires(r.triggerType, e.op) && (switches.get(r.name) ?? r.active))
+      .filter((r) => r.objectName === e.object && ruleFires(r.triggerType, e.op) && (switches.get(r.name) ?? r.active))
       .sort((a, b) => a.executionOrder - b.executionOrder || a.name.localeCompare(b.name));
     for (const rule of rules) {
-      const matches = !rule.condition || evaluateRuleCondition(rule.condition, { record: e.op === 'delete' ? null : record, previous: prior, fields });
+      const matches = ruleMatches(rule, e, p, fields);
       const base = { organizationId: e.organizationId, rule: rule.name, object: e.object, recordId: e.recordId, eventId: e.id, depth };
       const job = { org: e.organizationId, rule: rule.name, object: e.object, recordId: e.recordId, eventId: e.id, actorId: e.actorId, depth, prior };
       if (matches) {
@@ -268,6 +263,7 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
       const rows = await queryRows<{ event_id: string; event: ChangeEvent | string; context: ChangeContext | string | null }>(o.db,
         sql`select event_id, event, context from events.automation_outbox where attempts < ${EVALUATION_ATTEMPTS} order by event_id limit ${BATCH}`);
       const switches = new Map<string, Map<string, boolean>>();
+      const done: string[] = [];
       for (const row of rows) {
         const e = typeof row.event === 'string' ? (JSON.parse(row.event) as ChangeEvent) : row.event;
         const context = typeof row.context === 'string' ? (JSON.parse(row.context) as ChangeContext) : row.context;
@@ -281,9 +277,11 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
           onError(err);
           continue;
         }
-        // Only once its actions are queued: a crash before this evaluates the change again, which queues nothing twice.
-        await o.db.execute(sql`delete from events.automation_outbox where event_id = ${row.event_id}::bigint`);
+        done.push(String(row.event_id));
       }
+      // Only once their actions are queued (one statement for the batch): a crash before this evaluates the
+      // changes again, which queues nothing twice.
+      if (done.length > 0) await o.db.execute(sql`delete from events.automation_outbox where event_id = any(${sql.param(done)}::bigint[])`);
       if (rows.length < BATCH) return;
     }
   }

@@ -75,8 +75,8 @@ export interface RelayOptions {
   batch?: number;
   /** Queue each row's audit event (events.audit_outbox) as it is published: AuditConfig enabled. @default false */
   audit?: boolean;
-  /** Objects automation rules watch: their rows are handed to the automation worker (events.automation_outbox) as they are published. */
-  automation?: ReadonlySet<string>;
+  /** Which changes workflow rules must see: those are handed to the automation worker (events.automation_outbox) as they are published. */
+  automation?: (change: ChangeEvent) => boolean;
   logger?: Logger;
 }
 
@@ -97,7 +97,7 @@ export function createOutboxRelay(db: Db, feed: ChangeFeed, options: RelayOption
       for (const e of events) await feed.publish(e);
       // The audit trail's copy, handed over in the transaction that marks the rows: once per row.
       if (audit) await recordAuditEvents(tx, rows.map((r, i) => auditEventOfChange(events[i]!, parsed(r.context))));
-      if (automation?.size) await recordAutomationEvents(tx, rows.flatMap((r, i) => (automation.has(r.object) ? [{ event: events[i]!, context: parsed(r.context) }] : [])));
+      if (automation) await recordAutomationEvents(tx, rows.flatMap((r, i) => (automation(events[i]!) ? [{ event: events[i]!, context: parsed(r.context) }] : [])));
       if (rows.length > 0) await tx.execute(sql`update events.outbox set published_at = now() where id = any(${sql.param(rows.map((r) => String(r.id)))}::bigint[])`);
       return rows.length;
     });
