@@ -103,7 +103,7 @@ async function latency(): Promise<number[]> {
   }
 }
 
-async function triggers(): Promise<{ offsets: number[]; missing: number; createS: number }> {
+async function triggers(): Promise<{ offsets: number[]; starts: number[]; missing: number; createS: number }> {
   const arrivals = new Map<string, number>();
   const receiver = createServer((req, res) => {
     arrivals.set(req.url!.slice('/due/'.length), Date.now());
@@ -138,7 +138,10 @@ timeTriggers:
     if (Date.now() > first) log(`creating the cases took ${f(createS)} s, past the first due time: raise BENCH_DELAY_S`);
     await until(async () => arrivals.size, (n) => n >= TRIGGERS, (DELAY_S + 60) * 1000);
     const offsets = [...due].filter(([id]) => arrivals.has(id)).map(([id, at]) => arrivals.get(id)! - at);
-    return { offsets, missing: TRIGGERS - offsets.length, createS };
+    // When each action started (its run's first attempt), from the run log: the trigger firing, before the call's own work.
+    const started = await rig.app.data!.database.run<{ record_id: string; started_at: Date | string }>("select record_id::text, started_at from automation.runs where trigger = 'time_trigger' and rule = 'bench_due'", []);
+    const starts = started.filter((r) => due.has(r.record_id)).map((r) => new Date(r.started_at).getTime() - due.get(r.record_id)!);
+    return { offsets, starts, missing: TRIGGERS - offsets.length, createS };
   } finally {
     await rig.close();
     await new Promise((r) => receiver.close(r));
@@ -194,8 +197,10 @@ async function main(): Promise<void> {
     const late = t.offsets;
     const within = late.filter((x) => Math.abs(x) <= 1000).length;
     console.log(`### 3. ${TRIGGERS} time triggers due ~${DELAY_S} s after they were set (cases created in ${f(t.createS)} s)\n`);
-    console.log(`arrival − due: p50 ${f(pct(late, 50), 0)} ms, p99 ${f(pct(late, 99), 0)} ms, earliest ${f(Math.min(...late), 0)} ms, latest ${f(Math.max(...late), 0)} ms; missing ${t.missing}`);
-    console.log(`within ±1 s: ${within} / ${TRIGGERS}: **${within === TRIGGERS ? 'PASS' : 'FAIL'}**\n`);
+    const fired = t.starts.filter((x) => Math.abs(x) <= 1000).length;
+    console.log(`action started − due (the trigger fired): p50 ${f(pct(t.starts, 50), 0)} ms, p99 ${f(pct(t.starts, 99), 0)} ms, earliest ${f(Math.min(...t.starts), 0)} ms, latest ${f(Math.max(...t.starts), 0)} ms`);
+    console.log(`call arrived at the receiver − due: p50 ${f(pct(late, 50), 0)} ms, p99 ${f(pct(late, 99), 0)} ms, earliest ${f(Math.min(...late), 0)} ms, latest ${f(Math.max(...late), 0)} ms; missing ${t.missing}`);
+    console.log(`fired within ±1 s: ${fired} / ${TRIGGERS}: **${fired === TRIGGERS ? 'PASS' : 'FAIL'}**; arrived within ±1 s: ${within} / ${TRIGGERS}: **${within === TRIGGERS ? 'PASS' : 'FAIL'}**\n`);
   }
   const m = process.memoryUsage();
   console.log(`Memory at the end: RSS ${mib(m.rss)} MiB, heap ${mib(m.heapUsed)} MiB; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}`);
