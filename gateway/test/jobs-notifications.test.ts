@@ -4,23 +4,13 @@ import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createTestDatabase, gql, signIn, startMailCatcher, TEST_SECRET, withHeaders, services, type MailCatcher, type TestDatabase } from '@objectos/testkit';
+import { createTestDatabase, gql, signIn, startMailCatcher, TEST_SECRET, until, withHeaders, services, type MailCatcher, type TestDatabase } from '@objectos/testkit';
 import { Redis } from 'ioredis';
 import { readConfig } from '../src/config.ts';
 import { startObjectOS, type RunningObjectOS } from '../src/start.ts';
 
 const PASSWORD = 'Sup3r-secret-pass!';
 
-/** Polls until `ok` holds (bounded), returning the last value read. */
-async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let v = await read();
-  while (!ok(v) && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 100));
-    v = await read();
-  }
-  return v;
-}
 const METADATA = 'metadata';
 
 /**

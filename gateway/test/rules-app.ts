@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createTestDatabase, gql, signIn, TEST_SECRET, withHeaders, type TestDatabase } from '@objectos/testkit';
+export { until } from '@objectos/testkit';
 import { readConfig } from '../src/config.ts';
 import { startObjectOS, type RunningObjectOS } from '../src/start.ts';
 
@@ -84,13 +85,3 @@ export async function startRulesApp(o: { engine: RulesEngine; slug: string; extr
   };
 }
 
-/** Polls until `ok` holds (bounded), returning the last value read. */
-export async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let v = await read();
-  while (!ok(v) && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 100));
-    v = await read();
-  }
-  return v;
-}

@@ -7,3 +7,4 @@ export { ADVISORY_FLOORS, compareVersions, floorViolations, lockedVersions } fro
 export { signedFetch, TEST_ORG, TEST_SECRET, testAuth, testPrincipal } from './principals.ts';
 export { subscribeSse, type SseSubscription } from './sse.ts';
 export { startMailCatcher, type CaughtMail, type MailCatcher } from './mail.ts';
+export { until } from './until.ts';
