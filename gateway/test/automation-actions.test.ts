@@ -250,6 +250,18 @@ describe('workflow rule actions (pglite)', () => {
     expect(spun.find((r) => r.action === 'triage')).toMatchObject({ status: 'SUCCEEDED', result: { updates: { priority: 'low' } } });
   });
 
+  it('an action whose job the queue refuses (a record over the payload cap) fails its run, and later changes still run', async () => {
+    const big = await newCase('Huge details', { details: { blob: 'x'.repeat(300 * 1024) } });
+    await q('mutation($id: ID!) { updateCase(id: $id, input: { status: escalated }) { id } }', { id: big });
+    const refused = await until(() => runsOf(big, 'test_case_escalated'), (r) => r.length === 4 && r.every((x) => x.status === 'FAILED'));
+    expect(refused.map((r) => r.status)).toEqual(['FAILED', 'FAILED', 'FAILED', 'FAILED']);
+    expect(refused[0]!.error).toMatch(/^not queued: .*over the \d+-byte cap/);
+    const next = await newCase('Small one after');
+    await q('mutation($id: ID!) { updateCase(id: $id, input: { status: escalated }) { id } }', { id: next });
+    expect((await until(() => runsOf(next, 'test_case_escalated'), (r) => r.length === 4 && r.every((x) => x.status === 'SUCCEEDED'))).map((r) => r.status))
+      .toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
+  });
+
   it('a schedule rule tick acts on each matching record once, however often the tick runs', async () => {
     const low = await newCase('Old low case', { priority: 'low' });
     const high = await newCase('Old high case', { priority: 'high' });

@@ -1,11 +1,10 @@
 import { sql } from 'drizzle-orm';
 import { queryRows, type Db } from '@objectos/db';
 import { auditEvent, createSweeper, nameUuid, recordAuditEvents, type ChangeContext, type ChangeEvent, type Sweeper } from '@objectos/events';
-import { jobIdOf, type JobContext, type JobQueue } from '@objectos/jobs';
+import { jobIdOf, JobInputError, type JobContext, type JobQueue } from '@objectos/jobs';
 import { actionTemplates, evaluateRuleCondition, templatePlaceholders, type FieldDefinition, type MetadataModel, type RuleModel, type TimeTriggerDefinition, type WorkflowAction } from '@objectos/metadata';
 import { metadataRecord, ruleFires, ruleMatches, type DataPlan } from '@objectos/schema';
 import { ActionFailure, runAction, type ActionDeps } from './actions.ts';
-
 import { cancelRuns, finishRun, insertRuns, pendingTimeTriggers, ruleSwitches, startAttempt, type NewRun, type RunRow } from './store.ts';
 
 /** The queue every rule action runs on: one job per (event, rule, action), or per time trigger. */
@@ -180,7 +179,13 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
   async function queueRun(run: Omit<NewRun, 'jobId' | 'effectKey'>, job: Omit<ActionJob, 'runId'>, key: string, runAt: Date | null): Promise<void> {
     // The run first, naming its job: a crash between the two evaluates the change again, which adds the job.
     await insertRuns(o.db, [{ ...run, jobId: jobIdOf(ACTION_QUEUE, key), effectKey: key }]);
-    await o.queue.enqueue(ACTION_QUEUE, { ...job, runId: run.id } satisfies ActionJob, { key, tenant: run.organizationId, ...(runAt ? { runAt } : {}) });
+    try {
+      await o.queue.enqueue(ACTION_QUEUE, { ...job, runId: run.id } satisfies ActionJob, { key, tenant: run.organizationId, ...(runAt ? { runAt } : {}) });
+    } catch (e) {
+      // A job the queue refuses (a record over the payload cap) fails its run; it must not hold up the changes behind it.
+      if (!(e instanceof JobInputError)) throw e;
+      await finishRun(o.db, run.id, 'failed', { error: `not queued: ${e.message}` });
+    }
   }
 
   async function withdraw(pending: readonly RunRow[], why: string): Promise<void> {
