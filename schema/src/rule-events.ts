@@ -23,11 +23,9 @@ export const ruleFires = (trigger: RuleModel['triggerType'], op: RuleChange['op'
     : op === 'update' ? trigger === 'on_update' || trigger === 'on_create_or_update'
       : trigger === 'on_delete';
 
-/** A rule's criteria on a change (a delete is judged on the record as it was). */
-export function ruleMatches(rule: RuleModel, change: RuleChange, p: ObjectPlan, fields: ReadonlyMap<string, FieldDefinition>): boolean {
-  if (!rule.condition) return true;
-  const previous = metadataRecord(p, change.previous);
-  return evaluateRuleCondition(rule.condition, { record: change.op === 'delete' ? null : metadataRecord(p, change.record), previous, fields });
+/** A rule's criteria on a change, its rows under metadata names (a delete is judged on the record as it was). */
+export function ruleMatches(rule: RuleModel, op: RuleChange['op'], record: Record<string, unknown> | null, previous: Record<string, unknown> | null, fields: ReadonlyMap<string, FieldDefinition>): boolean {
+  return !rule.condition || evaluateRuleCondition(rule.condition, { record: op === 'delete' ? null : record, previous, fields });
 }
 
 /**
@@ -45,7 +43,11 @@ export function ruleWatcher(model: Pick<MetadataModel, 'rules'>, plan: DataPlan)
     const rules = byObject.get(change.object);
     if (!rules) return false;
     if (rules.some((r) => r.timeTriggers.length > 0)) return true;
+    const firing = rules.filter((r) => ruleFires(r.triggerType, change.op));
+    if (firing.length === 0) return false;
+    // Converted once for all the object's rules.
     const p = plan.objects[change.object]!;
-    return rules.some((r) => ruleFires(r.triggerType, change.op) && ruleMatches(r, change, p, fields.get(change.object)!));
+    const [record, previous] = [metadataRecord(p, change.record), metadataRecord(p, change.previous)];
+    return firing.some((r) => ruleMatches(r, change.op, record, previous, fields.get(change.object)!));
   };
 }

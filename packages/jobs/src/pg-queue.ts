@@ -16,6 +16,8 @@ export interface PgQueueOptions {
   onError?: (e: unknown) => void;
 }
 
+/** How far ahead a delayed job sent in this process gets a wake-up timer. */
+const WAKE_AHEAD_MS = 60_000;
 const PRIORITY: Record<JobPriority, number> = { critical: 40, high: 30, normal: 20, low: 10, background: 0 };
 const PRIORITY_OF = (n: number): JobPriority => (n >= 40 ? 'critical' : n >= 30 ? 'high' : n >= 20 ? 'normal' : n >= 10 ? 'low' : 'background');
 const KEEP_SECONDS = 7 * 86_400;
@@ -197,8 +199,9 @@ export async function createPgQueue(options: PgQueueOptions): Promise<JobQueue> 
         deleteAfterSeconds: KEEP_SECONDS,
       });
       if (id && !job.runAt) wakers.get(name)?.();
-      // A delayed job sent here wakes this process's worker when it is due, not at the next poll.
-      else if (id && job.runAt) setTimeout(() => wakers.get(name)?.(), Math.max(0, job.runAt.getTime() - Date.now()) + 5).unref();
+      // A delayed job sent here and due within a minute wakes this process's worker when it is due, not at the
+      // next poll (later ones are found by polling: no timer held for days, none past setTimeout's range).
+      else if (id && job.runAt && job.runAt.getTime() - Date.now() < WAKE_AHEAD_MS) setTimeout(() => wakers.get(name)?.(), Math.max(0, job.runAt.getTime() - Date.now()) + 5).unref();
       return { id: job.id, created: id !== null };
     },
     async start({ work: doWork = true } = {}) {

@@ -98,7 +98,12 @@ export function dueAt(t: TimeTriggerDefinition, triggeredAt: string, record: Rea
 export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
   const onError = o.onError ?? ((e: unknown) => console.error('[automation]', e));
   const byName = new Map(o.rules.map((r) => [r.name, r]));
-  const fieldsOf = (object: string): ReadonlyMap<string, FieldDefinition> => new Map(o.plan.objects[object]!.object.fields.map((f) => [f.name, f]));
+  const fieldMaps = new Map<string, ReadonlyMap<string, FieldDefinition>>();
+  const fieldsOf = (object: string): ReadonlyMap<string, FieldDefinition> => {
+    let m = fieldMaps.get(object);
+    if (!m) fieldMaps.set(object, (m = new Map(o.plan.objects[object]!.object.fields.map((f) => [f.name, f]))));
+    return m;
+  };
   const actionOf = (rule: RuleModel, name: string): WorkflowAction | undefined =>
     rule.actions.find((a) => a.name === name) ?? rule.timeTriggers.flatMap((t) => t.actions).find((a) => a.name === name);
 
@@ -211,7 +216,7 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
       .filter((r) => r.objectName === e.object && ruleFires(r.triggerType, e.op) && (switches.get(r.name) ?? r.active))
       .sort((a, b) => a.executionOrder - b.executionOrder || a.name.localeCompare(b.name));
     for (const rule of rules) {
-      const matches = ruleMatches(rule, e, p, fields);
+      const matches = ruleMatches(rule, e.op, record, prior, fields);
       const base = { organizationId: e.organizationId, rule: rule.name, object: e.object, recordId: e.recordId, eventId: e.id, depth };
       const job = { org: e.organizationId, rule: rule.name, object: e.object, recordId: e.recordId, eventId: e.id, actorId: e.actorId, depth, prior };
       if (matches) {
