@@ -164,6 +164,20 @@ describe('workflow rule actions (pglite)', () => {
     expect(inbox.myNotifications.nodes[0]).toEqual({ title: 'Escalated: Printer on fire', topic: 'automation.test_case_escalated' });
   });
 
+  it('a push notification respects the recipient\'s opt-out of automation topics', async () => {
+    await q('mutation { setNotificationPreference(channel: IN_APP, topic: "automation.*", enabled: false) { enabled } }');
+    try {
+      const id = await newCase('Quiet escalation');
+      await q('mutation($id: ID!) { updateCase(id: $id, input: { status: escalated }) { id } }', { id });
+      const runs = await until(() => runsOf(id, 'test_case_escalated'), (r) => r.length === 4 && r.every((x) => x.status === 'SUCCEEDED'));
+      expect(runs.find((r) => r.action === 'push_owner')!.result).toEqual({ recipients: 0 });
+      const inbox = await q<{ myNotifications: { nodes: { title: string }[] } }>('{ myNotifications { nodes { title } } }');
+      expect(inbox.myNotifications.nodes.map((n) => n.title)).not.toContain('Escalated: Quiet escalation');
+    } finally {
+      await q('mutation { setNotificationPreference(channel: IN_APP, topic: "automation.*", enabled: true) { enabled } }');
+    }
+  });
+
   it('a 4xx answer and a guarded target fail at once, a 5xx is retried; failures are in the runs and the audit trail, and can be run again', async () => {
     const id = await newCase('Web form broken');
     await q('mutation($id: ID!) { updateCase(id: $id, input: { origin: web }) { id } }', { id });

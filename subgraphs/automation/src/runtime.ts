@@ -141,7 +141,7 @@ export async function createJobRuntime(o: JobRuntimeOptions): Promise<JobRuntime
     rules = createRuleEngine({
       rules: o.model.rules, plan, db: o.database.db, queue, onError, ...(o.rulesSweepMs ? { sweepMs: o.rulesSweepMs } : {}),
       deps: {
-        model: o.model, plan, notifier, queue, db: o.database.db, allow: d.allow ?? {}, env: o.env ?? process.env, now: Date.now, push: Boolean(d.vapid),
+        model: o.model, plan, store: o.database, notifier, queue, db: o.database.db, allow: d.allow ?? {}, env: o.env ?? process.env, now: Date.now, push: Boolean(d.vapid),
         data: createDataClient({ plan, fetch: o.data.fetch, url: o.data.url, secret: o.secret, db: o.database.db }),
         // QuickJS (WebAssembly) is loaded when a custom_script first runs.
         sandbox: () => (sandbox ??= import('@objectos/sandbox').then((m) => m.createSandbox())),

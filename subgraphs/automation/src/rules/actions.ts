@@ -1,7 +1,9 @@
 import { loadOrganizationRoles, type SqlRunner } from '@objectos/db';
 import type { JobQueue } from '@objectos/jobs';
-import { relativeOffsetMs, renderTemplate, type ConnectorModel, type MetadataModel, type RuleModel, type WorkflowAction } from '@objectos/metadata';
-import { checkTarget, NOTIFY_QUEUES, NotificationInputError, postPinned, type InAppJob, type Notifier, type PushJob, type TargetAllowance } from '@objectos/notifications';
+import { relativeOffsetMs, renderTemplate, type ConnectorModel, type MetadataModel, type RuleModel, type TemplateScope, type WorkflowAction } from '@objectos/metadata';
+import {
+  checkTarget, isAllowed, NOTIFY_QUEUES, NotificationInputError, postPinned, type InAppJob, type Notifier, type PushJob, type SqlClient, type TargetAllowance,
+} from '@objectos/notifications';
 import type { Sandbox } from '@objectos/sandbox';
 import type { DataPlan } from '@objectos/schema';
 import { DataRefusal, type DataClient, type RunAs } from './data-client.ts';
@@ -34,6 +36,8 @@ export interface ActionRun {
 export interface ActionDeps {
   model: MetadataModel;
   plan: DataPlan;
+  /** Where notification preferences are read. */
+  store: SqlClient;
   data: DataClient;
   notifier: Notifier;
   queue: JobQueue;
@@ -67,10 +71,10 @@ export async function runAction(run: ActionRun, deps: ActionDeps): Promise<unkno
         const relatedTo = a.relatedTo ?? task.relations.find((r) => r.target === run.object)!.field.name;
         const assignee = a.assignedTo === 'owner' ? run.record?.['owner_id'] : a.assignedTo === 'actor' ? run.actorId : a.assignedTo.slice('user:'.length);
         const values: Record<string, unknown> = { subject: renderTemplate(a.subject, scope), [relatedTo]: run.recordId };
-        if (a.description !== undefined && task.columns.some((c) => c.name === 'description')) values['description'] = renderTemplate(a.description, scope);
+        // The metadata check made sure the task object has these fields when they are given.
+        if (a.description !== undefined) values['description'] = renderTemplate(a.description, scope);
         if (a.priority !== undefined) values['priority'] = a.priority;
-        if (a.dueDate !== undefined && task.columns.some((c) => c.name === 'due_date'))
-          values['due_date'] = new Date(deps.now() + relativeOffsetMs(a.dueDate)!).toISOString().slice(0, 10);
+        if (a.dueDate !== undefined) values['due_date'] = new Date(deps.now() + relativeOffsetMs(a.dueDate)!).toISOString().slice(0, 10);
         // The task belongs to its assignee, a member of this organization (in system context; as the rule's user otherwise).
         if (typeof assignee !== 'string' || !assignee) throw new ActionFailure(`task_creation ${a.name}: the record has no ${a.assignedTo} to assign the task to`);
         if ((await loadOrganizationRoles(deps.db, run.org, assignee)) === null) throw new ActionFailure(`task_creation ${a.name}: ${assignee} is not a member of this organization`);
@@ -98,21 +102,26 @@ export async function runAction(run: ActionRun, deps: ActionDeps): Promise<unkno
         const title = renderTemplate(a.title, scope);
         const body = renderTemplate(a.body, scope);
         const data = { ...a.data, object: run.object, id: run.recordId, ...(a.clickAction ? { clickAction: a.clickAction } : {}) };
+        const topic = `automation.${run.rule.name}`;
+        // Each recipient's preferences decide, per channel, as for any notification (`automation.*` turns them all off).
+        const allowed = (userId: string, channel: 'in_app' | 'push') => isAllowed(deps.store, { userId, tenant: run.org, channel, topic, security: false });
         let sent = 0;
         for (const r of to) {
           if (!r.userId) continue;
-          const inApp: InAppJob = { userId: r.userId, tenant: run.org, topic: `automation.${run.rule.name}`, title, body, data };
-          await deps.queue.enqueue(NOTIFY_QUEUES.in_app, inApp, { key: `${run.key}:${r.userId}:in_app`, tenant: run.org });
-          if (deps.push) {
+          if (await allowed(r.userId, 'in_app')) {
+            const inApp: InAppJob = { userId: r.userId, tenant: run.org, topic, title, body, data };
+            await deps.queue.enqueue(NOTIFY_QUEUES.in_app, inApp, { key: `${run.key}:${r.userId}:in_app`, tenant: run.org });
+            sent++;
+          }
+          if (deps.push && (await allowed(r.userId, 'push'))) {
             const push: PushJob = { userId: r.userId, tenant: run.org, title, body, data };
             await deps.queue.enqueue(NOTIFY_QUEUES.push, push, { key: `${run.key}:${r.userId}:push`, tenant: run.org });
           }
-          sent++;
         }
         return { recipients: sent };
       }
       case 'http_call': {
-        const body = a.body === undefined ? '' : typeof a.body === 'string' ? renderTemplate(a.body, scope) : renderTemplate(JSON.stringify(a.body), scope, (v: string) => JSON.stringify(v).slice(1, -1));
+        const body = a.body === undefined ? '' : renderBody(a.body, scope);
         const url = renderTemplate(a.url, scope, encodeURIComponent);
         const headers = Object.fromEntries(Object.entries(a.headers).map(([k, v]) => [k, renderTemplate(v, scope)]));
         return await send(url, a.method, headers, body, a.timeoutMs, run.key, deps);
@@ -122,7 +131,7 @@ export async function runAction(run: ActionRun, deps: ActionDeps): Promise<unkno
         const endpoint = connector.actions[a.actionId]!;
         const values = Object.fromEntries(Object.entries(a.input).map(([k, v]) => [k, typeof v === 'string' ? renderTemplate(v, scope) : v]));
         const input = { ...scope, input: values };
-        const body = endpoint.body === undefined ? JSON.stringify(values) : typeof endpoint.body === 'string' ? renderTemplate(endpoint.body, input) : renderTemplate(JSON.stringify(endpoint.body), input, (v: string) => JSON.stringify(v).slice(1, -1));
+        const body = endpoint.body === undefined ? JSON.stringify(values) : renderBody(endpoint.body, input);
         const url = `${connector.baseUrl.replace(/\/$/, '')}${renderTemplate(endpoint.path, input, encodeURIComponent)}`;
         const headers = { ...connector.headers, ...endpoint.headers, ...authHeaders(connector, deps.env) };
         return await send(url, endpoint.method, headers, body, connector.timeoutMs, run.key, deps);
@@ -141,6 +150,11 @@ export async function runAction(run: ActionRun, deps: ActionDeps): Promise<unkno
     if (e instanceof Error && e.name === 'ScriptError') throw new ActionFailure(e.message);
     throw e;
   }
+}
+
+/** A request body from metadata: a string template as it is, a mapping as JSON with each value escaped into its string. */
+function renderBody(body: string | Record<string, unknown>, scope: TemplateScope): string {
+  return typeof body === 'string' ? renderTemplate(body, scope) : renderTemplate(JSON.stringify(body), scope, (v) => JSON.stringify(v).slice(1, -1));
 }
 
 /** Connector credentials, read from the environment at call time: never stored, logged or returned. */
