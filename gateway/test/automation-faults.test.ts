@@ -81,57 +81,38 @@ async function midRun(db: Database): Promise<void> {
   await poll('the first actions', async () => ((await runsTable(db)) ? succeeded(db) : 0), (n) => n >= 2, 60_000);
 }
 
+/**
+ * One run: the stack, a worker, N opportunities won; `fault` strikes once the first actions are done
+ * (checked: not all are); then every action must finish, each effect once.
+ */
+async function faultRun(fault: (s: Stack, worker: Spawned) => Promise<void>): Promise<void> {
+  const resources = new Resources();
+  try {
+    const s = await stack(resources);
+    const worker = s.worker();
+    await worker.waitFor(/worker running bullmq/, 90_000);
+    const ids = await winAll(s);
+    await midRun(s.db);
+    expect(await succeeded(s.db)).toBeLessThan(2 * N);
+    await fault(s, worker);
+    await poll('every action', () => succeeded(s.db).catch(() => 0), (n) => n === 2 * N, 120_000);
+    await expectEachOnce(s.db, ids);
+  } finally {
+    await resources.release();
+  }
+}
+
 describe.skipIf(!services.postgres || !services.redis)('workflow rules under faults (services mode, own PostgreSQL and Redis)', () => {
-  it('kill -9 of the worker in the middle of actions: all done by the next worker, no update or task twice', async () => {
-    const resources = new Resources();
-    try {
-      const s = await stack(resources);
-      const first = s.worker();
-      await first.waitFor(/worker running bullmq/, 90_000);
-      const ids = await winAll(s);
-      await midRun(s.db);
-      await first.kill('SIGKILL');
-      expect(await succeeded(s.db)).toBeLessThan(2 * N);
-      const second = s.worker();
-      await second.waitFor(/worker running bullmq/, 90_000);
-      await poll('every action', () => succeeded(s.db), (n) => n === 2 * N, 120_000);
-      await expectEachOnce(s.db, ids);
-    } finally {
-      await resources.release();
-    }
-  }, TEST_MS);
+  it('kill -9 of the worker in the middle of actions: all done by the next worker, no update or task twice', () => faultRun(async (s, worker) => {
+    await worker.kill('SIGKILL');
+    await s.worker().waitFor(/worker running bullmq/, 90_000);
+  }), TEST_MS);
 
-  it('Redis killed and restarted on its append-only file mid-run: nothing acknowledged lost, nothing twice', async () => {
-    const resources = new Resources();
-    try {
-      const s = await stack(resources);
-      await s.worker().waitFor(/worker running bullmq/, 90_000);
-      const ids = await winAll(s);
-      await midRun(s.db);
-      expect(await succeeded(s.db)).toBeLessThan(2 * N);
-      await s.redis.kill();
-      await new Promise((r) => setTimeout(r, 1_000));
-      await s.redis.launch();
-      await poll('every action', () => succeeded(s.db), (n) => n === 2 * N, 120_000);
-      await expectEachOnce(s.db, ids);
-    } finally {
-      await resources.release();
-    }
-  }, TEST_MS);
+  it('Redis killed and restarted on its append-only file mid-run: nothing acknowledged lost, nothing twice', () => faultRun(async (s) => {
+    await s.redis.kill();
+    await new Promise((r) => setTimeout(r, 1_000));
+    await s.redis.launch();
+  }), TEST_MS);
 
-  it('PostgreSQL restarted (immediate) mid-run: the hand-over, the runs and the writes recover, each once', async () => {
-    const resources = new Resources();
-    try {
-      const s = await stack(resources);
-      await s.worker().waitFor(/worker running bullmq/, 90_000);
-      const ids = await winAll(s);
-      await midRun(s.db);
-      expect(await succeeded(s.db)).toBeLessThan(2 * N);
-      await s.cluster.restart();
-      await poll('every action', () => succeeded(s.db).catch(() => 0), (n) => n === 2 * N, 120_000);
-      await expectEachOnce(s.db, ids);
-    } finally {
-      await resources.release();
-    }
-  }, TEST_MS);
+  it('PostgreSQL restarted (immediate) mid-run: the hand-over, the runs and the writes recover, each once', () => faultRun((s) => s.cluster.restart()), TEST_MS);
 });
