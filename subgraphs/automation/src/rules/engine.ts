@@ -1,11 +1,11 @@
 import { sql } from 'drizzle-orm';
-import { queryRows, type Db } from '@objectos/db';
+import { perTurn, queryRows, type Db } from '@objectos/db';
 import { auditEvent, createSweeper, nameUuid, recordAuditEvents, type ChangeContext, type ChangeEvent, type Sweeper } from '@objectos/events';
 import { jobIdOf, JobInputError, type JobContext, type JobQueue } from '@objectos/jobs';
 import { actionTemplates, evaluateRuleCondition, templatePlaceholders, type FieldDefinition, type MetadataModel, type RuleModel, type TimeTriggerDefinition, type WorkflowAction } from '@objectos/metadata';
 import { metadataRecord, ruleFires, ruleMatches, type DataPlan } from '@objectos/schema';
 import { ActionFailure, runAction, type ActionDeps } from './actions.ts';
-import { cancelRuns, finishRun, insertRuns, pendingTimeTriggers, ruleSwitches, startAttempt, type NewRun, type RunRow } from './store.ts';
+import { cancelRuns, finishRuns, insertRuns, pendingTimeTriggers, ruleSwitches, startAttempts, type NewRun, type RunOutcome, type RunRow } from './store.ts';
 
 /** The queue every rule action runs on: one job per (event, rule, action), or per time trigger. */
 export const ACTION_QUEUE = 'automation.action';
@@ -104,6 +104,11 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
     if (!m) fieldMaps.set(object, (m = new Map(o.plan.objects[object]!.object.fields.map((f) => [f.name, f]))));
     return m;
   };
+  // The run log's writes of the actions running at once go out as one statement per turn (on PGlite a
+  // statement per action was most of the cost of 1,000 time triggers falling due together).
+  const startAttempt = perTurn((ids: string[]) => startAttempts(o.db, ids));
+  const finishBatch = perTurn(async (outcomes: RunOutcome[]) => (await finishRuns(o.db, outcomes), outcomes.map(() => undefined)));
+  const finishRun = (id: string, status: RunOutcome['status'], outcome: Omit<RunOutcome, 'id' | 'status'>) => finishBatch({ id, status, ...outcome });
   const actionOf = (rule: RuleModel, name: string): WorkflowAction | undefined =>
     rule.actions.find((a) => a.name === name) ?? rule.timeTriggers.flatMap((t) => t.actions).find((a) => a.name === name);
 
@@ -147,10 +152,10 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
   async function runJob(job: ActionJob, ctx: JobContext): Promise<unknown> {
     const rule = byName.get(job.rule);
     const action = rule && actionOf(rule, job.action);
-    const run = await startAttempt(o.db, job.runId);
+    const run = await startAttempt(job.runId);
     if (!run) return { skipped: 'cancelled' };
     if (!rule || !action) {
-      await finishRun(o.db, job.runId, 'failed', { error: `rule ${job.rule} or its action ${job.action} is no longer in the metadata` });
+      await finishRun(job.runId, 'failed', { error: `rule ${job.rule} or its action ${job.action} is no longer in the metadata` });
       return null;
     }
     try {
@@ -158,17 +163,17 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
       if (job.reread) {
         record = await o.deps.data.get(job.org, job.object, job.recordId, { kind: 'system' });
         if (!record) {
-          await finishRun(o.db, job.runId, 'failed', { error: `the ${job.object} no longer exists` });
+          await finishRun(job.runId, 'failed', { error: `the ${job.object} no longer exists` });
           return null;
         }
       }
       const result = await runAction({ org: job.org, rule, action, object: job.object, recordId: job.recordId, record, prior: job.prior, eventId: job.eventId, actorId: job.actorId, depth: job.depth, key: job.effectKey ?? ctx.key }, o.deps);
-      await finishRun(o.db, job.runId, 'succeeded', { result });
+      await finishRun(job.runId, 'succeeded', { result });
       return result;
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       const final = e instanceof ActionFailure || ctx.attempt >= ACTION_ATTEMPTS;
-      await finishRun(o.db, job.runId, final ? 'failed' : 'retrying', { error: message });
+      await finishRun(job.runId, final ? 'failed' : 'retrying', { error: message });
       if (!final) throw e;
       // A failed action never undoes the change that ran it; it is in the run log and the audit trail.
       await recordAuditEvents(o.db, [auditEvent({
@@ -189,7 +194,7 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
     } catch (e) {
       // A job the queue refuses (a record over the payload cap) fails its run; it must not hold up the changes behind it.
       if (!(e instanceof JobInputError)) throw e;
-      await finishRun(o.db, run.id, 'failed', { error: `not queued: ${e.message}` });
+      await finishRun(run.id, 'failed', { error: `not queued: ${e.message}` });
     }
   }
 

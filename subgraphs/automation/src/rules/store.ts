@@ -107,15 +107,30 @@ export async function getRun(db: SqlRunner, id: string): Promise<RunRow | null> 
 }
 
 /** An attempt starts: running, one more attempt. Null when the run was cancelled (a time trigger withdrawn). */
-export async function startAttempt(db: SqlRunner, id: string): Promise<RunRow | null> {
-  return (await queryRows<RunRow>(db, sql`update automation.runs set status = 'running', attempts = attempts + 1, started_at = now()
-    where id = ${id}::uuid and status <> 'cancelled' returning *`))[0] ?? null;
+/** An attempt of each run begins (one statement for all); null for a run that is gone or was cancelled. */
+export async function startAttempts(db: SqlRunner, ids: readonly string[]): Promise<(RunRow | null)[]> {
+  const rows = await queryRows<RunRow>(db, sql`update automation.runs set status = 'running', attempts = attempts + 1, started_at = now()
+    where id = any(${sql.param([...ids])}::uuid[]) and status <> 'cancelled' returning *`);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return ids.map((id) => byId.get(id) ?? null);
 }
 
-export async function finishRun(db: SqlRunner, id: string, status: 'succeeded' | 'failed' | 'retrying', outcome: { error?: string | null; result?: unknown }): Promise<void> {
-  await db.execute(sql`update automation.runs set status = ${status}, error = ${outcome.error ?? null},
-    result = ${outcome.result === undefined ? null : JSON.stringify(outcome.result)}::jsonb,
-    finished_at = ${status === 'retrying' ? null : new Date().toISOString()}::timestamptz where id = ${id}::uuid`);
+export interface RunOutcome {
+  id: string;
+  status: 'succeeded' | 'failed' | 'retrying';
+  error?: string | null;
+  result?: unknown;
+}
+
+/** Each run's attempt ends (one statement for all): a retrying run is not finished. */
+export async function finishRuns(db: SqlRunner, outcomes: readonly RunOutcome[]): Promise<void> {
+  const at = new Date().toISOString();
+  await db.execute(sql`update automation.runs r set status = v.status, error = v.error, result = v.result::jsonb,
+    finished_at = case when v.status = 'retrying' then null else ${at}::timestamptz end
+    from unnest(${sql.param(outcomes.map((o) => o.id))}::uuid[], ${sql.param(outcomes.map((o) => o.status))}::text[],
+      ${sql.param(outcomes.map((o) => o.error ?? null))}::text[], ${sql.param(outcomes.map((o) => (o.result === undefined ? null : JSON.stringify(o.result))))}::text[])
+      as v(id, status, error, result)
+    where r.id = v.id`);
 }
 
 /** Time-trigger runs still waiting for a record (optionally one rule's). */
