@@ -35,7 +35,12 @@ export interface RunningObjectOS {
  * database, the gateway over every subgraph, and one HTTP endpoint. Nothing listens until everything
  * composed and migrated.
  */
-export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObjectOS> {
+/** Hooks a test may give: `now`, the clock workflow rules read (see the job runtime). */
+export interface StartHooks {
+  now?: () => number;
+}
+
+export async function startObjectOS(config: ObjectOSConfig, hooks: StartHooks = {}): Promise<RunningObjectOS> {
   const secret = resolveSecret(config);
   const model = await loadMetadata(config.metadataDir);
   // Compiled once for the data and audit subgraphs (the same names, the same plans).
@@ -75,7 +80,7 @@ export async function startObjectOS(config: ObjectOSConfig): Promise<RunningObje
       jobs = await createJobRuntime({
         model, database: database!, secret, work: config.runJobs, delivery: config.delivery, changeFeed, data: { fetch: dataFetch, url: dataUrl },
         ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
-        ...(config.jobsPrefix ? { prefix: config.jobsPrefix } : {}),
+        ...(config.jobsPrefix ? { prefix: config.jobsPrefix } : {}), ...(hooks.now ? { now: hooks.now } : {}),
       });
     if (!config.remoteSubgraphs['identity'])
       identity = await createIdentitySubgraph({

@@ -110,6 +110,8 @@ describe('workflow rule actions (pglite)', () => {
   let accountId: string;
   const hits: Hit[] = [];
   let flaky = 0;
+  /** The rules' clock runs this far ahead of real time (the injected clock of time-trigger tests). */
+  let clockAhead = 0;
   const q = <T = Record<string, unknown>>(query: string, variables: Record<string, unknown> = {}) => rig.q<T>(query, variables);
   const runsOf = async (recordId: string, rule?: string) =>
     (await q<{ automationRuns: Run[] }>('query($w: AutomationRunWhere) { automationRuns(where: $w) { id rule action actionType status attempts depth error result dueAt } }', { w: { recordId, ...(rule ? { rule } : {}) } })).automationRuns;
@@ -133,7 +135,7 @@ describe('workflow rule actions (pglite)', () => {
     const port = (receiver.address() as { port: number }).port;
     mail = await startMailCatcher();
     process.env['TEST_CRM_TOKEN'] = TOKEN;
-    rig = await startRulesApp({ engine: 'pglite', slug: 'actions', extra: extraMetadata(port), env: { SMTP_URL: mail.url, OBJECTOS_WEBHOOK_ALLOW: 'loopback' } });
+    rig = await startRulesApp({ engine: 'pglite', slug: 'actions', extra: extraMetadata(port), env: { SMTP_URL: mail.url, OBJECTOS_WEBHOOK_ALLOW: 'loopback' }, now: () => Date.now() + clockAhead });
     accountId = (await q<{ createAccount: { id: string } }>('mutation { createAccount(input: { name: "Acme", employees: 10 }) { id } }')).createAccount.id;
   }, 120_000);
   afterAll(async () => {
@@ -247,6 +249,29 @@ describe('workflow rule actions (pglite)', () => {
     await settle();
     expect(await pending(other)).toEqual([]);
     expect((await runsOf(other, 'test_negotiation')).find((r) => r.action === 'remind_before_close')).toMatchObject({ status: 'CANCELLED', error: 'the record was deleted' });
+  });
+
+  it('on an injected clock, a trigger a day before the close date fires when that day comes, on the record as it is then; one moved away does not', async () => {
+    // The clock shows 2 s before 2030-03-09T00:00Z: a deal closing 2030-03-10 is reminded in 2 s of real time.
+    clockAhead = Date.parse('2030-03-09T00:00:00Z') - 2_000 - Date.now();
+    try {
+      const create = async (name: string) =>
+        (await q<{ createOpportunity: { id: string } }>('mutation($i: OpportunityCreateInput!) { createOpportunity(input: $i) { id } }', { i: { name, accountId, stage: 'negotiation', closeDate: '2030-03-10' } })).createOpportunity.id;
+      const [due, moved] = [await create('Closing Deal'), await create('Slipping Deal')];
+      // The other moves its close date a week on before its day: its reminder is withdrawn and due a week later.
+      await q('mutation($id: ID!) { updateOpportunity(id: $id, input: { closeDate: "2030-03-17", amount: 900 }) { id } }', { id: moved });
+      await q('mutation($id: ID!) { updateOpportunity(id: $id, input: { amount: 700 }) { id } }', { id: due });
+      const runs = await until(() => runsOf(due, 'test_negotiation'), (r) => r.some((x) => x.action === 'remind_before_close' && x.status === 'SUCCEEDED'), 20_000);
+      expect(runs.find((x) => x.action === 'remind_before_close')).toMatchObject({ status: 'SUCCEEDED', dueAt: '2030-03-09T00:00:00.000Z' });
+      const nextStep = async (id: string) => (await q<{ opportunity: { nextStep: string; amount: number } }>('query($id: ID!) { opportunity(id: $id) { nextStep amount } }', { id })).opportunity;
+      expect(await nextStep(due)).toEqual({ nextStep: 'Close it tomorrow', amount: 700 });
+      const slipped = (await runsOf(moved, 'test_negotiation')).filter((r) => r.action === 'remind_before_close').map((r) => [r.status, r.dueAt]).sort();
+      expect(slipped).toEqual([['CANCELLED', '2030-03-09T00:00:00.000Z'], ['QUEUED', '2030-03-16T00:00:00.000Z']]);
+      // Its first due time has passed on the clock (the other fired): the withdrawn job never ran.
+      expect((await nextStep(moved)).nextStep).toBe('Send the proposal');
+    } finally {
+      clockAhead = 0;
+    }
   });
 
   it('a custom script reads the record in a sandbox and updates it through the write path; an endless loop stops at its timeout', async () => {

@@ -29,7 +29,7 @@ export type RulesEngine = 'pglite' | 'postgres' | 'postgres+redis';
  * a fresh PostgreSQL database, or PostgreSQL with BullMQ on Redis under a prefix of its own (keys and
  * database removed by `close`).
  */
-export async function startRulesApp(o: { engine: RulesEngine; slug: string; extra?: Record<string, string>; env?: Record<string, string> }): Promise<RulesApp> {
+export async function startRulesApp(o: { engine: RulesEngine; slug: string; extra?: Record<string, string>; env?: Record<string, string>; now?: () => number }): Promise<RulesApp> {
   const dir = await mkdtemp(join(tmpdir(), 'objectos-rules-'));
   const metadata = join(dir, 'metadata');
   await cp('metadata', metadata, { recursive: true });
@@ -45,7 +45,7 @@ export async function startRulesApp(o: { engine: RulesEngine; slug: string; extr
     ...(pg ? { DATABASE_URL: pg.url } : {}),
     ...(o.engine === 'postgres+redis' ? { REDIS_URL: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', OBJECTOS_JOBS_PREFIX: prefix } : {}),
     ...o.env,
-  }, []));
+  }, []), o.now ? { now: o.now } : {});
   const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   const auth = (path: string, body: unknown, token?: string) =>
     fetch(`${base}/api/auth${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });

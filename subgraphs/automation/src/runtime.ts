@@ -75,6 +75,11 @@ export interface JobRuntimeOptions {
   env?: NodeJS.ProcessEnv;
   /** The rule engine's sweep of handed-over changes. @default 1000 */
   rulesSweepMs?: number;
+  /**
+   * The clock rules read: time triggers' due times, tasks' relative due dates (tests inject one to
+   * make a trigger days away fall due in seconds). Queues keep real time. @default Date.now
+   */
+  now?: () => number;
 }
 
 export interface JobRuntime {
@@ -141,7 +146,7 @@ export async function createJobRuntime(o: JobRuntimeOptions): Promise<JobRuntime
     rules = createRuleEngine({
       rules: o.model.rules, plan, db: o.database.db, queue, onError, ...(o.rulesSweepMs ? { sweepMs: o.rulesSweepMs } : {}),
       deps: {
-        model: o.model, plan, store: o.database, notifier, queue, db: o.database.db, allow: d.allow ?? {}, env: o.env ?? process.env, now: Date.now, push: Boolean(d.vapid),
+        model: o.model, plan, store: o.database, notifier, queue, db: o.database.db, allow: d.allow ?? {}, env: o.env ?? process.env, now: o.now ?? Date.now, push: Boolean(d.vapid),
         data: createDataClient({ plan, fetch: o.data.fetch, url: o.data.url, secret: o.secret, db: o.database.db }),
         // QuickJS (WebAssembly) is loaded when a custom_script first runs.
         sandbox: () => (sandbox ??= import('@objectos/sandbox').then((m) => m.createSandbox())),

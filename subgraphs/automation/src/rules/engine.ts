@@ -109,6 +109,9 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
   const startAttempt = perTurn((ids: string[]) => startAttempts(o.db, ids));
   const finishBatch = perTurn(async (outcomes: RunOutcome[]) => (await finishRuns(o.db, outcomes), outcomes.map(() => undefined)));
   const finishRun = (id: string, status: RunOutcome['status'], outcome: Omit<RunOutcome, 'id' | 'status'>) => finishBatch({ id, status, ...outcome });
+  // Due times are on the rules' clock (deps.now, injected in tests), the queue's delays in real time:
+  // the instant the clock shows `at` is `at - skew()` in real time.
+  const skew = () => o.deps.now() - Date.now();
   const actionOf = (rule: RuleModel, name: string): WorkflowAction | undefined =>
     rule.actions.find((a) => a.name === name) ?? rule.timeTriggers.flatMap((t) => t.actions).find((a) => a.name === name);
 
@@ -190,7 +193,7 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
     // The run first, naming its job: a crash between the two evaluates the change again, which adds the job.
     await insertRuns(o.db, [{ ...run, jobId: jobIdOf(ACTION_QUEUE, key), effectKey: key }]);
     try {
-      await o.queue.enqueue(ACTION_QUEUE, { ...job, runId: run.id } satisfies ActionJob, { key, tenant: run.organizationId, ...(runAt ? { runAt } : {}) });
+      await o.queue.enqueue(ACTION_QUEUE, { ...job, runId: run.id } satisfies ActionJob, { key, tenant: run.organizationId, ...(runAt ? { runAt: new Date(runAt.getTime() - skew()) } : {}) });
     } catch (e) {
       // A job the queue refuses (a record over the payload cap) fails its run; it must not hold up the changes behind it.
       if (!(e instanceof JobInputError)) throw e;
@@ -256,7 +259,8 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
     }
     const wasMatching = e.op === 'update' && (!rule.condition || evaluateRuleCondition(rule.condition, { record: prior, previous: prior, fields }));
     for (const [i, t] of rule.timeTriggers.entries()) {
-      const due = dueAt(t, e.at, record);
+      // The trigger date is the change's commit, read on the rules' clock.
+      const due = dueAt(t, new Date(Date.parse(e.at) + skew()).toISOString(), record);
       const moved = t.offsetFrom === 'date_field' && e.changedFields.length > 0 && JSON.stringify(record?.[t.dateField!]) !== JSON.stringify(prior?.[t.dateField!]);
       for (const a of t.actions) {
         const existing = pending.find((r) => r.action === a.name);
