@@ -4,4 +4,4 @@ export {
   ensureSecurityTables, loadMemberAccess, loadOrganizationRoles, saveMemberAccess, splitRoles, type MemberAccess,
 } from './security-tables.ts';
 export { claimEffect, ensureEffectTable, noteEffectRecord } from './effects.ts';
-export { perTurn } from './per-turn.ts';
+export { groupCalls } from './group-calls.ts';

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { perTurn, queryRows, type Db } from '@objectos/db';
+import { groupCalls, queryRows, type Db } from '@objectos/db';
 import { auditEvent, createSweeper, nameUuid, recordAuditEvents, type ChangeContext, type ChangeEvent, type Sweeper } from '@objectos/events';
 import { jobIdOf, JobInputError, type JobContext, type JobQueue } from '@objectos/jobs';
 import { actionTemplates, evaluateRuleCondition, templatePlaceholders, type FieldDefinition, type MetadataModel, type RuleModel, type TimeTriggerDefinition, type WorkflowAction } from '@objectos/metadata';
@@ -104,10 +104,11 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
     if (!m) fieldMaps.set(object, (m = new Map(o.plan.objects[object]!.object.fields.map((f) => [f.name, f]))));
     return m;
   };
-  // The run log's writes of the actions running at once go out as one statement per turn (on PGlite a
-  // statement per action was most of the cost of 1,000 time triggers falling due together).
-  const startAttempt = perTurn((ids: string[]) => startAttempts(o.db, ids));
-  const finishBatch = perTurn(async (outcomes: RunOutcome[]) => (await finishRuns(o.db, outcomes), outcomes.map(() => undefined)));
+  // The run log's writes of actions running at once go out grouped (those that come while one statement
+  // runs go in the next): on PGlite a statement per action was most of the cost of 1,000 time triggers
+  // falling due together.
+  const startAttempt = groupCalls((ids: string[]) => startAttempts(o.db, ids));
+  const finishBatch = groupCalls(async (outcomes: RunOutcome[]) => (await finishRuns(o.db, outcomes), outcomes.map(() => undefined)), { gatherMs: 5 });
   const finishRun = (id: string, status: RunOutcome['status'], outcome: Omit<RunOutcome, 'id' | 'status'>) => finishBatch({ id, status, ...outcome });
   // Due times are on the rules' clock (deps.now, injected in tests), the queue's delays in real time:
   // the instant the clock shows `at` is `at - skew()` in real time.
