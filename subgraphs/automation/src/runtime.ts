@@ -11,7 +11,7 @@ import { ensureEffectTable } from '@objectos/db';
 import { compile } from '@objectos/schema';
 import type { Sandbox } from '@objectos/sandbox';
 import { createDataClient } from './rules/data-client.ts';
-import { ACTION_QUEUE, createRuleEngine, SCHEDULE_QUEUE, type RuleEngine } from './rules/engine.ts';
+import { ACTION_JOBS, ACTION_QUEUE, createRuleEngine, SCHEDULE_JOBS, SCHEDULE_QUEUE, type RuleEngine } from './rules/engine.ts';
 import { ensureAutomationTables } from './rules/store.ts';
 
 /** Delivery settings, from the environment (`mailConfigFromEnv`) or a test. */
@@ -142,12 +142,13 @@ export async function createJobRuntime(o: JobRuntimeOptions): Promise<JobRuntime
   }
   if (o.work && o.model.rules.length > 0) {
     if (!o.data) throw new Error('the metadata has workflow rules: this worker needs the data subgraph (DATA_URL) to run them');
-    const plan = compile(o.model).plan;
+    const compiled = compile(o.model);
+    const plan = compiled.plan;
     rules = createRuleEngine({
       rules: o.model.rules, plan, db: o.database.db, queue, onError, ...(o.rulesSweepMs ? { sweepMs: o.rulesSweepMs } : {}),
       deps: {
         model: o.model, plan, store: o.database, notifier, queue, db: o.database.db, allow: d.allow ?? {}, env: o.env ?? process.env, now: o.now ?? Date.now, push: Boolean(d.vapid),
-        data: createDataClient({ plan, fetch: o.data.fetch, url: o.data.url, secret: o.secret, db: o.database.db }),
+        data: createDataClient({ plan, security: compiled.security, fetch: o.data.fetch, url: o.data.url, secret: o.secret, db: o.database.db }),
         // QuickJS (WebAssembly) is loaded when a custom_script first runs.
         sandbox: () => (sandbox ??= import('@objectos/sandbox').then((m) => m.createSandbox())),
       },
@@ -156,8 +157,8 @@ export async function createJobRuntime(o: JobRuntimeOptions): Promise<JobRuntime
     const engine = rules;
     if (o.changeFeed) stopKicks = o.changeFeed.subscribe(() => void setTimeout(() => engine.kick(), 20).unref());
   } else if (o.model.rules.length > 0) {
-    queue.declare(ACTION_QUEUE);
-    queue.declare(SCHEDULE_QUEUE);
+    queue.declare(ACTION_QUEUE, ACTION_JOBS);
+    queue.declare(SCHEDULE_QUEUE, SCHEDULE_JOBS);
   }
   if (o.work) {
     registerNotificationHandlers(queue, {

@@ -86,14 +86,15 @@ export async function runAction(run: ActionRun, deps: ActionDeps): Promise<unkno
         // The template names what it reads (record, prior, rule, event): it gets those.
         const declared = deps.model.templates.find((t) => t.name === a.template)?.variables ?? [];
         const variables = Object.fromEntries(Object.entries(scope).filter(([k]) => declared.includes(k)));
+        // Counted: the recipients a mail was queued for (one who opted out of email is not).
         let sent = 0;
         for (const r of to) {
           if (!r.email) continue;
-          await deps.notifier.notify({
+          const queued = await deps.notifier.notify({
             template: a.template, variables, to: { email: r.email, ...(r.userId ? { userId: r.userId } : {}) }, channels: ['email'],
             key: `${run.key}:${r.userId ?? r.email}`, tenant: run.org, data: { object: run.object, id: run.recordId },
           });
-          sent++;
+          if (queued.channels.length > 0) sent++;
         }
         return { recipients: sent };
       }
@@ -105,18 +106,22 @@ export async function runAction(run: ActionRun, deps: ActionDeps): Promise<unkno
         const topic = `automation.${run.rule.name}`;
         // Each recipient's preferences decide, per channel, as for any notification (`automation.*` turns them all off).
         const allowed = (userId: string, channel: 'in_app' | 'push') => isAllowed(deps.store, { userId, tenant: run.org, channel, topic, security: false });
+        // Counted: the recipients reached on either channel (in the inbox, or on their devices).
         let sent = 0;
         for (const r of to) {
           if (!r.userId) continue;
+          let reached = false;
           if (await allowed(r.userId, 'in_app')) {
             const inApp: InAppJob = { userId: r.userId, tenant: run.org, topic, title, body, data };
             await deps.queue.enqueue(NOTIFY_QUEUES.in_app, inApp, { key: `${run.key}:${r.userId}:in_app`, tenant: run.org });
-            sent++;
+            reached = true;
           }
           if (deps.push && (await allowed(r.userId, 'push'))) {
             const push: PushJob = { userId: r.userId, tenant: run.org, title, body, data };
             await deps.queue.enqueue(NOTIFY_QUEUES.push, push, { key: `${run.key}:${r.userId}:push`, tenant: run.org });
+            reached = true;
           }
+          if (reached) sent++;
         }
         return { recipients: sent };
       }

@@ -1,5 +1,5 @@
 import { audienceKey, signRequest, SYSTEM, type Principal } from '@objectos/principal';
-import type { DataPlan, ObjectPlan } from '@objectos/schema';
+import { accessFor, type ColumnPlan, type DataPlan, type ObjectPlan, type SecurityPlan } from '@objectos/schema';
 import { loadMemberAccess, loadOrganizationRoles, type SqlRunner } from '@objectos/db';
 import type { AutomationCause } from '@objectos/events';
 
@@ -42,6 +42,12 @@ export interface DataClientOptions {
   secret: string;
   /** Where members' roles and permission sets are read (runAs user). */
   db: SqlRunner;
+  /**
+   * The security model compiled from the same metadata: a read as a user then asks only for the fields
+   * that user can read, so the others are absent from the record (the data subgraph would answer them as
+   * null, which a script cannot tell from an empty field).
+   */
+  security: SecurityPlan;
 }
 
 interface GraphQLAnswer { data?: Record<string, unknown> | null; errors?: { message: string; extensions?: { code?: string } }[] }
@@ -64,8 +70,14 @@ export function createDataClient(o: DataClientOptions): DataClient {
     return { ...SYSTEM, kind: 'user', userId: as.userId, organizationId: org, roles, role: access.role, permissionSets: access.permissionSets, groups: access.groups };
   }
 
-  async function call(org: string, as: RunAs, query: string, variables: Record<string, unknown>, extensions?: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const principal = await principalFor(org, as);
+  /** The columns a read as `principal` asks for: every column in system context, those it can read as a user. */
+  function readableColumns(p: ObjectPlan, principal: Principal): ColumnPlan[] {
+    if (principal.kind !== 'user') return p.columns;
+    const access = accessFor(o.plan, o.security, principal).objects[p.object.name];
+    return p.columns.filter((c) => c.field === null || (access?.fields[c.field.name]?.readable ?? false));
+  }
+
+  async function call(principal: Principal, query: string, variables: Record<string, unknown>, extensions?: Record<string, unknown>): Promise<Record<string, unknown>> {
     const request = new Request(o.url, {
       method: 'POST', headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ query, variables, ...(extensions ? { extensions } : {}) }),
@@ -104,23 +116,25 @@ export function createDataClient(o: DataClientOptions): DataClient {
   return {
     async create(org, object, values, as, effect) {
       const p = planOf(object);
-      const data = await call(org, as, `mutation($input: ${p.typeName}CreateInput!) { r: ${p.createMutation}(input: $input) { id } }`, { input: toInput(p, values) }, effectExtensions(effect));
+      const data = await call(await principalFor(org, as), `mutation($input: ${p.typeName}CreateInput!) { r: ${p.createMutation}(input: $input) { id } }`, { input: toInput(p, values) }, effectExtensions(effect));
       return data['r'] as { id: string };
     },
     async update(org, object, id, values, as, effect) {
       const p = planOf(object);
-      const data = await call(org, as, `mutation($id: ID!, $input: ${p.typeName}UpdateInput!) { r: ${p.updateMutation}(id: $id, input: $input) { id } }`, { id, input: toInput(p, values) }, effectExtensions(effect));
+      const data = await call(await principalFor(org, as), `mutation($id: ID!, $input: ${p.typeName}UpdateInput!) { r: ${p.updateMutation}(id: $id, input: $input) { id } }`, { id, input: toInput(p, values) }, effectExtensions(effect));
       return data['r'] as { id: string };
     },
     async get(org, object, id, as) {
       const p = planOf(object);
-      const data = await call(org, as, `query($id: ID!) { r: ${p.singleField}(id: $id) { ${p.columns.map((c) => c.graphqlName).join(' ')} } }`, { id });
+      const principal = await principalFor(org, as);
+      const data = await call(principal, `query($id: ID!) { r: ${p.singleField}(id: $id) { ${readableColumns(p, principal).map((c) => c.graphqlName).join(' ')} } }`, { id });
       const row = data['r'] as Record<string, unknown> | null;
       return row ? byMetadataName(p, row) : null;
     },
     async list(org, object, offset, limit, as) {
       const p = planOf(object);
-      const data = await call(org, as, `query($n: Int!, $o: Int!) { r: ${p.listField}(first: $n, offset: $o, orderBy: [{ field: ID }]) { nodes { ${p.columns.map((c) => c.graphqlName).join(' ')} } } }`, { n: limit, o: offset });
+      const principal = await principalFor(org, as);
+      const data = await call(principal, `query($n: Int!, $o: Int!) { r: ${p.listField}(first: $n, offset: $o, orderBy: [{ field: ID }]) { nodes { ${readableColumns(p, principal).map((c) => c.graphqlName).join(' ')} } } }`, { n: limit, o: offset });
       return ((data['r'] as { nodes: Record<string, unknown>[] }).nodes).map((row) => byMetadataName(p, row));
     },
   };

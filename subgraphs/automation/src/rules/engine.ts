@@ -17,6 +17,15 @@ const EVALUATION_ATTEMPTS = 5;
 /** Rules whose field updates run rules again stop at this depth (a loop never runs forever). */
 export const MAX_DEPTH = 5;
 const ACTION_ATTEMPTS = 5;
+/**
+ * The action queue's settings, for every process that queues actions (the API process reruns them):
+ * an action's own `attempts` is given with each job.
+ */
+export const ACTION_JOBS = { attempts: ACTION_ATTEMPTS, backoffMs: 1_000, timeoutMs: 60_000 } as const;
+/** Attempts of an action's job: its own `attempts`, or the queue's. */
+export const attemptsOf = (a: WorkflowAction | undefined): number => a?.attempts ?? ACTION_ATTEMPTS;
+/** The schedule queue's settings: one job per tick, which pages through the records. */
+export const SCHEDULE_JOBS = { attempts: 3, backoffMs: 5_000, timeoutMs: 600_000 } as const;
 /** Actions one worker runs at once: most wait on the network or the data subgraph, not on this process. */
 const ACTION_CONCURRENCY = 32;
 const BATCH = 100;
@@ -116,8 +125,8 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
   const actionOf = (rule: RuleModel, name: string): WorkflowAction | undefined =>
     rule.actions.find((a) => a.name === name) ?? rule.timeTriggers.flatMap((t) => t.actions).find((a) => a.name === name);
 
-  o.queue.register<ActionJob>(ACTION_QUEUE, (job, ctx) => runJob(job, ctx), { attempts: ACTION_ATTEMPTS, backoffMs: 1_000, timeoutMs: 60_000, concurrency: ACTION_CONCURRENCY });
-  o.queue.register<{ rule: string }>(SCHEDULE_QUEUE, (d, ctx) => scheduled(d.rule, ctx.key), { attempts: 3, backoffMs: 5_000, timeoutMs: 600_000, concurrency: 1 });
+  o.queue.register<ActionJob>(ACTION_QUEUE, (job, ctx) => runJob(job, ctx), { ...ACTION_JOBS, concurrency: ACTION_CONCURRENCY });
+  o.queue.register<{ rule: string }>(SCHEDULE_QUEUE, (d, ctx) => scheduled(d.rule, ctx.key), { ...SCHEDULE_JOBS, concurrency: 1 });
 
   /**
    * One tick of a schedule rule: in each organization where it is on, the object's records are read in
@@ -143,7 +152,7 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
           const recordId = String(record['id']);
           for (const a of rule.actions) {
             const key = `${tick}:${rule.name}:${recordId}:${a.name}`;
-            await queueRun({ id: nameUuid(`automation:${key}`), organizationId: org, rule: rule.name, object: rule.objectName, recordId, eventId: null, depth: 1, action: a.name, actionType: a.type, trigger: 'schedule', status: 'queued', dueAt: null },
+            await queueRun({ id: nameUuid(`automation:${key}`), organizationId: org, rule: rule.name, object: rule.objectName, recordId, eventId: null, actorId: null, depth: 1, action: a.name, actionType: a.type, trigger: 'schedule', status: 'queued', dueAt: null },
               { org, rule: rule.name, action: a.name, object: rule.objectName, recordId, eventId: null, actorId: null, depth: 1, record, prior: null, reread: false }, key, null);
           }
         }
@@ -176,7 +185,7 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
       return result;
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
-      const final = e instanceof ActionFailure || ctx.attempt >= ACTION_ATTEMPTS;
+      const final = e instanceof ActionFailure || ctx.attempt >= attemptsOf(action);
       await finishRun(job.runId, final ? 'failed' : 'retrying', { error: message });
       if (!final) throw e;
       // A failed action never undoes the change that ran it; it is in the run log and the audit trail.
@@ -194,7 +203,7 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
     // The run first, naming its job: a crash between the two evaluates the change again, which adds the job.
     await insertRuns(o.db, [{ ...run, jobId: jobIdOf(ACTION_QUEUE, key), effectKey: key }]);
     try {
-      await o.queue.enqueue(ACTION_QUEUE, { ...job, runId: run.id } satisfies ActionJob, { key, tenant: run.organizationId, ...(runAt ? { runAt: new Date(runAt.getTime() - skew()) } : {}) });
+      await o.queue.enqueue(ACTION_QUEUE, { ...job, runId: run.id } satisfies ActionJob, { key, tenant: run.organizationId, attempts: attemptsOf(actionOf(byName.get(job.rule)!, job.action)), ...(runAt ? { runAt: new Date(runAt.getTime() - skew()) } : {}) });
     } catch (e) {
       // A job the queue refuses (a record over the payload cap) fails its run; it must not hold up the changes behind it.
       if (!(e instanceof JobInputError)) throw e;
@@ -226,7 +235,7 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
       .sort((a, b) => a.executionOrder - b.executionOrder || a.name.localeCompare(b.name));
     for (const rule of rules) {
       const matches = ruleMatches(rule, e.op, record, prior, fields);
-      const base = { organizationId: e.organizationId, rule: rule.name, object: e.object, recordId: e.recordId, eventId: e.id, depth };
+      const base = { organizationId: e.organizationId, rule: rule.name, object: e.object, recordId: e.recordId, eventId: e.id, actorId: e.actorId, depth };
       const job = { org: e.organizationId, rule: rule.name, object: e.object, recordId: e.recordId, eventId: e.id, actorId: e.actorId, depth, prior };
       if (matches) {
         for (const a of rule.actions) {

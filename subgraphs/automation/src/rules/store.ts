@@ -29,6 +29,7 @@ export async function ensureAutomationTables(db: Db): Promise<void> {
       object text not null,
       record_id uuid not null,
       event_id bigint,
+      actor_id text,
       trigger text not null check (trigger in ('event', 'time_trigger', 'schedule')),
       depth int not null default 1,
       status text not null check (status in ('queued', 'running', 'retrying', 'succeeded', 'failed', 'cancelled', 'stopped')),
@@ -41,6 +42,8 @@ export async function ensureAutomationTables(db: Db): Promise<void> {
       created_at timestamptz not null default now(),
       started_at timestamptz,
       finished_at timestamptz)`));
+    // Who made the change (a rule running as that user acts as them again when an admin reruns it).
+    await tx.execute(sql.raw('alter table automation.runs add column if not exists actor_id text'));
     await tx.execute(sql.raw('create index if not exists runs_record on automation.runs (organization_id, object, record_id, created_at desc)'));
     await tx.execute(sql.raw('create index if not exists runs_recent on automation.runs (organization_id, created_at desc)'));
     await tx.execute(sql.raw(`create index if not exists runs_pending on automation.runs (organization_id, rule, record_id) where status = 'queued' and trigger = 'time_trigger'`));
@@ -59,6 +62,7 @@ export interface RunRow {
   object: string;
   record_id: string;
   event_id: string | null;
+  actor_id: string | null;
   trigger: RunTrigger;
   depth: number;
   status: RunStatus;
@@ -82,6 +86,8 @@ export interface NewRun {
   object: string;
   recordId: string;
   eventId: string | null;
+  /** The user whose change ran the rule (none for schedules and system changes). */
+  actorId: string | null;
   trigger: RunTrigger;
   depth: number;
   status: RunStatus;
@@ -95,10 +101,10 @@ export interface NewRun {
 /** Inserts runs; a run already recorded (the same event evaluated again) is kept as it is. */
 export async function insertRuns(db: SqlRunner, runs: readonly NewRun[]): Promise<void> {
   if (runs.length === 0) return;
-  const rows = runs.map((r) => sql`(${r.id}::uuid, ${r.organizationId}, ${r.rule}, ${r.action}, ${r.actionType}, ${r.object}, ${r.recordId}::uuid, ${r.eventId}::bigint,
+  const rows = runs.map((r) => sql`(${r.id}::uuid, ${r.organizationId}, ${r.rule}, ${r.action}, ${r.actionType}, ${r.object}, ${r.recordId}::uuid, ${r.eventId}::bigint, ${r.actorId},
     ${r.trigger}, ${r.depth}, ${r.status}, ${r.jobId}, ${r.effectKey}, ${r.dueAt?.toISOString() ?? null}::timestamptz, ${r.error ?? null},
     ${r.status === 'stopped' ? new Date().toISOString() : null}::timestamptz)`);
-  await db.execute(sql`insert into automation.runs (id, organization_id, rule, action, action_type, object, record_id, event_id, trigger, depth, status, job_id, effect_key, due_at, error, finished_at)
+  await db.execute(sql`insert into automation.runs (id, organization_id, rule, action, action_type, object, record_id, event_id, actor_id, trigger, depth, status, job_id, effect_key, due_at, error, finished_at)
     values ${sql.join(rows, sql`, `)} on conflict (id) do nothing`);
 }
 
@@ -106,8 +112,7 @@ export async function getRun(db: SqlRunner, id: string): Promise<RunRow | null> 
   return (await queryRows<RunRow>(db, sql`select * from automation.runs where id = ${id}::uuid`))[0] ?? null;
 }
 
-/** An attempt starts: running, one more attempt. Null when the run was cancelled (a time trigger withdrawn). */
-/** An attempt of each run begins (one statement for all); null for a run that is gone or was cancelled. */
+/** An attempt of each run begins: running, one more attempt (one statement for all); null for a run that is gone or was cancelled (a time trigger withdrawn). */
 export async function startAttempts(db: SqlRunner, ids: readonly string[]): Promise<(RunRow | null)[]> {
   const rows = await queryRows<RunRow>(db, sql`update automation.runs set status = 'running', attempts = attempts + 1, started_at = now()
     where id = any(${sql.param([...ids])}::uuid[]) and status <> 'cancelled' returning *`);
