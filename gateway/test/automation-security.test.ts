@@ -122,11 +122,10 @@ for (const engine of variants) {
     }, 120_000);
     afterAll(() => rig?.close());
 
-    it('executionOrder: rules on the same object and trigger are evaluated in executionOrder, ties by name, each rule\'s actions in their order', async () => {
+    it('executionOrder: rules on the same object and trigger are evaluated in executionOrder, ties by name, each rule\'s actions in their order; of updates to one field, the last in that order wins', async () => {
       const id = (await q<{ createTask: { id: string } }>('mutation { createTask(input: { subject: "Order probe" }) { id } }')).createTask.id;
-      // What executionOrder orders is the evaluation: the engine records each matching action's run, and queues its
-      // job, one after the other as it evaluates the change's rules. The jobs then run concurrently (their field
-      // updates land in any order), so the observable order is the run log's: the order the runs were created in.
+      // What executionOrder orders is the evaluation: the engine records the matching actions' runs in that order
+      // (the run log lists them so), then queues their jobs, which run concurrently.
       const runs = await until(() => runsOf(id), finished(6));
       expect(runs.every((r) => r.status === 'SUCCEEDED')).toBe(true);
       // The run log lists newest first (created_at desc): reversed, the order the engine recorded them in.
@@ -138,10 +137,16 @@ for (const engine of variants) {
         'test_order_alpha.mark', // 30
         'test_order_charlie.mark', // no executionOrder: the default, 100
       ]);
-      // The order comes from the creation times themselves (microseconds, one insert after the other), not from the id tie-break.
-      const stamps = await db().run<{ id: string; us: string }>('select id::text, (extract(epoch from created_at) * 1000000)::bigint::text as us from automation.runs where record_id = $1', [id]);
-      const at = new Map(stamps.map((s) => [s.id, BigInt(s.us)]));
+      // The order comes from the run log's record order (seq), not from the id tie-break.
+      const seqs = await db().run<{ id: string; seq: string }>('select id::text, seq::text from automation.runs where record_id = $1', [id]);
+      const at = new Map(seqs.map((s) => [s.id, BigInt(s.seq)]));
       for (let i = 1; i < recorded.length; i++) expect(at.get(recorded[i]!.id)! > at.get(recorded[i - 1]!.id)!).toBe(true);
+      // All six write estimated_hours and run at once: the last in the order (charlie, 9) wins whichever job ran
+      // first, and the five before it step aside for a later one, saying which.
+      const task = (await q<{ task: { estimatedHours: number } }>('query($id: ID!) { task(id: $id) { estimatedHours } }', { id })).task;
+      expect(task.estimatedHours).toBe(9);
+      expect(recorded.at(-1)!.result).toEqual({ field: 'estimated_hours', value: 9 });
+      for (const r of recorded.slice(0, -1)) expect(r.result).toHaveProperty('superseded', expect.stringMatching(/^test_order_\w+\.\w+$/));
     });
 
     it('runAs user: a field update the acting user may not make fails the run; the same update as the system, or by a user who may, succeeds', async () => {

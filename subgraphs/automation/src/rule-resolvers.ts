@@ -64,7 +64,7 @@ export function ruleResolvers(o: RuleResolverOptions) {
       const org = automationOrg(o.compiled, ctx.principal);
       const first = a.first ?? 20;
       if (!Number.isInteger(first) || first < 1 || first > 500) throw automationError('BAD_USER_INPUT', `first: must be from 1 to 500, got ${first}`);
-      return (await runsWhere(org, [sql`object = ${p.object.name}`, sql`record_id = ${parent.id}::uuid`], first, sql`created_at desc, id`)).map(runOut);
+      return (await runsWhere(org, [sql`object = ${p.object.name}`, sql`record_id = ${parent.id}::uuid`], first, sql`created_at desc, seq desc`)).map(runOut);
     },
   }]));
 
@@ -87,7 +87,7 @@ export function ruleResolvers(o: RuleResolverOptions) {
         if (w.object) filters.push(sql`object = ${w.object}`);
         if (w.recordId) filters.push(sql`record_id = ${w.recordId}::uuid`);
         if (w.status) filters.push(sql`status = ${w.status.toLowerCase() as RunStatus}`);
-        return (await runsWhere(org, filters, first, sql`created_at desc, id`)).map(runOut);
+        return (await runsWhere(org, filters, first, sql`created_at desc, seq desc`)).map(runOut);
       },
       [o.F('pendingTimeTriggers')]: async (_: unknown, a: { object: string; id: string }, ctx: Ctx) => {
         const org = automationOrg(o.compiled, ctx.principal);

@@ -162,6 +162,26 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
     return { records, matched };
   }
 
+  // Field updates of one change to one field by several actions: the last in executionOrder wins.
+  // Actions run at once, so one that comes earlier in the order steps aside for a later one.
+  const rank = (r: RuleModel, a: string): [number, string, number] => [r.executionOrder, r.name, r.actions.findIndex((x) => x.name === a)];
+  const before = (x: [number, string, number], y: [number, string, number]) => x[0] - y[0] || x[1].localeCompare(y[1]) || x[2] - y[2];
+  const writers = new Map<string, number>();
+  for (const r of o.rules) for (const a of r.actions) if (a.type === 'field_update' && r.triggerType !== 'schedule') writers.set(`${r.objectName}.${a.field}`, (writers.get(`${r.objectName}.${a.field}`) ?? 0) + 1);
+  /** The later action of the same change that writes this field (queued, running or done), if any. */
+  async function supersededBy(run: RunRow, rule: RuleModel, action: WorkflowAction): Promise<string | null> {
+    if (action.type !== 'field_update' || run.trigger !== 'event' || run.event_id === null || (writers.get(`${rule.objectName}.${action.field}`) ?? 0) < 2) return null;
+    const siblings = await queryRows<{ rule: string; action: string }>(o.db, sql`select rule, action from automation.runs where event_id = ${run.event_id}::bigint
+      and record_id = ${run.record_id}::uuid and trigger = 'event' and action_type = 'field_update' and id <> ${run.id}::uuid and status not in ('failed', 'cancelled', 'stopped')`);
+    const mine = rank(rule, action.name);
+    for (const s of siblings) {
+      const r = byName.get(s.rule);
+      const a = r?.actions.find((x) => x.name === s.action);
+      if (r && a?.type === 'field_update' && a.field === action.field && before(mine, rank(r, a.name)) < 0) return `${r.name}.${a.name}`;
+    }
+    return null;
+  }
+
   async function runJob(job: ActionJob, ctx: JobContext): Promise<unknown> {
     const rule = byName.get(job.rule);
     const action = rule && actionOf(rule, job.action);
@@ -179,6 +199,12 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
           await finishRun(job.runId, 'failed', { error: `the ${job.object} no longer exists` });
           return null;
         }
+      }
+      const later = await supersededBy(run, rule, action);
+      if (later) {
+        const result = { superseded: later };
+        await finishRun(job.runId, 'succeeded', { result });
+        return result;
       }
       const result = await runAction({ org: job.org, rule, action, object: job.object, recordId: job.recordId, record, prior: job.prior, eventId: job.eventId, actorId: job.actorId, depth: job.depth, key: job.effectKey ?? ctx.key }, o.deps);
       await finishRun(job.runId, 'succeeded', { result });
@@ -199,17 +225,24 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
     }
   }
 
-  async function queueRun(run: Omit<NewRun, 'jobId' | 'effectKey'>, job: Omit<ActionJob, 'runId'>, key: string, runAt: Date | null): Promise<void> {
-    // The run first, naming its job: a crash between the two evaluates the change again, which adds the job.
-    await insertRuns(o.db, [{ ...run, jobId: jobIdOf(ACTION_QUEUE, key), effectKey: key }]);
-    try {
-      await o.queue.enqueue(ACTION_QUEUE, { ...job, runId: run.id } satisfies ActionJob, { key, tenant: run.organizationId, attempts: attemptsOf(actionOf(byName.get(job.rule)!, job.action)), ...(runAt ? { runAt: new Date(runAt.getTime() - skew()) } : {}) });
-    } catch (e) {
-      // A job the queue refuses (a record over the payload cap) fails its run; it must not hold up the changes behind it.
-      if (!(e instanceof JobInputError)) throw e;
-      await finishRun(run.id, 'failed', { error: `not queued: ${e.message}` });
-    }
+  interface ToQueue { run: Omit<NewRun, 'jobId' | 'effectKey'>; job: Omit<ActionJob, 'runId'>; key: string; runAt: Date | null }
+  /**
+   * Records the runs (one statement), then queues their jobs: every run of a change is in the log before
+   * any of its jobs can start (an action looks for the later ones of the same change: see supersededBy).
+   */
+  async function queueRuns(items: readonly ToQueue[]): Promise<void> {
+    // The runs first, naming their jobs: a crash before the jobs evaluates the change again, which adds them.
+    await insertRuns(o.db, items.map((x) => ({ ...x.run, jobId: jobIdOf(ACTION_QUEUE, x.key), effectKey: x.key })));
+    for (const { run, job, key, runAt } of items)
+      try {
+        await o.queue.enqueue(ACTION_QUEUE, { ...job, runId: run.id } satisfies ActionJob, { key, tenant: run.organizationId, attempts: attemptsOf(actionOf(byName.get(job.rule)!, job.action)), ...(runAt ? { runAt: new Date(runAt.getTime() - skew()) } : {}) });
+      } catch (e) {
+        // A job the queue refuses (a record over the payload cap) fails its run; it must not hold up the changes behind it.
+        if (!(e instanceof JobInputError)) throw e;
+        await finishRun(run.id, 'failed', { error: `not queued: ${e.message}` });
+      }
   }
+  const queueRun = (run: ToQueue['run'], job: ToQueue['job'], key: string, runAt: Date | null) => queueRuns([{ run, job, key, runAt }]);
 
   async function withdraw(pending: readonly RunRow[], why: string): Promise<void> {
     for (const r of pending) if (r.job_id) await o.queue.cancel(r.job_id).catch(onError);
@@ -233,6 +266,8 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
     const rules = o.rules
       .filter((r) => r.objectName === e.object && ruleFires(r.triggerType, e.op) && (switches.get(r.name) ?? r.active))
       .sort((a, b) => a.executionOrder - b.executionOrder || a.name.localeCompare(b.name));
+    /** The change's actions, in executionOrder: recorded together, then queued. */
+    const now: ToQueue[] = [];
     for (const rule of rules) {
       const matches = ruleMatches(rule, e.op, record, prior, fields);
       const base = { organizationId: e.organizationId, rule: rule.name, object: e.object, recordId: e.recordId, eventId: e.id, actorId: e.actorId, depth };
@@ -252,11 +287,12 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
             })]);
             continue;
           }
-          await queueRun({ ...base, id, action: a.name, actionType: a.type, trigger: 'event', status: 'queued', dueAt: null }, { ...job, action: a.name, record, reread: false }, key, null);
+          now.push({ run: { ...base, id, action: a.name, actionType: a.type, trigger: 'event', status: 'queued', dueAt: null }, job: { ...job, action: a.name, record, reread: false }, key, runAt: null });
         }
       }
       if (rule.timeTriggers.length > 0 && e.op !== 'delete') await timeTriggers(rule, e, record, prior, fields, matches, base, job);
     }
+    if (now.length > 0) await queueRuns(now);
   }
 
   /** Salesforce's semantics: scheduled when the record comes to meet the criteria, moved when its date field moves, withdrawn when it stops meeting them. */

@@ -44,6 +44,8 @@ export async function ensureAutomationTables(db: Db): Promise<void> {
       finished_at timestamptz)`));
     // Who made the change (a rule running as that user acts as them again when an admin reruns it).
     await tx.execute(sql.raw('alter table automation.runs add column if not exists actor_id text'));
+    // The order runs were recorded in (a change's runs are one statement, one created_at: in executionOrder).
+    await tx.execute(sql.raw('alter table automation.runs add column if not exists seq bigserial'));
     await tx.execute(sql.raw('create index if not exists runs_record on automation.runs (organization_id, object, record_id, created_at desc)'));
     await tx.execute(sql.raw('create index if not exists runs_recent on automation.runs (organization_id, created_at desc)'));
     await tx.execute(sql.raw(`create index if not exists runs_pending on automation.runs (organization_id, rule, record_id) where status = 'queued' and trigger = 'time_trigger'`));
