@@ -4,7 +4,7 @@ import { MapperKind, mapSchema, type Executor } from '@graphql-tools/utils';
 import type { GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { scalarResolvers, type CompiledSchema } from '@objectos/schema';
-import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } from '@objectos/observability';
+import { createLogger, createReadiness, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger, type Readiness } from '@objectos/observability';
 import { classifyGatewayError } from './classify-error.ts';
 import { createSubgraphExecutor } from './routing/subgraph-executor.ts';
 import { PROTECTION_DEFAULTS, type ProtectionOptions } from './protection/protection-options.ts';
@@ -33,6 +33,7 @@ import { createSenders, type Sender } from './routing/senders.ts';
 import { startLiveSupergraph, type LiveSupergraph, type SubgraphSdl, type SupergraphHealth } from './routing/live-supergraph.ts';
 import { useSingleHop, type LocalRead, type RequestContext, type SubgraphCall } from './routing/use-single-hop.ts';
 import { createQueryPlanExecutor, useQueryPlan } from './routing/use-query-plan.ts';
+import { subgraphsCheck, useReadyRoute } from './routing/use-ready-route.ts';
 
 /**
  * A subgraph the gateway routes to: in-process (`fetch` given) or over HTTP at `url`. Its `name` is the
@@ -96,6 +97,11 @@ export interface GatewayOptions {
   /** Where error log lines go (pino). @default createLogger('gateway') */
   logger?: Logger;
   /**
+   * What `/ready` answers: the process's checks (its database, Redis), to which the gateway adds
+   * `subgraphs`. The caller marks it started once serving. @default its own, started once created
+   */
+  readiness?: Readiness;
+  /**
    * The compiled metadata whose security plan the gateway enforces (graphql-shield and validation).
    * @default fetched from each subgraph's METADATA_ENDPOINT (subgraphs without one have no ObjectOS metadata)
    */
@@ -128,6 +134,8 @@ export interface Gateway {
   limits: { maxBodyBytes: number };
   /** What `/health` answers: the supergraph served and each subgraph's state. */
   health(): SupergraphHealth;
+  /** What `/ready` answers (checks run on each probe). */
+  readiness: Readiness;
   /** Polls subgraphs (or the supergraph source) now; true when a new supergraph is served. */
   refresh(): Promise<boolean>;
   /** Closes what the gateway opened (the rate limiter's Redis connection, the poll timer). */
@@ -245,6 +253,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
   });
   const current = () => live.current;
+  const readiness = options.readiness ?? createReadiness();
   const modeAuth = resolverOf(auth);
   const objectos = auth.mode === undefined || auth.mode === 'objectos' ? auth : null;
   // Budgets per principal: a user or API key has its own, anonymous clients share their IP's.
@@ -271,6 +280,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const denials = createAccessDeniedAggregator({ sink: auditSink(auditSender), onError: (e) => logger.warn({ err: e.message }, 'access-denied events not recorded') });
   const trustProxy = objectos?.trustProxy ?? false;
   const close = async () => {
+    readiness.stopping();
     await denials.close();
     live.close();
     access.close();
@@ -322,7 +332,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     plugins: [
       swapSchema,
       // Health and the public keys follow the same body bound and origin policy as every route.
-      useBodyLimit(maxBodyBytes), useOriginPolicy(origins), useGatewayRoutes({ '/health': () => live.health(), [JWKS_PATH]: () => tokens.jwks() }), ...authPlugins, useAuditExport(auditSender), ...useProtection(protection, rateLimit), useFieldAccess(() => current().table), useLiveAccess(access),
+      useBodyLimit(maxBodyBytes), useOriginPolicy(origins), useGatewayRoutes({ '/health': () => live.health(), [JWKS_PATH]: () => tokens.jwks() }), useReadyRoute(readiness), ...authPlugins, useAuditExport(auditSender), ...useProtection(protection, rateLimit), useFieldAccess(() => current().table), useLiveAccess(access),
       // The planned executor first: the one hop, when it applies, replaces it (the last executeFn set wins).
       useQueryPlan(() => current().planned),
       ...(options.singleHop === false ? [] : [useSingleHop({ owned: () => current().owned, call: singleHopCall, local: new Map(given.flatMap((s) => (s.readCompiled ? [[s.name, s.readCompiled] as const] : []))) })]),
@@ -335,6 +345,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     }),
   });
   api.Request = yoga.fetchAPI.Request;
+  readiness.register('subgraphs', subgraphsCheck(() => live.health()));
+  if (!options.readiness) readiness.started();
   return {
     get supergraphSdl() {
       return live.supergraphSdl;
@@ -355,6 +367,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     allowAnonymous: modeAuth.allowAnonymous,
     limits: { maxBodyBytes },
     health: () => live.health(),
+    readiness,
     refresh: () => live.refresh(),
     dispose: close,
   };

@@ -1,4 +1,5 @@
-import { createEventBus, type EventBus } from '@objectos/events';
+import { createEventBus, createRedisProbe, type EventBus } from '@objectos/events';
+import { createReadiness } from '@objectos/observability';
 import { remotePrincipalResolver } from '@objectos/principal';
 import type { ObjectOSConfig } from './config.ts';
 import { createGateway, type Gateway, type GatewayAuthOptions } from './create-gateway.ts';
@@ -44,23 +45,32 @@ export async function startGatewayOnly(config: ObjectOSConfig): Promise<RunningG
       ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
     };
   }
+  // `/ready`: not until composed and listening; then Redis (rate limits, sign-in counters, auth events) when used.
+  const readiness = createReadiness();
+  const redisProbe = config.redisUrl ? createRedisProbe(config.redisUrl) : null;
+  if (redisProbe) readiness.register('redis', (signal) => redisProbe.ping(signal));
   try {
     const gateway = await createGateway({
       ...(await commonGatewayOptions(config)),
+      readiness,
       ...(readGiven ? { supergraph: readGiven } : { subgraphs: Object.entries(config.remoteSubgraphs).map(([name, url]) => ({ name, url })) }),
       auth,
     });
     const serving = await serveGateway(gateway, config);
+    readiness.started();
     return {
       ...serving,
       gateway,
       async stop() {
+        readiness.stopping();
         await serving.close();
         await bus?.close();
+        await redisProbe?.close();
       },
     };
   } catch (e) {
     await bus?.close();
+    await redisProbe?.close();
     throw e;
   }
 }

@@ -1,7 +1,8 @@
 import type { Server } from 'node:http';
 import { createDataSubgraph, type DataSubgraph } from '@objectos/data-subgraph';
-import { connectDatabase, type Database } from '@objectos/db';
-import { createChangeFeed, createEventBus } from '@objectos/events';
+import { connectDatabase, pingDatabase, type Database } from '@objectos/db';
+import { createChangeFeed, createEventBus, createRedisProbe } from '@objectos/events';
+import { createReadiness } from '@objectos/observability';
 import { createIdentitySubgraph, securityNamesOf, type IdentitySubgraph } from '@objectos/identity-subgraph';
 import { loadMetadata } from '@objectos/metadata';
 import { compile } from '@objectos/schema';
@@ -49,6 +50,10 @@ export async function startObjectOS(config: ObjectOSConfig, hooks: StartHooks = 
   // Committed record changes, for subscriptions (Redis between replicas in services mode).
   const changeFeed = createChangeFeed(config.redisUrl);
   const embedded = !config.remoteSubgraphs['data'] || !config.remoteSubgraphs['identity'];
+  // `/ready`: not until everything below migrated, composed and listens; then the database and Redis.
+  const readiness = createReadiness();
+  const redisProbe = config.redisUrl ? createRedisProbe(config.redisUrl) : null;
+  if (redisProbe) readiness.register('redis', (signal) => redisProbe.ping(signal));
   let database: Database | null = null;
   let identity: IdentitySubgraph | null = null;
   let data: DataSubgraph | null = null;
@@ -63,6 +68,7 @@ export async function startObjectOS(config: ObjectOSConfig, hooks: StartHooks = 
     await database?.close();
     await bus.close();
     await changeFeed.close();
+    await redisProbe?.close();
   };
   try {
     await Promise.all([bus.ready, changeFeed.ready]);
@@ -72,6 +78,7 @@ export async function startObjectOS(config: ObjectOSConfig, hooks: StartHooks = 
         ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir }),
         statementTimeoutMs: config.statementTimeoutMs,
       });
+    if (database) readiness.register('database', () => pingDatabase(database!));
     // The queue and notifications of the in-process subgraphs (identity's mail goes through it).
     // Workflow rules write through the data subgraph (in process, made below, or remote).
     const dataUrl = config.remoteSubgraphs['data'] ?? 'http://data.objectos.internal/graphql';
@@ -122,6 +129,7 @@ export async function startObjectOS(config: ObjectOSConfig, hooks: StartHooks = 
       : { fetch: (r: Request) => fetch(r), baseUrl: new URL(config.remoteSubgraphs['identity']!).origin };
     const gateway = await createGateway({
       ...(await commonGatewayOptions(config)),
+      readiness,
       subgraphs,
       auth: {
         secret,
@@ -134,6 +142,7 @@ export async function startObjectOS(config: ObjectOSConfig, hooks: StartHooks = 
       },
     });
     const serving = await serveGateway(gateway, config);
+    readiness.started();
     return {
       url: serving.url,
       gateway,
@@ -145,6 +154,8 @@ export async function startObjectOS(config: ObjectOSConfig, hooks: StartHooks = 
       server: serving.server,
       realtime: serving.realtime,
       async stop() {
+        // Not ready from the first moment of shutdown, before anything closes.
+        readiness.stopping();
         await serving.close();
         await cleanup();
       },

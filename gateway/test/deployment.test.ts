@@ -42,7 +42,9 @@ describe('docker-compose.yml', () => {
     expect(services['worker']!.command).toContain('subgraphs/automation/src/worker.ts');
     // The worker runs workflow rules: their writes go to the data subgraph's own API.
     expect(env('worker')['DATA_URL']).toBe(`http://data:${env('data')['PORT']}/graphql`);
-    expect(services['worker']!.healthcheck!.test.join(' ')).toContain(`127.0.0.1:${env('worker')['PORT']}/health`);
+    // Every ObjectOS process is checked on its readiness (started, database and Redis answer, not shutting down).
+    for (const name of ['identity', 'data', 'audit', 'automation', 'worker', 'gateway'])
+      expect(services[name]!.healthcheck!.test.join(' '), name).toContain(`127.0.0.1:${env(name)['PORT']}/ready`);
     // An acknowledged job survives a Redis restart: AOF on, nothing evicted.
     expect(services['redis']!.command).toEqual(expect.arrayContaining(['--appendonly', 'yes', '--maxmemory-policy', 'noeviction']));
     expect(gw).toMatchObject({ host: '0.0.0.0', port: 4000, graphiql: false, introspection: false, redisUrl: 'redis://redis:6379', rateLimitPerMinute: 600 });

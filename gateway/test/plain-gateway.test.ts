@@ -141,6 +141,10 @@ describe.each(PLANNERS)('plain Federation gateway composing external subgraphs: 
 
   it('starts without a subgraph that is down, and says so in the log and in health', async () => {
     expect(gateway.health()).toMatchObject({ status: 'degraded', subgraphs: [{ name: 'products', state: 'up' }, { name: 'reviews', state: 'down' }] });
+    // Still ready (it serves what it can; every replica sees the same subgraphs), and says which is down.
+    const ready = await gateway.fetch(new Request('http://gw.test/ready'));
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'degraded', checks: [{ name: 'lifecycle', status: 'healthy' }, { name: 'subgraphs', status: 'degraded', message: 'subgraphs down: reviews' }] });
     expect(await gql(gateway.fetch, '{ products { name } }')).toEqual({ data: { products: [{ name: 'Table' }, { name: 'Chair' }] } });
     const r = await gql(gateway.fetch, '{ products { reviews } }');
     expect(r.errors?.[0]?.message).toMatch(/Cannot query field "reviews"/);
@@ -150,6 +154,7 @@ describe.each(PLANNERS)('plain Federation gateway composing external subgraphs: 
     reviews.serve(REVIEWS_SDL, reviewResolvers);
     expect(await gateway.refresh()).toBe(true);
     expect(gateway.health()).toMatchObject({ status: 'healthy', subgraphs: [{ state: 'up' }, { state: 'up' }] });
+    expect(await (await gateway.fetch(new Request('http://gw.test/ready'))).json()).toMatchObject({ status: 'healthy', checks: [{ name: 'lifecycle' }, { name: 'subgraphs', status: 'healthy' }] });
     expect(await gql(gateway.fetch, '{ products { upc reviews } }')).toEqual({ data: { products: [{ upc: '1', reviews: ['review of 1'] }, { upc: '2', reviews: ['review of 2'] }] } });
     expect(logs.some((l) => l.msg.startsWith('supergraph recomposed'))).toBe(true);
   });

@@ -145,6 +145,9 @@ describe('OBJECTOS_MODE=gateway: the gateway alone as a process, in front of sub
       expect(await gqlOk(url!, '{ plans }')).toEqual({ plans: ['team', 'enterprise'] });
       const health = await (await fetch(new URL('/health', url).href)).json();
       expect(health).toMatchObject({ status: 'healthy', subgraphs: [{ name: 'billing', state: 'listed' }] });
+      const ready = await fetch(new URL('/ready', url).href);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toEqual({ status: 'healthy', checks: [{ name: 'lifecycle', status: 'healthy' }, { name: 'subgraphs', status: 'healthy' }] });
       const keys = (await (await fetch(new URL('/.well-known/jwks.json', url).href)).json()) as { keys: { kty: string; crv: string; alg: string }[] };
       expect(keys.keys).toEqual([expect.objectContaining({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA' })]);
       await p.kill();
@@ -181,11 +184,18 @@ describe.skipIf(!services.postgres)('services topology: data subgraph and gatewa
     const worker = spawn('subgraphs/automation/src/worker.ts', { ...secret, PORT: String(workerPort), DATABASE_URL: db.url, SMTP_URL: mail.url, DATA_URL: `http://127.0.0.1:${dataPort}/graphql` });
     await Promise.all([automation.waitFor(/automation subgraph listening on/, 60_000), worker.waitFor(/worker running pg-boss/, 60_000)]);
     expect((await fetch(`http://127.0.0.1:${workerPort}/health`)).status).toBe(200);
+    // Each process is ready (started, its database answers; no Redis in this topology), unsigned.
+    for (const port of [idPort, dataPort, auditPort, autoPort, workerPort]) {
+      const ready = await fetch(`http://127.0.0.1:${port}/ready`);
+      expect(ready.status, `port ${port}`).toBe(200);
+      expect(await ready.json()).toEqual({ status: 'healthy', checks: [{ name: 'lifecycle', status: 'healthy' }, { name: 'database', status: 'healthy' }] });
+    }
     // Around the gateway, every subgraph answers 401.
     for (const url of [`http://127.0.0.1:${dataPort}/graphql`, `http://127.0.0.1:${idPort}/graphql`, `http://127.0.0.1:${idPort}/api/auth/get-session`, `http://127.0.0.1:${auditPort}/graphql`, `http://127.0.0.1:${autoPort}/graphql`])
       expect((await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ _service { sdl } }"}' })).status).toBe(401);
     const gateway = spawn(MAIN, { ...secret, PORT: String(gwPort), OBJECTOS_SUBGRAPHS: `identity=http://127.0.0.1:${idPort}/graphql,data=http://127.0.0.1:${dataPort}/graphql,audit=http://127.0.0.1:${auditPort}/graphql,automation=http://127.0.0.1:${autoPort}/graphql` });
     await gateway.waitFor(ENDPOINT, 60_000);
+    expect(await (await fetch(`http://127.0.0.1:${gwPort}/ready`)).json()).toEqual({ status: 'healthy', checks: [{ name: 'lifecycle', status: 'healthy' }, { name: 'subgraphs', status: 'healthy' }] });
     const token = await signIn(`http://127.0.0.1:${gwPort}/graphql`, email!, password!);
     const endpoint = withHeaders(`http://127.0.0.1:${gwPort}/graphql`, { authorization: `Bearer ${token}` });
     const r = await gqlOk<{ me: { email: string }; accounts: { totalCount: number; nodes: { contacts: unknown[] }[] } }>(

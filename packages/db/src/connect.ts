@@ -108,6 +108,18 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Readiness: `select 1` on the process's own pool (PostgreSQL) or engine (PGlite). Rejects with the
+ * driver's words (no connection string) when the database does not answer; the caller bounds the wait.
+ */
+export async function pingDatabase(database: Pick<Database, 'run'>): Promise<void> {
+  try {
+    await database.run('select 1', []);
+  } catch (e) {
+    throw new Error(`database unreachable: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
 /** Anything that runs SQL: the database or a transaction. */
 export interface SqlRunner {
   execute(query: SQL): PromiseLike<unknown>;

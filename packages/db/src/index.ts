@@ -1,4 +1,4 @@
-export { connectDatabase, queryRows, type Database, type DatabaseOptions, type Db, type SqlRunner } from './connect.ts';
+export { connectDatabase, pingDatabase, queryRows, type Database, type DatabaseOptions, type Db, type SqlRunner } from './connect.ts';
 export { ident, literal } from './sql-text.ts';
 export {
   ensureSecurityTables, loadMemberAccess, loadOrganizationRoles, saveMemberAccess, splitRoles, type MemberAccess,

@@ -1,7 +1,7 @@
-import { createServer } from 'node:http';
 import { createServerAdapter } from '@whatwg-node/server';
-import { createChangeFeed, createEventBus } from '@objectos/events';
-import { createLogger } from '@objectos/observability';
+import { createChangeFeed, createEventBus, registerRedisProbe } from '@objectos/events';
+import { pingDatabase } from '@objectos/db';
+import { createLogger, listenWithProbes } from '@objectos/observability';
 import { createReplayStore } from '@objectos/principal';
 import { createAuditSubgraph } from './create-audit-subgraph.ts';
 
@@ -22,6 +22,9 @@ async function main(): Promise<void> {
   const poll = process.env['OBJECTOS_AUDIT_POLL_MS'];
   if (poll && !/^\d+$/.test(poll)) throw new Error(`OBJECTOS_AUDIT_POLL_MS must be a whole number of milliseconds, got "${poll}"`);
   const redisUrl = process.env['REDIS_URL'] || undefined;
+  // Listens at once: `/health` answers while it migrates, `/ready` only once started (see readiness).
+  const { readiness, probes, server } = await listenWithProbes(port, host);
+  const redisProbe = registerRedisProbe(readiness, redisUrl);
   const bus = createEventBus(redisUrl);
   const changeFeed = createChangeFeed(redisUrl);
   const replayLog = createLogger('principal-guard');
@@ -37,12 +40,14 @@ async function main(): Promise<void> {
     changeFeed,
     replay,
   });
-  const server = createServer(createServerAdapter(audit.fetch));
-  server.listen(port, host, () => {
-    const addr = server.address() as { port: number };
-    console.log(`audit subgraph listening on http://${host}:${addr.port}/graphql`);
-  });
-  const stop = () => server.close(() => audit.dispose().then(() => Promise.all([bus.close(), changeFeed.close(), replay.close()])).then(() => process.exit(0)));
+  readiness.register('database', () => pingDatabase(audit.database));
+  probes.serve(createServerAdapter(audit.fetch));
+  readiness.started();
+  console.log(`audit subgraph listening on http://${host}:${(server.address() as { port: number }).port}/graphql`);
+  const stop = () => {
+    readiness.stopping();
+    server.close(() => audit.dispose().then(() => Promise.all([bus.close(), changeFeed.close(), replay.close(), redisProbe?.close()])).then(() => process.exit(0)));
+  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }

@@ -1,6 +1,7 @@
-import { createServer } from 'node:http';
 import { createServerAdapter } from '@whatwg-node/server';
-import { createLogger } from '@objectos/observability';
+import { pingDatabase } from '@objectos/db';
+import { registerRedisProbe } from '@objectos/events';
+import { createLogger, listenWithProbes } from '@objectos/observability';
 import { createReplayStore } from '@objectos/principal';
 import { compile } from '@objectos/schema';
 import { createAutomationSubgraph } from './create-automation-subgraph.ts';
@@ -14,6 +15,9 @@ import { runtimeFromEnv } from './process-env.ts';
 async function main(): Promise<void> {
   const port = Number(process.env['PORT'] ?? 4004);
   const host = process.env['HOST'] ?? '127.0.0.1';
+  // Listens at once: `/health` answers while it migrates, `/ready` only once started (see readiness).
+  const { readiness, probes, server } = await listenWithProbes(port, host);
+  const redisProbe = registerRedisProbe(readiness, process.env['REDIS_URL'] || undefined);
   // The runtime's own connection and metadata serve the API too.
   const { runtime, database, model, close } = await runtimeFromEnv(false);
   const prefix = process.env['OBJECTOS_NAME_PREFIX'];
@@ -22,12 +26,14 @@ async function main(): Promise<void> {
   const replay = createReplayStore(process.env['REDIS_URL'] || undefined, { onError: (e) => replayLog.warn({ err: e.message }, 'signature replay store unavailable: single use checked in this process only') });
   await replay.ready;
   const automation = createAutomationSubgraph({ secret: process.env['OBJECTOS_SECRET']!, database, compiled, runtime, replay });
-  const server = createServer(createServerAdapter(automation.fetch));
-  server.listen(port, host, () => {
-    const addr = server.address() as { port: number };
-    console.log(`automation subgraph listening on http://${host}:${addr.port}/graphql`);
-  });
-  const stop = () => server.close(() => void close().then(() => replay.close()).then(() => process.exit(0)));
+  readiness.register('database', () => pingDatabase(database));
+  probes.serve(createServerAdapter(automation.fetch));
+  readiness.started();
+  console.log(`automation subgraph listening on http://${host}:${(server.address() as { port: number }).port}/graphql`);
+  const stop = () => {
+    readiness.stopping();
+    server.close(() => void close().then(() => replay.close()).then(() => redisProbe?.close()).then(() => process.exit(0)));
+  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }

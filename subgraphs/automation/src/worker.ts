@@ -1,21 +1,32 @@
-import { createServer } from 'node:http';
+import { pingDatabase } from '@objectos/db';
+import { registerRedisProbe } from '@objectos/events';
+import { listenWithProbes } from '@objectos/observability';
 import { runtimeFromEnv } from './process-env.ts';
 
 /**
  * The worker (services mode): delivers notifications and runs metadata schedules, as many replicas as
- * wanted (each tick fires once between them). PORT (4005) serves GET /health for the healthcheck.
+ * wanted (each tick fires once between them). PORT (4005) serves GET /health (alive) and GET /ready
+ * (started, database and Redis answer; not while shutting down) for the healthcheck.
  * Environment as `runtimeFromEnv`.
  */
 async function main(): Promise<void> {
-  const { runtime, close } = await runtimeFromEnv(true);
   const port = Number(process.env['PORT'] ?? 4005);
   const host = process.env['HOST'] ?? '127.0.0.1';
-  const server = createServer((req, res) => {
-    res.statusCode = req.url === '/health' && req.method === 'GET' ? 200 : 404;
+  // Listens at once: `/health` answers while it migrates, `/ready` only once started (see readiness).
+  const { readiness, probes, server } = await listenWithProbes(port, host);
+  const redisProbe = registerRedisProbe(readiness, process.env['REDIS_URL'] || undefined);
+  const { runtime, database, close } = await runtimeFromEnv(true);
+  readiness.register('database', () => pingDatabase(database));
+  probes.serve((_req, res) => {
+    res.statusCode = 404;
     res.end();
   });
-  server.listen(port, host, () => console.log(`worker running ${runtime.queue.backend} queues ${runtime.queue.queues().join(', ')}; health on http://${host}:${port}/health`));
-  const stop = () => server.close(() => void close().then(() => process.exit(0)));
+  readiness.started();
+  console.log(`worker running ${runtime.queue.backend} queues ${runtime.queue.queues().join(', ')}; health on http://${host}:${port}/health, readiness on /ready`);
+  const stop = () => {
+    readiness.stopping();
+    server.close(() => void close().then(() => redisProbe?.close()).then(() => process.exit(0)));
+  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }

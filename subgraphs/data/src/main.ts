@@ -1,6 +1,6 @@
-import { createServer } from 'node:http';
-import { createChangeFeed } from '@objectos/events';
-import { createLogger } from '@objectos/observability';
+import { pingDatabase } from '@objectos/db';
+import { createChangeFeed, registerRedisProbe } from '@objectos/events';
+import { createLogger, listenWithProbes } from '@objectos/observability';
 import { createReplayStore } from '@objectos/principal';
 import { createDataSubgraph } from './create-data-subgraph.ts';
 
@@ -17,6 +17,9 @@ async function main(): Promise<void> {
   const secret = process.env['OBJECTOS_SECRET'];
   if (!secret) throw new Error('OBJECTOS_SECRET is required: the gateway signs every request with a key derived from it');
   const seedOrganizationId = process.env['OBJECTOS_SEED_ORGANIZATION'];
+  // Listens at once: `/health` answers while it migrates, `/ready` only once started (see readiness).
+  const { readiness, probes, server } = await listenWithProbes(port, host);
+  const redisProbe = registerRedisProbe(readiness, process.env['REDIS_URL'] || undefined);
   const changeFeed = createChangeFeed(process.env['REDIS_URL']);
   // A Redis failure narrows single use to this process (its memory decides): said in the log, once per failure.
   const replayLog = createLogger('principal-guard');
@@ -32,12 +35,14 @@ async function main(): Promise<void> {
     changeFeed,
     replay,
   });
-  const server = createServer(subgraph.yoga);
-  server.listen(port, host, () => {
-    const addr = server.address() as { port: number };
-    console.log(`data subgraph listening on http://${host}:${addr.port}/graphql`);
-  });
-  const stop = () => server.close(() => subgraph.dispose().then(() => changeFeed.close()).then(() => replay.close()).then(() => process.exit(0)));
+  readiness.register('database', () => pingDatabase(subgraph.database));
+  probes.serve(subgraph.yoga);
+  readiness.started();
+  console.log(`data subgraph listening on http://${host}:${(server.address() as { port: number }).port}/graphql`);
+  const stop = () => {
+    readiness.stopping();
+    server.close(() => subgraph.dispose().then(() => changeFeed.close()).then(() => replay.close()).then(() => redisProbe?.close()).then(() => process.exit(0)));
+  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }

@@ -1,8 +1,8 @@
-import { createServer } from 'node:http';
 import { createServerAdapter } from '@whatwg-node/server';
-import { createEventBus } from '@objectos/events';
+import { createEventBus, registerRedisProbe } from '@objectos/events';
 import { loadMetadata } from '@objectos/metadata';
-import { createLogger } from '@objectos/observability';
+import { pingDatabase } from '@objectos/db';
+import { createLogger, listenWithProbes } from '@objectos/observability';
 import { createReplayStore } from '@objectos/principal';
 import { runtimeFromEnv } from '@objectos/automation-subgraph';
 import { createIdentitySubgraph } from './create-identity-subgraph.ts';
@@ -27,6 +27,9 @@ async function main(): Promise<void> {
   const list = (name: string) => (process.env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   const minutes = process.env['OBJECTOS_IMPERSONATION_MINUTES'];
   if (minutes && !/^\d+$/.test(minutes)) throw new Error(`OBJECTOS_IMPERSONATION_MINUTES must be a whole number of minutes, got "${minutes}"`);
+  // Listens at once: `/health` answers while it migrates, `/ready` only once started (see readiness).
+  const { readiness, probes, server } = await listenWithProbes(port, host);
+  const redisProbe = registerRedisProbe(readiness, process.env['REDIS_URL'] || undefined);
   const model = await loadMetadata(process.env['OBJECTOS_METADATA'] ?? 'metadata');
   const bus = createEventBus(process.env['REDIS_URL'] || undefined);
   // A Redis failure narrows single use to this process (its memory decides): said in the log, once per failure.
@@ -53,13 +56,15 @@ async function main(): Promise<void> {
     ...(process.env['OBJECTOS_NAME_PREFIX'] ? { namePrefix: process.env['OBJECTOS_NAME_PREFIX'] } : {}),
   });
   if (identity.demo?.password) console.log(`demo admin: ${identity.demo.email} / ${identity.demo.password} (organization ${identity.demo.organizationId})`);
+  readiness.register('database', () => pingDatabase(identity.database));
   // The same fetch handler as in process, adapted to node:http by yoga's own server adapter.
-  const server = createServer(createServerAdapter(identity.fetch));
-  server.listen(port, host, () => {
-    const addr = server.address() as { port: number };
-    console.log(`identity subgraph listening on http://${host}:${addr.port}/graphql`);
-  });
-  const stop = () => server.close(() => identity.dispose().then(() => jobs.close()).then(() => bus.close()).then(() => replay.close()).then(() => process.exit(0)));
+  probes.serve(createServerAdapter(identity.fetch));
+  readiness.started();
+  console.log(`identity subgraph listening on http://${host}:${(server.address() as { port: number }).port}/graphql`);
+  const stop = () => {
+    readiness.stopping();
+    server.close(() => identity.dispose().then(() => jobs.close()).then(() => bus.close()).then(() => replay.close()).then(() => redisProbe?.close()).then(() => process.exit(0)));
+  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }
