@@ -18,9 +18,9 @@ import { createBullQueue, createPgQueue, jobIdOf, type JobQueue } from '../packa
  *      ours    createBullQueue → register(concurrency C) → enqueue(queue, data, { key }) — what the product runs;
  *      bullmq  plain BullMQ: Queue.add(name, data) + Worker(concurrency C), default job options (the baseline);
  *      bullmq+opts (diagnostic, BENCH_DIAGNOSE=0 drops it) plain BullMQ with the job options our layer sets
- *              (jobId = name-based UUID, priority, attempts 3 + exponential backoff, removeOnComplete/Fail by age)
- *              and the same stored shape, without our enqueue-time claim/duplicate check and our attempt
- *              wrapper (runAttempt): splits the overhead into "BullMQ features we opt into" and "our own code".
+ *              (jobId = name-based UUID, priority, attempts 3 + exponential backoff; removeOnComplete/Fail by age on the worker)
+ *              and the same stored shape, without our enqueue-time duplicate check (EXISTS) and our attempt
+ *              wrapper (createAttempts): splits the overhead into "BullMQ features we opt into" and "our own code".
  *    Same Redis, each run with its own unique key prefix (keys deleted after the run, and checked gone), same
  *    worker concurrency, same producer: a sliding window of BENCH_IN_FLIGHT enqueues in flight. A run's clock
  *    starts at the first enqueue and stops when the backend has recorded every job completed (BullMQ's completed
@@ -249,7 +249,7 @@ function plainBull(withOurOptions: boolean): Variant {
       const queue = new Queue(QUEUE, { connection, prefix });
       queue.on('error', onError);
       const worker = withOurOptions
-        ? new Worker<{ p: Payload }>(QUEUE, async (job) => onJob(job.data.p), { connection: workerConnection, prefix, concurrency: CONCURRENCY, lockDuration: 30_000, stalledInterval: 15_000, maxStalledCount: 5 })
+        ? new Worker<{ p: Payload }>(QUEUE, async (job) => onJob(job.data.p), { connection: workerConnection, prefix, concurrency: CONCURRENCY, lockDuration: 30_000, stalledInterval: 15_000, maxStalledCount: 5, removeOnComplete: { age: KEEP_SECONDS }, removeOnFail: { age: KEEP_SECONDS * 4 } })
         : new Worker<Payload>(QUEUE, async (job) => onJob(job.data), { connection: workerConnection, prefix, concurrency: CONCURRENCY });
       worker.on('error', onError);
       await worker.waitUntilReady();
@@ -261,7 +261,6 @@ function plainBull(withOurOptions: boolean): Variant {
               const key = `${run}${n++}`;
               return queue.add(QUEUE, { k: key, t: null, p: data, to: 30_000 }, {
                 jobId: jobIdOf(QUEUE, key), priority: 3, attempts: 3, backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 },
-                removeOnComplete: { age: KEEP_SECONDS }, removeOnFail: { age: KEEP_SECONDS * 4 },
               });
             }
           : (data) => queue.add(QUEUE, data),

@@ -1,4 +1,4 @@
-import { Queue, Worker, type Job, type JobType } from 'bullmq';
+import { Queue, Worker, type Job, type JobsOptions, type JobType } from 'bullmq';
 import { Redis } from 'ioredis';
 import { coalesceWrites } from './coalesce-writes.ts';
 import { createAttempts, createRegistry, prepare, type StoredJob } from './common.ts';
@@ -16,10 +16,19 @@ export interface BullQueueOptions {
   onError?: (e: unknown) => void;
 }
 
-/** BullMQ's priorities: 1 is the most urgent. Every job is prioritized so `critical` passes `normal`. */
+/**
+ * BullMQ's priorities: 1 is the most urgent. Every job is prioritized, `normal` too: BullMQ takes jobs without a
+ * priority (its wait list) before any prioritized one, so an unprioritized `normal` job would pass a waiting `critical` one.
+ */
 const PRIORITY: Record<JobPriority, number> = { critical: 1, high: 2, normal: 3, low: 4, background: 5 };
 const PRIORITY_OF = (n: number | undefined): JobPriority => (['critical', 'high', 'normal', 'low', 'background'] as const)[(n ?? 3) - 1] ?? 'normal';
 const KEEP_SECONDS = 7 * 86_400;
+/**
+ * How long finished jobs are kept: completed 7 days (the idempotency window), dead letters 28. Set on the worker
+ * (BullMQ applies it when a job without its own finishes there; a job that stalled too often fails there too), not
+ * in every job's options, which BullMQ packs, stores as JSON and parses back for each job.
+ */
+const KEEP_JOBS = { removeOnComplete: { age: KEEP_SECONDS }, removeOnFail: { age: KEEP_SECONDS * 4 } } as const;
 /** Listing and per-tenant counts read at most this many jobs per state (the monitor's view of a huge backlog is its newest part). */
 const SCAN_LIMIT = 5_000;
 
@@ -153,18 +162,14 @@ export function createBullQueue(options: BullQueueOptions): JobQueue {
       const q = queueOf(name);
       // BullMQ's add answers an existing job key (a job, or a cancelled job's tombstone) as a duplicate and
       // adds nothing, but does not say so: whether the key existed is asked on the same connection just
-      // before, so Redis runs the EXISTS first, in the same round trip (auto-pipelining), not one more.
+      // before, so Redis runs the EXISTS first, in the same round trip and socket write (coalesceWrites), not one more.
       // The job is never doubled (BullMQ's add is atomic per id); two enqueuers racing on one key may both hear `created`.
       const existed = connection.exists(jobKey(name, job.id));
-      const added = q.add(name, { ...job.stored, to: job.timeoutMs } satisfies BullStored, {
-        jobId: job.id,
-        priority: PRIORITY[job.priority],
-        ...(job.runAt ? { delay: Math.max(0, job.runAt.getTime() - Date.now()) } : {}),
-        attempts: job.attempts,
-        backoff: { type: 'exponential', delay: job.backoffMs, jitter: 0.5 },
-        removeOnComplete: { age: KEEP_SECONDS },
-        removeOnFail: { age: KEEP_SECONDS * 4 },
-      });
+      const stored: BullStored = { k: job.stored.k, t: job.stored.t, p: job.stored.p, to: job.timeoutMs };
+      // Retention (removeOnComplete/removeOnFail) is the worker's (KEEP_JOBS), not in each job's options.
+      const opts: JobsOptions = { jobId: job.id, priority: PRIORITY[job.priority], attempts: job.attempts, backoff: { type: 'exponential', delay: job.backoffMs, jitter: 0.5 } };
+      if (job.runAt) opts.delay = Math.max(0, job.runAt.getTime() - Date.now());
+      const added = q.add(name, stored, opts);
       const [before] = await Promise.all([existed, added]);
       return { id: job.id, created: before === 0 };
     },
@@ -176,8 +181,8 @@ export function createBullQueue(options: BullQueueOptions): JobQueue {
       for (const [name, entry] of handlers) {
         const worker = new Worker<BullStored>(
           name,
-          async (job) => attempts.run(entry.handler, job.data, { id: job.id!, queue: name, attempt: job.attemptsMade + 1 }, job.data.to ?? entry.settings.timeoutMs),
-          { connection: coalesceWrites(connection.duplicate()), prefix, concurrency: entry.settings.concurrency, lockDuration: options.lockMs ?? 30_000, stalledInterval: Math.max(500, Math.floor((options.lockMs ?? 30_000) / 2)), maxStalledCount: 5 },
+          (job) => attempts.run(entry.handler, job.data, { id: job.id!, queue: name, attempt: job.attemptsMade + 1 }, job.data.to ?? entry.settings.timeoutMs),
+          { connection: coalesceWrites(connection.duplicate()), prefix, ...KEEP_JOBS, concurrency: entry.settings.concurrency, lockDuration: options.lockMs ?? 30_000, stalledInterval: Math.max(500, Math.floor((options.lockMs ?? 30_000) / 2)), maxStalledCount: 5 },
         );
         worker.on('error', onError);
         workers.push(worker);

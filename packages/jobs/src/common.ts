@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { JOB_PRIORITIES, JobInputError, JobTimeoutError, type EnqueueOptions, type HandlerOptions, type JobContext, type JobHandler, type JobPriority } from './types.ts';
 
 /** What a job stores: the payload with its key and tenant beside it. */
@@ -13,13 +13,16 @@ export const DEFAULTS = { attempts: 3, backoffMs: 1_000, timeoutMs: 30_000, conc
 export const MAX_PAYLOAD_BYTES = 256 * 1024;
 const QUEUE_NAME = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/;
 
-/** The job id of (queue, key): a name-based UUID, so the same key always names the same job. */
+/** SHA-1 in hex; Node's one-shot `crypto.hash` (20.12+) where there is one: about half the cost of a Hash object. */
+const sha1Hex: (text: string) => string =
+  typeof crypto.hash === 'function' ? (text) => crypto.hash('sha1', text, 'hex') : (text) => crypto.createHash('sha1').update(text).digest('hex');
+const VARIANT = '89ab';
+
+/** The job id of (queue, key): a name-based UUID (version 5 layout of SHA-1), so the same key always names the same job. */
 export function jobIdOf(queue: string, key: string): string {
-  const h = createHash('sha1').update(`objectos.job\0${queue}\0${key}`).digest();
-  h[6] = (h[6]! & 0x0f) | 0x50;
-  h[8] = (h[8]! & 0x3f) | 0x80;
-  const x = h.subarray(0, 16).toString('hex');
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+  const x = sha1Hex(`objectos.job\0${queue}\0${key}`);
+  // Version nibble 5; the variant's two high bits 10.
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-5${x.slice(13, 16)}-${VARIANT[parseInt(x[16]!, 16) & 3]}${x.slice(17, 20)}-${x.slice(20, 32)}`;
 }
 
 export interface QueueSettings {
@@ -70,12 +73,14 @@ export function prepare(queue: string, data: unknown, options: EnqueueOptions, k
   if (options.runAt !== undefined && !(options.runAt instanceof Date && Number.isFinite(options.runAt.getTime())))
     throw new JobInputError('BAD_OPTIONS', 'runAt must be a valid Date');
   const stored: StoredJob = { k: options.key, t: options.tenant ?? null, p: data ?? null };
-  let size: number;
+  let text: string;
   try {
-    size = Buffer.byteLength(JSON.stringify(stored));
+    text = JSON.stringify(stored);
   } catch (e) {
     throw new JobInputError('BAD_OPTIONS', `the payload of a "${queue}" job is not JSON: ${(e as Error).message}`);
   }
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: the exact count only when the text could be over the cap.
+  const size = text.length * 3 <= MAX_PAYLOAD_BYTES ? 0 : Buffer.byteLength(text);
   if (size > MAX_PAYLOAD_BYTES)
     throw new JobInputError('PAYLOAD_TOO_LARGE', `the payload of a "${queue}" job is ${size} bytes, over the ${MAX_PAYLOAD_BYTES}-byte cap`);
   const runAt = options.runAt ?? (options.delayMs ? new Date(Date.now() + options.delayMs) : null);
@@ -121,53 +126,79 @@ export interface Attempts {
   abortAll(reason: Error): void;
 }
 
+/**
+ * What a handler gets as its context. A class, so the lazy `signal` getter lives on the prototype: an object
+ * literal with a getter (and a spread) cost ~3 µs per attempt, and each named closure made per attempt another
+ * ~0.6 µs (tsx keeps function names with a defineProperty call), against ~0.1 µs for a no-op handler.
+ */
+class Attempt implements JobContext {
+  /** Made only when the handler reads its signal (most never do); an abort before that is remembered and replayed. */
+  #controller: AbortController | undefined;
+  #reason: Error | undefined;
+  readonly id: string;
+  readonly queue: string;
+  readonly attempt: number;
+  readonly key: string;
+  readonly tenant: string | null;
+  constructor(ctx: Omit<JobContext, 'signal' | 'key' | 'tenant'>, stored: StoredJob) {
+    this.id = ctx.id;
+    this.queue = ctx.queue;
+    this.attempt = ctx.attempt;
+    this.key = stored.k;
+    this.tenant = stored.t;
+  }
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#reason) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+  /** Not part of {@link JobContext}: the queue's own abort (timeout, worker stopping). */
+  abortWith(reason: Error): void {
+    this.#reason ??= reason;
+    this.#controller?.abort(reason);
+  }
+}
+
 export function createAttempts(): Attempts {
-  // Attempts in flight, each with its abort; a set rather than a listener per attempt on one shared signal.
-  const running = new Set<(reason: Error) => void>();
+  // Attempts in flight; a set rather than a listener per attempt on one shared signal.
+  const running = new Set<Attempt>();
+  const timedOut = (attempt: Attempt, reject: (e: unknown) => void, timeoutMs: number) => {
+    // Rejected before the abort, so a handler that settles on its signal cannot win the race.
+    const e = new JobTimeoutError(timeoutMs);
+    running.delete(attempt);
+    reject(e);
+    attempt.abortWith(e);
+  };
   return {
     run(handler, stored, ctx, timeoutMs) {
-      // The controller is made only when the handler reads its signal (most never do: an AbortController per
-      // job is a measurable share of a no-op job's cost); an abort before that is remembered and replayed.
-      let controller: AbortController | undefined;
-      let reason: Error | undefined;
-      const abort = (e: Error) => {
-        reason ??= e;
-        controller?.abort(e);
-      };
-      const context: JobContext = {
-        ...ctx, key: stored.k, tenant: stored.t,
-        get signal() {
-          if (!controller) {
-            controller = new AbortController();
-            if (reason) controller.abort(reason);
-          }
-          return controller.signal;
-        },
-      };
-      running.add(abort);
+      const attempt = new Attempt(ctx, stored);
+      running.add(attempt);
       return new Promise<unknown>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          // Rejected before the abort, so a handler that settles on its signal cannot win the race.
-          const e = new JobTimeoutError(timeoutMs);
-          settle();
-          reject(e);
-          abort(e);
-        }, timeoutMs);
-        const settle = () => {
-          clearTimeout(timer);
-          running.delete(abort);
-        };
-        let result: Promise<unknown>;
+        const timer = setTimeout(timedOut, timeoutMs, attempt, reject, timeoutMs);
+        let result: unknown;
         try {
-          result = handler(stored.p, context);
+          result = handler(stored.p, attempt);
         } catch (e) {
           result = Promise.reject(e);
         }
-        Promise.resolve(result).then((v) => (settle(), resolve(v)), (e: unknown) => (settle(), reject(e)));
+        Promise.resolve(result).then(
+          (v) => {
+            clearTimeout(timer);
+            running.delete(attempt);
+            resolve(v);
+          },
+          (e: unknown) => {
+            clearTimeout(timer);
+            running.delete(attempt);
+            reject(e);
+          },
+        );
       });
     },
     abortAll(reason) {
-      for (const abort of running) abort(reason);
+      for (const attempt of running) attempt.abortWith(reason);
     },
   };
 }

@@ -32,6 +32,10 @@ for (const backend of backends()) {
       const run = (await q.getJob(first.id))!;
       expect(run).toMatchObject({ queue: 'mail.send', key: 'evt-1:welcome', tenant: 'org_a', attempts: 1, maxAttempts: 3, error: null, priority: 'normal' });
       expect(run.durationMs).toBeGreaterThanOrEqual(0);
+      // A completed job is kept (its key stays used): the same key enqueues nothing after it ran either.
+      expect(await q.enqueue('mail.send', {}, { key: 'evt-1:welcome', tenant: 'org_a' })).toEqual({ id: first.id, created: false });
+      await new Promise((r) => setTimeout(r, 200));
+      expect(seen).toHaveLength(1);
     });
 
     it('holds a delayed job until its time', async () => {
