@@ -32,6 +32,7 @@ describe.each(engines())('one origin policy for every route and transport on $na
       fetch(at('/api/auth/organization/create'), { method: 'POST', headers: { origin, 'content-type': 'application/json', ...h }, body: JSON.stringify({ name: `X ${Math.random()}`, slug: `x-${Date.now()}-${Math.floor(Math.random() * 1e6)}` }) }),
     'GET /unknown': (origin, h = {}) => fetch(at('/unknown'), { headers: { origin, ...h } }),
     'GET /health': (origin, h = {}) => fetch(at('/health'), { headers: { origin, ...h } }),
+    'GET /ready': (origin, h = {}) => fetch(at('/ready'), { headers: { origin, ...h } }),
     'GET /.well-known/jwks.json': (origin, h = {}) => fetch(at('/.well-known/jwks.json'), { headers: { origin, ...h } }),
     'GET /api/audit/export': (origin, h = {}) => fetch(at('/api/audit/export?format=ndjson&eventType=data.create'), { headers: { origin, ...h } }),
   };
