@@ -168,11 +168,11 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
   const before = (x: [number, string, number], y: [number, string, number]) => x[0] - y[0] || x[1].localeCompare(y[1]) || x[2] - y[2];
   const writers = new Map<string, number>();
   for (const r of o.rules) for (const a of r.actions) if (a.type === 'field_update' && r.triggerType !== 'schedule') writers.set(`${r.objectName}.${a.field}`, (writers.get(`${r.objectName}.${a.field}`) ?? 0) + 1);
-  /** The later action of the same change that writes this field (queued, running or done), if any. */
+  /** The later action of the same change that writes this field (queued, running or done), if any (the record's runs: index runs_record). */
   async function supersededBy(run: RunRow, rule: RuleModel, action: WorkflowAction): Promise<string | null> {
     if (action.type !== 'field_update' || run.trigger !== 'event' || run.event_id === null || (writers.get(`${rule.objectName}.${action.field}`) ?? 0) < 2) return null;
-    const siblings = await queryRows<{ rule: string; action: string }>(o.db, sql`select rule, action from automation.runs where event_id = ${run.event_id}::bigint
-      and record_id = ${run.record_id}::uuid and trigger = 'event' and action_type = 'field_update' and id <> ${run.id}::uuid and status not in ('failed', 'cancelled', 'stopped')`);
+    const siblings = await queryRows<{ rule: string; action: string }>(o.db, sql`select rule, action from automation.runs where organization_id = ${run.organization_id}
+      and object = ${run.object} and record_id = ${run.record_id}::uuid and event_id = ${run.event_id}::bigint and trigger = 'event' and action_type = 'field_update' and id <> ${run.id}::uuid and status not in ('failed', 'cancelled', 'stopped')`);
     const mine = rank(rule, action.name);
     for (const s of siblings) {
       const r = byName.get(s.rule);
