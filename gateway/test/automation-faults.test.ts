@@ -92,7 +92,7 @@ async function expectEachOnce(db: Database, ids: string[]): Promise<void> {
 async function expectMailsOnce(s: Stack, ids: string[], fault: string): Promise<void> {
   await settleMails(s.mail, N);
   const repeats = expectMailsByKey(s.mail.mails, ids, OWNER_EMAIL);
-  console.log(`[rule faults] ${fault}: ${s.mail.mails.length} mails for ${N} opportunities, ${repeats} repeated (each with its first key)`);
+  console.log(`[rule faults] ${fault}: ${s.mail.mails.length} mails for ${N} opportunities, ${repeats} repeated (each with its first key); ${s.mail.connectionErrors.length} SMTP sessions broken off`);
 }
 
 /** Waits for the first actions to be done, so the fault lands in the middle of the run. */

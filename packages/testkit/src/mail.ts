@@ -14,6 +14,11 @@ export interface MailCatcher {
   /** `smtp://127.0.0.1:<port>` for SMTP_URL. */
   url: string;
   mails: CaughtMail[];
+  /**
+   * Connection errors, kept rather than thrown: a sender killed mid-session (the fault tests' kill -9)
+   * resets its socket, which a real SMTP server logs and outlives.
+   */
+  connectionErrors: Error[];
   /** The first mail to `to` whose subject matches, waiting up to `timeoutMs` for it. */
   waitFor(to: string, subject: RegExp, timeoutMs?: number): Promise<CaughtMail>;
   close(): Promise<void>;
@@ -24,6 +29,7 @@ const decodeQp = (s: string) => s.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})
 /** A real SMTP server on loopback that keeps what it receives (the catch-all of development). */
 export async function startMailCatcher(): Promise<MailCatcher> {
   const mails: CaughtMail[] = [];
+  const connectionErrors: Error[] = [];
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
@@ -47,11 +53,13 @@ export async function startMailCatcher(): Promise<MailCatcher> {
       });
     },
   });
+  server.on('error', (e: Error) => connectionErrors.push(e));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.server.address() as AddressInfo).port;
   return {
     url: `smtp://127.0.0.1:${port}`,
     mails,
+    connectionErrors,
     async waitFor(to, subject, timeoutMs = 15_000) {
       const end = Date.now() + timeoutMs;
       for (;;) {
