@@ -1,4 +1,4 @@
-import { createEventBus, createRedisProbe, type EventBus } from '@objectos/events';
+import { createEventBus, registerRedisProbe, type EventBus } from '@objectos/events';
 import { createReadiness } from '@objectos/observability';
 import { remotePrincipalResolver } from '@objectos/principal';
 import type { ObjectOSConfig } from './config.ts';
@@ -47,8 +47,7 @@ export async function startGatewayOnly(config: ObjectOSConfig): Promise<RunningG
   }
   // `/ready`: not until composed and listening; then Redis (rate limits, sign-in counters, auth events) when used.
   const readiness = createReadiness();
-  const redisProbe = config.redisUrl ? createRedisProbe(config.redisUrl) : null;
-  if (redisProbe) readiness.register('redis', (signal) => redisProbe.ping(signal));
+  const redisProbe = registerRedisProbe(readiness, config.redisUrl);
   try {
     const gateway = await createGateway({
       ...(await commonGatewayOptions(config)),

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { createDataSubgraph, type DataSubgraph } from '@objectos/data-subgraph';
 import { connectDatabase, pingDatabase, type Database } from '@objectos/db';
-import { createChangeFeed, createEventBus, createRedisProbe } from '@objectos/events';
+import { createChangeFeed, createEventBus, registerRedisProbe } from '@objectos/events';
 import { createReadiness } from '@objectos/observability';
 import { createIdentitySubgraph, securityNamesOf, type IdentitySubgraph } from '@objectos/identity-subgraph';
 import { loadMetadata } from '@objectos/metadata';
@@ -31,16 +31,16 @@ export interface RunningObjectOS {
   stop(): Promise<void>;
 }
 
-/**
- * Starts ObjectOS: the identity and data subgraphs in process (unless configured as remote) on one
- * database, the gateway over every subgraph, and one HTTP endpoint. Nothing listens until everything
- * composed and migrated.
- */
 /** Hooks a test may give: `now`, the clock workflow rules read (see the job runtime). */
 export interface StartHooks {
   now?: () => number;
 }
 
+/**
+ * Starts ObjectOS: the identity and data subgraphs in process (unless configured as remote) on one
+ * database, the gateway over every subgraph, and one HTTP endpoint. Nothing listens until everything
+ * composed and migrated.
+ */
 export async function startObjectOS(config: ObjectOSConfig, hooks: StartHooks = {}): Promise<RunningObjectOS> {
   const secret = resolveSecret(config);
   const model = await loadMetadata(config.metadataDir);
@@ -52,8 +52,7 @@ export async function startObjectOS(config: ObjectOSConfig, hooks: StartHooks = 
   const embedded = !config.remoteSubgraphs['data'] || !config.remoteSubgraphs['identity'];
   // `/ready`: not until everything below migrated, composed and listens; then the database and Redis.
   const readiness = createReadiness();
-  const redisProbe = config.redisUrl ? createRedisProbe(config.redisUrl) : null;
-  if (redisProbe) readiness.register('redis', (signal) => redisProbe.ping(signal));
+  const redisProbe = registerRedisProbe(readiness, config.redisUrl);
   let database: Database | null = null;
   let identity: IdentitySubgraph | null = null;
   let data: DataSubgraph | null = null;

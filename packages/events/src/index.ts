@@ -7,4 +7,4 @@ export { createAuditEmitter, type AuditEmitter } from './audit-emitter.ts';
 export { createAccessDeniedAggregator, type AccessDenial, type AccessDeniedAggregator } from './access-denied.ts';
 export { auditEventOfChange, nameUuid, type AutomationCause, type ChangeContext } from './change-audit.ts';
 export { createSweeper, type Sweeper } from './sweeper.ts';
-export { createRedisProbe, registerRedisProbe, type RedisProbe } from './redis-probe.ts';
+export { registerRedisProbe, type RedisProbe } from './redis-probe.ts';

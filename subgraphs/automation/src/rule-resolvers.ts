@@ -6,7 +6,7 @@ import type { RuleModel } from '@objectos/metadata';
 import type { Principal } from '@objectos/principal';
 import { accessFor, ruleObjects, type CompiledSchema } from '@objectos/schema';
 import { automationError } from './job-access.ts';
-import { ACTION_QUEUE, attemptsOf, type ActionJob } from './rules/engine.ts';
+import { ACTION_QUEUE, actionOf, attemptsOf, type ActionJob } from './rules/engine.ts';
 import { getRun, ruleSwitches, setRuleSwitch, type RunRow, type RunStatus } from './rules/store.ts';
 
 interface Ctx {
@@ -120,8 +120,7 @@ export function ruleResolvers(o: RuleResolverOptions) {
           runId: run.id, org, rule: rule.name, action: run.action, object: run.object, recordId: run.record_id, eventId: run.event_id,
           actorId: run.actor_id, depth: run.depth, record: null, prior: null, reread: true, effectKey: run.effect_key,
         };
-        const action = rule.actions.find((x) => x.name === run.action) ?? rule.timeTriggers.flatMap((t) => t.actions).find((x) => x.name === run.action);
-        await o.queue.enqueue(ACTION_QUEUE, job, { key: `${run.effect_key}:retry:${attempt}`, tenant: org, attempts: attemptsOf(action) });
+        await o.queue.enqueue(ACTION_QUEUE, job, { key: `${run.effect_key}:retry:${attempt}`, tenant: org, attempts: attemptsOf(actionOf(rule, run.action)) });
         await recordAuditEvents(db, [auditEvent({
           eventType: 'job.replayed', actor: { type: ctx.principal.kind === 'api_key' ? 'api_client' : 'user', id: ctx.principal.userId },
           target: { type: 'automation_run', id: run.id }, tenantId: org, description: `rule ${rule.name}, action ${run.action} run again`,

@@ -87,6 +87,10 @@ export function readsRecord(a: WorkflowAction, connectors: MetadataModel['connec
   return texts.some((t) => templatePlaceholders(t).some((p) => !ID_ONLY.has(p) && !p.startsWith('input.')));
 }
 
+/** A rule's action by name: one of its actions or of its time triggers'. */
+export const actionOf = (rule: RuleModel, name: string): WorkflowAction | undefined =>
+  rule.actions.find((a) => a.name === name) ?? rule.timeTriggers.flatMap((t) => t.actions).find((a) => a.name === name);
+
 /** When a time trigger is due, from the trigger date (the change's commit time) or a date field; null when that field is empty. */
 export function dueAt(t: TimeTriggerDefinition, triggeredAt: string, record: Readonly<Record<string, unknown>> | null): Date | null {
   const from = t.offsetFrom === 'trigger_date' ? triggeredAt : record?.[t.dateField!];
@@ -122,8 +126,6 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
   // Due times are on the rules' clock (deps.now, injected in tests), the queue's delays in real time:
   // the instant the clock shows `at` is `at - skew()` in real time.
   const skew = () => o.deps.now() - Date.now();
-  const actionOf = (rule: RuleModel, name: string): WorkflowAction | undefined =>
-    rule.actions.find((a) => a.name === name) ?? rule.timeTriggers.flatMap((t) => t.actions).find((a) => a.name === name);
 
   o.queue.register<ActionJob>(ACTION_QUEUE, (job, ctx) => runJob(job, ctx), { ...ACTION_JOBS, concurrency: ACTION_CONCURRENCY });
   o.queue.register<{ rule: string }>(SCHEDULE_QUEUE, (d, ctx) => scheduled(d.rule, ctx.key), { ...SCHEDULE_JOBS, concurrency: 1 });
