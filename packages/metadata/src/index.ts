@@ -1,11 +1,11 @@
 export { loadMetadata } from './load-metadata.ts';
-export { CONNECTOR_FILE, METADATA_FILE, RULE_FILE, parseMetadata, stableStringify, type MetadataSource } from './parse-metadata.ts';
+export { CONNECTOR_FILE, FLOW_FILE, METADATA_FILE, RULE_FILE, parseMetadata, stableStringify, type MetadataSource } from './parse-metadata.ts';
 export { MetadataError, formatIssue, type MetadataIssue } from './errors.ts';
 export { FIELD_TYPES, SNAKE_CASE, type FieldDefinition, type FieldType } from './field-schema.ts';
 export { API_METHODS, SHARING_MODELS, type ApiMethod, type IndexDefinition, type ValidationDefinition } from './object-schema.ts';
 export {
   RESERVED_FIELD_NAMES, RESERVED_OBJECT_NAMES, isRelation,
-  type ConnectorModel, type FieldModel, type JobModel, type MetadataModel, type ObjectModel, type RuleModel, type TemplateModel,
+  type ConnectorModel, type FieldModel, type FlowModel, type JobModel, type MetadataModel, type ObjectModel, type RuleModel, type TemplateModel,
 } from './model.ts';
 export { humanize } from './humanize.ts';
 export {
@@ -35,3 +35,16 @@ export {
   evaluateRuleCondition, parseRuleCriteria, ruleConditionFields, type RuleCondition, type RuleEvaluationInput, type RuleOperand,
 } from './rule-criteria.ts';
 export { actionTemplates, renderTemplate, templatePlaceholders, type TemplateScope } from './rule-template.ts';
+export {
+  ASSIGNMENT_OPERATORS, FLOW_EDGE_TYPES, FLOW_NODE_TYPES, FLOW_PLACEHOLDER, FLOW_STATUSES, FLOW_TRIGGER_VARIABLES, FLOW_TYPES, FLOW_VARIABLE_TYPES,
+  FlowEdgeSchema, FlowNodeSchema, FlowSchema, FlowVariableSchema, flowDurationMs, flowValueProblem,
+  type AssignmentOperator, type FlowAssignment, type FlowDefinition, type FlowEdge, type FlowEdgeType, type FlowErrorHandling, type FlowNode,
+  type FlowNodeType, type FlowTrigger, type FlowType, type FlowVariable, type FlowVariableType,
+} from './flows/flow-schema.ts';
+export { checkFlows, type FlowCompiled, type FlowContext, type FlowEdgeModel, type FlowTriggerModel } from './flows/check-flows.ts';
+export {
+  FlowInputError, FlowValueError, applyAssignment, coerceFlowInputs, coerceFlowValue, evaluateFlowCondition, flowOutputs, parseFlowCondition,
+  resolveFlowValue,
+} from './flows/flow-values.ts';
+export { StateMachineSchema, type StateAction, type StateMachineDefinition, type TransitionGuard } from './workflow/state-machine-schema.ts';
+export type { GuardModel, StateMachineModel, StateModel, TransitionModel } from './workflow/check-state-machines.ts';

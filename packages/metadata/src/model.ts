@@ -5,7 +5,10 @@ import type { JobDefinition } from './job-schema.ts';
 import type { TemplateDefinition } from './template-schema.ts';
 import type { WorkflowRuleDefinition } from './rule-schema.ts';
 import type { ConnectorDefinition } from './connector-schema.ts';
+import type { StateMachineModel } from './workflow/check-state-machines.ts';
 import type { RuleCondition } from './condition.ts';
+import type { FlowCompiled } from './flows/check-flows.ts';
+import type { FlowDefinition } from './flows/flow-schema.ts';
 import type { SecurityModel } from './check-security.ts';
 import type { IndexDefinition, ObjectDefinition, ValidationDefinition } from './object-schema.ts';
 
@@ -48,10 +51,20 @@ export interface MetadataModel {
   rules: RuleModel[];
   /** HTTP connectors (`*.connector.yaml`) that `connector_action` rule actions call. */
   connectors: ConnectorModel[];
+  /** Flows (`*.flow.yaml`, spec Flow), checked as graphs and against the objects, connectors, permission sets and each other; by name. */
+  flows: FlowModel[];
+  /** Record state machines (`*.statemachine.yaml`), each bound to a select field it alone may change; by name. */
+  stateMachines: StateMachineModel[];
 }
 
 /** A workflow rule with its criteria parsed (null: no criteria, every event of its trigger passes). */
 export type RuleModel = WorkflowRuleDefinition & { source: string; condition: RuleCondition | null };
+
+/**
+ * A flow with its conditions parsed: each edge's `condition` (null: none; `criteria` as written), the
+ * trigger's, and the field map they are evaluated with (`evaluateFlowCondition`), so an executor never parses.
+ */
+export type FlowModel = Omit<FlowDefinition, 'edges' | 'trigger'> & FlowCompiled & { source: string };
 
 export type ConnectorModel = ConnectorDefinition & { source: string };
 

@@ -17,6 +17,10 @@ import { TemplateSchema, type TemplateDefinition } from './template-schema.ts';
 import { WorkflowRuleSchema, type WorkflowRuleDefinition } from './rule-schema.ts';
 import { ConnectorSchema, type ConnectorDefinition } from './connector-schema.ts';
 import { checkRules } from './check-rules.ts';
+import { FlowSchema, type FlowDefinition } from './flows/flow-schema.ts';
+import { checkFlows } from './flows/check-flows.ts';
+import { StateMachineSchema, type StateMachineDefinition } from './workflow/state-machine-schema.ts';
+import { checkStateMachines } from './workflow/check-state-machines.ts';
 import { GroupSchema, PermissionSetSchema, RlsPolicySchema, RoleSchema, SharingRuleSchema } from './security-schema.ts';
 
 export interface MetadataSource {
@@ -45,6 +49,10 @@ export const TEMPLATE_FILE = /\.template\.ya?ml$/;
 export const RULE_FILE = /\.rule\.ya?ml$/;
 /** HTTP connectors that `connector_action` rule actions call. */
 export const CONNECTOR_FILE = /\.connector\.ya?ml$/;
+/** Spec `Flow` definitions: nodes and edges run on variables (through the API, on record changes, on a schedule). */
+export const FLOW_FILE = /\.flow\.ya?ml$/;
+/** Record state machines (the spec's legacy FSM YAML) bound to a select field. */
+export const STATE_MACHINE_FILE = /\.statemachine\.ya?ml$/;
 
 /** Security metadata files, one definition each (spec Role, group, PermissionSet, SharingRule, RLS policy). */
 const SECURITY_FILES = {
@@ -59,7 +67,7 @@ const securityKindOf = (file: string): SecurityKind | undefined =>
   (Object.keys(SECURITY_FILES) as SecurityKind[]).find((k) => SECURITY_FILES[k].pattern.test(file));
 
 /** Every file name the loader reads. */
-export const METADATA_FILE = new RegExp([OBJECT_FILE, POLICY_FILE, AUDIT_FILE, JOB_FILE, TEMPLATE_FILE, RULE_FILE, CONNECTOR_FILE, ...Object.values(SECURITY_FILES).map((f) => f.pattern)].map((r) => r.source).join('|'));
+export const METADATA_FILE = new RegExp([OBJECT_FILE, POLICY_FILE, AUDIT_FILE, JOB_FILE, TEMPLATE_FILE, RULE_FILE, CONNECTOR_FILE, FLOW_FILE, STATE_MACHINE_FILE, ...Object.values(SECURITY_FILES).map((f) => f.pattern)].map((r) => r.source).join('|'));
 
 /** Reports a problem at a path inside one parsed file. */
 export type Report = (path: readonly PathKey[], message: string, key?: string) => void;
@@ -77,6 +85,8 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
   const templates: Parsed<TemplateDefinition>[] = [];
   const rules: Parsed<WorkflowRuleDefinition>[] = [];
   const connectors: Parsed<ConnectorDefinition>[] = [];
+  const flows: Parsed<FlowDefinition>[] = [];
+  const machines: Parsed<StateMachineDefinition>[] = [];
   const security: { [K in SecurityKind]: Parsed<z.output<(typeof SECURITY_FILES)[K]['schema']>>[] } = {
     roles: [], groups: [], permissionSets: [], sharingRules: [], rlsPolicies: [],
   };
@@ -98,6 +108,12 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
     } else if (RULE_FILE.test(source.file)) {
       const file = parseFile(source, WorkflowRuleSchema, 'a rule file must be a YAML mapping with name, objectName, triggerType and actions', issues);
       if (file) rules.push(file);
+    } else if (STATE_MACHINE_FILE.test(source.file)) {
+      const file = parseFile(source, StateMachineSchema, 'a state machine file must be a YAML mapping with name, object and states', issues);
+      if (file) machines.push(file);
+    } else if (FLOW_FILE.test(source.file)) {
+      const file = parseFile(source, FlowSchema, 'a flow file must be a YAML mapping with name, type, nodes and edges', issues);
+      if (file) flows.push(file);
     } else if (CONNECTOR_FILE.test(source.file)) {
       const file = parseFile(source, ConnectorSchema, 'a connector file must be a YAML mapping with name, baseUrl, auth and actions', issues);
       if (file) connectors.push(file);
@@ -117,6 +133,8 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
     checkUniqueNames(templates, 'template', issues);
     checkUniqueNames(rules, 'rule', issues);
     checkUniqueNames(connectors, 'connector', issues);
+    checkUniqueNames(flows, 'flow', issues);
+    checkUniqueNames(machines, 'state machine', issues);
     for (const extra of audits.slice(1)) reporterFor(extra, issues)(['name'], `only one audit configuration is allowed; ${audits[0]!.source.file} already declares one`);
     const entries = Object.fromEntries(
       Object.entries(security).map(([k, list]) => [k, (list as Parsed<unknown>[]).map((p) => ({ value: p.value, report: reporterFor(p, issues) }))]),
@@ -130,6 +148,20 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
     templates: new Set(templates.map((t) => t.value.name)),
     connectors: new Map(connectors.map((c) => [c.value.name, c.value])),
   });
+  // Flows point at objects, connectors, permission sets and each other: checked with the rules, once those are sound.
+  const compiledFlows = issues.length > 0 || !securityModel ? [] : checkFlows(flows.map((f) => ({ value: f.value, report: reporterFor(f, issues) })), {
+    objects: new Map(parsed.map((p) => [p.value.name, p.value])),
+    connectors: new Map(connectors.map((c) => [c.value.name, c.value])),
+    permissionSets: new Set(securityModel.permissionSets.map((p) => p.name)),
+  });
+  const stateMachines = issues.length > 0 || !securityModel ? [] : checkStateMachines(machines.map((m) => ({ value: m.value, report: reporterFor(m, issues), source: m.source.file })), {
+    objects: new Map(parsed.map((p) => [p.value.name, p.value])),
+    roles: new Set(securityModel.roles.map((r) => r.name)),
+    templates: new Set(templates.map((t) => t.value.name)),
+    connectors: new Map(connectors.map((c) => [c.value.name, c.value])),
+    permissionSets: new Set(securityModel.permissionSets.map((p) => p.name)),
+    rules: rules.map((r) => ({ value: r.value, report: reporterFor(r, issues) })),
+  });
   if (issues.length > 0 || !securityModel) throw new MetadataError(issues);
   const model = buildModel(parsed);
   const policyList = policies.map((p) => p.value);
@@ -138,7 +170,9 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
     templates: templates.map((t) => ({ ...t.value, source: t.source.file })),
     rules: rules.map((r, i) => ({ ...r.value, source: r.source.file, condition: conditions[i] ?? null }))
       .sort((a, b) => a.objectName.localeCompare(b.objectName) || a.executionOrder - b.executionOrder || a.name.localeCompare(b.name)),
-    connectors: connectors.map((c) => ({ ...c.value, source: c.source.file })) };
+    connectors: connectors.map((c) => ({ ...c.value, source: c.source.file })),
+    flows: flows.map((f, i) => ({ ...f.value, source: f.source.file, ...compiledFlows[i]! })).sort((a, b) => a.name.localeCompare(b.name)),
+    stateMachines: stateMachines.filter((m): m is NonNullable<typeof m> => m !== null).sort((a, b) => a.name.localeCompare(b.name)) };
 }
 
 function checkPolicies(policies: Parsed<PolicyDefinition>[], issues: MetadataIssue[]): void {
@@ -211,6 +245,7 @@ function toIssue(file: string, doc: Document, lc: LineCounter, issue: z.core.$Zo
 
 /** What a discriminated union at `path` chooses between, for messages. */
 function unionNoun(path: readonly PathKey[]): string {
+  if (path[0] === 'nodes') return 'node';
   if (path.includes('fields')) return 'field';
   if (path.includes('schedule')) return 'schedule';
   if (path.includes('actions')) return 'action';

@@ -26,12 +26,13 @@ export function relativeOffsetMs(text: string): number | null {
 }
 
 /**
- * Who receives an email alert or a push notification: the record's `owner`, the organization's
+ * Who receives an email alert or a push notification: the record's `owner`, the owner's `manager` (the
+ * members holding the parent of the owner's role), the organization's
  * `admins`, one `user:<id>`, every member of `role:<role>`, or (email only) the address in `field:<email field>`.
  */
-export const RECIPIENT = /^(?:owner|admins|user:[A-Za-z0-9][A-Za-z0-9_-]*|role:[a-z][a-z0-9_]*|field:[a-z][a-z0-9_]*)$/;
+export const RECIPIENT = /^(?:owner|manager|admins|user:[A-Za-z0-9][A-Za-z0-9_-]*|role:[a-z][a-z0-9_]*|field:[a-z][a-z0-9_]*)$/;
 const recipient = z.string().regex(RECIPIENT, {
-  error: (i) => `unknown recipient ${JSON.stringify(i.input)} (owner, admins, user:<id>, role:<role name>, field:<email field>)`,
+  error: (i) => `unknown recipient ${JSON.stringify(i.input)} (owner, manager, admins, user:<id>, role:<role name>, field:<email field>)`,
 });
 
 /** Who a created task is assigned to: the record's `owner`, the `actor` who made the change, or `user:<id>`. */

@@ -168,7 +168,7 @@ describe('the demo metadata', () => {
 
   it('loads into a normalised model with defaults filled in', async () => {
     const model = await loadMetadata(dir);
-    expect(model.objects.map((o) => o.name)).toEqual(['account', 'case', 'contact', 'opportunity', 'task']);
+    expect(model.objects.map((o) => o.name)).toEqual(['account', 'case', 'contact', 'leave_request', 'opportunity', 'task']);
     const contact = model.objects.find((o) => o.name === 'contact')!;
     const account = contact.fields.find((f) => f.name === 'account')!;
     expect(account).toMatchObject({ type: 'master_detail', required: true, deleteBehavior: 'cascade', label: 'Account' });

@@ -157,7 +157,7 @@ const MISTAKES: Mistake[] = [
   { name: 'field: recipient of a push notification', files: f(action('push_notification', 'title: t\nbody: b\nrecipients: ["field:email"]', { object: 'lead' })),
     want: { line: 9, path: 'actions.0.recipients.0', message: /a push notification goes to users/ } },
   { name: 'malformed recipient', files: f(action('push_notification', 'title: t\nbody: b\nrecipients: ["group:x"]')),
-    want: { line: 9, path: 'actions.0.recipients.0', message: /unknown recipient "group:x" \(owner, admins, user:<id>, role:<role name>, field:<email field>\)/ } },
+    want: { line: 9, path: 'actions.0.recipients.0', message: /unknown recipient "group:x" \(owner, manager, admins, user:<id>, role:<role name>, field:<email field>\)/ } },
   { name: 'unknown connector', files: f(action('connector_action', 'connectorId: erp\nactionId: create_deal')),
     want: { line: 7, path: 'actions.0.connectorId', message: 'unknown connector "erp" (declared: crm)' } },
   { name: 'unknown connector action', files: f(action('connector_action', 'connectorId: crm\nactionId: delete_deal')),
