@@ -5,3 +5,4 @@ export {
 } from './security-tables.ts';
 export { claimEffect, ensureEffectTable, noteEffectRecord } from './effects.ts';
 export { groupCalls } from './group-calls.ts';
+export { ensureStateHistoryTable, recordStateTransition, type StateTransitionRow } from './state-history.ts';

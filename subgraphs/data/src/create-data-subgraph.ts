@@ -3,7 +3,7 @@ import { parse, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { loadMetadata, type MetadataModel } from '@objectos/metadata';
 import { accessFor, compile, guardEntityTypes, ruleWatcher, type CompiledSchema } from '@objectos/schema';
-import { connectDatabase, ensureEffectTable, ensureSecurityTables, type Database, type DatabaseOptions } from '@objectos/db';
+import { connectDatabase, ensureEffectTable, ensureSecurityTables, ensureStateHistoryTable, type Database, type DatabaseOptions } from '@objectos/db';
 import { audienceKey, CLIENT_AGENT_HEADER, CLIENT_IP_HEADER, METADATA_ENDPOINT, principalJson, principalOf, usePrincipalGuard, type Principal, type ReplayStore } from '@objectos/principal';
 import type { Plugin } from 'graphql-yoga';
 import { migrate, type MigrationResult } from './db/migrate.ts';
@@ -11,6 +11,7 @@ import { buildTables } from './db/tables.ts';
 import type { DataSource } from './data-source.ts';
 import { classifyDataError } from './errors.ts';
 import { effectOf } from './effects.ts';
+import { stateGuards, transitionOf } from './workflow/state-guard.ts';
 import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } from '@objectos/observability';
 import { createLoaders } from './loaders.ts';
 import { createCompiledReads } from './compiled/use-compiled-reads.ts';
@@ -150,10 +151,14 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
     await ensureSecurityTables(database.db);
     await ensureOutbox(database.db);
     await ensureEffectTable(database.db);
+    if (compiled.model.stateMachines.length > 0) await ensureStateHistoryTable(database.db);
     const watcher = ruleWatcher(compiled.model, compiled.plan);
     relay = createOutboxRelay(database.db, feed, { logger, audit: compiled.model.audit.enabled, ...(watcher ? { automation: watcher } : {}), ...(options.outboxSweepMs ? { sweepMs: options.outboxSweepMs } : {}) });
     hub = createChangeHub(feed);
-    const source: DataSource = { db: database.db, plan: compiled.plan, tables, maxPageSize, defaultPageSize, tenant: null, actor: null, sc: null, changes: relay };
+    const source: DataSource = {
+      db: database.db, plan: compiled.plan, tables, maxPageSize, defaultPageSize, tenant: null, actor: null, sc: null, changes: relay,
+      stateGuards: stateGuards(compiled.model.stateMachines, compiled.plan.objects),
+    };
     const seeded = seed && options.seedOrganizationId
       ? await seedDemoData({ ...source, tenant: options.seedOrganizationId, actor: options.seedOwnerId ?? null })
       : null;
@@ -172,11 +177,13 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
         accesses.set(principalKey, (access = accessFor(compiled.plan, compiled.security, principal)));
       }
       const effect = effectOf(principal, extensions);
+      const transition = transitionOf(principal, extensions);
       const ds: DataSource = {
         ...source, tenant: principal.organizationId, actor: principal.userId,
         sc: { plan: compiled.plan, security: compiled.security, access, tables },
         ...(request ? { context: { ...changeContextOf(principal, request), ...(effect?.automation ? { automation: effect.automation } : {}) } } : {}),
         ...(effect ? { effect } : {}),
+        ...(transition ? { transition } : {}),
       };
       return { ds, principal, principalKey, loaders: createLoaders(ds) };
     };

@@ -3,6 +3,7 @@ import type { Db } from '@objectos/db';
 import { eq, sql, type SQL } from 'drizzle-orm';
 import { tenantColumn, type DynTable } from './db/tables.ts';
 import type { ChangeContext } from './events/outbox.ts';
+import type { StateGuards, TransitionGrant } from './workflow/state-guard.ts';
 import { recordSql, type Operation, type SecurityContext, type VisibleParent } from './security/predicates.ts';
 
 /** What resolvers need to reach the data: the connection, the plan and the tables built from it. */
@@ -25,6 +26,10 @@ export interface DataSource {
   context?: ChangeContext | null;
   /** The request is a keyed effect of a job (the automation worker's): its write happens once per key. */
   effect?: WriteEffect | null;
+  /** The state fields state machines govern, per object (absent: none). */
+  stateGuards?: StateGuards;
+  /** The transition the workflow subgraph signed for this request's one write. */
+  transition?: TransitionGrant | null;
 }
 
 /**

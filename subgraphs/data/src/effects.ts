@@ -11,7 +11,9 @@ const KEY_MAX = 512;
 export function effectOf(principal: Principal, extensions: unknown): WriteEffect | null {
   const x = (extensions as { objectos?: unknown } | null | undefined)?.objectos;
   if (x === undefined || principal.kind !== 'system') return null;
-  const o = x as { effectKey?: unknown; automation?: unknown };
+  const o = x as { effectKey?: unknown; automation?: unknown; transition?: unknown };
+  // A transition alone (the workflow subgraph's) is not a keyed effect: see transitionOf.
+  if (typeof o === 'object' && o !== null && o.effectKey === undefined && o.transition !== undefined) return null;
   if (typeof o !== 'object' || o === null || typeof o.effectKey !== 'string' || o.effectKey.length === 0 || o.effectKey.length > KEY_MAX)
     throw new Error(`extensions.objectos.effectKey must be a string of 1 to ${KEY_MAX} characters`);
   const a = o.automation as { rule?: unknown; action?: unknown; depth?: unknown } | null | undefined;

@@ -14,6 +14,7 @@ import { rlsSql } from '../security/predicates.ts';
 import { writeChange } from '../events/outbox.ts';
 import { claimEffect, noteEffectRecord } from '@objectos/db';
 import type { ChangeEvent } from '@objectos/events';
+import { guardStateFields, recordGrantedTransition } from '../workflow/state-guard.ts';
 
 type DeletedWith = NonNullable<ChangeEvent['deletedWith']>;
 
@@ -105,8 +106,10 @@ function committed<T>(ds: DataSource, result: T): T {
 export async function createRecord(ds: DataSource, object: string, input: Record<string, unknown>): Promise<Row> {
   const { p, table } = objectOf(ds, object);
   requireObject(ds, p, 'create');
-  const values = validateInput(p, input, 'create');
-  requireEditable(ds, p, values);
+  const given = validateInput(p, input, 'create');
+  requireEditable(ds, p, given);
+  // A governed state field starts in its machine's initial state (filled in even where the writer may not edit it).
+  const values = guardStateFields(ds.stateGuards, p, given, null, ds.transition ?? null);
   const tenant = tenantOf(ds, p);
   return committed(ds, await ds.db.transaction(async (tx) => {
     try {
@@ -140,9 +143,12 @@ export async function updateRecord(ds: DataSource, object: string, id: string, i
       // The state before, locked: the change event carries both states.
       const [before] = (await tx.select().from(table).where(and(editable, eq(idCol, id))).for('update')) as Row[];
       if (!before) throw await missOrForbidden(tx, ds, p, id, 'edit');
+      // Checked against the locked state: two transitions from one state cannot both apply.
+      guardStateFields(ds.stateGuards, p, values, before, ds.transition ?? null);
       if (Object.keys(values).length === 0) return maskRows(ds, p, [before])[0]!;
       const [after] = (await tx.update(table).set({ ...values, updatedAt: new Date() }).where(eq(idCol, id)).returning()) as Row[];
       await checkRls(tx, ds, p, id, 'update');
+      await recordGrantedTransition(tx, ds.transition ?? null, p, after!, ds.tenant!, ds.actor);
       // An update that changes no value is not an event.
       if (changedFields(p, before, after!).length > 0) await recordChange(tx, ds, p, 'update', before, after!);
       return maskRows(ds, p, [after!])[0]!;
