@@ -9,6 +9,7 @@ import { compile } from '@objectos/schema';
 import { createAuditSubgraph, type AuditSubgraph } from '@objectos/audit-subgraph';
 import { createAutomationSubgraph, createJobRuntime, type AutomationSubgraph, type JobRuntime } from '@objectos/automation-subgraph';
 import { remotePrincipalResolver } from '@objectos/principal';
+import { createWorkflowSubgraph, type WorkflowSubgraph } from '@objectos/workflow-subgraph';
 import type { ObjectOSConfig } from './config.ts';
 import { createGateway, type Gateway, type SubgraphSource } from './create-gateway.ts';
 import { resolveSecret } from './secret.ts';
@@ -23,6 +24,8 @@ export interface RunningObjectOS {
   identity: IdentitySubgraph | null;
   audit: AuditSubgraph | null;
   automation: AutomationSubgraph | null;
+  /** Record state machines (when the metadata has any). */
+  workflow: WorkflowSubgraph | null;
   /** The queue, notifications and schedules of this process (embedded mode). */
   jobs: JobRuntime | null;
   server: Server;
@@ -59,6 +62,7 @@ export async function startObjectOS(config: ObjectOSConfig, hooks: StartHooks = 
   let audit: AuditSubgraph | null = null;
   let jobs: JobRuntime | null = null;
   let automation: AutomationSubgraph | null = null;
+  let workflow: WorkflowSubgraph | null = null;
   const cleanup = async () => {
     await jobs?.stop();
     await audit?.dispose();
@@ -118,7 +122,11 @@ export async function startObjectOS(config: ObjectOSConfig, hooks: StartHooks = 
       audit = await createAuditSubgraph({ database: database!, secret, metadata: compiled, bus, changeFeed });
     // The job monitor and notifications (this process delivers and fires schedules unless OBJECTOS_JOBS=off).
     if (jobs && !config.remoteSubgraphs['automation']) automation = createAutomationSubgraph({ secret, database: database!, compiled, runtime: jobs });
+    // State machines with the other in-process subgraphs; remote when OBJECTOS_SUBGRAPHS names a `workflow`.
+    if (jobs && model.stateMachines.length > 0 && !config.remoteSubgraphs['workflow'])
+      workflow = await createWorkflowSubgraph({ secret, database: database!, compiled, data: { fetch: dataFetch, url: dataUrl }, queue: jobs.queue });
     const subgraphs: SubgraphSource[] = Object.entries(config.remoteSubgraphs).map(([name, url]) => ({ name, url }));
+    if (workflow) subgraphs.unshift({ name: 'workflow', url: 'http://workflow.objectos.internal/graphql', sdl: workflow.sdl, fetch: workflow.fetch });
     if (automation) subgraphs.unshift({ name: 'automation', url: 'http://automation.objectos.internal/graphql', sdl: automation.sdl, fetch: automation.fetch });
     if (audit) subgraphs.unshift({ name: 'audit', url: 'http://audit.objectos.internal/graphql', sdl: audit.sdl, fetch: audit.fetch });
     if (data) subgraphs.unshift({ name: 'data', url: 'http://data.objectos.internal/graphql', sdl: data.sdl, fetch: data.fetch, ...(data.readCompiled ? { readCompiled: data.readCompiled } : {}) });
@@ -149,6 +157,7 @@ export async function startObjectOS(config: ObjectOSConfig, hooks: StartHooks = 
       identity,
       audit,
       automation,
+      workflow,
       jobs,
       server: serving.server,
       realtime: serving.realtime,

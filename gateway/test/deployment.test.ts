@@ -18,13 +18,13 @@ describe('docker-compose.yml', () => {
     expect(() => config(without)).toThrow(/set OBJECTOS_SECRET/);
   });
 
-  it('describes PostgreSQL, Redis, the identity, data, audit and automation subgraphs, the worker and the gateway, wired the way the code reads its configuration', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['audit', 'automation', 'data', 'gateway', 'identity', 'postgres', 'redis', 'worker']);
+  it('describes PostgreSQL, Redis, the identity, data, audit, automation and workflow subgraphs, the worker and the gateway, wired the way the code reads its configuration', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['audit', 'automation', 'data', 'gateway', 'identity', 'postgres', 'redis', 'worker', 'workflow']);
     // As docker-compose substitutes `${VAR:-default}` with nothing set: the default.
     const substituted = Object.fromEntries(Object.entries(compose.services['gateway']!.environment!).map(([k, v]) => [k, String(v).replace(/\$\{\w+:-([^}]*)\}/g, '$1')]));
     const gw = readConfig(substituted, []);
-    expect(gw.remoteSubgraphs).toEqual({ identity: 'http://identity:4002/graphql', data: 'http://data:4001/graphql', audit: 'http://audit:4003/graphql', automation: 'http://automation:4004/graphql' });
-    for (const name of ['gateway', 'identity', 'data', 'audit', 'automation', 'worker']) expect(compose.services[name]!.environment!['OBJECTOS_SECRET'], name).toMatch(/OBJECTOS_SECRET/);
+    expect(gw.remoteSubgraphs).toEqual({ identity: 'http://identity:4002/graphql', data: 'http://data:4001/graphql', audit: 'http://audit:4003/graphql', automation: 'http://automation:4004/graphql', workflow: 'http://workflow:4006/graphql' });
+    for (const name of ['gateway', 'identity', 'data', 'audit', 'automation', 'worker', 'workflow']) expect(compose.services[name]!.environment!['OBJECTOS_SECRET'], name).toMatch(/OBJECTOS_SECRET/);
     expect(compose.services['identity']!.environment!['DATABASE_URL']).toBe(compose.services['data']!.environment!['DATABASE_URL']);
     // The audit subgraph reads the queue the data and identity subgraphs write, in the same database.
     expect(compose.services['audit']!.environment!['DATABASE_URL']).toBe(compose.services['data']!.environment!['DATABASE_URL']);
@@ -33,7 +33,7 @@ describe('docker-compose.yml', () => {
     expect(compose.services['data']!.environment!['REDIS_URL']).toBe(compose.services['gateway']!.environment!['REDIS_URL']);
     // Jobs: identity and the automation API queue, the worker works, all on one Redis under one prefix, effects in one database.
     const env = (n: string) => compose.services[n]!.environment!;
-    for (const name of ['identity', 'automation', 'worker']) {
+    for (const name of ['identity', 'automation', 'worker', 'workflow']) {
       expect(env(name)['OBJECTOS_JOBS_PREFIX'], name).toBe('objectos');
       expect(env(name)['REDIS_URL'], name).toBe(env('gateway')['REDIS_URL']);
       expect(env(name)['DATABASE_URL'], name).toBe(env('data')['DATABASE_URL']);
@@ -42,8 +42,11 @@ describe('docker-compose.yml', () => {
     expect(services['worker']!.command).toContain('subgraphs/automation/src/worker.ts');
     // The worker runs workflow rules: their writes go to the data subgraph's own API.
     expect(env('worker')['DATA_URL']).toBe(`http://data:${env('data')['PORT']}/graphql`);
+    // The workflow subgraph writes state changes through the data subgraph (signed grants); its actions run on the worker.
+    expect(env('workflow')['DATA_URL']).toBe(`http://data:${env('data')['PORT']}/graphql`);
+    expect(services['workflow']!.command).toContain('subgraphs/workflow/src/main.ts');
     // Every ObjectOS process is checked on its readiness (started, database and Redis answer, not shutting down).
-    for (const name of ['identity', 'data', 'audit', 'automation', 'worker', 'gateway'])
+    for (const name of ['identity', 'data', 'audit', 'automation', 'worker', 'workflow', 'gateway'])
       expect(services[name]!.healthcheck!.test.join(' '), name).toContain(`127.0.0.1:${env(name)['PORT']}/ready`);
     // An acknowledged job survives a Redis restart: AOF on, nothing evicted.
     expect(services['redis']!.command).toEqual(expect.arrayContaining(['--appendonly', 'yes', '--maxmemory-policy', 'noeviction']));

@@ -168,8 +168,8 @@ describe.skipIf(!services.postgres)('services topology: data subgraph and gatewa
   });
   afterAll(() => db?.drop());
 
-  it('serves identity, data, audit and automation over HTTP behind a separate gateway process, each refusing unsigned calls; a worker process delivers the mail', async () => {
-    const [idPort, dataPort, auditPort, gwPort, autoPort, workerPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  it('serves identity, data, audit, automation and workflow over HTTP behind a separate gateway process, each refusing unsigned calls; a worker process delivers the mail', async () => {
+    const [idPort, dataPort, auditPort, gwPort, autoPort, workerPort, wfPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     const mail = await startMailCatcher();
     const secret = { OBJECTOS_SECRET: TEST_SECRET };
     const identity = spawn('subgraphs/identity/src/main.ts', { ...secret, PORT: String(idPort), DATABASE_URL: db.url, OBJECTOS_SEED: 'true', OBJECTOS_PUBLIC_URL: `http://127.0.0.1:${gwPort}` });
@@ -182,18 +182,20 @@ describe.skipIf(!services.postgres)('services topology: data subgraph and gatewa
     // Jobs on PostgreSQL (pg-boss; this topology has no Redis): the API process monitors, the worker delivers.
     const automation = spawn('subgraphs/automation/src/main.ts', { ...secret, PORT: String(autoPort), DATABASE_URL: db.url });
     const worker = spawn('subgraphs/automation/src/worker.ts', { ...secret, PORT: String(workerPort), DATABASE_URL: db.url, SMTP_URL: mail.url, DATA_URL: `http://127.0.0.1:${dataPort}/graphql` });
-    await Promise.all([automation.waitFor(/automation subgraph listening on/, 60_000), worker.waitFor(/worker running pg-boss/, 60_000)]);
+    // State machines: transitions written through the data process, their actions run by the worker.
+    const workflow = spawn('subgraphs/workflow/src/main.ts', { ...secret, PORT: String(wfPort), DATABASE_URL: db.url, DATA_URL: `http://127.0.0.1:${dataPort}/graphql` });
+    await Promise.all([automation.waitFor(/automation subgraph listening on/, 60_000), worker.waitFor(/worker running pg-boss/, 60_000), workflow.waitFor(/workflow subgraph listening on/, 60_000)]);
     expect((await fetch(`http://127.0.0.1:${workerPort}/health`)).status).toBe(200);
     // Each process is ready (started, its database answers; no Redis in this topology), unsigned.
-    for (const port of [idPort, dataPort, auditPort, autoPort, workerPort]) {
+    for (const port of [idPort, dataPort, auditPort, autoPort, workerPort, wfPort]) {
       const ready = await fetch(`http://127.0.0.1:${port}/ready`);
       expect(ready.status, `port ${port}`).toBe(200);
       expect(await ready.json()).toEqual({ status: 'healthy', checks: [{ name: 'lifecycle', status: 'healthy' }, { name: 'database', status: 'healthy' }] });
     }
     // Around the gateway, every subgraph answers 401.
-    for (const url of [`http://127.0.0.1:${dataPort}/graphql`, `http://127.0.0.1:${idPort}/graphql`, `http://127.0.0.1:${idPort}/api/auth/get-session`, `http://127.0.0.1:${auditPort}/graphql`, `http://127.0.0.1:${autoPort}/graphql`])
+    for (const url of [`http://127.0.0.1:${dataPort}/graphql`, `http://127.0.0.1:${idPort}/graphql`, `http://127.0.0.1:${idPort}/api/auth/get-session`, `http://127.0.0.1:${auditPort}/graphql`, `http://127.0.0.1:${autoPort}/graphql`, `http://127.0.0.1:${wfPort}/graphql`])
       expect((await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ _service { sdl } }"}' })).status).toBe(401);
-    const gateway = spawn(MAIN, { ...secret, PORT: String(gwPort), OBJECTOS_SUBGRAPHS: `identity=http://127.0.0.1:${idPort}/graphql,data=http://127.0.0.1:${dataPort}/graphql,audit=http://127.0.0.1:${auditPort}/graphql,automation=http://127.0.0.1:${autoPort}/graphql` });
+    const gateway = spawn(MAIN, { ...secret, PORT: String(gwPort), OBJECTOS_SUBGRAPHS: `identity=http://127.0.0.1:${idPort}/graphql,data=http://127.0.0.1:${dataPort}/graphql,audit=http://127.0.0.1:${auditPort}/graphql,automation=http://127.0.0.1:${autoPort}/graphql,workflow=http://127.0.0.1:${wfPort}/graphql` });
     await gateway.waitFor(ENDPOINT, 60_000);
     expect(await (await fetch(`http://127.0.0.1:${gwPort}/ready`)).json()).toEqual({ status: 'healthy', checks: [{ name: 'lifecycle', status: 'healthy' }, { name: 'subgraphs', status: 'healthy' }] });
     const token = await signIn(`http://127.0.0.1:${gwPort}/graphql`, email!, password!);
@@ -253,6 +255,24 @@ describe.skipIf(!services.postgres)('services topology: data subgraph and gatewa
     expect(done.automationRuns.map((x) => [x.action, x.status, x.error]).sort()).toEqual([["certain_probability", "SUCCEEDED", null], ["onboarding_task", "SUCCEEDED", null]]);
     expect(done.opportunity.probability).toBe(100);
     expect(done.tasks.nodes.map((t) => t.subject)).toEqual([expect.stringMatching(/^Start onboarding for /)]);
+    // A transition across processes: the workflow process checks it and writes it through the data process
+    // with a signed grant; a direct write of the state is refused there; the worker runs the entry action.
+    const leave = await gqlOk<{ createLeaveRequest: { id: string; status: string } }>(endpoint, 'mutation { createLeaveRequest(input: { subject: "Across", startDate: "2026-12-01", endDate: "2026-12-02" }) { id status } }');
+    const leaveId = leave.createLeaveRequest.id;
+    expect(leave.createLeaveRequest.status).toBe('draft');
+    expect((await gql(endpoint, `mutation { updateLeaveRequest(id: "${leaveId}", input: { status: approved }) { id } }`)).errors?.[0]?.message).toContain('changes only through the state machine');
+    const moved = await gqlOk<{ transition: { to: string } }>(endpoint, `mutation { transition(object: "leave_request", id: "${leaveId}", event: "submit") { to } }`);
+    expect(moved.transition.to).toBe('pending_approval');
+    const seen = await gqlOk<{ leaveRequest: { status: string; workflowState: { state: string; availableTransitions: { event: string }[] } } }>(endpoint,
+      `{ leaveRequest(id: "${leaveId}") { status workflowState { state availableTransitions { event } } } }`);
+    expect(seen.leaveRequest).toEqual({ status: 'pending_approval', workflowState: { state: 'pending_approval', availableTransitions: [{ event: 'approve' }, { event: 'reject' }] } });
+    let stateJobs = await gqlOk<{ jobRuns: { status: string }[] }>(endpoint, '{ jobRuns(queue: "workflow.state_action") { status } }');
+    for (let i = 0; i < 200 && !stateJobs.jobRuns.some((j) => j.status === 'COMPLETED'); i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      stateJobs = await gqlOk(endpoint, '{ jobRuns(queue: "workflow.state_action") { status } }');
+    }
+    expect(stateJobs.jobRuns).toEqual([{ status: 'COMPLETED' }]);
+    await workflow.kill();
     await plain.kill();
     await rm(dir, { recursive: true, force: true });
     await gateway.kill();

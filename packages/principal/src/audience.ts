@@ -4,9 +4,9 @@ import { hkdfSync } from 'node:crypto';
  * ObjectOS's own subgraphs, by the name they are composed under. Only these names get internal keys:
  * any other subgraph given to the gateway (a team's billing service, say) is external and is signed
  * with a key from a separate derivation namespace, so nothing it receives is accepted by `data`,
- * `identity`, `audit` or `automation`. (Composition refuses two subgraphs of one name, so an external one cannot take these.)
+ * `identity`, `audit`, `automation` or `workflow`. (Composition refuses two subgraphs of one name, so an external one cannot take these.)
  */
-export const INTERNAL_AUDIENCES = ['data', 'identity', 'audit', 'automation'] as const;
+export const INTERNAL_AUDIENCES = ['data', 'identity', 'audit', 'automation', 'workflow'] as const;
 export type InternalAudience = (typeof INTERNAL_AUDIENCES)[number];
 
 /** Subgraph names as they appear in signatures: what the header grammar accepts. */

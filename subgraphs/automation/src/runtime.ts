@@ -7,12 +7,14 @@ import {
   registerNotificationHandlers, withDefaultTemplates, type Channel as NotifyChannel, type EmailChannel, type InboxItem, type Notifier, type TargetAllowance,
 } from '@objectos/notifications';
 import { deriveKey } from '@objectos/principal';
-import { ensureEffectTable } from '@objectos/db';
+import { ensureEffectTable, ensureStateHistoryTable } from '@objectos/db';
 import { compile } from '@objectos/schema';
 import type { Sandbox } from '@objectos/sandbox';
 import { createDataClient } from './rules/data-client.ts';
 import { ACTION_JOBS, ACTION_QUEUE, createRuleEngine, SCHEDULE_JOBS, SCHEDULE_QUEUE, type RuleEngine } from './rules/engine.ts';
 import { ensureAutomationTables } from './rules/store.ts';
+import type { ActionDeps } from './rules/actions.ts';
+import { registerStateActions, STATE_ACTION_QUEUE, sweepStateActions } from './rules/state-actions.ts';
 
 /** Delivery settings, from the environment (`mailConfigFromEnv`) or a test. */
 export interface DeliveryConfig {
@@ -76,6 +78,11 @@ export interface JobRuntimeOptions {
   /** The rule engine's sweep of handed-over changes. @default 1000 */
   rulesSweepMs?: number;
   /**
+   * Handlers another module adds to this process's queue before it starts (the workflow subgraph's flow
+   * runner). They are worked here even when `work` is false: only they, the rest is declared.
+   */
+  register?: (queue: JobQueue, notifier: Notifier) => void;
+  /**
    * The clock rules read: time triggers' due times, tasks' relative due dates (tests inject one to
    * make a trigger days away fall due in seconds). Queues keep real time. @default Date.now
    */
@@ -136,30 +143,45 @@ export async function createJobRuntime(o: JobRuntimeOptions): Promise<JobRuntime
   let rules: RuleEngine | null = null;
   let stopKicks: (() => void) | null = null;
   let sandbox: Promise<Sandbox> | null = null;
+  const machines = o.model.stateMachines.length > 0;
   if (o.model.rules.length > 0) {
     await ensureAutomationTables(o.database.db);
     await ensureEffectTable(o.database.db);
   }
-  if (o.work && o.model.rules.length > 0) {
-    if (!o.data) throw new Error('the metadata has workflow rules: this worker needs the data subgraph (DATA_URL) to run them');
+  if (machines) {
+    await ensureStateHistoryTable(o.database.db);
+    await ensureEffectTable(o.database.db);
+  }
+  let stopSweep: (() => void) | null = null;
+  if (o.work && (o.model.rules.length > 0 || machines)) {
+    if (!o.data) throw new Error('the metadata has workflow rules or state machines: this worker needs the data subgraph (DATA_URL) to run their actions');
     const compiled = compile(o.model);
     const plan = compiled.plan;
-    rules = createRuleEngine({
-      rules: o.model.rules, plan, db: o.database.db, queue, onError, ...(o.rulesSweepMs ? { sweepMs: o.rulesSweepMs } : {}),
-      deps: {
-        model: o.model, plan, store: o.database, notifier, queue, db: o.database.db, allow: d.allow ?? {}, env: o.env ?? process.env, now: o.now ?? Date.now, push: Boolean(d.vapid),
-        data: createDataClient({ plan, security: compiled.security, fetch: o.data.fetch, url: o.data.url, secret: o.secret, db: o.database.db }),
-        // QuickJS (WebAssembly) is loaded when a custom_script first runs.
-        sandbox: () => (sandbox ??= import('@objectos/sandbox').then((m) => m.createSandbox())),
-      },
-    });
-    // A change is published inside the relay's transaction: look a moment later, once it has committed.
-    const engine = rules;
-    if (o.changeFeed) stopKicks = o.changeFeed.subscribe(() => void setTimeout(() => engine.kick(), 20).unref());
-  } else if (o.model.rules.length > 0) {
+    const deps: ActionDeps = {
+      model: o.model, plan, store: o.database, notifier, queue, db: o.database.db, allow: d.allow ?? {}, env: o.env ?? process.env, now: o.now ?? Date.now, push: Boolean(d.vapid),
+      data: createDataClient({ plan, security: compiled.security, fetch: o.data.fetch, url: o.data.url, secret: o.secret, db: o.database.db }),
+      // QuickJS (WebAssembly) is loaded when a custom_script first runs.
+      sandbox: () => (sandbox ??= import('@objectos/sandbox').then((m) => m.createSandbox())),
+    };
+    if (o.model.rules.length > 0) {
+      rules = createRuleEngine({ rules: o.model.rules, plan, db: o.database.db, queue, onError, ...(o.rulesSweepMs ? { sweepMs: o.rulesSweepMs } : {}), deps });
+      // A change is published inside the relay's transaction: look a moment later, once it has committed.
+      const engine = rules;
+      if (o.changeFeed) stopKicks = o.changeFeed.subscribe(() => void setTimeout(() => engine.kick(), 20).unref());
+    }
+    if (machines) {
+      registerStateActions(queue, o.model, deps);
+      // Transitions whose actions a crashed API process never queued.
+      const timer = setInterval(() => void sweepStateActions(o.database.db, queue, o.model).catch(onError), 5_000);
+      timer.unref();
+      stopSweep = () => clearInterval(timer);
+    }
+  }
+  if (!o.work && o.model.rules.length > 0) {
     queue.declare(ACTION_QUEUE, ACTION_JOBS);
     queue.declare(SCHEDULE_QUEUE, SCHEDULE_JOBS);
   }
+  if (!o.work && machines) queue.declare(STATE_ACTION_QUEUE, ACTION_JOBS);
   if (o.work) {
     registerNotificationHandlers(queue, {
       store: o.database, email,
@@ -176,15 +198,18 @@ export async function createJobRuntime(o: JobRuntimeOptions): Promise<JobRuntime
     }, { attempts: 3, timeoutMs: 300_000 });
     scheduler = createScheduler(queue, [...o.model.jobs, ...scheduleRuleJobs(o.model)], { onError });
   } else declareNotifyQueues(queue);
+  o.register?.(queue, notifier);
   await inApp.ready;
-  // Started before anything can send (identity's demo seed mails its admin).
-  await queue.start({ work: o.work });
+  // Started before anything can send (identity's demo seed mails its admin). Without `work`, only what
+  // `register` added is worked here (every other queue is declared, not registered).
+  await queue.start({ work: o.work || Boolean(o.register) });
   scheduler?.start();
   return {
     queue, notifier, inApp, email, scheduler,
     rules,
     async stop() {
       stopKicks?.();
+      stopSweep?.();
       await rules?.close();
       (await sandbox?.catch(() => null))?.close();
       scheduler?.stop();

@@ -82,7 +82,7 @@ export async function runAction(run: ActionRun, deps: ActionDeps): Promise<unkno
         return { taskId: created.id, assignedTo: assignee ?? null };
       }
       case 'email_alert': {
-        const to = await resolveRecipients(deps.db, run.org, a.recipients, run.record);
+        const to = await resolveRecipients(deps.db, run.org, a.recipients, run.record, (r) => deps.model.security.roles.find((x) => x.name === r)?.parent);
         // The template names what it reads (record, prior, rule, event): it gets those.
         const declared = deps.model.templates.find((t) => t.name === a.template)?.variables ?? [];
         const variables = Object.fromEntries(Object.entries(scope).filter(([k]) => declared.includes(k)));
@@ -99,7 +99,7 @@ export async function runAction(run: ActionRun, deps: ActionDeps): Promise<unkno
         return { recipients: sent };
       }
       case 'push_notification': {
-        const to = await resolveRecipients(deps.db, run.org, a.recipients, run.record);
+        const to = await resolveRecipients(deps.db, run.org, a.recipients, run.record, (r) => deps.model.security.roles.find((x) => x.name === r)?.parent);
         const title = renderTemplate(a.title, scope);
         const body = renderTemplate(a.body, scope);
         const data = { ...a.data, object: run.object, id: run.recordId, ...(a.clickAction ? { clickAction: a.clickAction } : {}) };

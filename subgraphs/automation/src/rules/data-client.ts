@@ -1,15 +1,26 @@
 import { audienceKey, signRequest, SYSTEM, type Principal } from '@objectos/principal';
 import { accessFor, type ColumnPlan, type DataPlan, type ObjectPlan, type SecurityPlan } from '@objectos/schema';
-import { loadMemberAccess, loadOrganizationRoles, type SqlRunner } from '@objectos/db';
+import { sql } from 'drizzle-orm';
+import { loadMemberAccess, loadOrganizationRoles, queryRows, type SqlRunner } from '@objectos/db';
 import type { AutomationCause } from '@objectos/events';
 
 /** Whom a rule's record writes act as: the runtime (system context, every record of the tenant) or the user whose change ran it. */
-export type RunAs = { kind: 'system'; owner?: string } | { kind: 'user'; userId: string };
+export type RunAs = { kind: 'system'; owner?: string } | { kind: 'user'; userId: string } | { kind: 'principal'; principal: Principal };
 
 /** A keyed write: done once per key however often its job runs; the change carries its rule and depth. */
 export interface WriteEffect {
   key: string;
   automation: AutomationCause;
+}
+
+/** What the data subgraph accepts as one transition of a state field (see its state guard). */
+export interface TransitionGrant {
+  id: string;
+  machine: string;
+  event: string;
+  from: string;
+  to: string;
+  comment: string | null;
 }
 
 /** A refusal the data subgraph answered (validation, tenant wall, not found): retrying cannot help. */
@@ -30,6 +41,13 @@ export interface DataClient {
   update(org: string, object: string, id: string, values: Record<string, unknown>, as: RunAs, effect: WriteEffect): Promise<{ id: string }>;
   /** The record as `as` may read it (fields it cannot read are absent), or null. */
   get(org: string, object: string, id: string, as: RunAs): Promise<Record<string, unknown> | null>;
+  /**
+   * Moves a record's state field along a transition the workflow subgraph has checked: written in system
+   * context as `actorId` with the signed grant, so the data subgraph accepts exactly this change.
+   */
+  transition(org: string, object: string, id: string, values: Record<string, unknown>, actorId: string | null, grant: TransitionGrant): Promise<{ id: string }>;
+  /** Whether `as` may edit the record (object, record and tenant security): an update of no field, which changes nothing. */
+  canEdit(org: string, object: string, id: string, as: RunAs): Promise<boolean>;
   /** One page of records in id order, as `as` may read them. */
   list(org: string, object: string, offset: number, limit: number, as: RunAs): Promise<Record<string, unknown>[]>;
 }
@@ -64,6 +82,8 @@ export function createDataClient(o: DataClientOptions): DataClient {
     // System context: an organization owner without a user (sees and may change every record of the tenant).
     // `owner`: what it creates belongs to that member (a task for its assignee).
     if (as.kind === 'system') return { ...SYSTEM, organizationId: org, roles: ['owner'], userId: as.owner ?? null };
+    // The caller's own signed principal (the workflow subgraph acting for the user of a request).
+    if (as.kind === 'principal') return as.principal;
     const roles = await loadOrganizationRoles(o.db, org, as.userId);
     if (roles === null) throw new DataRefusal(`the rule runs as user ${as.userId}, who is no longer a member of this organization`, 'FORBIDDEN');
     const access = await loadMemberAccess(o.db, org, as.userId);
@@ -72,7 +92,7 @@ export function createDataClient(o: DataClientOptions): DataClient {
 
   /** The columns a read as `principal` asks for: every column in system context, those it can read as a user. */
   function readableColumns(p: ObjectPlan, principal: Principal): ColumnPlan[] {
-    if (principal.kind !== 'user') return p.columns;
+    if (principal.kind === 'system') return p.columns;
     const access = accessFor(o.plan, o.security, principal).objects[p.object.name];
     return p.columns.filter((c) => c.field === null || (access?.fields[c.field.name]?.readable ?? false));
   }
@@ -101,6 +121,18 @@ export function createDataClient(o: DataClientOptions): DataClient {
     return answer.data;
   }
 
+  /**
+   * In system context a record carries its `owner_id` (what `owner` recipients and assignees name), which
+   * the API does not serve: read from its table, in the same organization.
+   */
+  async function withOwners(p: ObjectPlan, org: string, records: Record<string, unknown>[], principal: Principal): Promise<Record<string, unknown>[]> {
+    if (principal.kind !== 'system' || records.length === 0) return records;
+    const rows = await queryRows<{ id: string; owner_id: string | null }>(o.db, sql`select id::text as id, owner_id from ${sql.identifier(p.table)}
+      where organization_id = ${org} and id = any(${sql.param(records.map((r) => String(r['id'])))}::uuid[])`);
+    const owners = new Map(rows.map((r) => [r.id, r.owner_id]));
+    return records.map((r) => ({ ...r, owner_id: owners.get(String(r['id'])) ?? null }));
+  }
+
   /** Metadata names → GraphQL input names (a lookup `account` is written as `accountId`). */
   const toInput = (p: ObjectPlan, values: Record<string, unknown>): Record<string, unknown> => {
     const out: Record<string, unknown> = {};
@@ -124,18 +156,36 @@ export function createDataClient(o: DataClientOptions): DataClient {
       const data = await call(await principalFor(org, as), `mutation($id: ID!, $input: ${p.typeName}UpdateInput!) { r: ${p.updateMutation}(id: $id, input: $input) { id } }`, { id, input: toInput(p, values) }, effectExtensions(effect));
       return data['r'] as { id: string };
     },
+    async transition(org, object, id, values, actorId, grant) {
+      const p = planOf(object);
+      const principal: Principal = { ...SYSTEM, organizationId: org, roles: ['owner'], userId: actorId };
+      const data = await call(principal, `mutation($id: ID!, $input: ${p.typeName}UpdateInput!) { r: ${p.updateMutation}(id: $id, input: $input) { id } }`, { id, input: toInput(p, values) }, { objectos: { transition: grant } });
+      return data['r'] as { id: string };
+    },
+    async canEdit(org, object, id, as) {
+      const p = planOf(object);
+      try {
+        await call(await principalFor(org, as), `mutation($id: ID!) { r: ${p.updateMutation}(id: $id, input: {}) { id } }`, { id });
+        return true;
+      } catch (e) {
+        if (e instanceof DataRefusal && (e.code === 'FORBIDDEN' || e.code === 'NOT_FOUND')) return false;
+        throw e;
+      }
+    },
     async get(org, object, id, as) {
       const p = planOf(object);
       const principal = await principalFor(org, as);
       const data = await call(principal, `query($id: ID!) { r: ${p.singleField}(id: $id) { ${readableColumns(p, principal).map((c) => c.graphqlName).join(' ')} } }`, { id });
       const row = data['r'] as Record<string, unknown> | null;
-      return row ? byMetadataName(p, row) : null;
+      if (!row) return null;
+      const [record] = await withOwners(p, org, [byMetadataName(p, row)], principal);
+      return record!;
     },
     async list(org, object, offset, limit, as) {
       const p = planOf(object);
       const principal = await principalFor(org, as);
       const data = await call(principal, `query($n: Int!, $o: Int!) { r: ${p.listField}(first: $n, offset: $o, orderBy: [{ field: ID }]) { nodes { ${readableColumns(p, principal).map((c) => c.graphqlName).join(' ')} } } }`, { n: limit, o: offset });
-      return ((data['r'] as { nodes: Record<string, unknown>[] }).nodes).map((row) => byMetadataName(p, row));
+      return withOwners(p, org, (data['r'] as { nodes: Record<string, unknown>[] }).nodes.map((row) => byMetadataName(p, row)), principal);
     },
   };
 }

@@ -10,10 +10,11 @@ export interface Addressee {
 /**
  * The people an email alert or a push notification names, for one record: `owner`, `admins` (the
  * organization's owners and admins), `user:<id>` (a member of this organization only), `role:<role>`
- * (members holding that role), `field:<email field>` (the address in the record). Duplicates collapse;
- * a user outside the organization is never reached.
+ * (members holding that role), `manager` (members holding the parent role, in the role hierarchy, of the
+ * record owner's role), `field:<email field>` (the address in the record). Duplicates collapse; a user
+ * outside the organization is never reached.
  */
-export async function resolveRecipients(db: SqlRunner, org: string, recipients: readonly string[], record: Readonly<Record<string, unknown>> | null): Promise<Addressee[]> {
+export async function resolveRecipients(db: SqlRunner, org: string, recipients: readonly string[], record: Readonly<Record<string, unknown>> | null, parentRole: (role: string) => string | undefined = () => undefined): Promise<Addressee[]> {
   const userIds = new Set<string>();
   const emails = new Set<string>();
   for (const r of recipients) {
@@ -24,6 +25,11 @@ export async function resolveRecipients(db: SqlRunner, org: string, recipients: 
     } else if (kind === 'admins') {
       const rows = await queryRows<{ user_id: string; role: string }>(db, sql`select user_id, role from auth.member where organization_id = ${org}`);
       for (const row of rows) if (row.role.split(',').map((x) => x.trim()).some((x) => x === 'owner' || x === 'admin')) userIds.add(row.user_id);
+    } else if (kind === 'manager') {
+      const owner = record?.['owner_id'];
+      const [access] = typeof owner === 'string' ? await queryRows<{ role: string | null }>(db, sql`select role from security.member_access where organization_id = ${org} and user_id = ${owner}`) : [];
+      const parent = access?.role ? parentRole(access.role) : undefined;
+      if (parent) for (const row of await queryRows<{ user_id: string }>(db, sql`select user_id from security.member_access where organization_id = ${org} and role = ${parent}`)) userIds.add(row.user_id);
     } else if (kind === 'user') userIds.add(value);
     else if (kind === 'role') {
       const rows = await queryRows<{ user_id: string }>(db, sql`select user_id from security.member_access where organization_id = ${org} and role = ${value}`);

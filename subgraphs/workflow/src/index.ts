@@ -1,0 +1,1 @@
+export { createWorkflowSubgraph, type WorkflowSubgraph, type WorkflowSubgraphOptions } from './create-workflow-subgraph.ts';
