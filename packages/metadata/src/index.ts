@@ -48,3 +48,7 @@ export {
 } from './flows/flow-values.ts';
 export { StateMachineSchema, type StateAction, type StateMachineDefinition, type TransitionGuard } from './workflow/state-machine-schema.ts';
 export type { GuardModel, StateMachineModel, StateModel, TransitionModel } from './workflow/check-state-machines.ts';
+export {
+  APPROVER_TYPES, ApprovalSchema, ESCALATION_ACTIONS, type ApprovalAction, type ApprovalDefinition, type ApprovalStepDefinition, type ApproverDefinition, type ApproverType,
+} from './workflow/approval-schema.ts';
+export type { ApprovalModel } from './workflow/check-approvals.ts';

@@ -6,6 +6,7 @@ import type { TemplateDefinition } from './template-schema.ts';
 import type { WorkflowRuleDefinition } from './rule-schema.ts';
 import type { ConnectorDefinition } from './connector-schema.ts';
 import type { StateMachineModel } from './workflow/check-state-machines.ts';
+import type { ApprovalModel } from './workflow/check-approvals.ts';
 import type { RuleCondition } from './condition.ts';
 import type { FlowCompiled } from './flows/check-flows.ts';
 import type { FlowDefinition } from './flows/flow-schema.ts';
@@ -55,6 +56,8 @@ export interface MetadataModel {
   flows: FlowModel[];
   /** Record state machines (`*.statemachine.yaml`), each bound to a select field it alone may change; by name. */
   stateMachines: StateMachineModel[];
+  /** Approval processes (`*.approval.yaml`, spec Approval), by name. */
+  approvals: ApprovalModel[];
 }
 
 /** A workflow rule with its criteria parsed (null: no criteria, every event of its trigger passes). */

@@ -14,13 +14,15 @@ import { checkModel } from './check-model.ts';
 import { checkSecurity, type SecurityEntries } from './check-security.ts';
 import { JobSchema, type JobDefinition } from './job-schema.ts';
 import { TemplateSchema, type TemplateDefinition } from './template-schema.ts';
-import { WorkflowRuleSchema, type WorkflowRuleDefinition } from './rule-schema.ts';
+import { WorkflowActionSchema, WorkflowRuleSchema, type WorkflowAction, type WorkflowRuleDefinition } from './rule-schema.ts';
 import { ConnectorSchema, type ConnectorDefinition } from './connector-schema.ts';
 import { checkRules } from './check-rules.ts';
 import { FlowSchema, type FlowDefinition } from './flows/flow-schema.ts';
 import { checkFlows } from './flows/check-flows.ts';
 import { StateMachineSchema, type StateMachineDefinition } from './workflow/state-machine-schema.ts';
 import { checkStateMachines } from './workflow/check-state-machines.ts';
+import { ApprovalSchema, type ApprovalDefinition } from './workflow/approval-schema.ts';
+import { checkApprovals } from './workflow/check-approvals.ts';
 import { GroupSchema, PermissionSetSchema, RlsPolicySchema, RoleSchema, SharingRuleSchema } from './security-schema.ts';
 
 export interface MetadataSource {
@@ -53,6 +55,10 @@ export const CONNECTOR_FILE = /\.connector\.ya?ml$/;
 export const FLOW_FILE = /\.flow\.ya?ml$/;
 /** Record state machines (the spec's legacy FSM YAML) bound to a select field. */
 export const STATE_MACHINE_FILE = /\.statemachine\.ya?ml$/;
+/** Named workflow actions (`notify_manager.action.yaml`), which state machines refer to by name. */
+export const ACTION_FILE = /\.action\.ya?ml$/;
+/** Spec `Approval` processes. */
+export const APPROVAL_FILE = /\.approval\.ya?ml$/;
 
 /** Security metadata files, one definition each (spec Role, group, PermissionSet, SharingRule, RLS policy). */
 const SECURITY_FILES = {
@@ -67,7 +73,7 @@ const securityKindOf = (file: string): SecurityKind | undefined =>
   (Object.keys(SECURITY_FILES) as SecurityKind[]).find((k) => SECURITY_FILES[k].pattern.test(file));
 
 /** Every file name the loader reads. */
-export const METADATA_FILE = new RegExp([OBJECT_FILE, POLICY_FILE, AUDIT_FILE, JOB_FILE, TEMPLATE_FILE, RULE_FILE, CONNECTOR_FILE, FLOW_FILE, STATE_MACHINE_FILE, ...Object.values(SECURITY_FILES).map((f) => f.pattern)].map((r) => r.source).join('|'));
+export const METADATA_FILE = new RegExp([OBJECT_FILE, POLICY_FILE, AUDIT_FILE, JOB_FILE, TEMPLATE_FILE, RULE_FILE, CONNECTOR_FILE, FLOW_FILE, STATE_MACHINE_FILE, APPROVAL_FILE, ACTION_FILE, ...Object.values(SECURITY_FILES).map((f) => f.pattern)].map((r) => r.source).join('|'));
 
 /** Reports a problem at a path inside one parsed file. */
 export type Report = (path: readonly PathKey[], message: string, key?: string) => void;
@@ -87,6 +93,8 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
   const connectors: Parsed<ConnectorDefinition>[] = [];
   const flows: Parsed<FlowDefinition>[] = [];
   const machines: Parsed<StateMachineDefinition>[] = [];
+  const approvals: Parsed<ApprovalDefinition>[] = [];
+  const namedActions: Parsed<WorkflowAction>[] = [];
   const security: { [K in SecurityKind]: Parsed<z.output<(typeof SECURITY_FILES)[K]['schema']>>[] } = {
     roles: [], groups: [], permissionSets: [], sharingRules: [], rlsPolicies: [],
   };
@@ -108,6 +116,12 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
     } else if (RULE_FILE.test(source.file)) {
       const file = parseFile(source, WorkflowRuleSchema, 'a rule file must be a YAML mapping with name, objectName, triggerType and actions', issues);
       if (file) rules.push(file);
+    } else if (ACTION_FILE.test(source.file)) {
+      const file = parseFile(source, WorkflowActionSchema, 'an action file must be a YAML mapping with name and type (a workflow rule action)', issues);
+      if (file) namedActions.push(file);
+    } else if (APPROVAL_FILE.test(source.file)) {
+      const file = parseFile(source, ApprovalSchema, 'an approval file must be a YAML mapping with name, object and steps', issues);
+      if (file) approvals.push(file);
     } else if (STATE_MACHINE_FILE.test(source.file)) {
       const file = parseFile(source, StateMachineSchema, 'a state machine file must be a YAML mapping with name, object and states', issues);
       if (file) machines.push(file);
@@ -135,6 +149,8 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
     checkUniqueNames(connectors, 'connector', issues);
     checkUniqueNames(flows, 'flow', issues);
     checkUniqueNames(machines, 'state machine', issues);
+    checkUniqueNames(approvals, 'approval process', issues);
+    checkUniqueNames(namedActions, 'action', issues);
     for (const extra of audits.slice(1)) reporterFor(extra, issues)(['name'], `only one audit configuration is allowed; ${audits[0]!.source.file} already declares one`);
     const entries = Object.fromEntries(
       Object.entries(security).map(([k, list]) => [k, (list as Parsed<unknown>[]).map((p) => ({ value: p.value, report: reporterFor(p, issues) }))]),
@@ -161,6 +177,16 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
     connectors: new Map(connectors.map((c) => [c.value.name, c.value])),
     permissionSets: new Set(securityModel.permissionSets.map((p) => p.name)),
     rules: rules.map((r) => ({ value: r.value, report: reporterFor(r, issues) })),
+    actions: new Map(namedActions.map((a) => [a.value.name, a.value])),
+  });
+  const checkedMachines = stateMachines.filter((m): m is NonNullable<typeof m> => m !== null);
+  const approvalModels = issues.length > 0 || !securityModel ? [] : checkApprovals(approvals.map((a) => ({ value: a.value, report: reporterFor(a, issues), source: a.source.file })), {
+    objects: new Map(parsed.map((p) => [p.value.name, p.value])),
+    roles: new Set(securityModel.roles.map((r) => r.name)),
+    groups: new Set(securityModel.groups.map((g) => g.name)),
+    templates: new Set(templates.map((t) => t.value.name)),
+    connectors: new Map(connectors.map((c) => [c.value.name, c.value])),
+    stateMachines: checkedMachines,
   });
   if (issues.length > 0 || !securityModel) throw new MetadataError(issues);
   const model = buildModel(parsed);
@@ -172,7 +198,8 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
       .sort((a, b) => a.objectName.localeCompare(b.objectName) || a.executionOrder - b.executionOrder || a.name.localeCompare(b.name)),
     connectors: connectors.map((c) => ({ ...c.value, source: c.source.file })),
     flows: flows.map((f, i) => ({ ...f.value, source: f.source.file, ...compiledFlows[i]! })).sort((a, b) => a.name.localeCompare(b.name)),
-    stateMachines: stateMachines.filter((m): m is NonNullable<typeof m> => m !== null).sort((a, b) => a.name.localeCompare(b.name)) };
+    stateMachines: checkedMachines.sort((a, b) => a.name.localeCompare(b.name)),
+    approvals: approvalModels.filter((a): a is NonNullable<typeof a> => a !== null).sort((a, b) => a.name.localeCompare(b.name)) };
 }
 
 function checkPolicies(policies: Parsed<PolicyDefinition>[], issues: MetadataIssue[]): void {

@@ -5,7 +5,10 @@ import { issuesOf, parse, rule } from './rule-fixture.ts';
 
 /** Record state machines (`*.statemachine.yaml`): the seed's example loads as written; each mistake is located. */
 
-const SEED = readFileSync(new URL('../../../metadata/workflows/leave_request_flow.statemachine.yaml', import.meta.url), 'utf8');
+const demo = (f: string) => readFileSync(new URL(`../../../metadata/${f}`, import.meta.url), 'utf8');
+const SEED = demo('workflows/leave_request_flow.statemachine.yaml');
+/** The seed plan's example, from the plan itself. */
+const PLAN = readFileSync(new URL('../../../../shared/reference/seed-development-plan.md', import.meta.url), 'utf8');
 const FILE = 'workflows/m.statemachine.yaml';
 /** A machine on leave_request.status; `states` is the YAML of its states block (indented two spaces). */
 const machine = (states: string, extra = '') => `name: m\nobject: leave_request\n${extra}states:\n${states}`;
@@ -14,7 +17,11 @@ const DRAFT = '  draft:\n    initial: true\n    transitions:\n      submit: pend
 describe('state machine metadata', () => {
   it('loads the seed plan\'s leave_request_flow as written: states are the field\'s options, actions resolved', () => {
     expect(METADATA_FILE.test('workflows/leave_request_flow.statemachine.yaml')).toBe(true);
-    const model = parse({ 'workflows/leave_request_flow.statemachine.yaml': SEED });
+    // The demo file is the plan's YAML block, byte for byte, after its comment lines.
+    const block = /```yaml\n(name: leave_request_flow\n[\s\S]*?)```/.exec(PLAN)?.[1];
+    expect(block).toBeDefined();
+    expect(SEED.split('\n').filter((l) => !l.startsWith('#')).join('\n')).toBe(block);
+    const model = parse({ 'workflows/leave_request_flow.statemachine.yaml': SEED, 'workflows/notify_manager.action.yaml': demo('workflows/notify_manager.action.yaml') });
     const m = model.stateMachines.find((x) => x.name === 'leave_request_flow')!;
     expect(m).toMatchObject({ object: 'leave_request', field: 'status', initial: 'draft', defaultAccess: 'edit' });
     expect(m.transitions.map((t) => `${t.from}-${t.event}->${t.to}`)).toEqual(['draft-submit->pending_approval', 'pending_approval-approve->approved', 'pending_approval-reject->rejected']);

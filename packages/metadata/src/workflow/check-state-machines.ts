@@ -48,6 +48,8 @@ export interface StateMachineModel {
 
 export interface StateMachineContext extends RuleContext {
   permissionSets: ReadonlySet<string>;
+  /** Named actions (`*.action.yaml`), which `{ action: <name> }` reaches when the machine's own `actions` has no such name. */
+  actions: ReadonlyMap<string, WorkflowAction>;
   /** The rules, so a field update of a governed field is reported where it is written. */
   rules: readonly { value: WorkflowRuleDefinition; report: Report }[];
 }
@@ -87,9 +89,11 @@ export function checkStateMachines(entries: readonly { value: StateMachineDefini
     if (initials.length !== 1) report(['states'], initials.length === 0 ? 'one state must be initial: true' : `only one state can be initial (${initials.join(', ')} are)`);
     const resolve = (a: StateAction, at: PathKey[]): WorkflowAction | null => {
       if (!('action' in a)) return checkAction(a, at, m, object, report, ctx);
-      const found = m.actions[a.action];
-      if (!found) report([...at, 'action'], `unknown action "${a.action}" (the machine's actions: ${list(Object.keys(m.actions))})`);
-      return found ?? null;
+      const own = m.actions[a.action];
+      const shared = own ? undefined : ctx.actions.get(a.action);
+      if (!own && !shared) report([...at, 'action'], `unknown action "${a.action}" (the machine's actions: ${list(Object.keys(m.actions))}; *.action.yaml files: ${list(ctx.actions.keys())})`);
+      // A named action is checked where it is used: on this machine's object.
+      return own ?? (shared ? checkAction(shared, at, m, object, report, ctx) : null);
     };
     for (const [name, a] of Object.entries(m.actions)) checkAction(a, ['actions', name], m, object, report, ctx);
     const transitions: TransitionModel[] = [];
