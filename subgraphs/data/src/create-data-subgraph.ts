@@ -3,7 +3,7 @@ import { parse, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { loadMetadata, type MetadataModel } from '@objectos/metadata';
 import { accessFor, compile, guardEntityTypes, ruleWatcher, type CompiledSchema } from '@objectos/schema';
-import { connectDatabase, ensureEffectTable, ensureSecurityTables, ensureStateHistoryTable, type Database, type DatabaseOptions } from '@objectos/db';
+import { connectDatabase, ensureEffectTable, ensureApprovalTables, ensureSecurityTables, ensureStateHistoryTable, type Database, type DatabaseOptions } from '@objectos/db';
 import { audienceKey, CLIENT_AGENT_HEADER, CLIENT_IP_HEADER, METADATA_ENDPOINT, principalJson, principalOf, usePrincipalGuard, type Principal, type ReplayStore } from '@objectos/principal';
 import type { Plugin } from 'graphql-yoga';
 import { migrate, type MigrationResult } from './db/migrate.ts';
@@ -152,12 +152,14 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
     await ensureOutbox(database.db);
     await ensureEffectTable(database.db);
     if (compiled.model.stateMachines.length > 0) await ensureStateHistoryTable(database.db);
+    if (compiled.model.approvals.length > 0) await ensureApprovalTables(database.db);
     const watcher = ruleWatcher(compiled.model, compiled.plan);
     relay = createOutboxRelay(database.db, feed, { logger, audit: compiled.model.audit.enabled, ...(watcher ? { automation: watcher } : {}), ...(options.outboxSweepMs ? { sweepMs: options.outboxSweepMs } : {}) });
     hub = createChangeHub(feed);
     const source: DataSource = {
       db: database.db, plan: compiled.plan, tables, maxPageSize, defaultPageSize, tenant: null, actor: null, sc: null, changes: relay,
       stateGuards: stateGuards(compiled.model.stateMachines, compiled.plan.objects),
+      approvalObjects: new Set(compiled.model.approvals.filter((a) => a.lockRecord).map((a) => a.object)),
     };
     const seeded = seed && options.seedOrganizationId
       ? await seedDemoData({ ...source, tenant: options.seedOrganizationId, actor: options.seedOwnerId ?? null })

@@ -28,6 +28,8 @@ export interface DataSource {
   effect?: WriteEffect | null;
   /** The state fields state machines govern, per object (absent: none). */
   stateGuards?: StateGuards;
+  /** Objects with a locking approval process: their pending records are checked on every update and delete. */
+  approvalObjects?: ReadonlySet<string>;
   /** The transition the workflow subgraph signed for this request's one write. */
   transition?: TransitionGrant | null;
 }

@@ -15,6 +15,7 @@ import { writeChange } from '../events/outbox.ts';
 import { claimEffect, noteEffectRecord } from '@objectos/db';
 import type { ChangeEvent } from '@objectos/events';
 import { guardStateFields, recordGrantedTransition } from '../workflow/state-guard.ts';
+import { requireUnlocked } from '../workflow/approval-lock.ts';
 
 type DeletedWith = NonNullable<ChangeEvent['deletedWith']>;
 
@@ -145,6 +146,7 @@ export async function updateRecord(ds: DataSource, object: string, id: string, i
       if (!before) throw await missOrForbidden(tx, ds, p, id, 'edit');
       // Checked against the locked state: two transitions from one state cannot both apply.
       guardStateFields(ds.stateGuards, p, values, before, ds.transition ?? null);
+      await requireUnlocked(tx, ds, p, id, 'edit');
       if (Object.keys(values).length === 0) return maskRows(ds, p, [before])[0]!;
       const [after] = (await tx.update(table).set({ ...values, updatedAt: new Date() }).where(eq(idCol, id)).returning()) as Row[];
       await checkRls(tx, ds, p, id, 'update');
@@ -223,6 +225,7 @@ export async function deleteRecord(ds: DataSource, object: string, id: string): 
       const idCol = col(table, p.columns[0]!);
       const [target] = (await tx.select().from(table).where(and(deletable, eq(idCol, id))).for('update')) as Row[];
       if (!target) throw await missOrForbidden(tx, ds, p, id, 'delete');
+      await requireUnlocked(tx, ds, p, id, 'delete');
       const effects = await cascadeEffects(tx, ds, [{ p, row: target, ancestors: [] }], ds.tenant!);
       const [row] = await tx.delete(table).where(eq(idCol, id)).returning();
       await recordChange(tx, ds, p, 'delete', row as Row, null);
