@@ -222,6 +222,8 @@ export async function deleteRecord(ds: DataSource, object: string, id: string): 
   if (!isUuid(id)) throw notFound(p, id);
   return committed(ds, await ds.db.transaction(async (tx) => {
     try {
+      // A keyed delete done before (its job ran again after a crash): the record is gone, as asked.
+      if (ds.effect && (await claimEffect(tx, ds.effect.key))) return { id } as Row;
       const idCol = col(table, p.columns[0]!);
       const [target] = (await tx.select().from(table).where(and(deletable, eq(idCol, id))).for('update')) as Row[];
       if (!target) throw await missOrForbidden(tx, ds, p, id, 'delete');
