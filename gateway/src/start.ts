@@ -5,11 +5,11 @@ import { createChangeFeed, createEventBus, registerRedisProbe } from '@objectos/
 import { createReadiness } from '@objectos/observability';
 import { createIdentitySubgraph, securityNamesOf, type IdentitySubgraph } from '@objectos/identity-subgraph';
 import { loadMetadata } from '@objectos/metadata';
-import { compile } from '@objectos/schema';
+import { compile, hasWorkflow } from '@objectos/schema';
 import { createAuditSubgraph, type AuditSubgraph } from '@objectos/audit-subgraph';
 import { createAutomationSubgraph, createJobRuntime, type AutomationSubgraph, type JobRuntime } from '@objectos/automation-subgraph';
 import { remotePrincipalResolver } from '@objectos/principal';
-import { createWorkflowSubgraph, type WorkflowSubgraph } from '@objectos/workflow-subgraph';
+import { createFlowRuntime, createWorkflowSubgraph, registerApprovalHandlers, type FlowRuntime, type WorkflowSubgraph } from '@objectos/workflow-subgraph';
 import type { ObjectOSConfig } from './config.ts';
 import { createGateway, type Gateway, type SubgraphSource } from './create-gateway.ts';
 import { resolveSecret } from './secret.ts';
@@ -24,8 +24,10 @@ export interface RunningObjectOS {
   identity: IdentitySubgraph | null;
   audit: AuditSubgraph | null;
   automation: AutomationSubgraph | null;
-  /** Record state machines (when the metadata has any). */
+  /** Record state machines and flows (when the metadata has any). */
   workflow: WorkflowSubgraph | null;
+  /** Flow execution in this process (when the metadata has flows and the workflow subgraph runs here). */
+  flows: FlowRuntime | null;
   /** The queue, notifications and schedules of this process (embedded mode). */
   jobs: JobRuntime | null;
   server: Server;
@@ -63,7 +65,10 @@ export async function startObjectOS(config: ObjectOSConfig, hooks: StartHooks = 
   let jobs: JobRuntime | null = null;
   let automation: AutomationSubgraph | null = null;
   let workflow: WorkflowSubgraph | null = null;
+  let flows: FlowRuntime | null = null;
   const cleanup = async () => {
+    await workflow?.close();
+    await flows?.close();
     await jobs?.stop();
     await audit?.dispose();
     await data?.dispose();
@@ -86,9 +91,25 @@ export async function startObjectOS(config: ObjectOSConfig, hooks: StartHooks = 
     // Workflow rules write through the data subgraph (in process, made below, or remote).
     const dataUrl = config.remoteSubgraphs['data'] ?? 'http://data.objectos.internal/graphql';
     const dataFetch = (r: Request): Promise<Response> => (data ? data.fetch(r) : fetch(r));
+    // The workflow subgraph runs here (unless remote), and with it flow execution: its queues are worked
+    // in this process (registered before the queue starts; jobs wait until the subgraph has opened it).
+    const workflowHere = hasWorkflow(model) && !config.remoteSubgraphs['workflow'];
+    if (embedded && workflowHere && model.flows.length > 0)
+      flows = createFlowRuntime({ db: database!.db, compiled, data: { fetch: dataFetch, url: dataUrl }, secret, ...(config.delivery.allow ? { allow: config.delivery.allow } : {}) });
+    const flowRuntime = flows;
     if (embedded)
       jobs = await createJobRuntime({
         model, database: database!, secret, work: config.runJobs, delivery: config.delivery, changeFeed, data: { fetch: dataFetch, url: dataUrl },
+        // Flows and approval escalations are worked here (escalations wait for the subgraph, made below).
+        ...(flowRuntime || (workflowHere && model.approvals.length > 0) ? {
+          register: (queue) => {
+            flowRuntime?.register(queue);
+            if (workflowHere && model.approvals.length > 0) registerApprovalHandlers(queue, () => {
+              if (!workflow?.approvals) throw new Error('the workflow subgraph is not started yet');
+              return workflow.approvals;
+            });
+          },
+        } : {}),
         ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
         ...(config.jobsPrefix ? { prefix: config.jobsPrefix } : {}), ...(hooks.now ? { now: hooks.now } : {}),
       });
@@ -122,9 +143,12 @@ export async function startObjectOS(config: ObjectOSConfig, hooks: StartHooks = 
       audit = await createAuditSubgraph({ database: database!, secret, metadata: compiled, bus, changeFeed });
     // The job monitor and notifications (this process delivers and fires schedules unless OBJECTOS_JOBS=off).
     if (jobs && !config.remoteSubgraphs['automation']) automation = createAutomationSubgraph({ secret, database: database!, compiled, runtime: jobs });
-    // State machines with the other in-process subgraphs; remote when OBJECTOS_SUBGRAPHS names a `workflow`.
-    if (jobs && model.stateMachines.length > 0 && !config.remoteSubgraphs['workflow'])
-      workflow = await createWorkflowSubgraph({ secret, database: database!, compiled, data: { fetch: dataFetch, url: dataUrl }, queue: jobs.queue });
+    // State machines and flows with the other in-process subgraphs; remote when OBJECTOS_SUBGRAPHS names a `workflow`.
+    if (jobs && workflowHere)
+      workflow = await createWorkflowSubgraph({
+        secret, database: database!, compiled, data: { fetch: dataFetch, url: dataUrl }, queue: jobs.queue, ...(flows ? { flows } : {}),
+        ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}), ...(hooks.now ? { now: hooks.now } : {}),
+      });
     const subgraphs: SubgraphSource[] = Object.entries(config.remoteSubgraphs).map(([name, url]) => ({ name, url }));
     if (workflow) subgraphs.unshift({ name: 'workflow', url: 'http://workflow.objectos.internal/graphql', sdl: workflow.sdl, fetch: workflow.fetch });
     if (automation) subgraphs.unshift({ name: 'automation', url: 'http://automation.objectos.internal/graphql', sdl: automation.sdl, fetch: automation.fetch });
@@ -158,6 +182,7 @@ export async function startObjectOS(config: ObjectOSConfig, hooks: StartHooks = 
       audit,
       automation,
       workflow,
+      flows,
       jobs,
       server: serving.server,
       realtime: serving.realtime,

@@ -4,8 +4,10 @@ import type { CompiledSchema } from './compile.ts';
 import { composePublicSdl } from './compose.ts';
 import { AUTOMATION_SDL, automationEntitySdl } from './automation-sdl.ts';
 import { IDENTITY_SDL } from './identity-sdl.ts';
+import { FLOW_SDL } from './flow-sdl.ts';
 import { WORKFLOW_SDL, workflowEntitySdl } from './workflow-sdl.ts';
 import { renameSdl } from './rename.ts';
+import { APPROVAL_SDL } from './approval-sdl.ts';
 
 /** Where the committed SDL lives: `schema/generated/<subgraph>.graphql`. */
 export const GENERATED_DIR = fileURLToPath(new URL('../generated/', import.meta.url));
@@ -20,7 +22,7 @@ export function generatedFiles(compiled: CompiledSchema): Record<string, string>
     ...Object.entries(compiled.subgraphs).map(([name, s]) => ({ name, sdl: s.sdl })),
     { name: 'identity', sdl: IDENTITY_SDL },
     { name: 'automation', sdl: AUTOMATION_SDL + automationEntitySdl(compiled.plan, compiled.model, compiled.inflection) },
-    ...(compiled.model.stateMachines.length > 0 ? [{ name: 'workflow', sdl: workflowSdl(compiled) }] : []),
+    ...(hasWorkflow(compiled.model) ? [{ name: 'workflow', sdl: workflowSdl(compiled) }] : []),
   ].map((s) => ({ ...s, url: `http://${s.name}.objectos.internal/graphql` }));
   const publicSdl = printSchema(lexicographicSortSchema(buildSchema(composePublicSdl(subgraphs))));
   return {
@@ -29,7 +31,15 @@ export function generatedFiles(compiled: CompiledSchema): Record<string, string>
   };
 }
 
-/** The workflow subgraph's SDL for this metadata (its shared names renamed under a name prefix). */
+/**
+ * The workflow subgraph's SDL for this metadata (its shared names renamed under a name prefix): state
+ * machines, flow execution and approval processes. It exists when the metadata has any of them.
+ */
 export function workflowSdl(compiled: CompiledSchema): string {
-  return (compiled.namePrefix ? renameSdl(WORKFLOW_SDL, compiled.inflection) : WORKFLOW_SDL) + workflowEntitySdl(compiled.plan, compiled.model, compiled.inflection);
+  const sdl = WORKFLOW_SDL + FLOW_SDL + (compiled.model.approvals.length > 0 ? APPROVAL_SDL : '');
+  return (compiled.namePrefix ? renameSdl(sdl, compiled.inflection) : sdl) + workflowEntitySdl(compiled.plan, compiled.model, compiled.inflection);
 }
+
+/** Whether the metadata needs the workflow subgraph: state machines, flows or approval processes. */
+export const hasWorkflow = (model: Pick<CompiledSchema['model'], 'stateMachines' | 'flows' | 'approvals'>): boolean =>
+  model.stateMachines.length > 0 || model.flows.length > 0 || model.approvals.length > 0;

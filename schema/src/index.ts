@@ -6,7 +6,7 @@ export { CompileError } from './compile-error.ts';
 export type { Build, CompilerPlugin } from './build.ts';
 export type { ColumnPlan, DataPlan, ObjectPlan, RelationPlan, ReverseRelationPlan } from './plan.ts';
 export { FILTER_INPUTS, GRAPHQL_TYPES, type FilterOp } from './type-map.ts';
-export { generatedFiles, GENERATED_DIR, workflowSdl } from './generated.ts';
+export { generatedFiles, GENERATED_DIR, hasWorkflow, workflowSdl } from './generated.ts';
 export { IDENTITY_SDL } from './identity-sdl.ts';
 export { DateScalar, DateTimeScalar, JSONScalar, TimeScalar, scalarResolvers } from './scalars.ts';
 export { composeSupergraph, composePublicSdl, CompositionError, type SubgraphSdl } from './compose.ts';
@@ -18,4 +18,4 @@ export {
 export { AUDIT_ACTOR_TYPES, compileAuditSdl, trackedColumns, trackedObjects } from './audit-sdl.ts';
 export { AUTOMATION_SDL, automationEntitySdl, ruleObjects } from './automation-sdl.ts';
 export { WORKFLOW_SDL, governedObjects, workflowEntitySdl } from './workflow-sdl.ts';
-export { metadataRecord, ruleFires, ruleMatches, ruleWatcher, type RuleChange } from './rule-events.ts';
+export { changeFlows, flowFires, flowTriggerMatches, metadataRecord, ruleFires, ruleMatches, ruleWatcher, type RuleChange } from './rule-events.ts';

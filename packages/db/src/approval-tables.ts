@@ -39,6 +39,8 @@ export async function ensureApprovalTables(db: SqlRunner): Promise<void> {
     created_at timestamptz not null default now(),
     decided_at timestamptz
   )`);
+  // Set when the task's escalation ran (by its delayed job or the sweep, whichever claims it first).
+  await db.execute(sql`alter table workflow.approval_tasks add column if not exists escalated_at timestamptz`);
   await db.execute(sql`create index if not exists approval_tasks_approver on workflow.approval_tasks (organization_id, approver_id) where status = 'pending'`);
   await db.execute(sql`create index if not exists approval_tasks_request on workflow.approval_tasks (request_id)`);
   await db.execute(sql`create table if not exists workflow.approval_delegates (

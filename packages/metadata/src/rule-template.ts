@@ -28,7 +28,8 @@ export function renderTemplate(text: string, scope: TemplateScope, encode: (v: s
   return text.replace(PLACEHOLDER, (_, path: string) => encode(stringify(lookup(scope, path))));
 }
 
-function lookup(scope: TemplateScope, path: string): unknown {
+/** The value at a dotted path, own properties only (templates and flow placeholders share it). */
+export function lookup(scope: object, path: string): unknown {
   let value: unknown = scope;
   for (const key of path.split('.')) {
     // Own properties only: `{{record.constructor}}` must not reach the prototype.
@@ -38,7 +39,8 @@ function lookup(scope: TemplateScope, path: string): unknown {
   return value;
 }
 
-function stringify(value: unknown): string {
+/** A value as text in a template: empty for null, ISO for dates, JSON for structures. */
+export function stringify(value: unknown): string {
   if (value === null || value === undefined) return '';
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);

@@ -1,7 +1,16 @@
 import { connectDatabase, type Database } from '@objectos/db';
 import { createChangeFeed } from '@objectos/events';
+import type { JobQueue } from '@objectos/jobs';
 import { loadMetadata, type MetadataModel } from '@objectos/metadata';
 import { createJobRuntime, deliveryConfigFromEnv, type JobRuntime } from './runtime.ts';
+
+export interface RuntimeFromEnvOptions {
+  /**
+   * Handlers this process works although it is not the worker (the workflow subgraph's flow queues),
+   * added with the database and metadata the runtime opened, before the queue starts.
+   */
+  register?: (queue: JobQueue, opened: { database: Database; model: MetadataModel }) => void;
+}
 
 /**
  * The job runtime of a services-mode process, from its environment: DATABASE_URL, REDIS_URL (BullMQ;
@@ -9,7 +18,7 @@ import { createJobRuntime, deliveryConfigFromEnv, type JobRuntime } from './runt
  * delivery settings (SMTP_URL, OBJECTOS_MAIL_FROM, OBJECTOS_WEBHOOK_*, OBJECTOS_VAPID_*, OBJECTOS_SMS_*), and for a worker
  * running workflow rules DATA_URL (the data subgraph) and connector secrets.
  */
-export async function runtimeFromEnv(work: boolean, env: NodeJS.ProcessEnv = process.env): Promise<{ runtime: JobRuntime; database: Database; model: MetadataModel; close(): Promise<void> }> {
+export async function runtimeFromEnv(work: boolean, env: NodeJS.ProcessEnv = process.env, options: RuntimeFromEnvOptions = {}): Promise<{ runtime: JobRuntime; database: Database; model: MetadataModel; close(): Promise<void> }> {
   const secret = env['OBJECTOS_SECRET'];
   if (!secret) throw new Error('OBJECTOS_SECRET is required: the gateway signs every request with a key derived from it');
   const databaseUrl = env['DATABASE_URL'];
@@ -23,6 +32,7 @@ export async function runtimeFromEnv(work: boolean, env: NodeJS.ProcessEnv = pro
     await changeFeed?.ready;
     const runtime = await createJobRuntime({
       model, database, databaseUrl, secret, work, delivery: deliveryConfigFromEnv(env), env,
+      ...(options.register ? { register: (queue: JobQueue) => options.register!(queue, { database, model }) } : {}),
       ...(dataUrl ? { data: { fetch: (r: Request) => fetch(r), url: dataUrl } } : {}), ...(changeFeed ? { changeFeed } : {}),
       ...(env['REDIS_URL'] ? { redisUrl: env['REDIS_URL'] } : {}),
       ...(env['OBJECTOS_JOBS_PREFIX'] ? { prefix: env['OBJECTOS_JOBS_PREFIX'] } : {}),

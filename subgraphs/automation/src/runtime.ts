@@ -8,11 +8,12 @@ import {
 } from '@objectos/notifications';
 import { deriveKey } from '@objectos/principal';
 import { ensureEffectTable, ensureStateHistoryTable } from '@objectos/db';
-import { compile } from '@objectos/schema';
+import { changeFlows, compile } from '@objectos/schema';
 import type { Sandbox } from '@objectos/sandbox';
 import { createDataClient } from './rules/data-client.ts';
 import { ACTION_JOBS, ACTION_QUEUE, createRuleEngine, SCHEDULE_JOBS, SCHEDULE_QUEUE, type RuleEngine } from './rules/engine.ts';
 import { ensureAutomationTables } from './rules/store.ts';
+import { FLOW_START_JOBS, FLOW_START_QUEUE, type FlowScheduleStart } from './rules/flow-hand-over.ts';
 import type { ActionDeps } from './rules/actions.ts';
 import { registerStateActions, STATE_ACTION_QUEUE, sweepStateActions } from './rules/state-actions.ts';
 
@@ -111,6 +112,19 @@ function scheduleRuleJobs(model: MetadataModel): JobModel[] {
   }));
 }
 
+/**
+ * A schedule flow's cron, as a scheduled job of its own (`flow_<name>`) on the flow start queue: each tick
+ * starts one run per organization, worked where the workflow subgraph runs.
+ */
+function scheduleFlowJobs(model: MetadataModel): JobModel[] {
+  return model.flows.filter((f) => f.status === 'active' && f.type === 'schedule' && f.schedule).map((f) => ({
+    name: `flow_${f.name}`, label: f.label ?? f.name, handler: FLOW_START_QUEUE, data: { kind: 'schedule', flow: f.name } satisfies FlowScheduleStart,
+    schedule: { type: 'cron' as const, expression: f.schedule!.expression, timezone: f.schedule!.timezone },
+    retryPolicy: { maxRetries: FLOW_START_JOBS.attempts - 1, backoffMs: FLOW_START_JOBS.backoffMs, backoffMultiplier: 2 as const }, timeout: FLOW_START_JOBS.timeoutMs,
+    enabled: true, source: f.source, handlerAt: { line: 0, column: 0 },
+  }));
+}
+
 /** Template problems found by handlebars, as located metadata errors (bad templates never start a server). */
 function checkTemplates(model: MetadataModel): void {
   const issues = model.templates.flatMap((t) => checkTemplate(t).map((p) => {
@@ -143,8 +157,13 @@ export async function createJobRuntime(o: JobRuntimeOptions): Promise<JobRuntime
   let rules: RuleEngine | null = null;
   let stopKicks: (() => void) | null = null;
   let sandbox: Promise<Sandbox> | null = null;
-  const machines = o.model.stateMachines.length > 0;
-  if (o.model.rules.length > 0) {
+  // State machines' and approval processes' actions run here (workflow.state_action).
+  const machines = o.model.stateMachines.length > 0 || o.model.approvals.length > 0;
+  // Record changes reach flows through the rule engine (it exists for them even without rules).
+  const startedFlows = changeFlows(o.model);
+  const watching = o.model.rules.length > 0 || startedFlows.length > 0;
+  const flowTicks = scheduleFlowJobs(o.model);
+  if (watching) {
     await ensureAutomationTables(o.database.db);
     await ensureEffectTable(o.database.db);
   }
@@ -153,8 +172,8 @@ export async function createJobRuntime(o: JobRuntimeOptions): Promise<JobRuntime
     await ensureEffectTable(o.database.db);
   }
   let stopSweep: (() => void) | null = null;
-  if (o.work && (o.model.rules.length > 0 || machines)) {
-    if (!o.data) throw new Error('the metadata has workflow rules or state machines: this worker needs the data subgraph (DATA_URL) to run their actions');
+  if (o.work && (watching || machines)) {
+    if (!o.data) throw new Error('the metadata has workflow rules, record_change flows or state machines: this worker needs the data subgraph (DATA_URL) to run their actions');
     const compiled = compile(o.model);
     const plan = compiled.plan;
     const deps: ActionDeps = {
@@ -163,8 +182,10 @@ export async function createJobRuntime(o: JobRuntimeOptions): Promise<JobRuntime
       // QuickJS (WebAssembly) is loaded when a custom_script first runs.
       sandbox: () => (sandbox ??= import('@objectos/sandbox').then((m) => m.createSandbox())),
     };
-    if (o.model.rules.length > 0) {
-      rules = createRuleEngine({ rules: o.model.rules, plan, db: o.database.db, queue, onError, ...(o.rulesSweepMs ? { sweepMs: o.rulesSweepMs } : {}), deps });
+    // Sent here, worked where the workflow subgraph runs (this process too, when it registers them).
+    if (startedFlows.length > 0) queue.declare(FLOW_START_QUEUE, FLOW_START_JOBS);
+    if (watching) {
+      rules = createRuleEngine({ rules: o.model.rules, flows: startedFlows, plan, db: o.database.db, queue, onError, ...(o.rulesSweepMs ? { sweepMs: o.rulesSweepMs } : {}), deps });
       // A change is published inside the relay's transaction: look a moment later, once it has committed.
       const engine = rules;
       if (o.changeFeed) stopKicks = o.changeFeed.subscribe(() => void setTimeout(() => engine.kick(), 20).unref());
@@ -196,7 +217,8 @@ export async function createJobRuntime(o: JobRuntimeOptions): Promise<JobRuntime
       const days = Number.isInteger(data?.days) && data.days! > 0 ? data.days! : 90;
       await o.database.run(`delete from notifications.inbox where read_at < now() - make_interval(days => $1)`, [days]);
     }, { attempts: 3, timeoutMs: 300_000 });
-    scheduler = createScheduler(queue, [...o.model.jobs, ...scheduleRuleJobs(o.model)], { onError });
+    if (flowTicks.length > 0) queue.declare(FLOW_START_QUEUE, FLOW_START_JOBS);
+    scheduler = createScheduler(queue, [...o.model.jobs, ...scheduleRuleJobs(o.model), ...flowTicks], { onError });
   } else declareNotifyQueues(queue);
   o.register?.(queue, notifier);
   await inApp.ready;

@@ -3,12 +3,17 @@ import { sql } from 'drizzle-orm';
 import { parse, type GraphQLSchema } from 'graphql';
 import { createYoga } from 'graphql-yoga';
 import { createDataClient, queueStateActions } from '@objectos/automation-subgraph';
-import { ensureStateHistoryTable, queryRows, type Database } from '@objectos/db';
+import { ensureApprovalTables, ensureStateHistoryTable, queryRows, type Database } from '@objectos/db';
+import { createChannel, type Channel } from '@objectos/events';
 import type { JobQueue } from '@objectos/jobs';
 import { createLogger, useCorrelatedErrors, type Logger } from '@objectos/observability';
 import { audienceKey, createMemoryReplayStore, principalOf, usePrincipalGuard, type Principal, type ReplayStore } from '@objectos/principal';
 import { governedObjects, guardEntityTypes, scalarResolvers, workflowSdl, type CompiledSchema } from '@objectos/schema';
 import { createTransitions, member, workflowError } from './transitions.ts';
+import { flowResolvers } from './flows/flow-resolvers.ts';
+import { createApprovals, type ApprovalChange, type Approvals } from './approvals/engine.ts';
+import { approvalResolvers } from './approvals/resolvers.ts';
+import { createFlowRuntime, type FlowRuntime } from './flows/flow-runtime.ts';
 
 export interface WorkflowSubgraphOptions {
   /** OBJECTOS_SECRET: requests must carry a principal signed with the key derived from it. */
@@ -22,6 +27,17 @@ export interface WorkflowSubgraphOptions {
   queue: JobQueue;
   replay?: ReplayStore;
   logger?: Logger;
+  /**
+   * Flow execution, needed when the metadata has flows: registered on this process's job queue (see
+   * createFlowRuntime); opened here, once the data subgraph its record nodes write through answers.
+   */
+  flows?: FlowRuntime;
+  /** Redis, when set: a change of someone's pending approvals reaches their subscription on every replica. */
+  redisUrl?: string;
+  /** The clock approvals' due times are read on (tests inject one). @default Date.now */
+  now?: () => number;
+  /** How often due escalations the delayed jobs have not run are looked for. @default 5000 */
+  escalationSweepMs?: number;
 }
 
 export interface WorkflowSubgraph {
@@ -29,6 +45,9 @@ export interface WorkflowSubgraph {
   sdl: string;
   schema: GraphQLSchema;
   fetch: (request: Request) => Promise<Response>;
+  /** Approval processes (null without any): the escalation job's handler calls it. */
+  approvals: Approvals | null;
+  close(): Promise<void>;
 }
 
 interface Ctx {
@@ -51,6 +70,29 @@ export async function createWorkflowSubgraph(o: WorkflowSubgraphOptions): Promis
   const data = createDataClient({ plan: compiled.plan, security: compiled.security, fetch: o.data.fetch, url: o.data.url, secret: o.secret, db: o.database.db });
   const transitions = createTransitions({ compiled, data });
   const sdl = workflowSdl(compiled);
+  if (model.flows.length > 0 && !o.flows) throw new Error('the metadata has flows: the workflow subgraph needs the flow runtime registered on the job queue (createFlowRuntime)');
+  // Without flows, an idle one: the flow API answers (no flows, no runs) and nothing is registered.
+  const flowRuntime = o.flows ?? createFlowRuntime({ db: o.database.db, compiled, data: o.data, secret: o.secret });
+  await flowRuntime.open();
+  const flows = flowResolvers(flowRuntime, compiled);
+  // Approval processes: their tables, the live list's channel, and a sweep for escalations the delayed jobs have not run.
+  let approvals: Approvals | null = null;
+  let approvalApi: ReturnType<typeof approvalResolvers> | null = null;
+  let changes: Channel<ApprovalChange> | null = null;
+  let sweep: NodeJS.Timeout | null = null;
+  if (model.approvals.length > 0) {
+    await ensureApprovalTables(o.database.db);
+    changes = createChannel<ApprovalChange>('objectos:approvals', o.redisUrl);
+    await changes.ready;
+    approvals = createApprovals({ compiled, db: o.database.db, data, queue: o.queue, changes, ...(o.now ? { now: o.now } : {}) });
+    approvalApi = approvalResolvers({ approvals, compiled, db: o.database.db, data, changes });
+    if (model.approvals.some((a) => a.escalation)) {
+      const engine = approvals;
+      sweep = setInterval(() => void engine.sweepEscalations().catch((e: unknown) => logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'escalation sweep failed')), o.escalationSweepMs ?? 5_000);
+      sweep.unref();
+    }
+  }
+  const rename = (fields: Record<string, unknown>) => Object.fromEntries(Object.entries(fields).map(([k, v]) => [F(k), v]));
 
   const entities = Object.fromEntries(governedObjects(compiled.plan, model).map((p) => [p.typeName, {
     __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
@@ -60,7 +102,11 @@ export async function createWorkflowSubgraph(o: WorkflowSubgraphOptions): Promis
   const resolvers = {
     ...scalarResolvers,
     ...entities,
+    ...flows.types,
+    ...(approvalApi ? { Subscription: approvalApi.Subscription } : {}),
     Query: {
+      ...rename(flows.Query),
+      ...approvalApi?.Query,
       [F('stateMachines')]: (_: unknown, __: unknown, ctx: Ctx) => {
         member(ctx.principal);
         return model.stateMachines.map((m) => ({ ...m, states: m.states.map((s) => ({ ...s })), transitions: m.transitions.map((t) => ({ ...t })) }));
@@ -75,6 +121,8 @@ export async function createWorkflowSubgraph(o: WorkflowSubgraphOptions): Promis
       },
     },
     Mutation: {
+      ...rename(flows.Mutation),
+      ...approvalApi?.Mutation,
       [F('transition')]: async (_: unknown, a: { object: string; id: string; event: string; comment?: string | null }, ctx: Ctx) => {
         const taken = await transitions.take(ctx.principal, a.object, a.id, a.event, a.comment ?? null);
         const { org } = member(ctx.principal);
@@ -103,6 +151,11 @@ export async function createWorkflowSubgraph(o: WorkflowSubgraphOptions): Promis
     name: 'workflow',
     sdl,
     schema,
+    approvals,
+    async close() {
+      if (sweep) clearInterval(sweep);
+      await changes?.close();
+    },
     async fetch(request) {
       const url = new URL(request.url);
       if (url.pathname === '/graphql') return yoga.fetch(request);

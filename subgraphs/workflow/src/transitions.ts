@@ -4,6 +4,7 @@ import { DataRefusal, type DataClient } from '@objectos/automation-subgraph';
 import { evaluateRuleCondition, type FieldDefinition, type GuardModel, type StateMachineModel, type TransitionModel } from '@objectos/metadata';
 import type { Principal } from '@objectos/principal';
 import { accessFor, type CompiledSchema } from '@objectos/schema';
+import { approvalOwnedEvents } from './approvals/effects.ts';
 
 export const workflowError = (code: string, message: string): GraphQLError => new GraphQLError(message, { extensions: { code } });
 
@@ -40,6 +41,9 @@ export function member(principal: Principal): { org: string; userId: string } {
 export function createTransitions(o: TransitionsOptions): Transitions {
   const model = o.compiled.model;
   const fieldsOf = new Map(model.objects.map((ob) => [ob.name, new Map<string, FieldDefinition>(ob.fields.map((f) => [f.name, f]))]));
+
+  /** Per object, the events an approval process takes: nobody takes them with `transition`. */
+  const owned = new Map(model.stateMachines.map((m) => [m.object, approvalOwnedEvents(model, m.object)]));
 
   function machineFor(object: string): StateMachineModel {
     const m = model.stateMachines.find((x) => x.object === object);
@@ -97,7 +101,7 @@ export function createTransitions(o: TransitionsOptions): Transitions {
       let editable: Promise<boolean> | null = null;
       const canEdit = () => (editable ??= o.data.canEdit(found.org, object, id, { kind: 'principal', principal }));
       const available = [];
-      for (const t of m.transitions.filter((x) => x.from === current))
+      for (const t of m.transitions.filter((x) => x.from === current && !owned.get(object)?.has(x.event)))
         if ((await allowed(t, m, principal, found.org, id, found.record, canEdit)) === null) available.push({ event: t.event, label: t.label, to: t.to });
       return { machine: m.name, field: m.field, state: current, label: state?.label ?? current, final: state?.final ?? true, availableTransitions: available };
     },
@@ -111,6 +115,8 @@ export function createTransitions(o: TransitionsOptions): Transitions {
       const t = from.find((x) => x.event === event);
       if (!t)
         throw workflowError('BAD_USER_INPUT', `${m.name}: no transition "${event}" from "${current}" (${from.length ? `allowed: ${from.map((x) => `${x.event} (→ ${x.to})`).join(', ')}` : `"${current}" is final`})`);
+      const process = owned.get(object)?.get(event);
+      if (process) throw workflowError('FORBIDDEN', `${m.name}: "${event}" is taken by the approval process ${process}: use submitForApproval, approve, reject or recall`);
       const refusal = await allowed(t, m, principal, found.org, id, found.record, () => o.data.canEdit(found.org, object, id, { kind: 'principal', principal }));
       if (refusal) throw workflowError('FORBIDDEN', `${m.name}: you cannot take "${event}" on this ${object}: ${refusal}`);
       const historyId = randomUUID();

@@ -1,4 +1,5 @@
 import { ConditionError, normaliseVariables, SYSTEM_CONDITION_FIELDS, type RuleCondition, type RuleOperand } from '../condition.ts';
+import { lookup, stringify } from '../rule-template.ts';
 import { FieldSchema, type FieldDefinition } from '../field-schema.ts';
 import type { FlowModel } from '../model.ts';
 import type { ObjectDefinition } from '../object-schema.ts';
@@ -186,23 +187,6 @@ export function resolveFlowValue(value: unknown, variables: Variables): unknown 
   return value;
 }
 
-function lookup(variables: Variables, expr: string): unknown {
-  let value: unknown = variables;
-  for (const key of expr.split('.')) {
-    // Own properties only: `{!request.constructor}` must not reach the prototype.
-    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, key)) return undefined;
-    value = (value as Record<string, unknown>)[key];
-  }
-  return value;
-}
-
-function stringify(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
-  if (value instanceof Date) return value.toISOString();
-  return JSON.stringify(value) ?? '';
-}
 
 /**
  * `value` as variable `v` holds it, or throws `FlowValueError`. Lenient where drivers and JSON are:

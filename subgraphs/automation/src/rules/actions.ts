@@ -1,21 +1,14 @@
 import { loadOrganizationRoles, type SqlRunner } from '@objectos/db';
 import type { JobQueue } from '@objectos/jobs';
-import { relativeOffsetMs, renderTemplate, type ConnectorModel, type MetadataModel, type RuleModel, type TemplateScope, type WorkflowAction } from '@objectos/metadata';
-import {
-  checkTarget, isAllowed, NOTIFY_QUEUES, NotificationInputError, postPinned, type InAppJob, type Notifier, type PushJob, type SqlClient, type TargetAllowance,
-} from '@objectos/notifications';
+import { relativeOffsetMs, renderTemplate, type MetadataModel, type RuleModel, type WorkflowAction } from '@objectos/metadata';
+import { isAllowed, NOTIFY_QUEUES, NotificationInputError, type InAppJob, type Notifier, type PushJob, type SqlClient, type TargetAllowance } from '@objectos/notifications';
 import type { Sandbox } from '@objectos/sandbox';
 import type { DataPlan } from '@objectos/schema';
 import { DataRefusal, type DataClient, type RunAs } from './data-client.ts';
+import { ActionFailure, connectorRequest, renderBody, sendOutbound } from './outbound.ts';
 import { resolveRecipients } from './recipients.ts';
 
-/** An action that cannot succeed however often it runs (a refused write, a 4xx answer, a script error): no retry. */
-export class ActionFailure extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ActionFailure';
-  }
-}
+export { ActionFailure } from './outbound.ts';
 
 /** One action to run, with the record as the rule saw it (metadata field names). */
 export interface ActionRun {
@@ -50,8 +43,6 @@ export interface ActionDeps {
   /** Web push is configured (VAPID keys): push notifications go to devices as well as the in-app inbox. */
   push: boolean;
 }
-
-const MAX_BODY_BYTES = 256 * 1024;
 
 /** Runs one action; resolves to what the run log records as its result. */
 export async function runAction(run: ActionRun, deps: ActionDeps): Promise<unknown> {
@@ -129,17 +120,12 @@ export async function runAction(run: ActionRun, deps: ActionDeps): Promise<unkno
         const body = a.body === undefined ? '' : renderBody(a.body, scope);
         const url = renderTemplate(a.url, scope, encodeURIComponent);
         const headers = Object.fromEntries(Object.entries(a.headers).map(([k, v]) => [k, renderTemplate(v, scope)]));
-        return await send(url, a.method, headers, body, a.timeoutMs, run.key, deps);
+        return { status: (await sendOutbound({ url, method: a.method, headers, body, timeoutMs: a.timeoutMs }, run.key, deps.allow)).status };
       }
       case 'connector_action': {
         const connector = deps.model.connectors.find((c) => c.name === a.connectorId)!;
-        const endpoint = connector.actions[a.actionId]!;
         const values = Object.fromEntries(Object.entries(a.input).map(([k, v]) => [k, typeof v === 'string' ? renderTemplate(v, scope) : v]));
-        const input = { ...scope, input: values };
-        const body = endpoint.body === undefined ? JSON.stringify(values) : renderBody(endpoint.body, input);
-        const url = `${connector.baseUrl.replace(/\/$/, '')}${renderTemplate(endpoint.path, input, encodeURIComponent)}`;
-        const headers = { ...connector.headers, ...endpoint.headers, ...authHeaders(connector, deps.env) };
-        return await send(url, endpoint.method, headers, body, connector.timeoutMs, run.key, deps);
+        return { status: (await sendOutbound(connectorRequest(connector, a.actionId, values, scope, deps.env), run.key, deps.allow)).status };
       }
       case 'custom_script': {
         const sandbox = await deps.sandbox();
@@ -156,51 +142,3 @@ export async function runAction(run: ActionRun, deps: ActionDeps): Promise<unkno
     throw e;
   }
 }
-
-/** A request body from metadata: a string template as it is, a mapping as JSON with each value escaped into its string. */
-function renderBody(body: string | Record<string, unknown>, scope: TemplateScope): string {
-  return typeof body === 'string' ? renderTemplate(body, scope) : renderTemplate(JSON.stringify(body), scope, (v) => JSON.stringify(v).slice(1, -1));
-}
-
-/** Connector credentials, read from the environment at call time: never stored, logged or returned. */
-function authHeaders(c: ConnectorModel, env: NodeJS.ProcessEnv): Record<string, string> {
-  const need = (name: string) => {
-    const v = env[name];
-    if (!v) throw new ActionFailure(`connector ${c.name}: the environment variable ${name} is not set`);
-    return v;
-  };
-  switch (c.auth.type) {
-    case 'none': return {};
-    case 'bearer': return { authorization: `Bearer ${need(c.auth.tokenEnv)}` };
-    case 'basic': return { authorization: `Basic ${Buffer.from(`${need(c.auth.usernameEnv)}:${need(c.auth.passwordEnv)}`).toString('base64')}` };
-    case 'api_key': return { [c.auth.header]: need(c.auth.keyEnv) };
-    default: return {};
-  }
-}
-
-/**
- * One outbound call through the SSRF guard (the webhooks' guard: no private, loopback or link-local
- * target unless allowed; connected to the checked address; no redirect followed). 2xx succeeds; 5xx and
- * timeouts throw for a retry; any other status fails for good. The idempotency key goes with it.
- */
-async function send(url: string, method: string, headers: Record<string, string>, body: string, timeoutMs: number, key: string, deps: ActionDeps): Promise<{ status: number }> {
-  if (Buffer.byteLength(body) > MAX_BODY_BYTES) throw new ActionFailure(`the request body is over ${MAX_BODY_BYTES} bytes`);
-  let target;
-  try {
-    target = await checkTarget(url, deps.allow);
-  } catch (e) {
-    throw new ActionFailure((e as Error).message);
-  }
-  const hasBody = method !== 'GET' && method !== 'DELETE';
-  const res = await postPinned('webhook', target, {
-    method,
-    headers: { 'User-Agent': 'ObjectOS-Automation/1', 'X-ObjectOS-Idempotency-Key': key, ...(hasBody && body && !hasHeader(headers, 'content-type') ? { 'Content-Type': 'application/json' } : {}), ...headers },
-    body: hasBody ? body : '',
-    timeoutMs,
-  });
-  if (res.status >= 500) throw new Error(`${target.url.origin} answered ${res.status}`);
-  if (res.status < 200 || res.status >= 300) throw new ActionFailure(`${target.url.origin} answered ${res.status}${res.status < 400 && res.headers.location ? ' (redirect not followed)' : ''}`);
-  return { status: res.status };
-}
-
-const hasHeader = (headers: Record<string, string>, name: string) => Object.keys(headers).some((k) => k.toLowerCase() === name);

@@ -39,6 +39,11 @@ export class DataRefusal extends Error {
 export interface DataClient {
   create(org: string, object: string, values: Record<string, unknown>, as: RunAs, effect: WriteEffect): Promise<{ id: string }>;
   update(org: string, object: string, id: string, values: Record<string, unknown>, as: RunAs, effect: WriteEffect): Promise<{ id: string }>;
+  /**
+   * Deletes a record as `as` may (object, record and tenant security; cascades as for any client). The
+   * effect key goes with it; a repeat of a delete that committed finds no record (NOT_FOUND).
+   */
+  delete(org: string, object: string, id: string, as: RunAs, effect: WriteEffect): Promise<{ id: string }>;
   /** The record as `as` may read it (fields it cannot read are absent), or null. */
   get(org: string, object: string, id: string, as: RunAs): Promise<Record<string, unknown> | null>;
   /**
@@ -154,6 +159,11 @@ export function createDataClient(o: DataClientOptions): DataClient {
     async update(org, object, id, values, as, effect) {
       const p = planOf(object);
       const data = await call(await principalFor(org, as), `mutation($id: ID!, $input: ${p.typeName}UpdateInput!) { r: ${p.updateMutation}(id: $id, input: $input) { id } }`, { id, input: toInput(p, values) }, effectExtensions(effect));
+      return data['r'] as { id: string };
+    },
+    async delete(org, object, id, as, effect) {
+      const p = planOf(object);
+      const data = await call(await principalFor(org, as), `mutation($id: ID!) { r: ${p.deleteMutation}(id: $id) { id } }`, { id }, effectExtensions(effect));
       return data['r'] as { id: string };
     },
     async transition(org, object, id, values, actorId, grant) {

@@ -2,9 +2,10 @@ import { sql } from 'drizzle-orm';
 import { groupCalls, queryRows, type Db } from '@objectos/db';
 import { auditEvent, createSweeper, nameUuid, recordAuditEvents, type ChangeContext, type ChangeEvent, type Sweeper } from '@objectos/events';
 import { jobIdOf, JobInputError, type JobContext, type JobQueue } from '@objectos/jobs';
-import { actionTemplates, evaluateRuleCondition, templatePlaceholders, type FieldDefinition, type MetadataModel, type RuleModel, type TimeTriggerDefinition, type WorkflowAction } from '@objectos/metadata';
+import { actionTemplates, evaluateRuleCondition, templatePlaceholders, type FieldDefinition, type FlowModel, type MetadataModel, type RuleModel, type TimeTriggerDefinition, type WorkflowAction } from '@objectos/metadata';
 import { metadataRecord, ruleFires, ruleMatches, type DataPlan } from '@objectos/schema';
 import { ActionFailure, runAction, type ActionDeps } from './actions.ts';
+import { queueFlowStarts } from './flow-hand-over.ts';
 import { cancelRuns, finishRuns, insertRuns, pendingTimeTriggers, ruleSwitches, startAttempts, type NewRun, type RunOutcome, type RunRow } from './store.ts';
 
 /** The queue every rule action runs on: one job per (event, rule, action), or per time trigger. */
@@ -59,6 +60,8 @@ export interface RuleEngine {
 
 export interface RuleEngineOptions {
   rules: readonly RuleModel[];
+  /** Active record_change flows: a change their trigger fires on queues a start (`workflow.flow_start`). @default none */
+  flows?: readonly FlowModel[];
   plan: DataPlan;
   db: Db;
   queue: JobQueue;
@@ -258,6 +261,8 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
     const prior = metadataRecord(p, e.previous);
     const fields = fieldsOf(e.object);
     const cause = context?.automation ?? null;
+    // Flows start on any change (a person's, a rule's, a flow's), down to MAX_DEPTH; their criteria are the starter's.
+    if (o.flows?.length) await queueFlowStarts(o.queue, o.flows, e, e.op === 'delete' ? null : record, prior, cause, MAX_DEPTH, onError);
     // A change a rule made runs rules again only if that rule asks for it (reevaluateOnChange).
     if (cause && !byName.get(cause.rule)?.reevaluateOnChange) return;
     const depth = cause ? cause.depth + 1 : 1;

@@ -8,7 +8,8 @@ import { ACTION_JOBS, attemptsOf } from './engine.ts';
 /** The queue of state machine actions (exit, transition, entry), run by the automation executors. */
 export const STATE_ACTION_QUEUE = 'workflow.state_action';
 
-type Phase = 'exit' | 'transition' | 'enter';
+/** A state machine's exit, transition and entry actions; `approval`: an approval process's, at `owner` (onSubmit, steps.0.onApprove…). */
+type Phase = 'exit' | 'transition' | 'enter' | 'approval';
 
 export interface StateActionJob {
   org: string;
@@ -38,6 +39,28 @@ export interface TakenTransition {
 
 const machineOf = (model: Pick<MetadataModel, 'stateMachines'>, name: string): StateMachineModel | undefined => model.stateMachines.find((m) => m.name === name);
 
+/** The rule actions of an approval process at one point (`onSubmit`, `steps.<i>.onApprove`, …); its transitions are taken by the workflow subgraph. */
+export function approvalActionsAt(model: Pick<MetadataModel, 'approvals'>, process: string, point: string): WorkflowAction[] {
+  const a = model.approvals.find((x) => x.name === process);
+  if (!a) return [];
+  const [head, index, leaf] = point.split('.');
+  const list = head === 'steps' ? a.steps[Number(index)]?.[leaf as 'onApprove' | 'onReject'] : a[head as 'onSubmit' | 'onFinalApprove' | 'onFinalReject' | 'onRecall'];
+  return (list ?? []).filter((x): x is WorkflowAction => !('transition' in x));
+}
+
+/**
+ * Queues an approval process's rule actions at one point, keyed by `occurrence` (a request's decision or
+ * submission: each happens once), run like a state machine's (on the record as it is then, in system context).
+ */
+export async function queueApprovalActions(queue: JobQueue, model: Pick<MetadataModel, 'approvals'>, o: { occurrence: string; org: string; process: string; point: string; object: string; recordId: string; actorId: string | null }): Promise<number> {
+  const actions = approvalActionsAt(model, o.process, o.point);
+  for (const a of actions) {
+    const job: StateActionJob = { org: o.org, machine: o.process, historyId: o.occurrence, phase: 'approval', owner: o.point, action: a.name, object: o.object, recordId: o.recordId, actorId: o.actorId };
+    await queue.enqueue(STATE_ACTION_QUEUE, job, { key: keyOf(job), tenant: o.org, attempts: attemptsOf(a) });
+  }
+  return actions.length;
+}
+
 function actionsOf(m: StateMachineModel, phase: Phase, owner: string, event?: string): WorkflowAction[] {
   if (phase === 'transition') return m.transitions.find((t) => t.from === owner && t.event === event)?.actions ?? [];
   const state = m.states.find((s) => s.name === owner);
@@ -56,7 +79,7 @@ function jobsOf(model: Pick<MetadataModel, 'stateMachines'>, t: TakenTransition)
   ];
 }
 
-const keyOf = (j: StateActionJob) => `wf:${j.historyId}:${j.phase}:${j.action}`;
+const keyOf = (j: StateActionJob) => (j.phase === 'approval' ? `ap:${j.historyId}:${j.owner}:${j.action}` : `wf:${j.historyId}:${j.phase}:${j.action}`);
 
 /**
  * Hands a committed transition's actions to the queue (keyed: queuing twice adds nothing), then marks
@@ -86,6 +109,7 @@ export async function sweepStateActions(db: SqlRunner, queue: JobQueue, model: P
 /** The queue's handler: each action runs as a rule action would, on the record as it is now (in system context). */
 export function registerStateActions(queue: JobQueue, model: MetadataModel, deps: ActionDeps): void {
   queue.register<StateActionJob>(STATE_ACTION_QUEUE, async (job, ctx) => {
+    if (job.phase === 'approval') return runApprovalAction(job, ctx.key, model, deps);
     const m = machineOf(model, job.machine);
     const event = job.phase === 'transition' ? job.owner.split('.')[1] : undefined;
     const owner = job.phase === 'transition' ? job.owner.split('.')[0]! : job.owner;
@@ -101,4 +125,17 @@ export function registerStateActions(queue: JobQueue, model: MetadataModel, deps
     // A failure is retried up to the action's attempts, then a dead letter in the job monitor (replayable).
     return runAction({ org: job.org, rule, action, object: job.object, recordId: job.recordId, record, prior: null, eventId: job.historyId, actorId: job.actorId, depth: 1, key: ctx.key }, deps);
   }, { ...ACTION_JOBS, concurrency: 4 });
+}
+
+async function runApprovalAction(job: StateActionJob, key: string, model: MetadataModel, deps: ActionDeps): Promise<unknown> {
+  const process = model.approvals.find((a) => a.name === job.machine);
+  const action = approvalActionsAt(model, job.machine, job.owner).find((a) => a.name === job.action);
+  if (!process || !action) return { skipped: `${job.machine}: no action ${job.action} at ${job.owner} in the metadata now` };
+  const record = await deps.data.get(job.org, job.object, job.recordId, { kind: 'system' });
+  if (!record) throw new ActionFailure(`the ${job.object} ${job.recordId} no longer exists`);
+  const rule: RuleModel = {
+    name: process.name, objectName: process.object, triggerType: 'on_update', actions: [action], timeTriggers: [], active: true, executionOrder: 100,
+    reevaluateOnChange: false, runAs: 'system', source: process.source, condition: null,
+  };
+  return runAction({ org: job.org, rule, action, object: job.object, recordId: job.recordId, record, prior: null, eventId: job.historyId, actorId: job.actorId, depth: 1, key }, deps);
 }
