@@ -191,13 +191,17 @@ for (const engine of FLOW_ENGINES) {
   describe(`crash states: a step run again repeats no record effect; the sweep finds runs without a job (${engine})`, () => {
     let rig: RulesApp;
     beforeAll(async () => {
-      rig = await startRulesApp({ engine, slug: `flow-once-${engine.replace('+', '-')}`, extra: { 'workflows/once.flow.yaml': ONCE, 'workflows/once_delete.flow.yaml': ONCE_DELETE } });
+      rig = await startRulesApp({ engine, slug: `flow-once-${engine.replace('+', '-')}`, extra: {
+        'workflows/once.flow.yaml': ONCE, 'workflows/once_delete.flow.yaml': ONCE_DELETE,
+        // The same as `once`, its record nodes acting as the user who started it.
+        'workflows/once_user.flow.yaml': ONCE.replace('name: once\n', 'name: once_user\nrunAs: user\n'),
+      } });
     }, 120_000);
     afterAll(async () => rig?.close());
 
-    it('runs make again at the same seq: one task, the same id', async () => {
+    for (const [flow, key] of [['once', 'k1'], ['once_user', 'k4']] as const) it(`runs make again at the same seq: one task, the same id (${flow})`, async () => {
       const admin = owner(rig);
-      const started = await startFlow(admin, 'once', { key: 'k1' });
+      const started = await startFlow(admin, flow, { key });
       const first = await runWhen(admin, started.id, (r) => r.waitingFor?.['signal'] === 'go', 'waited');
       const made = first.steps.find((s) => s.node === 'make')!;
       const db = rig.app.data!.database;
@@ -208,7 +212,7 @@ for (const engine of FLOW_ENGINES) {
       const remade = again.steps.find((s) => s.node === 'make')!;
       expect(remade.seq).toBe(made.seq);
       expect(remade.output).toEqual(made.output);
-      const { tasks } = await ok<{ tasks: { nodes: { id: string }[] } }>(admin, '{ tasks(where: { subject: { eq: "Once k1" } }) { nodes { id } } }');
+      const { tasks } = await ok<{ tasks: { nodes: { id: string }[] } }>(admin, `{ tasks(where: { subject: { eq: "Once ${key}" } }) { nodes { id } } }`);
       expect(tasks.nodes).toEqual([{ id: (made.output as { id: string }).id }]);
     });
 

@@ -158,6 +158,14 @@ for (const engine of variants) {
       const body = (await forged.json()) as { errors?: GqlError[] };
       expect(body.errors?.[0]?.message).toContain('changes only through the state machine');
       expect((await stateOf(rep, id))!.state).toBe('draft');
+      // Nor an effect key: the gateway sends subgraphs a body of its own, so a client's key dedups nothing.
+      const keyed = () => rig.app.gateway.fetch(new Request(`${rig.base}/graphql`, {
+        method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${rig.owner}` },
+        body: JSON.stringify({ query: 'mutation { createLeaveRequest(input: { subject: "Keyed by a client", startDate: "2026-12-20", endDate: "2026-12-21" }) { id } }',
+          extensions: { objectos: { effectKey: 'client-chosen-key' } } }),
+      })).then((r) => r.json() as Promise<{ data: { createLeaveRequest: { id: string } } }>);
+      const [one, two] = [await keyed(), await keyed()];
+      expect(one.data.createLeaveRequest.id).not.toBe(two.data.createLeaveRequest.id);
     });
 
     it('transition: submit moves the record, records history with the comment, and notifies the manager (on_enter)', async () => {

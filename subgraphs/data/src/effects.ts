@@ -5,12 +5,15 @@ const KEY_MAX = 512;
 
 /**
  * The write effect a request asks for, in `extensions.objectos` of its GraphQL body (which the gateway
- * signature covers): `{ effectKey, automation: { rule, action, depth } }`. Only the runtime's own system
- * principal may ask (the automation worker); from anyone else it is ignored, and a malformed one is refused.
+ * signature covers): `{ effectKey, automation: { rule, action, depth } }`. Only the runtime asks: the
+ * automation worker and the flow runner, as the system or as the user a rule or flow runs as. The gateway
+ * never forwards a client's extensions (it sends subgraphs a body of its own), so a signed request that
+ * carries one comes from the runtime; from an API key or anonymous it is ignored anyway, and a malformed
+ * one is refused.
  */
 export function effectOf(principal: Principal, extensions: unknown): WriteEffect | null {
   const x = (extensions as { objectos?: unknown } | null | undefined)?.objectos;
-  if (x === undefined || principal.kind !== 'system') return null;
+  if (x === undefined || (principal.kind !== 'system' && principal.kind !== 'user')) return null;
   const o = x as { effectKey?: unknown; automation?: unknown; transition?: unknown };
   // A transition alone (the workflow subgraph's) is not a keyed effect: see transitionOf.
   if (typeof o === 'object' && o !== null && o.effectKey === undefined && o.transition !== undefined) return null;

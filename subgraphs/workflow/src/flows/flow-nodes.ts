@@ -52,11 +52,6 @@ export interface NodeRun {
   variables: Variables;
   /** The step's number: its effects' idempotency key is `flow:<run id>:<seq>`. */
   seq: number;
-  /**
-   * The step may have run before: a job's retry, before its first commit (the attempt before may have
-   * died after the step's effect, before its commit).
-   */
-  rerun: boolean;
 }
 
 /** The key every effect of a step carries: a step run again after a crash repeats none. */
@@ -140,15 +135,8 @@ export async function runNode(r: NodeRun, deps: NodeDeps): Promise<NodeResult> {
     }
     case 'delete_record': {
       const id = recordIdOf(n, vars);
-      try {
-        await deps.data.delete(org, n.config.object, id, actor(run), effect);
-      } catch (e) {
-        // In system context the delete is keyed (done once, a repeat answers as done). As a user no key is
-        // honoured (only the runtime's own principal may claim one): run again after it committed, it finds
-        // the record gone, which is what it did.
-        if (!(r.rerun && e instanceof DataRefusal && e.code === 'NOT_FOUND')) throw e;
-        return next(vars, { input: { object: n.config.object, id }, output: { id, alreadyDeleted: true } });
-      }
+      // Keyed like every record write: run again after it committed, the data subgraph answers it as done.
+      await deps.data.delete(org, n.config.object, id, actor(run), effect);
       return next(vars, { input: { object: n.config.object, id }, output: { id } });
     }
     case 'get_record': {

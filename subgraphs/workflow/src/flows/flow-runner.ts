@@ -105,7 +105,7 @@ export function createFlowRunner(deps: RunnerDeps): FlowRunner {
   }
 
   /** Runs the run's nodes from where it is, committing as it goes, until it waits, ends, or the budget is spent. */
-  async function run(row: RunRow, attempt: number): Promise<unknown> {
+  async function run(row: RunRow): Promise<unknown> {
     const flow = flowOf(row.flow);
     if (!flow) {
       const t: Transition = { step: null, status: 'failed', variables: row.variables, next: null, waitingFor: null, error: `flow ${row.flow} is no longer in the metadata` };
@@ -119,8 +119,6 @@ export function createFlowRunner(deps: RunnerDeps): FlowRunner {
     let at = row.next_node;
     let pending: NewStep[] = [];
     let ran = 0;
-    // Up to its first commit, a job's retry may run again what its attempt before ran but did not commit.
-    let rerun = attempt > 1;
     for (;;) {
       const seq = from + pending.length;
       const node = at === null ? undefined : graph.node(at);
@@ -131,7 +129,7 @@ export function createFlowRunner(deps: RunnerDeps): FlowRunner {
         const retry = vars[RETRY_KEY] as { node: string; attempt: number } | undefined;
         const where = { node, seq, attempt: retry?.node === node.id ? retry.attempt : 1, startedAt: new Date() };
         try {
-          t = succeeded(await withTimeout(runNode({ run: row, graph, node, variables: vars, seq, rerun }, deps), timeoutOf(node), node), where, vars);
+          t = succeeded(await withTimeout(runNode({ run: row, graph, node, variables: vars, seq }, deps), timeoutOf(node), node), where, vars);
         } catch (e) {
           t = failed(flow, graph, vars, nodeErrorOf(e), where);
         }
@@ -154,7 +152,6 @@ export function createFlowRunner(deps: RunnerDeps): FlowRunner {
       if (!won) return { superseded: true, steps: ran };
       from += pending.length;
       pending = [];
-      rerun = false;
       vars = t.variables;
       at = t.next;
       await afterCommit(row, t, from, !goOn);
@@ -213,7 +210,7 @@ export function createFlowRunner(deps: RunnerDeps): FlowRunner {
         return { skipped: seen ? seen.status : 'no such run' };
       }
       try {
-        return await run(row, ctx.attempt);
+        return await run(row);
       } catch (e) {
         // A failure of the runtime itself (the database): the queue retries; the run resumes from its last commit.
         await releaseRun(db, row.id, ctx.id).catch(() => {});
