@@ -6,6 +6,8 @@ import { gql, services, signIn, withHeaders, type FetchHandler } from '@objectos
 import { startRulesApp, until, type RulesApp, type RulesEngine } from './rules-app.ts';
 
 const PASSWORD = 'Sup3r-secret-pass!';
+/** A member created with a known id, so metadata can name it (`type: user`). */
+const FIXED = 'approver_fixed';
 const seed = readFileSync('metadata/workflows/leave_request_flow.statemachine.yaml', 'utf8');
 const standardUser = readFileSync('metadata/security/standard_user.permission.yaml', 'utf8');
 
@@ -54,6 +56,13 @@ object: contact
 steps:
   - { name: review, approvers: [{ type: role, value: ceo }] }
 escalation: { timeoutHours: 0.001, action: auto_reject }
+`,
+  // Approvers named by a record field (the task's subject holds a user id here) and by a user id in metadata.
+  'workflows/task_check.approval.yaml': `name: task_check
+object: task
+steps:
+  - { name: by_field, approvers: [{ type: field, value: subject }] }
+  - { name: by_user, approvers: [{ type: user, value: ${FIXED} }] }
 `,
   'security/standard_user.permission.yaml': `${standardUser.trimEnd()}\n  leave_request.reason: { readable: false }\n`,
 };
@@ -234,6 +243,19 @@ for (const engine of variants) {
       expect((await until(request, (x) => x.approvalRequest.status === 'approved', 30_000)).approvalRequest.status).toBe('approved');
       const stamped = await until(() => as<{ opportunity: { nextStep: string | null } }>('owner', 'query($id: ID!) { opportunity(id: $id) { nextStep } }', { id: tiny }), (x) => x.opportunity.nextStep === 'Auto-approved', 20_000);
       expect(stamped.opportunity.nextStep).toBe('Auto-approved');
+    });
+
+    it('approvers by a record field and by a user id from metadata', async () => {
+      await rig.app.data!.database.run(`insert into auth."user" (id, name, email, email_verified, created_at, updated_at) values ($1, 'Fixed Approver', $2, true, now(), now())`, [FIXED, `fixed@${slug}.test`]);
+      await rig.app.identity!.auth.api.addMember({ body: { userId: FIXED, organizationId: org, role: 'member' } });
+      const { createTask } = await as<{ createTask: { id: string } }>('owner', 'mutation($s: String!) { createTask(input: { subject: $s }) { id } }', { s: users['peer']!.id });
+      const r = (await submit('owner', 'task', createTask.id)).submitForApproval;
+      expect(r).toMatchObject({ step: 'by_field', tasks: [{ approverId: users['peer']!.id, status: 'pending' }] });
+      const next = await decide('peer', 'approve', r.id);
+      expect(next).toMatchObject({ status: 'pending', step: 'by_user' });
+      expect(next.tasks.filter((t) => t.status === 'pending')).toEqual([{ approverId: FIXED, status: 'pending' }]);
+      // The organization's admin may decide any step.
+      expect(await decide('owner', 'approve', r.id)).toMatchObject({ status: 'approved' });
     });
 
     it('escalation reassign hands the overdue task to the group; auto_reject rejects', async () => {
