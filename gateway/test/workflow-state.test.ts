@@ -264,6 +264,19 @@ for (const engine of variants) {
       expect(workflowHistory[1]!.actorId).toBe(await userIdOf('supmgr'));
     });
 
+    it('the demo flow account_follow_up runs as the member who starts it: a large account gets a high-priority task', async () => {
+      const run = async (employees: number) => {
+        const { createAccount } = await as<{ createAccount: { id: string } }>(rep, 'mutation($e: Float!) { createAccount(input: { name: "Follow Co", employees: $e }) { id } }', { e: employees });
+        const started = await as<{ startFlow: { id: string } }>(rep, 'mutation($i: JSON) { startFlow(name: "account_follow_up", inputs: $i) { id } }', { i: { account_id: createAccount.id } });
+        const done = await until(() => as<{ flowRun: { status: string; outputs: { task_id: string } | null } }>(rep, 'query($id: ID!) { flowRun(id: $id) { status outputs } }', { id: started.startFlow.id }),
+          (r) => ['completed', 'failed'].includes(r.flowRun.status), 20_000);
+        expect(done.flowRun.status).toBe('completed');
+        return (await as<{ task: { subject: string; priority: string } }>(rep, 'query($id: ID!) { task(id: $id) { subject priority } }', { id: done.flowRun.outputs!.task_id })).task;
+      };
+      expect(await run(5000)).toEqual({ subject: 'Follow up with Follow Co', priority: 'high' });
+      expect(await run(10)).toEqual({ subject: 'Follow up with Follow Co', priority: 'normal' });
+    });
+
     async function userIdOf(name: string): Promise<string> {
       const [row] = await rig.app.data!.database.run<{ id: string }>('select id from auth."user" where email = $1', [`${name}@${slug}.test`]);
       return row!.id;
