@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gql, services, signIn, withHeaders, type FetchHandler } from '@objectos/testkit';
+import { audienceKey, signRequest, SYSTEM } from '@objectos/principal';
+import { gql, services, signIn, TEST_SECRET, withHeaders, type FetchHandler } from '@objectos/testkit';
 import { startRulesApp, until, type RulesApp, type RulesEngine } from './rules-app.ts';
 
 const PASSWORD = 'Sup3r-secret-pass!';
@@ -275,6 +276,18 @@ for (const engine of variants) {
       };
       expect(await run(5000)).toEqual({ subject: 'Follow up with Follow Co', priority: 'high' });
       expect(await run(10)).toEqual({ subject: 'Follow up with Follow Co', priority: 'normal' });
+    });
+
+    it('the workflow subgraph accepts only calls signed for it: unsigned, another audience\'s signature or a replay are refused', async () => {
+      const call = () => new Request('http://workflow.objectos.internal/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ stateMachines { name } }"}' });
+      const principal = { ...SYSTEM, kind: 'user' as const, userId: 'u1', organizationId: orgA, roles: ['owner'] };
+      expect((await rig.app.workflow!.fetch(call())).status).toBe(401);
+      const forData = await signRequest(call(), audienceKey(TEST_SECRET, 'data'), 'data', principal);
+      expect((await rig.app.workflow!.fetch(forData)).status).toBe(401);
+      const signed = await signRequest(call(), audienceKey(TEST_SECRET, 'workflow'), 'workflow', principal);
+      const again = signed.clone();
+      expect((await rig.app.workflow!.fetch(signed)).status).toBe(200);
+      expect((await rig.app.workflow!.fetch(again)).status).toBe(401);
     });
 
     async function userIdOf(name: string): Promise<string> {
