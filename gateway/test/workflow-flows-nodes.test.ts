@@ -133,7 +133,8 @@ for (const engine of FLOW_ENGINES) {
       const tour = flows.find((f) => f.name === 'node_tour')!;
       expect(tour).toMatchObject({ type: 'autolaunched', status: 'active', runAs: 'system' });
       expect(tour.variables.filter((v) => v.isInput).map((v) => v.name)).toEqual(['name', 'count', 'items']);
-      expect(flows.map((f) => f.name).sort()).toEqual(['child_flow', 'node_tour', 'waiter']);
+      // The demo's own flow (metadata/workflows/account_follow_up.flow.yaml) is listed with this test's.
+      expect(flows.map((f) => f.name).sort()).toEqual(['account_follow_up', 'child_flow', 'node_tour', 'waiter']);
     });
 
     it('runs all 14 node types: records written, the loop once per item, the decision, http, script, connector and a subflow with outputs', async () => {
