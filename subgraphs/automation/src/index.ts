@@ -6,4 +6,4 @@ export { MAX_DEPTH } from './rules/engine.ts';
 export { FLOW_START_JOBS, FLOW_START_QUEUE, type FlowChangeStart, type FlowScheduleStart, type FlowStartJob } from './rules/flow-hand-over.ts';
 export { ActionFailure, connectorRequest, sendOutbound, type OutboundRequest } from './rules/outbound.ts';
 export { loadSandbox, type Sandbox, type ScriptResult } from './rules/script-sandbox.ts';
-export { queueApprovalActions, queueStateActions, STATE_ACTION_QUEUE, type TakenTransition } from './rules/state-actions.ts';
+export { approvalPoint, queueApprovalActions, queueStateActions, STATE_ACTION_QUEUE, type TakenTransition } from './rules/state-actions.ts';

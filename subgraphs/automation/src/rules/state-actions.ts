@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { queryRows, type SqlRunner } from '@objectos/db';
 import type { JobQueue } from '@objectos/jobs';
-import type { MetadataModel, RuleModel, StateMachineModel, WorkflowAction } from '@objectos/metadata';
+import type { ApprovalAction, MetadataModel, RuleModel, StateMachineModel, WorkflowAction } from '@objectos/metadata';
 import { ActionFailure, runAction, type ActionDeps } from './actions.ts';
 import { ACTION_JOBS, attemptsOf } from './engine.ts';
 
@@ -41,11 +41,15 @@ const machineOf = (model: Pick<MetadataModel, 'stateMachines'>, name: string): S
 
 /** The rule actions of an approval process at one point (`onSubmit`, `steps.<i>.onApprove`, …); its transitions are taken by the workflow subgraph. */
 export function approvalActionsAt(model: Pick<MetadataModel, 'approvals'>, process: string, point: string): WorkflowAction[] {
+  return approvalPoint(model, process, point).filter((x): x is WorkflowAction => !('transition' in x));
+}
+
+/** Everything an approval process does at one point (`onSubmit`, `steps.<i>.onApprove`, …): rule actions and transitions. */
+export function approvalPoint(model: Pick<MetadataModel, 'approvals'>, process: string, point: string): ApprovalAction[] {
   const a = model.approvals.find((x) => x.name === process);
   if (!a) return [];
   const [head, index, leaf] = point.split('.');
-  const list = head === 'steps' ? a.steps[Number(index)]?.[leaf as 'onApprove' | 'onReject'] : a[head as 'onSubmit' | 'onFinalApprove' | 'onFinalReject' | 'onRecall'];
-  return (list ?? []).filter((x): x is WorkflowAction => !('transition' in x));
+  return (head === 'steps' ? a.steps[Number(index)]?.[leaf as 'onApprove' | 'onReject'] : a[head as 'onSubmit' | 'onFinalApprove' | 'onFinalReject' | 'onRecall']) ?? [];
 }
 
 /**

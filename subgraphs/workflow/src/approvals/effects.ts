@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { queueStateActions, type DataClient } from '@objectos/automation-subgraph';
+import { approvalPoint, queueStateActions, type DataClient } from '@objectos/automation-subgraph';
 import type { SqlRunner } from '@objectos/db';
 import type { JobQueue } from '@objectos/jobs';
 import type { MetadataModel } from '@objectos/metadata';
@@ -9,13 +9,8 @@ import type { RequestRow } from './store.ts';
 interface Deps { data: DataClient; queue: JobQueue; db: SqlRunner; model: MetadataModel }
 
 /** The `{ transition }` actions of an approval process at a point. */
-function transitionsAt(model: MetadataModel, process: string, point: string): string[] {
-  const a = model.approvals.find((x) => x.name === process);
-  if (!a) return [];
-  const [head, index, leaf] = point.split('.');
-  const list = head === 'steps' ? a.steps[Number(index)]?.[leaf as 'onApprove' | 'onReject'] : a[head as 'onSubmit' | 'onFinalApprove' | 'onFinalReject' | 'onRecall'];
-  return (list ?? []).flatMap((x) => ('transition' in x ? [x.transition] : []));
-}
+const transitionsAt = (model: MetadataModel, process: string, point: string): string[] =>
+  approvalPoint(model, process, point).flatMap((x) => ('transition' in x ? [x.transition] : []));
 
 /**
  * Takes the process's transitions at `point` on the record's state machine, with the approval's
