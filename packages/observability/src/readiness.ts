@@ -1,4 +1,7 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { instrumentListener } from './http-instrument.ts';
+import { metricsRoute, metricsSettingsFromEnv } from './metrics.ts';
+import { serveOperations, type OperationsServer } from './operations-server.ts';
 
 /**
  * Liveness and readiness of one process (`/health`, `/ready`).
@@ -164,33 +167,59 @@ export interface ProbeListener {
   serve(app: RequestListener): void;
 }
 
-export function probeListener(readiness: Readiness): ProbeListener {
+export interface ProbeListenerOptions {
+  /** The `service` label of its HTTP metrics (instrumentListener). @default 'subgraph' */
+  service?: string;
+  /** `GET /metrics` here with this bearer token (OBJECTOS_METRICS_TOKEN); 404 without one. */
+  metricsToken?: string;
+}
+
+export function probeListener(readiness: Readiness, options: ProbeListenerOptions = {}): ProbeListener {
   let app: RequestListener | null = null;
+  const access = options.metricsToken ? { token: options.metricsToken } : {};
+  const send = (res: ServerResponse, method: string, response: Response): Promise<void> =>
+    response.text().then((body) => {
+      res.writeHead(response.status, Object.fromEntries(response.headers));
+      res.end(method === 'HEAD' ? undefined : body);
+    });
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0];
     const method = req.method ?? 'GET';
     if ((method === 'GET' || method === 'HEAD') && (path === '/health' || path === '/ready')) {
-      void readiness.respond(new Request(`http://probe${path}`, { method }))!.then(async (response) => {
-        res.writeHead(response.status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-        res.end(method === 'HEAD' ? undefined : await response.text());
-      });
+      void readiness.respond(new Request(`http://probe${path}`, { method }))!.then((response) => send(res, method, response));
       return;
+    }
+    // Metrics before the application and its guard (a subgraph refuses unsigned requests): the token decides.
+    if (path === '/metrics') {
+      const authorization = req.headers.authorization;
+      const answered = metricsRoute(new Request(`http://probe${path}`, { method, ...(authorization ? { headers: { authorization } } : {}) }), access);
+      if (answered) {
+        void answered.then((response) => send(res, method, response));
+        return;
+      }
     }
     if (app) return void app(req, res);
     res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
     res.end(JSON.stringify({ errors: [{ message: 'starting', extensions: { code: 'SERVICE_UNAVAILABLE' } }] }));
   };
-  return { listener, serve: (next) => void (app = next) };
+  return { listener: instrumentListener(options.service ?? 'subgraph', listener), serve: (next) => void (app = next) };
 }
 
 /**
  * A separately run process's probes, listening at once on `port`: `/health` answers while it migrates,
- * `/ready` once `readiness.started()`, its API once `probes.serve(app)` (503 before).
+ * `/ready` once `readiness.started()`, its API once `probes.serve(app)` (503 before). Its HTTP requests
+ * are counted as `service`; `/metrics` is served with OBJECTOS_METRICS_TOKEN, and an operations port
+ * (OBJECTOS_METRICS_PORT) is opened beside it, closed when `server` closes.
  */
-export async function listenWithProbes(port: number, host: string): Promise<{ readiness: Readiness; probes: ProbeListener; server: Server }> {
+export async function listenWithProbes(port: number, host: string, service = 'subgraph'): Promise<{ readiness: Readiness; probes: ProbeListener; server: Server; operations: OperationsServer | null }> {
+  const settings = metricsSettingsFromEnv();
   const readiness = createReadiness();
-  const probes = probeListener(readiness);
+  const probes = probeListener(readiness, { service, ...(settings.token ? { metricsToken: settings.token } : {}) });
   const server = createServer(probes.listener);
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
-  return { readiness, probes, server };
+  const operations = await serveOperations(server, settings, readiness).catch((e: unknown) => {
+    server.close();
+    throw e;
+  });
+  return { readiness, probes, server, operations };
 }
