@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { originsOf } from '@objectos/identity-subgraph/origin-rule';
 import { deliveryConfigFromEnv, type DeliveryConfig } from '@objectos/automation-subgraph';
+import { metricsSettingsFromEnv, type MetricsSettings } from '@objectos/observability';
 
 /** Runtime configuration, from the environment (and `--empty`); every setting has a safe default. */
 export interface ObjectOSConfig {
@@ -37,6 +38,10 @@ export interface ObjectOSConfig {
   subgraphTimeoutMs: number;
   /** Longest time one SQL statement may run (PostgreSQL only). */
   statementTimeoutMs: number;
+  /** OBJECTOS_PLUGIN_TIMEOUT_MS: longest init + start of one plugin (migrations included). @default 60000 */
+  pluginTimeoutMs: number;
+  /** OBJECTOS_SHUTDOWN_TIMEOUT_MS: on SIGTERM, how long requests in flight may take to finish. @default 10000 */
+  shutdownTimeoutMs: number;
   /** Cost limit of one operation (objects × assumed list sizes); Infinity when OBJECTOS_MAX_COST=0. */
   maxCost: number;
   /** Requests per minute per client IP (IPv6 by /64); 0 turns limiting off. */
@@ -71,6 +76,11 @@ export interface ObjectOSConfig {
   jobsPrefix: string | undefined;
   /** Deliver notifications and fire schedules in this process (embedded); false when worker processes do (OBJECTOS_JOBS=off). */
   runJobs: boolean;
+  /**
+   * Prometheus metrics: `/metrics` on the application port with a bearer token (OBJECTOS_METRICS_TOKEN),
+   * and/or an operations port (OBJECTOS_METRICS_PORT, on OBJECTOS_METRICS_HOST) serving it without one.
+   */
+  metrics: MetricsSettings;
   production: boolean;
 }
 
@@ -119,6 +129,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     trustedDocumentsFile: env['OBJECTOS_TRUSTED_DOCUMENTS'] ? resolve(env['OBJECTOS_TRUSTED_DOCUMENTS']) : undefined,
     subgraphTimeoutMs: positive(env, 'OBJECTOS_SUBGRAPH_TIMEOUT_MS', 10_000),
     statementTimeoutMs: positive(env, 'OBJECTOS_STATEMENT_TIMEOUT_MS', 5_000),
+    pluginTimeoutMs: positive(env, 'OBJECTOS_PLUGIN_TIMEOUT_MS', 60_000),
+    shutdownTimeoutMs: positive(env, 'OBJECTOS_SHUTDOWN_TIMEOUT_MS', 10_000),
     rateLimitPerMinute: env['OBJECTOS_RATE_LIMIT'] === '0' ? 0 : positive(env, 'OBJECTOS_RATE_LIMIT', 600),
     maxCost: env['OBJECTOS_MAX_COST'] === '0' ? Number.POSITIVE_INFINITY : positive(env, 'OBJECTOS_MAX_COST', 20_000, 'a positive number'),
     redisUrl: env['REDIS_URL'] || undefined,
@@ -135,6 +147,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     jobsPrefix: env['OBJECTOS_JOBS_PREFIX'] || undefined,
     emailOtp: env['OBJECTOS_EMAIL_OTP'] === 'true',
     runJobs: oneOf(env, 'OBJECTOS_JOBS', ['on', 'off'] as const, 'on') === 'on',
+    metrics: metricsSettingsFromEnv(env),
     production,
   };
 }

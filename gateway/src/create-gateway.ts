@@ -7,6 +7,7 @@ import { scalarResolvers, type CompiledSchema } from '@objectos/schema';
 import { createLogger, createReadiness, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger, type Readiness } from '@objectos/observability';
 import { classifyGatewayError } from './classify-error.ts';
 import { createSubgraphExecutor } from './routing/subgraph-executor.ts';
+import { byStatus, subgraphCall } from './routing/subgraph-call.ts';
 import { PROTECTION_DEFAULTS, type ProtectionOptions } from './protection/protection-options.ts';
 import { createGraphiQLRenderer, GRAPHIQL_OPTIONS } from './graphiql.ts';
 import { useProtection } from './protection/use-protection.ts';
@@ -34,6 +35,8 @@ import { startLiveSupergraph, type LiveSupergraph, type SubgraphSdl, type Superg
 import { useSingleHop, type LocalRead, type RequestContext, type SubgraphCall } from './routing/use-single-hop.ts';
 import { createQueryPlanExecutor, useQueryPlan } from './routing/use-query-plan.ts';
 import { subgraphsCheck, useReadyRoute } from './routing/use-ready-route.ts';
+import { useMetricsRoute } from './routing/use-metrics-route.ts';
+import { createStreamCount, type StreamCount } from './realtime/stream-count.ts';
 
 /**
  * A subgraph the gateway routes to: in-process (`fetch` given) or over HTTP at `url`. Its `name` is the
@@ -101,6 +104,8 @@ export interface GatewayOptions {
    * `subgraphs`. The caller marks it started once serving. @default its own, started once created
    */
   readiness?: Readiness;
+  /** `GET /metrics` on this endpoint needs `Authorization: Bearer <metricsToken>`; 404 when unset. */
+  metricsToken?: string;
   /**
    * The compiled metadata whose security plan the gateway enforces (graphql-shield and validation).
    * @default fetched from each subgraph's METADATA_ENDPOINT (subgraphs without one have no ObjectOS metadata)
@@ -130,6 +135,10 @@ export interface Gateway {
   graphqlEndpoint: string;
   /** Anonymous requests are served (the guest profile). */
   allowAnonymous: boolean;
+  /** How bearer credentials are checked: ObjectOS session tokens, or JWTs (the auth metrics' method). */
+  bearer: 'bearer' | 'jwt';
+  /** Subscriptions streaming now, by transport (the realtime server reports them as metrics). */
+  streams: StreamCount;
   /** Limits other transports apply before handing a request to yoga. */
   limits: { maxBodyBytes: number };
   /** What `/health` answers: the supergraph served and each subgraph's state. */
@@ -293,12 +302,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       paths: [AUDIT_EXPORT_PATH],
       onRefused: (request, server, code, message) => denials.note(denialOf(request, server, trustProxy, ANONYMOUS, code, message)),
       allowAnonymous: modeAuth.allowAnonymous,
-      ...(auth.mode === 'jwt' ? { signInHint: 'Send a token from your identity provider: `Authorization: Bearer <JWT>`.' } : {}),
+      ...(auth.mode === 'jwt' ? { signInHint: 'Send a token from your identity provider: `Authorization: Bearer <JWT>`.', bearer: 'jwt' as const } : {}),
     }),
   ];
   if (objectos?.identity) {
-    const perAccount = createLimiter({ points: objectos.attemptsPerAccount ?? 3, durationSeconds: 10, keyPrefix: 'objectos:signin', redisUrl: objectos.redisUrl });
-    const perIp = createLimiter({ points: objectos.attemptsPerIp ?? 30, durationSeconds: 10, keyPrefix: 'objectos:signin-ip', redisUrl: objectos.redisUrl });
+    const perAccount = createLimiter({ name: 'sign_in_account', points: objectos.attemptsPerAccount ?? 3, durationSeconds: 10, keyPrefix: 'objectos:signin', redisUrl: objectos.redisUrl });
+    const perIp = createLimiter({ name: 'sign_in_ip', points: objectos.attemptsPerIp ?? 30, durationSeconds: 10, keyPrefix: 'objectos:signin-ip', redisUrl: objectos.redisUrl });
     limiters.push(perAccount, perIp);
     authPlugins.unshift(useIdentityProxy({ ...objectos.identity, key: audienceKey(secret, 'identity'), trustProxy: objectos.trustProxy ?? false, perAccount, perIp, principals }));
   }
@@ -309,13 +318,18 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     throw e;
   }
   const origins = createOriginPolicy(options.origins);
+  // The one hop's call: timed, traced (its `traceparent` reaches the subgraph) and read within its timeout.
   const singleHopCall: SubgraphCall = (name, body, context) => {
     const to = current().byName.get(name)!;
     const headers = { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...contextHeaders(context) };
-    return to.send(to.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(subgraphTimeoutMs) });
+    return subgraphCall(name, headers, async (sent) => {
+      const response = await to.send(to.url, { method: 'POST', headers: sent, body, signal: AbortSignal.timeout(subgraphTimeoutMs) });
+      return { status: response.status, text: await response.text() };
+    }, { outcomeOf: (r) => byStatus(r.status) });
   };
   const maxBodyBytes = protection.maxBodyBytes ?? PROTECTION_DEFAULTS.maxBodyBytes;
   const swapSchema: Plugin = { onPluginInit: ({ setSchema: set }) => void (setSchema = set) };
+  const streams = createStreamCount();
   const yoga = createYoga<Record<string, unknown>>({
     schema: current().schema,
     graphqlEndpoint,
@@ -332,7 +346,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     plugins: [
       swapSchema,
       // Health and the public keys follow the same body bound and origin policy as every route.
-      useBodyLimit(maxBodyBytes), useOriginPolicy(origins), useGatewayRoutes({ '/health': () => live.health(), [JWKS_PATH]: () => tokens.jwks() }), useReadyRoute(readiness), ...authPlugins, useAuditExport(auditSender), ...useProtection(protection, rateLimit), useFieldAccess(() => current().table), useLiveAccess(access),
+      useBodyLimit(maxBodyBytes), useOriginPolicy(origins), useGatewayRoutes({ '/health': () => live.health(), [JWKS_PATH]: () => tokens.jwks() }), useReadyRoute(readiness), useMetricsRoute(options.metricsToken ? { token: options.metricsToken } : {}), ...authPlugins, useAuditExport(auditSender), ...useProtection(protection, rateLimit), useFieldAccess(() => current().table), useLiveAccess(access), streams.plugin,
       // The planned executor first: the one hop, when it applies, replaces it (the last executeFn set wins).
       useQueryPlan(() => current().planned),
       ...(options.singleHop === false ? [] : [useSingleHop({ owned: () => current().owned, call: singleHopCall, local: new Map(given.flatMap((s) => (s.readCompiled ? [[s.name, s.readCompiled] as const] : []))) })]),
@@ -365,6 +379,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     origins,
     graphqlEndpoint,
     allowAnonymous: modeAuth.allowAnonymous,
+    bearer: auth.mode === 'jwt' ? 'jwt' : 'bearer',
+    streams,
     limits: { maxBodyBytes },
     health: () => live.health(),
     readiness,

@@ -15,6 +15,7 @@ export async function commonGatewayOptions(config: ObjectOSConfig): Promise<Omit
     // GraphiQL needs introspection to be useful.
     graphiql: config.graphiql && config.introspection,
     subgraphTimeoutMs: config.subgraphTimeoutMs,
+    ...(config.metrics.token ? { metricsToken: config.metrics.token } : {}),
     protection: {
       introspection: config.introspection,
       maxCost: config.maxCost,

@@ -20,14 +20,15 @@ const ROUTES: Record<string, { path: string; type: string }> = {
   'POST /api/auth/sign-up/email': { path: '/api/auth/sign-up/email', type: 'application/json' },
   'POST /api/auth/organization/create': { path: '/api/auth/organization/create', type: 'application/json' },
   'POST /unknown': { path: '/unknown', type: 'application/octet-stream' },
-  // Health, readiness and the JWKS answer GET only: a body sent there is an unknown route's.
+  // Health, readiness, metrics and the JWKS answer GET only: a body sent there is an unknown route's.
   'POST /health': { path: '/health', type: 'application/json' },
   'POST /ready': { path: '/ready', type: 'application/json' },
+  'POST /metrics': { path: '/metrics', type: 'application/json' },
   // The audit export answers GET only: a body sent there is refused 405, unread.
   'POST /api/audit/export': { path: '/api/audit/export', type: 'application/json' },
 };
 /** Routes that refuse a chunked body unread, with their status. */
-const UNREAD: Record<string, number> = { '/unknown': 404, '/health': 404, '/ready': 404, '/api/audit/export': 405 };
+const UNREAD: Record<string, number> = { '/unknown': 404, '/health': 404, '/ready': 404, '/metrics': 404, '/api/audit/export': 405 };
 
 interface Upload { status: number; sent: number; body: string }
 

@@ -33,6 +33,7 @@ describe.each(engines())('one origin policy for every route and transport on $na
     'GET /unknown': (origin, h = {}) => fetch(at('/unknown'), { headers: { origin, ...h } }),
     'GET /health': (origin, h = {}) => fetch(at('/health'), { headers: { origin, ...h } }),
     'GET /ready': (origin, h = {}) => fetch(at('/ready'), { headers: { origin, ...h } }),
+    'GET /metrics': (origin, h = {}) => fetch(at('/metrics'), { headers: { origin, ...h } }),
     'GET /.well-known/jwks.json': (origin, h = {}) => fetch(at('/.well-known/jwks.json'), { headers: { origin, ...h } }),
     'GET /api/audit/export': (origin, h = {}) => fetch(at('/api/audit/export?format=ndjson&eventType=data.create'), { headers: { origin, ...h } }),
   };

@@ -6,6 +6,7 @@ import type { PrincipalCache } from './principal-cache.ts';
 import { clientAddress, ipKey } from '../protection/client-ip.ts';
 import { tooManyRequests, type Limiter } from '../protection/use-rate-limit.ts';
 import { readBounded } from '../protection/read-bounded.ts';
+import { recordSignIn } from './auth-metrics.ts';
 
 export const AUTH_BASE_PATH = '/api/auth';
 const MAX_AUTH_BODY = 64 * 1024;
@@ -61,6 +62,7 @@ export function useIdentityProxy(o: IdentityProxyOptions): Plugin {
       // Signed for identity, this route and this body: the pair cannot serve another auth call.
       for (const [k, v] of Object.entries(signPrincipal(SYSTEM, o.key, { audience: 'identity', method: request.method, url: target, body }))) headers.set(k, v);
       const response = await o.fetch(new Request(target, { method: request.method, headers, ...(body ? { body } : {}), redirect: 'manual' }));
+      if (GUARDED.test(path)) recordSignIn(path, response.status);
       // Joining, switching or leaving an organization changes the caller's principal: the next request
       // must see it. (Changes that affect other users come as events, see principal-cache.ts.)
       if (body && response.ok) o.principals.forget(credentialsOf(request.headers));

@@ -1,6 +1,7 @@
 import type { Plugin } from 'graphql-yoga';
 import { ANONYMOUS, credentialsOf, type Principal } from '@objectos/principal';
 import type { PrincipalCache } from './principal-cache.ts';
+import { recordAuthentication } from './auth-metrics.ts';
 
 interface Authentication {
   principal: Principal;
@@ -32,6 +33,8 @@ export interface AuthenticationOptions {
   paths?: readonly string[];
   /** A request refused here (the audit trail's security.access_denied). */
   onRefused?: (request: Request, serverContext: unknown, code: string, message: string) => void;
+  /** What an Authorization header carries, for the auth metrics' method. @default 'bearer' (a session token) */
+  bearer?: 'bearer' | 'jwt';
 }
 
 export function useAuthentication(cache: PrincipalCache, options: AuthenticationOptions): Plugin {
@@ -40,6 +43,7 @@ export function useAuthentication(cache: PrincipalCache, options: Authentication
       if (url.pathname !== options.graphqlEndpoint && !options.paths?.includes(url.pathname)) return;
       const credentials = credentialsOf(request.headers);
       const r = await cache.authenticate(credentials);
+      recordAuthentication(credentials, r, { bearer: options.bearer ?? 'bearer', allowAnonymous: options.allowAnonymous });
       if ('failure' in r) {
         options.onRefused?.(request, serverContext, r.failure.code, r.failure.message);
         endResponse(

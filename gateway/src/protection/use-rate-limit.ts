@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Plugin } from 'graphql-yoga';
+import { metrics } from '@objectos/observability';
 import { clientAddress, ipKey } from './client-ip.ts';
 
 export interface RateLimitOptions {
@@ -16,6 +17,8 @@ export interface RateLimitOptions {
   trustProxy?: boolean;
   /** The bucket of a request. @default the client IP (IPv6 by /64) */
   key?: (request: Request, serverContext: unknown) => string;
+  /** The limit's name in objectos_rate_limit_rejections_total. @default 'requests' */
+  name?: string;
 }
 
 export interface RateLimit {
@@ -40,8 +43,9 @@ export interface Limiter {
 /**
  * A budget of `points` per key and window, in Redis (shared by replicas) or in memory. If Redis is
  * unreachable, each process falls back to its own in-memory limit rather than letting everything through.
+ * Every refusal is counted under the limit's `name` (never its key: that is a user, a key or an address).
  */
-export function createLimiter(o: { points: number; durationSeconds: number; keyPrefix: string; redisUrl?: string | undefined }): Limiter {
+export function createLimiter(o: { name: string; points: number; durationSeconds: number; keyPrefix: string; redisUrl?: string | undefined }): Limiter {
   const memory = new RateLimiterMemory({ points: o.points, duration: o.durationSeconds, keyPrefix: o.keyPrefix });
   let redis: Redis | null = null;
   let limiter: RateLimiterAbstract = memory;
@@ -67,6 +71,7 @@ export function createLimiter(o: { points: number; durationSeconds: number; keyP
         return null;
       } catch (e) {
         if (!(e instanceof RateLimiterRes)) throw e;
+        if (metrics.metricsEnabled()) metrics.rateLimitRejections.inc({ limit: o.name });
         return Math.max(1, Math.ceil(e.msBeforeNext / 1000));
       }
     },
@@ -88,9 +93,9 @@ export function tooManyRequests(retryAfter: number, what = 'requests'): Response
  * bucket is the principal (user or API key) once authenticated, else the client IP.
  */
 export function createRateLimit(options: RateLimitOptions = {}): RateLimit {
-  const { points = 600, durationSeconds = 60, redisUrl, keyPrefix = 'objectos:rl', trustProxy = false } = options;
+  const { points = 600, durationSeconds = 60, redisUrl, keyPrefix = 'objectos:rl', trustProxy = false, name = 'requests' } = options;
   const key = options.key ?? ((request, ctx) => ipKey(clientAddress(request, ctx, trustProxy)));
-  const limiter = createLimiter({ points, durationSeconds, keyPrefix, redisUrl });
+  const limiter = createLimiter({ name, points, durationSeconds, keyPrefix, redisUrl });
   return {
     ready: limiter.ready,
     plugin: {

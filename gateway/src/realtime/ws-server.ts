@@ -4,10 +4,12 @@ import { GraphQLError, parse, type ExecutionArgs, type ExecutionResult } from 'g
 import { CloseCode, handleProtocols, makeServer, type ServerOptions, type SubscribePayload } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { API_KEY_HEADER, credentialsOf, type Credentials } from '@objectos/principal';
-import type { Logger } from '@objectos/observability';
+import { metrics, type Logger } from '@objectos/observability';
 import type { Gateway } from '../create-gateway.ts';
 import type { Watched } from '../auth/access-watch.ts';
+import { recordAuthentication } from '../auth/auth-metrics.ts';
 import { resultStream, type ResultStream } from './sse-stream.ts';
+import { WS_CONTEXT } from './stream-count.ts';
 
 export interface RealtimeOptions {
   /** Operations running at once on one socket. @default 50 */
@@ -111,6 +113,10 @@ export function attachRealtime(server: Server, gateway: Gateway, options: Realti
     if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason(text));
   };
 
+  // Scraped as gauges while this server runs: its open sockets, and the subscriptions streaming through
+  // the gateway (both transports: SSE streams do not pass here, but are served by the same server).
+  const unmeasure = [metrics.webSockets.add(() => [{ value: states.size }]), gateway.streams.report()];
+
   wss.on('connection', (ws: WebSocket) => {
     states.set(ws, { credentials: {}, watched: null });
     ws.once('close', () => {
@@ -132,6 +138,7 @@ export function attachRealtime(server: Server, gateway: Gateway, options: Realti
         return false;
       }
       const r = await gateway.principals.authenticate(credentials);
+      recordAuthentication(credentials, r, { bearer: gateway.bearer, allowAnonymous: gateway.allowAnonymous });
       // Closed while authenticating: nothing may be left watching a socket that is gone.
       if (states.get(ws) !== st || ws.readyState !== ws.OPEN) return false;
       if ('failure' in r) {
@@ -169,7 +176,8 @@ export function attachRealtime(server: Server, gateway: Gateway, options: Realti
       headers.set('content-length', String(Buffer.byteLength(body)));
       const response = await gateway.fetch(
         new Request(`http://${req.headers.host ?? 'localhost'}${endpoint}`, { method: 'POST', headers, body, signal: ctrl.signal }),
-        { req },
+        // Counted as a WebSocket operation, not as the HTTP stream it is inside the gateway.
+        { req, ...WS_CONTEXT },
       );
       const type = response.headers.get('content-type') ?? '';
       const streamed = type.includes('text/event-stream');
@@ -200,6 +208,7 @@ export function attachRealtime(server: Server, gateway: Gateway, options: Realti
   return {
     sockets: () => states.size,
     async close() {
+      for (const remove of unmeasure) remove();
       server.off('upgrade', onUpgrade);
       for (const ws of states.keys()) close(ws, 1001, 'Going away');
       await new Promise<void>((resolve) => wss.close(() => resolve()));

@@ -1,6 +1,7 @@
 import { GraphQLError, print, type DocumentNode, type ExecutionResult } from 'graphql';
 import type { ExecutionRequest, Executor } from '@graphql-tools/utils';
 import { resultStream } from '../realtime/sse-stream.ts';
+import { byStatus, subgraphCall } from './subgraph-call.ts';
 
 type Send = (url: string, init: RequestInit) => Promise<Response>;
 
@@ -47,9 +48,10 @@ export function parseResult(text: string): { data?: Record<string, unknown> | nu
   return body && typeof body === 'object' && ('data' in body || 'errors' in body) ? (body as { data?: Record<string, unknown> | null; errors?: unknown[] }) : null;
 }
 
-async function readResult(name: string, response: Response, until: Promise<never>): Promise<ExecutionResult> {
+/** The answer's text as a result; `valid` false when it was not a GraphQL result (then a coded stand-in). */
+async function readResult(name: string, response: Response, until: Promise<never>): Promise<{ result: ExecutionResult; valid: boolean }> {
   const body = parseResult(await Promise.race([response.text(), until]));
-  return body ? (body as ExecutionResult) : { errors: [notAResult(name, response.status)] };
+  return body ? { result: body as ExecutionResult, valid: true } : { result: { errors: [notAResult(name, response.status)] }, valid: false };
 }
 
 /**
@@ -87,24 +89,25 @@ export function createSubgraphExecutor(o: SubgraphExecutorOptions): Executor {
     });
     let streaming = false;
     try {
-      const response = await Promise.race([
-        o.send(o.url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', accept: subscription ? 'text/event-stream' : 'application/graphql-response+json, application/json', ...o.headers(request) },
-          body,
-          signal: ctrl.signal,
-        }),
-        until,
-      ]);
-      if (subscription && (response.headers.get('content-type') ?? '').includes('text/event-stream')) {
+      const headers = { 'content-type': 'application/json', accept: subscription ? 'text/event-stream' : 'application/graphql-response+json, application/json', ...o.headers(request) };
+      // Timed (and traced) until the answer is read; a subscription's, until its stream starts.
+      const answer = await subgraphCall(o.name, headers, async (sent) => {
+        const response = await Promise.race([o.send(o.url, { method: 'POST', headers: sent, body, signal: ctrl.signal }), until]);
+        if (subscription && (response.headers.get('content-type') ?? '').includes('text/event-stream')) return { response, result: null, valid: true };
+        return { response, ...(await readResult(o.name, response, until)) };
+      }, {
+        outcomeOf: ({ response, valid }) => (valid ? byStatus(response.status) : 'error'),
+        onThrow: (e) => (client?.aborted && !isTimeout(e) ? 'cancelled' : isTimeout(e) ? 'timeout' : 'error'),
+      });
+      if (!answer.result) {
         streaming = true;
         // Ended by the subgraph, the client or the consumer: the call is released and aborted.
-        return resultStream(response, () => {
+        return resultStream(answer.response, () => {
           release();
           ctrl.abort();
         });
       }
-      return await readResult(o.name, response, until);
+      return answer.result;
     } catch (e) {
       if (client?.aborted && !isTimeout(e)) return { errors: [failure(o.name, 'CANCELLED', 'call was cancelled: the client went away', e)] };
       return { errors: [callFailure(o.name, e)] };

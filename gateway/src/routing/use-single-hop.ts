@@ -4,11 +4,11 @@ import { isDataOnly, rawResult } from '@objectos/observability';
 import type { Principal } from '@objectos/principal';
 import { soleSubgraph, type Ownership } from './ownership.ts';
 import { callFailure, notAResult, parseResult } from './subgraph-executor.ts';
+import { subgraphCall } from './subgraph-call.ts';
 
 /** An in-process subgraph's compiled read: response text for the principal, or null (then `call`). */
 export type LocalRead = (principal: Principal, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined, requestId?: string | null) => Promise<string | null>;
 
-/** Sends one GraphQL request body to a subgraph, signed for it, and returns its response. */
 /** What a request carries to every subgraph it reaches: who, which request, and the client's address and agent. */
 export interface RequestContext {
   principal?: Principal;
@@ -16,7 +16,8 @@ export interface RequestContext {
   client?: { ip: string | null; userAgent: string | null };
 }
 
-export type SubgraphCall = (name: string, body: string, context: RequestContext) => Promise<Response>;
+/** Sends one GraphQL request body to a subgraph, signed for it; its answer's status and text (read within the call). */
+export type SubgraphCall = (name: string, body: string, context: RequestContext) => Promise<{ status: number; text: string }>;
 
 /**
  * One hop for an operation one subgraph answers whole (every query and mutation that stays inside the
@@ -62,15 +63,14 @@ export function useSingleHop(options: { owned: () => Ownership | null; call: Sub
         const context = a.contextValue as RequestContext;
         // In process, a read the subgraph compiles needs no request at all: its answer text comes back.
         const local = operation.operation === 'query' && context.principal ? options.local?.get(target) : undefined;
-        const text = local ? await local(context.principal!, a.document, a.operationName, a.variableValues, context.requestId ?? null) : null;
+        // Timed and traced as a call to that subgraph, when it answers (null: it took no call at all).
+        const text = local ? await subgraphCall(target, {}, () => local(context.principal!, a.document, a.operationName, a.variableValues, context.requestId ?? null), { outcomeOf: (t) => (t === null ? null : 'ok') }) : null;
         if (text !== null) return rawResult(text);
         const body = JSON.stringify({ query: textOf(a.document), variables: a.variableValues ?? undefined, operationName: a.operationName ?? undefined });
         let answer: string;
         let status: number;
         try {
-          const response = await options.call(target, body, context);
-          status = response.status;
-          answer = await response.text();
+          ({ status, text: answer } = await options.call(target, body, context));
         } catch (e) {
           // Unreachable or past its timeout: coded, naming the subgraph (never its URL), as the stitched path does.
           return { data: null, errors: [callFailure(target, e)] };
