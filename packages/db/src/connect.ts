@@ -7,6 +7,7 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import type { Logger } from 'drizzle-orm/logger';
 import type { SQL } from 'drizzle-orm';
 import pg from 'pg';
+import { instrumentPglite, instrumentPool, timedStatement, watchPool } from './instrument.ts';
 
 export type Db = PgDatabase<PgQueryResultHKT>;
 
@@ -47,25 +48,36 @@ export async function connectDatabase(options: DatabaseOptions = {}): Promise<Da
     pool.on('error', () => {});
     pool.on('connect', (client) => client.on('error', () => {}));
     await pool.query('select 1');
-    const db = drizzlePg({ client: pool, ...(logger ? { logger } : {}) }) as unknown as Db;
+    // Every statement (drizzle's, in transactions too, and `run`'s) is timed and traced (see instrument.ts).
+    const client = instrumentPool(pool);
+    const db = drizzlePg({ client, ...(logger ? { logger } : {}) }) as unknown as Db;
     const run = async <T>(text: string, params: unknown[], name?: string): Promise<T[]> => {
       options.onQuery?.(text, params);
-      return (await pool.query({ text, values: params, ...(name ? { name } : {}) })).rows as T[];
+      return (await client.query({ text, values: params, ...(name ? { name } : {}) })).rows as T[];
     };
-    return { db, engine: 'postgres', run, close: () => pool.end() };
+    const unwatch = watchPool(pool);
+    return {
+      db, engine: 'postgres', run,
+      close: () => {
+        unwatch();
+        return pool.end();
+      },
+    };
   }
   const dataDir = options.dataDir ?? 'memory://';
   const release = dataDir.startsWith('memory://') ? () => {} : lockDataDir(dataDir);
   try {
     const client = await PGlite.create({ dataDir });
-    const db = drizzlePglite({ client, ...(logger ? { logger } : {}) }) as unknown as Db;
+    // Drizzle's statements are timed and traced (see instrument.ts); `pglite` stays the engine itself, for
+    // pg-boss, whose polling is not ObjectOS's work (on PostgreSQL it has a pool of its own, untimed too).
+    const db = drizzlePglite({ client: instrumentPglite(client), ...(logger ? { logger } : {}) }) as unknown as Db;
     return {
       db,
       engine: 'pglite',
       pglite: client,
       async run<T>(text: string, params: unknown[]): Promise<T[]> {
         options.onQuery?.(text, params);
-        return (await client.query<T>(text, params)).rows;
+        return (await timedStatement('pglite', text, () => client.query<T>(text, params))).rows;
       },
       async close() {
         await client.close();

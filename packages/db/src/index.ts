@@ -7,3 +7,4 @@ export { claimEffect, ensureEffectTable, noteEffectRecord } from './effects.ts';
 export { groupCalls } from './group-calls.ts';
 export { ensureStateHistoryTable, recordStateTransition, type StateTransitionRow } from './state-history.ts';
 export { approvalLockOf, ensureApprovalTables, type ApprovalLock } from './approval-tables.ts';
+export { databasePlugin } from './plugin.ts';

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Db, SqlRunner } from '@objectos/db';
+import { currentTraceparent } from '@objectos/observability/tracing';
 import type { AuditEvent } from './audit-event.ts';
 import type { ChangeContext } from './change-audit.ts';
 import type { ChangeEvent } from './change-event.ts';
@@ -34,7 +35,9 @@ export async function ensureEventTables(db: Db): Promise<void> {
       deleted_with jsonb,
       created_at timestamptz not null default now(),
       published_at timestamptz)`));
-    for (const column of ['deleted_with jsonb', 'context jsonb'])
+    // `trace`: the W3C traceparent of the request that made the row (null when tracing is off), so that
+    // whoever moves it on continues that request's trace.
+    for (const column of ['deleted_with jsonb', 'context jsonb', 'trace text'])
       await tx.execute(sql.raw(`alter table events.outbox add column if not exists ${column}`));
     await tx.execute(sql.raw('create index if not exists outbox_unpublished on events.outbox (id) where published_at is null'));
     await tx.execute(sql.raw(`create table if not exists events.audit_outbox (
@@ -42,22 +45,27 @@ export async function ensureEventTables(db: Db): Promise<void> {
       id uuid not null unique,
       event jsonb not null,
       created_at timestamptz not null default now())`));
+    await tx.execute(sql.raw('alter table events.audit_outbox add column if not exists trace text'));
     await tx.execute(sql.raw(`create table if not exists events.automation_outbox (
       event_id bigint primary key,
       event jsonb not null,
       context jsonb,
       created_at timestamptz not null default now())`));
     // A change whose evaluation keeps failing is set aside after a few tries (kept, with why), not retried forever.
-    for (const column of ['attempts int not null default 0', 'last_error text'])
+    for (const column of ['attempts int not null default 0', 'last_error text', 'trace text'])
       await tx.execute(sql.raw(`alter table events.automation_outbox add column if not exists ${column}`));
   });
 }
 
-/** Hands changes to the automation worker (inside the relay's transaction): once per outbox row. */
-export async function recordAutomationEvents(runner: SqlRunner, events: readonly { event: ChangeEvent; context: ChangeContext | null }[]): Promise<void> {
+/**
+ * Hands changes to the automation worker (inside the relay's transaction): once per outbox row. Each
+ * carries the trace its evaluation continues: `trace` when given, else the caller's active span.
+ */
+export async function recordAutomationEvents(runner: SqlRunner, events: readonly { event: ChangeEvent; context: ChangeContext | null; trace?: string | null }[]): Promise<void> {
   if (events.length === 0) return;
-  const rows = events.map(({ event, context }) => sql`(${event.id}::bigint, ${JSON.stringify(event)}::jsonb, ${context ? JSON.stringify(context) : null}::jsonb)`);
-  await runner.execute(sql`insert into events.automation_outbox (event_id, event, context) values ${sql.join(rows, sql`, `)} on conflict (event_id) do nothing`);
+  const here = currentTraceparent();
+  const rows = events.map(({ event, context, trace }) => sql`(${event.id}::bigint, ${JSON.stringify(event)}::jsonb, ${context ? JSON.stringify(context) : null}::jsonb, ${trace === undefined ? here : trace})`);
+  await runner.execute(sql`insert into events.automation_outbox (event_id, event, context, trace) values ${sql.join(rows, sql`, `)} on conflict (event_id) do nothing`);
 }
 
 /**
@@ -66,6 +74,8 @@ export async function recordAutomationEvents(runner: SqlRunner, events: readonly
  */
 export async function recordAuditEvents(runner: SqlRunner, events: readonly AuditEvent[]): Promise<void> {
   if (events.length === 0) return;
-  const rows = events.map((e) => sql`(${e.id}::uuid, ${JSON.stringify(e)}::jsonb)`);
-  await runner.execute(sql`insert into events.audit_outbox (id, event) values ${sql.join(rows, sql`, `)} on conflict (id) do nothing`);
+  // The caller's trace goes with them: storing them in the trail continues it.
+  const trace = currentTraceparent();
+  const rows = events.map((e) => sql`(${e.id}::uuid, ${JSON.stringify(e)}::jsonb, ${trace})`);
+  await runner.execute(sql`insert into events.audit_outbox (id, event, trace) values ${sql.join(rows, sql`, `)} on conflict (id) do nothing`);
 }

@@ -8,3 +8,5 @@ export { createAccessDeniedAggregator, type AccessDenial, type AccessDeniedAggre
 export { auditEventOfChange, nameUuid, type AutomationCause, type ChangeContext } from './change-audit.ts';
 export { createSweeper, type Sweeper } from './sweeper.ts';
 export { registerRedisProbe, type RedisProbe } from './redis-probe.ts';
+export { watchOutboxLag } from './outbox-lag.ts';
+export { eventsPlugin, realtimePlugin, redisProbePlugin } from './plugins.ts';

@@ -1,3 +1,5 @@
+import { detached } from '@objectos/observability/tracing';
+
 /** A job run on signals and on a timer, never twice at once (see createSweeper). */
 export interface Sweeper {
   /** Run now (or once more after the current run). */
@@ -26,7 +28,9 @@ export function createSweeper(work: () => Promise<void>, intervalMs: number, onE
       do {
         again = false;
         try {
-          await work();
+          // Outside the trace and request of whoever kicked: a run serves whatever is pending, and the
+          // rows it moves carry their own traces.
+          await detached(work);
         } catch (e) {
           onError(e as Error);
           return;

@@ -2,6 +2,7 @@ import { Queue, Worker, type Job, type JobsOptions, type JobType } from 'bullmq'
 import { Redis } from 'ioredis';
 import { coalesceWrites } from './coalesce-writes.ts';
 import { createAttempts, createRegistry, prepare, type StoredJob } from './common.ts';
+import { instrumentedAttempt, watchQueueDepth } from './instrument.ts';
 import type { EnqueueOptions, JobPriority, JobQueue, JobRun, JobStatus, ListOptions, QueueCounts } from './types.ts';
 
 export interface BullQueueOptions {
@@ -65,6 +66,7 @@ export function createBullQueue(options: BullQueueOptions): JobQueue {
   /** Cancelled job ids by cancel time (ms). */
   const cancelledKey = (queue: string) => `${prefix}:${queue}:objectos:cancelled-at`;
   let started = false;
+  let unwatch = () => {};
 
   const queueOf = (name: string): Queue => {
     let q = queues.get(name);
@@ -165,7 +167,7 @@ export function createBullQueue(options: BullQueueOptions): JobQueue {
       // before, so Redis runs the EXISTS first, in the same round trip and socket write (coalesceWrites), not one more.
       // The job is never doubled (BullMQ's add is atomic per id); two enqueuers racing on one key may both hear `created`.
       const existed = connection.exists(jobKey(name, job.id));
-      const stored: BullStored = { k: job.stored.k, t: job.stored.t, p: job.stored.p, to: job.timeoutMs };
+      const stored: BullStored = { k: job.stored.k, t: job.stored.t, p: job.stored.p, to: job.timeoutMs, ...(job.stored.c ? { c: job.stored.c } : {}) };
       // Retention (removeOnComplete/removeOnFail) is the worker's (KEEP_JOBS), not in each job's options.
       const opts: JobsOptions = { jobId: job.id, priority: PRIORITY[job.priority], attempts: job.attempts, backoff: { type: 'exponential', delay: job.backoffMs, jitter: 0.5 } };
       if (job.runAt) opts.delay = Math.max(0, job.runAt.getTime() - Date.now());
@@ -181,16 +183,30 @@ export function createBullQueue(options: BullQueueOptions): JobQueue {
       for (const [name, entry] of handlers) {
         const worker = new Worker<BullStored>(
           name,
-          (job) => attempts.run(entry.handler, job.data, { id: job.id!, queue: name, attempt: job.attemptsMade + 1 }, job.data.to ?? entry.settings.timeoutMs),
+          (job) => instrumentedAttempt(
+            { queue: name, id: job.id!, attempt: job.attemptsMade + 1, maxAttempts: job.opts.attempts ?? 1, dueMs: job.attemptsMade === 0 ? job.timestamp + (job.opts.delay ?? 0) : null },
+            job.data, () => attempts.run(entry.handler, job.data, { id: job.id!, queue: name, attempt: job.attemptsMade + 1 }, job.data.to ?? entry.settings.timeoutMs)),
           { connection: coalesceWrites(connection.duplicate()), prefix, ...KEEP_JOBS, concurrency: entry.settings.concurrency, lockDuration: options.lockMs ?? 30_000, stalledInterval: Math.max(500, Math.floor((options.lockMs ?? 30_000) / 2)), maxStalledCount: 5 },
         );
         worker.on('error', onError);
         workers.push(worker);
       }
       await Promise.all(workers.map((w) => w.waitUntilReady()));
+      // The depth of the queues worked here, asked of Redis when scraped (a retry waiting for its time is delayed).
+      unwatch = watchQueueDepth([...handlers.keys()], async () => (await Promise.all([...handlers.keys()].map(async (queue) => {
+        const c = await queueOf(queue).getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'failed');
+        return [
+          { queue, state: 'waiting' as const, n: (c['waiting'] ?? 0) + (c['prioritized'] ?? 0) },
+          { queue, state: 'delayed' as const, n: c['delayed'] ?? 0 },
+          { queue, state: 'active' as const, n: c['active'] ?? 0 },
+          { queue, state: 'failed' as const, n: c['failed'] ?? 0 },
+        ];
+      }))).flat());
     },
     async stop(graceMs = 10_000) {
       if (!started) return;
+      unwatch();
+      unwatch = () => {};
       const closing = Promise.allSettled(workers.map((w) => w.close()));
       const timedOut = await Promise.race([closing.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref())]);
       attempts.abortAll(new Error('worker stopping'));

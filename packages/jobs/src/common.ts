@@ -1,4 +1,5 @@
 import * as crypto from 'node:crypto';
+import { currentTraceparent } from '@objectos/observability/tracing';
 import { JOB_PRIORITIES, JobInputError, JobTimeoutError, type EnqueueOptions, type HandlerOptions, type JobContext, type JobHandler, type JobPriority } from './types.ts';
 
 /** What a job stores: the payload with its key and tenant beside it. */
@@ -6,6 +7,11 @@ export interface StoredJob {
   k: string;
   t: string | null;
   p: unknown;
+  /** The W3C traceparent of what enqueued it (when a span was recording): its run continues that trace. */
+  c?: string;
+  /** pg-boss only (BullMQ keeps both itself): when it was due (ms since the epoch), and its attempts in all, for the job metrics. */
+  d?: number;
+  a?: number;
 }
 
 export const DEFAULTS = { attempts: 3, backoffMs: 1_000, timeoutMs: 30_000, concurrency: 4 } as const;
@@ -73,6 +79,8 @@ export function prepare(queue: string, data: unknown, options: EnqueueOptions, k
   if (options.runAt !== undefined && !(options.runAt instanceof Date && Number.isFinite(options.runAt.getTime())))
     throw new JobInputError('BAD_OPTIONS', 'runAt must be a valid Date');
   const stored: StoredJob = { k: options.key, t: options.tenant ?? null, p: data ?? null };
+  const trace = currentTraceparent();
+  if (trace) stored.c = trace;
   let text: string;
   try {
     text = JSON.stringify(stored);

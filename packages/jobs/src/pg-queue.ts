@@ -3,6 +3,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import { PgBoss, type Db as IDatabase, type Job, type JobAttempt } from 'pg-boss';
 import { groupCalls } from '@objectos/db';
 import { createAttempts, createRegistry, errorText, prepare, type QueueSettings, type StoredJob } from './common.ts';
+import { instrumentedAttempt, watchQueueDepth, type DepthState } from './instrument.ts';
 import type { EnqueueOptions, JobHandler, JobPriority, JobQueue, JobRun, JobStatus, ListOptions, QueueCounts } from './types.ts';
 
 export interface PgQueueOptions {
@@ -83,6 +84,7 @@ export async function createPgQueue(options: PgQueueOptions): Promise<JobQueue> 
   const running = new Set<Promise<void>>();
   let paused = new Set<string>();
   let started = false;
+  let unwatch = () => {};
 
   async function refreshPaused(): Promise<void> {
     paused = new Set((await sql<{ queue: string }>('select queue from jobs.queue_state where paused')).map((r) => r.queue));
@@ -133,7 +135,8 @@ export async function createPgQueue(options: PgQueueOptions): Promise<JobQueue> 
     const attempt = { id: job.id, retryCount: job.retryCount };
     const timeoutMs = Math.max(10, (job.expireInSeconds - EXPIRY_GRACE_S) * 1000);
     try {
-      await attempts.run(entry.handler, job.data, { id: job.id, queue, attempt: job.retryCount + 1 }, timeoutMs);
+      const facts = { queue, id: job.id, attempt: job.retryCount + 1, maxAttempts: job.data.a ?? entry.settings.attempts, dueMs: job.data.d ?? null };
+      await instrumentedAttempt(facts, job.data, () => attempts.run(entry.handler, job.data, { id: job.id, queue, attempt: job.retryCount + 1 }, timeoutMs));
     } catch (e) {
       await boss.fail(queue, attempt, { message: errorText(e) }).catch(onError);
       return;
@@ -186,6 +189,8 @@ export async function createPgQueue(options: PgQueueOptions): Promise<JobQueue> 
     declare: registry.declare,
     async enqueue(name: string, data: unknown, o: EnqueueOptions) {
       const job = prepare(name, data, o, known);
+      job.stored.d = job.runAt ? job.runAt.getTime() : Date.now();
+      job.stored.a = job.attempts;
       const id = await boss.send(name, job.stored as unknown as object, {
         id: job.id,
         priority: PRIORITY[job.priority],
@@ -216,9 +221,17 @@ export async function createPgQueue(options: PgQueueOptions): Promise<JobQueue> 
       }
       await refreshPaused();
       if (doWork) for (const name of handlers.keys()) loops.push(work(name));
+      // The depth of the queues worked here, counted when scraped (one grouped statement). A retry waiting
+      // for its time is delayed, as BullMQ has it.
+      if (doWork)
+        unwatch = watchQueueDepth([...handlers.keys()], () => sql<{ queue: string; state: DepthState; n: number }>(
+          `select name as queue, case when state = 'active' then 'active' when state = 'failed' then 'failed' when start_after <= now() then 'waiting' else 'delayed' end as state,
+             count(*)::int as n from pgboss.job where name = any($1::text[]) and state in ('created', 'retry', 'active', 'failed') group by 1, 2`, [[...handlers.keys()]]));
     },
     async stop(graceMs = 10_000) {
       if (!started) return;
+      unwatch();
+      unwatch = () => {};
       const drained = Promise.allSettled([...running]);
       await Promise.race([drained, new Promise((r) => setTimeout(r, graceMs).unref())]);
       stopping.abort();

@@ -1,8 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { queryRows, type Db, type SqlRunner } from '@objectos/db';
-import { createSweeper, type AuditEvent, type Sweeper } from '@objectos/events';
+import { createSweeper, watchOutboxLag, type AuditEvent, type Sweeper } from '@objectos/events';
 import type { AuditConfig } from '@objectos/metadata';
-import type { Logger } from '@objectos/observability';
+import { inSpan, metrics, parentAndLinks, SpanKind, type Logger } from '@objectos/observability';
 import { recorded, redactor } from './audit-rules.ts';
 import { appendEvents } from './store.ts';
 
@@ -39,17 +39,22 @@ export function createAuditCapture(o: CaptureOptions): AuditCapture {
   const storeBatch = async (): Promise<number> => {
     const stored: AuditEvent[] = [];
     const n = await db.transaction(async (tx) => {
-      const rows = await queryRows<{ seq: string; event: AuditEvent | string }>(tx, sql`select seq, event from events.audit_outbox order by seq limit ${batch} for update skip locked`);
+      const rows = await queryRows<{ seq: string; event: AuditEvent | string; trace: string | null }>(tx, sql`select seq, event, trace from events.audit_outbox order by seq limit ${batch} for update skip locked`);
       if (rows.length === 0) return 0;
-      const events = rows.map((r) => (typeof r.event === 'string' ? (JSON.parse(r.event) as AuditEvent) : r.event)).filter(keep).map(redact);
-      const fresh = await appendEvents(tx, events);
-      stored.push(...fresh);
-      if (o.afterAppend && fresh.length > 0) {
-        const more = (await o.afterAppend(tx, fresh)).filter(keep).map(redact);
-        stored.push(...(await appendEvents(tx, more)));
-      }
-      await tx.execute(sql`delete from events.audit_outbox where seq = any(${sql.param(rows.map((r) => String(r.seq)))}::bigint[])`);
-      return rows.length;
+      // Part of the trace of what queued the first event (a request, the change relay), linked to the others'.
+      const { parent, links } = parentAndLinks(rows.map((r) => r.trace));
+      return inSpan('outbox publish', { 'objectos.outbox': 'audit_outbox', 'objectos.rows': rows.length }, async () => {
+        const events = rows.map((r) => (typeof r.event === 'string' ? (JSON.parse(r.event) as AuditEvent) : r.event)).filter(keep).map(redact);
+        const fresh = await appendEvents(tx, events);
+        stored.push(...fresh);
+        if (o.afterAppend && fresh.length > 0) {
+          const more = (await o.afterAppend(tx, fresh)).filter(keep).map(redact);
+          stored.push(...(await appendEvents(tx, more)));
+        }
+        await tx.execute(sql`delete from events.audit_outbox where seq = any(${sql.param(rows.map((r) => String(r.seq)))}::bigint[])`);
+        if (metrics.metricsEnabled()) metrics.eventDeliveries.inc({ kind: 'stored' }, rows.length);
+        return rows.length;
+      }, SpanKind.CONSUMER, parent, links);
     });
     if (stored.length > 0) o.onStored?.(stored);
     return n;
@@ -58,5 +63,13 @@ export function createAuditCapture(o: CaptureOptions): AuditCapture {
   const sweeper = createSweeper(async () => {
     while ((await storeBatch()) === batch) { /* more queued */ }
   }, pollMs, (e) => logger?.warn({ err: e.message }, 'audit capture: storing failed; retrying at the next poll'));
-  return sweeper;
+  const unwatch = watchOutboxLag(db, 'audit_outbox', sql`select created_at from events.audit_outbox order by seq limit 1`);
+  return {
+    kick: sweeper.kick,
+    drain: sweeper.drain,
+    async close() {
+      unwatch();
+      await sweeper.close();
+    },
+  };
 }

@@ -3,6 +3,7 @@ import { accessFor, type ColumnPlan, type DataPlan, type ObjectPlan, type Securi
 import { sql } from 'drizzle-orm';
 import { loadMemberAccess, loadOrganizationRoles, queryRows, type SqlRunner } from '@objectos/db';
 import type { AutomationCause } from '@objectos/events';
+import { injectTraceContext } from '@objectos/observability';
 
 /** Whom a rule's record writes act as: the runtime (system context, every record of the tenant) or the user whose change ran it. */
 export type RunAs = { kind: 'system'; owner?: string } | { kind: 'user'; userId: string } | { kind: 'principal'; principal: Principal };
@@ -103,8 +104,10 @@ export function createDataClient(o: DataClientOptions): DataClient {
   }
 
   async function call(principal: Principal, query: string, variables: Record<string, unknown>, extensions?: Record<string, unknown>): Promise<Record<string, unknown>> {
+    // The W3C trace context rides along (outside the signature, like any header): the data subgraph's work
+    // for a job's action is part of the job's trace, across processes too.
     const request = new Request(o.url, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
+      method: 'POST', headers: injectTraceContext({ 'content-type': 'application/json' }),
       body: JSON.stringify({ query, variables, ...(extensions ? { extensions } : {}) }),
     });
     const response = await o.fetch(await signRequest(request, key, 'data', principal));

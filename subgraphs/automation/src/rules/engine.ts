@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { groupCalls, queryRows, type Db } from '@objectos/db';
-import { auditEvent, createSweeper, nameUuid, recordAuditEvents, type ChangeContext, type ChangeEvent, type Sweeper } from '@objectos/events';
+import { auditEvent, createSweeper, nameUuid, recordAuditEvents, watchOutboxLag, type ChangeContext, type ChangeEvent, type Sweeper } from '@objectos/events';
+import { contextOfTraceparent, inSpan, metrics, SpanKind } from '@objectos/observability';
 import { jobIdOf, JobInputError, type JobContext, type JobQueue } from '@objectos/jobs';
 import { actionTemplates, evaluateRuleCondition, templatePlaceholders, type FieldDefinition, type FlowModel, type MetadataModel, type RuleModel, type TimeTriggerDefinition, type WorkflowAction } from '@objectos/metadata';
 import { metadataRecord, ruleFires, ruleMatches, type DataPlan } from '@objectos/schema';
@@ -332,8 +333,8 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
 
   async function sweep(): Promise<void> {
     for (;;) {
-      const rows = await queryRows<{ event_id: string; event: ChangeEvent | string; context: ChangeContext | string | null }>(o.db,
-        sql`select event_id, event, context from events.automation_outbox where attempts < ${EVALUATION_ATTEMPTS} order by event_id limit ${BATCH}`);
+      const rows = await queryRows<{ event_id: string; event: ChangeEvent | string; context: ChangeContext | string | null; trace: string | null }>(o.db,
+        sql`select event_id, event, context, trace from events.automation_outbox where attempts < ${EVALUATION_ATTEMPTS} order by event_id limit ${BATCH}`);
       const switches = new Map<string, Map<string, boolean>>();
       const done: string[] = [];
       for (const row of rows) {
@@ -342,7 +343,11 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
         let s = switches.get(e.organizationId);
         if (!s) switches.set(e.organizationId, (s = await ruleSwitches(o.db, e.organizationId)));
         try {
-          await evaluate(e, context, s);
+          // In the trace of the request that made the change (through the relay's publish): the jobs it
+          // queues carry this span's context, so their runs are part of that trace too.
+          await inSpan('automation evaluate', { 'objectos.outbox': 'automation_outbox', 'objectos.object': e.object, 'objectos.operation': e.op },
+            () => evaluate(e, context, s), SpanKind.CONSUMER, contextOfTraceparent(row.trace));
+          if (metrics.metricsEnabled()) metrics.eventDeliveries.inc({ kind: 'evaluated' });
         } catch (err) {
           // Counted and kept; the changes behind it go on. A database that is down fails the next statement too (the sweep retries).
           await o.db.execute(sql`update events.automation_outbox set attempts = attempts + 1, last_error = ${String((err as Error).message ?? err).slice(0, 1_000)} where event_id = ${row.event_id}::bigint`);
@@ -359,5 +364,14 @@ export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
   }
 
   const sweeper: Sweeper = createSweeper(sweep, o.sweepMs ?? 1_000, (e) => onError(e));
-  return { kick: sweeper.kick, drain: sweeper.drain, close: sweeper.close };
+  // Changes set aside (too many failed evaluations) are kept but no longer pending: not lag.
+  const unwatch = watchOutboxLag(o.db, 'automation_outbox', sql`select created_at from events.automation_outbox where attempts < ${EVALUATION_ATTEMPTS} order by event_id limit 1`);
+  return {
+    kick: sweeper.kick,
+    drain: sweeper.drain,
+    async close() {
+      unwatch();
+      await sweeper.close();
+    },
+  };
 }

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { queryRows, type Db, type SqlRunner } from '@objectos/db';
-import { auditEventOfChange, createSweeper, ensureEventTables, recordAuditEvents, recordAutomationEvents, type ChangeContext, type ChangeEvent, type ChangeFeed } from '@objectos/events';
-import type { Logger } from '@objectos/observability';
+import { auditEventOfChange, createSweeper, ensureEventTables, recordAuditEvents, recordAutomationEvents, watchOutboxLag, type ChangeContext, type ChangeEvent, type ChangeFeed } from '@objectos/events';
+import { currentTraceparent, inSpan, metrics, parentAndLinks, SpanKind, type Logger } from '@objectos/observability';
 
 /**
  * The outbox: every committed change to a record has a row here, written in the same transaction as
@@ -16,12 +16,12 @@ export type { ChangeContext };
 
 export type NewChange = Omit<ChangeEvent, 'id' | 'at'> & { context?: ChangeContext | null };
 
-/** Records a change; call inside the transaction that makes it. */
+/** Records a change; call inside the transaction that makes it. The request's trace goes with it (see the relay). */
 export async function writeChange(tx: SqlRunner, c: NewChange): Promise<void> {
   const text = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
-  await tx.execute(sql`insert into events.outbox (organization_id, object, record_id, op, record, previous, changed_fields, actor_id, deleted_with, context)
+  await tx.execute(sql`insert into events.outbox (organization_id, object, record_id, op, record, previous, changed_fields, actor_id, deleted_with, context, trace)
     values (${c.organizationId}, ${c.object}, ${c.recordId}, ${c.op}, ${text(c.record)}::jsonb, ${text(c.previous)}::jsonb,
-      ${sql.param(c.changedFields)}::text[], ${c.actorId}, ${text(c.deletedWith)}::jsonb, ${text(c.context)}::jsonb)`);
+      ${sql.param(c.changedFields)}::text[], ${c.actorId}, ${text(c.deletedWith)}::jsonb, ${text(c.context)}::jsonb, ${currentTraceparent()})`);
 }
 
 interface OutboxRow {
@@ -37,6 +37,7 @@ interface OutboxRow {
   deleted_with: ChangeEvent['deletedWith'] | string | null;
   context: ChangeContext | string | null;
   created_at: Date | string;
+  trace: string | null;
 }
 
 /** jsonb arrives parsed from pg and as text from some drivers. */
@@ -91,15 +92,24 @@ export function createOutboxRelay(db: Db, feed: ChangeFeed, options: RelayOption
 
   const publishBatch = (): Promise<number> =>
     db.transaction(async (tx) => {
-      const rows = await queryRows<OutboxRow>(tx, sql`select id, organization_id, object, record_id, op, record, previous, changed_fields, actor_id, deleted_with, context, created_at
+      const rows = await queryRows<OutboxRow>(tx, sql`select id, organization_id, object, record_id, op, record, previous, changed_fields, actor_id, deleted_with, context, created_at, trace
         from events.outbox where published_at is null order by id limit ${batch} for update skip locked`);
-      const events = rows.map(toEvent);
-      for (const e of events) await feed.publish(e);
-      // The audit trail's copy, handed over in the transaction that marks the rows: once per row.
-      if (audit) await recordAuditEvents(tx, rows.map((r, i) => auditEventOfChange(events[i]!, parsed(r.context))));
-      if (automation) await recordAutomationEvents(tx, rows.flatMap((r, i) => (automation(events[i]!) ? [{ event: events[i]!, context: parsed(r.context) }] : [])));
-      if (rows.length > 0) await tx.execute(sql`update events.outbox set published_at = now() where id = any(${sql.param(rows.map((r) => String(r.id)))}::bigint[])`);
-      return rows.length;
+      if (rows.length === 0) return 0;
+      // A span only for a batch that has rows (an idle sweep is no news): a child of the request that wrote
+      // the first row, linked to the others' requests. What it hands on (audit, automation) continues it.
+      const { parent, links } = parentAndLinks(rows.map((r) => r.trace));
+      return inSpan('outbox publish', { 'objectos.outbox': 'outbox', 'objectos.rows': rows.length }, async () => {
+        const events = rows.map(toEvent);
+        for (const e of events) await feed.publish(e);
+        // The audit trail's copy, handed over in the transaction that marks the rows: once per row.
+        if (audit) await recordAuditEvents(tx, rows.map((r, i) => auditEventOfChange(events[i]!, parsed(r.context))));
+        // A row of another trace than this span's keeps its own (its evaluation belongs to that request).
+        const first = rows.find((r) => r.trace)?.trace;
+        if (automation) await recordAutomationEvents(tx, rows.flatMap((r, i) => (automation(events[i]!) ? [{ event: events[i]!, context: parsed(r.context), ...(first && r.trace !== first ? { trace: r.trace } : {}) }] : [])));
+        await tx.execute(sql`update events.outbox set published_at = now() where id = any(${sql.param(rows.map((r) => String(r.id)))}::bigint[])`);
+        if (metrics.metricsEnabled()) metrics.eventDeliveries.inc({ kind: 'published' }, rows.length);
+        return rows.length;
+      }, SpanKind.PRODUCER, parent, links);
     });
 
   const flush = async (): Promise<void> => {
@@ -111,5 +121,13 @@ export function createOutboxRelay(db: Db, feed: ChangeFeed, options: RelayOption
   };
 
   const sweeper = createSweeper(flush, sweepMs, (e) => logger?.warn({ err: e.message }, 'outbox relay: publishing failed; retrying at the next sweep'));
-  return { notify: sweeper.kick, drain: sweeper.drain, close: sweeper.close };
+  const unwatch = watchOutboxLag(db, 'outbox', sql`select created_at from events.outbox where published_at is null order by id limit 1`);
+  return {
+    notify: sweeper.kick,
+    drain: sweeper.drain,
+    async close() {
+      unwatch();
+      await sweeper.close();
+    },
+  };
 }

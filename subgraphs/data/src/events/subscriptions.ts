@@ -2,6 +2,7 @@ import { and, sql, type SQL } from 'drizzle-orm';
 import { Repeater } from 'graphql-yoga';
 import type { ChangeEvent, ChangeOperation } from '@objectos/events';
 import { queryRows } from '@objectos/db';
+import { metrics } from '@objectos/observability';
 import type { ColumnPlan, ObjectPlan } from '@objectos/schema';
 import { objectOf, type DataSource, type Row } from '../data-source.ts';
 import { dataError } from '../errors.ts';
@@ -110,6 +111,7 @@ export function changesOf(ds: DataSource, hub: ChangeHub, object: string, args: 
       // that something hidden changed, and when). A record that just came into view is still news.
       if (e.op === 'update' && wasVisible && changedFields.length === 0) return;
       const [record, previous] = maskRows(ds, p, [after as Row | null, wasVisible ? (before as Row | null) : null]);
+      if (metrics.metricsEnabled()) metrics.eventDeliveries.inc({ kind: 'delivered' });
       await push({
         eventId: e.id,
         op: OP[e.op],
