@@ -1,3 +1,4 @@
+import { currentTracing, startTracing } from '@objectos/observability';
 import { readConfig, type ObjectOSConfig } from './config.ts';
 
 const onSignals = (stop: () => Promise<void>) => {
@@ -5,8 +6,13 @@ const onSignals = (stop: () => Promise<void>) => {
   const handle = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`${signal}: shutting down`);
-    stop().then(() => process.exit(0), () => process.exit(1));
+    console.log(`${signal}: shutting down (not ready; finishing requests in flight, then stopping plugins in reverse order)`);
+    stop()
+      .then(() => currentTracing()?.shutdown())
+      .then(() => process.exit(0), (e: unknown) => {
+        console.error(`shutdown failed: ${e instanceof Error ? e.message : String(e)}`);
+        process.exit(1);
+      });
   };
   process.on('SIGINT', () => handle('SIGINT'));
   process.on('SIGTERM', () => handle('SIGTERM'));
@@ -26,6 +32,8 @@ async function gatewayOnly(config: ObjectOSConfig): Promise<void> {
 /** `npm start`: ObjectOS on the embedded engine (or DATABASE_URL), demo metadata, one endpoint. */
 async function main(): Promise<void> {
   const config = readConfig();
+  // Traces when OTEL_EXPORTER_OTLP_ENDPOINT (or OBJECTOS_TRACING=on) is set; before anything else starts.
+  await startTracing({ serviceName: config.mode === 'gateway' || Object.keys(config.remoteSubgraphs).length > 0 ? 'objectos-gateway' : 'objectos' });
   if (config.mode === 'gateway') return gatewayOnly(config);
   const { startObjectOS } = await import('./start.ts');
   const app = await startObjectOS(config);

@@ -218,7 +218,7 @@ describe('embedded ObjectOS (PGlite, one process) through the start/stop API', (
       const origin = new URL(app.url).origin.replace('localhost', '127.0.0.1');
       const ready = await probe(`${origin}/ready`);
       expect(ready.status).toBe(200);
-      expect(ready.body).toEqual({ status: 'healthy', checks: [{ name: 'lifecycle', status: 'healthy' }, { name: 'database', status: 'healthy' }, { name: 'subgraphs', status: 'healthy' }] });
+      expect(ready.body).toEqual({ status: 'healthy', checks: [{ name: 'lifecycle', status: 'healthy' }, { name: 'database', status: 'healthy' }, { name: 'subgraphs', status: 'healthy' }, { name: 'plugins', status: 'healthy' }] });
       expect((await fetch(`${origin}/health`)).status).toBe(200);
       const stopping = app.stop();
       // Shutdown has begun (nothing closed yet): readiness says so at once.

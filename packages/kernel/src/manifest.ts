@@ -69,7 +69,38 @@ export interface PluginStartupResult {
   health?: { healthy: boolean; timestamp: string };
 }
 
+/** The version of every plugin ObjectOS ships (they are released together). */
+export const OBJECTOS_VERSION = '0.1.0';
+
 export const v = (version: string): SemanticVersion => {
   const [major = 0, minor = 0, patch = 0] = version.split('.').map((n) => Number.parseInt(n, 10) || 0);
   return { major, minor, patch };
 };
+
+export interface ManifestSpec {
+  name: string;
+  version: string;
+  /** Protocols implemented fully (ids like `com.objectos.protocol.graphql-subgraph.v1`). */
+  implements?: string[];
+  provides: Array<{ id: string; name: string; methods?: string[]; events?: string[] }>;
+  /** Plugin names required; `{ pluginId, optional: true }` for one the plugin can run without. */
+  requires?: Array<string | { pluginId: string; optional: boolean }>;
+  security?: Omit<PluginSecurityManifest, 'pluginId'>;
+}
+
+/** A manifest from its essentials (ObjectOS's own plugins are verified, stable, their protocols v1). */
+export function pluginManifest(spec: ManifestSpec): PluginManifest {
+  const version = v(spec.version);
+  return {
+    capabilities: {
+      implements: (spec.implements ?? []).map((id) => ({ protocol: { id, version: { major: 1, minor: 0, patch: 0 } }, conformance: 'full' })),
+      provides: spec.provides.map((p) => ({
+        id: p.id, name: p.name, version, stability: 'stable',
+        ...(p.methods ? { methods: p.methods.map((name) => ({ name, async: true })) } : {}),
+        ...(p.events ? { events: p.events } : {}),
+      })),
+      requires: (spec.requires ?? []).map((r) => (typeof r === 'string' ? { pluginId: r, version: `^${spec.version}`, optional: false } : { ...r, version: `^${spec.version}` })),
+    },
+    ...(spec.security ? { security: { pluginId: spec.name, ...spec.security } } : {}),
+  };
+}

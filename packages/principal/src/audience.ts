@@ -6,7 +6,7 @@ import { hkdfSync } from 'node:crypto';
  * with a key from a separate derivation namespace, so nothing it receives is accepted by `data`,
  * `identity`, `audit`, `automation` or `workflow`. (Composition refuses two subgraphs of one name, so an external one cannot take these.)
  */
-export const INTERNAL_AUDIENCES = ['data', 'identity', 'audit', 'automation', 'workflow'] as const;
+export const INTERNAL_AUDIENCES = ['data', 'identity', 'audit', 'automation', 'workflow', 'metrics'] as const;
 export type InternalAudience = (typeof INTERNAL_AUDIENCES)[number];
 
 /** Subgraph names as they appear in signatures: what the header grammar accepts. */

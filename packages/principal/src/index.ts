@@ -17,3 +17,4 @@ export {
   type SubgraphTokenIssuer, type SubgraphTokenIssuerOptions,
 } from './subgraph-token.ts';
 export { createSubgraphTokenVerifier, principalOfToken, useSubgraphToken, type SubgraphTokenVerifierOptions, type TokenCheck } from './subgraph-token-verifier.ts';
+export { principalGuardPlugin } from './plugin.ts';

@@ -1,5 +1,5 @@
 export { createAutomationSubgraph, type AutomationSubgraph, type AutomationSubgraphOptions } from './create-automation-subgraph.ts';
-export { runtimeFromEnv, type RuntimeFromEnvOptions } from './process-env.ts';
+export { jobsFromEnvPlugin, runtimeFromEnv, type RuntimeFromEnvOptions } from './process-env.ts';
 export { createJobRuntime, deliveryConfigFromEnv, type DeliveryConfig, type JobRuntime, type JobRuntimeOptions } from './runtime.ts';
 export { createDataClient, DataRefusal, type DataClient, type RunAs, type TransitionGrant, type WriteEffect } from './rules/data-client.ts';
 export { MAX_DEPTH } from './rules/engine.ts';

@@ -1,4 +1,5 @@
-import { connectDatabase, type Database } from '@objectos/db';
+import { connectDatabase, pingDatabase, type Database } from '@objectos/db';
+import { definePlugin, OBJECTOS_VERSION, type Plugin } from '@objectos/kernel';
 import { createChangeFeed } from '@objectos/events';
 import type { JobQueue } from '@objectos/jobs';
 import { loadMetadata, type MetadataModel } from '@objectos/metadata';
@@ -44,4 +45,30 @@ export async function runtimeFromEnv(work: boolean, env: NodeJS.ProcessEnv = pro
     await database.close();
     throw e;
   }
+}
+
+/**
+ * `jobs` of a services-mode process: the runtime of {@link runtimeFromEnv} as a plugin, registering
+ * `jobs` (the runtime), `database` and `model`. Destroyed, it stops its workers after their current
+ * job, then closes its connection.
+ */
+export function jobsFromEnvPlugin(work: boolean, readiness: { register(name: string, check: () => Promise<void>): unknown }, options: RuntimeFromEnvOptions = {}): Plugin {
+  let opened: Awaited<ReturnType<typeof runtimeFromEnv>> | null = null;
+  return definePlugin({
+    name: 'jobs', version: OBJECTOS_VERSION,
+    provides: [{ id: 'com.objectos.service.jobs', name: 'jobs', methods: ['send', 'schedule', 'retry', 'replay', 'cancel'] }],
+    async start(ctx) {
+      opened = await runtimeFromEnv(work, process.env, options);
+      const { database } = opened;
+      readiness.register('database', () => pingDatabase(database));
+      ctx.registerService('jobs', opened.runtime);
+      ctx.registerService('database', database);
+      ctx.registerService('model', opened.model);
+    },
+    async healthCheck() {
+      const counts = await opened!.runtime.queue.counts({});
+      return { checks: [{ name: 'workers', status: 'passed', message: work ? `working ${counts.length} queues (${opened!.runtime.queue.backend})` : 'sends and monitors only' }] };
+    },
+    destroy: () => opened?.close(),
+  });
 }
