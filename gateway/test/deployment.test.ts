@@ -18,13 +18,19 @@ describe('docker-compose.yml', () => {
     expect(() => config(without)).toThrow(/set OBJECTOS_SECRET/);
   });
 
-  it('describes PostgreSQL, Redis, the identity, data, audit, automation and workflow subgraphs, the worker and the gateway, wired the way the code reads its configuration', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['audit', 'automation', 'data', 'gateway', 'identity', 'postgres', 'redis', 'worker', 'workflow']);
+  it('describes PostgreSQL, Redis, the identity, data, audit, automation, workflow and metrics subgraphs, the worker and the gateway, wired the way the code reads its configuration', async () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['audit', 'automation', 'data', 'gateway', 'identity', 'metrics', 'postgres', 'redis', 'worker', 'workflow']);
     // As docker-compose substitutes `${VAR:-default}` with nothing set: the default.
     const substituted = Object.fromEntries(Object.entries(compose.services['gateway']!.environment!).map(([k, v]) => [k, String(v).replace(/\$\{\w+:-([^}]*)\}/g, '$1')]));
     const gw = readConfig(substituted, []);
-    expect(gw.remoteSubgraphs).toEqual({ identity: 'http://identity:4002/graphql', data: 'http://data:4001/graphql', audit: 'http://audit:4003/graphql', automation: 'http://automation:4004/graphql', workflow: 'http://workflow:4006/graphql' });
-    for (const name of ['gateway', 'identity', 'data', 'audit', 'automation', 'worker', 'workflow']) expect(compose.services[name]!.environment!['OBJECTOS_SECRET'], name).toMatch(/OBJECTOS_SECRET/);
+    expect(gw.remoteSubgraphs).toEqual({ identity: 'http://identity:4002/graphql', data: 'http://data:4001/graphql', audit: 'http://audit:4003/graphql', automation: 'http://automation:4004/graphql', workflow: 'http://workflow:4006/graphql', metrics: 'http://metrics:4007/graphql' });
+    for (const name of ['gateway', 'identity', 'data', 'audit', 'automation', 'worker', 'workflow', 'metrics']) expect(compose.services[name]!.environment!['OBJECTOS_SECRET'], name).toMatch(/OBJECTOS_SECRET/);
+    // Every ObjectOS process serves /metrics on its operations port; the metrics subgraph asks each process's probes.
+    for (const name of ['gateway', 'identity', 'data', 'audit', 'automation', 'worker', 'workflow', 'metrics']) expect(compose.services[name]!.environment!['OBJECTOS_METRICS_PORT'], name).toBe('9464');
+    const { healthTargets } = await import('@objectos/metrics-subgraph');
+    const targets = healthTargets(compose.services['metrics']!.environment!['OBJECTOS_HEALTH_TARGETS']);
+    expect(targets.map((t) => t.name).sort()).toEqual(['audit', 'automation', 'data', 'identity', 'worker', 'workflow']);
+    for (const t of targets) expect(t.url, t.name).toBe(`http://${t.name}:${compose.services[t.name]!.environment!['PORT']}`);
     expect(compose.services['identity']!.environment!['DATABASE_URL']).toBe(compose.services['data']!.environment!['DATABASE_URL']);
     // The audit subgraph reads the queue the data and identity subgraphs write, in the same database.
     expect(compose.services['audit']!.environment!['DATABASE_URL']).toBe(compose.services['data']!.environment!['DATABASE_URL']);
@@ -46,7 +52,7 @@ describe('docker-compose.yml', () => {
     expect(env('workflow')['DATA_URL']).toBe(`http://data:${env('data')['PORT']}/graphql`);
     expect(services['workflow']!.command).toContain('subgraphs/workflow/src/main.ts');
     // Every ObjectOS process is checked on its readiness (started, database and Redis answer, not shutting down).
-    for (const name of ['identity', 'data', 'audit', 'automation', 'worker', 'workflow', 'gateway'])
+    for (const name of ['identity', 'data', 'audit', 'automation', 'worker', 'workflow', 'metrics', 'gateway'])
       expect(services[name]!.healthcheck!.test.join(' '), name).toContain(`127.0.0.1:${env(name)['PORT']}/ready`);
     // An acknowledged job survives a Redis restart: AOF on, nothing evicted.
     expect(services['redis']!.command).toEqual(expect.arrayContaining(['--appendonly', 'yes', '--maxmemory-policy', 'noeviction']));

@@ -169,7 +169,7 @@ describe.skipIf(!services.postgres)('services topology: data subgraph and gatewa
   afterAll(() => db?.drop());
 
   it('serves identity, data, audit, automation and workflow over HTTP behind a separate gateway process, each refusing unsigned calls; a worker process delivers the mail', async () => {
-    const [idPort, dataPort, auditPort, gwPort, autoPort, workerPort, wfPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    const [idPort, dataPort, auditPort, gwPort, autoPort, workerPort, wfPort, metricsPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     const mail = await startMailCatcher();
     const secret = { OBJECTOS_SECRET: TEST_SECRET };
     const identity = spawn('subgraphs/identity/src/main.ts', { ...secret, PORT: String(idPort), DATABASE_URL: db.url, OBJECTOS_SEED: 'true', OBJECTOS_PUBLIC_URL: `http://127.0.0.1:${gwPort}` });
@@ -190,20 +190,40 @@ describe.skipIf(!services.postgres)('services topology: data subgraph and gatewa
     for (const port of [idPort, dataPort, auditPort, autoPort, workerPort, wfPort]) {
       const ready = await fetch(`http://127.0.0.1:${port}/ready`);
       expect(ready.status, `port ${port}`).toBe(200);
-      expect(await ready.json()).toEqual({ status: 'healthy', checks: [{ name: 'lifecycle', status: 'healthy' }, { name: 'database', status: 'healthy' }] });
+      expect(await ready.json()).toEqual({ status: 'healthy', checks: [{ name: 'lifecycle', status: 'healthy' }, { name: 'database', status: 'healthy' }, { name: 'plugins', status: 'healthy' }] });
     }
     // Around the gateway, every subgraph answers 401.
     for (const url of [`http://127.0.0.1:${dataPort}/graphql`, `http://127.0.0.1:${idPort}/graphql`, `http://127.0.0.1:${idPort}/api/auth/get-session`, `http://127.0.0.1:${auditPort}/graphql`, `http://127.0.0.1:${autoPort}/graphql`, `http://127.0.0.1:${wfPort}/graphql`])
       expect((await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ _service { sdl } }"}' })).status).toBe(401);
-    const gateway = spawn(MAIN, { ...secret, PORT: String(gwPort), OBJECTOS_SUBGRAPHS: `identity=http://127.0.0.1:${idPort}/graphql,data=http://127.0.0.1:${dataPort}/graphql,audit=http://127.0.0.1:${auditPort}/graphql,automation=http://127.0.0.1:${autoPort}/graphql,workflow=http://127.0.0.1:${wfPort}/graphql` });
+    // The metrics subgraph as its own process, asking every other process's probes.
+    const targets = { identity: idPort, data: dataPort, audit: auditPort, automation: autoPort, worker: workerPort, workflow: wfPort };
+    const metrics = spawn('subgraphs/metrics/src/main.ts', { ...secret, PORT: String(metricsPort), OBJECTOS_HEALTH_TARGETS: Object.entries(targets).map(([n, p]) => `${n}=http://127.0.0.1:${p}`).join(',') });
+    await metrics.waitFor(/metrics subgraph listening on/, 60_000);
+    const gateway = spawn(MAIN, { ...secret, PORT: String(gwPort), OBJECTOS_SUBGRAPHS: `identity=http://127.0.0.1:${idPort}/graphql,data=http://127.0.0.1:${dataPort}/graphql,audit=http://127.0.0.1:${auditPort}/graphql,automation=http://127.0.0.1:${autoPort}/graphql,workflow=http://127.0.0.1:${wfPort}/graphql,metrics=http://127.0.0.1:${metricsPort}/graphql` });
     await gateway.waitFor(ENDPOINT, 60_000);
-    expect(await (await fetch(`http://127.0.0.1:${gwPort}/ready`)).json()).toEqual({ status: 'healthy', checks: [{ name: 'lifecycle', status: 'healthy' }, { name: 'subgraphs', status: 'healthy' }] });
+    // Every subgraph is remote: the gateway process's plugins are the shared modules and the gateway.
+    expect(await (await fetch(`http://127.0.0.1:${gwPort}/ready`)).json()).toEqual({ status: 'healthy', checks: [{ name: 'lifecycle', status: 'healthy' }, { name: 'subgraphs', status: 'healthy' }, { name: 'plugins', status: 'healthy' }] });
     const token = await signIn(`http://127.0.0.1:${gwPort}/graphql`, email!, password!);
     const endpoint = withHeaders(`http://127.0.0.1:${gwPort}/graphql`, { authorization: `Bearer ${token}` });
     const r = await gqlOk<{ me: { email: string }; accounts: { totalCount: number; nodes: { contacts: unknown[] }[] } }>(
       endpoint, '{ me { email } accounts(first: 5) { totalCount nodes { name contacts { lastName account { name } } } } }');
     expect(r.me.email).toBe(email);
     expect(r.accounts.totalCount).toBe(40);
+    // Health and the startup report of every process, through the gateway, from the metrics process.
+    type Ops = { health: { status: string; components: { name: string; process: string; report: { status: string; checks: { name: string; status: string }[] } }[] }; startupReport: { process: string; plugin: { name: string }; success: boolean; duration: number }[] };
+    const ops = await gqlOk<Ops>(endpoint, '{ health { status components { name process report { status checks { name status } } } } startupReport { process plugin { name } success duration } }');
+    expect(ops.health.status).toBe('healthy');
+    for (const name of Object.keys(targets)) {
+      const c = ops.health.components.find((x) => x.process === name && x.name === name);
+      expect(c?.report.status, name).toBe('healthy');
+      expect(c?.report.checks.map((k) => k.name), name).toEqual(expect.arrayContaining(['lifecycle', 'database', 'plugins']));
+    }
+    expect(ops.health.components.filter((c) => c.process === 'metrics').map((c) => c.name)).toEqual(expect.arrayContaining(['redis', 'principal-guard', 'metrics']));
+    const started = (p: string) => ops.startupReport.filter((x) => x.process === p).map((x) => x.plugin.name);
+    expect(started('data')).toEqual(['redis', 'realtime', 'principal-guard', 'data']);
+    expect(started('workflow')).toEqual(['redis', 'jobs', 'principal-guard', 'workflow']);
+    expect(started('worker')).toEqual(['redis', 'jobs']);
+    expect(ops.startupReport.every((x) => x.success && x.duration >= 0)).toBe(true);
     expect(r.accounts.nodes).toHaveLength(5);
     const bad = await gql(endpoint, 'mutation { createAccount(input: { name: "X", employees: -3 }) { id } }');
     expect(bad.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
@@ -272,16 +292,18 @@ describe.skipIf(!services.postgres)('services topology: data subgraph and gatewa
       stateJobs = await gqlOk(endpoint, '{ jobRuns(queue: "workflow.state_action") { status } }');
     }
     expect(stateJobs.jobRuns).toEqual([{ status: 'COMPLETED' }]);
-    await workflow.kill();
+    // SIGTERM: each process drains and stops its plugins in reverse order, exiting 0.
+    expect(await workflow.kill(), workflow.output()).toBe(0);
     await plain.kill();
     await rm(dir, { recursive: true, force: true });
-    await gateway.kill();
-    await worker.kill();
-    await automation.kill();
+    expect(await gateway.kill()).toBe(0);
+    expect(await worker.kill(), worker.output()).toBe(0);
+    expect(await automation.kill(), automation.output()).toBe(0);
     await mail.close();
-    await audit.kill();
-    await data.kill();
-    await identity.kill();
-    // Seven processes start one after another: minutes on a loaded CI machine.
+    expect(await audit.kill(), audit.output()).toBe(0);
+    expect(await data.kill(), data.output()).toBe(0);
+    expect(await identity.kill(), identity.output()).toBe(0);
+    expect(await metrics.kill(), metrics.output()).toBe(0);
+    // Eight processes start one after another: minutes on a loaded CI machine.
   }, 300_000);
 });

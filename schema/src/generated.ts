@@ -8,6 +8,7 @@ import { FLOW_SDL } from './flow-sdl.ts';
 import { WORKFLOW_SDL, workflowEntitySdl } from './workflow-sdl.ts';
 import { renameSdl } from './rename.ts';
 import { APPROVAL_SDL } from './approval-sdl.ts';
+import { METRICS_SDL } from './metrics-sdl.ts';
 
 /** Where the committed SDL lives: `schema/generated/<subgraph>.graphql`. */
 export const GENERATED_DIR = fileURLToPath(new URL('../generated/', import.meta.url));
@@ -23,6 +24,7 @@ export function generatedFiles(compiled: CompiledSchema): Record<string, string>
     { name: 'identity', sdl: IDENTITY_SDL },
     { name: 'automation', sdl: AUTOMATION_SDL + automationEntitySdl(compiled.plan, compiled.model, compiled.inflection) },
     ...(hasWorkflow(compiled.model) ? [{ name: 'workflow', sdl: workflowSdl(compiled) }] : []),
+    { name: 'metrics', sdl: METRICS_SDL },
   ].map((s) => ({ ...s, url: `http://${s.name}.objectos.internal/graphql` }));
   const publicSdl = printSchema(lexicographicSortSchema(buildSchema(composePublicSdl(subgraphs))));
   return {

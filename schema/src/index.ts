@@ -17,5 +17,6 @@ export {
 } from './security/access.ts';
 export { AUDIT_ACTOR_TYPES, compileAuditSdl, trackedColumns, trackedObjects } from './audit-sdl.ts';
 export { AUTOMATION_SDL, automationEntitySdl, ruleObjects } from './automation-sdl.ts';
+export { METRICS_SDL } from './metrics-sdl.ts';
 export { WORKFLOW_SDL, governedObjects, workflowEntitySdl } from './workflow-sdl.ts';
 export { changeFlows, flowFires, flowTriggerMatches, metadataRecord, ruleFires, ruleMatches, ruleWatcher, type RuleChange } from './rule-events.ts';
