@@ -112,6 +112,25 @@ describe('bad configuration never starts a half-working server', () => {
     }
   });
 
+  it('a plugin that fails at start stops the process with the startup report naming it, without listening', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'objectos-plugin-fail-'));
+    try {
+      // The embedded database's folder held by a live process (this test's): the database plugin refuses it.
+      await mkdir(join(dir, 'data'), { recursive: true });
+      await writeFile(join(dir, 'data', 'objectos.pid'), String(process.pid));
+      const port = await freePort();
+      const p = spawn(MAIN, { PORT: String(port), OBJECTOS_DATA_DIR: join(dir, 'data'), OBJECTOS_SECRET_FILE: join(dir, 'secret') });
+      expect(await p.exited).toBe(1);
+      expect(p.output()).toMatch(new RegExp(`plugin "database" failed to start: start: the embedded database in \\S+ is in use by process ${process.pid}`));
+      // The report: what started before it, and it, each on its line with a duration.
+      expect(p.output()).toMatch(/ok {3}events +0\.1\.0 +\d+ ms/);
+      expect(p.output()).toMatch(/FAIL database +0\.1\.0 +\d+ ms {2}start: the embedded database/);
+      await expect(fetch(`http://127.0.0.1:${port}/graphql`)).rejects.toThrow();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('exits non-zero when composition fails, naming the subgraph and the reason', async () => {
     const legacy = await startExternalSubgraph(CONFLICTING_SDL, { Account: { __resolveReference: (r: unknown) => r } });
     const dir = await mkdtemp(join(tmpdir(), 'objectos-compose-'));

@@ -4,6 +4,10 @@ import { coalesceWrites } from './coalesce-writes.ts';
 import { createAttempts, createRegistry, prepare, type StoredJob } from './common.ts';
 import { instrumentedAttempt, watchQueueDepth } from './instrument.ts';
 import type { EnqueueOptions, JobPriority, JobQueue, JobRun, JobStatus, ListOptions, QueueCounts } from './types.ts';
+import { createLogger } from '@objectos/observability/logger';
+
+/** Errors of background work (no caller to throw to) go to the log. */
+const log = createLogger('jobs');
 
 export interface BullQueueOptions {
   redisUrl: string;
@@ -52,7 +56,7 @@ return 1`;
 /** Services mode: BullMQ + ioredis behind {@link JobQueue}. */
 export function createBullQueue(options: BullQueueOptions): JobQueue {
   const prefix = options.prefix ?? 'objectos';
-  const onError = options.onError ?? ((e: unknown) => console.error('[jobs] bullmq:', e));
+  const onError = options.onError ?? ((e: unknown) => log.error({ err: e, backend: 'bullmq' }, 'queue error'));
   // Commands issued in one turn of the event loop (an enqueue's check and add, many enqueues) leave in one socket write.
   const connection = coalesceWrites(new Redis(options.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false }));
   connection.on('error', onError);

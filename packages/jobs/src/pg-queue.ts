@@ -5,6 +5,10 @@ import { groupCalls } from '@objectos/db';
 import { createAttempts, createRegistry, errorText, prepare, type QueueSettings, type StoredJob } from './common.ts';
 import { instrumentedAttempt, watchQueueDepth, type DepthState } from './instrument.ts';
 import type { EnqueueOptions, JobHandler, JobPriority, JobQueue, JobRun, JobStatus, ListOptions, QueueCounts } from './types.ts';
+import { createLogger } from '@objectos/observability/logger';
+
+/** Errors of background work (no caller to throw to) go to the log. */
+const log = createLogger('jobs');
 
 export interface PgQueueOptions {
   /** PostgreSQL: pg-boss opens its own small pool. */
@@ -69,7 +73,7 @@ export async function createPgQueue(options: PgQueueOptions): Promise<JobQueue> 
     // Schedules are ours (croner, once per tick through idempotent enqueue), so pg-boss's cron stays off.
     schedule: false,
   });
-  const onError = options.onError ?? ((e: unknown) => console.error('[jobs] pg-boss:', e));
+  const onError = options.onError ?? ((e: unknown) => log.error({ err: e, backend: 'pg-boss' }, 'queue error'));
   boss.on('error', onError);
   const sql = async <T>(text: string, values: unknown[] = []): Promise<T[]> => (await boss.getDb().executeSql(text, values)).rows as T[];
   const registry = createRegistry();

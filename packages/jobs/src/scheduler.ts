@@ -1,6 +1,10 @@
 import { Cron } from 'croner';
 import { MetadataError, type JobModel, type JobSchedule } from '@objectos/metadata';
 import type { JobQueue } from './types.ts';
+import { createLogger } from '@objectos/observability/logger';
+
+/** Errors of background work (no caller to throw to) go to the log. */
+const log = createLogger('scheduler');
 
 /** The tick after `from` (exclusive), or null when there is none (a `once` already past). */
 export function nextTick(schedule: JobSchedule, from: Date): Date | null {
@@ -41,7 +45,7 @@ export function createScheduler(queue: JobQueue, jobs: readonly JobModel[], opti
       file: j.source, ...j.handlerAt, path: 'handler',
       message: `unknown job handler "${j.handler}" (registered: ${[...known].sort().join(', ') || 'none'})`,
     })));
-  const onError = options.onError ?? ((e: unknown) => console.error('[jobs] scheduler:', e));
+  const onError = options.onError ?? ((e: unknown) => log.error({ err: e }, 'scheduler error'));
   const enabled = jobs.filter((j) => j.enabled);
   const upcoming = new Map<string, Date | null>();
   let timer: NodeJS.Timeout | undefined;

@@ -16,6 +16,10 @@ import { ensureAutomationTables } from './rules/store.ts';
 import { FLOW_START_JOBS, FLOW_START_QUEUE, type FlowScheduleStart } from './rules/flow-hand-over.ts';
 import type { ActionDeps } from './rules/actions.ts';
 import { registerStateActions, STATE_ACTION_QUEUE, sweepStateActions } from './rules/state-actions.ts';
+import { createLogger } from '@objectos/observability';
+
+/** Errors of background work (no caller to throw to) go to the log. */
+const log = createLogger('jobs');
 
 /** Delivery settings, from the environment (`mailConfigFromEnv`) or a test. */
 export interface DeliveryConfig {
@@ -141,7 +145,7 @@ function checkTemplates(model: MetadataModel): void {
 export async function createJobRuntime(o: JobRuntimeOptions): Promise<JobRuntime> {
   checkTemplates(o.model);
   const d = o.delivery ?? {};
-  const onError = o.onError ?? ((e: unknown) => console.error('[jobs]', e));
+  const onError = o.onError ?? ((e: unknown) => log.error({ err: e }, 'job runtime error'));
   await ensureNotificationTables(o.database);
   // Replays of dead letters are audit events (events.audit_outbox).
   await ensureEventTables(o.database.db);

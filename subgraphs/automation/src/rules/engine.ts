@@ -1,13 +1,16 @@
 import { sql } from 'drizzle-orm';
 import { groupCalls, queryRows, type Db } from '@objectos/db';
 import { auditEvent, createSweeper, nameUuid, recordAuditEvents, watchOutboxLag, type ChangeContext, type ChangeEvent, type Sweeper } from '@objectos/events';
-import { contextOfTraceparent, inSpan, metrics, SpanKind } from '@objectos/observability';
+import { contextOfTraceparent, inSpan, metrics, SpanKind, createLogger } from '@objectos/observability';
 import { jobIdOf, JobInputError, type JobContext, type JobQueue } from '@objectos/jobs';
 import { actionTemplates, evaluateRuleCondition, templatePlaceholders, type FieldDefinition, type FlowModel, type MetadataModel, type RuleModel, type TimeTriggerDefinition, type WorkflowAction } from '@objectos/metadata';
 import { metadataRecord, ruleFires, ruleMatches, type DataPlan } from '@objectos/schema';
 import { ActionFailure, runAction, type ActionDeps } from './actions.ts';
 import { queueFlowStarts } from './flow-hand-over.ts';
 import { cancelRuns, finishRuns, insertRuns, pendingTimeTriggers, ruleSwitches, startAttempts, type NewRun, type RunOutcome, type RunRow } from './store.ts';
+
+/** Errors of background work (no caller to throw to) go to the log. */
+const log = createLogger('automation');
 
 /** The queue every rule action runs on: one job per (event, rule, action), or per time trigger. */
 export const ACTION_QUEUE = 'automation.action';
@@ -113,7 +116,7 @@ export function dueAt(t: TimeTriggerDefinition, triggeredAt: string, record: Rea
  * and withdraws time triggers, and only then deletes the change. Action jobs run in the worker.
  */
 export function createRuleEngine(o: RuleEngineOptions): RuleEngine {
-  const onError = o.onError ?? ((e: unknown) => console.error('[automation]', e));
+  const onError = o.onError ?? ((e: unknown) => log.error({ err: e }, 'rule engine error'));
   const byName = new Map(o.rules.map((r) => [r.name, r]));
   const fieldMaps = new Map<string, ReadonlyMap<string, FieldDefinition>>();
   const fieldsOf = (object: string): ReadonlyMap<string, FieldDefinition> => {

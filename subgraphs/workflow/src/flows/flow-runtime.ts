@@ -7,6 +7,10 @@ import { createFlowRunner, FLOW_JOBS, FLOW_QUEUE, type FlowJob, type FlowRunner 
 import { createFlowStarter, type FlowStarter } from './flow-starts.ts';
 import { staleRuns } from './flow-store.ts';
 import { ensureFlowTables } from './flow-tables.ts';
+import { createLogger } from '@objectos/observability';
+
+/** Errors of background work (no caller to throw to) go to the log. */
+const log = createLogger('flows');
 
 export interface FlowRuntimeOptions {
   db: Db;
@@ -49,7 +53,7 @@ export interface FlowRuntime {
 }
 
 export function createFlowRuntime(o: FlowRuntimeOptions): FlowRuntime {
-  const onError = o.onError ?? ((e: unknown) => console.error('[flows]', e));
+  const onError = o.onError ?? ((e: unknown) => log.error({ err: e }, 'flow runtime error'));
   const flows = new Map(o.compiled.model.flows.map((f) => [f.name, f]));
   const data = createDataClient({ plan: o.compiled.plan, security: o.compiled.security, fetch: o.data.fetch, url: o.data.url, secret: o.secret, db: o.db });
   let sandbox: Promise<Sandbox> | null = null;
