@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Plugin } from 'graphql-yoga';
 import { CLIENT_IP_HEADER, SYSTEM, credentialsOf, signPrincipal } from '@objectos/principal';
-import { REQUEST_ID_HEADER } from '@objectos/observability';
+import { REQUEST_ID_HEADER, injectTraceContext } from '@objectos/observability';
 import type { PrincipalCache } from './principal-cache.ts';
 import { clientAddress, ipKey } from '../protection/client-ip.ts';
 import { tooManyRequests, type Limiter } from '../protection/use-rate-limit.ts';
@@ -58,6 +58,10 @@ export function useIdentityProxy(o: IdentityProxyOptions): Plugin {
       const given = request.headers.get(REQUEST_ID_HEADER);
       const requestId = given && /^[A-Za-z0-9._:-]{8,80}$/.test(given) ? given : randomUUID();
       headers.set(REQUEST_ID_HEADER, requestId);
+      // The identity process continues this request's trace (not a traceparent the client sent).
+      headers.delete('traceparent');
+      headers.delete('tracestate');
+      for (const [k, v] of Object.entries(injectTraceContext({}))) headers.set(k, v);
       const target = new URL(path + url.search, o.baseUrl);
       // Signed for identity, this route and this body: the pair cannot serve another auth call.
       for (const [k, v] of Object.entries(signPrincipal(SYSTEM, o.key, { audience: 'identity', method: request.method, url: target, body }))) headers.set(k, v);
