@@ -42,6 +42,7 @@ describe('metrics subgraph: health, metrics and the startup report (pglite)', ()
     expect(by['gateway']!.report.checks.map((c) => c.name).sort()).toEqual(['subgraph audit', 'subgraph automation', 'subgraph data', 'subgraph identity', 'subgraph metrics', 'subgraph workflow']);
     expect(by['data']!.report.dependencies).toEqual(expect.arrayContaining([{ pluginId: 'database', status: 'healthy' }, { pluginId: 'realtime', status: 'healthy' }]));
     expect(by['jobs']!.report.checks.find((c) => c.name === 'workers')!.message).toMatch(/^working \d+ queues$/);
+    expect(by['data']!.report.checks.find((c) => c.name === 'outbox relay')).toMatchObject({ status: 'passed' });
     expect(by['data']!.report.metrics!.uptime).toBeGreaterThan(0);
     expect(by['data']!.report.metrics!.memoryUsage).toBeGreaterThan(10_000_000);
     expect(health.components.every((c) => c.process === 'objectos')).toBe(true);

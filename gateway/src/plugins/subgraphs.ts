@@ -1,7 +1,8 @@
 import { createAuditSubgraph, type AuditSubgraph } from '@objectos/audit-subgraph';
 import { createAutomationSubgraph, type AutomationSubgraph, type JobRuntime } from '@objectos/automation-subgraph';
 import { createDataSubgraph, type DataSubgraph } from '@objectos/data-subgraph';
-import type { Database } from '@objectos/db';
+import { queryRows, type Database } from '@objectos/db';
+import { sql } from 'drizzle-orm';
 import type { ChangeFeed, EventBus } from '@objectos/events';
 import { createIdentitySubgraph, securityNamesOf, type IdentitySubgraph, type IdentitySubgraphOptions } from '@objectos/identity-subgraph';
 import { pluginManifest, type Kernel, type Plugin, type PluginSecurityManifest } from '@objectos/kernel';
@@ -16,6 +17,16 @@ import type { SubgraphSource } from '../create-gateway.ts';
 import { OBJECTOS_VERSION, type QueueRegistrar } from './core.ts';
 
 const GRAPHQL_SUBGRAPH = 'com.objectos.protocol.graphql-federation-subgraph.v2';
+
+/**
+ * An outbox's health: the age of its oldest row not yet moved on. Past 30 s its relay is behind
+ * (warning: the process is degraded), past 5 minutes it is not working (failed).
+ */
+async function outboxCheck(db: Database, name: string, oldest: ReturnType<typeof sql>): Promise<{ name: string; status: 'passed' | 'warning' | 'failed'; message: string }> {
+  const [row] = await queryRows<{ lag: number | string | null }>(db.db, sql`select extract(epoch from now() - (${oldest}))::float8 as lag`);
+  const lag = Math.max(0, Number(row?.lag ?? 0) || 0);
+  return { name, status: lag > 300 ? 'failed' : lag > 30 ? 'warning' : 'passed', message: lag ? `oldest unpublished change ${lag.toFixed(1)} s old` : 'nothing waiting' };
+}
 const internal = (name: string) => `http://${name}.objectos.internal/graphql`;
 
 /** Where data writes of rules, transitions and flows go: the in-process data subgraph, or DATA_URL. */
@@ -63,6 +74,7 @@ export function identityPlugin(options: Omit<IdentitySubgraphOptions, 'database'
 
 export function dataPlugin(options: { compiled: CompiledSchema; secret: string; seed: boolean }): Plugin {
   let data: DataSubgraph | null = null;
+  let database: Database | null = null;
   return {
     name: 'data', version: OBJECTOS_VERSION,
     manifest: pluginManifest({
@@ -77,8 +89,11 @@ export function dataPlugin(options: { compiled: CompiledSchema; secret: string; 
         seed: options.seed && Boolean(org), changeFeed: ctx.getService<ChangeFeed>('changeFeed'), ...(org ? { seedOrganizationId: org } : {}),
       });
       ctx.registerService('data', data);
+      database = ctx.getService<Database>('database');
       ctx.registerService<SubgraphSource>('subgraph:data', { name: 'data', url: internal('data'), sdl: data.sdl, fetch: data.fetch, ...(data.readCompiled ? { readCompiled: data.readCompiled } : {}) });
     },
+    // The change outbox's relay: what is committed reaches subscriptions, the audit trail and the rules.
+    healthCheck: async () => ({ checks: [await outboxCheck(database!, 'outbox relay', sql`select created_at from events.outbox where published_at is null order by id limit 1`)] }),
     destroy: () => data?.dispose(),
   };
 }
