@@ -6,6 +6,8 @@ export type { Logger };
 
 /** One pretty-printing worker for every logger of the process. */
 let prettyStream: DestinationStream | undefined;
+/** One synchronous stdout destination for every JSON logger of the process. */
+let syncStdout: DestinationStream | undefined;
 
 /** Pretty lines for a person at a terminal in development; JSON everywhere else (and always when LOG_FORMAT=json). */
 const pretty = (): boolean =>
@@ -27,5 +29,8 @@ export function createLogger(service: string, destination?: DestinationStream): 
   };
   if (destination) return pino(options, destination);
   if (pretty()) return pino(options, (prettyStream ??= pino.transport({ target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } }) as DestinationStream));
-  return pino(options);
+  // Written synchronously: lines keep their order with the process's other output, and none is lost
+  // when the process exits right after (a failed start, the end of a shutdown). ObjectOS logs events,
+  // not every request, so the cost is small.
+  return pino(options, (syncStdout ??= pino.destination({ dest: 1, sync: true })));
 }
