@@ -4,16 +4,40 @@ import { TEST_SECRET, testAuth, testPrincipal } from '@objectos/testkit';
 import type { AddressInfo } from 'node:net';
 import { createDataSubgraph } from '@objectos/data-subgraph';
 import { createGateway } from '@objectos/gateway';
+import { instrumentListener, metricsSettingsFromEnv, serveOperations, startTracing, type TracingOptions } from '@objectos/observability';
 
 /**
  * Benchmark server (its own process, so load generation does not share its event loop).
  * ROLE=all: the data subgraph on one port and a gateway calling it in process on another.
  * ROLE=gateway: a gateway only, calling the data subgraph over HTTP at DATA_URL.
+ * BENCH_INSTRUMENT=1 (bench/observability.ts): the gateway port counted and traced as `npm start` serves it
+ * (instrumentListener), and the operations port (OBJECTOS_METRICS_PORT, 0 for a free one) as `ops=`.
+ * BENCH_TRACING=noop: tracing started first, every sampled span (OTEL_TRACES_SAMPLER_ARG, default all)
+ * exported nowhere; the number exported is printed as `SPANS n` on SIGTERM.
  */
+const instrumented = process.env['BENCH_INSTRUMENT'] === '1';
+let exported = 0;
+// The cost of making, sampling and batching spans without that of any exporter's I/O: export succeeds at once.
+const noopExporter: NonNullable<TracingOptions['exporter']> = {
+  export: (spans, done) => {
+    exported += spans.length;
+    done({ code: 0 });
+  },
+  shutdown: () => Promise.resolve(),
+  forceFlush: () => Promise.resolve(),
+};
+// Before anything else starts, as gateway/src/main.ts does.
+const tracing = process.env['BENCH_TRACING'] === 'noop' ? await startTracing({ serviceName: 'objectos', exporter: noopExporter }) : null;
+
 const HOP_BY_HOP = new Set(['connection', 'content-length', 'transfer-encoding', 'keep-alive']);
-const listen = async (handler: Parameters<typeof createServer>[1]): Promise<number> => {
-  const server = createServer(handler);
+let ops = '';
+const listen = async (handler: Parameters<typeof createServer>[1], gateway = false): Promise<number> => {
+  const server = createServer(gateway && instrumented ? instrumentListener('gateway', handler!) : handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  if (gateway && instrumented) {
+    const operations = await serveOperations(server, metricsSettingsFromEnv());
+    if (operations) ops = ` ops=${new URL(operations.url).port}`;
+  }
   return (server.address() as AddressInfo).port;
 };
 
@@ -45,12 +69,22 @@ function signingFront(data: { fetch: (r: Request) => Promise<Response>; yoga: { 
 
 if (process.env['ROLE'] === 'gateway') {
   const gateway = await createGateway({ auth: testAuth(), subgraphs: [{ name: 'data', url: process.env['DATA_URL']! }] });
-  console.log(`READY gateway=${await listen(gateway.yoga)}`);
+  const port = await listen(gateway.yoga, true);
+  console.log(`READY gateway=${port}${ops}`);
 } else {
   const data = await createDataSubgraph({ secret: TEST_SECRET, metadata: 'metadata', databaseUrl: process.env['DATABASE_URL']!, poolSize: 20 });
   const gateway = await createGateway({ auth: testAuth(), subgraphs: [{ name: 'data', url: 'http://data.internal/graphql', sdl: data.sdl, fetch: data.fetch, ...(data.readCompiled ? { readCompiled: data.readCompiled } : {}) }] });
-  console.log(`READY direct=${await listen(signingFront(data, testPrincipal()))} gateway=${await listen(gateway.yoga)}`);
+  const direct = await listen(signingFront(data, testPrincipal()));
+  const port = await listen(gateway.yoga, true);
+  console.log(`READY direct=${direct} gateway=${port}${ops}`);
 }
 
 // Exit cleanly on SIGTERM so that --cpu-prof (BENCH_PROFILE=1) can write its profile.
-process.on('SIGTERM', () => process.exit(0));
+process.on('SIGTERM', () => {
+  if (!tracing) process.exit(0);
+  // Spans still batched are exported first, so the count covers every request served.
+  void tracing.flush().finally(() => {
+    console.log(`SPANS ${exported}`);
+    process.exit(0);
+  });
+});
