@@ -149,7 +149,7 @@ describe.skipIf(!services.postgres)('a data subgraph process: /health and /ready
     await data.waitFor(/data subgraph listening on/, 60_000);
     const up = await probe(`${base}/ready`);
     expect(up.status).toBe(200);
-    expect(up.body).toEqual({ status: 'healthy', checks: [{ name: 'lifecycle', status: 'healthy' }, { name: 'redis', status: 'healthy' }, { name: 'database', status: 'healthy' }] });
+    expect(up.body).toEqual({ status: 'healthy', checks: [{ name: 'lifecycle', status: 'healthy' }, { name: 'redis', status: 'healthy' }, { name: 'database', status: 'healthy' }, { name: 'plugins', status: 'healthy' }] });
 
     // The database stops taking connections, and the process's own are cut.
     await admin.query(`alter database "${db.name}" with allow_connections false`);

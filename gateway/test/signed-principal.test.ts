@@ -59,7 +59,7 @@ describe('the signed principal', () => {
     expect(audienceKey(TEST_SECRET, 'billing')).toBe(deriveKey(TEST_SECRET, 'principal-hmac:external:billing'));
     const keys = ['data', 'identity', 'audit', 'billing', 'external', 'crm_legacy'].map((a) => audienceKey(TEST_SECRET, a));
     expect(new Set(keys).size).toBe(keys.length);
-    expect(INTERNAL_AUDIENCES).toEqual(['data', 'identity', 'audit', 'automation', 'workflow']);
+    expect(INTERNAL_AUDIENCES).toEqual(['data', 'identity', 'audit', 'automation', 'workflow', 'metrics']);
     expect(() => audienceKey(TEST_SECRET, 'a:b')).toThrow(/cannot be a signature audience/);
     expect(() => deriveKey('short', 'principal-hmac:data')).toThrow(/at least 32 characters/);
   });
