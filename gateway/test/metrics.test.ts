@@ -163,7 +163,8 @@ describe.each(VARIANTS)('metrics of ObjectOS on $name', (variant) => {
     expect(await until(() => gauge('objectos_websocket_sockets'), (n) => n === 0)).toBe(0);
   });
 
-  it.runIf(variant === VARIANTS[0])('10,000 distinct operation names: at most the cap of series, the rest counted as `other`', async () => {
+  // Defined once (the first engine): operation-name labels do not depend on the engine, and 10,000 requests take a minute.
+  if (variant === VARIANTS[0]) it('10,000 distinct operation names: at most the cap of series, the rest counted as `other`', async () => {
     const before = await scrape();
     const names = Array.from({ length: 10_000 }, (_, i) => `Flood${i}`);
     let next = 0;
