@@ -8,7 +8,6 @@ import WebSocket from 'ws';
 import { freePort, gqlOk, signIn, spawnTs, TEST_SECRET, until, withHeaders, type Spawned } from '@objectos/testkit';
 
 const MAIN = 'gateway/src/main.ts';
-const DEMO = /email: +(\S+)\n +password: +(\S+)/;
 const ENDPOINT = /GraphQL endpoint: (http:\/\/\S+)/;
 
 /**
@@ -48,14 +47,22 @@ describe('graceful shutdown: SIGTERM under load (npm start, embedded PGlite, a r
     dir = await mkdtemp(join(tmpdir(), 'objectos-shutdown-'));
     const env = { OBJECTOS_SECRET: TEST_SECRET, OBJECTOS_DATA_DIR: join(dir, 'data'), OBJECTOS_SECRET_FILE: join(dir, 'secret'), OBJECTOS_RATE_LIMIT: '0', HOST: '127.0.0.1' };
     const port = String(await freePort());
-    const first = spawnTs(MAIN, { ...env, PORT: port });
+    // --empty: no demo seeding (minutes under a loaded CI run); an owner signs up and makes an organization.
+    const first = spawnTs(MAIN, { ...env, PORT: port }, ['--empty']);
     running.push(first);
-    const [, email, password] = await first.waitFor(DEMO, 180_000);
-    const [, url] = await first.waitFor(ENDPOINT, 180_000);
+    const [, url] = await first.waitFor(ENDPOINT, 300_000);
     const endpoint = url!.replace('localhost', '127.0.0.1');
-    const token = await signIn(endpoint, email!, password!);
+    const base = new URL(endpoint).origin;
+    const email = 'owner@shutdown.test';
+    const password = 'Sup3r-secret-pass!';
+    const auth = (path: string, body: unknown, bearer?: string) =>
+      fetch(`${base}/api/auth${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) }, body: JSON.stringify(body) });
+    expect((await auth('/sign-up/email', { email, password, name: 'Sam Shutdown' })).status).toBe(200);
+    const token = await signIn(endpoint, email, password);
+    const org = (await (await auth('/organization/create', { name: 'Shutdown Inc', slug: 'shutdown' }, token)).json()) as { id: string };
+    await auth('/organization/set-active', { organizationId: org.id }, token);
     const as = withHeaders(endpoint, { authorization: `Bearer ${token}` });
-    const accountId = (await gqlOk<{ accounts: { nodes: { id: string }[] } }>(as, '{ accounts(first: 1) { nodes { id } } }')).accounts.nodes[0]!.id;
+    const accountId = (await gqlOk<{ createAccount: { id: string } }>(as, 'mutation { createAccount(input: { name: "Load Co" }) { id } }')).createAccount.id;
 
     // A live socket: told to go away (1001) so it reconnects elsewhere.
     const closed = new Promise<number>((resolve) => {
@@ -118,10 +125,12 @@ describe('graceful shutdown: SIGTERM under load (npm start, embedded PGlite, a r
     expect(first.output()).toMatch(/shutting down/);
 
     // Restarted on the same folder: every acknowledged write is there, and every win's jobs ran.
-    const second = spawnTs(MAIN, { ...env, PORT: port });
+    const second = spawnTs(MAIN, { ...env, PORT: port }, ['--empty']);
     running.push(second);
-    await second.waitFor(ENDPOINT, 180_000);
-    const again = withHeaders(endpoint, { authorization: `Bearer ${await signIn(endpoint, email!, password!)}` });
+    await second.waitFor(ENDPOINT, 300_000);
+    const token2 = await signIn(endpoint, email, password);
+    await auth('/organization/set-active', { organizationId: org.id }, token2);
+    const again = withHeaders(endpoint, { authorization: `Bearer ${token2}` });
     const found = await gqlOk<{ opportunities: { totalCount: number } }>(again, 'query($ids: [ID!]) { opportunities(where: { id: { in: $ids } }) { totalCount } }', { ids: created });
     expect(found.opportunities.totalCount).toBe(created.length);
     type Done = { opportunities: { nodes: { id: string; probability: number | null }[] }; tasks: { totalCount: number } };
