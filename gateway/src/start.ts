@@ -3,7 +3,7 @@ import type { AuditSubgraph } from '@objectos/audit-subgraph';
 import type { AutomationSubgraph, JobRuntime } from '@objectos/automation-subgraph';
 import type { DataSubgraph } from '@objectos/data-subgraph';
 import { databasePlugin } from '@objectos/db';
-import { eventsPlugin, realtimePlugin, registerRedisProbe } from '@objectos/events';
+import { eventsPlugin, realtimePlugin, redisProbePlugin } from '@objectos/events';
 import type { IdentitySubgraph } from '@objectos/identity-subgraph';
 import { createKernel, type Kernel } from '@objectos/kernel';
 import { loadMetadata } from '@objectos/metadata';
@@ -64,13 +64,12 @@ export async function startObjectOS(config: ObjectOSConfig, hooks: StartHooks = 
   const embedded = !remote['data'] || !remote['identity'];
   // `/ready`: not until every plugin started; then the database, Redis and the plugins' state.
   const readiness = createReadiness();
-  const redisProbe = registerRedisProbe(readiness, config.redisUrl);
   const kernel = createKernel({ logger: createLogger('kernel'), timeoutMs: config.pluginTimeoutMs });
   // Workflow rules, transitions and flows write through the data subgraph (in process, or remote).
   const dataUrl = remote['data'] ?? 'http://data.objectos.internal/graphql';
   const dataRoute = { fetch: (r: Request): Promise<Response> => kernel.getService<DataSubgraph>('data')?.fetch(r) ?? fetch(r), url: dataUrl };
   const workflowHere = hasWorkflow(model) && !remote['workflow'];
-  kernel.use(eventsPlugin(config.redisUrl)).use(realtimePlugin(config.redisUrl));
+  kernel.use(redisProbePlugin(readiness, config.redisUrl)).use(eventsPlugin(config.redisUrl)).use(realtimePlugin(config.redisUrl));
   if (embedded) {
     kernel.use(databasePlugin({ ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}), dataDir: config.dataDir, statementTimeoutMs: config.statementTimeoutMs, readiness }));
     kernel.use(jobsPlugin({
@@ -98,12 +97,7 @@ export async function startObjectOS(config: ObjectOSConfig, hooks: StartHooks = 
   if (!remote['metrics'])
     kernel.use(metricsPlugin({ compiled, secret, kernel: () => kernel, readiness, remote: Object.entries(remote).map(([name, url]) => ({ name, url })) }));
   kernel.use(gatewayPlugin(config, secret, readiness));
-  try {
-    await kernel.bootstrap();
-  } catch (e) {
-    await redisProbe?.close();
-    throw e;
-  }
+  await kernel.bootstrap();
   // Degraded while an optional plugin (metrics) is down.
   kernel.attach(readiness);
   readiness.started();
@@ -127,7 +121,6 @@ export async function startObjectOS(config: ObjectOSConfig, hooks: StartHooks = 
       // Not ready from the first moment of shutdown, before anything closes.
       readiness.stopping();
       await kernel.shutdown();
-      await redisProbe?.close();
     },
   };
 }

@@ -1,20 +1,8 @@
-import type { Plugin, PluginCheck, PluginContext } from './kernel.ts';
+import type { Plugin } from './kernel.ts';
 import { pluginManifest, type ManifestSpec } from './manifest.ts';
 
-export interface PluginDefinition {
-  name: string;
-  version: string;
-  provides?: ManifestSpec['provides'];
-  implements?: string[];
-  requires?: ManifestSpec['requires'];
-  security?: ManifestSpec['security'];
-  optional?: boolean;
-  timeoutMs?: number;
-  init?(ctx: PluginContext): Promise<void> | void;
-  start?(ctx: PluginContext): Promise<void> | void;
-  destroy?(): Promise<void> | void;
-  healthCheck?(): Promise<PluginCheck> | PluginCheck;
-}
+/** A plugin without its manifest, and what the manifest is built from. */
+export type PluginDefinition = Omit<Plugin, 'manifest'> & Pick<ManifestSpec, 'provides' | 'requires' | 'security' | 'implements'> & { provides?: ManifestSpec['provides'] };
 
 /** A plugin from its essentials: the manifest is built from `provides`/`requires`/`security`. */
 export function definePlugin(d: PluginDefinition): Plugin {
