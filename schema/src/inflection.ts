@@ -24,6 +24,8 @@ export const defaultInflection = {
   connectionType: (o: ObjectModel): string => `${pascal(o.name)}Connection`,
   edgeType: (o: ObjectModel): string => `${pascal(o.name)}Edge`,
   whereInput: (o: ObjectModel): string => `${pascal(o.name)}Where`,
+  /** `some`/`none`/`every` over an object's records as children of a parent (`contacts: { some: … }`). */
+  relationFilterInput: (o: ObjectModel): string => `${pascal(o.name)}RelationFilter`,
   orderByInput: (o: ObjectModel): string => `${pascal(o.name)}OrderBy`,
   sortFieldEnum: (o: ObjectModel): string => `${pascal(o.name)}SortField`,
   sortFieldValue: (column: string): string => column.toUpperCase(),
@@ -57,7 +59,7 @@ export type Inflection = typeof defaultInflection;
 
 /** The object-derived functions: they name an object's types and root fields (not its table or columns). */
 const OBJECT_NAMES = [
-  'typeName', 'singleField', 'listField', 'connectionType', 'edgeType', 'whereInput', 'orderByInput', 'sortFieldEnum',
+  'typeName', 'singleField', 'listField', 'connectionType', 'edgeType', 'whereInput', 'relationFilterInput', 'orderByInput', 'sortFieldEnum',
   'createInput', 'updateInput', 'createMutation', 'updateMutation', 'deleteMutation', 'changedSubscription', 'changeType',
 ] as const;
 

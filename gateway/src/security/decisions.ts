@@ -161,7 +161,18 @@ export function buildDecisionTable(schema: GraphQLSchema, sources: readonly Comp
         });
       }
       const where = names.whereInput(p.object);
-      if (is(where, isInputObjectType)) for (const c of p.columns) set(inputs, where, c.graphqlName, column(c, 'filter'));
+      if (is(where, isInputObjectType)) {
+        for (const c of p.columns) set(inputs, where, c.graphqlName, column(c, 'filter'));
+        // Through a lookup: its foreign key and the related object are read; through children: theirs.
+        for (const r of p.relations) {
+          const lookup = readable(`${T}.${r.graphqlName}`, o, r.field.name, 'filter');
+          set(inputs, where, r.graphqlName, { ...lookup, allows: (s) => lookup.allows(s) && objectAccess(s, src, r.target).read });
+        }
+        for (const r of p.reverse) {
+          const child = plan.objects[r.child];
+          if (child) set(inputs, where, r.graphqlName, readable(`${child.typeName}.${names.relationIdField(r.field)}`, r.child, r.field.name, 'filter'));
+        }
+      }
       const sort = names.sortFieldEnum(p.object);
       if (is(sort, isEnumType)) for (const c of p.columns) if (c.sortValue) set(enums, sort, c.sortValue, column(c, 'sort'));
     }

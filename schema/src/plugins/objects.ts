@@ -12,6 +12,20 @@ export function columnType(b: Build, p: ObjectPlan, c: ColumnPlan): string {
   return GRAPHQL_TYPES[c.type].scalar;
 }
 
+/**
+ * Filters through relationships: a lookup takes the related object's `where`
+ * (`account: { industry: { eq: finance } }`), a reverse relationship quantifies over the children.
+ */
+function relationFilters(b: Build, p: ObjectPlan): SdlField[] {
+  const lookups = p.relations.filter((r) => b.isExposed(r.target)).map((r) => ({
+    name: r.graphqlName, signature: `: ${b.inflect.whereInput(b.plan.objects[r.target]!.object)}`, description: `Matches when the ${r.field.label} matches (only records you can read).`,
+  }));
+  const children = p.reverse.filter((r) => b.isExposed(r.child)).map((r) => ({
+    name: r.graphqlName, signature: `: ${b.inflect.relationFilterInput(b.plan.objects[r.child]!.object)}`,
+  }));
+  return [...lookups, ...children];
+}
+
 const describe = (f: FieldModel): string => (f.description ? `${f.label}: ${f.description}` : f.label);
 
 /** Entity type, enums, filters, ordering, connection and the root query fields of each object. */
@@ -53,6 +67,13 @@ export const objectsPlugin: CompilerPlugin = {
         { name: 'or', signature: `: [${where}!]` },
         { name: 'not', signature: `: ${where}` },
         ...p.columns.map((c) => ({ name: c.graphqlName, signature: `: ${c.filterInput}` })),
+        ...relationFilters(b, p),
+      ], own);
+      const related = inflect.relationFilterInput(p.object);
+      sdl.add(related, `input ${related}`, [
+        { name: 'some', signature: `: ${where}`, description: `At least one readable ${p.object.label} matches.` },
+        { name: 'none', signature: `: ${where}`, description: `No readable ${p.object.label} matches.` },
+        { name: 'every', signature: `: ${where}`, description: `Every readable ${p.object.label} matches (true when there is none).` },
       ], own);
       const sortEnum = inflect.sortFieldEnum(p.object);
       sdl.addEnum(sortEnum, p.columns.flatMap((c) => (c.sortValue ? [c.sortValue] : [])), own);

@@ -37,6 +37,15 @@ export type AccountIndustryFilter = {
   nin?: Array<AccountIndustry> | null | undefined;
 };
 
+export type AccountRelationFilter = {
+  /** Every readable Account matches (true when there is none). */
+  every?: AccountWhere | null | undefined;
+  /** No readable Account matches. */
+  none?: AccountWhere | null | undefined;
+  /** At least one readable Account matches. */
+  some?: AccountWhere | null | undefined;
+};
+
 /** Options of account.tags. */
 export type AccountTags =
   | 'at_risk'
@@ -87,6 +96,9 @@ export type AccountWhere = {
   and?: Array<AccountWhere> | null | undefined;
   annualRevenue?: FloatFilter | null | undefined;
   billingAddress?: JsonFilter | null | undefined;
+  cases?: CaseRelationFilter | null | undefined;
+  childAccounts?: AccountRelationFilter | null | undefined;
+  contacts?: ContactRelationFilter | null | undefined;
   createdAt?: DateTimeFilter | null | undefined;
   description?: StringFilter | null | undefined;
   employees?: FloatFilter | null | undefined;
@@ -95,11 +107,15 @@ export type AccountWhere = {
   industry?: AccountIndustryFilter | null | undefined;
   name?: StringFilter | null | undefined;
   not?: AccountWhere | null | undefined;
+  opportunities?: OpportunityRelationFilter | null | undefined;
   or?: Array<AccountWhere> | null | undefined;
+  /** Matches when the Parent Account matches (only records you can read). */
+  parentAccount?: AccountWhere | null | undefined;
   parentAccountId?: IdFilter | null | undefined;
   phone?: StringFilter | null | undefined;
   rating?: FloatFilter | null | undefined;
   tags?: AccountTagsListFilter | null | undefined;
+  tasks?: TaskRelationFilter | null | undefined;
   type?: AccountTypeFilter | null | undefined;
   updatedAt?: DateTimeFilter | null | undefined;
   website?: StringFilter | null | undefined;
@@ -111,11 +127,117 @@ export type BooleanFilter = {
   ne?: boolean | null | undefined;
 };
 
+/** Options of case.origin. */
+export type CaseOrigin =
+  | 'email'
+  | 'phone'
+  | 'web';
+
+export type CaseOriginFilter = {
+  eq?: CaseOrigin | null | undefined;
+  in?: Array<CaseOrigin> | null | undefined;
+  isNull?: boolean | null | undefined;
+  ne?: CaseOrigin | null | undefined;
+  nin?: Array<CaseOrigin> | null | undefined;
+};
+
+/** Options of case.priority. */
+export type CasePriority =
+  | 'high'
+  | 'low'
+  | 'medium';
+
+export type CasePriorityFilter = {
+  eq?: CasePriority | null | undefined;
+  in?: Array<CasePriority> | null | undefined;
+  isNull?: boolean | null | undefined;
+  ne?: CasePriority | null | undefined;
+  nin?: Array<CasePriority> | null | undefined;
+};
+
+export type CaseRelationFilter = {
+  /** Every readable Case matches (true when there is none). */
+  every?: CaseWhere | null | undefined;
+  /** No readable Case matches. */
+  none?: CaseWhere | null | undefined;
+  /** At least one readable Case matches. */
+  some?: CaseWhere | null | undefined;
+};
+
+/** Options of case.status. */
+export type CaseStatus =
+  | 'closed'
+  | 'escalated'
+  | 'new'
+  | 'working';
+
+export type CaseStatusFilter = {
+  eq?: CaseStatus | null | undefined;
+  in?: Array<CaseStatus> | null | undefined;
+  isNull?: boolean | null | undefined;
+  ne?: CaseStatus | null | undefined;
+  nin?: Array<CaseStatus> | null | undefined;
+};
+
+export type CaseWhere = {
+  /** Matches when the Account matches (only records you can read). */
+  account?: AccountWhere | null | undefined;
+  accountId?: IdFilter | null | undefined;
+  and?: Array<CaseWhere> | null | undefined;
+  caseNumber?: StringFilter | null | undefined;
+  closedAt?: DateTimeFilter | null | undefined;
+  /** Matches when the Contact matches (only records you can read). */
+  contact?: ContactWhere | null | undefined;
+  contactId?: IdFilter | null | undefined;
+  createdAt?: DateTimeFilter | null | undefined;
+  details?: JsonFilter | null | undefined;
+  id?: IdFilter | null | undefined;
+  not?: CaseWhere | null | undefined;
+  openedAt?: DateTimeFilter | null | undefined;
+  or?: Array<CaseWhere> | null | undefined;
+  origin?: CaseOriginFilter | null | undefined;
+  priority?: CasePriorityFilter | null | undefined;
+  status?: CaseStatusFilter | null | undefined;
+  subject?: StringFilter | null | undefined;
+  updatedAt?: DateTimeFilter | null | undefined;
+};
+
 /** What happened to a record. */
 export type ChangeOperation =
   | 'CREATED'
   | 'DELETED'
   | 'UPDATED';
+
+export type ContactRelationFilter = {
+  /** Every readable Contact matches (true when there is none). */
+  every?: ContactWhere | null | undefined;
+  /** No readable Contact matches. */
+  none?: ContactWhere | null | undefined;
+  /** At least one readable Contact matches. */
+  some?: ContactWhere | null | undefined;
+};
+
+export type ContactWhere = {
+  /** Matches when the Account matches (only records you can read). */
+  account?: AccountWhere | null | undefined;
+  accountId?: IdFilter | null | undefined;
+  and?: Array<ContactWhere> | null | undefined;
+  birthdate?: DateFilter | null | undefined;
+  cases?: CaseRelationFilter | null | undefined;
+  createdAt?: DateTimeFilter | null | undefined;
+  doNotCall?: BooleanFilter | null | undefined;
+  email?: StringFilter | null | undefined;
+  firstName?: StringFilter | null | undefined;
+  id?: IdFilter | null | undefined;
+  lastName?: StringFilter | null | undefined;
+  not?: ContactWhere | null | undefined;
+  or?: Array<ContactWhere> | null | undefined;
+  phone?: StringFilter | null | undefined;
+  primaryOpportunities?: OpportunityRelationFilter | null | undefined;
+  tasks?: TaskRelationFilter | null | undefined;
+  title?: StringFilter | null | undefined;
+  updatedAt?: DateTimeFilter | null | undefined;
+};
 
 export type CreateApiKeyInput = {
   /** Days until the key expires; absent = never. */
@@ -174,6 +296,54 @@ export type JsonFilter = {
   isNull?: boolean | null | undefined;
 };
 
+export type OpportunityRelationFilter = {
+  /** Every readable Opportunity matches (true when there is none). */
+  every?: OpportunityWhere | null | undefined;
+  /** No readable Opportunity matches. */
+  none?: OpportunityWhere | null | undefined;
+  /** At least one readable Opportunity matches. */
+  some?: OpportunityWhere | null | undefined;
+};
+
+/** Options of opportunity.stage. */
+export type OpportunityStage =
+  | 'closed_lost'
+  | 'closed_won'
+  | 'negotiation'
+  | 'proposal'
+  | 'prospecting'
+  | 'qualification';
+
+export type OpportunityStageFilter = {
+  eq?: OpportunityStage | null | undefined;
+  in?: Array<OpportunityStage> | null | undefined;
+  isNull?: boolean | null | undefined;
+  ne?: OpportunityStage | null | undefined;
+  nin?: Array<OpportunityStage> | null | undefined;
+};
+
+export type OpportunityWhere = {
+  /** Matches when the Account matches (only records you can read). */
+  account?: AccountWhere | null | undefined;
+  accountId?: IdFilter | null | undefined;
+  amount?: FloatFilter | null | undefined;
+  and?: Array<OpportunityWhere> | null | undefined;
+  closeDate?: DateFilter | null | undefined;
+  createdAt?: DateTimeFilter | null | undefined;
+  id?: IdFilter | null | undefined;
+  name?: StringFilter | null | undefined;
+  nextStep?: StringFilter | null | undefined;
+  not?: OpportunityWhere | null | undefined;
+  or?: Array<OpportunityWhere> | null | undefined;
+  /** Matches when the Primary Contact matches (only records you can read). */
+  primaryContact?: ContactWhere | null | undefined;
+  primaryContactId?: IdFilter | null | undefined;
+  probability?: FloatFilter | null | undefined;
+  stage?: OpportunityStageFilter | null | undefined;
+  tasks?: TaskRelationFilter | null | undefined;
+  updatedAt?: DateTimeFilter | null | undefined;
+};
+
 export type StringFilter = {
   contains?: string | null | undefined;
   endsWith?: string | null | undefined;
@@ -188,6 +358,78 @@ export type StringFilter = {
   nin?: Array<string> | null | undefined;
   notContains?: string | null | undefined;
   startsWith?: string | null | undefined;
+};
+
+/** Options of task.priority. */
+export type TaskPriority =
+  | 'high'
+  | 'low'
+  | 'normal';
+
+export type TaskPriorityFilter = {
+  eq?: TaskPriority | null | undefined;
+  in?: Array<TaskPriority> | null | undefined;
+  isNull?: boolean | null | undefined;
+  ne?: TaskPriority | null | undefined;
+  nin?: Array<TaskPriority> | null | undefined;
+};
+
+export type TaskRelationFilter = {
+  /** Every readable Task matches (true when there is none). */
+  every?: TaskWhere | null | undefined;
+  /** No readable Task matches. */
+  none?: TaskWhere | null | undefined;
+  /** At least one readable Task matches. */
+  some?: TaskWhere | null | undefined;
+};
+
+/** Options of task.status. */
+export type TaskStatus =
+  | 'completed'
+  | 'in_progress'
+  | 'not_started';
+
+export type TaskStatusFilter = {
+  eq?: TaskStatus | null | undefined;
+  in?: Array<TaskStatus> | null | undefined;
+  isNull?: boolean | null | undefined;
+  ne?: TaskStatus | null | undefined;
+  nin?: Array<TaskStatus> | null | undefined;
+};
+
+export type TaskWhere = {
+  /** Matches when the Account matches (only records you can read). */
+  account?: AccountWhere | null | undefined;
+  accountId?: IdFilter | null | undefined;
+  and?: Array<TaskWhere> | null | undefined;
+  /** Matches when the Contact matches (only records you can read). */
+  contact?: ContactWhere | null | undefined;
+  contactId?: IdFilter | null | undefined;
+  createdAt?: DateTimeFilter | null | undefined;
+  dueDate?: DateFilter | null | undefined;
+  estimatedHours?: FloatFilter | null | undefined;
+  id?: IdFilter | null | undefined;
+  not?: TaskWhere | null | undefined;
+  /** Matches when the Opportunity matches (only records you can read). */
+  opportunity?: OpportunityWhere | null | undefined;
+  opportunityId?: IdFilter | null | undefined;
+  or?: Array<TaskWhere> | null | undefined;
+  priority?: TaskPriorityFilter | null | undefined;
+  reminderTime?: TimeFilter | null | undefined;
+  status?: TaskStatusFilter | null | undefined;
+  subject?: StringFilter | null | undefined;
+  updatedAt?: DateTimeFilter | null | undefined;
+};
+
+export type TimeFilter = {
+  between?: Array<string> | null | undefined;
+  eq?: string | null | undefined;
+  gt?: string | null | undefined;
+  gte?: string | null | undefined;
+  isNull?: boolean | null | undefined;
+  lt?: string | null | undefined;
+  lte?: string | null | undefined;
+  ne?: string | null | undefined;
 };
 
 export type ListAccountsQueryVariables = Exact<{

@@ -11,7 +11,8 @@ import { visibleRows, type DataSource } from '../data-source.ts';
 import { col, type DynTable } from '../db/tables.ts';
 import type { VisibleParent } from '../security/predicates.ts';
 import { columnReadable } from '../security/fields.ts';
-import { buildWhere, isUuid, type WhereInput } from '../sql/where.ts';
+import { isUuid, type WhereInput } from '../sql/where.ts';
+import { filterSql } from '../sql/filter.ts';
 import { orderSql, resolveOrder, type OrderByInput } from '../sql/order.ts';
 import { pageSize, type ChildArgs, type ListArgs } from '../sql/read.ts';
 import { collectFields } from './collect.ts';
@@ -126,10 +127,9 @@ function childrenJson(ctx: Ctx, p: ObjectPlan, t: DynTable, r: ObjectPlan['rever
   // Out-of-range paging is the general path's error to give.
   if (args.limit != null && (args.limit < 0 || args.limit > ctx.ds.maxPageSize)) unsupported('limit out of range');
   if (args.offset != null && args.offset < 0) unsupported('negative offset');
-  const readable = (c: ColumnPlan) => columnReadable(ctx.ds, q, c);
   const parentId = col(t, p.columns[0]!);
   const fkColumn = q.columns.find((c) => c.column === r.column)!;
-  const page = pageOf(ctx, q, type, nodes, (ct) => and(eq(col(ct, fkColumn), parentId), buildWhere(q, ct, args.where as WhereInput | null, 'where', readable)),
+  const page = pageOf(ctx, q, type, nodes, (ct) => and(eq(col(ct, fkColumn), parentId), filterSql(ctx.ds, q, ct, args.where as WhereInput | null)),
     args.orderBy, args.limit ?? null, args.offset ?? 0, { object: p.object.name, column: r.column });
   return sql`(select coalesce('[' || string_agg(s.j, ',' order by s.n) || ']', '[]') from (${page}) s)`;
 }
@@ -151,8 +151,7 @@ function listJson(ctx: Ctx, p: ObjectPlan, def: GraphQLField<unknown, unknown>, 
   const connection = getNamedType(def.type);
   const nodeType = ctx.schema.getType(p.typeName);
   if (!isObjectType(connection) || !isObjectType(nodeType)) return unsupported('connection type');
-  const readable = (c: ColumnPlan) => columnReadable(ctx.ds, p, c);
-  const where = (t: DynTable) => buildWhere(p, t, args.where, 'where', readable);
+  const where = (t: DynTable) => filterSql(ctx.ds, p, t, args.where);
   const fields = collectFields(ctx.schema, connection, subSelections(nodes), ctx.fragments, ctx.variables);
   const object = new JsonObject();
   let page: readonly FieldNode[] | null = null;

@@ -8,7 +8,8 @@ import { objectOf, type DataSource, type Row } from '../data-source.ts';
 import { dataError } from '../errors.ts';
 import { OWNER, TENANT } from '../db/tables.ts';
 import { columnReadable, maskRows, requireObject } from '../security/fields.ts';
-import { buildWhere, isUuid, type WhereInput } from '../sql/where.ts';
+import { isUuid, type WhereInput } from '../sql/where.ts';
+import { filterSql } from '../sql/filter.ts';
 import type { ChangeHub } from './change-hub.ts';
 
 export interface ChangedArgs {
@@ -82,7 +83,7 @@ export function changesOf(ds: DataSource, hub: ChangeHub, object: string, args: 
   if (ds.tenant === null) throw dataError('FORBIDDEN', 'You act in no organization: there are no records to watch.');
   const readable = (c: ColumnPlan) => columnReadable(ds, p, c);
   // Bad filters are refused now, before the stream starts (same rules as lists).
-  const filter = buildWhere(p, table, args.where, 'where', readable);
+  const filter = filterSql(ds, p, table, args.where);
   const matching = filter ? and(visible, filter)! : null;
   if (args.id != null && !isUuid(args.id)) throw dataError('BAD_USER_INPUT', `id: "${args.id}" is not a valid id`);
   const ops = new Set(args.operations?.length ? args.operations : ['CREATED', 'UPDATED', 'DELETED']);

@@ -3,7 +3,8 @@ import { badInput } from '../errors.ts';
 import { col } from '../db/tables.ts';
 import { objectOf, type DataSource, type Row } from '../data-source.ts';
 import { afterCondition, decodeCursor, encodeCursor, orderSql, resolveOrder, reverseOrder, type OrderByInput } from './order.ts';
-import { buildWhere, type WhereInput } from './where.ts';
+import type { WhereInput } from './where.ts';
+import { filterSql } from './filter.ts';
 import { inChunks } from './chunks.ts';
 import { columnReadable, maskRows } from '../security/fields.ts';
 import type { ColumnPlan } from '@objectos/schema';
@@ -46,7 +47,7 @@ export async function findConnection(ds: DataSource, objectName: string, args: L
   const order = resolveOrder(p, args.orderBy, readable);
   const backward = args.last != null || (args.before != null && args.first == null);
   const effective = backward ? reverseOrder(order) : order;
-  const where = and(visible, buildWhere(p, table, args.where, 'where', readable));
+  const where = and(visible, filterSql(ds, p, table, args.where));
   const conds: (SQL | undefined)[] = [where];
   if (args.after != null) conds.push(afterCondition(table, order, decodeCursor(p, args.after, order, 'after')));
   if (args.before != null) conds.push(afterCondition(table, reverseOrder(order), decodeCursor(p, args.before, order, 'before')));
@@ -104,7 +105,7 @@ async function findChildrenOf(ds: DataSource, child: string, column: string, par
   const c = p.columns.find((x) => x.column === column)!;
   const fk = col(table, c);
   const readable = (x: ColumnPlan) => columnReadable(ds, p, x);
-  const where = and(visible, inArray(fk, [...parentIds]), buildWhere(p, table, args.where, 'where', readable));
+  const where = and(visible, inArray(fk, [...parentIds]), filterSql(ds, p, table, args.where));
   const order = orderSql(table, resolveOrder(p, args.orderBy, readable));
   if (args.limit != null && (args.limit < 0 || args.limit > ds.maxPageSize))
     throw badInput(p.typeName, [{ field: 'limit', constraint: 'pagination', message: `limit must be between 0 and ${ds.maxPageSize}` }]);

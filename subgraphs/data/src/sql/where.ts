@@ -1,11 +1,29 @@
 import { and, eq, gt, gte, ilike, inArray, isNotNull, isNull, lt, lte, not, or, sql, type SQL } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import type { GraphQLError } from 'graphql';
-import type { ColumnPlan, FilterOp, ObjectPlan } from '@objectos/schema';
+import type { ColumnPlan, DataPlan, FilterOp, ObjectPlan } from '@objectos/schema';
 import { badInput, unreadableField, type InputIssue } from '../errors.ts';
 import { col, type DynTable } from '../db/tables.ts';
 
 export type WhereInput = { [key: string]: unknown };
+
+/**
+ * What filters through relationships need: the related objects' tables (under fresh aliases) and the
+ * request's security, so a related record counts only when the request may read it and a related field
+ * may be filtered only when it is readable. Without a scope, relationship keys are unknown fields.
+ */
+export interface WhereScope {
+  plan: DataPlan;
+  /** The table of `object` under the alias `name`. */
+  alias(object: string, name: string): DynTable;
+  /** The rows of `object` (as `t`) the request may read: tenant wall and record security. */
+  visible(object: string, t: DynTable): SQL;
+  objectReadable(object: string): boolean;
+  readable(object: string, c: ColumnPlan): boolean;
+}
+
+/** Quantifiers over a relationship's children (`contacts: { some: { … } }`). */
+const QUANTIFIERS = ['some', 'none', 'every'] as const;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (v: unknown): v is string => typeof v === 'string' && UUID.test(v);
@@ -54,6 +72,8 @@ export const WHERE_LIMITS = { maxParams: 30_000, maxDepth: 64 } as const;
 
 interface Budget {
   params: number;
+  /** Aliases of related tables made so far (each relationship hop is a subquery of its own alias). */
+  aliases: number;
 }
 
 /** Bind parameters one operator adds (an upper bound: `in` on ids drops malformed ones later). */
@@ -68,13 +88,13 @@ const tooLarge = (p: ObjectPlan, path: string, what: string): GraphQLError =>
  * and so is a filter past {@link WHERE_LIMITS}, before any SQL is sent.
  */
 export function buildWhere(
-  p: ObjectPlan, table: DynTable, where: WhereInput | null | undefined, path = 'where', readable: (c: ColumnPlan) => boolean = () => true,
+  p: ObjectPlan, table: DynTable, where: WhereInput | null | undefined, path = 'where', readable: (c: ColumnPlan) => boolean = () => true, scope?: WhereScope,
 ): SQL | undefined {
-  return whereOf(p, table, where, path, readable, 0, { params: 0 });
+  return whereOf(p, table, where, path, readable, 0, { params: 0, aliases: 0 }, scope);
 }
 
 function whereOf(
-  p: ObjectPlan, table: DynTable, where: WhereInput | null | undefined, path: string, readable: (c: ColumnPlan) => boolean, depth: number, budget: Budget,
+  p: ObjectPlan, table: DynTable, where: WhereInput | null | undefined, path: string, readable: (c: ColumnPlan) => boolean, depth: number, budget: Budget, scope?: WhereScope,
 ): SQL | undefined {
   if (where === null || where === undefined) return undefined;
   if (depth >= WHERE_LIMITS.maxDepth) throw tooLarge(p, path, 'deeply nested');
@@ -85,12 +105,17 @@ function whereOf(
     const at = `${path}.${key}`;
     if (key === 'and' || key === 'or') {
       const list = (value ?? []) as WhereInput[];
-      const subs = list.map((w, i) => whereOf(p, table, w, `${at}[${i}]`, readable, depth + 1, budget) ?? TRUE);
+      const subs = list.map((w, i) => whereOf(p, table, w, `${at}[${i}]`, readable, depth + 1, budget, scope) ?? TRUE);
       parts.push(key === 'and' ? (subs.length ? and(...subs)! : TRUE) : subs.length ? or(...subs)! : FALSE);
       continue;
     }
     if (key === 'not') {
-      if (value !== null) parts.push(not(whereOf(p, table, value as WhereInput, at, readable, depth + 1, budget) ?? TRUE));
+      if (value !== null) parts.push(not(whereOf(p, table, value as WhereInput, at, readable, depth + 1, budget, scope) ?? TRUE));
+      continue;
+    }
+    const related = scope ? relationship(p, key, scope) : null;
+    if (related) {
+      if (value !== null) parts.push(relatedSql(p, table, related, value as WhereInput, at, readable, depth, budget, scope!));
       continue;
     }
     const c = p.columns.find((x) => x.graphqlName === key);
@@ -124,6 +149,56 @@ function whereOf(
   if (issues.length > 0) throw badInput(p.typeName, issues);
   if (parts.length === 0) return undefined;
   return parts.length === 1 ? parts[0] : and(...parts);
+}
+
+type Related =
+  | { kind: 'lookup'; r: ObjectPlan['relations'][number]; fk: ColumnPlan }
+  | { kind: 'children'; r: ObjectPlan['reverse'][number]; fk: ColumnPlan };
+
+/** A `where` key naming a relationship to an object with an API: a lookup, or the children of a reverse relationship. */
+function relationship(p: ObjectPlan, key: string, scope: WhereScope): Related | null {
+  const r = p.relations.find((x) => x.graphqlName === key);
+  if (r && scope.plan.objects[r.target]!.methods.length > 0) return { kind: 'lookup', r, fk: p.columns.find((c) => c.column === r.column)! };
+  const rev = p.reverse.find((x) => x.graphqlName === key);
+  if (rev && scope.plan.objects[rev.child]!.methods.length > 0)
+    return { kind: 'children', r: rev, fk: scope.plan.objects[rev.child]!.columns.find((c) => c.column === rev.column)! };
+  return null;
+}
+
+/**
+ * A filter through a relationship, as a correlated subquery over the related table: the lookup's record
+ * (`account: { industry: { eq: finance } }`) or the children (`contacts: { some | none | every: { … } }`).
+ * Only related records the request may read take part (row security inside the relationship), and
+ * related fields are filtered under their own field permissions. `every` holds when no readable child
+ * fails the filter (a child whose filter is unknown, SQL NULL, fails it).
+ */
+function relatedSql(p: ObjectPlan, table: DynTable, rel: Related, value: WhereInput, at: string, readable: (c: ColumnPlan) => boolean, depth: number, budget: Budget, scope: WhereScope): SQL {
+  if (depth >= WHERE_LIMITS.maxDepth) throw tooLarge(p, at, 'deeply nested');
+  const object = rel.kind === 'lookup' ? rel.r.target : rel.r.child;
+  const q = scope.plan.objects[object]!;
+  // Filtering through a lookup reads its foreign key; through children, the children's foreign key.
+  const name = rel.kind === 'lookup' ? `${p.typeName}.${rel.r.graphqlName}` : `${q.typeName}.${rel.fk.graphqlName}`;
+  if (!scope.objectReadable(object) || !(rel.kind === 'lookup' ? readable(rel.fk) : scope.readable(object, rel.fk)))
+    throw unreadableField(rel.kind === 'lookup' ? p.typeName : q.typeName, rel.kind === 'lookup' ? rel.r.graphqlName : rel.fk.graphqlName, 'filter');
+  const alias = `_w${budget.aliases++}`;
+  const t = scope.alias(object, alias);
+  const id = (x: ObjectPlan, tt: DynTable) => col(tt, x.columns[0]!);
+  const join = rel.kind === 'lookup' ? eq(id(q, t), col(table, rel.fk)) : eq(col(t, rel.fk), id(p, table));
+  const from = sql`${sql.identifier(q.table)} as ${sql.identifier(alias)}`;
+  const sub = (w: unknown, path: string) => whereOf(q, t, w as WhereInput, path, (c) => scope.readable(object, c), depth + 1, budget, scope);
+  const exists = (cond: SQL | undefined) => sql`exists (select 1 from ${from} where ${and(join, scope.visible(object, t), cond)})`;
+  if (rel.kind === 'lookup') return exists(sub(value, at));
+  const parts: SQL[] = [];
+  for (const [quantifier, w] of Object.entries(value)) {
+    if (w === undefined || w === null) continue;
+    if (!(QUANTIFIERS as readonly string[]).includes(quantifier))
+      throw badInput(p.typeName, [{ field: `${at}.${quantifier}`, constraint: 'unknownOperator', message: `${at}: unknown quantifier "${quantifier}" (use some, none or every) for ${name}` }]);
+    const cond = sub(w, `${at}.${quantifier}`);
+    if (quantifier === 'some') parts.push(exists(cond));
+    else if (quantifier === 'none') parts.push(not(exists(cond)));
+    else parts.push(cond ? not(exists(sql`(${cond}) is not true`)) : TRUE);
+  }
+  return parts.length === 0 ? TRUE : parts.length === 1 ? parts[0]! : and(...parts)!;
 }
 
 /** uuid columns reject malformed text with an SQL error; a malformed id simply matches nothing. */
