@@ -5,7 +5,7 @@ import { createTestDatabase, REPO_ROOT } from '@objectos/testkit';
 import { load, summarise, goodBody, type Cell, type Run } from './compare/load.ts';
 import { rssMiB } from './compare/process.ts';
 import { buildQueries, firstDifference, treeSize, type QuerySpec } from './compare/queries.ts';
-import { analyzeAndCount, seedBenchData } from './compare/seed.ts';
+import { analyzeAndCount, installPostGraphileFunctions, seedBenchData } from './compare/seed.ts';
 import { POOL_SIZE, startDirect, startGateway, startPostGraphile, targetFetch, type Target } from './compare/targets.ts';
 
 /**
@@ -64,7 +64,7 @@ async function verify(targets: Target[], queries: QuerySpec[]): Promise<Record<s
       const diff = firstDifference(first!.canonical, a.canonical);
       if (diff) throw new Error(`The targets disagree on "${q.title}": ${first!.t.name} vs ${a.t.name} at ${diff}. Nothing was measured.`);
     }
-    sizes[q.key] = q.key === 'nested' ? treeSize(first!.canonical) : q.key === 'list' ? (first!.canonical as unknown[]).length : 1;
+    sizes[q.key] = q.key === 'nested' ? treeSize(first!.canonical) : Array.isArray(first!.canonical) ? first!.canonical.length : 1;
   }
   return sizes;
 }
@@ -83,8 +83,9 @@ try {
   const seeded = await seedBenchData(targetFetch(direct));
   const counts = await analyzeAndCount(db.url, gateway.principal.organizationId!);
   if (counts.foreign !== 0) throw new Error(`${counts.foreign} rows belong to another organization: PostGraphile (no tenant filter) would see more than the admin`);
-  console.log(`Tables: ${counts.accounts} accounts, ${counts.contacts} contacts, ${counts.cases} cases, all in the demo organization ` +
-    `(the demo seed's 40 accounts, 120 contacts, 90 cases, plus ${seeded.accountIds.length} accounts, ${seeded.contacts} contacts, ${seeded.cases} cases seeded through the data subgraph's mutations); vacuum analyze done.`);
+  console.log(`Tables: ${counts.accounts} accounts, ${counts.contacts} contacts, ${counts.cases} cases, ${counts.opportunities} opportunities, all in the demo organization ` +
+    `(the demo seed's plus ${seeded.accountIds.length} accounts, ${seeded.contacts} contacts, ${seeded.cases} cases, ${seeded.opportunities} opportunities seeded through the data subgraph's mutations); vacuum analyze done.`);
+  await installPostGraphileFunctions(db.url);
   const postgraphile = await startPostGraphile(db.url, PROFILE_ARGS);
   started.push(postgraphile);
   const targets: Target[] = [postgraphile, direct, gateway];
@@ -116,7 +117,7 @@ try {
   writeFileSync(`${REPO_ROOT}bench/results/vs-postgraphile.json`, JSON.stringify({
     date: new Date().toISOString(), machine: { ...machine, loadAtEnd, postgres: pgVersion },
     settings: { durationSeconds: DURATION, warmupSeconds: WARMUP, runs: RUNS, connections: CONNECTIONS, poolSize: POOL_SIZE, gatewayRateLimitPerMinute: RATE_LIMIT },
-    data: { ...counts, seeded: { accounts: seeded.accountIds.length, contacts: seeded.contacts, cases: seeded.cases }, answers: sizes },
+    data: { ...counts, seeded: { accounts: seeded.accountIds.length, contacts: seeded.contacts, cases: seeded.cases, opportunities: seeded.opportunities }, answers: sizes },
     queries: queries.map((q) => ({ key: q.key, title: q.title, objectos: q.objectos, postgraphile: q.postgraphile })),
     idleRssMiB: idleRss, results: blocks,
   }, null, 2));

@@ -15,7 +15,7 @@ import { isDeepStrictEqual } from 'node:util';
  * never reaches them (checked), so the limits cut nothing; nested lists are unsorted in both forms and
  * compared as sets.
  */
-export type QueryKey = 'list' | 'byId' | 'nested';
+export type QueryKey = 'list' | 'byId' | 'nested' | 'aggregate' | 'search';
 
 export interface QuerySpec {
   key: QueryKey;
@@ -30,6 +30,7 @@ export interface QuerySpec {
 }
 
 export const CONTACT_LIMIT = 20;
+export const SEARCH_FIRST = 20;
 export const CASE_LIMIT = 10;
 
 interface Named { id: string; name: string }
@@ -38,6 +39,13 @@ interface AccountRow { id: string; name: string; industry: string | null; annual
 interface CaseRow { id: string; subject: string; status: string }
 interface ContactRow { id: string; firstName: string | null; lastName: string; cases: CaseRow[] }
 interface TreeRow { id: string; name: string; industry: string | null; contacts: ContactRow[] }
+
+interface Total { accountId: string; count: number; sum: number | null }
+interface OAggregate { opportunities: { groupedAggregates: { key: { accountId: string }; count: number; sum: { amount: number | null } }[] } }
+interface PAggregate { benchOpportunityTotals: { nodes: { accountId: string; n: number; total: number | null }[] } }
+interface Found { id: string; lastName: string }
+interface OSearch { contacts: { nodes: Found[] } }
+interface PSearch { benchSearchContacts: { nodes: { rowId: string; lastName: string }[] } }
 
 // What each target answers (typed views of the JSON; a missing field fails the comparison loudly).
 interface OList { contacts: { nodes: ListRow[] } }
@@ -55,6 +63,30 @@ const num = (v: string | number | null): number | null => (v === null ? null : N
 const ACCOUNT_FIELDS = 'name industry annualRevenue website phone';
 
 export function buildQueries(accountId: string, search = 'son'): QuerySpec[] {
+  return [
+    ...baseQueries(accountId, search),
+    {
+      key: 'aggregate',
+      title: 'opportunities grouped by account (first 50 keys): count and sum of amount',
+      objectos: '{ opportunities { groupedAggregates(groupBy: [{ field: ACCOUNT }], limit: 50) { key { accountId } count sum { amount } } } }',
+      postgraphile: '{ benchOpportunityTotals { nodes { accountId n total } } }',
+      fromObjectOS: (d) => (d as OAggregate).opportunities.groupedAggregates.map((g): Total => ({ accountId: g.key.accountId, count: g.count, sum: g.sum.amount })),
+      fromPostGraphile: (d) => (d as PAggregate).benchOpportunityTotals.nodes.map((g): Total => ({ accountId: g.accountId, count: g.n, sum: g.total })),
+      check: (rows) => ((rows as Total[]).length === 50 && (rows as Total[]).every((r) => r.count > 0) ? null : 'expected 50 groups, each with opportunities'),
+    },
+    {
+      key: 'search',
+      title: `full-text search of contacts for "carter", best ${SEARCH_FIRST} first (rank, then creation)`,
+      objectos: `{ contacts(search: "carter", first: ${SEARCH_FIRST}) { nodes { id lastName } } }`,
+      postgraphile: `{ benchSearchContacts(q: "'carter':*", n: ${SEARCH_FIRST}) { nodes { rowId lastName } } }`,
+      fromObjectOS: (d) => (d as OSearch).contacts.nodes.map((c): Found => ({ id: c.id, lastName: c.lastName })),
+      fromPostGraphile: (d) => (d as PSearch).benchSearchContacts.nodes.map((c): Found => ({ id: c.rowId, lastName: c.lastName })),
+      check: (rows) => ((rows as Found[]).length === SEARCH_FIRST && (rows as Found[]).every((r) => r.lastName === 'Carter') ? null : `expected ${SEARCH_FIRST} Carters`),
+    },
+  ];
+}
+
+function baseQueries(accountId: string, search: string): QuerySpec[] {
   return [
     {
       key: 'list',

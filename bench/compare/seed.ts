@@ -1,9 +1,10 @@
 import pg from 'pg';
 import { gqlOk, type FetchHandler } from '@objectos/testkit';
 
-/** Bench records on top of the demo seed: 200 accounts × 4 contacts, each contact with 1 or 2 cases. */
+/** Bench records on top of the demo seed: 200 accounts × 4 contacts, each contact with 1 or 2 cases; 2 opportunities per account. */
 export const BENCH_ACCOUNTS = 200;
 export const CONTACTS_PER_ACCOUNT = 4;
+export const OPPORTUNITIES_PER_ACCOUNT = 2;
 
 const INDUSTRIES = ['technology', 'finance', 'healthcare', 'manufacturing', 'retail'] as const;
 const FIRST = ['Avery', 'Blake', 'Casey', 'Devon', 'Emery', 'Finley', 'Harper', 'Jordan'] as const;
@@ -30,6 +31,7 @@ export interface Seeded {
   accountIds: string[];
   contacts: number;
   cases: number;
+  opportunities: number;
 }
 
 /** Seeds through GraphQL mutations, sent through `target` (the data subgraph, signed as the demo admin). */
@@ -54,15 +56,37 @@ export async function seedBenchData(target: FetchHandler): Promise<Seeded> {
       caseFields.push(`createCase(input: { subject: "Case ${n}-${k}", status: ${pick(STATUSES, n + k)}, contactId: "${contactId}", accountId: "${contactAccount[n]}" }) { id }`);
   });
   const caseIds = await inBatches(target, caseFields);
-  return { accountIds, contacts: contactIds.length, cases: caseIds.length };
+  const opportunityFields = accountIds.flatMap((accountId, a) => Array.from({ length: OPPORTUNITIES_PER_ACCOUNT }, (_, k) =>
+    `createOpportunity(input: { name: "Deal ${a}-${k}", accountId: "${accountId}", amount: ${(a * 37) % 1000 + k * 100 + 0.25}, stage: prospecting }) { id }`));
+  const opportunityIds = await inBatches(target, opportunityFields);
+  return { accountIds, contacts: contactIds.length, cases: caseIds.length, opportunities: opportunityIds.length };
 }
 
 export interface TableCounts {
   accounts: number;
   contacts: number;
   cases: number;
-  /** Rows of the three tables in another organization than the admin's (must be 0: PostGraphile sees every row). */
+  opportunities: number;
+  /** Rows of the four tables in another organization than the admin's (must be 0: PostGraphile sees every row). */
   foreign: number;
+}
+
+/**
+ * PostGraphile's form of the aggregate and search queries: SQL functions it serves as root fields
+ * (its "custom queries"; v5 has no aggregate or full-text plugin of its own), doing what ObjectOS's
+ * groupedAggregates and search do on the same tables, the same GIN-indexed search column and order.
+ */
+export async function installPostGraphileFunctions(databaseUrl: string): Promise<void> {
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  try {
+    await c.query(`create or replace function bench_opportunity_totals() returns table (account_id text, n int, total float8) language sql stable as $$
+      select account_id::text, count(*)::int, sum(amount)::float8 from opportunity group by 1 order by 1 nulls last limit 50 $$`);
+    await c.query(`create or replace function bench_search_contacts(q text, n int) returns setof contact language sql stable as $$
+      select * from contact where _search @@ to_tsquery('english', q) order by ts_rank(_search, to_tsquery('english', q)) desc, created_at, id limit n $$`);
+  } finally {
+    await c.end();
+  }
 }
 
 /** `vacuum analyze`, then what the tables hold. */
@@ -72,8 +96,8 @@ export async function analyzeAndCount(databaseUrl: string, organizationId: strin
   try {
     await c.query('vacuum analyze');
     const { rows } = await c.query<TableCounts>(
-      `select (select count(*)::int from account) as accounts, (select count(*)::int from contact) as contacts, (select count(*)::int from "case") as cases,
-        (select count(*)::int from (select organization_id from account union all select organization_id from contact union all select organization_id from "case") t where organization_id <> $1) as "foreign"`,
+      `select (select count(*)::int from account) as accounts, (select count(*)::int from contact) as contacts, (select count(*)::int from "case") as cases, (select count(*)::int from opportunity) as opportunities,
+        (select count(*)::int from (select organization_id from account union all select organization_id from contact union all select organization_id from "case" union all select organization_id from opportunity) t where organization_id <> $1) as "foreign"`,
       [organizationId],
     );
     return rows[0]!;

@@ -1,3 +1,4 @@
+import { relative } from 'node:path';
 import { currentTracing, startTracing } from '@objectos/observability';
 import { readConfig, type ObjectOSConfig } from './config.ts';
 
@@ -43,11 +44,18 @@ async function main(): Promise<void> {
   console.log(`ObjectOS is running on ${engine}`);
   if (total > 0) console.log(`Seeded ${total} demo records (${Object.entries(seeded).map(([k, v]) => `${v} ${k}`).join(', ')})`);
   console.log(`GraphQL endpoint: ${app.url}${config.graphiql ? '  (open it in a browser for GraphiQL)' : ''}`);
+  if (app.hotReload) console.log(`Watching ${relative(process.cwd(), config.metadataDir) || '.'}/ : an edited metadata file is served without a restart (OBJECTOS_WATCH=false turns this off)`);
+  else if (config.watch) console.log('Hot reload is off: a subgraph built from the metadata runs in another process (OBJECTOS_SUBGRAPHS) and loads it itself');
   const demo = app.identity?.demo;
   const origin = new URL(app.url).origin;
   if (demo?.password) {
     console.log(`\nDemo account, owner of the organization "acme" (created now; the password is shown only this once):`);
     console.log(`  email:    ${demo.email}\n  password: ${demo.password}\n  organization: ${demo.organizationSlug}`);
+    if (demo.members.length > 0) {
+      // The demo records are shared out among these: each sees what its role, the hierarchy and sharing rules allow.
+      console.log('Demo members of "acme" (same password), each with a role of the demo metadata and demo records of their own:');
+      for (const m of demo.members) console.log(`  ${m.email.padEnd(34)} role ${m.role}`);
+    }
     console.log(`Sign in and query:`);
     console.log(`  TOKEN=$(curl -s -D - -o /dev/null -H 'content-type: application/json' -d '{"email":"${demo.email}","password":"${demo.password}"}' ${origin}/api/auth/sign-in/email | awk -F': ' 'tolower($1)=="set-auth-token"{print $2}' | tr -d '\\r')`);
     console.log(`  curl -s -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"query":"{ me { email } accounts(first: 3) { nodes { name } } }"}' ${app.url}`);

@@ -213,7 +213,16 @@ describe.each(engines())('CRUD and relationships through the gateway on $name', 
       await s.query('mutation($id: ID!) { deleteOpportunity(id: $id) { id } }', { id: o.id });
       await s.query('mutation($id: ID!) { deleteAccount(id: $id) { id } }', { id: acc.id });
       expect((await s.query<{ contact: null }>('query($id: ID!) { contact(id: $id) { id } }', { id: c.id })).contact).toBeNull();
-      expect((await s.query<{ case: { accountId: string | null } }>('query($id: ID!) { case(id: $id) { accountId } }', { id: k.id })).case.accountId).toBeNull();
+      // The account is in the trash (enable.trash): the case keeps its reference, which reads as empty until a purge clears it.
+      const linked = async () => (await s.query<{ case: { accountId: string | null; account: { id: string } | null } }>('query($id: ID!) { case(id: $id) { accountId account { id } } }', { id: k.id })).case;
+      expect(await linked()).toEqual({ accountId: acc.id, account: null });
+      // The opportunity in the trash still holds the account (restrict): it is purged first.
+      const held = await s.raw(s.gateway.fetch, 'mutation($id: ID!) { purgeAccount(id: $id) { id } }', { id: acc.id });
+      expect(held.errors?.[0]?.extensions?.['code']).toBe('CONFLICT');
+      expect(held.errors?.[0]?.message).toMatch(/Opportunities still refer to it through account \(deleteBehavior restrict\)/);
+      await s.query('mutation($id: ID!) { purgeOpportunity(id: $id) { id } }', { id: o.id });
+      await s.query('mutation($id: ID!) { purgeAccount(id: $id) { id } }', { id: acc.id });
+      expect(await linked()).toEqual({ accountId: null, account: null });
     });
 
     it('resolves _entities references, and null for unknown or malformed ids', async () => {

@@ -17,21 +17,24 @@ export interface DataRig {
   owner: Ask;
   member: Ask;
   memberId: string;
+  /** The member's bearer token (for routes beside GraphQL). */
+  memberToken: string;
   /** As the owner; GraphQL errors throw. */
   q<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): Promise<T>;
   /** As the member; GraphQL errors throw. */
   m<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): Promise<T>;
 }
 
-export async function startDataRig(engine: RulesEngine, slug: string): Promise<DataRig> {
-  const rig = await startRulesApp({ engine, slug: `${slug}-${engine}` });
+/** `extra`: metadata files added to the demo's; `memberSets`: the member's permission sets (default the demo profile). */
+export async function startDataRig(engine: RulesEngine, slug: string, o: { extra?: Record<string, string>; memberSets?: string[]; env?: Record<string, string> } = {}): Promise<DataRig> {
+  const rig = await startRulesApp({ engine, slug: `${slug}-${engine}`, ...(o.extra ? { extra: o.extra } : {}), ...(o.env ? { env: o.env } : {}) });
   const orgId = (await rig.q<{ activeOrganization: { id: string } }>('{ activeOrganization { id } }')).activeOrganization.id;
   const auth = (path: string, body: unknown, token?: string) =>
     fetch(`${rig.base}/api/auth${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
   const email = `mia@${slug}-${engine}.test`;
   const memberId = ((await (await auth('/sign-up/email', { email, password: PASSWORD, name: 'Mia Member' })).json()) as { user: { id: string } }).user.id;
   await rig.app.identity!.auth.api.addMember({ body: { userId: memberId, organizationId: orgId, role: 'member' } });
-  await rig.q('mutation($i: SetMemberAccessInput!) { setMemberAccess(input: $i) { userId } }', { i: { userId: memberId, role: null, permissionSets: ['standard_user'], groups: [] } });
+  await rig.q('mutation($i: SetMemberAccessInput!) { setMemberAccess(input: $i) { userId } }', { i: { userId: memberId, role: null, permissionSets: o.memberSets ?? ['standard_user'], groups: [] } });
   const token = await signIn(rig.base, email, PASSWORD);
   await auth('/organization/set-active', { organizationId: orgId }, token);
   const ownerEndpoint = withHeaders(`${rig.base}/graphql`, { authorization: `Bearer ${rig.owner}` });
@@ -43,7 +46,7 @@ export async function startDataRig(engine: RulesEngine, slug: string): Promise<D
     if (r.errors?.length) throw new Error(JSON.stringify(r.errors));
     return r.data as T;
   };
-  return { rig, owner, member, memberId, q: strict(owner), m: strict(member) };
+  return { rig, owner, member, memberId, memberToken: token, q: strict(owner), m: strict(member) };
 }
 
 /** Creates a record through the API and returns its id. */

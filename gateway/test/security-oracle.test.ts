@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Principal } from '@objectos/principal';
 import { engines, gql, signedFetch, type GraphQLResult } from '@objectos/testkit';
 import { Oracle, type ObjectName } from './security/oracle.ts';
+import { checkDepthCase, DEPTH_KINDS, isDepthKind } from './security/oracle-depth.ts';
 import { OBJECTS, worldArb, type Rec, type User, type World } from './security/world.ts';
 import { startWorldStack, suiteDatabase } from './security/world-stack.ts';
 
@@ -24,7 +25,7 @@ const FIELDS: Record<ObjectName, string[]> = { parent: ['name', 'amount', 'secre
 
 interface Case { kind: string; user: number; object: ObjectName; fields: string[]; id: number; other: number; k: number; filter: boolean; sort: boolean }
 const caseArb: fc.Arbitrary<Case> = fc.record({
-  kind: fc.constantFrom('list', 'list', 'byId', 'childToParent', 'parentToChildren', 'aliases', 'entities', 'update', 'count'),
+  kind: fc.constantFrom('list', 'list', 'byId', 'childToParent', 'parentToChildren', 'aliases', 'entities', 'update', 'count', ...DEPTH_KINDS),
   user: fc.integer({ min: 0, max: 5 }),
   object: fc.constantFrom<ObjectName>(...OBJECTS),
   fields: fc.subarray(['name', 'amount', 'secret', 'status', 'note', 'parentId'], { minLength: 1 }),
@@ -125,6 +126,7 @@ async function checkCase(q: Case, u: User, oracle: Oracle, ask: Ask, env: Env): 
     assertNoLeak(r.data, u, oracle, env);
   };
   const sortById = <T extends { id: string }>(xs: T[]) => [...xs].sort((a, b) => a.id.localeCompare(b.id));
+  if (isDepthKind(q.kind)) return checkDepthCase(q, u, oracle, ask, { rid: env.rid, byGraphId: env.byGraphId, context: env.context, denied });
   switch (q.kind) {
     case 'list':
     case 'count': {

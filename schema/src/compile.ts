@@ -4,17 +4,22 @@ import { compileAuditSdl } from './audit-sdl.ts';
 import type { Build, CompilerPlugin } from './build.ts';
 import { defaultInflection, prefixedInflection, type Inflection } from './inflection.ts';
 import type { DataPlan } from './plan.ts';
+import { aggregatesPlugin } from './plugins/aggregates.ts';
+import { bulkWritesPlugin } from './plugins/bulk-writes.ts';
 import { commonPlugin } from './plugins/common.ts';
+import { lifecyclePlugin } from './plugins/lifecycle.ts';
 import { mutationsPlugin } from './plugins/mutations.ts';
 import { objectsPlugin } from './plugins/objects.ts';
 import { relationsPlugin } from './plugins/relations.ts';
+import { searchPlugin } from './plugins/search.ts';
 import { securityPlugin } from './plugins/security.ts';
+import { metaPlugin } from './plugins/meta.ts';
 import { subscriptionsPlugin } from './plugins/subscriptions.ts';
 import { SdlBuilder } from './sdl-builder.ts';
 import { compileSecurity, type SecurityPlan } from './security/security-plan.ts';
 
 /** The plugins, in order. Later plugins may add fields to types earlier ones created. */
-export const defaultPreset: readonly CompilerPlugin[] = [commonPlugin, objectsPlugin, relationsPlugin, mutationsPlugin, securityPlugin, subscriptionsPlugin];
+export const defaultPreset: readonly CompilerPlugin[] = [commonPlugin, objectsPlugin, relationsPlugin, aggregatesPlugin, searchPlugin, mutationsPlugin, bulkWritesPlugin, lifecyclePlugin, securityPlugin, metaPlugin, subscriptionsPlugin];
 
 export const FEDERATION_LINK =
   'extend schema @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key", "@shareable"])';

@@ -7,6 +7,12 @@ const pascal = (snake: string): string => {
   return c[0]!.toUpperCase() + c.slice(1);
 };
 
+/** An object's plural in snake_case (`leave_requests`; `data_list` when the plural is the name). */
+const pluralName = (o: ObjectModel): string => {
+  const p = pluralize(o.name);
+  return p === o.name ? `${o.name}_list` : p;
+};
+
 /**
  * Every generated GraphQL and SQL name comes from here, never concatenated inline.
  * Override any entry through `compile(model, { inflection: { … } })`.
@@ -27,6 +33,30 @@ export const defaultInflection = {
   /** `some`/`none`/`every` over an object's records as children of a parent (`contacts: { some: … }`). */
   relationFilterInput: (o: ObjectModel): string => `${pascal(o.name)}RelationFilter`,
   orderByInput: (o: ObjectModel): string => `${pascal(o.name)}OrderBy`,
+  /** Writes of many records (`createAccounts`, `updateAccounts`, `deleteAccounts`) and `upsertAccount`. */
+  bulkCreateMutation: (o: ObjectModel): string => `create${pascal(pluralName(o))}`,
+  bulkUpdateMutation: (o: ObjectModel): string => `update${pascal(pluralName(o))}`,
+  bulkDeleteMutation: (o: ObjectModel): string => `delete${pascal(pluralName(o))}`,
+  upsertMutation: (o: ObjectModel): string => `upsert${pascal(o.name)}`,
+  bulkResultType: (o: ObjectModel): string => `${pascal(o.name)}BulkResult`,
+  upsertResultType: (o: ObjectModel): string => `${pascal(o.name)}UpsertResult`,
+  upsertKeyEnum: (o: ObjectModel): string => `${pascal(o.name)}UpsertKey`,
+  /** A parent's writes to the children of one reverse relationship (`AccountContactsWrite`), and a child created there. */
+  childWritesInput: (o: ObjectModel, reverseName: string): string => `${pascal(o.name)}${reverseName[0]!.toUpperCase()}${reverseName.slice(1)}Write`,
+  childCreateInput: (o: ObjectModel, reverseName: string): string => `${pascal(o.name)}${reverseName[0]!.toUpperCase()}${reverseName.slice(1)}CreateInput`,
+  /** Aggregates over an object's records, and its group-by types (`OpportunityAggregates`, `OpportunityGroup`…). */
+  aggregatesType: (o: ObjectModel): string => `${pascal(o.name)}Aggregates`,
+  /** Per-field results of one aggregate function kind: `Numbers` (sum, avg), `Extremes` (min, max), `DistinctCounts`. */
+  aggregateFieldsType: (o: ObjectModel, kind: 'Numbers' | 'Extremes' | 'DistinctCounts'): string => `${pascal(o.name)}Aggregate${kind}`,
+  groupType: (o: ObjectModel): string => `${pascal(o.name)}Group`,
+  groupKeyType: (o: ObjectModel): string => `${pascal(o.name)}GroupKey`,
+  groupByInput: (o: ObjectModel): string => `${pascal(o.name)}GroupBy`,
+  groupFieldEnum: (o: ObjectModel): string => `${pascal(o.name)}GroupField`,
+  havingInput: (o: ObjectModel): string => `${pascal(o.name)}Having`,
+  /** Per-field `having` conditions of one function kind (`OpportunityHavingNumbers`, `OpportunityHavingExtremes`). */
+  havingFieldsInput: (o: ObjectModel, kind: 'Numbers' | 'Extremes'): string => `${pascal(o.name)}Having${kind}`,
+  /** Aggregates of a parent's children (`account.opportunitiesAggregate`). */
+  childAggregateField: (reverseName: string): string => `${reverseName}Aggregate`,
   sortFieldEnum: (o: ObjectModel): string => `${pascal(o.name)}SortField`,
   sortFieldValue: (column: string): string => column.toUpperCase(),
   createInput: (o: ObjectModel): string => `${pascal(o.name)}CreateInput`,
@@ -34,6 +64,11 @@ export const defaultInflection = {
   createMutation: (o: ObjectModel): string => `create${pascal(o.name)}`,
   updateMutation: (o: ObjectModel): string => `update${pascal(o.name)}`,
   deleteMutation: (o: ObjectModel): string => `delete${pascal(o.name)}`,
+  restoreMutation: (o: ObjectModel): string => `restore${pascal(o.name)}`,
+  purgeMutation: (o: ObjectModel): string => `purge${pascal(o.name)}`,
+  /** The trash of an object with `enable.trash` (`trashedAccounts`). */
+  trashField: (o: ObjectModel): string => camel(`trashed_${pluralize(o.name)}`),
+  transferMutation: (o: ObjectModel): string => `transfer${pascal(o.name)}`,
   changedSubscription: (o: ObjectModel): string => `${camel(o.name)}Changed`,
   changeType: (o: ObjectModel): string => `${pascal(o.name)}Change`,
   enumType: (o: ObjectModel, f: FieldModel): string => `${pascal(o.name)}${pascal(f.name)}`,
@@ -59,8 +94,9 @@ export type Inflection = typeof defaultInflection;
 
 /** The object-derived functions: they name an object's types and root fields (not its table or columns). */
 const OBJECT_NAMES = [
-  'typeName', 'singleField', 'listField', 'connectionType', 'edgeType', 'whereInput', 'relationFilterInput', 'orderByInput', 'sortFieldEnum',
+  'typeName', 'singleField', 'listField', 'connectionType', 'edgeType', 'whereInput', 'relationFilterInput', 'orderByInput', 'bulkCreateMutation', 'bulkUpdateMutation', 'bulkDeleteMutation', 'upsertMutation', 'bulkResultType', 'upsertResultType', 'upsertKeyEnum', 'aggregatesType', 'groupType', 'groupKeyType', 'groupByInput', 'groupFieldEnum', 'havingInput', 'sortFieldEnum',
   'createInput', 'updateInput', 'createMutation', 'updateMutation', 'deleteMutation', 'changedSubscription', 'changeType',
+  'restoreMutation', 'purgeMutation', 'trashField', 'transferMutation',
 ] as const;
 
 /**
@@ -80,6 +116,10 @@ export function prefixedInflection(prefix: string, base: Inflection = defaultInf
     ...base,
     ...wrapped,
     enumType: (o, f) => base.enumType(renamed(o), f),
+    aggregateFieldsType: (o, kind) => base.aggregateFieldsType(renamed(o), kind),
+    childWritesInput: (o, r) => base.childWritesInput(renamed(o), r),
+    childCreateInput: (o, r) => base.childCreateInput(renamed(o), r),
+    havingFieldsInput: (o, kind) => base.havingFieldsInput(renamed(o), kind),
     sharedType: (name) => Word + base.sharedType(name),
     sharedField: (name) => word + pascal(base.sharedField(name)),
   };

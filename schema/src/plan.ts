@@ -1,13 +1,16 @@
 import type { ApiMethod, FieldModel, FieldType, ObjectModel } from '@objectos/metadata';
 
-/** A stored column as the API sees it. System columns (`id`, `created_at`, `updated_at`) have `field: null`. */
+/**
+ * A stored column as the API sees it. System columns (`id`, `created_at`, `updated_at`, `version`) have
+ * `field: null`. `version` counts the record's updates (optimistic concurrency): an integer, never a field type.
+ */
 export interface ColumnPlan {
   /** Metadata name (`annual_revenue`, `account`, or a system name like `created_at`). */
   name: string;
   /** Name in GraphQL outputs, `where`, inputs (`annualRevenue`; `accountId` for a relation). */
   graphqlName: string;
   column: string;
-  type: FieldType | 'id';
+  type: FieldType | 'id' | 'version';
   filterInput: string;
   /** `SortField` enum value, when the column can be sorted on. */
   sortValue: string | null;
@@ -39,6 +42,14 @@ export interface ObjectPlan {
   createMutation: string;
   updateMutation: string;
   deleteMutation: string;
+  /** With `enable.trash`: brings a record back from the trash (`restoreAccount`). */
+  restoreMutation: string;
+  /** With `enable.trash`: deletes a record in the trash for good (`purgeAccount`). */
+  purgeMutation: string;
+  /** With `enable.trash`: the records in the trash, as a connection (`trashedAccounts`). */
+  trashField: string;
+  /** Gives a record another owner (`transferAccount`); generated with `update`. */
+  transferMutation: string;
   /** Subscription field delivering this object's change events (`accountChanged`). */
   changedSubscription: string;
   /** The change event type (`AccountChange`). */

@@ -30,6 +30,8 @@ export const GRAPHQL_TYPES: Record<Exclude<FieldType, 'select' | 'multiselect' |
 export const FILTER_INPUTS: Record<string, { scalar: string; ops: readonly FilterOp[] }> = {
   StringFilter: { scalar: 'String', ops: ['eq', 'ne', 'in', 'nin', 'gt', 'gte', 'lt', 'lte', 'contains', 'notContains', 'startsWith', 'endsWith', 'isNull'] },
   FloatFilter: { scalar: 'Float', ops: ['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'in', 'nin', 'between', 'isNull'] },
+  // The `version` system column (never null, so no isNull).
+  IntFilter: { scalar: 'Int', ops: ['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'in', 'nin', 'between'] },
   BooleanFilter: { scalar: 'Boolean', ops: ['eq', 'ne', 'isNull'] },
   DateFilter: { scalar: 'Date', ops: ['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'in', 'nin', 'between', 'isNull'] },
   DateTimeFilter: { scalar: 'DateTime', ops: ['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'between', 'isNull'] },

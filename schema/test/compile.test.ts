@@ -83,6 +83,46 @@ describe('compile', () => {
   });
 });
 
+describe('record lifecycle', () => {
+  const model = (extra: string, child = '') => parseMetadata([
+    { file: 'a.object.yaml', text: `name: account\n${extra}fields:\n  name: { type: text }\n` },
+    ...(child ? [{ file: 'c.object.yaml', text: `name: contact\n${child}fields:\n  account: { type: master_detail, reference: account }\n` }] : []),
+  ]);
+
+  it('gives every object a version (Int!, filtered and sorted), expectedVersion on update and transfer with update', () => {
+    const { sdl } = compile(model('')).subgraphs.data;
+    expect(sdl).toMatch(/type Account @key\(fields: "id"\) \{[^}]*\n  version: Int!\n/);
+    expect(sdl).toMatch(/input AccountWhere \{[^}]*\n  version: IntFilter\n/);
+    expect(sdl).toMatch(/enum AccountSortField \{[^}]*\n  VERSION\n/);
+    expect(sdl).toContain('updateAccount(id: ID!, input: AccountUpdateInput!, expectedVersion: Int): Account!');
+    expect(sdl).toContain('transferAccount(id: ID!, newOwnerId: ID!, expectedVersion: Int): Account!');
+    // Without a trash there is nothing to restore, purge or list.
+    expect(sdl).not.toMatch(/restoreAccount|purgeAccount|trashedAccounts/);
+    expect(compile(model('enable: { apiMethods: [get, list] }\n')).subgraphs.data.sdl).not.toContain('transferAccount');
+  });
+
+  it('generates restore, purge and the trash for enable.trash, as apiMethods allow', () => {
+    const { sdl } = compile(model('enable: { trash: true }\n')).subgraphs.data;
+    expect(sdl).toContain('restoreAccount(id: ID!): Account!');
+    expect(sdl).toContain('purgeAccount(id: ID!): Account!');
+    expect(sdl).toMatch(/trashedAccounts\(where: AccountWhere, orderBy: \[AccountOrderBy!\], first: Int, after: String, last: Int, before: String, offset: Int\): AccountConnection!/);
+    const restoreOnly = compile(model('enable: { trash: true, apiMethods: [get, list, delete, restore] }\n')).subgraphs.data.sdl;
+    expect(restoreOnly).toContain('restoreAccount(');
+    expect(restoreOnly).toContain('trashedAccounts(');
+    expect(restoreOnly).not.toContain('purgeAccount(');
+  });
+
+  it('refuses a cascade from an object with a trash into one without, naming both', () => {
+    expect(() => compile(model('enable: { trash: true }\n', 'sharingModel: controlled_by_parent\n'))).toThrow(CompileError);
+    expect(() => compile(model('enable: { trash: true }\n', 'sharingModel: controlled_by_parent\n'))).toThrow(/contact.account cascades deletes from account, which has enable.trash: set enable.trash on contact too/);
+    expect(() => compile(model('enable: { trash: true }\n', 'sharingModel: controlled_by_parent\nenable: { trash: true }\n'))).not.toThrow();
+  });
+
+  it('refuses a field named like a system column', () => {
+    expect(() => parseMetadata([{ file: 'a.object.yaml', text: 'name: account\nfields:\n  version: { type: number }\n' }])).toThrow(/"version" is a reserved field name/);
+  });
+});
+
 describe('schema/generated', () => {
   it('matches the metadata (run `npm run schema:generate` after changing metadata/)', async () => {
     const compiled = compile(await loadMetadata(fileURLToPath(new URL('../../metadata', import.meta.url))));

@@ -16,8 +16,11 @@ const SIGN_IN_HINT = 'Sign in first: send the session cookie, `Authorization: Be
 /** The authenticated principal of a GraphQL request (anonymous until the plugin ran). */
 export const principalOfRequest = (request: Request): Principal => authenticated.get(request)?.principal ?? ANONYMOUS;
 
-/** How a request was authenticated; undefined for anonymous requests (nothing to re-check). */
-export const authenticationOf = (request: Request): Authentication | undefined => authenticated.get(request);
+/** How a request was authenticated; undefined for anonymous requests, guests included (nothing to re-check). */
+export const authenticationOf = (request: Request): Authentication | undefined => {
+  const a = authenticated.get(request);
+  return a && a.principal.kind !== 'anonymous' ? a : undefined;
+};
 
 /**
  * The one authentication point: every GraphQL request is authenticated here, before rate limits,
@@ -29,7 +32,7 @@ export interface AuthenticationOptions {
   graphqlEndpoint: string;
   allowAnonymous: boolean;
   signInHint?: string;
-  /** Other routes authenticated the same way (the audit export). */
+  /** Other routes authenticated the same way (the audit export, metadata); an entry ending in `/` covers every path below it. */
   paths?: readonly string[];
   /** A request refused here (the audit trail's security.access_denied). */
   onRefused?: (request: Request, serverContext: unknown, code: string, message: string) => void;
@@ -40,7 +43,8 @@ export interface AuthenticationOptions {
 export function useAuthentication(cache: PrincipalCache, options: AuthenticationOptions): Plugin {
   return {
     async onRequest({ request, url, endResponse, serverContext }) {
-      if (url.pathname !== options.graphqlEndpoint && !options.paths?.includes(url.pathname)) return;
+      const path = url.pathname;
+      if (path !== options.graphqlEndpoint && !options.paths?.some((p) => p === path || (p.endsWith('/') && path.startsWith(p)))) return;
       const credentials = credentialsOf(request.headers);
       const r = await cache.authenticate(credentials);
       recordAuthentication(credentials, r, { bearer: options.bearer ?? 'bearer', allowAnonymous: options.allowAnonymous });
@@ -71,7 +75,8 @@ export function useAuthentication(cache: PrincipalCache, options: Authentication
         );
         return;
       }
-      if (r.principal.kind !== 'anonymous') authenticated.set(request, { principal: r.principal, expiresAt: r.expiresAt });
+      // A guest (anonymous, served in an organization) is remembered too: its principal carries the organization.
+      if (r.principal.kind !== 'anonymous' || r.principal.organizationId !== null) authenticated.set(request, { principal: r.principal, expiresAt: r.expiresAt });
     },
   };
 }

@@ -2,7 +2,9 @@ import type { EventBus } from '@objectos/events';
 import type { IdentitySubgraph } from '@objectos/identity-subgraph';
 import { pluginManifest, type Plugin } from '@objectos/kernel';
 import type { Readiness } from '@objectos/observability';
-import { remotePrincipalResolver } from '@objectos/principal';
+import { remotePrincipalResolver, type ResolvePrincipal } from '@objectos/principal';
+import type { Database } from '@objectos/db';
+import { guestResolver } from '../auth/guest.ts';
 import type { ObjectOSConfig } from '../config.ts';
 import { createGateway, type Gateway, type SubgraphSource } from '../create-gateway.ts';
 import { commonGatewayOptions } from '../gateway-options.ts';
@@ -35,13 +37,17 @@ export function gatewayPlugin(config: ObjectOSConfig, secret: string, readiness:
       const identityRoute = identity
         ? { fetch: identity.fetch, baseUrl: 'http://identity.objectos.internal' }
         : { fetch: (r: Request) => fetch(r), baseUrl: new URL(config.remoteSubgraphs['identity']!).origin };
+      const resolvePrincipal: ResolvePrincipal = identity ? (c) => identity.resolve(new Headers(c as Record<string, string>)) : remotePrincipalResolver(identityRoute, secret);
       gateway = await createGateway({
         ...(await commonGatewayOptions(config)),
         readiness,
         subgraphs,
         auth: {
           secret,
-          resolve: identity ? (c) => identity.resolve(new Headers(c as Record<string, string>)) : remotePrincipalResolver(identityRoute, secret),
+          resolve: config.guestOrganization
+            ? guestResolver(resolvePrincipal, config.guestOrganization, ctx.getOptionalService<Database>('database')?.db ?? null)
+            : resolvePrincipal,
+          allowAnonymous: config.guestOrganization !== null,
           identity: identityRoute,
           cacheTtlMs: config.authCacheMs,
           bus: ctx.getService<EventBus>('bus'),

@@ -40,6 +40,12 @@ export interface LiveSupergraph<S> {
   health(): SupergraphHealth;
   /** Polls once now: true when a new supergraph is being served. */
   refresh(): Promise<boolean>;
+  /**
+   * Composes these subgraphs instead (compose mode; the development reload's new instances) and serves
+   * them once built, even when the supergraph text is the same (the new instances behave differently).
+   * Waits for a poll in progress. Throws when they cannot be composed or built: the last good keeps serving.
+   */
+  replace(subgraphs: readonly { sender: Sender; sdl?: string }[]): Promise<void>;
   close(): void;
 }
 
@@ -169,6 +175,28 @@ export async function startLiveSupergraph<S>(options: LiveSupergraphOptions<S>):
     }
   };
   const refresh = () => (polling ??= poll().finally(() => (polling = null)));
+  const replace = async (subgraphs: readonly { sender: Sender; sdl?: string }[]): Promise<void> => {
+    if (input.kind !== 'compose') throw new Error('a given supergraph names its own subgraphs: they cannot be replaced');
+    // One recomposition at a time: a poll (or another replacement) finishes first.
+    while (polling) await polling;
+    const run = (async () => {
+      const next = await Promise.all(subgraphs.map(async (s): Promise<Entry> => ({ sender: s.sender, sdl: s.sdl ?? (await fetchSdl(s.sender)), fixed: s.sdl !== undefined, state: 'up', since: now() })));
+      const before = entries;
+      entries = next;
+      try {
+        served = await assemble();
+      } catch (e) {
+        entries = before;
+        throw e;
+      }
+      composedAt = now();
+      lastFailure = null;
+      onChange(served.state);
+      logger.info({ supergraph: hashOf(served.supergraphSdl), subgraphs: entries.map((e) => e.sender.name) }, 'subgraphs replaced: now serving them');
+    })();
+    polling = run.then(() => true, () => false).finally(() => (polling = null));
+    await run;
+  };
   const timer = pollMs > 0 ? setInterval(() => void refresh(), pollMs) : null;
   timer?.unref();
 
@@ -189,6 +217,7 @@ export async function startLiveSupergraph<S>(options: LiveSupergraphOptions<S>):
       lastFailure,
     }),
     refresh,
+    replace,
     close: () => {
       if (timer) clearInterval(timer);
     },

@@ -29,6 +29,18 @@ export function buildOwnership(subgraphs: readonly { name: string; sdl: string }
 }
 
 /**
+ * The one-hop path only for ObjectOS's own subgraphs: a field an external subgraph also defines
+ * (`@shareable`, `@override`, `@requires`…) is left to the query planner.
+ */
+export function internalOwnership(sdls: readonly { name: string; sdl: string }[], senders: readonly { name: string; internal: boolean }[]): Ownership {
+  const internal = new Set(senders.filter((s) => s.internal).map((s) => s.name));
+  const owned = buildOwnership(sdls);
+  for (const fields of owned.values())
+    for (const [field, by] of fields) if ([...by].some((n) => !internal.has(n))) fields.delete(field);
+  return owned;
+}
+
+/**
  * The one subgraph that can answer a whole query or mutation by itself, or null: every field selected
  * (fragments included) must be defined by that subgraph on an object type, and nothing may ask the
  * gateway's own schema (`__schema`, `__type`). Subscriptions stay on the gateway's live path.

@@ -54,6 +54,12 @@ export function useSingleHop(options: { owned: () => Ownership | null; call: Sub
   return {
     onExecute({ args, setExecuteFn }) {
       const target = routeOf(args.schema, args.document, args.operationName);
+      const atomic = isAtomic(args.contextValue) && getOperationAST(args.document, args.operationName)?.operation === 'mutation';
+      // All or nothing needs one transaction, so one subgraph: a stitched operation cannot be atomic.
+      if (atomic && target === null) {
+        setExecuteFn(() => ({ errors: [new GraphQLError('An atomic request must be served by one subgraph: its mutations must all be data mutations (nothing was written)', { extensions: { code: 'BAD_REQUEST' } })] }));
+        return;
+      }
       if (target === null) return;
       setExecuteFn(async (a) => {
         const operation = getOperationAST(a.document, a.operationName)!;
@@ -66,7 +72,10 @@ export function useSingleHop(options: { owned: () => Ownership | null; call: Sub
         // Timed and traced as a call to that subgraph, when it answers (null: it took no call at all).
         const text = local ? await subgraphCall(target, {}, () => local(context.principal!, a.document, a.operationName, a.variableValues, context.requestId ?? null), { outcomeOf: (t) => (t === null ? null : 'ok') }) : null;
         if (text !== null) return rawResult(text);
-        const body = JSON.stringify({ query: textOf(a.document), variables: a.variableValues ?? undefined, operationName: a.operationName ?? undefined });
+        const body = JSON.stringify({
+          query: textOf(a.document), variables: a.variableValues ?? undefined, operationName: a.operationName ?? undefined,
+          ...(atomic ? { extensions: { atomic: true } } : {}),
+        });
         let answer: string;
         let status: number;
         try {
@@ -82,13 +91,27 @@ export function useSingleHop(options: { owned: () => Ownership | null; call: Sub
   };
 }
 
+/**
+ * The request's `atomic` option (GraphQL-over-HTTP request extensions: `{ "query": …, "extensions":
+ * { "atomic": true } }`): every mutation of the request commits together or not at all.
+ */
+function isAtomic(context: unknown): boolean {
+  const params = (context as { params?: { extensions?: { atomic?: unknown } } } | undefined)?.params;
+  return params?.extensions?.atomic === true;
+}
+
 /** A subgraph answer with errors: each becomes a GraphQLError (code and path kept) for the error plugin. */
+/**
+ * A subgraph's answer as the gateway's. Of its extensions only `warnings` passes (validation rules of
+ * severity warning/info: the write happened, the client is told why it may want a second look).
+ */
 function fromSubgraph(text: string, status: number, subgraph: string): ExecutionResult {
-  const body = parseResult(text) as { data?: Record<string, unknown> | null; errors?: GraphQLFormattedError[] } | null;
+  const body = parseResult(text) as { data?: Record<string, unknown> | null; errors?: GraphQLFormattedError[]; extensions?: { warnings?: unknown } } | null;
   // Not a GraphQL result: coded and worded as the stitched path words it.
   if (!body) return { data: null, errors: [notAResult(subgraph, status)] };
   return {
     ...('data' in body ? { data: body.data ?? null } : {}),
     ...(body.errors ? { errors: body.errors.map((e) => new GraphQLError(e.message, { path: e.path ?? null, extensions: e.extensions ?? {} })) } : {}),
+    ...(Array.isArray(body.extensions?.warnings) ? { extensions: { warnings: body.extensions.warnings } } : {}),
   };
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isEnumType, isInputObjectType, isIntrospectionType, isObjectType, type GraphQLSchema } from 'graphql';
-import { accessFor, type Access, type ColumnPlan, type CompiledSchema, type ObjectAccess } from '@objectos/schema';
+import { accessFor, searchColumns, type Access, type ColumnPlan, type CompiledSchema, type Inflection, type ObjectAccess, type ObjectPlan } from '@objectos/schema';
 import { ANONYMOUS, type Principal } from '@objectos/principal';
 import { principalOfRequest } from '../auth/use-authentication.ts';
 
@@ -45,7 +45,7 @@ export interface DecisionTable {
 }
 
 const authenticatedKinds = new Set<Principal['kind']>(['user', 'api_key']);
-const NO_ACCESS: ObjectAccess = { read: false, create: false, edit: false, delete: false, viewAll: false, modifyAll: false, fields: {} };
+const NO_ACCESS: ObjectAccess = { read: false, create: false, edit: false, delete: false, transfer: false, viewAll: false, modifyAll: false, fields: {} };
 
 const subjects = new WeakMap<object, Subject>();
 const accessOf = new WeakMap<Principal, { sources: readonly CompiledSchema[]; computed: (Access | undefined)[]; digest?: string }>();
@@ -87,6 +87,42 @@ function digestOf(principal: Principal, accesses: Access[]): string {
 }
 
 const objectAccess = (s: Subject, source: number, object: string): ObjectAccess => s.access(source).objects[object] ?? NO_ACCESS;
+
+type DecisionMap = Map<string, Map<string, Decision>>;
+type SetDecision = (map: DecisionMap, type: string, field: string, d: Decision) => void;
+
+/**
+ * Aggregates follow the object's read; a field inside them (`sum { amount }`, a group's key, `having`,
+ * a `groupBy` value) follows that field's readability: what cannot be read cannot be aggregated or grouped.
+ */
+function aggregateDecisions(
+  schema: GraphQLSchema, p: ObjectPlan, names: Inflection, maps: { fields: DecisionMap; inputs: DecisionMap; enums: DecisionMap }, set: SetDecision,
+  read: (where: string) => Decision, column: (c: ColumnPlan, verb: string) => Decision,
+): void {
+  const each = (typeName: string, decide: (field: string) => Decision | null, map: DecisionMap = maps.fields) => {
+    const t = schema.getType(typeName);
+    const fields = isObjectType(t) || isInputObjectType(t) ? Object.keys(t.getFields()) : isEnumType(t) ? t.getValues().map((v) => v.name) : [];
+    for (const f of fields) {
+      const d = decide(f);
+      if (d) set(map, typeName, f, d);
+    }
+  };
+  const byName = (verb: string) => (f: string) => {
+    const c = p.columns.find((x) => x.graphqlName === f);
+    return c ? column(c, verb) : null;
+  };
+  for (const typeName of [names.aggregatesType(p.object), names.groupType(p.object)]) each(typeName, (f) => read(`${typeName}.${f}`));
+  for (const kind of ['Numbers', 'Extremes', 'DistinctCounts'] as const) each(names.aggregateFieldsType(p.object, kind), byName('aggregate'));
+  for (const kind of ['Numbers', 'Extremes'] as const) each(names.havingFieldsInput(p.object, kind), byName('filter'), maps.inputs);
+  each(names.groupKeyType(p.object), (f) => {
+    const r = p.relations.find((x) => x.graphqlName === f);
+    return r ? column(p.columns.find((c) => c.column === r.column)!, 'read') : byName('read')(f);
+  });
+  each(names.groupFieldEnum(p.object), (v) => {
+    const c = p.columns.find((x) => x.sortValue === v);
+    return c ? column(c, 'group') : null;
+  }, maps.enums);
+}
 
 /**
  * Builds the decision table: data object types from the plans; every other field needs an authenticated
@@ -132,6 +168,8 @@ export function buildDecisionTable(schema: GraphQLSchema, sources: readonly Comp
           if (!child) continue;
           // Listing children by parent reveals their lookup: the child's read and that field's.
           set(fields, T, r.graphqlName, readable(`${T}.${r.graphqlName}`, r.child, r.field.name));
+          const aggregate = names.childAggregateField(r.graphqlName);
+          set(fields, T, aggregate, readable(`${T}.${aggregate}`, r.child, r.field.name));
         }
         // Fields other subgraphs add to the entity are reached through it: they follow the object's read.
         const t = schema.getType(T);
@@ -148,6 +186,16 @@ export function buildDecisionTable(schema: GraphQLSchema, sources: readonly Comp
         ['Mutation', p.createMutation, 'create', 'create'],
         ['Mutation', p.updateMutation, 'edit', 'edit'],
         ['Mutation', p.deleteMutation, 'delete', 'delete'],
+        // The trash: what could be deleted can be listed there, restored and purged.
+        ['Query', p.trashField, 'delete', 'list the trash of'],
+        ['Mutation', p.restoreMutation, 'delete', 'restore'],
+        ['Mutation', p.purgeMutation, 'delete', 'purge'],
+        // Owner transfer edits the record (who may transfer which record is the data subgraph's check).
+        ['Mutation', p.transferMutation, 'edit', 'transfer'],
+        // Writes of many records need what one needs; an upsert may update (edit) or create: see below.
+        ['Mutation', names.bulkCreateMutation(p.object), 'create', 'create'],
+        ['Mutation', names.bulkUpdateMutation(p.object), 'edit', 'edit'],
+        ['Mutation', names.bulkDeleteMutation(p.object), 'delete', 'delete'],
         // graphql-middleware does not wrap `subscribe`: the validation rule built from this table guards it.
         ['Subscription', p.changedSubscription, 'read', 'watch'],
       ];
@@ -160,6 +208,12 @@ export function buildDecisionTable(schema: GraphQLSchema, sources: readonly Comp
           allows: (s) => objectAccess(s, src, o)[perm] === true,
         });
       }
+      const upsert = names.upsertMutation(p.object);
+      if (schema.getMutationType()?.getFields()[upsert])
+        set(fields, 'Mutation', upsert, {
+          kind: 'edit', message: `Not allowed to upsert ${T} records (Mutation.${upsert}): it needs create and edit`,
+          allows: (s) => objectAccess(s, src, o).create && objectAccess(s, src, o).edit,
+        });
       const where = names.whereInput(p.object);
       if (is(where, isInputObjectType)) {
         for (const c of p.columns) set(inputs, where, c.graphqlName, column(c, 'filter'));
@@ -173,8 +227,21 @@ export function buildDecisionTable(schema: GraphQLSchema, sources: readonly Comp
           if (child) set(inputs, where, r.graphqlName, readable(`${child.typeName}.${names.relationIdField(r.field)}`, r.child, r.field.name, 'filter'));
         }
       }
+      aggregateDecisions(schema, p, names, { fields, inputs, enums }, set, read, column);
       const sort = names.sortFieldEnum(p.object);
       if (is(sort, isEnumType)) for (const c of p.columns) if (c.sortValue) set(enums, sort, c.sortValue, column(c, 'sort'));
+    }
+  });
+
+  // Search across objects reads what the caller can read: it needs read access to one searchable object at least.
+  sources.forEach(({ plan, inflection: names }, src) => {
+    const search = names.sharedField('search');
+    if (!schema.getQueryType()?.getFields()[search]) return;
+    const searchable = Object.values(plan.objects).filter((p) => searchColumns(p).length > 0).map((p) => p.object.name);
+    set(fields, 'Query', search, { kind: 'read', message: `Not allowed to search (Query.${search}): no searchable object is readable`, allows: (s) => searchable.some((o) => objectAccess(s, src, o).read) });
+    for (const typeName of [names.sharedType('SearchHit')]) {
+      const t = schema.getType(typeName);
+      if (isObjectType(t)) for (const f of Object.keys(t.getFields())) set(fields, typeName, f, { kind: 'allow', message: '', allows: () => true });
     }
   });
 

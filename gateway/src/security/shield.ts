@@ -1,13 +1,26 @@
 import { GraphQLError, type ASTNode, type GraphQLSchema } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
 import { allow, deny, rule, shield } from 'graphql-shield';
-import { subjectOf, type DecisionTable } from './decisions.ts';
+import { isGuest } from '@objectos/schema';
+import { subjectOf, type DecisionTable, type Subject } from './decisions.ts';
 
 type ShieldOptions = NonNullable<Parameters<typeof shield>[1]>;
 type ShieldRule = NonNullable<ShieldOptions['fallbackRule']>;
 
 export const forbidden = (message: string, node?: ASTNode): GraphQLError =>
   new GraphQLError(message, { ...(node ? { nodes: [node] } : {}), extensions: { code: 'FORBIDDEN' } });
+
+/**
+ * A refused selection: FORBIDDEN for a signed-in principal; for a guest (anonymous, served in an organization) the answer is
+ * 401 UNAUTHENTICATED, as every request without credentials gets: only what the guest profile grants is served.
+ */
+export function refusal(subject: Subject, message: string, node?: ASTNode): GraphQLError {
+  if (!isGuest(subject.principal)) return forbidden(message, node);
+  return new GraphQLError(`${message}: sign in first`, {
+    ...(node ? { nodes: [node] } : {}),
+    extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: { 'www-authenticate': 'Bearer realm="objectos"' } } },
+  });
+}
 
 export interface ShieldSetup {
   /** An explicit rule for every field of every object type of the public schema. */
@@ -27,7 +40,10 @@ export function buildShield(table: DecisionTable): ShieldSetup {
       }
       // Decisions depend on the principal alone: evaluated once per request.
       map[field] = rule(`${type}.${field}`, { cache: 'contextual' })((_parent, _args, ctx) =>
-        d.allows(subjectOf(ctx, table.sources)) ? true : forbidden(d.message));
+        {
+          const subject = subjectOf(ctx, table.sources);
+          return d.allows(subject) ? true : refusal(subject, d.message);
+        });
     }
     ruleTree[type] = map;
   }

@@ -4,7 +4,7 @@ import {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { subjectOf, type DecisionTable, type Subject } from './decisions.ts';
-import { forbidden } from './shield.ts';
+import { refusal } from './shield.ts';
 
 /**
  * A validation rule refusing every selection the subject may not make: fields (in fragments too), and
@@ -25,13 +25,13 @@ export function fieldAccessRule(table: DecisionTable, subject: Subject): Validat
         const fields = t.getFields();
         for (const f of value.fields) {
           const d = decisions?.get(f.name.value);
-          if (d && !d.allows(subject)) context.reportError(forbidden(d.message, f));
+          if (d && !d.allows(subject)) context.reportError(refusal(subject, d.message, f));
           const field = fields[f.name.value];
           if (field) checkValue(f.value, field.type);
         }
       } else if (isEnumType(t) && value.kind === Kind.ENUM) {
         const d = table.enums.get(t.name)?.get(value.value);
-        if (d && !d.allows(subject)) context.reportError(forbidden(d.message, value));
+        if (d && !d.allows(subject)) context.reportError(refusal(subject, d.message, value));
       }
     };
     return {
@@ -48,7 +48,7 @@ export function fieldAccessRule(table: DecisionTable, subject: Subject): Validat
         const key = `${parent.name}.${name}`;
         if (!seen.has(key)) {
           seen.add(key);
-          context.reportError(forbidden(message, node));
+          context.reportError(refusal(subject, message, node));
         }
         return false;
       },

@@ -4,9 +4,9 @@ import { OBJECTS, type Cond, type World } from './world.ts';
 
 /** Fields of each object as (name, YAML spec), in declaration order. */
 const OBJECT_FIELDS: Record<ObjectName, [string, string][]> = {
-  parent: [['name', 'type: text'], ['amount', 'type: number'], ['secret', 'type: text'], ['status', 'type: select, options: [{ label: Open, value: open }, { label: Closed, value: closed }]']],
-  child: [['name', 'type: text'], ['amount', 'type: number'], ['note', 'type: text'], ['parent', 'type: lookup, reference: parent']],
-  detail: [['name', 'type: text'], ['amount', 'type: number'], ['parent', 'type: master_detail, reference: parent']],
+  parent: [['name', 'type: text, searchable: true'], ['amount', 'type: number'], ['secret', 'type: text, searchable: true'], ['status', 'type: select, options: [{ label: Open, value: open }, { label: Closed, value: closed }]']],
+  child: [['name', 'type: text, searchable: true'], ['amount', 'type: number'], ['note', 'type: text, searchable: true'], ['parent', 'type: lookup, reference: parent']],
+  detail: [['name', 'type: text, searchable: true'], ['amount', 'type: number'], ['parent', 'type: master_detail, reference: parent']],
 };
 const SHARING: Record<ObjectName, (w: World) => string> = { parent: (w) => w.owd.parent, child: (w) => w.owd.child, detail: () => 'controlled_by_parent' };
 

@@ -1,5 +1,6 @@
 import pluralize from 'pluralize';
 import { RESERVED_FIELD_NAMES, RESERVED_OBJECT_NAMES } from './model.ts';
+import { checkValidations, type ValidationModel } from './check-validations.ts';
 import type { ObjectDefinition } from './object-schema.ts';
 import type { Report } from './parse-metadata.ts';
 
@@ -10,9 +11,10 @@ interface Entry {
 
 /**
  * Checks what a per-file schema cannot: references between objects, contradictions between options,
- * duplicates and reserved names. Every problem is reported; nothing is thrown.
+ * duplicates and reserved names. Every problem is reported; nothing is thrown. Returns each object's
+ * validation rules with their conditions parsed, by object name.
  */
-export function checkModel(entries: readonly Entry[]): void {
+export function checkModel(entries: readonly Entry[]): Map<string, ValidationModel[]> {
   const byName = new Map<string, Entry>();
   for (const entry of entries) {
     const { object, report } = entry;
@@ -20,11 +22,13 @@ export function checkModel(entries: readonly Entry[]): void {
     else byName.set(object.name, entry);
     if (RESERVED_OBJECT_NAMES.includes(object.name)) report(['name'], `"${object.name}" is a reserved object name`);
   }
-  for (const { object, report } of entries) checkObject(object, report, byName);
+  const validations = new Map<string, ValidationModel[]>();
+  for (const { object, report } of entries) validations.set(object.name, checkObject(object, report, byName));
   checkReverseRelationships(entries, byName);
+  return validations;
 }
 
-function checkObject(object: ObjectDefinition, report: Report, objects: Map<string, Entry>): void {
+function checkObject(object: ObjectDefinition, report: Report, objects: Map<string, Entry>): ValidationModel[] {
   const fieldNames = new Set(Object.keys(object.fields));
   for (const [name, field] of Object.entries(object.fields)) {
     const at = ['fields', name];
@@ -70,29 +74,11 @@ function checkObject(object: ObjectDefinition, report: Report, objects: Map<stri
       if (!fieldNames.has(f) && !['created_at', 'updated_at'].includes(f)) report(['indexes', i, 'fields', j], `index refers to unknown field "${f}"`);
     });
   });
-  const validationNames = new Set<string>();
-  object.validations.forEach((rule, i) => {
-    if (validationNames.has(rule.name)) report(['validations', i, 'name'], `duplicate validation name "${rule.name}"`);
-    validationNames.add(rule.name);
-    const refs = rule.type === 'format' ? [rule.field] : rule.fields;
-    refs.forEach((f) => {
-      if (!fieldNames.has(f)) report(['validations', i], `validation "${rule.name}" refers to unknown field "${f}"`);
-    });
-    if (rule.type === 'format') {
-      if ((rule.regex === undefined) === (rule.format === undefined)) report(['validations', i], 'a format validation needs exactly one of regex or format');
-      if (rule.regex !== undefined) {
-        try {
-          new RegExp(rule.regex, 'u');
-        } catch (e) {
-          report(['validations', i, 'regex'], `invalid regular expression: ${(e as Error).message}`);
-        }
-      }
-    }
-  });
   if (object.displayNameField !== undefined && !fieldNames.has(object.displayNameField))
     report(['displayNameField'], `displayNameField refers to unknown field "${object.displayNameField}"`);
   if (object.sharingModel === 'controlled_by_parent' && !Object.values(object.fields).some((f) => f.type === 'master_detail'))
     report(['sharingModel'], 'sharingModel controlled_by_parent needs a master_detail field');
+  return checkValidations(object, report);
 }
 
 /** Reverse relationship names (`account.contacts`) must not collide with each other or with fields. */

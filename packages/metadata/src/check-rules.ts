@@ -89,7 +89,8 @@ function criteriaOf(input: string | Record<string, unknown>, s: Scope): RuleCond
   return condition;
 }
 
-function ruleFunctions(c: RuleCondition): Set<string> {
+/** The rule-only functions criteria use (ISCHANGED, PRIORVALUE, ISNEW): what they need depends on the event. */
+export function ruleFunctions(c: RuleCondition): Set<string> {
   const out = new Set<string>();
   const walk = (x: RuleCondition): void => {
     switch (x.op) {

@@ -74,6 +74,7 @@ export function checkSecurity(e: SecurityEntries, objects: ReadonlyMap<string, O
   const defaults = new Map<string, string>();
   for (const { value: s, report } of e.permissionSets) {
     if (!s.isProfile && s.defaultFor.length > 0) report(['defaultFor'], 'only a profile (isProfile: true) can be the default for an organization role');
+    if (s.defaultFor.includes('guest')) checkGuestProfile(s, report);
     for (const role of s.defaultFor) {
       const other = defaults.get(role);
       if (other) report(['defaultFor'], `organization role "${role}" already has the default profile "${other}"`);
@@ -88,6 +89,7 @@ export function checkSecurity(e: SecurityEntries, objects: ReadonlyMap<string, O
       needs('allowCreate', 'allowRead');
       needs('allowEdit', 'allowRead');
       needs('allowDelete', 'allowEdit');
+      needs('allowTransfer', 'allowEdit');
       needs('viewAllRecords', 'allowRead');
       needs('modifyAllRecords', 'viewAllRecords');
       needs('modifyAllRecords', 'allowEdit');
@@ -134,7 +136,11 @@ export function checkSecurity(e: SecurityEntries, objects: ReadonlyMap<string, O
       if (r.condition === undefined) report(['type'], 'a criteria-based sharing rule needs a condition');
       if (r.ownedBy) report(['ownedBy'], 'a criteria-based sharing rule takes condition, not ownedBy');
     }
-    if (r.sharedWith.type === 'guest') report(['sharedWith', 'type'], 'sharing with guest users is not supported (anonymous requests act in no organization)');
+    if (r.sharedWith.type === 'guest') {
+      if (!e.permissionSets.some(({ value }) => value.defaultFor.includes('guest'))) report(['sharedWith', 'type'], 'sharing with guest users needs a guest profile (a permission set with isProfile: true and defaultFor: [guest])');
+      if (r.accessLevel !== 'read') report(['accessLevel'], 'guest users only read: a sharing rule with guest users must have accessLevel read');
+      if (r.sharedWith.value) report(['sharedWith', 'value'], 'sharedWith guest takes no value');
+    }
     else if (!r.sharedWith.value) report(['sharedWith'], `sharedWith ${r.sharedWith.type} needs a value`);
     else checkRecipient({ type: r.sharedWith.type, value: r.sharedWith.value }, ['sharedWith'], report, roles, groups);
     const condition = r.condition === undefined ? null : conditionOf(r.condition, object, ['condition'], report);
@@ -168,6 +174,19 @@ export function checkSecurity(e: SecurityEntries, objects: ReadonlyMap<string, O
     sharingRules,
     rlsPolicies,
   };
+}
+
+/**
+ * A guest profile serves anonymous requests: it may only read (objects, all of their records or those
+ * shared with guests, and readable fields), and is for guests alone.
+ */
+function checkGuestProfile(s: PermissionSetDefinition, report: Report): void {
+  if (s.defaultFor.some((a) => a !== 'guest')) report(['defaultFor'], 'a guest profile is for guests alone: it cannot also be the default for an organization role');
+  for (const [name, p] of Object.entries(s.objects))
+    for (const flag of ['allowCreate', 'allowEdit', 'allowDelete', 'allowTransfer', 'modifyAllRecords'] as const)
+      if (p[flag]) report(['objects', name, flag], `guest users only read: ${flag} is not allowed in a guest profile`);
+  for (const [name, f] of Object.entries(s.fields)) if (f.editable) report(['fields', name, 'editable'], 'guest users only read: a field cannot be editable in a guest profile');
+  if (s.systemPermissions.length > 0) report(['systemPermissions'], 'a guest profile cannot hold system permissions');
 }
 
 function checkRecipient(

@@ -2,7 +2,14 @@ export { loadMetadata } from './load-metadata.ts';
 export { CONNECTOR_FILE, FLOW_FILE, METADATA_FILE, RULE_FILE, parseMetadata, stableStringify, type MetadataSource } from './parse-metadata.ts';
 export { MetadataError, formatIssue, type MetadataIssue } from './errors.ts';
 export { FIELD_TYPES, SNAKE_CASE, type FieldDefinition, type FieldType } from './field-schema.ts';
-export { API_METHODS, SHARING_MODELS, type ApiMethod, type IndexDefinition, type ValidationDefinition } from './object-schema.ts';
+export {
+  API_METHODS, SHARING_MODELS, VALIDATION_EVENTS, VALIDATION_SEVERITIES, type ApiMethod, type IndexDefinition, type NestedValidationDefinition,
+  type ValidationDefinition, type ValidationEvent, type ValidationSeverity,
+} from './object-schema.ts';
+export {
+  MAX_CONDITIONAL_DEPTH, type ConditionalRuleModel, type CrossFieldRuleModel, type FormatRuleModel, type NestedRuleModel, type ScriptRuleModel,
+  type StateMachineRuleModel, type UniqueRuleModel, type ValidationModel,
+} from './check-validations.ts';
 export {
   RESERVED_FIELD_NAMES, RESERVED_OBJECT_NAMES, isRelation,
   type ConnectorModel, type FieldModel, type FlowModel, type JobModel, type MetadataModel, type ObjectModel, type RuleModel, type TemplateModel,
@@ -13,7 +20,7 @@ export {
 } from './audit-schema.ts';
 export { DEFAULT_POLICY, PolicySchema, type PasswordPolicy, type PolicyDefinition, type SessionPolicy } from './policy-schema.ts';
 export {
-  ORGANIZATION_ROLES, SYSTEM_PERMISSIONS, type FieldPermission, type GroupDefinition, type ObjectPermission, type OrganizationRole,
+  ORGANIZATION_ROLES, SYSTEM_PERMISSIONS, type FieldPermission, type GroupDefinition, type ObjectPermission, type OrganizationRole, PROFILE_AUDIENCES, type ProfileAudience,
   type PermissionSetDefinition, type RoleDefinition, type SystemPermission,
 } from './security-schema.ts';
 export type { RlsPolicyModel, SecurityModel, SharingRuleModel } from './check-security.ts';

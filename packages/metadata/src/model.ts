@@ -11,7 +11,8 @@ import type { RuleCondition } from './condition.ts';
 import type { FlowCompiled } from './flows/check-flows.ts';
 import type { FlowDefinition } from './flows/flow-schema.ts';
 import type { SecurityModel } from './check-security.ts';
-import type { IndexDefinition, ObjectDefinition, ValidationDefinition } from './object-schema.ts';
+import type { IndexDefinition, ObjectDefinition } from './object-schema.ts';
+import type { ValidationModel } from './check-validations.ts';
 
 export type FieldModel = FieldDefinition & { name: string; label: string };
 
@@ -21,12 +22,15 @@ export interface ObjectModel {
   label: string;
   pluralLabel: string;
   description?: string;
+  /** A UI hint (spec `icon`); described to clients, not part of the content hash (no schema depends on it). */
+  icon?: string;
   sharingModel: ObjectDefinition['sharingModel'];
   enable: ObjectDefinition['enable'];
   displayNameField: string;
   fields: FieldModel[];
   indexes: IndexDefinition[];
-  validations: ValidationDefinition[];
+  /** Validation rules, their conditions parsed at load. */
+  validations: ValidationModel[];
   /** File the object was declared in (not part of the content hash). */
   source: string;
 }
@@ -79,7 +83,7 @@ export type JobModel = JobDefinition & { source: string; handlerAt: { line: numb
 /** Field names every object gets from the runtime; declaring one is an error. */
 export const RESERVED_FIELD_NAMES: readonly string[] = [
   'id', 'created_at', 'updated_at', 'created_by', 'updated_by', 'owner', 'owner_id',
-  'organization', 'organization_id', 'deleted_at', 'history', 'workflow_state',
+  'organization', 'organization_id', 'deleted_at', 'deleted_by', 'trash_batch', 'history', 'workflow_state', 'version',
 ];
 
 /** Object names taken by GraphQL built-ins or by ObjectOS's own subgraphs. */

@@ -11,6 +11,7 @@ import { ObjectSchema, type ObjectDefinition } from './object-schema.ts';
 import { DEFAULT_POLICY, PolicySchema, type PolicyDefinition } from './policy-schema.ts';
 import { AuditConfigSchema, DEFAULT_AUDIT_CONFIG, type AuditConfig } from './audit-schema.ts';
 import { checkModel } from './check-model.ts';
+import type { ValidationModel } from './check-validations.ts';
 import { checkSecurity, type SecurityEntries } from './check-security.ts';
 import { JobSchema, type JobDefinition } from './job-schema.ts';
 import { TemplateSchema, type TemplateDefinition } from './template-schema.ts';
@@ -140,8 +141,9 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
     }
   }
   let securityModel: SecurityModel | null = null;
+  let validations = new Map<string, ValidationModel[]>();
   if (issues.length === 0) {
-    checkModel(parsed.map((p) => ({ object: p.value, report: reporterFor(p, issues) })));
+    validations = checkModel(parsed.map((p) => ({ object: p.value, report: reporterFor(p, issues) })));
     checkPolicies(policies, issues);
     checkUniqueNames(jobs, 'job', issues);
     checkUniqueNames(templates, 'template', issues);
@@ -189,7 +191,7 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
     stateMachines: checkedMachines,
   });
   if (issues.length > 0 || !securityModel) throw new MetadataError(issues);
-  const model = buildModel(parsed);
+  const model = buildModel(parsed, validations);
   const policyList = policies.map((p) => p.value);
   return { ...model, security: securityModel, policies: policyList, defaultPolicy: policyList.find((p) => p.isDefault) ?? DEFAULT_POLICY, audit: audits[0]?.value ?? DEFAULT_AUDIT_CONFIG,
     jobs: jobs.map((j) => ({ ...j.value, source: j.source.file, handlerAt: locate(j.doc, j.lc, ['handler']) })),
@@ -293,7 +295,7 @@ function reporterFor(p: Parsed<unknown>, issues: MetadataIssue[]): Report {
   };
 }
 
-function buildModel(parsed: ParsedFile[]): Pick<MetadataModel, 'objects' | 'hash'> {
+function buildModel(parsed: ParsedFile[], validations: ReadonlyMap<string, ValidationModel[]>): Pick<MetadataModel, 'objects' | 'hash'> {
   const objects: ObjectModel[] = parsed
     .map(({ value: o, source }) => {
       const fields: FieldModel[] = Object.entries(o.fields).map(([name, f]) => ({
@@ -314,15 +316,17 @@ function buildModel(parsed: ParsedFile[]): Pick<MetadataModel, 'objects' | 'hash
         displayNameField: o.displayNameField ?? (o.fields['name'] ? 'name' : fields[0]!.name),
         fields,
         indexes: o.indexes,
-        validations: o.validations,
+        validations: validations.get(o.name) ?? [],
         source: source.file,
         ...(o.description !== undefined ? { description: o.description } : {}),
+        ...(o.icon !== undefined ? { icon: o.icon } : {}),
       };
       return model;
     })
     .sort((a, b) => a.name.localeCompare(b.name));
+  // Where an object was declared and its icon change no schema, table or plan: not hashed.
   const hash = createHash('sha256')
-    .update(stableStringify(objects.map(({ source: _source, ...rest }) => rest)))
+    .update(stableStringify(objects.map(({ source: _source, icon: _icon, ...rest }) => rest)))
     .digest('hex');
   return { objects, hash };
 }

@@ -22,6 +22,8 @@ export const ObjectPermissionSchema = z.strictObject({
   allowCreate: z.boolean().default(false),
   allowEdit: z.boolean().default(false),
   allowDelete: z.boolean().default(false),
+  /** Transfer records one can edit without owning them (owners, admins and modifyAllRecords always can). */
+  allowTransfer: z.boolean().default(false),
   viewAllRecords: z.boolean().default(false),
   modifyAllRecords: z.boolean().default(false),
 });
@@ -34,6 +36,12 @@ export const FieldPermissionSchema = z.strictObject({
 
 /** The better-auth organization roles a profile can be the default for. */
 export const ORGANIZATION_ROLES = ['owner', 'admin', 'member'] as const;
+/**
+ * Who a profile can be the default for: an organization role, or `guest` (anonymous requests, when
+ * OBJECTOS_GUEST_ORGANIZATION names the organization whose records they may read).
+ */
+export const PROFILE_AUDIENCES = [...ORGANIZATION_ROLES, 'guest'] as const;
+export type ProfileAudience = (typeof PROFILE_AUDIENCES)[number];
 
 /**
  * Spec `PermissionSet.systemPermissions`: powers over the platform's own surfaces rather than records.
@@ -52,7 +60,7 @@ export const PermissionSetSchema = z.strictObject({
   description: z.string().optional(),
   isProfile: z.boolean().default(false),
   /** Profiles only: members whose organization role is listed get this profile unless one is assigned. */
-  defaultFor: z.array(z.enum(ORGANIZATION_ROLES)).default([]),
+  defaultFor: z.array(z.enum(PROFILE_AUDIENCES)).default([]),
   objects: z.record(snakeName, ObjectPermissionSchema).default({}),
   fields: z.record(z.string(), FieldPermissionSchema).default({}),
   systemPermissions: z.array(z.enum(SYSTEM_PERMISSIONS, { error: (i) => `unknown system permission ${JSON.stringify(i.input)} (known: ${SYSTEM_PERMISSIONS.join(', ')})` })).default([]),

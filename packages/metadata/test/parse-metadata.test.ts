@@ -107,8 +107,8 @@ const MISTAKES: { name: string; files: Record<string, string>; expect: Partial<O
   },
   {
     name: 'unsupported validation type is refused, not ignored',
-    files: { 'a.object.yaml': `${account}validations:\n  - name: positive\n    type: script\n    message: nope\n` },
-    expect: { line: 8, path: 'validations.0.type', message: /unknown validation type "script" \(expected one of format, unique\)/ },
+    files: { 'a.object.yaml': `${account}validations:\n  - name: positive\n    type: json_schema\n    message: nope\n` },
+    expect: { line: 8, path: 'validations.0.type', message: /unknown validation type "json_schema" \(expected one of format, unique, script, cross_field, state_machine, conditional\)/ },
   },
   {
     name: 'object file that is not a mapping',

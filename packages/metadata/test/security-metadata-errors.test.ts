@@ -88,8 +88,8 @@ const MISTAKES: Mistake[] = [
   },
   {
     name: 'defaultFor an unknown organization role',
-    files: { 'p.permission.yaml': 'name: s\nisProfile: true\ndefaultFor: [guest]\n' },
-    want: { file: 'p.permission.yaml', path: 'defaultFor.0', message: /owner|admin|member/ },
+    files: { 'p.permission.yaml': 'name: s\nisProfile: true\ndefaultFor: [visitor]\n' },
+    want: { file: 'p.permission.yaml', path: 'defaultFor.0', message: /owner|admin|member|guest/ },
   },
   {
     name: 'two profiles default for the same organization role',
@@ -155,9 +155,9 @@ const MISTAKES: Mistake[] = [
     want: { file: 'r.sharing.yaml', path: 'ownedBy.value', message: /unknown role "bos"/ },
   },
   {
-    name: 'guest recipient',
+    name: 'guest recipient without a guest profile',
     files: { 'r.sharing.yaml': rule('object: account\ntype: criteria\ncondition: "name = \'x\'"\naccessLevel: read\nsharedWith: { type: guest }') },
-    want: { file: 'r.sharing.yaml', path: 'sharedWith.type', message: /sharing with guest users is not supported/ },
+    want: { file: 'r.sharing.yaml', path: 'sharedWith.type', message: /sharing with guest users needs a guest profile/ },
   },
   {
     name: 'recipient without a value',

@@ -7,7 +7,7 @@ import { extractTraceContext, tracer } from './tracing.ts';
 import { REQUEST_ID_HEADER } from './use-correlated-errors.ts';
 
 const VALID_ID = /^[A-Za-z0-9._:-]{8,80}$/;
-const FIXED = new Set(['/graphql', '/health', '/ready', '/metrics', '/', '/.well-known/jwks.json', '/.well-known/objectos-metadata']);
+const FIXED = new Set(['/graphql', '/health', '/ready', '/metrics', '/', '/.well-known/jwks.json', '/.well-known/objectos-metadata', '/.well-known/objectstack', '/api/v1']);
 
 /**
  * The route label of a path: a fixed route as is, `/api/auth/<first segment>` when that segment is a
@@ -19,6 +19,8 @@ export function routeLabel(path: string): string {
   if (auth) return `/api/auth/${auth[1]}`;
   if (path.startsWith('/api/auth/')) return '/api/auth/*';
   if (path.startsWith('/console')) return '/console/*';
+  // Object names are metadata, not ids, but any path may be asked for: one label for them all.
+  if (path === '/api/v1/meta' || path.startsWith('/api/v1/meta/')) return '/api/v1/meta/*';
   return 'other';
 }
 

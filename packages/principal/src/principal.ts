@@ -54,6 +54,9 @@ export const ANONYMOUS: Principal = freezePrincipal({
   impersonatedBy: null,
 });
 
+/** An anonymous request served in an organization (its guest profile applies; see OBJECTOS_GUEST_ORGANIZATION). */
+export const guestPrincipal = (organizationId: string): Principal => freezePrincipal({ ...ANONYMOUS, organizationId, permissionSets: [] });
+
 export const SYSTEM: Principal = freezePrincipal({
   kind: 'system',
   userId: null,

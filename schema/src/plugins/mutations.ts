@@ -24,12 +24,17 @@ export const mutationsPlugin: CompilerPlugin = {
         b.sdl.add(input, `input ${input}`, writable.map((c) => ({ name: c.graphqlName, signature: `: ${columnType(b, p, c)}` })), own);
         mutation.push({
           name: p.updateMutation,
-          signature: `(id: ID!, input: ${input}!): ${p.typeName}!`,
-          description: `Updates the given fields of a ${p.object.label}; fields left out keep their value.`,
+          signature: `(id: ID!, input: ${input}!, expectedVersion: Int): ${p.typeName}!`,
+          description: `Updates the given fields of a ${p.object.label}; fields left out keep their value. With expectedVersion, fails with CONFLICT (changing nothing) unless the record is still at that version.`,
         });
       }
       if (p.methods.includes('delete'))
-        mutation.push({ name: p.deleteMutation, signature: `(id: ID!): ${p.typeName}!`, description: `Deletes a ${p.object.label} and returns it as it was.` });
+        mutation.push({
+          name: p.deleteMutation, signature: `(id: ID!): ${p.typeName}!`,
+          description: p.object.enable.trash
+            ? `Moves a ${p.object.label} to the trash (with the records its deletes cascade to) and returns it as it was.`
+            : `Deletes a ${p.object.label} and returns it as it was.`,
+        });
     }
     if (mutation.length > 0) b.sdl.add('Mutation', 'type Mutation', mutation, 'the mutations plugin');
   },

@@ -1,5 +1,6 @@
 import type { FieldModel } from '@objectos/metadata';
 import type { Build, CompilerPlugin } from '../build.ts';
+import { searchColumns } from '../search-plan.ts';
 import type { ColumnPlan, ObjectPlan } from '../plan.ts';
 import type { SdlField } from '../sdl-builder.ts';
 import { ENUM_FILTER_OPS, ENUM_LIST_FILTER_OPS, GRAPHQL_TYPES, opArgType } from '../type-map.ts';
@@ -7,6 +8,7 @@ import { ENUM_FILTER_OPS, ENUM_LIST_FILTER_OPS, GRAPHQL_TYPES, opArgType } from 
 /** GraphQL type of a column, without nullability. */
 export function columnType(b: Build, p: ObjectPlan, c: ColumnPlan): string {
   if (c.type === 'id' || c.type === 'lookup' || c.type === 'master_detail') return 'ID';
+  if (c.type === 'version') return 'Int';
   if (c.type === 'select') return b.inflect.enumType(p.object, c.field!);
   if (c.type === 'multiselect') return `[${b.inflect.enumType(p.object, c.field!)}!]`;
   return GRAPHQL_TYPES[c.type].scalar;
@@ -99,8 +101,8 @@ export const objectsPlugin: CompilerPlugin = {
       if (p.methods.includes('list'))
         query.push({
           name: p.listField,
-          signature: `(where: ${where}, orderBy: [${orderBy}!], first: Int, after: String, last: Int, before: String, offset: Int): ${conn}!`,
-          description: `${p.object.pluralLabel}: filter with where, sort with orderBy, page with first/after, last/before or offset.`,
+          signature: `(where: ${where}, ${searchColumns(p).length > 0 ? 'search: String, ' : ''}orderBy: [${orderBy}!], first: Int, after: String, last: Int, before: String, offset: Int): ${conn}!`,
+          description: `${p.object.pluralLabel}: filter with where${searchColumns(p).length > 0 ? `, search the words of ${searchColumns(p).map((s) => s.c.graphqlName).join(', ')} (best matches first unless orderBy is given)` : ''}, sort with orderBy, page with first/after, last/before or offset.`,
         });
     }
     if (query.length > 0) b.sdl.add('Query', 'type Query', query, 'the objects plugin');

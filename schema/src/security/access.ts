@@ -9,6 +9,8 @@ export interface ObjectAccess {
   create: boolean;
   edit: boolean;
   delete: boolean;
+  /** Spec allowTransfer: may give records it can edit to another owner without owning them. */
+  transfer: boolean;
   viewAll: boolean;
   modifyAll: boolean;
   /** Per field (metadata name): readable/editable. Fields absent here are system fields: readable with the object. */
@@ -32,13 +34,20 @@ export interface Access {
   /** Spec `systemPermissions` of the effective sets, together (viewAuditLog, viewSetup…), sorted. */
   systemPermissions: readonly SystemPermission[];
   objects: Record<string, ObjectAccess>;
+  /** An anonymous request served in an organization (OBJECTOS_GUEST_ORGANIZATION): the guest profile's reads, guest sharing rules. */
+  guest: boolean;
 }
 
 const ORG_ROLE_RANK = ['owner', 'admin', 'member'] as const;
-const NONE: ObjectAccess = Object.freeze({ read: false, create: false, edit: false, delete: false, viewAll: false, modifyAll: false, fields: {} }) as ObjectAccess;
+const NONE: ObjectAccess = Object.freeze({ read: false, create: false, edit: false, delete: false, transfer: false, viewAll: false, modifyAll: false, fields: {} }) as ObjectAccess;
 
 /** Effective permission sets of a principal: assigned ones, plus the default profile of its organization role when none is a profile. */
 export function effectiveSets(plan: SecurityPlan, principal: Principal): { profile: string | null; sets: string[] } {
+  // A guest has the guest profile and nothing else (no assignment can reach an anonymous request).
+  if (isGuest(principal)) {
+    const guest = plan.defaultProfiles.guest ?? null;
+    return { profile: guest, sets: guest ? [guest] : [] };
+  }
   const assigned = principal.permissionSets.filter((n) => plan.permissionSets[n] !== undefined);
   let profile = assigned.find((n) => plan.permissionSets[n]!.isProfile) ?? null;
   if (!profile && principal.organizationId) {
@@ -63,7 +72,7 @@ function grantedBy(data: DataPlan, plan: SecurityPlan, sets: readonly string[]):
     }
     const granted = (k: keyof (typeof perms)[number]) => perms.some((p) => p[k]);
     const a: ObjectAccess = {
-      read: granted('allowRead'), create: granted('allowCreate'), edit: granted('allowEdit'), delete: granted('allowDelete'),
+      read: granted('allowRead'), create: granted('allowCreate'), edit: granted('allowEdit'), delete: granted('allowDelete'), transfer: granted('allowTransfer'),
       viewAll: granted('viewAllRecords'), modifyAll: granted('modifyAllRecords'), fields: {},
     };
     // A set restricts a field by listing it; a field it does not list follows the object. Sets only add:
@@ -112,8 +121,12 @@ export function accessFor(data: DataPlan, plan: SecurityPlan, principal: Princip
     orgAdmin: principal.organizationId !== null && (principal.roles.includes('owner') || principal.roles.includes('admin')),
     systemPermissions: granted.system,
     objects: granted.objects,
+    guest: isGuest(principal),
   };
 }
+
+/** An anonymous request the gateway serves in an organization: the guest profile applies. */
+export const isGuest = (principal: Principal): boolean => principal.kind === 'anonymous' && principal.organizationId !== null;
 
 export type AccessLevel = 'read' | 'edit';
 
@@ -125,6 +138,7 @@ export function reaches(plan: SecurityPlan, access: Access, to: { type: string; 
     case 'role_and_subordinates':
       return access.role !== null && to.value !== undefined && (to.value === access.role || (plan.roles[to.value]?.subordinates.includes(access.role) ?? false));
     case 'group': return to.value !== undefined && access.groups.includes(to.value);
+    case 'guest': return access.guest;
     default: return false;
   }
 }

@@ -1,5 +1,5 @@
 import {
-  SYSTEM_PERMISSIONS, type MetadataModel, type ObjectPermission, type OrganizationRole, type PermissionSetDefinition, type RlsPolicyModel, type SharingRuleModel,
+  SYSTEM_PERMISSIONS, type MetadataModel, type ObjectPermission, type PermissionSetDefinition, type ProfileAudience, type RlsPolicyModel, type SharingRuleModel,
 } from '@objectos/metadata';
 import type { DataPlan } from '../plan.ts';
 
@@ -9,8 +9,8 @@ export interface SecurityPlan {
   roles: Record<string, { parent: string | null; subordinates: string[]; ancestors: string[] }>;
   groups: string[];
   permissionSets: Record<string, PermissionSetDefinition>;
-  /** Organization role → default profile (members without an assigned profile get it). */
-  defaultProfiles: Partial<Record<OrganizationRole, string>>;
+  /** Organization role → default profile (members without an assigned profile get it); `guest` → the guest profile. */
+  defaultProfiles: Partial<Record<ProfileAudience, string>>;
   /** True when the metadata declares no permission set: built-in profiles apply (see {@link BUILTIN_PROFILES}). */
   builtin: boolean;
   objects: Record<string, ObjectSecurity>;
@@ -25,8 +25,8 @@ export interface ObjectSecurity {
   rlsPolicies: RlsPolicyModel[];
 }
 
-const ALL: ObjectPermission = { allowRead: true, allowCreate: true, allowEdit: true, allowDelete: true, viewAllRecords: true, modifyAllRecords: true };
-const STANDARD: ObjectPermission = { allowRead: true, allowCreate: true, allowEdit: true, allowDelete: true, viewAllRecords: false, modifyAllRecords: false };
+const ALL: ObjectPermission = { allowRead: true, allowCreate: true, allowEdit: true, allowDelete: true, allowTransfer: true, viewAllRecords: true, modifyAllRecords: true };
+const STANDARD: ObjectPermission = { allowRead: true, allowCreate: true, allowEdit: true, allowDelete: true, allowTransfer: false, viewAllRecords: false, modifyAllRecords: false };
 
 /** Profiles used when the metadata declares no permission sets: owners and admins see everything, members follow the OWD. */
 export const BUILTIN_PROFILES = { admin: '__builtin_admin', standard: '__builtin_standard' } as const;

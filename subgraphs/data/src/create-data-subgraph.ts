@@ -14,6 +14,8 @@ import { effectOf } from './effects.ts';
 import { stateGuards, transitionOf } from './workflow/state-guard.ts';
 import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } from '@objectos/observability';
 import { createLoaders } from './loaders.ts';
+import { useValidationWarnings } from './use-validation-warnings.ts';
+import { useAtomicMutations } from './use-atomic.ts';
 import { createCompiledReads } from './compiled/use-compiled-reads.ts';
 
 import { buildResolvers, type DataContext } from './resolvers.ts';
@@ -50,6 +52,8 @@ export interface DataSubgraphOptions extends DatabaseOptions {
   maxPageSize?: number;
   /** @default 100 */
   defaultPageSize?: number;
+  /** Most records one bulk write may touch. @default OBJECTOS_BULK_MAX, else 1000 */
+  maxBulk?: number;
   /** @default '/graphql' */
   graphqlEndpoint?: string;
   /** Show GraphiQL on GET (development). @default false */
@@ -132,6 +136,8 @@ function serveMetadata(compiled: CompiledSchema): Plugin {
 /** The data subgraph: compiled SDL served by graphql-yoga as a Federation v2 subgraph over drizzle. */
 export async function createDataSubgraph(options: DataSubgraphOptions): Promise<DataSubgraph> {
   const { seed = false, maxPageSize = 1000, defaultPageSize = 100, graphqlEndpoint = '/graphql', graphiql = false } = options;
+  const maxBulk = options.maxBulk ?? Number(process.env['OBJECTOS_BULK_MAX'] ?? 1000);
+  if (!Number.isInteger(maxBulk) || maxBulk < 1) throw new Error(`OBJECTOS_BULK_MAX must be a positive integer (records one bulk write may touch), got "${process.env['OBJECTOS_BULK_MAX']}"`);
   const compiled = await compiledFrom(options.metadata, options.namePrefix);
   const owned = !options.database;
   const database = options.database ?? (await connectDatabase(options));
@@ -157,7 +163,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
     relay = createOutboxRelay(database.db, feed, { logger, audit: compiled.model.audit.enabled, ...(watcher ? { automation: watcher } : {}), ...(options.outboxSweepMs ? { sweepMs: options.outboxSweepMs } : {}) });
     hub = createChangeHub(feed);
     const source: DataSource = {
-      db: database.db, plan: compiled.plan, tables, maxPageSize, defaultPageSize, tenant: null, actor: null, sc: null, changes: relay,
+      db: database.db, plan: compiled.plan, tables, maxPageSize, defaultPageSize, maxBulk, tenant: null, actor: null, sc: null, changes: relay,
       stateGuards: stateGuards(compiled.model.stateMachines, compiled.plan.objects),
       approvalObjects: new Set(compiled.model.approvals.filter((a) => a.lockRecord).map((a) => a.object)),
     };
@@ -199,7 +205,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       // The guard reads the body of a signed request whole before anything else (an unsigned one is
       // refused unread): yoga's limiter would only wrap those bytes in a second stream.
       maxRequestBodySize: false,
-      plugins: [usePrincipalGuard({ key, audience: 'data', ...(options.replay ? { replay: options.replay } : {}) }), serveMetadata(compiled), ...(readAudit ? [useReadAudit(readAudit, principalOf, (r) => r.headers.get(REQUEST_ID_HEADER))] : []), ...(reads ? [reads.plugin] : []), useCorrelatedErrors({ logger, classify: classifyDataError })],
+      plugins: [usePrincipalGuard({ key, audience: 'data', ...(options.replay ? { replay: options.replay } : {}) }), serveMetadata(compiled), ...(readAudit ? [useReadAudit(readAudit, principalOf, (r) => r.headers.get(REQUEST_ID_HEADER))] : []), ...(reads ? [reads.plugin] : []), useValidationWarnings(), useAtomicMutations(), useCorrelatedErrors({ logger, classify: classifyDataError })],
       context: ({ request, params }) => contextOf(principalOf(request), request, params?.extensions),
     });
     return {

@@ -1,7 +1,7 @@
 import type { DataPlan, ObjectPlan } from '@objectos/schema';
 import type { Db } from '@objectos/db';
-import { eq, sql, type SQL } from 'drizzle-orm';
-import { tenantColumn, type DynTable } from './db/tables.ts';
+import { and, eq, isNotNull, isNull, sql, type SQL } from 'drizzle-orm';
+import { deletedAtColumn, tenantColumn, type DynTable } from './db/tables.ts';
 import type { ChangeContext } from './events/outbox.ts';
 import type { StateGuards, TransitionGrant } from './workflow/state-guard.ts';
 import { recordSql, type Operation, type SecurityContext, type VisibleParent } from './security/predicates.ts';
@@ -14,6 +14,10 @@ export interface DataSource {
   /** Largest page a client may ask for. */
   maxPageSize: number;
   defaultPageSize: number;
+  /** Most records one bulk write (create many, update or delete by filter) may touch (OBJECTOS_BULK_MAX). */
+  maxBulk: number;
+  /** `db` is a transaction the request's writes share (a bulk, nested or atomic write): its commit publishes the changes. */
+  inTransaction?: boolean;
   /** The organization of the request's principal: every statement is confined to it. Null = no access. */
   tenant: string | null;
   /** The user acting (owner of what they create). */
@@ -32,6 +36,11 @@ export interface DataSource {
   approvalObjects?: ReadonlySet<string>;
   /** The transition the workflow subgraph signed for this request's one write. */
   transition?: TransitionGrant | null;
+  /**
+   * The table (by identity: not an alias of it) whose trash this source reads: its rows are those in the
+   * trash that the request could delete. Every other table, and this one elsewhere, shows no trashed row.
+   */
+  trashed?: DynTable | null;
 }
 
 /**
@@ -59,10 +68,22 @@ export function objectOf(ds: DataSource, name: string, op: Operation = 'read'): 
 
 /**
  * The rows of `name` (as `table`, which may be an alias) the request may touch for `op`: the tenant
- * wall, then record security. Fails closed: without a tenant no row matches. `parent`: the rows are
- * reached from a parent row the same statement already holds as readable (see recordSql).
+ * wall, then record security, and never a record in the trash (every read and write path, lookups,
+ * children, counts, compiled statements and subscription checks included). Fails closed: without a
+ * tenant no row matches. `parent`: the rows are reached from a parent row the same statement already
+ * holds as readable (see recordSql). When `table` is `ds.trashed`: its trashed rows the request may delete.
  */
 export function visibleRows(ds: DataSource, name: string, table: DynTable, op: Operation = 'read', parent?: VisibleParent): SQL {
+  if (ds.tenant === null) return sql`false`;
+  const trash = ds.trashed === table;
+  const access = accessRows(ds, name, table, trash ? 'delete' : op, parent);
+  const deletedAt = deletedAtColumn(table);
+  if (!deletedAt) return trash ? sql`false` : access;
+  return and(access, trash ? isNotNull(deletedAt) : isNull(deletedAt))!;
+}
+
+/** The tenant wall and record security of visibleRows, trash or not (lookups tell a record in the trash from a hidden one). */
+export function accessRows(ds: DataSource, name: string, table: DynTable, op: Operation = 'read', parent?: VisibleParent): SQL {
   if (ds.tenant === null) return sql`false`;
   return ds.sc ? recordSql(ds.sc, name, table, op, 0, parent) : eq(tenantColumn(table), ds.tenant);
 }

@@ -26,7 +26,7 @@ export function badInput(typeName: string, issues: InputIssue[]): GraphQLError {
 }
 
 /** Filtering or sorting on a field is reading it: refused when the field is not readable. */
-export function unreadableField(typeName: string, field: string, how: 'filter' | 'sort'): GraphQLError {
+export function unreadableField(typeName: string, field: string, how: 'filter' | 'sort' | 'aggregate' | 'group'): GraphQLError {
   return dataError('FORBIDDEN', `Cannot ${how} on ${typeName}.${field}: the field is not readable`);
 }
 

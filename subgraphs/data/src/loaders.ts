@@ -1,6 +1,12 @@
 import DataLoader from 'dataloader';
-import type { DataSource, Row } from './data-source.ts';
+import { and } from 'drizzle-orm';
+import type { GraphQLResolveInfo } from 'graphql';
+import { objectOf, type DataSource, type Row } from './data-source.ts';
+import { aggregateChildren, requestedAggregation } from './sql/aggregate.ts';
+import { filterSql } from './sql/filter.ts';
+import type { WhereInput } from './sql/where.ts';
 import { findByIds, findChildren, type ChildArgs } from './sql/read.ts';
+import { findLookups, TRASHED } from './sql/lifecycle.ts';
 import { stableStringify } from '@objectos/metadata';
 import { maskRows } from './security/fields.ts';
 
@@ -11,6 +17,8 @@ import { maskRows } from './security/fields.ts';
 export function createLoaders(ds: DataSource) {
   const byId = new Map<string, DataLoader<string, Row | null>>();
   const children = new Map<string, DataLoader<string, Row[]>>();
+  const lookups = new Map<string, DataLoader<string, Row | typeof TRASHED | null>>();
+  const aggregates = new Map<string, DataLoader<string, Record<string, unknown>>>();
   return {
     byId(object: string): DataLoader<string, Row | null> {
       let l = byId.get(object);
@@ -21,6 +29,19 @@ export function createLoaders(ds: DataSource) {
           return ids.map((id) => map.get(id) ?? null);
         });
         byId.set(object, l);
+      }
+      return l;
+    },
+    /** A lookup's target (see findLookups): TRASHED when it is in the trash; for an object without a trash, byId. */
+    lookup(object: string): DataLoader<string, Row | typeof TRASHED | null> {
+      if (!ds.plan.objects[object]?.object.enable.trash) return this.byId(object);
+      let l = lookups.get(object);
+      if (!l) {
+        l = new DataLoader(async (ids) => {
+          const found = await findLookups(ds, object, ids);
+          return ids.map((id) => found.get(id) ?? null);
+        });
+        lookups.set(object, l);
       }
       return l;
     },
@@ -36,6 +57,23 @@ export function createLoaders(ds: DataSource) {
           return parentIds.map((id) => maskRows(ds, ds.plan.objects[object]!, groups.get(id)!));
         });
         children.set(key, l);
+      }
+      return l;
+    },
+    /**
+     * Aggregates of each parent's children (`opportunitiesAggregate`): one grouped statement for every
+     * parent asking the same (`where` and selection), per slice of parents.
+     */
+    childAggregates(object: string, column: string, where: WhereInput | null, info: GraphQLResolveInfo): DataLoader<string, Record<string, unknown>> {
+      const { p, table, visible } = objectOf(ds, object);
+      const agg = requestedAggregation(ds, p, info);
+      const key = `${object}.${column}:${stableStringify(where)}:${agg.count}:${agg.items.map((i) => `${i.fn}.${i.c.graphqlName}`).join(',')}`;
+      let l = aggregates.get(key);
+      if (!l) {
+        const fk = p.columns.find((c) => c.column === column)!;
+        const filter = and(visible, filterSql(ds, p, table, where));
+        l = new DataLoader((parentIds) => aggregateChildren(ds, p, table, fk, filter, agg, parentIds));
+        aggregates.set(key, l);
       }
       return l;
     },

@@ -4,11 +4,17 @@ import type { DataSource, Row } from './data-source.ts';
 import type { Loaders } from './loaders.ts';
 import { defaultInflection, scalarResolvers } from '@objectos/schema';
 import { findConnection, type ChildArgs, type ListArgs } from './sql/read.ts';
-import { createRecord, deleteRecord, updateRecord } from './sql/write.ts';
-import { isUuid } from './sql/where.ts';
+import { deleteRecord } from './sql/write.ts';
+import { purgeRecord, restoreRecord, transferRecord, trashConnection, trashRecord, TRASHED } from './sql/lifecycle.ts';
+import { isUuid, type WhereInput } from './sql/where.ts';
+import type { GraphQLResolveInfo } from 'graphql';
+import { searchColumns, upsertColumns } from '@objectos/schema';
+import { createNested, createRecords, deleteWhere, updateNested, updateWhere, upsertRecord } from './sql/bulk.ts';
+import { searchAcross, type SearchArgs } from './sql/search.ts';
 import { dataError } from './errors.ts';
 import type { Principal } from '@objectos/principal';
 import { explainAccess, recordShares, shareRecord, unshareRecord } from './security/api.ts';
+import { metaResolvers } from './meta.ts';
 import { createLoaders } from './loaders.ts';
 import type { ChangeHub } from './events/change-hub.ts';
 import { changesOf, type ChangedArgs, type ChangePayload } from './events/subscriptions.ts';
@@ -34,24 +40,78 @@ const ROOT_FIELDS: Record<string, { root: 'Query' | 'Mutation'; name: (p: Object
   create: {
     root: 'Mutation',
     name: (p) => p.createMutation,
-    make: (p) => async (_, { input }, ctx) => primed(ctx, p, await createRecord(ctx.ds, p.object.name, input as Record<string, unknown>)),
+    make: (p) => async (_, { input }, ctx) => primed(ctx, p, await createNested(ctx.ds, p.object.name, input as Record<string, unknown>)),
   },
   update: {
     root: 'Mutation',
     name: (p) => p.updateMutation,
-    make: (p) => async (_, { id, input }, ctx) =>
-      primed(ctx, p, await updateRecord(ctx.ds, p.object.name, String(id), input as Record<string, unknown>)),
+    make: (p) => async (_, { id, input, expectedVersion }, ctx) =>
+      primed(ctx, p, await updateNested(ctx.ds, p.object.name, String(id), input as Record<string, unknown>, { expectedVersion: expectedVersion as number | null | undefined })),
   },
   delete: {
     root: 'Mutation',
     name: (p) => p.deleteMutation,
     make: (p) => async (_, { id }, ctx) => {
-      const row = await deleteRecord(ctx.ds, p.object.name, String(id));
+      // With a trash, a delete moves the record there; deleteRecord deletes for good.
+      const row = await (p.object.enable.trash ? trashRecord : deleteRecord)(ctx.ds, p.object.name, String(id));
+      ctx.loaders.prime(p.object.name, null, row.id);
+      return row;
+    },
+  },
+  restore: {
+    root: 'Mutation',
+    name: (p) => p.restoreMutation,
+    make: (p) => async (_, { id }, ctx) => primed(ctx, p, await restoreRecord(ctx.ds, p.object.name, String(id))),
+  },
+  purge: {
+    root: 'Mutation',
+    name: (p) => p.purgeMutation,
+    make: (p) => async (_, { id }, ctx) => {
+      const row = await purgeRecord(ctx.ds, p.object.name, String(id));
       ctx.loaders.prime(p.object.name, null, row.id);
       return row;
     },
   },
 };
+
+/** Root fields that come with a method rather than being one: owner transfer with update, the trash with restore/purge. */
+function lifecycleFields(p: ObjectPlan): [root: 'Query' | 'Mutation', name: string, resolve: Resolver][] {
+  const out: [root: 'Query' | 'Mutation', name: string, resolve: Resolver][] = [];
+  if (p.methods.includes('update'))
+    out.push(['Mutation', p.transferMutation, async (_, { id, newOwnerId, expectedVersion }, ctx) =>
+      primed(ctx, p, await transferRecord(ctx.ds, p.object.name, String(id), String(newOwnerId), { expectedVersion: expectedVersion as number | null | undefined }))]);
+  if (p.methods.includes('restore') || p.methods.includes('purge'))
+    out.push(['Query', p.trashField, (_, args, ctx) => trashConnection(ctx.ds, p.object.name, args as ListArgs)]);
+  return out;
+}
+
+type BulkNames = Pick<Inflection, 'bulkCreateMutation' | 'bulkUpdateMutation' | 'bulkDeleteMutation' | 'upsertMutation'>;
+
+/** Writes of many records and upserts (see sql/bulk.ts), by the methods they extend. */
+function bulkFields(p: ObjectPlan, names: BulkNames): [name: string, resolve: Resolver][] {
+  const o = p.object.name;
+  const out: [string, Resolver][] = [];
+  const rows = (ctx: DataContext, records: Row[]) => records.map((r) => primed(ctx, p, r));
+  if (p.methods.includes('create'))
+    out.push([names.bulkCreateMutation(p.object), async (_, { inputs }, ctx) => rows(ctx, await createRecords(ctx.ds, o, inputs as Record<string, unknown>[]))]);
+  if (p.methods.includes('update'))
+    out.push([names.bulkUpdateMutation(p.object), async (_, { where, input }, ctx) => {
+      const r = await updateWhere(ctx.ds, o, where as WhereInput, input as Record<string, unknown>);
+      return { count: r.count, records: rows(ctx, r.records) };
+    }]);
+  if (p.methods.includes('delete'))
+    out.push([names.bulkDeleteMutation(p.object), async (_, { where }, ctx) => {
+      const r = await deleteWhere(ctx.ds, o, where as WhereInput);
+      for (const x of r.records) ctx.loaders.prime(o, null, x.id);
+      return r;
+    }]);
+  if (p.methods.includes('create') && p.methods.includes('update') && upsertColumns(p).length > 0)
+    out.push([names.upsertMutation(p.object), async (_, { input, on }, ctx) => {
+      const r = await upsertRecord(ctx.ds, o, input as Record<string, unknown>, String(on));
+      return { created: r.created, record: primed(ctx, p, r.record) };
+    }]);
+  return out;
+}
 
 /** Records belong to organizations: a request that acts in none is told so rather than shown nothing. */
 function inTenant(resolve: Resolver): Resolver {
@@ -67,8 +127,24 @@ function primed(ctx: DataContext, p: ObjectPlan, row: Row): Row {
   return row;
 }
 
+/** A group's lookup (`key { account { name } }`): the record when grouped by it and readable, else null. */
+function groupKeyResolvers(ds: DataSource, p: ObjectPlan): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const r of p.relations) {
+    if (!ds.plan.objects[r.target]!.methods.length) continue;
+    const idField = p.columns.find((c) => c.column === r.column)!.graphqlName;
+    out[r.graphqlName] = (key: Record<string, unknown>, _: unknown, ctx: DataContext) => {
+      const id = key[idField];
+      return isUuid(id) ? ctx.loaders.byId(r.target).load(id) : null;
+    };
+  }
+  return out;
+}
+
 /** Resolvers for the compiled data SDL, derived from the plan. */
-export function buildResolvers(ds: DataSource, hub: ChangeHub, names: Pick<Inflection, 'sharedField'> = defaultInflection): GraphQLResolverMap<DataContext> {
+export function buildResolvers(
+  ds: DataSource, hub: ChangeHub, names: Pick<Inflection, 'sharedField' | 'childAggregateField' | 'groupKeyType'> & BulkNames = defaultInflection,
+): GraphQLResolverMap<DataContext> {
   const map: Record<string, Record<string, unknown>> = { ...scalarResolvers } as unknown as Record<string, Record<string, unknown>>;
   const exposed = Object.values(ds.plan.objects).filter((p) => p.methods.length > 0);
   for (const p of exposed) {
@@ -76,6 +152,8 @@ export function buildResolvers(ds: DataSource, hub: ChangeHub, names: Pick<Infle
       const row = ROOT_FIELDS[method]!;
       (map[row.root] ??= {})[row.name(p)] = inTenant(row.make(p));
     }
+    for (const [root, name, resolve] of lifecycleFields(p)) (map[root] ??= {})[name] = inTenant(resolve);
+    for (const [name, resolve] of bulkFields(p, names)) (map['Mutation'] ??= {})[name] = inTenant(resolve);
     const type: Record<string, unknown> = {
       // A reference (from another subgraph, or `_entities`) to a record the caller cannot read answers
       // as one that does not exist: null with NOT_FOUND, the same words for both (no existence probe).
@@ -94,7 +172,9 @@ export function buildResolvers(ds: DataSource, hub: ChangeHub, names: Pick<Infle
       type[r.graphqlName] = async (row: Row, _: unknown, ctx: DataContext) => {
         const id = row[idField];
         if (typeof id !== 'string') return null;
-        const found = await ctx.loaders.byId(r.target).load(id);
+        const found = await ctx.loaders.lookup(r.target).load(id);
+        // A record in the trash is deleted until restored: the reference reads as empty, as set_null leaves it.
+        if (found === TRASHED) return null;
         if (!found) throw dataError('FORBIDDEN', `${p.typeName}.${r.graphqlName} refers to a ${target} you cannot read`);
         return found;
       };
@@ -102,8 +182,11 @@ export function buildResolvers(ds: DataSource, hub: ChangeHub, names: Pick<Infle
     for (const r of p.reverse) {
       if (!ds.plan.objects[r.child]!.methods.includes('list')) continue;
       type[r.graphqlName] = (row: Row, args: ChildArgs, ctx: DataContext) => ctx.loaders.children(r.child, r.column, args).load(row.id);
+      type[names.childAggregateField(r.graphqlName)] = (row: Row, args: { where?: WhereInput | null }, ctx: DataContext, info: GraphQLResolveInfo) =>
+        ctx.loaders.childAggregates(r.child, r.column, args.where ?? null, info).load(row.id);
     }
     map[p.typeName] = type;
+    if (p.methods.includes('list')) map[names.groupKeyType(p.object)] = groupKeyResolvers(ds, p);
     if (p.methods.includes('list'))
       (map['Subscription'] ??= {})[p.changedSubscription] = {
         subscribe: (_: unknown, args: ChangedArgs, ctx: DataContext) => changesOf(ctx.ds, hub, p.object.name, args),
@@ -119,7 +202,16 @@ export function buildResolvers(ds: DataSource, hub: ChangeHub, names: Pick<Infle
     Object.assign((map['Query'] ??= {}), {
       [names.sharedField('explainAccess')]: (_: unknown, args: Parameters<typeof explainAccess>[1], ctx: DataContext) => explainAccess(ctx.ds, args),
       [names.sharedField('recordShares')]: (_: unknown, args: { object: string; id: string }, ctx: DataContext) => recordShares(ctx.ds, args),
+      // Metadata discovery: the objects and fields this request may read.
+      ...metaResolvers(names),
     });
+    if (exposed.some((p) => p.methods.includes('get') && searchColumns(p).length > 0))
+      (map['Query'] ??= {})[names.sharedField('search')] = inTenant(async (_, args, ctx) => {
+        const hits = await searchAcross(ctx.ds, args as unknown as SearchArgs);
+        const records = await Promise.all(hits.map((h) => ctx.loaders.byId(h.object).load(h.id)));
+        // The record as the request reads it now (masked), typed for the union.
+        return hits.flatMap((h, i) => (records[i] ? [{ object: h.object, rank: h.rank, record: { ...records[i], __typename: ds.plan.objects[h.object]!.typeName } }] : []));
+      });
     Object.assign((map['Mutation'] ??= {}), {
       [names.sharedField('shareRecord')]: (_: unknown, { input }: { input: Parameters<typeof shareRecord>[1] }, ctx: DataContext) => shareRecord(ctx.ds, input),
       [names.sharedField('unshareRecord')]: (_: unknown, { id }: { id: string }, ctx: DataContext) => unshareRecord(ctx.ds, id),

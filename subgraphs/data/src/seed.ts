@@ -1,7 +1,7 @@
 import { count, sql } from 'drizzle-orm';
 import type { FieldModel } from '@objectos/metadata';
 import type { ObjectPlan } from '@objectos/schema';
-import { queryRows } from '@objectos/db';
+import { queryRows, type SqlRunner } from '@objectos/db';
 import type { DataSource } from './data-source.ts';
 import { OWNER, TENANT } from './db/tables.ts';
 
@@ -55,6 +55,7 @@ export async function seedDemoData(ds: DataSource): Promise<SeedResult> {
       const [r] = await tx.select({ n: count() }).from(ds.tables[p.object.name]!);
       if (Number(r?.n) > 0) return { inserted: {} };
     }
+    const owners = await seedOwners(tx, ds);
     const random = rng(20261123);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
     const ids = new Map<string, string[]>();
@@ -63,7 +64,7 @@ export async function seedDemoData(ds: DataSource): Promise<SeedResult> {
       const n = p.relations.some((r) => r.field.type === 'master_detail') ? 120 : p.relations.length > 1 ? 90 : 40;
       const rows: Record<string, unknown>[] = [];
       for (let i = 0; i < n; i++) {
-        const row: Record<string, unknown> = { [TENANT.key]: ds.tenant, [OWNER.key]: ds.actor };
+        const row: Record<string, unknown> = { [TENANT.key]: ds.tenant, [OWNER.key]: owners[i % owners.length] };
         for (const c of p.columns) {
           if (!c.field || c.type === 'autonumber') continue;
           const v = valueFor(c.field, i, p, ids, random, pick);
@@ -78,6 +79,17 @@ export async function seedDemoData(ds: DataSource): Promise<SeedResult> {
     await tx.execute(sql`insert into "_objectos_meta" (key, value) values ('seeded', to_jsonb(now()))`);
     return { inserted };
   });
+}
+
+/**
+ * Who owns the seeded records, in turn: the demo admin, then the organization's members with a role
+ * (role, then id order), so the role hierarchy and sharing rules show each demo member something.
+ */
+async function seedOwners(tx: SqlRunner, ds: DataSource): Promise<(string | null)[]> {
+  const members = await queryRows<{ user_id: string }>(tx, sql`select user_id from security.member_access
+    where organization_id = ${ds.tenant} and role is not null order by role, user_id`);
+  const owners = [...(ds.actor ? [ds.actor] : []), ...members.map((m) => m.user_id).filter((u) => u !== ds.actor)];
+  return owners.length > 0 ? owners : [ds.actor];
 }
 
 function valueFor(

@@ -18,6 +18,10 @@ const FORMATS: Record<'email' | 'url' | 'phone', (s: string) => boolean> = {
   phone: (s) => PHONE.test(s),
 };
 
+/** Whether a value meets a format validation rule (its regex, or its named format). */
+export const matchesFormat = (rule: { regex?: string | undefined; format?: keyof typeof FORMATS | undefined }, value: string): boolean =>
+  rule.regex !== undefined ? new RegExp(rule.regex, 'u').test(value) : rule.format !== undefined && FORMATS[rule.format](value);
+
 /** Field-type checks, one row per type that needs one. */
 const TYPE_CHECKS: Partial<Record<ColumnPlan['type'], (v: unknown) => string | null>> = {
   email: (v) => (FORMATS.email(String(v)) ? null : 'is not a valid email address'),
@@ -71,12 +75,14 @@ export function validateInput(p: ObjectPlan, input: Record<string, unknown>, mod
     if (typeProblem) issue(c, c.type === 'lookup' || c.type === 'master_detail' ? 'reference' : 'format', typeProblem);
     out[key] = value;
   }
+  const event = mode === 'create' ? 'insert' : 'update';
   for (const rule of p.object.validations) {
-    if (rule.type !== 'format' || !rule.active) continue;
+    // Warnings and infos never refuse input: validation-rules.ts reports them.
+    if (rule.type !== 'format' || !rule.active || rule.severity !== 'error' || !rule.events.includes(event)) continue;
     const c = p.columns.find((x) => x.name === rule.field)!;
     const v = out[c.graphqlName];
     if (typeof v !== 'string') continue;
-    const ok = rule.regex !== undefined ? new RegExp(rule.regex, 'u').test(v) : FORMATS[rule.format!](v);
+    const ok = matchesFormat(rule, v);
     if (!ok && !issues.some((i) => i.field === c.graphqlName)) issues.push({ field: c.graphqlName, constraint: rule.name, message: rule.message });
   }
   if (mode === 'create') {

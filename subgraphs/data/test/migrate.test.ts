@@ -1,6 +1,8 @@
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectDatabase } from '@objectos/db';
 import { parseMetadata } from '@objectos/metadata';
-import { engines, gqlOk, type EngineHandle, TEST_SECRET, signedFetch } from '@objectos/testkit';
+import { engines, gqlOk, type EngineHandle, TEST_ORG, TEST_SECRET, signedFetch } from '@objectos/testkit';
 import { createDataSubgraph, MigrationError } from '../src/index.ts';
 
 const thing = (fields: string, extra = '') => ({ file: 'thing.object.yaml', text: `name: thing\nfields:\n${fields}${extra}` });
@@ -89,6 +91,51 @@ describe('field options at the database and API', () => {
       expect(r.createGadget.status).toBe('draft');
     } finally {
       await s.dispose();
+    }
+  });
+});
+
+describe.each(engines())('system columns added to a database an older runtime migrated, on $name', (engine) => {
+  const TRASHED = [thing('  title: { type: text, required: true }\n', 'enable: { trash: true }\n')];
+  it('adds version (existing rows at 1) and the trash columns, and refuses to drop a trash that holds records', async () => {
+    const handle = await engine.open({ persistent: true });
+    try {
+      // The table and stamp a runtime without `version` or the trash left (its stamp: the metadata hash alone).
+      const old = await connectDatabase(handle.options);
+      await old.db.execute(sql.raw(`create table thing (id uuid primary key default gen_random_uuid(), title text not null,
+        created_at timestamp(3) with time zone default now() not null, updated_at timestamp(3) with time zone default now() not null,
+        organization_id text not null, owner_id text)`));
+      await old.db.execute(sql`insert into thing (title, organization_id) values ('one', ${TEST_ORG}), ('two', ${TEST_ORG})`);
+      await old.db.execute(sql.raw('create table "_objectos_meta" (key text primary key, value jsonb not null)'));
+      await old.db.execute(sql`insert into "_objectos_meta" (key, value) values ('schema_hash', ${JSON.stringify(parseMetadata(TRASHED).hash)}::jsonb)`);
+      await old.close();
+
+      const s = await createDataSubgraph({ secret: TEST_SECRET, metadata: parseMetadata(TRASHED), ...handle.options });
+      try {
+        expect(s.migration.applied).toBe(true);
+        expect(s.migration.statements).toContain('alter table "thing" add column "version" integer default 1 not null');
+        expect(s.migration.statements).toContain('alter table "thing" add column "deleted_at" timestamp(3) with time zone');
+        const q = signedFetch(s.fetch);
+        const r = await gqlOk<{ things: { nodes: { id: string; title: string; version: number }[] } }>(q, '{ things(orderBy: [{ field: TITLE }]) { nodes { id title version } } }');
+        expect(r.things.nodes.map((n) => [n.title, n.version])).toEqual([['one', 1], ['two', 1]]);
+        const u = await gqlOk<{ updateThing: { version: number } }>(q, 'mutation($id: ID!) { updateThing(id: $id, input: { title: "uno" }, expectedVersion: 1) { version } }', { id: r.things.nodes[0]!.id });
+        expect(u.updateThing.version).toBe(2);
+        await gqlOk(q, 'mutation($id: ID!) { deleteThing(id: $id) { id } }', { id: r.things.nodes[1]!.id });
+      } finally {
+        await s.dispose();
+      }
+      // Without its trash, the record in it would be back in every list: refused until it is restored or purged.
+      const off = await createDataSubgraph({ secret: TEST_SECRET, metadata: parseMetadata([thing('  title: { type: text, required: true }\n')]), ...handle.options }).then(
+        async (x) => {
+          await x.dispose();
+          return null;
+        },
+        (e: unknown) => e,
+      );
+      expect(off).toBeInstanceOf(MigrationError);
+      expect((off as Error).message).toMatch(/thing: cannot turn enable.trash off while 1 records are in its trash; restore or purge them first/);
+    } finally {
+      await handle.cleanup();
     }
   });
 });

@@ -4,7 +4,7 @@ import { sql } from 'drizzle-orm';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse, type GraphQLSchema } from 'graphql';
 import { createYoga } from 'graphql-yoga';
-import { connectDatabase, ensureSecurityTables, queryRows, type Database, type DatabaseOptions } from '@objectos/db';
+import { connectDatabase, ensureSecurityTables, queryRows, saveMemberAccess, type Database, type DatabaseOptions } from '@objectos/db';
 import { createMemoryEventBus, ensureEventTables, type EventBus } from '@objectos/events';
 import { DEFAULT_POLICY, type PolicyDefinition } from '@objectos/metadata';
 import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } from '@objectos/observability';
@@ -38,7 +38,10 @@ export interface IdentitySubgraphOptions extends DatabaseOptions {
    * assignments are checked against them. Absent → any well-formed name is accepted.
    */
   security?: SecurityNames;
-  /** Create a demo admin and organization when no user exists yet. @default false */
+  /**
+   * Create a demo admin and organization when no user exists yet, and one demo member per role of the
+   * security metadata (so role hierarchy and sharing rules have someone to show records to). @default false
+   */
   seedDemo?: boolean;
   /** Emails of the platform operators (OBJECTOS_OPERATORS); applied at start, everyone else loses the role. @default [] */
   operators?: string[];
@@ -62,6 +65,10 @@ export interface DemoAccount {
   password: string | null;
   organizationId: string;
   organizationSlug: string;
+  /** The demo admin's user id (it owns a share of the demo records). */
+  userId: string | null;
+  /** Demo members created by this start, one per role, with the admin's password. */
+  members: { email: string; role: string; userId: string }[];
 }
 
 export interface IdentitySubgraph {
@@ -125,7 +132,7 @@ export async function createIdentitySubgraph(options: IdentitySubgraphOptions): 
         client: { ip: request.headers.get(CLIENT_IP_HEADER), userAgent: request.headers.get(CLIENT_AGENT_HEADER) },
       }),
     });
-    const demo = options.seedDemo ? await seedDemoAccount(auth, database) : null;
+    const demo = options.seedDemo ? await seedDemoAccount(auth, database, options.security?.roles ?? []) : null;
     for (const c of await applyOperators(database.db, options.operators ?? [])) logger.info(`platform role of ${c.email}: ${c.role}`);
 
     async function handle(request: Request): Promise<Response> {
@@ -169,17 +176,31 @@ export async function createIdentitySubgraph(options: IdentitySubgraphOptions): 
  * The first start creates the Acme organization and its owner, so a newcomer can sign in at once. The
  * owner administers Acme only: no platform role (operators are configured, see applyOperators).
  */
-async function seedDemoAccount(auth: Auth, database: Database): Promise<DemoAccount> {
+async function seedDemoAccount(auth: Auth, database: Database, roles: readonly string[]): Promise<DemoAccount> {
   const org = async () => (await queryRows<{ id: string }>(database.db, sql`select id from auth.organization where slug = ${DEMO_ORG.slug}`))[0]?.id;
   const users = await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from auth."user"`);
   if ((users[0]?.n ?? 0) > 0) {
     const id = await org();
-    return { email: DEMO_EMAIL, password: null, organizationId: id ?? '', organizationSlug: DEMO_ORG.slug };
+    const admin = await queryRows<{ id: string }>(database.db, sql`select id from auth."user" where email = ${DEMO_EMAIL}`);
+    return { email: DEMO_EMAIL, password: null, organizationId: id ?? '', organizationSlug: DEMO_ORG.slug, userId: admin[0]?.id ?? null, members: [] };
   }
   // Meets any policy this runtime accepts: letters of both cases, digits and a symbol, 24 characters.
   const password = `Oos-${randomBytes(12).toString('base64url')}-7a`;
-  const { user } = await auth.api.signUpEmail({ body: { email: DEMO_EMAIL, password, name: 'Demo Admin' } });
-  await database.db.execute(sql`update auth."user" set email_verified = true where id = ${user.id}`);
-  const created = await auth.api.createOrganization({ body: { ...DEMO_ORG, userId: user.id } });
-  return { email: DEMO_EMAIL, password, organizationId: created!.id, organizationSlug: DEMO_ORG.slug };
+  const signUp = async (email: string, name: string) => {
+    const { user } = await auth.api.signUpEmail({ body: { email, password, name } });
+    await database.db.execute(sql`update auth."user" set email_verified = true where id = ${user.id}`);
+    return user.id;
+  };
+  const userId = await signUp(DEMO_EMAIL, 'Demo Admin');
+  const created = await auth.api.createOrganization({ body: { ...DEMO_ORG, userId } });
+  // One member per role, in name order: the demo records are shared out among them (see the data seed).
+  const members: DemoAccount['members'] = [];
+  for (const role of [...roles].sort()) {
+    const email = `${role.replace(/_/g, '.')}@objectos.local`;
+    const id = await signUp(email, `Demo ${role.split('_').map((w) => w[0]!.toUpperCase() + w.slice(1)).join(' ')}`);
+    await auth.api.addMember({ body: { userId: id, organizationId: created!.id, role: 'member' } });
+    await saveMemberAccess(database.db, created!.id, id, { role, permissionSets: [], groups: [] });
+    members.push({ email, role, userId: id });
+  }
+  return { email: DEMO_EMAIL, password, organizationId: created!.id, organizationSlug: DEMO_ORG.slug, userId, members };
 }

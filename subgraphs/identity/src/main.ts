@@ -69,6 +69,8 @@ runProcess({
   app: () => createServerAdapter(identity!.fetch),
   started() {
     if (identity?.demo?.password) console.log(`demo admin: ${identity.demo.email} / ${identity.demo.password} (organization ${identity.demo.organizationId})`);
+    // The data process shares the demo records out among them (security.member_access), once it seeds.
+    for (const m of identity?.demo?.password ? identity.demo.members : []) console.log(`demo member: ${m.email} (role ${m.role}), same password`);
   },
 }).catch((e: unknown) => {
   console.error(`identity subgraph failed to start:\n${e instanceof Error ? e.message : String(e)}`);

@@ -4,19 +4,109 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
-export type AccountCreateInput = {
+/** A Case created under a Account (its Account is the parent). */
+export type AccountCasesCreateInput = {
+  closedAt?: string | null | undefined;
+  contactId?: string | number | null | undefined;
+  details?: unknown;
+  openedAt?: string | null | undefined;
+  origin?: CaseOrigin | null | undefined;
+  priority?: CasePriority | null | undefined;
+  status?: CaseStatus | null | undefined;
+  subject: string;
+};
+
+export type AccountCasesWrite = {
+  /** Existing Cases (that you can edit) to move under this Account. */
+  connect?: Array<string | number> | null | undefined;
+  create?: Array<AccountCasesCreateInput> | null | undefined;
+  /** Cases of this Account to detach (only when Account is optional). */
+  disconnect?: Array<string | number> | null | undefined;
+};
+
+/** A Account created under a Account (its Parent Account is the parent). */
+export type AccountChildAccountsCreateInput = {
   active?: boolean | null | undefined;
   annualRevenue?: number | null | undefined;
   billingAddress?: unknown;
+  /** Cases to create under this Account, or existing ones to connect (or, on update, disconnect), in the same transaction. */
+  cases?: AccountCasesWrite | null | undefined;
+  /** Accounts to create under this Account, or existing ones to connect (or, on update, disconnect), in the same transaction. */
+  childAccounts?: AccountChildAccountsWrite | null | undefined;
+  /** Contacts to create under this Account, or existing ones to connect (or, on update, disconnect), in the same transaction. */
+  contacts?: AccountContactsWrite | null | undefined;
   description?: string | null | undefined;
   employees?: number | null | undefined;
   foundedOn?: string | null | undefined;
   industry?: AccountIndustry | null | undefined;
   name: string;
+  /** Opportunities to create under this Account, or existing ones to connect (or, on update, disconnect), in the same transaction. */
+  opportunities?: AccountOpportunitiesWrite | null | undefined;
+  phone?: string | null | undefined;
+  rating?: number | null | undefined;
+  tags?: Array<AccountTags> | null | undefined;
+  /** Tasks to create under this Account, or existing ones to connect (or, on update, disconnect), in the same transaction. */
+  tasks?: AccountTasksWrite | null | undefined;
+  type?: AccountType | null | undefined;
+  website?: string | null | undefined;
+};
+
+export type AccountChildAccountsWrite = {
+  /** Existing Accounts (that you can edit) to move under this Account. */
+  connect?: Array<string | number> | null | undefined;
+  create?: Array<AccountChildAccountsCreateInput> | null | undefined;
+  /** Accounts of this Account to detach (only when Parent Account is optional). */
+  disconnect?: Array<string | number> | null | undefined;
+};
+
+/** A Contact created under a Account (its Account is the parent). */
+export type AccountContactsCreateInput = {
+  birthdate?: string | null | undefined;
+  /** Cases to create under this Contact, or existing ones to connect (or, on update, disconnect), in the same transaction. */
+  cases?: ContactCasesWrite | null | undefined;
+  doNotCall?: boolean | null | undefined;
+  email?: string | null | undefined;
+  firstName?: string | null | undefined;
+  lastName: string;
+  phone?: string | null | undefined;
+  /** Opportunities to create under this Contact, or existing ones to connect (or, on update, disconnect), in the same transaction. */
+  primaryOpportunities?: ContactPrimaryOpportunitiesWrite | null | undefined;
+  /** Tasks to create under this Contact, or existing ones to connect (or, on update, disconnect), in the same transaction. */
+  tasks?: ContactTasksWrite | null | undefined;
+  title?: string | null | undefined;
+};
+
+export type AccountContactsWrite = {
+  /** Existing Contacts (that you can edit) to move under this Account. */
+  connect?: Array<string | number> | null | undefined;
+  create?: Array<AccountContactsCreateInput> | null | undefined;
+  /** Contacts of this Account to detach (only when Account is optional). */
+  disconnect?: Array<string | number> | null | undefined;
+};
+
+export type AccountCreateInput = {
+  active?: boolean | null | undefined;
+  annualRevenue?: number | null | undefined;
+  billingAddress?: unknown;
+  /** Cases to create under this Account, or existing ones to connect (or, on update, disconnect), in the same transaction. */
+  cases?: AccountCasesWrite | null | undefined;
+  /** Accounts to create under this Account, or existing ones to connect (or, on update, disconnect), in the same transaction. */
+  childAccounts?: AccountChildAccountsWrite | null | undefined;
+  /** Contacts to create under this Account, or existing ones to connect (or, on update, disconnect), in the same transaction. */
+  contacts?: AccountContactsWrite | null | undefined;
+  description?: string | null | undefined;
+  employees?: number | null | undefined;
+  foundedOn?: string | null | undefined;
+  industry?: AccountIndustry | null | undefined;
+  name: string;
+  /** Opportunities to create under this Account, or existing ones to connect (or, on update, disconnect), in the same transaction. */
+  opportunities?: AccountOpportunitiesWrite | null | undefined;
   parentAccountId?: string | number | null | undefined;
   phone?: string | null | undefined;
   rating?: number | null | undefined;
   tags?: Array<AccountTags> | null | undefined;
+  /** Tasks to create under this Account, or existing ones to connect (or, on update, disconnect), in the same transaction. */
+  tasks?: AccountTasksWrite | null | undefined;
   type?: AccountType | null | undefined;
   website?: string | null | undefined;
 };
@@ -35,6 +125,27 @@ export type AccountIndustryFilter = {
   isNull?: boolean | null | undefined;
   ne?: AccountIndustry | null | undefined;
   nin?: Array<AccountIndustry> | null | undefined;
+};
+
+/** A Opportunity created under a Account (its Account is the parent). */
+export type AccountOpportunitiesCreateInput = {
+  amount?: number | null | undefined;
+  closeDate?: string | null | undefined;
+  name: string;
+  nextStep?: string | null | undefined;
+  primaryContactId?: string | number | null | undefined;
+  probability?: number | null | undefined;
+  stage?: OpportunityStage | null | undefined;
+  /** Tasks to create under this Opportunity, or existing ones to connect (or, on update, disconnect), in the same transaction. */
+  tasks?: OpportunityTasksWrite | null | undefined;
+};
+
+export type AccountOpportunitiesWrite = {
+  /** Existing Opportunities (that you can edit) to move under this Account. */
+  connect?: Array<string | number> | null | undefined;
+  create?: Array<AccountOpportunitiesCreateInput> | null | undefined;
+  /** Opportunities of this Account to detach (only when Account is optional). */
+  disconnect?: Array<string | number> | null | undefined;
 };
 
 export type AccountRelationFilter = {
@@ -59,6 +170,26 @@ export type AccountTagsListFilter = {
   isNull?: boolean | null | undefined;
 };
 
+/** A Task created under a Account (its Account is the parent). */
+export type AccountTasksCreateInput = {
+  contactId?: string | number | null | undefined;
+  dueDate?: string | null | undefined;
+  estimatedHours?: number | null | undefined;
+  opportunityId?: string | number | null | undefined;
+  priority?: TaskPriority | null | undefined;
+  reminderTime?: string | null | undefined;
+  status?: TaskStatus | null | undefined;
+  subject: string;
+};
+
+export type AccountTasksWrite = {
+  /** Existing Tasks (that you can edit) to move under this Account. */
+  connect?: Array<string | number> | null | undefined;
+  create?: Array<AccountTasksCreateInput> | null | undefined;
+  /** Tasks of this Account to detach (only when Account is optional). */
+  disconnect?: Array<string | number> | null | undefined;
+};
+
 /** Options of account.type. */
 export type AccountType =
   | 'customer'
@@ -77,15 +208,25 @@ export type AccountUpdateInput = {
   active?: boolean | null | undefined;
   annualRevenue?: number | null | undefined;
   billingAddress?: unknown;
+  /** Cases to create under this Account, or existing ones to connect (or, on update, disconnect), in the same transaction. */
+  cases?: AccountCasesWrite | null | undefined;
+  /** Accounts to create under this Account, or existing ones to connect (or, on update, disconnect), in the same transaction. */
+  childAccounts?: AccountChildAccountsWrite | null | undefined;
+  /** Contacts to create under this Account, or existing ones to connect (or, on update, disconnect), in the same transaction. */
+  contacts?: AccountContactsWrite | null | undefined;
   description?: string | null | undefined;
   employees?: number | null | undefined;
   foundedOn?: string | null | undefined;
   industry?: AccountIndustry | null | undefined;
   name?: string | null | undefined;
+  /** Opportunities to create under this Account, or existing ones to connect (or, on update, disconnect), in the same transaction. */
+  opportunities?: AccountOpportunitiesWrite | null | undefined;
   parentAccountId?: string | number | null | undefined;
   phone?: string | null | undefined;
   rating?: number | null | undefined;
   tags?: Array<AccountTags> | null | undefined;
+  /** Tasks to create under this Account, or existing ones to connect (or, on update, disconnect), in the same transaction. */
+  tasks?: AccountTasksWrite | null | undefined;
   type?: AccountType | null | undefined;
   website?: string | null | undefined;
 };
@@ -118,6 +259,7 @@ export type AccountWhere = {
   tasks?: TaskRelationFilter | null | undefined;
   type?: AccountTypeFilter | null | undefined;
   updatedAt?: DateTimeFilter | null | undefined;
+  version?: IntFilter | null | undefined;
   website?: StringFilter | null | undefined;
 };
 
@@ -200,6 +342,7 @@ export type CaseWhere = {
   status?: CaseStatusFilter | null | undefined;
   subject?: StringFilter | null | undefined;
   updatedAt?: DateTimeFilter | null | undefined;
+  version?: IntFilter | null | undefined;
 };
 
 /** What happened to a record. */
@@ -208,6 +351,47 @@ export type ChangeOperation =
   | 'DELETED'
   | 'UPDATED';
 
+/** A Case created under a Contact (its Contact is the parent). */
+export type ContactCasesCreateInput = {
+  accountId?: string | number | null | undefined;
+  closedAt?: string | null | undefined;
+  details?: unknown;
+  openedAt?: string | null | undefined;
+  origin?: CaseOrigin | null | undefined;
+  priority?: CasePriority | null | undefined;
+  status?: CaseStatus | null | undefined;
+  subject: string;
+};
+
+export type ContactCasesWrite = {
+  /** Existing Cases (that you can edit) to move under this Contact. */
+  connect?: Array<string | number> | null | undefined;
+  create?: Array<ContactCasesCreateInput> | null | undefined;
+  /** Cases of this Contact to detach (only when Contact is optional). */
+  disconnect?: Array<string | number> | null | undefined;
+};
+
+/** A Opportunity created under a Contact (its Primary Contact is the parent). */
+export type ContactPrimaryOpportunitiesCreateInput = {
+  accountId: string | number;
+  amount?: number | null | undefined;
+  closeDate?: string | null | undefined;
+  name: string;
+  nextStep?: string | null | undefined;
+  probability?: number | null | undefined;
+  stage?: OpportunityStage | null | undefined;
+  /** Tasks to create under this Opportunity, or existing ones to connect (or, on update, disconnect), in the same transaction. */
+  tasks?: OpportunityTasksWrite | null | undefined;
+};
+
+export type ContactPrimaryOpportunitiesWrite = {
+  /** Existing Opportunities (that you can edit) to move under this Contact. */
+  connect?: Array<string | number> | null | undefined;
+  create?: Array<ContactPrimaryOpportunitiesCreateInput> | null | undefined;
+  /** Opportunities of this Contact to detach (only when Primary Contact is optional). */
+  disconnect?: Array<string | number> | null | undefined;
+};
+
 export type ContactRelationFilter = {
   /** Every readable Contact matches (true when there is none). */
   every?: ContactWhere | null | undefined;
@@ -215,6 +399,26 @@ export type ContactRelationFilter = {
   none?: ContactWhere | null | undefined;
   /** At least one readable Contact matches. */
   some?: ContactWhere | null | undefined;
+};
+
+/** A Task created under a Contact (its Contact is the parent). */
+export type ContactTasksCreateInput = {
+  accountId?: string | number | null | undefined;
+  dueDate?: string | null | undefined;
+  estimatedHours?: number | null | undefined;
+  opportunityId?: string | number | null | undefined;
+  priority?: TaskPriority | null | undefined;
+  reminderTime?: string | null | undefined;
+  status?: TaskStatus | null | undefined;
+  subject: string;
+};
+
+export type ContactTasksWrite = {
+  /** Existing Tasks (that you can edit) to move under this Contact. */
+  connect?: Array<string | number> | null | undefined;
+  create?: Array<ContactTasksCreateInput> | null | undefined;
+  /** Tasks of this Contact to detach (only when Contact is optional). */
+  disconnect?: Array<string | number> | null | undefined;
 };
 
 export type ContactWhere = {
@@ -237,6 +441,7 @@ export type ContactWhere = {
   tasks?: TaskRelationFilter | null | undefined;
   title?: StringFilter | null | undefined;
   updatedAt?: DateTimeFilter | null | undefined;
+  version?: IntFilter | null | undefined;
 };
 
 export type CreateApiKeyInput = {
@@ -290,6 +495,18 @@ export type IdFilter = {
   nin?: Array<string | number> | null | undefined;
 };
 
+export type IntFilter = {
+  between?: Array<number> | null | undefined;
+  eq?: number | null | undefined;
+  gt?: number | null | undefined;
+  gte?: number | null | undefined;
+  in?: Array<number> | null | undefined;
+  lt?: number | null | undefined;
+  lte?: number | null | undefined;
+  ne?: number | null | undefined;
+  nin?: Array<number> | null | undefined;
+};
+
 export type JsonFilter = {
   contains?: unknown;
   hasKey?: string | null | undefined;
@@ -322,6 +539,26 @@ export type OpportunityStageFilter = {
   nin?: Array<OpportunityStage> | null | undefined;
 };
 
+/** A Task created under a Opportunity (its Opportunity is the parent). */
+export type OpportunityTasksCreateInput = {
+  accountId?: string | number | null | undefined;
+  contactId?: string | number | null | undefined;
+  dueDate?: string | null | undefined;
+  estimatedHours?: number | null | undefined;
+  priority?: TaskPriority | null | undefined;
+  reminderTime?: string | null | undefined;
+  status?: TaskStatus | null | undefined;
+  subject: string;
+};
+
+export type OpportunityTasksWrite = {
+  /** Existing Tasks (that you can edit) to move under this Opportunity. */
+  connect?: Array<string | number> | null | undefined;
+  create?: Array<OpportunityTasksCreateInput> | null | undefined;
+  /** Tasks of this Opportunity to detach (only when Opportunity is optional). */
+  disconnect?: Array<string | number> | null | undefined;
+};
+
 export type OpportunityWhere = {
   /** Matches when the Account matches (only records you can read). */
   account?: AccountWhere | null | undefined;
@@ -342,6 +579,7 @@ export type OpportunityWhere = {
   stage?: OpportunityStageFilter | null | undefined;
   tasks?: TaskRelationFilter | null | undefined;
   updatedAt?: DateTimeFilter | null | undefined;
+  version?: IntFilter | null | undefined;
 };
 
 export type StringFilter = {
@@ -419,6 +657,7 @@ export type TaskWhere = {
   status?: TaskStatusFilter | null | undefined;
   subject?: StringFilter | null | undefined;
   updatedAt?: DateTimeFilter | null | undefined;
+  version?: IntFilter | null | undefined;
 };
 
 export type TimeFilter = {

@@ -146,6 +146,8 @@ function getJson(ctx: Ctx, p: ObjectPlan, type: GraphQLObjectType, def: GraphQLF
 function listJson(ctx: Ctx, p: ObjectPlan, def: GraphQLField<unknown, unknown>, nodes: readonly FieldNode[]): SQL {
   const args = getArgumentValues(def, nodes[0]!, ctx.variables) as ListArgs;
   if (args.after != null || args.before != null || args.last != null) unsupported('cursor paging');
+  // Every argument the compiler does not apply must send the request to the general path.
+  if (args.search != null) unsupported('search');
   const n = pageSize(ctx.ds, p.typeName, args);
   const offset = args.offset ?? 0;
   const connection = getNamedType(def.type);

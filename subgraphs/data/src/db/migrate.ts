@@ -1,8 +1,9 @@
 import { sql } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
-import type { ColumnPlan, DataPlan, ObjectPlan } from '@objectos/schema';
+import { SEARCH_COLUMN, type ColumnPlan, type DataPlan, type ObjectPlan } from '@objectos/schema';
 import { ident, literal, queryRows, type Db, type SqlRunner } from '@objectos/db';
-import { OWNER, TENANT, type DynTable } from './tables.ts';
+import { syncSearchColumn } from './search-column.ts';
+import { OWNER, TENANT, TRASH, type DynTable } from './tables.ts';
 
 /** Refused migration: the metadata asks for a change that would lose or break data. Nothing was applied. */
 export class MigrationError extends Error {
@@ -21,6 +22,13 @@ export interface MigrationResult {
 
 interface DbColumn { table: string; column: string; type: string; notnull: boolean }
 const MIGRATION_LOCK = 7_734_011;
+/**
+ * Raised when the runtime's own system columns change (2: `version`, the trash), so a database an older
+ * runtime migrated is migrated again although its metadata did not change.
+ */
+const SYSTEM_REVISION = 2;
+/** What `_objectos_meta.schema_hash` holds once the database matches this metadata under this runtime. */
+export const schemaStamp = (plan: DataPlan): string => `${plan.hash}:${SYSTEM_REVISION}`;
 const norm = (t: string): string => t.replace(/\s+/g, '').replace(/^time$/, 'timewithouttimezone');
 
 /**
@@ -36,7 +44,7 @@ export async function migrate(db: Db, plan: DataPlan, tables: Record<string, Dyn
     await tx.execute(sql`select pg_advisory_xact_lock(${MIGRATION_LOCK})`);
     await run('create table if not exists "_objectos_meta" (key text primary key, value jsonb not null)');
     const stored = await queryRows<{ value: unknown }>(tx, sql`select value from "_objectos_meta" where key = 'schema_hash'`);
-    if (stored[0]?.value === plan.hash) return { applied: false, statements: [] };
+    if (stored[0]?.value === schemaStamp(plan)) return { applied: false, statements: [] };
 
     const existing = await introspect(tx);
     const statements: string[] = [];
@@ -57,9 +65,13 @@ export async function migrate(db: Db, plan: DataPlan, tables: Record<string, Dyn
         throw new MigrationError([`${s}: ${(e as Error).message}`]);
       }
     }
-    await tx.execute(sql`insert into "_objectos_meta" (key, value) values ('schema_hash', ${JSON.stringify(plan.hash)}::jsonb)
+    // Search columns last: their expression reads columns the statements above may have added.
+    const search: string[] = [];
+    for (const p of Object.values(plan.objects))
+      search.push(...(await syncSearchColumn(tx, p, existing.some((c) => c.table === p.table && c.column === SEARCH_COLUMN))));
+    await tx.execute(sql`insert into "_objectos_meta" (key, value) values ('schema_hash', ${JSON.stringify(schemaStamp(plan))}::jsonb)
       on conflict (key) do update set value = excluded.value`);
-    return { applied: true, statements: [...statements, ...later] };
+    return { applied: true, statements: [...statements, ...later, ...search] };
   });
 }
 
@@ -76,6 +88,8 @@ function sqlType(table: DynTable, c: ColumnPlan): string {
 
 function columnDefault(p: ObjectPlan, c: ColumnPlan): string | null {
   if (c.type === 'id') return 'gen_random_uuid()';
+  // Existing rows get version 1 when the column is added.
+  if (c.type === 'version') return '1';
   if (c.field === null) return 'now()';
   const f = c.field;
   if (f.type === 'autonumber') {
@@ -98,7 +112,7 @@ function columnDdl(p: ObjectPlan, table: DynTable, c: ColumnPlan): string {
 
 function createTable(p: ObjectPlan, table: DynTable): string[] {
   const seqs = p.columns.filter((c) => c.type === 'autonumber').map((c) => `create sequence if not exists ${ident(sequenceName(p, c))}`);
-  const system = [`${ident(TENANT.column)} text not null`, `${ident(OWNER.column)} text`];
+  const system = [`${ident(TENANT.column)} text not null`, `${ident(OWNER.column)} text`, ...(p.object.enable.trash ? TRASH_DDL : [])];
   return [...seqs, `create table ${ident(p.table)} (\n  ${[...p.columns.map((c) => columnDdl(p, table, c)), ...system].join(',\n  ')}\n)`];
 }
 
@@ -135,12 +149,23 @@ async function alterTable(db: SqlRunner, p: ObjectPlan, table: DynTable, cols: D
   // Tables from before tenancy: rows without an organization are visible to no one.
   if (!cols.some((x) => x.column === TENANT.column)) out.push(`alter table ${t} add column ${ident(TENANT.column)} text${rows > 0 ? '' : ' not null'}`);
   if (!cols.some((x) => x.column === OWNER.column)) out.push(`alter table ${t} add column ${ident(OWNER.column)} text`);
+  const hasTrash = cols.some((x) => x.column === TRASH.deletedAt.column);
+  if (p.object.enable.trash && !hasTrash) for (const ddl of TRASH_DDL) out.push(`alter table ${t} add column ${ddl}`);
+  // Without a trash, its records would be back in every list: they are restored or purged first.
+  if (!p.object.enable.trash && hasTrash) {
+    const trashed = await count(` where ${ident(TRASH.deletedAt.column)} is not null`);
+    if (trashed > 0) problems.push(`${p.object.name}: cannot turn enable.trash off while ${trashed} records are in its trash; restore or purge them first`);
+  }
   for (const extra of cols) {
-    if (extra.column === TENANT.column || extra.column === OWNER.column) continue;
+    // The trash columns stay when a trash is turned off (empty, they change nothing).
+    if (extra.column === TENANT.column || extra.column === OWNER.column || extra.column === SEARCH_COLUMN || TRASH_COLUMNS.has(extra.column)) continue;
     if (!p.columns.some((c) => c.column === extra.column))
       problems.push(`${p.object.name}: column "${p.table}.${extra.column}" is no longer in the metadata; dropping it would lose data. Restore the field, or drop the column by hand (alter table ${t} drop column ${ident(extra.column)})`);
   }
 }
+
+const TRASH_DDL = [`${ident(TRASH.deletedAt.column)} timestamp(3) with time zone`, `${ident(TRASH.deletedBy.column)} text`, `${ident(TRASH.batch.column)} uuid`];
+const TRASH_COLUMNS = new Set<string>(Object.values(TRASH).map((x) => x.column));
 
 function isNumericWidening(from: string, to: string): boolean {
   const a = /^numeric\((\d+),\s*(\d+)\)$/.exec(from);
@@ -166,7 +191,8 @@ function constraintsAndIndexes(p: ObjectPlan): string[] {
     out.push(`create index if not exists ${ident(`${p.table}_${r.column}_fk_idx`)} on ${t} (${ident(r.column)})`);
   }
   for (const c of p.columns) {
-    if (c.field?.unique) out.push(`create unique index if not exists ${ident(uniqueName(p.table, [c.column]))} on ${t} (${scoped([c.column])})`);
+    // An externalId identifies a record from another system (upserts match on it): unique like `unique`.
+    if (c.field?.unique || c.field?.externalId) out.push(`create unique index if not exists ${ident(uniqueName(p.table, [c.column]))} on ${t} (${scoped([c.column])})`);
     else if (c.field?.index && c.type !== 'lookup' && c.type !== 'master_detail')
       out.push(`create index if not exists ${ident(`${p.table}_${c.column}_idx`)} on ${t} using ${c.type === 'multiselect' || c.type === 'json' ? 'gin' : 'btree'} (${ident(c.column)})`);
   }

@@ -1,6 +1,6 @@
 import type { ColumnPlan, DataPlan, ObjectPlan } from '@objectos/schema';
 import {
-  boolean, date, doublePrecision, jsonb, numeric, pgTable, text, time, timestamp, uuid,
+  boolean, date, doublePrecision, integer, jsonb, numeric, pgTable, text, time, timestamp, uuid,
   type PgColumnBuilderBase, type PgTableWithColumns, type PgColumn,
 } from 'drizzle-orm/pg-core';
 
@@ -36,6 +36,8 @@ function columnBuilder(c: ColumnPlan): PgColumnBuilderBase {
       return time(c.column);
     case 'json':
       return jsonb(c.column);
+    case 'version':
+      return integer(c.column);
   }
 }
 
@@ -47,15 +49,34 @@ function columnBuilder(c: ColumnPlan): PgColumnBuilderBase {
 export const TENANT = { key: '__organizationId', column: 'organization_id' } as const;
 export const OWNER = { key: '__ownerId', column: 'owner_id' } as const;
 
+/**
+ * The trash (objects with `enable.trash`): when and by whom a record was deleted, and the deletion it
+ * went with (one id per delete: the records a delete cascaded to share it, and are restored with it).
+ * A record is in the trash exactly when `deleted_at` is set.
+ */
+export const TRASH = {
+  deletedAt: { key: '__deletedAt', column: 'deleted_at' },
+  deletedBy: { key: '__deletedBy', column: 'deleted_by' },
+  batch: { key: '__trashBatch', column: 'trash_batch' },
+} as const;
+
 export function buildTable(p: ObjectPlan): DynTable {
   const cols: Record<string, PgColumnBuilderBase> = {};
   for (const c of p.columns) cols[c.graphqlName] = columnBuilder(c);
   cols[TENANT.key] = text(TENANT.column);
   cols[OWNER.key] = text(OWNER.column);
+  if (p.object.enable.trash) {
+    cols[TRASH.deletedAt.key] = timestamp(TRASH.deletedAt.column, { withTimezone: true, mode: 'date', precision: 3 });
+    cols[TRASH.deletedBy.key] = text(TRASH.deletedBy.column);
+    cols[TRASH.batch.key] = uuid(TRASH.batch.column);
+  }
   return pgTable(p.table, cols) as unknown as DynTable;
 }
 
 export const tenantColumn = (table: DynTable): PgColumn => table[TENANT.key] as PgColumn;
+
+/** `deleted_at` of a table with a trash (an alias of one included), or undefined when the object has none. */
+export const deletedAtColumn = (table: DynTable): PgColumn | undefined => table[TRASH.deletedAt.key] as PgColumn | undefined;
 
 export function buildTables(plan: DataPlan): Record<string, DynTable> {
   return Object.fromEntries(Object.values(plan.objects).map((p) => [p.object.name, buildTable(p)]));

@@ -1,5 +1,5 @@
 import { and, eq, sql, type SQL } from 'drizzle-orm';
-import { loadMemberAccess, loadOrganizationRoles, queryRows } from '@objectos/db';
+import { loadMemberAccess, loadOrganizationRoles, queryRows, type SqlRunner } from '@objectos/db';
 import { auditEvent, recordAuditEvents, type AuditEvent } from '@objectos/events';
 import type { Principal } from '@objectos/principal';
 import { accessFor, recordGrants, rlsFor, type Access, type AccessLevel, type ObjectPlan } from '@objectos/schema';
@@ -38,9 +38,9 @@ async function readable(ds: DataSource, p: ObjectPlan, id: string): Promise<bool
  * tables live in this database), or an access assignment (security.member_access, which identity
  * clears when a member leaves).
  */
-async function isMember(ds: DataSource, userId: string): Promise<boolean> {
-  const hasAuth = (await queryRows<{ t: string | null }>(ds.db, sql`select to_regclass('auth.member')::text as t`))[0]?.t;
-  const rows = await queryRows<{ one: number }>(ds.db, sql`select 1 as one from security.member_access where organization_id = ${ds.tenant} and user_id = ${userId}
+export async function isMember(ds: DataSource, userId: string, db: SqlRunner = ds.db): Promise<boolean> {
+  const hasAuth = (await queryRows<{ t: string | null }>(db, sql`select to_regclass('auth.member')::text as t`))[0]?.t;
+  const rows = await queryRows<{ one: number }>(db, sql`select 1 as one from security.member_access where organization_id = ${ds.tenant} and user_id = ${userId}
     ${hasAuth ? sql`union all select 1 from auth.member where organization_id = ${ds.tenant} and user_id = ${userId}` : sql``} limit 1`);
   return rows.length > 0;
 }

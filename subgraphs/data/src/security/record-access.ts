@@ -23,7 +23,7 @@ export function createRecordAccess(db: Db, compiled: CompiledSchema): ReadableId
     const access = accessFor(compiled.plan, compiled.security, principal);
     if (!access.objects[object]?.read) return new Set();
     const ds: DataSource = {
-      db, plan: compiled.plan, tables, maxPageSize: 1, defaultPageSize: 1, tenant: principal.organizationId, actor: principal.userId,
+      db, plan: compiled.plan, tables, maxPageSize: 1, defaultPageSize: 1, maxBulk: 1, tenant: principal.organizationId, actor: principal.userId,
       sc: { plan: compiled.plan, security: compiled.security, access, tables }, changes: null,
     };
     const { table, visible } = objectOf(ds, object, 'read');

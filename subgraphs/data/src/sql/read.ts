@@ -8,9 +8,14 @@ import { filterSql } from './filter.ts';
 import { inChunks } from './chunks.ts';
 import { columnReadable, maskRows } from '../security/fields.ts';
 import type { ColumnPlan } from '@objectos/schema';
+import type { GraphQLResolveInfo } from 'graphql';
+import { aggregateOver, groupedOver, type GroupedArgs } from './aggregate.ts';
+import { listSearch } from './search.ts';
 
 export interface ListArgs {
   where?: WhereInput | null;
+  /** Full-text search over the object's searchable fields (see search.ts). */
+  search?: string | null;
   orderBy?: OrderByInput[] | null;
   first?: number | null;
   after?: string | null;
@@ -19,12 +24,21 @@ export interface ListArgs {
   offset?: number | null;
 }
 
-export interface Connection {
+interface Page {
   edges: { cursor: string; node: Row }[];
   nodes: Row[];
   pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
-  /** Resolved only when selected: the default field resolver calls it. */
+}
+
+/** Every part is resolved only when selected (the default field resolver calls it): a request for aggregates alone reads no page. */
+export interface Connection {
+  edges: () => Promise<Page['edges']>;
+  nodes: () => Promise<Page['nodes']>;
+  pageInfo: () => Promise<Page['pageInfo']>;
   totalCount: () => Promise<number>;
+  /** Aggregates over every matching record (resolved only when selected, from the selection). */
+  aggregates: (args: unknown, ctx: unknown, info: GraphQLResolveInfo) => Promise<Record<string, unknown>>;
+  groupedAggregates: (args: GroupedArgs, ctx: unknown, info: GraphQLResolveInfo) => Promise<Record<string, unknown>[]>;
 }
 
 export function pageSize(ds: DataSource, typeName: string, args: ListArgs): number {
@@ -47,34 +61,50 @@ export async function findConnection(ds: DataSource, objectName: string, args: L
   const order = resolveOrder(p, args.orderBy, readable);
   const backward = args.last != null || (args.before != null && args.first == null);
   const effective = backward ? reverseOrder(order) : order;
-  const where = and(visible, filterSql(ds, p, table, args.where));
+  // With a search and no orderBy, the best matches come first (then the default order breaks ties).
+  const search = args.search != null ? listSearch(ds, p, table, args.search) : null;
+  const ranked = search !== null && !args.orderBy?.length;
+  if (ranked && (args.after != null || args.before != null || args.last != null))
+    throw badInput(p.typeName, [{ field: 'search', constraint: 'pagination', message: 'search results in rank order are paged with first and offset; give orderBy to page them with cursors' }]);
+  const where = and(visible, filterSql(ds, p, table, args.where), search?.match);
   const conds: (SQL | undefined)[] = [where];
   if (args.after != null) conds.push(afterCondition(table, order, decodeCursor(p, args.after, order, 'after')));
   if (args.before != null) conds.push(afterCondition(table, reverseOrder(order), decodeCursor(p, args.before, order, 'before')));
-  const rows = (await ds.db
-    .select()
-    .from(table)
-    .where(and(...conds))
-    .orderBy(...orderSql(table, effective))
-    .limit(n + 1)
-    .offset(args.offset ?? 0)) as Row[];
-  const more = rows.length > n;
-  const page = maskRows(ds, p, rows.slice(0, n));
-  if (backward) page.reverse();
-  const edges = page.map((node) => ({ cursor: encodeCursor(node, order), node }));
+  const read = async (): Promise<Page> => {
+    const rows = (await ds.db
+      .select()
+      .from(table)
+      .where(and(...conds))
+      .orderBy(...(ranked ? [sql`${search.rank} desc`] : []), ...orderSql(table, effective))
+      .limit(n + 1)
+      .offset(args.offset ?? 0)) as Row[];
+    const more = rows.length > n;
+    const nodes = maskRows(ds, p, rows.slice(0, n));
+    if (backward) nodes.reverse();
+    const edges = nodes.map((node) => ({ cursor: encodeCursor(node, order), node }));
+    return {
+      edges,
+      nodes,
+      pageInfo: {
+        hasNextPage: backward ? args.before != null : more,
+        hasPreviousPage: backward ? more : args.after != null || (args.offset ?? 0) > 0,
+        startCursor: edges[0]?.cursor ?? null,
+        endCursor: edges.at(-1)?.cursor ?? null,
+      },
+    };
+  };
+  let page: Promise<Page> | null = null;
+  const once = () => (page ??= read());
   return {
-    edges,
-    nodes: page,
-    pageInfo: {
-      hasNextPage: backward ? args.before != null : more,
-      hasPreviousPage: backward ? more : args.after != null || (args.offset ?? 0) > 0,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges.at(-1)?.cursor ?? null,
-    },
+    edges: async () => (await once()).edges,
+    nodes: async () => (await once()).nodes,
+    pageInfo: async () => (await once()).pageInfo,
     totalCount: async () => {
       const [r] = await ds.db.select({ n: count() }).from(table).where(where);
       return Number(r?.n ?? 0);
     },
+    aggregates: (_args, _ctx, info) => aggregateOver(ds, p, table, where, info),
+    groupedAggregates: (args, _ctx, info) => groupedOver(ds, p, table, where, args, info),
   };
 }
 

@@ -1,12 +1,13 @@
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { GraphQLError } from 'graphql';
 import { errorChain } from '@objectos/observability';
 import type { ObjectPlan } from '@objectos/schema';
 import { badInput, dataError } from '../errors.ts';
-import { col, OWNER, TENANT } from '../db/tables.ts';
+import { col, OWNER, TENANT, type DynTable } from '../db/tables.ts';
 import { fkName } from '../db/migrate.ts';
 import { objectOf, type DataSource, type Row } from '../data-source.ts';
 import { validateInput } from '../validate-input.ts';
+import { enforceValidationRules } from '../validation-rules.ts';
 import { isUuid } from './where.ts';
 import { inChunks } from './chunks.ts';
 import { maskRows, requireEditable, requireObject } from '../security/fields.ts';
@@ -19,12 +20,12 @@ import { requireUnlocked } from '../workflow/approval-lock.ts';
 
 type DeletedWith = NonNullable<ChangeEvent['deletedWith']>;
 
-const notFound = (p: ObjectPlan, id: string): GraphQLError => dataError('NOT_FOUND', `No ${p.typeName} with id "${id}"`);
+export const notFound = (p: ObjectPlan, id: string): GraphQLError => dataError('NOT_FOUND', `No ${p.typeName} with id "${id}"`);
 
-type Tx = Parameters<Parameters<DataSource['db']['transaction']>[0]>[0];
+export type Tx = Parameters<Parameters<DataSource['db']['transaction']>[0]>[0];
 
 /** The request's tenant; writes without one are refused (reads simply match nothing). */
-function tenantOf(ds: DataSource, p: ObjectPlan): string {
+export function tenantOf(ds: DataSource, p: ObjectPlan): string {
   if (ds.tenant === null) throw dataError('FORBIDDEN', `Cannot write ${p.typeName}: the request acts in no organization`);
   return ds.tenant;
 }
@@ -55,7 +56,7 @@ async function checkReferences(tx: Tx, ds: DataSource, p: ObjectPlan, values: Re
  * RLS `check` of the written row (insert or update): a row the policies would not accept is refused and
  * the transaction rolls back, so nothing is written.
  */
-async function checkRls(tx: Tx, ds: DataSource, p: ObjectPlan, id: string, op: 'insert' | 'update'): Promise<void> {
+export async function checkRls(tx: Tx, ds: DataSource, p: ObjectPlan, id: string, op: 'insert' | 'update'): Promise<void> {
   if (!ds.sc) return;
   const table = ds.tables[p.object.name]!;
   const check = rlsSql(ds.sc, p.object.name, table, op, 'check');
@@ -66,14 +67,14 @@ async function checkRls(tx: Tx, ds: DataSource, p: ObjectPlan, id: string, op: '
 }
 
 /** Nothing matched a write: a record the request cannot see is "not found"; one it can only read is "forbidden". */
-async function missOrForbidden(tx: Tx, ds: DataSource, p: ObjectPlan, id: string, op: 'edit' | 'delete'): Promise<GraphQLError> {
+export async function missOrForbidden(tx: Tx, ds: DataSource, p: ObjectPlan, id: string, op: 'edit' | 'delete'): Promise<GraphQLError> {
   const { table, visible } = objectOf(ds, p.object.name, 'read');
   const idCol = col(table, p.columns[0]!);
   const seen = await tx.select({ id: idCol }).from(table).where(and(visible, eq(idCol, id)));
   return seen.length > 0 ? dataError('FORBIDDEN', `You can read this ${p.typeName} but not ${op} it`) : notFound(p, id);
 }
 
-/** Fields (GraphQL names) whose stored value differs between two states of a record. */
+/** Fields (GraphQL names) whose stored value differs between two states of a record (`version` is no field: never listed). */
 function changedFields(p: ObjectPlan, before: Row | null, after: Row | null): string[] {
   return p.columns
     .filter((c) => c.field !== null && (before === null || after === null || JSON.stringify(before[c.graphqlName]) !== JSON.stringify(after[c.graphqlName])))
@@ -81,11 +82,11 @@ function changedFields(p: ObjectPlan, before: Row | null, after: Row | null): st
 }
 
 /** The outbox row of a change, in the transaction that makes it (rows unmasked: subscribers are masked on delivery). */
-function recordChange(tx: Tx, ds: DataSource, p: ObjectPlan, op: 'create' | 'update' | 'delete', before: Row | null, after: Row | null, deletedWith: DeletedWith = []): Promise<void> {
+export function recordChange(tx: Tx, ds: DataSource, p: ObjectPlan, op: 'create' | 'update' | 'delete', before: Row | null, after: Row | null, deletedWith: DeletedWith = [], also: string[] = []): Promise<void> {
   const row = (after ?? before)!;
   return writeChange(tx, {
     organizationId: String(row[TENANT.key]), object: p.object.name, recordId: row.id, op,
-    record: after, previous: before, changedFields: changedFields(p, before, after), actorId: ds.actor, context: ds.context ?? null,
+    record: after, previous: before, changedFields: [...changedFields(p, before, after), ...also], actorId: ds.actor, context: ds.context ?? null,
     ...(deletedWith.length > 0 ? { deletedWith } : {}),
   });
 }
@@ -99,7 +100,7 @@ async function repeatedEffect(tx: Tx, ds: DataSource, p: ObjectPlan, id: string 
 }
 
 /** After commit: the relay publishes the change now. */
-function committed<T>(ds: DataSource, result: T): T {
+export function committed<T>(ds: DataSource, result: T): T {
   ds.changes?.notify();
   return result;
 }
@@ -117,6 +118,7 @@ export async function createRecord(ds: DataSource, object: string, input: Record
       const repeat = ds.effect ? await claimEffect(tx, ds.effect.key) : null;
       if (repeat) return await repeatedEffect(tx, ds, p, repeat.recordId);
       await checkReferences(tx, ds, p, values);
+      enforceValidationRules(ds, p, 'insert', null, values);
       const [row] = await tx.insert(table).values({ ...values, [TENANT.key]: tenant, [OWNER.key]: ds.actor }).returning();
       if (ds.effect) await noteEffectRecord(tx, ds.effect.key, (row as Row).id);
       await checkRls(tx, ds, p, (row as Row).id, 'insert');
@@ -128,7 +130,8 @@ export async function createRecord(ds: DataSource, object: string, input: Record
   }));
 }
 
-export async function updateRecord(ds: DataSource, object: string, id: string, input: Record<string, unknown>): Promise<Row> {
+/** `expectedVersion`: the version the writer read; another one fails with CONFLICT and nothing is written. */
+export async function updateRecord(ds: DataSource, object: string, id: string, input: Record<string, unknown>, options: { expectedVersion?: number | null } = {}): Promise<Row> {
   const { p, table, visible: editable } = objectOf(ds, object, 'edit');
   requireObject(ds, p, 'edit');
   const values = validateInput(p, input, 'update');
@@ -144,11 +147,13 @@ export async function updateRecord(ds: DataSource, object: string, id: string, i
       // The state before, locked: the change event carries both states.
       const [before] = (await tx.select().from(table).where(and(editable, eq(idCol, id))).for('update')) as Row[];
       if (!before) throw await missOrForbidden(tx, ds, p, id, 'edit');
+      requireVersion(p, before, options.expectedVersion);
       // Checked against the locked state: two transitions from one state cannot both apply.
       guardStateFields(ds.stateGuards, p, values, before, ds.transition ?? null);
       await requireUnlocked(tx, ds, p, id, 'edit');
       if (Object.keys(values).length === 0) return maskRows(ds, p, [before])[0]!;
-      const [after] = (await tx.update(table).set({ ...values, updatedAt: new Date() }).where(eq(idCol, id)).returning()) as Row[];
+      enforceValidationRules(ds, p, 'update', before, values);
+      const [after] = (await tx.update(table).set({ ...values, updatedAt: new Date(), version: nextVersion(table) }).where(eq(idCol, id)).returning()) as Row[];
       await checkRls(tx, ds, p, id, 'update');
       await recordGrantedTransition(tx, ds.transition ?? null, p, after!, ds.tenant!, ds.actor);
       // An update that changes no value is not an event.
@@ -160,8 +165,21 @@ export async function updateRecord(ds: DataSource, object: string, id: string, i
   }));
 }
 
+/**
+ * Optimistic concurrency, checked against the row locked for the write: a writer that read version n
+ * and names it finds out, instead of overwriting, that someone else changed the record since.
+ */
+export function requireVersion(p: ObjectPlan, row: Row, expected: number | null | undefined): void {
+  if (expected === null || expected === undefined || row['version'] === expected) return;
+  const message = `This ${p.typeName} is at version ${String(row['version'])}, not ${expected} (expectedVersion): it changed since you read it. Read it again and retry; nothing was written`;
+  throw dataError('CONFLICT', message, { issues: [{ field: 'expectedVersion', constraint: 'version', message }] });
+}
+
+/** The version a write leaves: one more than the row's. */
+export const nextVersion = (table: DynTable): SQL => sql`${table['version']} + 1`;
+
 /** A record deleted along with the one a mutation names, and the deleted records its access may depend on. */
-interface Cascaded { p: ObjectPlan; row: Row; ancestors: DeletedWith }
+export interface Cascaded { p: ObjectPlan; row: Row; ancestors: DeletedWith }
 
 interface CascadeEffects {
   /** Records the database deletes with this one (deleteBehavior cascade, at any depth), parents first. */
@@ -177,7 +195,7 @@ interface CascadeEffects {
  * delivery). A cascaded record carries its deleted ancestors: access controlled by a parent is decided
  * at delivery against the parent as it was.
  */
-async function cascadeEffects(tx: Tx, ds: DataSource, parents: Cascaded[], tenant: string, out: CascadeEffects = { deleted: [], nulled: new Map() }, seen = new Set<string>()): Promise<CascadeEffects> {
+export async function cascadeEffects(tx: Tx, ds: DataSource, parents: Cascaded[], tenant: string, out: CascadeEffects = { deleted: [], nulled: new Map() }, seen = new Set<string>()): Promise<CascadeEffects> {
   const byObject = new Map<string, Cascaded[]>();
   for (const c of parents) byObject.set(c.p.object.name, [...(byObject.get(c.p.object.name) ?? []), c]);
   for (const [object, group] of byObject) {
@@ -228,6 +246,7 @@ export async function deleteRecord(ds: DataSource, object: string, id: string): 
       const [target] = (await tx.select().from(table).where(and(deletable, eq(idCol, id))).for('update')) as Row[];
       if (!target) throw await missOrForbidden(tx, ds, p, id, 'delete');
       await requireUnlocked(tx, ds, p, id, 'delete');
+      enforceValidationRules(ds, p, 'delete', target, {});
       const effects = await cascadeEffects(tx, ds, [{ p, row: target, ancestors: [] }], ds.tenant!);
       const [row] = await tx.delete(table).where(eq(idCol, id)).returning();
       await recordChange(tx, ds, p, 'delete', row as Row, null);
@@ -256,7 +275,7 @@ function pgError(e: unknown): PgErrorLike | null {
 }
 
 /** Maps constraint violations to clear client errors naming the field; anything else stays masked. */
-function translate(ds: DataSource, p: ObjectPlan, e: unknown, values: Record<string, unknown>): unknown {
+export function translate(ds: DataSource, p: ObjectPlan, e: unknown, values: Record<string, unknown>): unknown {
   const err = pgError(e);
   if (!err) return e;
   // 23503: foreign key violation; 23001: ON DELETE RESTRICT.
@@ -277,7 +296,9 @@ function translate(ds: DataSource, p: ObjectPlan, e: unknown, values: Record<str
     const rule = p.object.validations.find((v) => err.constraint === `${p.table}_${v.name}_uq`);
     if (rule) return dataError('CONFLICT', rule.message, { issues: [{ field: rule.name, constraint: 'unique', message: rule.message }] });
     const field = c?.graphqlName ?? 'value';
-    return dataError('CONFLICT', `${field}: another ${p.typeName} already has this value`, { issues: [{ field, constraint: 'unique', message: `${field} must be unique` }] });
+    // A record in the trash keeps its values, unique ones included (so restoring it never conflicts).
+    const trash = p.object.enable.trash ? ' (records in the trash count too)' : '';
+    return dataError('CONFLICT', `${field}: another ${p.typeName} already has this value${trash}`, { issues: [{ field, constraint: 'unique', message: `${field} must be unique` }] });
   }
   if (err.code === '23502') return badInput(p.typeName, [{ field: 'input', constraint: 'required', message: 'a required field is missing' }]);
   if (err.code === '22003') return badInput(p.typeName, [{ field: 'input', constraint: 'precision', message: 'a number is out of range for its field' }]);

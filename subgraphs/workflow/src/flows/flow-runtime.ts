@@ -115,7 +115,8 @@ export function createFlowRuntime(o: FlowRuntimeOptions): FlowRuntime {
     async open() {
       await ensureFlowTables(o.db);
       opened();
-      if (flows.size === 0 || !runner) return;
+      // Opened again by a workflow subgraph rebuilt on edited metadata (development reload): one sweep.
+      if (flows.size === 0 || !runner || timer) return;
       timer = setInterval(() => void sweep().catch(onError), o.sweepMs ?? 5_000);
       timer.unref();
     },
