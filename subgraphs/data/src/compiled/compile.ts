@@ -13,6 +13,7 @@ import type { VisibleParent } from '../security/predicates.ts';
 import { columnReadable } from '../security/fields.ts';
 import { isUuid, type WhereInput } from '../sql/where.ts';
 import { filterSql } from '../sql/filter.ts';
+import { listSearch } from '../sql/search.ts';
 import { orderSql, resolveOrder, type OrderByInput } from '../sql/order.ts';
 import { pageSize, type ChildArgs, type ListArgs } from '../sql/read.ts';
 import { collectFields } from './collect.ts';
@@ -107,10 +108,11 @@ function lookupJson(ctx: Ctx, p: ObjectPlan, t: DynTable, r: ObjectPlan['relatio
 }
 
 /** A page of records as a JSON array, in `order`, `limit`/`offset` applied (children: per parent). */
-function pageOf(ctx: Ctx, q: ObjectPlan, type: GraphQLObjectType, nodes: readonly FieldNode[] | null, where: (t: DynTable) => SQL | undefined, orderBy: OrderByInput[] | null | undefined, limit: number | null, offset: number, parent?: VisibleParent) {
+/** `rank`: a search's rank, ordered by first (best first) when the list gives no orderBy. */
+function pageOf(ctx: Ctx, q: ObjectPlan, type: GraphQLObjectType, nodes: readonly FieldNode[] | null, where: (t: DynTable) => SQL | undefined, orderBy: OrderByInput[] | null | undefined, limit: number | null, offset: number, parent?: VisibleParent, rank?: (t: DynTable) => SQL) {
   const target = aliased(ctx, q);
   const readable = (c: ColumnPlan) => columnReadable(ctx.ds, q, c);
-  const order = orderSql(target.t, resolveOrder(q, orderBy, readable));
+  const order = [...(rank && !orderBy?.length ? [sql`${rank(target.t)} desc`] : []), ...orderSql(target.t, resolveOrder(q, orderBy, readable))];
   const row = nodes ? rowJson(ctx, q, target.t, type, nodes) : sql`null`;
   const cond = and(visibleRows(ctx.ds, q.object.name, target.t, 'read', parent), where(target.t));
   // n counts from 1 within the page (rows before the offset are numbered too, then skipped).
@@ -146,14 +148,16 @@ function getJson(ctx: Ctx, p: ObjectPlan, type: GraphQLObjectType, def: GraphQLF
 function listJson(ctx: Ctx, p: ObjectPlan, def: GraphQLField<unknown, unknown>, nodes: readonly FieldNode[]): SQL {
   const args = getArgumentValues(def, nodes[0]!, ctx.variables) as ListArgs;
   if (args.after != null || args.before != null || args.last != null) unsupported('cursor paging');
-  // Every argument the compiler does not apply must send the request to the general path.
-  if (args.search != null) unsupported('search');
+  // Every argument the compiler does not apply must send the request to the general path. A search
+  // is applied: its match joins the filter, its rank leads the order (bad search text: the general path words it).
+  const search = args.search;
   const n = pageSize(ctx.ds, p.typeName, args);
   const offset = args.offset ?? 0;
   const connection = getNamedType(def.type);
   const nodeType = ctx.schema.getType(p.typeName);
   if (!isObjectType(connection) || !isObjectType(nodeType)) return unsupported('connection type');
-  const where = (t: DynTable) => filterSql(ctx.ds, p, t, args.where);
+  const where = (t: DynTable) => and(filterSql(ctx.ds, p, t, args.where), search != null ? listSearch(ctx.ds, p, t, search).match : undefined);
+  const rank = search != null ? (t: DynTable) => listSearch(ctx.ds, p, t, search).rank : undefined;
   const fields = collectFields(ctx.schema, connection, subSelections(nodes), ctx.fragments, ctx.variables);
   const object = new JsonObject();
   let page: readonly FieldNode[] | null = null;
@@ -186,7 +190,7 @@ function listJson(ctx: Ctx, p: ObjectPlan, def: GraphQLField<unknown, unknown>, 
     } else unsupported(`${connection.name}.${name}`);
   }
   if (!paged) return object.sql();
-  return sql`(select ${object.sql()} from (${pageOf(ctx, p, nodeType, page, where, args.orderBy, n + 1, offset)}) s)`;
+  return sql`(select ${object.sql()} from (${pageOf(ctx, p, nodeType, page, where, args.orderBy, n + 1, offset, undefined, rank)}) s)`;
 }
 
 /**
