@@ -16,7 +16,7 @@ import { findConnection, type Connection, type ListArgs } from './read.ts';
 import { isUuid } from './where.ts';
 import { inChunks } from './chunks.ts';
 import {
-  cascadeEffects, checkRls, committed, missOrForbidden, nextVersion, notFound, recordChange, requireVersion, tenantOf, translate,
+  cascadeEffects, checkRls, committed, relationsInto, missOrForbidden, nextVersion, notFound, recordChange, requireVersion, tenantOf, translate,
   type Cascaded, type Tx,
 } from './write.ts';
 
@@ -39,39 +39,31 @@ const behaviorOf = (f: ObjectPlan['relations'][number]['field']): string => (f a
  * real one. With `batch`: those that went to the trash in that delete, which a restore brings back.
  */
 async function takenAlong(tx: Tx, ds: DataSource, root: ObjectPlan, parents: Cascaded[], tenant: string, batch: string | null, out: Cascaded[] = [], seen = new Set(parents.map(key))): Promise<Cascaded[]> {
-  const byObject = new Map<string, Cascaded[]>();
-  for (const c of parents) byObject.set(c.p.object.name, [...(byObject.get(c.p.object.name) ?? []), c]);
-  for (const [object, group] of byObject) {
-    const byId = new Map(group.map((c) => [c.row.id, c]));
-    for (const child of Object.values(ds.plan.objects)) {
-      for (const r of child.relations) {
-        if (r.target !== object) continue;
-        const behavior = behaviorOf(r.field);
-        const holds = behavior === 'restrict' || (behavior === 'set_null' && r.field.required);
-        if (behavior !== 'cascade' && (batch !== null || !holds)) continue;
-        const table = ds.tables[child.object.name]!;
-        const fk = child.columns.find((c) => c.column === r.column)!;
-        const deletedAt = deletedAtColumn(table);
-        // Only trash objects are cascaded to from a trash object (the compiler checks it).
-        const state: SQL | undefined = batch === null ? (deletedAt ? isNull(deletedAt) : undefined) : and(isNotNull(deletedAt!), eq(table[TRASH.batch.key]!, batch));
-        const rows = await inChunks([...byId.keys()], async (slice) => (await tx.select().from(table)
-          .where(and(eq(table[TENANT.key]!, tenant), inArray(col(table, fk), slice), state))
-          .orderBy(col(table, child.columns[0]!)).for('update')) as Row[]);
-        if (behavior !== 'cascade') {
-          if (rows.length === 0) continue;
-          const whose = object === root.object.name ? 'it' : `a ${ds.plan.objects[object]!.typeName} it would take along`;
-          throw dataError('CONFLICT', `Cannot delete this ${root.typeName}: ${child.object.pluralLabel} still refer to ${whose} through ${r.field.name} (deleteBehavior ${behavior}${behavior === 'set_null' ? ', required' : ''})`);
-        }
-        // A cycle of cascades (a self-reference) reaches a record once.
-        const fresh = rows.filter((row) => !seen.has(`${child.object.name}:${row.id}`)).map((row): Cascaded => {
-          const parent = byId.get(row[fk.graphqlName] as string)!;
-          return { p: child, row, ancestors: [{ object, record: parent.row }, ...parent.ancestors] };
-        });
-        for (const c of fresh) seen.add(key(c));
-        out.push(...fresh);
-        if (fresh.length > 0) await takenAlong(tx, ds, root, fresh, tenant, batch, out, seen);
-      }
+  for (const { object, byId, child, r } of relationsInto(ds, parents)) {
+    const behavior = behaviorOf(r.field);
+    const holds = behavior === 'restrict' || (behavior === 'set_null' && r.field.required);
+    if (behavior !== 'cascade' && (batch !== null || !holds)) continue;
+    const table = ds.tables[child.object.name]!;
+    const fk = child.columns.find((c) => c.column === r.column)!;
+    const deletedAt = deletedAtColumn(table);
+    // Only trash objects are cascaded to from a trash object (the compiler checks it).
+    const state: SQL | undefined = batch === null ? (deletedAt ? isNull(deletedAt) : undefined) : and(isNotNull(deletedAt!), eq(table[TRASH.batch.key]!, batch));
+    const rows = await inChunks([...byId.keys()], async (slice) => (await tx.select().from(table)
+      .where(and(eq(table[TENANT.key]!, tenant), inArray(col(table, fk), slice), state))
+      .orderBy(col(table, child.columns[0]!)).for('update')) as Row[]);
+    if (behavior !== 'cascade') {
+      if (rows.length === 0) continue;
+      const whose = object === root.object.name ? 'it' : `a ${ds.plan.objects[object]!.typeName} it would take along`;
+      throw dataError('CONFLICT', `Cannot delete this ${root.typeName}: ${child.object.pluralLabel} still refer to ${whose} through ${r.field.name} (deleteBehavior ${behavior}${behavior === 'set_null' ? ', required' : ''})`);
     }
+    // A cycle of cascades (a self-reference) reaches a record once.
+    const fresh = rows.filter((row) => !seen.has(`${child.object.name}:${row.id}`)).map((row): Cascaded => {
+      const parent = byId.get(row[fk.graphqlName] as string)!;
+      return { p: child, row, ancestors: [{ object, record: parent.row }, ...parent.ancestors] };
+    });
+    for (const c of fresh) seen.add(key(c));
+    out.push(...fresh);
+    if (fresh.length > 0) await takenAlong(tx, ds, root, fresh, tenant, batch, out, seen);
   }
   return out;
 }

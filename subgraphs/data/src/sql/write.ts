@@ -195,38 +195,43 @@ interface CascadeEffects {
  * delivery). A cascaded record carries its deleted ancestors: access controlled by a parent is decided
  * at delivery against the parent as it was.
  */
-export async function cascadeEffects(tx: Tx, ds: DataSource, parents: Cascaded[], tenant: string, out: CascadeEffects = { deleted: [], nulled: new Map() }, seen = new Set<string>()): Promise<CascadeEffects> {
+/**
+ * Every relationship pointing at the objects of these records: the records of that object by id, the
+ * child object and its relation (what a delete, to the trash or for good, must follow).
+ */
+export function* relationsInto(ds: DataSource, parents: Cascaded[]): Generator<{ object: string; byId: Map<string, Cascaded>; child: ObjectPlan; r: ObjectPlan['relations'][number] }> {
   const byObject = new Map<string, Cascaded[]>();
   for (const c of parents) byObject.set(c.p.object.name, [...(byObject.get(c.p.object.name) ?? []), c]);
   for (const [object, group] of byObject) {
     const byId = new Map(group.map((c) => [c.row.id, c]));
-    for (const child of Object.values(ds.plan.objects)) {
-      for (const r of child.relations) {
-        if (r.target !== object) continue;
-        const behavior = (r.field as { deleteBehavior?: string }).deleteBehavior ?? 'set_null';
-        if (behavior === 'restrict') continue;
-        const table = ds.tables[child.object.name]!;
-        const fk = child.columns.find((c) => c.column === r.column)!;
-        const idCol = col(table, child.columns[0]!);
-        const rows = await inChunks([...byId.keys()], async (slice) => (await tx.select().from(table)
-          .where(and(eq(table[TENANT.key]!, tenant), inArray(col(table, fk), slice)))
-          .orderBy(idCol).for('update')) as Row[]);
-        const key = (row: Row) => `${child.object.name}:${row.id}`;
-        if (behavior === 'cascade') {
-          const fresh = rows.filter((row) => !seen.has(key(row))).map((row): Cascaded => {
-            seen.add(key(row));
-            const parent = byId.get(row[fk.graphqlName] as string)!;
-            return { p: child, row, ancestors: [{ object, record: parent.row }, ...parent.ancestors] };
-          });
-          out.deleted.push(...fresh);
-          if (fresh.length > 0) await cascadeEffects(tx, ds, fresh, tenant, out, seen);
-        } else {
-          for (const row of rows) {
-            const entry = out.nulled.get(key(row)) ?? { p: child, row, fields: new Set<string>() };
-            entry.fields.add(fk.graphqlName);
-            out.nulled.set(key(row), entry);
-          }
-        }
+    for (const child of Object.values(ds.plan.objects)) for (const r of child.relations) if (r.target === object) yield { object, byId, child, r };
+  }
+}
+
+export async function cascadeEffects(tx: Tx, ds: DataSource, parents: Cascaded[], tenant: string, out: CascadeEffects = { deleted: [], nulled: new Map() }, seen = new Set<string>()): Promise<CascadeEffects> {
+  for (const { object, byId, child, r } of relationsInto(ds, parents)) {
+    const behavior = (r.field as { deleteBehavior?: string }).deleteBehavior ?? 'set_null';
+    if (behavior === 'restrict') continue;
+    const table = ds.tables[child.object.name]!;
+    const fk = child.columns.find((c) => c.column === r.column)!;
+    const idCol = col(table, child.columns[0]!);
+    const rows = await inChunks([...byId.keys()], async (slice) => (await tx.select().from(table)
+      .where(and(eq(table[TENANT.key]!, tenant), inArray(col(table, fk), slice)))
+      .orderBy(idCol).for('update')) as Row[]);
+    const key = (row: Row) => `${child.object.name}:${row.id}`;
+    if (behavior === 'cascade') {
+      const fresh = rows.filter((row) => !seen.has(key(row))).map((row): Cascaded => {
+        seen.add(key(row));
+        const parent = byId.get(row[fk.graphqlName] as string)!;
+        return { p: child, row, ancestors: [{ object, record: parent.row }, ...parent.ancestors] };
+      });
+      out.deleted.push(...fresh);
+      if (fresh.length > 0) await cascadeEffects(tx, ds, fresh, tenant, out, seen);
+    } else {
+      for (const row of rows) {
+        const entry = out.nulled.get(key(row)) ?? { p: child, row, fields: new Set<string>() };
+        entry.fields.add(fk.graphqlName);
+        out.nulled.set(key(row), entry);
       }
     }
   }
