@@ -36,7 +36,7 @@ for (const engine of dataEngines) {
       expect((bad.errors?.[0]?.extensions?.['issues'] as { field: string }[])[0]!.field).toBe('inputs[1].name');
       expect(await count({ name: { startsWith: 'Bulk 3' } })).toBe(0);
       const over = await d.owner(`mutation { createAccounts(inputs: [${Array.from({ length: CAP + 1 }, (_, i) => `{ name: "Over ${i}" }`).join(', ')}]) { id } }`);
-      expect(over.errors?.[0]?.message).toMatch(/6 records would be created; at most 5 can be created at once/);
+      expect(over.errors?.[0]?.message).toMatch(/6 records would be written; at most 5 can be written at once/);
       expect(await count({ name: { startsWith: 'Over' } })).toBe(0);
     });
 
@@ -118,7 +118,7 @@ for (const engine of dataEngines) {
       expect(await count({ name: { startsWith: 'Pair' } })).toBe(2);
       // A request that spans subgraphs cannot be one transaction: refused, nothing written.
       const spanning = await atomic(d.rig.owner, `mutation { a: createAccount(input: { name: "Span one" }) { id } b: setMemberAccess(input: { userId: "${d.memberId}", role: null, permissionSets: ["standard_user"], groups: [] }) { userId } }`);
-      expect(spanning.errors?.[0]?.message).toMatch(/atomic request must be served by one subgraph/);
+      expect(spanning.errors?.[0]?.message).toMatch(/atomic request must be served by the data subgraph alone/);
       expect(await count({ name: { eq: 'Span one' } })).toBe(0);
     });
   });

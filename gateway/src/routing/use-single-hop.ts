@@ -55,9 +55,9 @@ export function useSingleHop(options: { owned: () => Ownership | null; call: Sub
     onExecute({ args, setExecuteFn }) {
       const target = routeOf(args.schema, args.document, args.operationName);
       const atomic = isAtomic(args.contextValue) && getOperationAST(args.document, args.operationName)?.operation === 'mutation';
-      // All or nothing needs one transaction, so one subgraph: a stitched operation cannot be atomic.
-      if (atomic && target === null) {
-        setExecuteFn(() => ({ errors: [new GraphQLError('An atomic request must be served by one subgraph: its mutations must all be data mutations (nothing was written)', { extensions: { code: 'BAD_REQUEST' } })] }));
+      // All or nothing needs one transaction, so one subgraph, and one that runs a request's mutations in one: the data subgraph.
+      if (atomic && target !== ATOMIC_SUBGRAPH) {
+        setExecuteFn(refuseAtomic);
         return;
       }
       if (target === null) return;
@@ -87,6 +87,21 @@ export function useSingleHop(options: { owned: () => Ownership | null; call: Sub
         if (isDataOnly(answer)) return rawResult(answer);
         return fromSubgraph(answer, status, target);
       });
+    },
+  };
+}
+
+/** The subgraph that runs an atomic request's mutations in one transaction (subgraphs/data use-atomic.ts). */
+const ATOMIC_SUBGRAPH = 'data';
+const refuseAtomic = (): ExecutionResult => ({
+  errors: [new GraphQLError('An atomic request must be served by the data subgraph alone: its mutations must all be data mutations (nothing was written)', { extensions: { code: 'BAD_REQUEST' } })],
+});
+
+/** Without the one hop (`singleHop: false`) no request can be atomic: refused rather than run piece by piece. */
+export function useAtomicRefused(): Plugin {
+  return {
+    onExecute({ args, setExecuteFn }) {
+      if (isAtomic(args.contextValue) && getOperationAST(args.document, args.operationName)?.operation === 'mutation') setExecuteFn(refuseAtomic);
     },
   };
 }

@@ -228,6 +228,9 @@ export function buildDecisionTable(schema: GraphQLSchema, sources: readonly Comp
         }
       }
       aggregateDecisions(schema, p, names, { fields, inputs, enums }, set, read, column);
+      // Upserting on a field matches on it: it must be readable (its editability is the data subgraph's check).
+      const upsertKeys = names.upsertKeyEnum(p.object);
+      if (is(upsertKeys, isEnumType)) for (const c of p.columns) if (c.sortValue) set(enums, upsertKeys, c.sortValue, column(c, 'upsert'));
       const sort = names.sortFieldEnum(p.object);
       if (is(sort, isEnumType)) for (const c of p.columns) if (c.sortValue) set(enums, sort, c.sortValue, column(c, 'sort'));
     }

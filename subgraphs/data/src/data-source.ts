@@ -18,6 +18,8 @@ export interface DataSource {
   maxBulk: number;
   /** `db` is a transaction the request's writes share (a bulk, nested or atomic write): its commit publishes the changes. */
   inTransaction?: boolean;
+  /** The request's own DataSource, when this one is its copy bound to a transaction. */
+  root?: DataSource;
   /** The organization of the request's principal: every statement is confined to it. Null = no access. */
   tenant: string | null;
   /** The user acting (owner of what they create). */

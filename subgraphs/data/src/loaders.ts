@@ -8,7 +8,8 @@ import type { WhereInput } from './sql/where.ts';
 import { findByIds, findChildren, type ChildArgs } from './sql/read.ts';
 import { findLookups, TRASHED } from './sql/lifecycle.ts';
 import { stableStringify } from '@objectos/metadata';
-import { maskRows } from './security/fields.ts';
+import { columnReadable, maskRows } from './security/fields.ts';
+import { unreadableField } from './errors.ts';
 
 /**
  * Request-scoped batching: every by-id lookup of an object, and every children list of a relation with
@@ -66,6 +67,9 @@ export function createLoaders(ds: DataSource) {
      */
     childAggregates(object: string, column: string, where: WhereInput | null, info: GraphQLResolveInfo): DataLoader<string, Record<string, unknown>> {
       const { p, table, visible } = objectOf(ds, object);
+      // Aggregating a parent's children reads their foreign key (as listing them does).
+      const fkPlan = p.columns.find((c) => c.column === column)!;
+      if (!columnReadable(ds, p, fkPlan)) throw unreadableField(p.typeName, fkPlan.graphqlName, 'aggregate');
       const agg = requestedAggregation(ds, p, info);
       const key = `${object}.${column}:${stableStringify(where)}:${agg.count}:${agg.items.map((i) => `${i.fn}.${i.c.graphqlName}`).join(',')}`;
       let l = aggregates.get(key);

@@ -18,11 +18,13 @@ export interface ValidationWarning {
 
 /** Warnings per request (each request works on its own DataSource copy), read once by useValidationWarnings. */
 const warningsOf = new WeakMap<DataSource, ValidationWarning[]>();
+/** Copies made for one transaction (bulk, nested, atomic writes) report to the request's own DataSource. */
+const requestOf = (ds: DataSource): DataSource => ds.root ?? ds;
 
 /** The warnings the request's writes raised so far, handed over once. */
 export function takeValidationWarnings(ds: DataSource): ValidationWarning[] {
-  const warnings = warningsOf.get(ds) ?? [];
-  warningsOf.delete(ds);
+  const warnings = warningsOf.get(requestOf(ds)) ?? [];
+  warningsOf.delete(requestOf(ds));
   return warnings;
 }
 
@@ -67,10 +69,10 @@ export function enforceValidationRules(ds: DataSource, p: ObjectPlan, event: Val
   const errors = failed.filter((f) => f.severity === 'error');
   if (errors.length > 0) throw badInput(p.typeName, errors.map((f) => issueOf(p, f)));
   if (failed.length === 0) return;
-  const warnings = warningsOf.get(ds) ?? [];
+  const warnings = warningsOf.get(requestOf(ds)) ?? [];
   for (const { rule, severity } of failed)
     if (severity !== 'error') warnings.push({ object: p.object.name, rule: rule.name, message: rule.message, severity, event, recordId: before?.id ?? null });
-  warningsOf.set(ds, warnings);
+  warningsOf.set(requestOf(ds), warnings);
 }
 
 interface Prepared {

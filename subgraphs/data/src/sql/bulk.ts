@@ -4,7 +4,7 @@ import { upsertColumns, type ObjectPlan } from '@objectos/schema';
 import { objectOf, type DataSource, type Row } from '../data-source.ts';
 import { col } from '../db/tables.ts';
 import { badInput, dataError } from '../errors.ts';
-import { requireObject } from '../security/fields.ts';
+import { columnEditable, columnReadable, requireObject } from '../security/fields.ts';
 import { filterSql } from './filter.ts';
 import { trashRecord } from './lifecycle.ts';
 import type { WhereInput } from './where.ts';
@@ -20,7 +20,7 @@ import { createRecord, deleteRecord, updateRecord } from './write.ts';
 export async function inOneTransaction<T>(ds: DataSource, work: (tx: DataSource) => Promise<T>): Promise<T> {
   // Already inside one (an atomic request, a nested write): its commit is the one that counts.
   if (ds.inTransaction) return work(ds);
-  const result = await ds.db.transaction((tx) => work({ ...ds, db: tx as unknown as Db, inTransaction: true, changes: null }));
+  const result = await ds.db.transaction((tx) => work({ ...ds, db: tx as unknown as Db, inTransaction: true, changes: null, root: ds.root ?? ds }));
   ds.changes?.notify();
   return result;
 }
@@ -28,10 +28,21 @@ export async function inOneTransaction<T>(ds: DataSource, work: (tx: DataSource)
 const capIssue = (p: ObjectPlan, field: string, n: number, cap: number, verb: string) =>
   badInput(p.typeName, [{ field, constraint: 'bulkLimit', message: `${field}: ${n} records would be ${verb}; at most ${cap} can be ${verb} at once (OBJECTOS_BULK_MAX), so nothing was ${verb}` }]);
 
-/** `createAccounts(inputs)`: all or nothing, at most `maxBulk`. */
+/** Records a write touches besides its own: the children it creates (with theirs), connects and disconnects. */
+function nestedCount(ds: DataSource, p: ObjectPlan, input: Record<string, unknown>): number {
+  let n = 0;
+  for (const [r, w] of splitNested(ds, p, input).nested) {
+    n += (w.connect?.length ?? 0) + (w.disconnect?.length ?? 0);
+    for (const c of w.create ?? []) n += 1 + nestedCount(ds, ds.plan.objects[r.child]!, c);
+  }
+  return n;
+}
+
+/** `createAccounts(inputs)`: all or nothing, at most `maxBulk` records (nested ones included). */
 export async function createRecords(ds: DataSource, object: string, inputs: Record<string, unknown>[]): Promise<Row[]> {
   const { p } = objectOf(ds, object);
-  if (inputs.length > ds.maxBulk) throw capIssue(p, 'inputs', inputs.length, ds.maxBulk, 'created');
+  const total = inputs.reduce((n, input) => n + 1 + nestedCount(ds, p, input), 0);
+  if (total > ds.maxBulk) throw capIssue(p, 'inputs', total, ds.maxBulk, 'written');
   return inOneTransaction(ds, async (tx) => {
     const out: Row[] = [];
     for (const [i, input] of inputs.entries()) out.push(await atIndex(i, () => createNested(tx, object, input)));
@@ -75,7 +86,7 @@ export async function updateWhere(ds: DataSource, object: string, where: WhereIn
   return inOneTransaction(ds, async (tx) => {
     const ids = await matching(tx, p, where, 'edit', 'updated');
     const records: Row[] = [];
-    for (const id of ids) records.push(await updateRecord(tx, object, id, input));
+    for (const id of ids) records.push(await updateNested(tx, object, id, input));
     return { count: records.length, records };
   });
 }
@@ -88,8 +99,15 @@ export async function deleteWhere(ds: DataSource, object: string, where: WhereIn
   return inOneTransaction(ds, async (tx) => {
     const ids = await matching(tx, p, where, 'delete', 'deleted');
     const records: Row[] = [];
-    // A record an earlier one's cascade already took is gone: it is not deleted twice.
-    for (const id of ids) records.push(await remove(tx, object, id));
+    // A record an earlier one's cascade already took is gone (the matched rows are locked: nothing
+    // else could have removed them): it is not deleted twice, nor counted.
+    for (const id of ids) {
+      try {
+        records.push(await tx.db.transaction((sp) => remove({ ...tx, db: sp as unknown as Db }, object, id)));
+      } catch (e) {
+        if ((e as { extensions?: { code?: string } }).extensions?.code !== 'NOT_FOUND') throw e;
+      }
+    }
     return { count: records.length, records };
   });
 }
@@ -105,6 +123,11 @@ export async function upsertRecord(ds: DataSource, object: string, input: Record
   const { p } = objectOf(ds, object);
   const key = upsertKeys(p).find((c) => c.sortValue === on || c.graphqlName === on);
   if (!key) throw badInput(p.typeName, [{ field: 'on', constraint: 'upsertKey', message: `on: ${p.typeName} cannot be upserted on "${on}"; only a unique or externalId field can (${upsertKeys(p).map((c) => c.graphqlName).join(', ') || 'none'})` }]);
+  // Matching on a field is reading it, and the match writes it: both must be allowed, before any lookup
+  // (else which values exist would show through the answer).
+  requireObject(ds, p, 'create');
+  requireObject(ds, p, 'edit');
+  if (!columnReadable(ds, p, key) || !columnEditable(ds, p, key)) throw dataError('FORBIDDEN', `Cannot upsert on ${p.typeName}.${key.graphqlName}: the field is not readable and editable for you`);
   const value = input[key.graphqlName];
   if (value === null || value === undefined) throw badInput(p.typeName, [{ field: key.graphqlName, constraint: 'upsertKey', message: `${key.graphqlName}: an upsert on it needs its value in the input` }]);
   const existing = async (tx: DataSource): Promise<string | null> => {
@@ -116,7 +139,7 @@ export async function upsertRecord(ds: DataSource, object: string, input: Record
     const found = await existing(tx);
     if (found) {
       const { [key.graphqlName]: _same, ...rest } = input;
-      return { created: false, record: await updateRecord(tx, object, found, rest) };
+      return { created: false, record: await updateNested(tx, object, found, rest) };
     }
     try {
       return { created: true, record: await tx.db.transaction((sp) => createNested({ ...tx, db: sp as unknown as Db }, object, input)) };
@@ -125,7 +148,7 @@ export async function upsertRecord(ds: DataSource, object: string, input: Record
       const again = (e as { extensions?: { code?: string } }).extensions?.code === 'CONFLICT' ? await existing(tx) : null;
       if (!again) throw e;
       const { [key.graphqlName]: _same, ...rest } = input;
-      return { created: false, record: await updateRecord(tx, object, again, rest) };
+      return { created: false, record: await updateNested(tx, object, again, rest) };
     }
   });
 }
@@ -148,10 +171,18 @@ function splitNested(ds: DataSource, p: ObjectPlan, input: Record<string, unknow
 
 const hasNested = (ds: DataSource, p: ObjectPlan, input: Record<string, unknown>): boolean => splitNested(ds, p, input).nested.length > 0;
 
+/** A nested write touches at most `maxBulk` records besides its own (checked once, at the top of the tree). */
+function requireWithinCap(ds: DataSource, p: ObjectPlan, input: Record<string, unknown>): void {
+  if (ds.inTransaction) return;
+  const n = nestedCount(ds, p, input);
+  if (n > ds.maxBulk) throw capIssue(p, 'input', n, ds.maxBulk, 'written');
+}
+
 /** A create with children (`contacts: { create: [...], connect: [ids] }`): one transaction. */
 export async function createNested(ds: DataSource, object: string, input: Record<string, unknown>): Promise<Row> {
   const { p } = objectOf(ds, object);
   if (!hasNested(ds, p, input)) return createRecord(ds, object, input);
+  requireWithinCap(ds, p, input);
   const { own, nested } = splitNested(ds, p, input);
   return inOneTransaction(ds, async (tx) => {
     const row = await createRecord(tx, object, own);
@@ -161,9 +192,10 @@ export async function createNested(ds: DataSource, object: string, input: Record
 }
 
 /** An update with children (`contacts: { create, connect, disconnect }`): one transaction. */
-export async function updateNested(ds: DataSource, object: string, id: string, input: Record<string, unknown>, options: { expectedVersion?: number | null }): Promise<Row> {
+export async function updateNested(ds: DataSource, object: string, id: string, input: Record<string, unknown>, options: { expectedVersion?: number | null } = {}): Promise<Row> {
   const { p } = objectOf(ds, object);
   if (!hasNested(ds, p, input)) return updateRecord(ds, object, id, input, options);
+  requireWithinCap(ds, p, input);
   const { own, nested } = splitNested(ds, p, input);
   return inOneTransaction(ds, async (tx) => {
     const row = await updateRecord(tx, object, id, own, options);
@@ -185,6 +217,9 @@ async function writeChildren(tx: DataSource, p: ObjectPlan, parentId: string, ne
     if (w.disconnect?.length && mode === 'create')
       throw badInput(p.typeName, [{ field: `${r.graphqlName}.disconnect`, constraint: 'nested', message: `${r.graphqlName}.disconnect: a new ${p.typeName} has no ${child.object.pluralLabel} to disconnect` }]);
     for (const [i, id] of (w.disconnect ?? []).entries()) {
+      // Whether a child belongs to the parent is its foreign key: only one the caller may edit is looked at.
+      requireObject(tx, child, 'edit');
+      if (!columnEditable(tx, child, fk)) throw dataError('FORBIDDEN', `Not allowed to edit ${child.typeName}.${fk.graphqlName}`);
       if (fk.field?.required) throw badInput(p.typeName, [{ field: at('disconnect', i), constraint: 'required', message: `${at('disconnect', i)}: ${child.typeName}.${fk.graphqlName} is required, so a ${child.typeName} cannot be disconnected (move it with connect on another ${p.typeName}, or delete it)` }]);
       const { table, visible } = objectOf(tx, r.child, 'read');
       const idCol = col(table, child.columns[0]!);

@@ -139,7 +139,7 @@ async function requireParentsLive(tx: Tx, ds: DataSource, p: ObjectPlan, row: Ro
     if (typeof parentId !== 'string' || !deletedAt) continue;
     const trashed = await tx.select({ id: col(table, target.columns[0]!) }).from(table).where(and(eq(col(table, target.columns[0]!), parentId), isNotNull(deletedAt)));
     if (trashed.length > 0)
-      throw dataError('CONFLICT', `Cannot restore this ${p.typeName} before its ${target.typeName} (${r.field.name} "${parentId}"), which is in the trash: restore that one, and this comes back with it`);
+      throw dataError('CONFLICT', `Cannot restore this ${p.typeName} before its ${target.typeName} (${r.field.name}), which is in the trash: restore that one, and this comes back with it`);
   }
 }
 
@@ -218,7 +218,7 @@ async function requireUnreferenced(tx: Tx, ds: DataSource, p: ObjectPlan, id: st
       const table = ds.tables[child.object.name]!;
       const fk = col(table, child.columns.find((c) => c.column === r.column)!);
       const [held] = await tx.select({ id: col(table, child.columns[0]!) }).from(table).where(and(eq(table[TENANT.key]!, ds.tenant!), eq(fk, id))).limit(1);
-      if (held) throw dataError('CONFLICT', `Cannot purge this ${p.typeName}: ${child.object.pluralLabel} still refer to it through ${r.field.name} (deleteBehavior restrict), "${String(held.id)}" among them; purge or change them first`);
+      if (held) throw dataError('CONFLICT', `Cannot purge this ${p.typeName}: ${child.object.pluralLabel} still refer to it through ${r.field.name} (deleteBehavior restrict); purge or change them first`);
     }
   }
 }
