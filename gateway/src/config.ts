@@ -46,6 +46,10 @@ export interface ObjectOSConfig {
   maxCost: number;
   /** Requests per minute per client IP (IPv6 by /64); 0 turns limiting off. */
   rateLimitPerMinute: number;
+  /** Most records one bulk write (create many, update or delete by filter) may touch. */
+  bulkMax: number;
+  /** The organization (id or slug) whose guest profile serves requests without credentials; null: they get 401. */
+  guestOrganization: string | null;
   /** Redis for shared rate limits across replicas; memory when unset. */
   redisUrl: string | undefined;
   /** Trust X-Forwarded-For for the client address (only behind your own proxy). */
@@ -81,6 +85,11 @@ export interface ObjectOSConfig {
    * and/or an operations port (OBJECTOS_METRICS_PORT, on OBJECTOS_METRICS_HOST) serving it without one.
    */
   metrics: MetricsSettings;
+  /**
+   * OBJECTOS_WATCH: in development, an edited metadata file is loaded, compiled, migrated and served
+   * without a restart (gateway/src/dev/hot-reload.ts). @default true outside production (refused in production)
+   */
+  watch: boolean;
   production: boolean;
 }
 
@@ -107,6 +116,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
   const jwksUrl = env['OBJECTOS_JWKS_URL'];
   if (auth === 'jwt' && !jwksUrl) throw new Error('OBJECTOS_AUTH=jwt needs OBJECTOS_JWKS_URL (your identity provider\'s JWKS)');
   if (jwksUrl && !/^https?:\/\//.test(jwksUrl)) throw new Error(`OBJECTOS_JWKS_URL must be an http(s) URL, got "${jwksUrl}"`);
+  const watch = oneOf(env, 'OBJECTOS_WATCH', ['true', 'false'] as const, production || mode === 'gateway' ? 'false' : 'true') === 'true';
+  // Production serves the metadata it was started with, as every replica does: a change is a deployment.
+  if (watch && production) throw new Error('OBJECTOS_WATCH=true is for development: with NODE_ENV=production the metadata is loaded once at start (restart or deploy to change it)');
+  if (watch && mode === 'gateway') throw new Error('OBJECTOS_WATCH=true is for OBJECTOS_MODE=objectos: the gateway alone has no metadata to watch');
   return {
     mode,
     supergraph,
@@ -132,6 +145,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     pluginTimeoutMs: positive(env, 'OBJECTOS_PLUGIN_TIMEOUT_MS', 60_000),
     shutdownTimeoutMs: positive(env, 'OBJECTOS_SHUTDOWN_TIMEOUT_MS', 10_000),
     rateLimitPerMinute: env['OBJECTOS_RATE_LIMIT'] === '0' ? 0 : positive(env, 'OBJECTOS_RATE_LIMIT', 600),
+    bulkMax: positive(env, 'OBJECTOS_BULK_MAX', 1000),
+    guestOrganization: env['OBJECTOS_GUEST_ORGANIZATION']?.trim() || null,
     maxCost: env['OBJECTOS_MAX_COST'] === '0' ? Number.POSITIVE_INFINITY : positive(env, 'OBJECTOS_MAX_COST', 20_000, 'a positive number'),
     redisUrl: env['REDIS_URL'] || undefined,
     trustProxy: env['OBJECTOS_TRUST_PROXY'] === 'true',
@@ -148,6 +163,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     emailOtp: env['OBJECTOS_EMAIL_OTP'] === 'true',
     runJobs: oneOf(env, 'OBJECTOS_JOBS', ['on', 'off'] as const, 'on') === 'on',
     metrics: metricsSettingsFromEnv(env),
+    watch,
     production,
   };
 }

@@ -17,10 +17,11 @@ import { createLimiter, createRateLimit, type Limiter } from './protection/use-r
 import { ANONYMOUS, CLIENT_AGENT_HEADER, CLIENT_IP_HEADER, JWKS_PATH, PRINCIPAL_HEADER, SYSTEM, audienceKey, createSubgraphTokenIssuer, encodePrincipal, type Principal } from '@objectos/principal';
 import { createPrincipalCache, type PrincipalCache, type ResolvePrincipal } from './auth/principal-cache.ts';
 import { principalOfRequest, useAuthentication } from './auth/use-authentication.ts';
+import { useGuestRefusals } from './auth/guest.ts';
 import { createAccessWatch, type AccessWatch } from './auth/access-watch.ts';
 import { useLiveAccess } from './auth/use-live-access.ts';
 import { corsOf, createOriginPolicy, useOriginPolicy, type OriginPolicy } from './auth/origin-policy.ts';
-import { useIdentityProxy } from './auth/identity-proxy.ts';
+import { AUTH_BASE_PATH, useIdentityProxy } from './auth/identity-proxy.ts';
 import { buildDecisionTable, type DecisionTable } from './security/decisions.ts';
 import { loadSecurity } from './security/load-security.ts';
 import { applyShield, buildShield, type ShieldSetup } from './security/shield.ts';
@@ -28,14 +29,16 @@ import { useFieldAccess } from './security/use-field-access.ts';
 import { denialOf, useDenialAudit } from './security/use-denial-audit.ts';
 import { AUDIT_EXPORT_PATH, auditSink, useAuditExport } from './routing/use-audit-routes.ts';
 import { createAccessDeniedAggregator, type AccessDeniedAggregator } from '@objectos/events';
-import { buildOwnership, type Ownership } from './routing/ownership.ts';
+import { internalOwnership, type Ownership } from './routing/ownership.ts';
 import { resolverOf, type GatewayAuthOptions } from './auth/auth-modes.ts';
 import { createSenders, type Sender } from './routing/senders.ts';
 import { startLiveSupergraph, type LiveSupergraph, type SubgraphSdl, type SupergraphHealth } from './routing/live-supergraph.ts';
-import { useSingleHop, type LocalRead, type RequestContext, type SubgraphCall } from './routing/use-single-hop.ts';
+import { useAtomicRefused, useSingleHop, type LocalRead, type RequestContext, type SubgraphCall } from './routing/use-single-hop.ts';
 import { createQueryPlanExecutor, useQueryPlan } from './routing/use-query-plan.ts';
 import { subgraphsCheck, useReadyRoute } from './routing/use-ready-route.ts';
 import { useMetricsRoute } from './routing/use-metrics-route.ts';
+import { META_PATH, useMetaRoutes } from './routing/use-meta-routes.ts';
+import { useGatewayRoutes } from './routing/use-gateway-routes.ts';
 import { createStreamCount, type StreamCount } from './realtime/stream-count.ts';
 
 /**
@@ -147,6 +150,8 @@ export interface Gateway {
   readiness: Readiness;
   /** Polls subgraphs (or the supergraph source) now; true when a new supergraph is served. */
   refresh(): Promise<boolean>;
+  /** Serves these instead (a development reload), swapped in with the schema; requests in flight finish on the old. Throws if not composed. */
+  replaceSubgraphs(subgraphs: readonly SubgraphSource[]): Promise<void>;
   /** Closes what the gateway opened (the rate limiter's Redis connection, the poll timer). */
   dispose(): Promise<void>;
 }
@@ -162,28 +167,8 @@ interface Routing {
   planned: Executor | null;
   /** The subgraphs this supergraph routes to, by name (the one-hop path's calls). */
   byName: ReadonlyMap<string, Sender>;
-}
-
-/**
- * The one-hop path only for ObjectOS's own subgraphs: a field an external subgraph also defines
- * (`@shareable`, `@override`, `@requires`…) is left to the query planner.
- */
-function internalOwnership(sdls: readonly SubgraphSdl[], senders: readonly Sender[]): Ownership {
-  const internal = new Set(senders.filter((s) => s.internal).map((s) => s.name));
-  const owned = buildOwnership(sdls);
-  for (const fields of owned.values())
-    for (const [field, by] of fields) if ([...by].some((n) => !internal.has(n))) fields.delete(field);
-  return owned;
-}
-
-/** Health and the public keys of external-subgraph tokens, beside GraphQL. */
-function useGatewayRoutes(routes: Record<string, () => unknown>): Plugin {
-  return {
-    onRequest({ url, request, endResponse }) {
-      const route = routes[url.pathname];
-      if (route && request.method === 'GET') endResponse(Response.json(route(), { headers: { 'cache-control': 'no-store' } }));
-    },
-  };
+  /** Their in-process compiled reads (the one-hop path's), by name. */
+  reads: ReadonlyMap<string, LocalRead>;
 }
 
 /** Composes the subgraphs (or takes the given supergraph) and serves it as one GraphQL endpoint. */
@@ -197,7 +182,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const tokens = createSubgraphTokenIssuer({ secret, issuer: options.publicUrl ?? 'urn:objectos:gateway' });
   const senderOf = createSenders({ secret, tokens, api });
   const given = options.subgraphs ?? [];
-  const sourceOf = new Map(given.map((s) => [s.name, s]));
+  // The source each sender was made from (its in-process fetch and reads): senders of replaced subgraphs are new.
+  const sourceBy = new WeakMap<Sender, SubgraphSource>();
+  const senderFor = (make: typeof senderOf, s: SubgraphSource): Sender => { const sender = make(s); sourceBy.set(sender, s); return sender; };
   // The principal and request id travel to every subgraph (their log lines carry the id too).
   // The client's address and agent too, for the audit trail of what the subgraph does.
   const contextHeaders = (context?: RequestContext): Record<string, string> => {
@@ -238,7 +225,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const plans = options.security
       ? [options.security]
       : (await Promise.all(senders.filter((s) => s.internal).map((s) =>
-          loadSecurity({ ...s, ...(sourceOf.get(s.name)?.fetch ? { fetch: sourceOf.get(s.name)!.fetch! } : {}) }, secret, (e) =>
+          loadSecurity({ ...s, ...(sourceBy.get(s)?.fetch ? { fetch: sourceBy.get(s)!.fetch! } : {}) }, secret, (e) =>
             logger.warn({ subgraph: s.name, err: e.message }, 'subgraph metadata unreachable: only authentication is enforced on its fields'))))
         ).filter((c): c is CompiledSchema => c !== null);
     const table = buildDecisionTable(stitched, plans, auth.mode === 'none' ? 'allow' : 'authenticated');
@@ -249,19 +236,28 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       const executors = new Map(senders.map((s) => [s.name, executorFor(s, s.url)]));
       planned = await createQueryPlanExecutor(supergraphSdl, (name) => executors.get(name));
     }
-    return { schema: applyShield(stitched, shield), table, shield, owned: sdls ? internalOwnership(sdls, senders) : null, planned, byName };
+    const reads = new Map(senders.flatMap((s) => (sourceBy.get(s)?.readCompiled ? [[s.name, sourceBy.get(s)!.readCompiled!] as const] : [])));
+    return { schema: applyShield(stitched, shield), table, shield, owned: sdls ? internalOwnership(sdls, senders) : null, planned, byName, reads };
   };
   let setSchema: ((schema: GraphQLSchema) => void) | null = null;
+  // The one hop's in-process reads: those of the routing served, swapped with its schema.
+  const reads = new Map<string, LocalRead>();
+  const serve = (routing: Routing) => {
+    reads.clear();
+    for (const [name, read] of routing.reads) reads.set(name, read);
+    setSchema?.(routing.schema);
+  };
   const live: LiveSupergraph<Routing> = await startLiveSupergraph<Routing>({
     input: options.supergraph
       ? { kind: 'supergraph', read: typeof options.supergraph === 'string' ? ((text) => async () => text)(options.supergraph) : options.supergraph, senderOf }
-      : { kind: 'compose', subgraphs: given.map((s) => ({ sender: senderOf(s), ...(s.sdl !== undefined ? { sdl: s.sdl } : {}) })) },
+      : { kind: 'compose', subgraphs: given.map((s) => ({ sender: senderFor(senderOf, s), ...(s.sdl !== undefined ? { sdl: s.sdl } : {}) })) },
     build,
-    onChange: (next) => setSchema?.(next.schema),
+    onChange: serve,
     logger,
     ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
   });
   const current = () => live.current;
+  serve(live.current);
   const readiness = options.readiness ?? createReadiness();
   const modeAuth = resolverOf(auth);
   const objectos = auth.mode === undefined || auth.mode === 'objectos' ? auth : null;
@@ -299,11 +295,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const authPlugins: Plugin[] = auth.mode === 'none' ? [] : [
     useAuthentication(principals, {
       graphqlEndpoint,
-      paths: [AUDIT_EXPORT_PATH],
+      paths: [AUDIT_EXPORT_PATH, META_PATH, `${META_PATH}/`],
       onRefused: (request, server, code, message) => denials.note(denialOf(request, server, trustProxy, ANONYMOUS, code, message)),
       allowAnonymous: modeAuth.allowAnonymous,
       ...(auth.mode === 'jwt' ? { signInHint: 'Send a token from your identity provider: `Authorization: Bearer <JWT>`.', bearer: 'jwt' as const } : {}),
     }),
+    ...(modeAuth.allowAnonymous ? [useGuestRefusals()] : []),
   ];
   if (objectos?.identity) {
     const perAccount = createLimiter({ name: 'sign_in_account', points: objectos.attemptsPerAccount ?? 3, durationSeconds: 10, keyPrefix: 'objectos:signin', redisUrl: objectos.redisUrl });
@@ -346,10 +343,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     plugins: [
       swapSchema,
       // Health and the public keys follow the same body bound and origin policy as every route.
-      useBodyLimit(maxBodyBytes), useOriginPolicy(origins), useGatewayRoutes({ '/health': () => live.health(), [JWKS_PATH]: () => tokens.jwks() }), useReadyRoute(readiness), useMetricsRoute(options.metricsToken ? { token: options.metricsToken } : {}), ...authPlugins, useAuditExport(auditSender), ...useProtection(protection, rateLimit), useFieldAccess(() => current().table), useLiveAccess(access), streams.plugin,
+      useBodyLimit(maxBodyBytes), useOriginPolicy(origins), useGatewayRoutes({ '/health': () => live.health(), [JWKS_PATH]: () => tokens.jwks() }), useReadyRoute(readiness), useMetricsRoute(options.metricsToken ? { token: options.metricsToken } : {}), ...authPlugins, useAuditExport(auditSender), ...useProtection(protection, rateLimit),
+      // Discovery and object metadata: after the rate limit (a REST route costs a request like any other).
+      useMetaRoutes({
+        graphqlEndpoint, sources: () => current().table.sources, health: () => live.health(), authPath: objectos?.identity ? AUTH_BASE_PATH : null,
+        auditExportPath: AUDIT_EXPORT_PATH, metrics: Boolean(options.metricsToken), introspection: protection.introspection ?? PROTECTION_DEFAULTS.introspection,
+      }),
+      useFieldAccess(() => current().table), useLiveAccess(access), streams.plugin,
       // The planned executor first: the one hop, when it applies, replaces it (the last executeFn set wins).
       useQueryPlan(() => current().planned),
-      ...(options.singleHop === false ? [] : [useSingleHop({ owned: () => current().owned, call: singleHopCall, local: new Map(given.flatMap((s) => (s.readCompiled ? [[s.name, s.readCompiled] as const] : []))) })]),
+      ...(options.singleHop === false ? [useAtomicRefused()] : [useSingleHop({ owned: () => current().owned, call: singleHopCall, local: reads })]),
       useDenialAudit(denials, trustProxy),
       useCorrelatedErrors({ logger, classify: classifyGatewayError }),
     ],
@@ -385,6 +388,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     health: () => live.health(),
     readiness,
     refresh: () => live.refresh(),
+    // Senders of their own: the old routing's keep calling the old instances while its requests finish.
+    replaceSubgraphs: (subgraphs) => {
+      const make = createSenders({ secret, tokens, api });
+      return live.replace(subgraphs.map((s) => ({ sender: senderFor(make, s), ...(s.sdl !== undefined ? { sdl: s.sdl } : {}) })));
+    },
     dispose: close,
   };
 }

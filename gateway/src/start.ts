@@ -14,6 +14,8 @@ import type { FlowRuntime, WorkflowSubgraph } from '@objectos/workflow-subgraph'
 import type { ObjectOSConfig } from './config.ts';
 import type { Gateway } from './create-gateway.ts';
 import { resolveSecret } from './secret.ts';
+import { hotReloadPlugin, RELOADED, type HotReload } from './dev/hot-reload.ts';
+import type { Reloadable } from './dev/reloadable.ts';
 import type { Realtime } from './realtime/ws-server.ts';
 import type { Serving } from './serve.ts';
 import { jobsPlugin, notificationsPlugin } from './plugins/core.ts';
@@ -37,6 +39,8 @@ export interface RunningObjectOS {
   metrics: MetricsSubgraph | null;
   /** The plugin kernel: every component above is a plugin of it (startup report, health). */
   kernel: Kernel;
+  /** Development: the metadata folder is watched and an edit served without a restart (OBJECTOS_WATCH); else null. */
+  hotReload: HotReload | null;
   server: Server;
   /** graphql-ws on the same endpoint. */
   realtime: Realtime;
@@ -67,7 +71,9 @@ export async function startObjectOS(config: ObjectOSConfig, hooks: StartHooks = 
   const kernel = createKernel({ logger: createLogger('kernel'), timeoutMs: config.pluginTimeoutMs });
   // Workflow rules, transitions and flows write through the data subgraph (in process, or remote).
   const dataUrl = remote['data'] ?? 'http://data.objectos.internal/graphql';
-  const dataRoute = { fetch: (r: Request): Promise<Response> => kernel.getService<DataSubgraph>('data')?.fetch(r) ?? fetch(r), url: dataUrl };
+  // A subgraph's instance serving now: a development reload replaces them (dev/hot-reload.ts).
+  const serving = <T>(name: string): T | null => kernel.getService<Reloadable<T>>(`reload:${name}`)?.current() ?? kernel.getService<T>(name) ?? null;
+  const dataRoute = { fetch: (r: Request): Promise<Response> => serving<DataSubgraph>('data')?.fetch(r) ?? fetch(r), url: dataUrl };
   const workflowHere = hasWorkflow(model) && !remote['workflow'];
   kernel.use(redisProbePlugin(readiness, config.redisUrl)).use(eventsPlugin(config.redisUrl)).use(realtimePlugin(config.redisUrl));
   if (embedded) {
@@ -85,7 +91,7 @@ export async function startObjectOS(config: ObjectOSConfig, hooks: StartHooks = 
       policy: model.defaultPolicy, seedDemo: config.seed, operators: config.operators, impersonationMinutes: config.impersonationMinutes,
       ...(config.namePrefix ? { namePrefix: config.namePrefix } : {}),
     }));
-  if (!remote['data']) kernel.use(dataPlugin({ compiled, secret, seed: config.seed }));
+  if (!remote['data']) kernel.use(dataPlugin({ compiled, secret, seed: config.seed, maxBulk: config.bulkMax }));
   // The audit trail with the other in-process subgraphs; remote when OBJECTOS_SUBGRAPHS names an `audit`.
   if (embedded && !remote['audit']) kernel.use(auditPlugin({ compiled, secret }));
   if (embedded && !remote['automation']) kernel.use(automationPlugin({ compiled, secret }));
@@ -96,27 +102,44 @@ export async function startObjectOS(config: ObjectOSConfig, hooks: StartHooks = 
     }));
   if (!remote['metrics'])
     kernel.use(metricsPlugin({ compiled, secret, kernel: () => kernel, readiness, remote: Object.entries(remote).map(([name, url]) => ({ name, url })) }));
+  // Only when every subgraph built from the metadata runs here: another process loads it itself.
+  if (config.watch && RELOADED.every((name) => !remote[name]))
+    kernel.use(hotReloadPlugin({
+      metadataDir: config.metadataDir, model, remote, graceMs: config.subgraphTimeoutMs, stopping: () => readiness.lifecycle === 'stopping',
+      ...(config.namePrefix ? { namePrefix: config.namePrefix } : {}),
+    }));
   kernel.use(gatewayPlugin(config, secret, readiness));
   await kernel.bootstrap();
   // Degraded while an optional plugin (metrics) is down.
   kernel.attach(readiness);
   readiness.started();
   const service = <T>(name: string): T | null => kernel.getService<T>(name) ?? null;
-  const serving = service<Serving>('serving')!;
+  const listening = service<Serving>('serving')!;
   return {
-    url: serving.url,
+    url: listening.url,
     gateway: service<Gateway>('gateway')!,
-    data: service('data'),
+    get data() {
+      return serving<DataSubgraph>('data');
+    },
     identity: service('identity'),
-    audit: service('audit'),
-    automation: service('automation'),
-    workflow: service('workflow'),
+    get audit() {
+      return serving<AuditSubgraph>('audit');
+    },
+    get automation() {
+      return serving<AutomationSubgraph>('automation');
+    },
+    get workflow() {
+      return serving<WorkflowSubgraph>('workflow');
+    },
     flows: service('flows'),
     jobs: service('jobs'),
-    metrics: service('metrics'),
+    get metrics() {
+      return serving<MetricsSubgraph>('metrics');
+    },
     kernel,
-    server: serving.server,
-    realtime: serving.realtime,
+    hotReload: service('hotReload'),
+    server: listening.server,
+    realtime: listening.realtime,
     async stop() {
       // Not ready from the first moment of shutdown, before anything closes.
       readiness.stopping();

@@ -13,6 +13,8 @@ const PASSWORD = 'Sup3r-secret-pass!';
 export interface RulesApp {
   app: RunningObjectOS;
   base: string;
+  /** The metadata folder it serves (a copy of the demo metadata, its own). */
+  metadata: string;
   /** The organization owner's bearer token. */
   owner: string;
   /** A query as the owner; GraphQL errors throw. */
@@ -57,7 +59,7 @@ export async function startRulesApp(o: { engine: RulesEngine; slug: string; extr
   await auth('/organization/set-active', { organizationId: ((await org.json()) as { id: string }).id }, owner);
   const endpoint = withHeaders(`${base}/graphql`, { authorization: `Bearer ${owner}` });
   return {
-    app, base, owner,
+    app, base, owner, metadata,
     async q<T>(query: string, variables: Record<string, unknown> = {}) {
       const r = await gql<T>(endpoint, query, variables);
       if (r.errors?.length) throw new Error(JSON.stringify(r.errors));

@@ -4,7 +4,7 @@ import { createDataSubgraph, type DataSubgraph } from '@objectos/data-subgraph';
 import { queryRows, type Database } from '@objectos/db';
 import { sql } from 'drizzle-orm';
 import type { ChangeFeed, EventBus } from '@objectos/events';
-import { createIdentitySubgraph, securityNamesOf, type IdentitySubgraph, type IdentitySubgraphOptions } from '@objectos/identity-subgraph';
+import { createIdentitySubgraph, securityNamesOf, type IdentitySubgraph, type IdentitySubgraphOptions, type SecurityNames } from '@objectos/identity-subgraph';
 import { pluginManifest, type Kernel, type Plugin, type PluginSecurityManifest } from '@objectos/kernel';
 import type { MetadataModel } from '@objectos/metadata';
 import { combinedSource, createMetricsSubgraph, kernelSource, remoteSource, type MetricsSubgraph, type RemoteProcess } from '@objectos/metrics-subgraph';
@@ -14,6 +14,7 @@ import type { CompiledSchema } from '@objectos/schema';
 import { createFlowRuntime, createWorkflowSubgraph, registerApprovalHandlers, type FlowRuntime, type WorkflowSubgraph } from '@objectos/workflow-subgraph';
 import type { TargetAllowance } from '@objectos/notifications';
 import type { SubgraphSource } from '../create-gateway.ts';
+import { reloadable } from '../dev/reloadable.ts';
 import { OBJECTOS_VERSION, type QueueRegistrar } from './core.ts';
 
 const GRAPHQL_SUBGRAPH = 'com.objectos.protocol.graphql-federation-subgraph.v2';
@@ -62,17 +63,20 @@ export function identityPlugin(options: Omit<IdentitySubgraphOptions, 'database'
     async start(ctx) {
       const { model, ...rest } = options;
       const notifier = ctx.getOptionalService<Notifier>('notifier');
+      const security = securityNamesOf(model.security);
       identity = await createIdentitySubgraph({
-        ...rest, security: securityNamesOf(model.security), database: ctx.getService<Database>('database'), bus: ctx.getService<EventBus>('bus'), ...(notifier ? { notifier } : {}),
+        ...rest, security, database: ctx.getService<Database>('database'), bus: ctx.getService<EventBus>('bus'), ...(notifier ? { notifier } : {}),
       });
       ctx.registerService('identity', identity);
       ctx.registerService<SubgraphSource>('subgraph:identity', { name: 'identity', url: internal('identity'), sdl: identity.sdl, fetch: identity.fetch });
+      // Read at each assignment: the development reload (dev/hot-reload.ts) puts the edited metadata's names in it.
+      ctx.registerService<SecurityNames>('identity.securityNames', security);
     },
     destroy: () => identity?.dispose(),
   };
 }
 
-export function dataPlugin(options: { compiled: CompiledSchema; secret: string; seed: boolean }): Plugin {
+export function dataPlugin(options: { compiled: CompiledSchema; secret: string; seed: boolean; maxBulk?: number }): Plugin {
   let data: DataSubgraph | null = null;
   let database: Database | null = null;
   return {
@@ -83,14 +87,24 @@ export function dataPlugin(options: { compiled: CompiledSchema; secret: string; 
       requires: ['database', 'realtime', { pluginId: 'identity', optional: true }],
     }),
     async start(ctx) {
-      const org = ctx.getOptionalService<IdentitySubgraph>('identity')?.demo?.organizationId;
-      data = await createDataSubgraph({
-        metadata: options.compiled, database: ctx.getService<Database>('database'), secret: options.secret,
-        seed: options.seed && Boolean(org), changeFeed: ctx.getService<ChangeFeed>('changeFeed'), ...(org ? { seedOrganizationId: org } : {}),
+      const demo = ctx.getOptionalService<IdentitySubgraph>('identity')?.demo;
+      const org = demo?.organizationId;
+      const build = (compiled: CompiledSchema, seed: boolean) => createDataSubgraph({
+        metadata: compiled, database: ctx.getService<Database>('database'), secret: options.secret,
+        seed: seed && Boolean(org), changeFeed: ctx.getService<ChangeFeed>('changeFeed'), ...(org ? { seedOrganizationId: org } : {}),
+        ...(demo?.userId ? { seedOwnerId: demo.userId } : {}),
+        ...(options.maxBulk ? { maxBulk: options.maxBulk } : {}),
       });
+      data = await build(options.compiled, options.seed);
       ctx.registerService('data', data);
       database = ctx.getService<Database>('database');
-      ctx.registerService<SubgraphSource>('subgraph:data', { name: 'data', url: internal('data'), sdl: data.sdl, fetch: data.fetch, ...(data.readCompiled ? { readCompiled: data.readCompiled } : {}) });
+      const sourceOf = (d: DataSubgraph): SubgraphSource => ({ name: 'data', url: internal('data'), sdl: d.sdl, fetch: d.fetch, ...(d.readCompiled ? { readCompiled: d.readCompiled } : {}) });
+      ctx.registerService<SubgraphSource>('subgraph:data', sourceOf(data));
+      // Built again on edited metadata (dev/hot-reload.ts): migrated as here, never seeded. A retired one's
+      // relay stops at once (the new one publishes with the new rules); its subscriptions keep streaming.
+      ctx.registerService('reload:data', reloadable('data', { get: () => data!, set: (d) => (data = d) }, (compiled) => build(compiled, false), {
+        source: sourceOf, dispose: (d) => d.dispose(), streams: (d) => d.hub.size(), quiesce: (d) => d.relay.close(),
+      }));
     },
     // The change outbox's relay: what is committed reaches subscriptions, the audit trail and the rules.
     healthCheck: async () => ({ checks: [await outboxCheck(database!, 'outbox relay', sql`select created_at from events.outbox where published_at is null order by id limit 1`)] }),
@@ -108,9 +122,12 @@ export function auditPlugin(options: { compiled: CompiledSchema; secret: string 
       requires: ['database', 'events', 'realtime'],
     }),
     async start(ctx) {
-      audit = await createAuditSubgraph({ database: ctx.getService<Database>('database'), secret: options.secret, metadata: options.compiled, bus: ctx.getService<EventBus>('bus'), changeFeed: ctx.getService<ChangeFeed>('changeFeed') });
+      const build = (compiled: CompiledSchema) => createAuditSubgraph({ database: ctx.getService<Database>('database'), secret: options.secret, metadata: compiled, bus: ctx.getService<EventBus>('bus'), changeFeed: ctx.getService<ChangeFeed>('changeFeed') });
+      const sourceOf = (a: AuditSubgraph): SubgraphSource => ({ name: 'audit', url: internal('audit'), sdl: a.sdl, fetch: a.fetch });
+      audit = await build(options.compiled);
       ctx.registerService('audit', audit);
-      ctx.registerService<SubgraphSource>('subgraph:audit', { name: 'audit', url: internal('audit'), sdl: audit.sdl, fetch: audit.fetch });
+      ctx.registerService<SubgraphSource>('subgraph:audit', sourceOf(audit));
+      ctx.registerService('reload:audit', reloadable('audit', { get: () => audit!, set: (a) => (audit = a) }, build, { source: sourceOf, dispose: (a) => a.dispose() }));
     },
     destroy: () => audit?.dispose(),
   };
@@ -127,9 +144,13 @@ export function automationPlugin(options: { compiled: CompiledSchema; secret: st
       security: userCodeSecurity('workflow rule'),
     }),
     start(ctx) {
-      automation = createAutomationSubgraph({ secret: options.secret, database: ctx.getService<Database>('database'), compiled: options.compiled, runtime: ctx.getService<JobRuntime>('jobs') });
+      const build = (compiled: CompiledSchema) => createAutomationSubgraph({ secret: options.secret, database: ctx.getService<Database>('database'), compiled, runtime: ctx.getService<JobRuntime>('jobs') });
+      const sourceOf = (a: AutomationSubgraph): SubgraphSource => ({ name: 'automation', url: internal('automation'), sdl: a.sdl, fetch: a.fetch });
+      automation = build(options.compiled);
       ctx.registerService('automation', automation);
-      ctx.registerService<SubgraphSource>('subgraph:automation', { name: 'automation', url: internal('automation'), sdl: automation.sdl, fetch: automation.fetch });
+      ctx.registerService<SubgraphSource>('subgraph:automation', sourceOf(automation));
+      // Its API only: the job runtime it reads keeps the rules it started with.
+      ctx.registerService('reload:automation', reloadable('automation', { get: () => automation!, set: (a) => (automation = a) }, build, { source: sourceOf, dispose: () => {} }));
     },
   };
 }
@@ -164,13 +185,17 @@ export function workflowPlugin(options: { compiled: CompiledSchema; secret: stri
       });
     },
     async start(ctx) {
-      workflow = await createWorkflowSubgraph({
-        secret: options.secret, database: ctx.getService<Database>('database'), compiled: options.compiled, data: options.data, queue: ctx.getService<JobRuntime>('jobs').queue,
+      const build = (compiled: CompiledSchema) => createWorkflowSubgraph({
+        secret: options.secret, database: ctx.getService<Database>('database'), compiled, data: options.data, queue: ctx.getService<JobRuntime>('jobs').queue,
         ...(flows ? { flows } : {}), ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}), ...(options.now ? { now: options.now } : {}),
       });
+      const sourceOf = (w: WorkflowSubgraph): SubgraphSource => ({ name: 'workflow', url: internal('workflow'), sdl: w.sdl, fetch: w.fetch });
+      workflow = await build(options.compiled);
       ctx.registerService('workflow', workflow);
       if (flows) ctx.registerService('flows', flows);
-      ctx.registerService<SubgraphSource>('subgraph:workflow', { name: 'workflow', url: internal('workflow'), sdl: workflow.sdl, fetch: workflow.fetch });
+      ctx.registerService<SubgraphSource>('subgraph:workflow', sourceOf(workflow));
+      // The flow runtime registered on the queue at init stays: flows run as they were at start.
+      ctx.registerService('reload:workflow', reloadable('workflow', { get: () => workflow!, set: (w) => (workflow = w) }, build, { source: sourceOf, dispose: (w) => w.close() }));
     },
     async destroy() {
       await workflow?.close();
@@ -194,9 +219,12 @@ export function metricsPlugin(options: { compiled: CompiledSchema; secret: strin
     start(ctx) {
       const local = kernelSource(options.kernel(), 'objectos', options.readiness);
       const source = options.remote?.length ? combinedSource([local, remoteSource(options.remote)]) : local;
-      metrics = createMetricsSubgraph({ secret: options.secret, compiled: options.compiled, source });
+      const build = (compiled: CompiledSchema) => createMetricsSubgraph({ secret: options.secret, compiled, source });
+      const sourceOf = (m: MetricsSubgraph): SubgraphSource => ({ name: 'metrics', url: internal('metrics'), sdl: m.sdl, fetch: m.fetch });
+      metrics = build(options.compiled);
       ctx.registerService('metrics', metrics);
-      ctx.registerService<SubgraphSource>('subgraph:metrics', { name: 'metrics', url: internal('metrics'), sdl: metrics.sdl, fetch: metrics.fetch });
+      ctx.registerService<SubgraphSource>('subgraph:metrics', sourceOf(metrics));
+      ctx.registerService('reload:metrics', reloadable('metrics', { get: () => metrics!, set: (m) => (metrics = m) }, build, { source: sourceOf, dispose: () => {} }));
     },
   };
 }
