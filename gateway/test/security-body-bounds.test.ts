@@ -26,9 +26,12 @@ const ROUTES: Record<string, { path: string; type: string }> = {
   'POST /metrics': { path: '/metrics', type: 'application/json' },
   // The audit export answers GET only: a body sent there is refused 405, unread.
   'POST /api/audit/export': { path: '/api/audit/export', type: 'application/json' },
+  // Metadata discovery answers GET only, like the audit export.
+  'POST /api/v1/meta/objects': { path: '/api/v1/meta/objects', type: 'application/json' },
+  'POST /.well-known/objectstack': { path: '/.well-known/objectstack', type: 'application/json' },
 };
 /** Routes that refuse a chunked body unread, with their status. */
-const UNREAD: Record<string, number> = { '/unknown': 404, '/health': 404, '/ready': 404, '/metrics': 404, '/api/audit/export': 405 };
+const UNREAD: Record<string, number> = { '/unknown': 404, '/health': 404, '/ready': 404, '/metrics': 404, '/api/audit/export': 405, '/api/v1/meta/objects': 405, '/.well-known/objectstack': 405 };
 
 interface Upload { status: number; sent: number; body: string }
 

@@ -36,6 +36,8 @@ describe.each(engines())('one origin policy for every route and transport on $na
     'GET /metrics': (origin, h = {}) => fetch(at('/metrics'), { headers: { origin, ...h } }),
     'GET /.well-known/jwks.json': (origin, h = {}) => fetch(at('/.well-known/jwks.json'), { headers: { origin, ...h } }),
     'GET /api/audit/export': (origin, h = {}) => fetch(at('/api/audit/export?format=ndjson&eventType=data.create'), { headers: { origin, ...h } }),
+    'GET /api/v1/meta/objects': (origin, h = {}) => fetch(at('/api/v1/meta/objects'), { headers: { origin, ...h } }),
+    'GET /.well-known/objectstack': (origin, h = {}) => fetch(at('/.well-known/objectstack'), { headers: { origin, ...h } }),
   };
   const corsHeaders = (r: Response) => [...r.headers.keys()].filter((k) => k.startsWith('access-control-'));
   const count = async () => (await s.q<{ accounts: { totalCount: number } }>(bearer, '{ accounts { totalCount } }')).data!.accounts.totalCount;
