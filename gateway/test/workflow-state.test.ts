@@ -136,17 +136,21 @@ for (const engine of variants) {
 
     it('every data mutation that writes a governed object refuses a state change (no bypass by another write path)', async () => {
       const { id } = await newLeave(rep);
-      // The composed schema's mutations whose input type carries the state field: each is tried with a state change.
-      const { __schema } = await q<{ __schema: { mutationType: { fields: { name: string; args: { name: string; type: { ofType: { name: string } | null; name: string | null } }[] }[] } } }>(
-        '{ __schema { mutationType { fields { name args { name type { name ofType { name } } } } } } }');
-      const writers = __schema.mutationType.fields.filter((f) => f.args.some((a) => (a.type.ofType?.name ?? a.type.name ?? '').startsWith('LeaveRequest')));
-      expect(writers.map((w) => w.name).sort()).toEqual(['createLeaveRequest', 'updateLeaveRequest']);
+      // The composed schema's mutations taking a leave request's input (one or many): each is tried with a state change.
+      interface TypeRef { name: string | null; ofType: TypeRef | null }
+      const named = (t: TypeRef | null): string => (t ? t.name ?? named(t.ofType) : '');
+      const { __schema } = await q<{ __schema: { mutationType: { fields: { name: string; args: { name: string; type: TypeRef }[] }[] } } }>(
+        '{ __schema { mutationType { fields { name args { name type { name ofType { name ofType { name ofType { name } } } } } } } } }');
+      const writers = __schema.mutationType.fields.filter((f) => f.args.some((a) => (a.name === 'input' || a.name === 'inputs') && named(a.type).startsWith('LeaveRequest')));
+      expect(writers.map((w) => w.name).sort()).toEqual(['createLeaveRequest', 'createLeaveRequests', 'updateLeaveRequest', 'updateLeaveRequests']);
+      const values = { subject: 'Bypass', startDate: '2026-12-20', endDate: '2026-12-21', status: 'pending_approval' };
       for (const w of writers) {
-        const input = w.args.find((a) => a.name === 'input')!;
-        const typeName = input.type.ofType?.name ?? input.type.name;
-        const hasId = w.args.some((a) => a.name === 'id');
-        const e = await refused(owner(), `mutation($i: ${typeName}!${hasId ? ', $id: ID!' : ''}) { r: ${w.name}(${hasId ? 'id: $id, ' : ''}input: $i) { id } }`,
-          { i: { subject: 'Bypass', startDate: '2026-12-20', endDate: '2026-12-21', status: 'pending_approval' }, ...(hasId ? { id } : {}) });
+        const arg = (n: string) => w.args.find((a) => a.name === n);
+        const typeName = named((arg('input') ?? arg('inputs'))!.type);
+        const call = arg('inputs') ? `inputs: [$i]` : arg('where') ? `where: { id: { eq: $id } }, input: $i` : arg('id') ? 'id: $id, input: $i' : 'input: $i';
+        const needsId = Boolean(arg('id') ?? arg('where'));
+        const selection = arg('where') ? '{ count }' : '{ id }';
+        const e = await refused(owner(), `mutation($i: ${typeName}!${needsId ? ', $id: ID!' : ''}) { r: ${w.name}(${call}) ${selection} }`, { i: values, ...(needsId ? { id } : {}) });
         expect(e.message, w.name).toMatch(/state machine leave_request_flow|starts in "draft"/);
       }
       expect((await stateOf(rep, id))!.state).toBe('draft');
