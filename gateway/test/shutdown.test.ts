@@ -57,7 +57,8 @@ describe('graceful shutdown: SIGTERM under load (npm start, embedded PGlite, a r
     const password = 'Sup3r-secret-pass!';
     const auth = (path: string, body: unknown, bearer?: string) =>
       fetch(`${base}/api/auth${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) }, body: JSON.stringify(body) });
-    expect((await auth('/sign-up/email', { email, password, name: 'Sam Shutdown' })).status).toBe(200);
+    const signedUp = await auth('/sign-up/email', { email, password, name: 'Sam Shutdown' });
+    expect(signedUp.status, await signedUp.clone().text()).toBe(200);
     const token = await signIn(endpoint, email, password);
     const org = (await (await auth('/organization/create', { name: 'Shutdown Inc', slug: 'shutdown' }, token)).json()) as { id: string };
     await auth('/organization/set-active', { organizationId: org.id }, token);
