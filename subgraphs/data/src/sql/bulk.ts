@@ -112,7 +112,6 @@ export async function deleteWhere(ds: DataSource, object: string, where: WhereIn
   });
 }
 
-const upsertKeys = upsertColumns;
 
 /**
  * `upsertAccount(input, on)`: the record whose `on` field has the input's value is updated (when the
@@ -121,8 +120,8 @@ const upsertKeys = upsertColumns;
  */
 export async function upsertRecord(ds: DataSource, object: string, input: Record<string, unknown>, on: string): Promise<{ created: boolean; record: Row }> {
   const { p } = objectOf(ds, object);
-  const key = upsertKeys(p).find((c) => c.sortValue === on || c.graphqlName === on);
-  if (!key) throw badInput(p.typeName, [{ field: 'on', constraint: 'upsertKey', message: `on: ${p.typeName} cannot be upserted on "${on}"; only a unique or externalId field can (${upsertKeys(p).map((c) => c.graphqlName).join(', ') || 'none'})` }]);
+  const key = upsertColumns(p).find((c) => c.sortValue === on || c.graphqlName === on);
+  if (!key) throw badInput(p.typeName, [{ field: 'on', constraint: 'upsertKey', message: `on: ${p.typeName} cannot be upserted on "${on}"; only a unique or externalId field can (${upsertColumns(p).map((c) => c.graphqlName).join(', ') || 'none'})` }]);
   // Matching on a field is reading it, and the match writes it: both must be allowed, before any lookup
   // (else which values exist would show through the answer).
   requireObject(ds, p, 'create');
@@ -135,19 +134,17 @@ export async function upsertRecord(ds: DataSource, object: string, input: Record
     const [row] = await tx.db.select({ id: col(table, p.columns[0]!) }).from(table).where(and(visible, eq(col(table, key), value))).for('update');
     return (row?.id as string | undefined) ?? null;
   };
+  // The record found is updated with the rest of the input (its key already has the value).
+  const { [key.graphqlName]: _same, ...rest } = input;
   return inOneTransaction(ds, async (tx) => {
     const found = await existing(tx);
-    if (found) {
-      const { [key.graphqlName]: _same, ...rest } = input;
-      return { created: false, record: await updateNested(tx, object, found, rest) };
-    }
+    if (found) return { created: false, record: await updateNested(tx, object, found, rest) };
     try {
       return { created: true, record: await tx.db.transaction((sp) => createNested({ ...tx, db: sp as unknown as Db }, object, input)) };
     } catch (e) {
       // Created meanwhile by another request (the unique index said so): update that one instead.
       const again = (e as { extensions?: { code?: string } }).extensions?.code === 'CONFLICT' ? await existing(tx) : null;
       if (!again) throw e;
-      const { [key.graphqlName]: _same, ...rest } = input;
       return { created: false, record: await updateNested(tx, object, again, rest) };
     }
   });
