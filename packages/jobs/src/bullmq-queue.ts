@@ -81,8 +81,12 @@ export function createBullQueue(options: BullQueueOptions): JobQueue {
     }
     return q;
   };
-  async function toRun(job: Job<BullStored>, state?: string): Promise<JobRun> {
-    const s = state ?? (await job.getState());
+  async function toRun(read: Job<BullStored>, state?: string): Promise<JobRun> {
+    const s = state ?? (await read.getState());
+    // The hash is read before the state: a job that finished in between is read again, so its status and
+    // its outcome (failedReason, finishedOn) agree.
+    const job = state === undefined && (s === 'completed' || s === 'failed') && !read.finishedOn
+      ? (((await queueOf(read.queueName).getJob(read.id!)) as Job<BullStored> | undefined) ?? read) : read;
     const status: JobStatus =
       s === 'active' ? 'active' : s === 'completed' ? 'completed' : s === 'failed' ? 'dead'
         : s === 'delayed' ? (job.attemptsMade > 0 ? 'retrying' : 'delayed') : 'waiting';
