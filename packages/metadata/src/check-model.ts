@@ -1,6 +1,7 @@
 import pluralize from 'pluralize';
 import { RESERVED_FIELD_NAMES, RESERVED_OBJECT_NAMES } from './model.ts';
 import { checkValidations, type ValidationModel } from './check-validations.ts';
+import { checkComputed, isComputed, type ComputedModel } from './check-computed.ts';
 import type { ObjectDefinition } from './object-schema.ts';
 import type { Report } from './parse-metadata.ts';
 
@@ -12,9 +13,9 @@ interface Entry {
 /**
  * Checks what a per-file schema cannot: references between objects, contradictions between options,
  * duplicates and reserved names. Every problem is reported; nothing is thrown. Returns each object's
- * validation rules with their conditions parsed, by object name.
+ * validation rules with their conditions parsed, and its computed fields checked, by object name.
  */
-export function checkModel(entries: readonly Entry[]): Map<string, ValidationModel[]> {
+export function checkModel(entries: readonly Entry[]): { validations: Map<string, ValidationModel[]>; computed: Map<string, Map<string, ComputedModel>> } {
   const byName = new Map<string, Entry>();
   for (const entry of entries) {
     const { object, report } = entry;
@@ -25,7 +26,7 @@ export function checkModel(entries: readonly Entry[]): Map<string, ValidationMod
   const validations = new Map<string, ValidationModel[]>();
   for (const { object, report } of entries) validations.set(object.name, checkObject(object, report, byName));
   checkReverseRelationships(entries, byName);
-  return validations;
+  return { validations, computed: checkComputed(byName) };
 }
 
 function checkObject(object: ObjectDefinition, report: Report, objects: Map<string, Entry>): ValidationModel[] {
@@ -72,10 +73,13 @@ function checkObject(object: ObjectDefinition, report: Report, objects: Map<stri
     indexNames.add(index.name);
     index.fields.forEach((f, j) => {
       if (!fieldNames.has(f) && !['created_at', 'updated_at'].includes(f)) report(['indexes', i, 'fields', j], `index refers to unknown field "${f}"`);
+      else if (object.fields[f] && isComputed(object.fields[f])) report(['indexes', i, 'fields', j], `index refers to ${f}, a ${object.fields[f].type} field: computed when read, it has no column to index`);
     });
   });
   if (object.displayNameField !== undefined && !fieldNames.has(object.displayNameField))
     report(['displayNameField'], `displayNameField refers to unknown field "${object.displayNameField}"`);
+  else if (object.displayNameField !== undefined && isComputed(object.fields[object.displayNameField]!))
+    report(['displayNameField'], `displayNameField cannot be ${object.displayNameField}, a computed field: name a stored field`);
   if (object.sharingModel === 'controlled_by_parent' && !Object.values(object.fields).some((f) => f.type === 'master_detail'))
     report(['sharingModel'], 'sharingModel controlled_by_parent needs a master_detail field');
   return checkValidations(object, report);

@@ -212,6 +212,8 @@ function valueProblem(field: FieldDefinition, name: string, value: string | numb
       return typeof value === 'string' ? null : expected(`the id of a ${field.reference} record`);
     case 'autonumber':
       return null;
+    case 'formula': case 'summary':
+      return `${name} is a ${field.type} field, computed when read: a field_update cannot set it`;
     default:
       if (typeof value !== 'string') return expected('a string');
       if (!TEXT_TYPES.includes(field.type)) return null;

@@ -53,6 +53,7 @@ function checkRule(rule: ValidationDefinition, at: PathKey[], events: readonly V
   const field = (name: string, path: PathKey[]): FieldDefinition | undefined => {
     const f = s.fields.get(name);
     if (!f) problem(path, `unknown field "${name}" (fields: ${list(s.fields.keys())})`);
+    else if (f.type === 'formula' || f.type === 'summary') problem(path, `${name} is a ${f.type} field, computed when read: validation rules judge stored fields`);
     return f;
   };
   if (events.includes('delete') && (rule.type === 'format' || rule.type === 'unique' || rule.type === 'state_machine'))

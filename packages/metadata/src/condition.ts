@@ -82,6 +82,10 @@ function variable(raw: string, ctx: ParseContext): UserVariable {
 function fieldOperand(name: string, ctx: FieldLookup): { kind: 'field'; name: string } {
   if (!ctx.fields.has(name) && !(SYSTEM_CONDITION_FIELDS as readonly string[]).includes(name))
     throw new ConditionError(`unknown field "${name}"`);
+  const type = ctx.fields.get(name)?.type;
+  // Conditions are judged on stored values (in SQL and on change events alike): a computed field has none.
+  if (type === 'formula' || type === 'summary')
+    throw new ConditionError(`${name} is a ${type} field, computed when read: conditions name stored fields (repeat its expression over them instead)`);
   return { kind: 'field', name };
 }
 

@@ -53,6 +53,10 @@ const relation = {
   relationshipName: snakeName.optional(),
 };
 
+/** The types a formula may yield (spec field type names). */
+export const FORMULA_RETURN_TYPES = ['text', 'number', 'currency', 'percent', 'boolean', 'date', 'datetime'] as const;
+export type FormulaReturnType = (typeof FORMULA_RETURN_TYPES)[number];
+
 const text = (type: 'text' | 'textarea' | 'email' | 'url' | 'phone') =>
   z.strictObject({ type: z.literal(type), ...base, ...textLimits });
 const num = (type: 'number' | 'currency' | 'percent') => z.strictObject({ type: z.literal(type), ...base, ...numberLimits });
@@ -82,6 +86,30 @@ export const FieldSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('lookup'), ...base, ...relation }),
   z.strictObject({ type: z.literal('master_detail'), ...base, ...relation }),
   z.strictObject({ type: z.literal('json'), ...base, defaultValue: z.unknown().optional() }),
+  // Computed fields: never stored, computed in SQL when read (see check-computed.ts).
+  z.strictObject({
+    type: z.literal('formula'),
+    ...base,
+    /** An expression over the record's fields and its lookups' (`amount * probability / 100`, `account.industry`). */
+    expression: z.string().min(1),
+    /** What it yields; inferred from the expression when absent (and checked against it when given). */
+    returnType: z.enum(FORMULA_RETURN_TYPES).optional(),
+  }),
+  z.strictObject({
+    type: z.literal('summary'),
+    ...base,
+    /** Spec roll-up: a function over the child records of `object` (those whose lookup points at this record). */
+    summaryOperations: z.strictObject({
+      object: snakeName,
+      /** The child field aggregated (count may leave it out: every child counts). */
+      field: snakeName.optional(),
+      function: z.enum(['count', 'sum', 'min', 'max', 'avg']),
+      /** The child's lookup to this object, when it has several. */
+      relationship: snakeName.optional(),
+      /** Only children matching this condition (the formula language, over the child's fields). */
+      filter: z.string().min(1).optional(),
+    }),
+  }),
   z.strictObject({
     type: z.literal('autonumber'),
     ...base,

@@ -59,3 +59,6 @@ export {
   APPROVER_TYPES, ApprovalSchema, ESCALATION_ACTIONS, type ApprovalAction, type ApprovalDefinition, type ApprovalStepDefinition, type ApproverDefinition, type ApproverType,
 } from './workflow/approval-schema.ts';
 export type { ApprovalModel } from './workflow/check-approvals.ts';
+export { FORMULA_RETURN_TYPES, type FormulaReturnType } from './field-schema.ts';
+export { FORMULA_FUNCTIONS, FORMULA_LIMITS, FormulaError, formulaRefs, parseFormula, type FormulaFunction, type FormulaNode, type FormulaRef, type FormulaScope, type NodeType, type ValueType } from './formula.ts';
+export { isComputed, type ComputedModel, type ComputedType, type FieldDep } from './check-computed.ts';

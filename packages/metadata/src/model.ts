@@ -13,8 +13,10 @@ import type { FlowDefinition } from './flows/flow-schema.ts';
 import type { SecurityModel } from './check-security.ts';
 import type { IndexDefinition, ObjectDefinition } from './object-schema.ts';
 import type { ValidationModel } from './check-validations.ts';
+import type { ComputedModel } from './check-computed.ts';
 
-export type FieldModel = FieldDefinition & { name: string; label: string };
+/** `computed`: a formula or roll-up field's checked model (see check-computed.ts); absent on stored fields. */
+export type FieldModel = FieldDefinition & { name: string; label: string; computed?: ComputedModel };
 
 /** A validated, normalised object: labels filled in, fields in declaration order. */
 export interface ObjectModel {

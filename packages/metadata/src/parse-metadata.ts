@@ -12,6 +12,7 @@ import { DEFAULT_POLICY, PolicySchema, type PolicyDefinition } from './policy-sc
 import { AuditConfigSchema, DEFAULT_AUDIT_CONFIG, type AuditConfig } from './audit-schema.ts';
 import { checkModel } from './check-model.ts';
 import type { ValidationModel } from './check-validations.ts';
+import type { ComputedModel } from './check-computed.ts';
 import { checkSecurity, type SecurityEntries } from './check-security.ts';
 import { JobSchema, type JobDefinition } from './job-schema.ts';
 import { TemplateSchema, type TemplateDefinition } from './template-schema.ts';
@@ -142,8 +143,9 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
   }
   let securityModel: SecurityModel | null = null;
   let validations = new Map<string, ValidationModel[]>();
+  let computed = new Map<string, Map<string, ComputedModel>>();
   if (issues.length === 0) {
-    validations = checkModel(parsed.map((p) => ({ object: p.value, report: reporterFor(p, issues) })));
+    ({ validations, computed } = checkModel(parsed.map((p) => ({ object: p.value, report: reporterFor(p, issues) }))));
     checkPolicies(policies, issues);
     checkUniqueNames(jobs, 'job', issues);
     checkUniqueNames(templates, 'template', issues);
@@ -191,7 +193,7 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
     stateMachines: checkedMachines,
   });
   if (issues.length > 0 || !securityModel) throw new MetadataError(issues);
-  const model = buildModel(parsed, validations);
+  const model = buildModel(parsed, validations, computed);
   const policyList = policies.map((p) => p.value);
   return { ...model, security: securityModel, policies: policyList, defaultPolicy: policyList.find((p) => p.isDefault) ?? DEFAULT_POLICY, audit: audits[0]?.value ?? DEFAULT_AUDIT_CONFIG,
     jobs: jobs.map((j) => ({ ...j.value, source: j.source.file, handlerAt: locate(j.doc, j.lc, ['handler']) })),
@@ -295,7 +297,9 @@ function reporterFor(p: Parsed<unknown>, issues: MetadataIssue[]): Report {
   };
 }
 
-function buildModel(parsed: ParsedFile[], validations: ReadonlyMap<string, ValidationModel[]>): Pick<MetadataModel, 'objects' | 'hash'> {
+function buildModel(
+  parsed: ParsedFile[], validations: ReadonlyMap<string, ValidationModel[]>, computed: ReadonlyMap<string, ReadonlyMap<string, ComputedModel>>,
+): Pick<MetadataModel, 'objects' | 'hash'> {
   const objects: ObjectModel[] = parsed
     .map(({ value: o, source }) => {
       const fields: FieldModel[] = Object.entries(o.fields).map(([name, f]) => ({
@@ -305,6 +309,8 @@ function buildModel(parsed: ParsedFile[], validations: ReadonlyMap<string, Valid
         // A master-detail child cannot exist without its parent.
         ...(f.type === 'master_detail' ? { required: true, deleteBehavior: f.deleteBehavior ?? 'cascade' } : {}),
         ...(f.type === 'lookup' ? { deleteBehavior: f.deleteBehavior ?? 'set_null' } : {}),
+        // Computed when read: never written, whatever the metadata says.
+        ...(f.type === 'formula' || f.type === 'summary' ? { readonly: true, computed: computed.get(o.name)!.get(name)! } : {}),
       }));
       const label = o.label ?? humanize(o.name);
       const model: ObjectModel = {
