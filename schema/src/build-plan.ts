@@ -33,7 +33,7 @@ export function buildPlan(model: MetadataModel, inflect: Inflection): DataPlan {
     }
   }
   for (const p of Object.values(objects)) {
-    const names = new Set([...p.columns.map((c) => c.graphqlName), ...p.relations.map((r) => r.graphqlName)]);
+    const names = new Set([...p.columns.map((c) => c.graphqlName), ...p.computed.map((c) => c.graphqlName), ...p.relations.map((r) => r.graphqlName)]);
     for (const r of p.reverse) {
       if (names.has(r.graphqlName))
         throw new CompileError(`reverse relationship "${p.typeName}.${r.graphqlName}" (from ${r.child}) collides with a field; set relationshipName`);
@@ -59,7 +59,16 @@ function objectPlan(o: ObjectModel, inflect: Inflection): ObjectPlan {
     { name: 'id', graphqlName: 'id', column: 'id', type: 'id', filterInput: inflect.sharedType('IDFilter'), sortValue: 'ID', field: null },
   ];
   const relations: ObjectPlan['relations'] = [];
+  const computed: ColumnPlan[] = [];
   for (const f of o.fields) {
+    if (f.type === 'formula' || f.type === 'summary') {
+      const m = f.computed!;
+      computed.push({
+        name: f.name, graphqlName: inflect.fieldName(f), column: '', type: m.type,
+        filterInput: inflect.sharedType(GRAPHQL_TYPES[m.type].filter), sortValue: inflect.sortFieldValue(f.name), field: f, computed: m,
+      });
+      continue;
+    }
     const column = inflect.columnName(f);
     if (isRelation(f)) {
       columns.push({
@@ -94,7 +103,7 @@ function objectPlan(o: ObjectModel, inflect: Inflection): ObjectPlan {
     filterInput: inflect.sharedType('IntFilter'), sortValue: inflect.sortFieldValue('version'), field: null,
   });
   const seen = new Map<string, string>();
-  for (const name of [...columns.map((c) => c.graphqlName), ...relations.map((r) => r.graphqlName)]) {
+  for (const name of [...columns.map((c) => c.graphqlName), ...computed.map((c) => c.graphqlName), ...relations.map((r) => r.graphqlName)]) {
     if (seen.has(name)) throw new CompileError(`object "${o.name}" generates the GraphQL field "${name}" twice; rename one of its fields`);
     seen.set(name, name);
   }
@@ -121,6 +130,7 @@ function objectPlan(o: ObjectModel, inflect: Inflection): ObjectPlan {
     // restore and purge act on the trash: without one they are not generated.
     methods: o.enable.apiEnabled ? o.enable.apiMethods.filter((m) => o.enable.trash || (m !== 'restore' && m !== 'purge')) : [],
     columns,
+    computed,
     relations,
     reverse: [],
   };

@@ -1,4 +1,4 @@
-import type { ApiMethod, FieldModel, FieldType, ObjectModel } from '@objectos/metadata';
+import type { ApiMethod, ComputedModel, FieldModel, FieldType, ObjectModel } from '@objectos/metadata';
 
 /**
  * A stored column as the API sees it. System columns (`id`, `created_at`, `updated_at`, `version`) have
@@ -9,12 +9,16 @@ export interface ColumnPlan {
   name: string;
   /** Name in GraphQL outputs, `where`, inputs (`annualRevenue`; `accountId` for a relation). */
   graphqlName: string;
+  /** The stored column ('' for a computed field: it has none). */
   column: string;
-  type: FieldType | 'id' | 'version';
+  /** For a computed field, the type of its value (`number`, `currency`, `text`…). */
+  type: Exclude<FieldType, 'formula' | 'summary'> | 'id' | 'version';
   filterInput: string;
   /** `SortField` enum value, when the column can be sorted on. */
   sortValue: string | null;
   field: FieldModel | null;
+  /** A formula or roll-up field: computed in SQL when read (see the data subgraph's sql/computed.ts). */
+  computed?: ComputedModel;
 }
 
 export interface RelationPlan {
@@ -55,7 +59,10 @@ export interface ObjectPlan {
   /** The change event type (`AccountChange`). */
   changeType: string;
   methods: readonly ApiMethod[];
+  /** Stored columns: what tables, inputs and aggregates are made of. */
   columns: ColumnPlan[];
+  /** Formula and roll-up fields: read, filtered and sorted like columns, never stored or written. */
+  computed: ColumnPlan[];
   relations: RelationPlan[];
   reverse: ReverseRelationPlan[];
 }

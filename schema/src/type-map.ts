@@ -8,8 +8,8 @@ export interface GraphQLTypeInfo {
   sortable: boolean;
 }
 
-/** One row per field type; select/multiselect and relations get per-field types from the compiler. */
-export const GRAPHQL_TYPES: Record<Exclude<FieldType, 'select' | 'multiselect' | 'lookup' | 'master_detail'>, GraphQLTypeInfo> = {
+/** One row per field type; select/multiselect and relations get per-field types from the compiler, computed fields their result's. */
+export const GRAPHQL_TYPES: Record<Exclude<FieldType, 'select' | 'multiselect' | 'lookup' | 'master_detail' | 'formula' | 'summary'>, GraphQLTypeInfo> = {
   text: { scalar: 'String', filter: 'StringFilter', sortable: true },
   textarea: { scalar: 'String', filter: 'StringFilter', sortable: false },
   email: { scalar: 'String', filter: 'StringFilter', sortable: true },

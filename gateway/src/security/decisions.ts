@@ -161,7 +161,7 @@ export function buildDecisionTable(schema: GraphQLSchema, sources: readonly Comp
           : readable(`${T}.${c.graphqlName}`, o, c.field.name, verb);
 
       if (is(T, isObjectType)) {
-        for (const c of p.columns) set(fields, T, c.graphqlName, column(c, 'read'));
+        for (const c of [...p.columns, ...p.computed]) set(fields, T, c.graphqlName, column(c, 'read'));
         for (const r of p.relations) set(fields, T, r.graphqlName, readable(`${T}.${r.graphqlName}`, o, r.field.name));
         for (const r of p.reverse) {
           const child = plan.objects[r.child];
@@ -216,7 +216,7 @@ export function buildDecisionTable(schema: GraphQLSchema, sources: readonly Comp
         });
       const where = names.whereInput(p.object);
       if (is(where, isInputObjectType)) {
-        for (const c of p.columns) set(inputs, where, c.graphqlName, column(c, 'filter'));
+        for (const c of [...p.columns, ...p.computed]) set(inputs, where, c.graphqlName, column(c, 'filter'));
         // Through a lookup: its foreign key and the related object are read; through children: theirs.
         for (const r of p.relations) {
           const lookup = readable(`${T}.${r.graphqlName}`, o, r.field.name, 'filter');
@@ -232,7 +232,7 @@ export function buildDecisionTable(schema: GraphQLSchema, sources: readonly Comp
       const upsertKeys = names.upsertKeyEnum(p.object);
       if (is(upsertKeys, isEnumType)) for (const c of p.columns) if (c.sortValue) set(enums, upsertKeys, c.sortValue, column(c, 'upsert'));
       const sort = names.sortFieldEnum(p.object);
-      if (is(sort, isEnumType)) for (const c of p.columns) if (c.sortValue) set(enums, sort, c.sortValue, column(c, 'sort'));
+      if (is(sort, isEnumType)) for (const c of [...p.columns, ...p.computed]) if (c.sortValue) set(enums, sort, c.sortValue, column(c, 'sort'));
     }
   });
 

@@ -28,7 +28,15 @@ function relationFilters(b: Build, p: ObjectPlan): SdlField[] {
   return [...lookups, ...children];
 }
 
-const describe = (f: FieldModel): string => (f.description ? `${f.label}: ${f.description}` : f.label);
+const describe = (f: FieldModel): string => {
+  const text = f.description ? `${f.label}: ${f.description}` : f.label;
+  if (f.type === 'formula') return `${text} (formula: ${f.expression})`;
+  if (f.type === 'summary') {
+    const s = f.summaryOperations;
+    return `${text} (roll-up: ${s.function}${s.field ? ` of ${s.field}` : ''} over ${s.object}${s.filter ? ` where ${s.filter}` : ''})`;
+  }
+  return text;
+};
 
 /** Entity type, enums, filters, ordering, connection and the root query fields of each object. */
 export const objectsPlugin: CompilerPlugin = {
@@ -48,7 +56,7 @@ export const objectsPlugin: CompilerPlugin = {
         sdl.add(inflect.enumFilter(enumName, list), `input ${inflect.enumFilter(enumName, list)}`,
           ops.map((op) => ({ name: op, signature: `: ${opArgType(op, enumName)}` })), own);
       }
-      const fields: SdlField[] = p.columns.map((c) => {
+      const fields: SdlField[] = [...p.columns, ...p.computed].map((c) => {
         const nonNull = c.field === null || c.field.required || c.type === 'autonumber';
         return {
           name: c.graphqlName,
@@ -68,7 +76,7 @@ export const objectsPlugin: CompilerPlugin = {
         { name: 'and', signature: `: [${where}!]` },
         { name: 'or', signature: `: [${where}!]` },
         { name: 'not', signature: `: ${where}` },
-        ...p.columns.map((c) => ({ name: c.graphqlName, signature: `: ${c.filterInput}` })),
+        ...[...p.columns, ...p.computed].map((c) => ({ name: c.graphqlName, signature: `: ${c.filterInput}` })),
         ...relationFilters(b, p),
       ], own);
       const related = inflect.relationFilterInput(p.object);
@@ -78,7 +86,7 @@ export const objectsPlugin: CompilerPlugin = {
         { name: 'every', signature: `: ${where}`, description: `Every readable ${p.object.label} matches (true when there is none).` },
       ], own);
       const sortEnum = inflect.sortFieldEnum(p.object);
-      sdl.addEnum(sortEnum, p.columns.flatMap((c) => (c.sortValue ? [c.sortValue] : [])), own);
+      sdl.addEnum(sortEnum, [...p.columns, ...p.computed].flatMap((c) => (c.sortValue ? [c.sortValue] : [])), own);
       const orderBy = inflect.orderByInput(p.object);
       sdl.add(orderBy, `input ${orderBy}`, [
         { name: 'field', signature: `: ${sortEnum}!` },

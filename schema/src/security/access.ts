@@ -1,4 +1,4 @@
-import type { Condition, RlsPolicyModel, SystemPermission } from '@objectos/metadata';
+import type { Condition, FieldDep, RlsPolicyModel, SystemPermission } from '@objectos/metadata';
 import type { Principal } from '@objectos/principal';
 import type { SecurityPlan } from './security-plan.ts';
 import type { DataPlan } from '../plan.ts';
@@ -91,7 +91,36 @@ function grantedBy(data: DataPlan, plan: SecurityPlan, sets: readonly string[]):
     }
     objects[name] = a;
   }
+  readThrough(data, objects);
   return objects;
+}
+
+/**
+ * A computed field shows what it reads: it is readable only when every field it reads is, on this object,
+ * through its lookups and in the children it rolls up (and those records' objects are readable), so a
+ * formula or roll-up never reveals a field its reader could not select. Its rows are the reader's too (sql/computed.ts).
+ */
+function readThrough(data: DataPlan, objects: Record<string, ObjectAccess>): void {
+  const dep = (d: FieldDep, seen: Set<string>): boolean => {
+    const a = objects[d.object];
+    if (!a?.read) return false;
+    const f = data.objects[d.object]?.object.fields.find((x) => x.name === d.field);
+    if (!f) return true; // a system column (id, created_at…): readable with its object
+    if (!(a.fields[f.name]?.readable ?? false)) return false;
+    const key = `${d.object}.${d.field}`;
+    if (!f.computed || seen.has(key)) return true;
+    seen.add(key);
+    return f.computed.deps.every((x) => dep(x, seen));
+  };
+  const decided: [FieldAccess, boolean][] = [];
+  for (const [name, a] of Object.entries(objects)) {
+    if (!a.read) continue;
+    for (const f of data.objects[name]?.object.fields ?? []) {
+      const fa = a.fields[f.name];
+      if (f.computed && fa) decided.push([fa, fa.readable && f.computed.deps.every((d) => dep(d, new Set([`${name}.${f.name}`])))]);
+    }
+  }
+  for (const [fa, readable] of decided) fa.readable = readable;
 }
 
 /** Per security plan (compiled together with its data plan): set list → granted object access and system permissions. */

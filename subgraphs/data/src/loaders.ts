@@ -6,6 +6,7 @@ import { aggregateChildren, requestedAggregation } from './sql/aggregate.ts';
 import { filterSql } from './sql/filter.ts';
 import type { WhereInput } from './sql/where.ts';
 import { findByIds, findChildren, type ChildArgs } from './sql/read.ts';
+import { computedOf } from './sql/computed-read.ts';
 import { findLookups, TRASHED } from './sql/lifecycle.ts';
 import { stableStringify } from '@objectos/metadata';
 import { columnReadable, maskRows } from './security/fields.ts';
@@ -20,6 +21,7 @@ export function createLoaders(ds: DataSource) {
   const children = new Map<string, DataLoader<string, Row[]>>();
   const lookups = new Map<string, DataLoader<string, Row | typeof TRASHED | null>>();
   const aggregates = new Map<string, DataLoader<string, Record<string, unknown>>>();
+  const computed = new Map<string, DataLoader<string, Record<string, unknown> | null>>();
   return {
     byId(object: string): DataLoader<string, Row | null> {
       let l = byId.get(object);
@@ -81,11 +83,28 @@ export function createLoaders(ds: DataSource) {
       }
       return l;
     },
+    /**
+     * The computed fields (formulas, roll-ups) the request can read, of many records of `object` in one
+     * statement, each computed under the request's security (see sql/computed.ts). Null: not readable now.
+     */
+    computed(object: string): DataLoader<string, Record<string, unknown> | null> {
+      let l = computed.get(object);
+      if (!l) {
+        l = new DataLoader(async (ids) => {
+          const found = await computedOf(ds, object, ids);
+          return ids.map((id) => found.get(id) ?? null);
+        });
+        computed.set(object, l);
+      }
+      return l;
+    },
     /** After a write, later reads in the same request see the new row. */
     prime(object: string, row: Row | null, id: string): void {
       const l = this.byId(object);
       l.clear(id);
       l.prime(id, row);
+      // A write changes what its record's formulas and roll-ups (and its parents') compute to: read them again.
+      for (const c of computed.values()) c.clearAll();
     },
   };
 }

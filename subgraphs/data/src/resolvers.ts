@@ -12,6 +12,7 @@ import { searchColumns, upsertColumns } from '@objectos/schema';
 import { createNested, createRecords, deleteWhere, updateNested, updateWhere, upsertRecord } from './sql/bulk.ts';
 import { searchAcross, type SearchArgs } from './sql/search.ts';
 import { dataError } from './errors.ts';
+import { columnReadable } from './security/fields.ts';
 import type { Principal } from '@objectos/principal';
 import { explainAccess, recordShares, shareRecord, unshareRecord } from './security/api.ts';
 import { metaResolvers } from './meta.ts';
@@ -164,6 +165,13 @@ export function buildResolvers(
         return found;
       },
     };
+    // Formulas and roll-ups: the value read with the row when it was (a sort key), else computed for the batch of rows.
+    for (const c of p.computed)
+      type[c.graphqlName] = async (row: Row, _: unknown, ctx: DataContext) => {
+        if (!columnReadable(ctx.ds, p, c)) return null;
+        if (Object.hasOwn(row, c.graphqlName)) return row[c.graphqlName];
+        return (await ctx.loaders.computed(p.object.name).load(row.id))?.[c.graphqlName] ?? null;
+      };
     for (const r of p.relations) {
       if (!ds.plan.objects[r.target]!.methods.length) continue;
       const idField = p.columns.find((c) => c.column === r.column)!.graphqlName;

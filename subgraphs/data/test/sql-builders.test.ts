@@ -51,9 +51,9 @@ describe('keyset pagination (pure)', () => {
   it('builds a null-aware "after" condition with id as the tie-breaker', () => {
     const order = resolveOrder(p, [{ field: 'QTY', direction: 'DESC' }]);
     expect(order.map((o) => `${o.column.name} ${o.direction}`)).toEqual(['qty DESC', 'id ASC']);
-    const q = render(afterCondition(table, order, [null, '00000000-0000-4000-8000-000000000001']))!;
+    const q = render(afterCondition(table, order, [null, '00000000-0000-4000-8000-000000000001'], p))!;
     expect(q.sql).toBe('("item"."qty" is not null or ("item"."qty" is null and "item"."id" > $1))');
-    const q2 = render(afterCondition(table, resolveOrder(p, [{ field: 'QTY' }]), [3, 'x']))!;
+    const q2 = render(afterCondition(table, resolveOrder(p, [{ field: 'QTY' }]), [3, 'x'], p))!;
     expect(q2.sql).toBe('(("item"."qty" > $1 or "item"."qty" is null) or ("item"."qty" = $2 and "item"."id" > $3))');
   });
 

@@ -12,7 +12,7 @@ import { col, type DynTable } from '../db/tables.ts';
 import type { VisibleParent } from '../security/predicates.ts';
 import { columnReadable } from '../security/fields.ts';
 import { isUuid, type WhereInput } from '../sql/where.ts';
-import { filterSql } from '../sql/filter.ts';
+import { filterSql, whereScope } from '../sql/filter.ts';
 import { listSearch } from '../sql/search.ts';
 import { orderSql, resolveOrder, type OrderByInput } from '../sql/order.ts';
 import { pageSize, type ChildArgs, type ListArgs } from '../sql/read.ts';
@@ -112,7 +112,7 @@ function lookupJson(ctx: Ctx, p: ObjectPlan, t: DynTable, r: ObjectPlan['relatio
 function pageOf(ctx: Ctx, q: ObjectPlan, type: GraphQLObjectType, nodes: readonly FieldNode[] | null, where: (t: DynTable) => SQL | undefined, orderBy: OrderByInput[] | null | undefined, limit: number | null, offset: number, parent?: VisibleParent, rank?: (t: DynTable) => SQL) {
   const target = aliased(ctx, q);
   const readable = (c: ColumnPlan) => columnReadable(ctx.ds, q, c);
-  const order = [...(rank && !orderBy?.length ? [sql`${rank(target.t)} desc`] : []), ...orderSql(target.t, resolveOrder(q, orderBy, readable))];
+  const order = [...(rank && !orderBy?.length ? [sql`${rank(target.t)} desc`] : []), ...orderSql(target.t, resolveOrder(q, orderBy, readable), q, whereScope(ctx.ds))];
   const row = nodes ? rowJson(ctx, q, target.t, type, nodes) : sql`null`;
   const cond = and(visibleRows(ctx.ds, q.object.name, target.t, 'read', parent), where(target.t));
   // n counts from 1 within the page (rows before the offset are numbered too, then skipped).

@@ -1,7 +1,9 @@
 import { and, asc, desc, eq, gt, isNotNull, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { ColumnPlan, ObjectPlan } from '@objectos/schema';
 import { badInput, unreadableField } from '../errors.ts';
-import { col, type DynTable } from '../db/tables.ts';
+import type { DynTable } from '../db/tables.ts';
+import { valueOf } from './computed.ts';
+import { on, type Operand, type WhereScope } from './where.ts';
 
 export type Direction = 'ASC' | 'DESC';
 export interface OrderItem {
@@ -19,7 +21,7 @@ export function resolveOrder(
 ): OrderItem[] {
   const requested = orderBy && orderBy.length > 0 ? orderBy : [{ field: 'CREATED_AT', direction: 'ASC' as const }];
   const items: OrderItem[] = requested.map((o, i) => {
-    const column = p.columns.find((c) => c.sortValue === o.field);
+    const column = p.columns.find((c) => c.sortValue === o.field) ?? p.computed.find((c) => c.sortValue === o.field);
     if (!column) throw badInput(p.typeName, [{ field: `orderBy[${i}].field`, constraint: 'sortable', message: `${p.typeName} cannot be sorted by ${o.field}` }]);
     if (!readable(column)) throw unreadableField(p.typeName, column.graphqlName, 'sort');
     return { column, direction: o.direction ?? 'ASC' };
@@ -32,36 +34,37 @@ export const reverseOrder = (items: OrderItem[]): OrderItem[] =>
   items.map((i) => ({ ...i, direction: i.direction === 'ASC' ? 'DESC' : 'ASC' }));
 
 /** ASC puts nulls last and DESC nulls first (PostgreSQL's defaults), so reversing an order mirrors it exactly. */
-export function orderSql(table: DynTable, items: OrderItem[]): SQL[] {
-  return items.map((i) => (i.direction === 'ASC' ? asc(col(table, i.column)) : desc(col(table, i.column))));
+/** `scope` (the request's, see sql/filter.ts): how a computed sort key reads other records. */
+export function orderSql(table: DynTable, items: OrderItem[], p: ObjectPlan, scope?: WhereScope): SQL[] {
+  return items.map((i) => (i.direction === 'ASC' ? asc(valueOf(table, i.column, scope, p)) : desc(valueOf(table, i.column, scope, p))));
 }
 
 /**
  * Rows strictly after `values` in the given order (keyset pagination), null-aware:
  * OR over i of (keys before i equal AND key i after its value).
  */
-export function afterCondition(table: DynTable, items: OrderItem[], values: readonly unknown[]): SQL {
+export function afterCondition(table: DynTable, items: OrderItem[], values: readonly unknown[], p: ObjectPlan, scope?: WhereScope): SQL {
+  const key = (it: OrderItem) => valueOf(table, it.column, scope, p);
   const branches: SQL[] = [];
   for (let i = 0; i < items.length; i++) {
-    const equal = items.slice(0, i).map((it, j) => equalTo(table, it, values[j]));
-    const after = afterOne(table, items[i]!, values[i]);
+    const equal = items.slice(0, i).map((it, j) => equalTo(key(it), values[j]));
+    const after = afterOne(key(items[i]!), items[i]!, values[i]);
     if (after) branches.push(equal.length ? and(...equal, after)! : after);
   }
   return branches.length ? or(...branches)! : sql`false`;
 }
 
-function equalTo(table: DynTable, item: OrderItem, v: unknown): SQL {
-  const c = col(table, item.column);
-  return v === null ? isNull(c) : eq(c, v);
+function equalTo(c: Operand, v: unknown): SQL {
+  return v === null ? isNull(c) : on(eq)(c, v);
 }
 
 /** Columns that can never be null compare plainly (simpler SQL, index-friendly). */
 const nullable = (c: ColumnPlan): boolean => c.field !== null && !c.field.required && c.type !== 'autonumber';
 
-function afterOne(table: DynTable, item: OrderItem, v: unknown): SQL | undefined {
-  const c = col(table, item.column);
-  if (item.direction === 'ASC') return v === null ? undefined : nullable(item.column) ? or(gt(c, v), isNull(c)) : gt(c, v);
-  return v === null ? isNotNull(c) : lt(c, v);
+function afterOne(c: Operand, item: OrderItem, v: unknown): SQL | undefined {
+  const [gtOn, ltOn] = [on(gt), on(lt)];
+  if (item.direction === 'ASC') return v === null ? undefined : nullable(item.column) ? or(gtOn(c, v), isNull(c)) : gtOn(c, v);
+  return v === null ? isNotNull(c) : ltOn(c, v);
 }
 
 /** Opaque cursor: the sort-key values of a row, base64url JSON. */

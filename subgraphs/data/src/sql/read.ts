@@ -4,7 +4,8 @@ import { col } from '../db/tables.ts';
 import { objectOf, type DataSource, type Row } from '../data-source.ts';
 import { afterCondition, decodeCursor, encodeCursor, orderSql, resolveOrder, reverseOrder, type OrderByInput } from './order.ts';
 import type { WhereInput } from './where.ts';
-import { filterSql } from './filter.ts';
+import { filterSql, whereScope } from './filter.ts';
+import { computedOutput } from './computed.ts';
 import { inChunks } from './chunks.ts';
 import { columnReadable, maskRows } from '../security/fields.ts';
 import type { ColumnPlan } from '@objectos/schema';
@@ -67,15 +68,17 @@ export async function findConnection(ds: DataSource, objectName: string, args: L
   if (ranked && (args.after != null || args.before != null || args.last != null))
     throw badInput(p.typeName, [{ field: 'search', constraint: 'pagination', message: 'search results in rank order are paged with first and offset; give orderBy to page them with cursors' }]);
   const where = and(visible, filterSql(ds, p, table, args.where), search?.match);
+  const scope = whereScope(ds);
   const conds: (SQL | undefined)[] = [where];
-  if (args.after != null) conds.push(afterCondition(table, order, decodeCursor(p, args.after, order, 'after')));
-  if (args.before != null) conds.push(afterCondition(table, reverseOrder(order), decodeCursor(p, args.before, order, 'before')));
+  if (args.after != null) conds.push(afterCondition(table, order, decodeCursor(p, args.after, order, 'after'), p, scope));
+  if (args.before != null) conds.push(afterCondition(table, reverseOrder(order), decodeCursor(p, args.before, order, 'before'), p, scope));
+  // A computed sort key is selected too: its value makes the cursor (and answers the field).
+  const keys = order.filter((i) => i.column.computed).map((i) => [i.column.graphqlName, computedOutput(scope, p, table, i.column)] as const);
   const read = async (): Promise<Page> => {
-    const rows = (await ds.db
-      .select()
+    const rows = (await (keys.length > 0 ? ds.db.select({ ...getTableColumns(table), ...Object.fromEntries(keys) }) : ds.db.select())
       .from(table)
       .where(and(...conds))
-      .orderBy(...(ranked ? [sql`${search.rank} desc`] : []), ...orderSql(table, effective))
+      .orderBy(...(ranked ? [sql`${search.rank} desc`] : []), ...orderSql(table, effective, p, scope))
       .limit(n + 1)
       .offset(args.offset ?? 0)) as Row[];
     const more = rows.length > n;
@@ -136,7 +139,7 @@ async function findChildrenOf(ds: DataSource, child: string, column: string, par
   const fk = col(table, c);
   const readable = (x: ColumnPlan) => columnReadable(ds, p, x);
   const where = and(visible, inArray(fk, [...parentIds]), filterSql(ds, p, table, args.where));
-  const order = orderSql(table, resolveOrder(p, args.orderBy, readable));
+  const order = orderSql(table, resolveOrder(p, args.orderBy, readable), p, whereScope(ds));
   if (args.limit != null && (args.limit < 0 || args.limit > ds.maxPageSize))
     throw badInput(p.typeName, [{ field: 'limit', constraint: 'pagination', message: `limit must be between 0 and ${ds.maxPageSize}` }]);
   if (args.offset != null && args.offset < 0)

@@ -1,9 +1,10 @@
-import { and, eq, gt, gte, ilike, inArray, isNotNull, isNull, lt, lte, not, or, sql, type SQL } from 'drizzle-orm';
+import { and, eq, gt, gte, ilike, inArray, is, isNotNull, isNull, lt, lte, not, or, sql, SQL } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import type { GraphQLError } from 'graphql';
 import type { ColumnPlan, DataPlan, FilterOp, ObjectPlan } from '@objectos/schema';
 import { badInput, unreadableField, type InputIssue } from '../errors.ts';
 import { col, type DynTable } from '../db/tables.ts';
+import { computedSql } from './computed.ts';
 
 export type WhereInput = { [key: string]: unknown };
 
@@ -33,23 +34,32 @@ const FALSE = sql`false`;
 /** `%`, `_` and `\` are literal in contains/startsWith/endsWith. */
 const escapeLike = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
-type OpFn = (c: PgColumn, v: unknown, plan: ColumnPlan) => SQL;
+/** A stored column, or a computed field's value (sql/computed.ts). */
+export type Operand = PgColumn | SQL;
+type OpFn = (c: Operand, v: unknown, plan: ColumnPlan) => SQL;
+
+/** drizzle types a column and an SQL expression in separate overloads: narrowed once here for either. */
+type Binary = { (l: PgColumn, r: unknown): SQL; (l: SQL, r: unknown): SQL };
+export const on = (f: Binary) => (c: Operand, v: unknown): SQL => (is(c, SQL) ? f(c, v) : f(c, v));
+const [eqOn, gtOn, gteOn, ltOn, lteOn] = [eq, gt, gte, lt, lte].map(on);
+const inOn = (c: Operand, v: unknown): SQL => (is(c, SQL) ? inArray(c, v as unknown[]) : inArray(c, v as unknown[]));
+const likeOn = (c: Operand, pattern: string): SQL => (is(c, SQL) ? ilike(c, pattern) : ilike(c, pattern));
 
 /** One row per filter operator: the only place filter semantics live. `ne`/`nin` keep nulls, as users expect. */
 export const OPERATORS: Record<FilterOp, OpFn> = {
-  eq: (c, v) => eq(c, v),
+  eq: (c, v) => eqOn!(c, v),
   ne: (c, v) => sql`${c} is distinct from ${v}`,
-  gt: (c, v) => gt(c, v),
-  gte: (c, v) => gte(c, v),
-  lt: (c, v) => lt(c, v),
-  lte: (c, v) => lte(c, v),
-  in: (c, v) => ((v as unknown[]).length === 0 ? FALSE : inArray(c, v as unknown[])),
-  nin: (c, v) => ((v as unknown[]).length === 0 ? TRUE : or(isNull(c), not(inArray(c, v as unknown[])))!),
+  gt: (c, v) => gtOn!(c, v),
+  gte: (c, v) => gteOn!(c, v),
+  lt: (c, v) => ltOn!(c, v),
+  lte: (c, v) => lteOn!(c, v),
+  in: (c, v) => ((v as unknown[]).length === 0 ? FALSE : inOn(c, v)),
+  nin: (c, v) => ((v as unknown[]).length === 0 ? TRUE : or(isNull(c), not(inOn(c, v)))!),
   between: (c, v) => sql`${c} between ${(v as unknown[])[0]} and ${(v as unknown[])[1]}`,
-  contains: (c, v, p) => (p.type === 'json' ? sql`${c} @> ${JSON.stringify(v)}::jsonb` : ilike(c, `%${escapeLike(String(v))}%`)),
-  notContains: (c, v) => or(isNull(c), not(ilike(c, `%${escapeLike(String(v))}%`)))!,
-  startsWith: (c, v) => ilike(c, `${escapeLike(String(v))}%`),
-  endsWith: (c, v) => ilike(c, `%${escapeLike(String(v))}`),
+  contains: (c, v, p) => (p.type === 'json' ? sql`${c} @> ${JSON.stringify(v)}::jsonb` : likeOn(c, `%${escapeLike(String(v))}%`)),
+  notContains: (c, v) => or(isNull(c), not(likeOn(c, `%${escapeLike(String(v))}%`)))!,
+  startsWith: (c, v) => likeOn(c, `${escapeLike(String(v))}%`),
+  endsWith: (c, v) => likeOn(c, `%${escapeLike(String(v))}`),
   isNull: (c, v) => (v ? isNull(c) : isNotNull(c)),
   hasKey: (c, v) => sql`jsonb_exists(${c}, ${String(v)})`,
   hasAll: (c, v) => sql`${c} @> ${toTextArray(v)}`,
@@ -118,7 +128,8 @@ function whereOf(
       if (value !== null) parts.push(relatedSql(p, table, related, value as WhereInput, at, readable, depth, budget, scope!));
       continue;
     }
-    const c = p.columns.find((x) => x.graphqlName === key);
+    // A computed field filters on its value (with a scope: it reads other records under the request's security).
+    const c = p.columns.find((x) => x.graphqlName === key) ?? (scope ? p.computed.find((x) => x.graphqlName === key) : undefined);
     if (!c) {
       issues.push({ field: at, constraint: 'unknownField', message: `${at}: ${p.typeName} has no field "${key}"` });
       continue;
@@ -143,7 +154,7 @@ function whereOf(
       }
       budget.params += paramsOf(op, arg);
       if (budget.params > WHERE_LIMITS.maxParams) throw tooLarge(p, path, 'large');
-      parts.push(apply(fn, col(table, c), c, op as FilterOp, arg));
+      parts.push(c.computed ? fn(computedSql(scope!, p, table, c), plainValue(arg), c) : apply(fn, col(table, c), c, op as FilterOp, arg));
     }
   }
   if (issues.length > 0) throw badInput(p.typeName, issues);
@@ -201,8 +212,11 @@ function relatedSql(p: ObjectPlan, table: DynTable, rel: Related, value: WhereIn
   return parts.length === 0 ? TRUE : parts.length === 1 ? parts[0]! : and(...parts)!;
 }
 
+/** A computed value has no column type to encode its operand: a date-time goes as ISO text (PostgreSQL casts it). */
+const plainValue = (v: unknown): unknown => (v instanceof Date ? v.toISOString() : Array.isArray(v) ? v.map(plainValue) : v);
+
 /** uuid columns reject malformed text with an SQL error; a malformed id simply matches nothing. */
-function apply(fn: OpFn, column: PgColumn, c: ColumnPlan, op: FilterOp, arg: unknown): SQL {
+function apply(fn: OpFn, column: PgColumn | SQL, c: ColumnPlan, op: FilterOp, arg: unknown): SQL {
   if (c.type === 'id' || c.type === 'lookup' || c.type === 'master_detail') {
     if (op === 'eq' && !isUuid(arg)) return FALSE;
     if (op === 'ne' && !isUuid(arg)) return TRUE;
