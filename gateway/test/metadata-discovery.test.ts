@@ -26,7 +26,7 @@ const OBJECT_FIELDS = `name label pluralLabel description icon displayNameField
   enable { trash searchable trackHistory apiMethods }
   permissions { read create edit delete }
   graphql { typeName singleField listField trashField createMutation updateMutation deleteMutation restoreMutation purgeMutation transferMutation changedSubscription }
-  fields { name graphqlName label description type required unique searchable hidden readonly editable defaultValue minLength maxLength min max precision scale options { label value color default } reference relationField }
+  fields { name graphqlName label description type required unique searchable hidden readonly editable defaultValue minLength maxLength min max precision scale options { label value color default } reference relationField expression summaryOperations returnType }
   childRelationships { name object field }`;
 
 interface Field { name: string; graphqlName: string; editable: boolean; reference: string | null; relationField: string | null; options: { value: string; default: boolean }[] | null }

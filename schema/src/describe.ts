@@ -55,6 +55,12 @@ export interface FieldDescription {
   reference: string | null;
   /** lookup / master_detail: the GraphQL field resolving to the referenced record (`account`), with `reference`. */
   relationField: string | null;
+  /** formula: its expression. */
+  expression: string | null;
+  /** summary: the spec roll-up (child object, field, function, and the relationship and filter when given). */
+  summaryOperations: Record<string, string> | null;
+  /** formula and summary: the type of the value. */
+  returnType: string | null;
 }
 
 /** Children listed under a record (`Account.contacts`): only children this principal can read, by a lookup it can read. */
@@ -153,6 +159,9 @@ function describeField(plan: DataPlan, access: Access, p: ObjectPlan, c: ColumnP
     options,
     reference: target?.target ?? null,
     relationField: target?.graphqlName ?? null,
+    expression: f.type === 'formula' ? f.expression : null,
+    summaryOperations: f.type === 'summary' ? { ...f.summaryOperations } : null,
+    returnType: f.computed?.type ?? null,
   };
 }
 
@@ -179,8 +188,10 @@ function describe(plan: DataPlan, access: Access, p: ObjectPlan): ObjectDescript
   const o = p.object;
   const a = objectAccess(access, o.name)!;
   const searched = new Set(searchColumns(p).map((s) => s.c.name));
-  const fields = p.columns
+  const order = new Map(o.fields.map((f, i) => [f.name, i]));
+  const fields = [...p.columns, ...p.computed]
     .filter((c): c is ColumnPlan & { field: FieldModel } => c.field !== null && fieldReadable(a, c.field))
+    .sort((x, y) => order.get(x.field.name)! - order.get(y.field.name)!)
     .map((c) => describeField(plan, access, p, c, searched));
   // Listing children by parent reveals their lookup: the child's read and that field's (as the gateway decides).
   const childRelationships = p.reverse.flatMap((r) => {

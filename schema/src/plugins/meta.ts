@@ -25,7 +25,7 @@ export const metaPlugin: CompilerPlugin = {
       { name: 'graphqlName', signature: ': String!', description: 'Name in GraphQL outputs, where and inputs (annualRevenue; accountId for a lookup).' },
       { name: 'label', signature: ': String!' },
       { name: 'description', signature: ': String' },
-      { name: 'type', signature: ': String!', description: 'Spec field type: text, textarea, email, url, phone, number, currency, percent, boolean, date, datetime, time, select, multiselect, lookup, master_detail, json, autonumber.' },
+      { name: 'type', signature: ': String!', description: 'Spec field type: text, textarea, email, url, phone, number, currency, percent, boolean, date, datetime, time, select, multiselect, lookup, master_detail, json, autonumber, formula, summary.' },
       { name: 'required', signature: ': Boolean!' },
       { name: 'unique', signature: ': Boolean!' },
       { name: 'searchable', signature: ': Boolean!', description: 'Its words are found by search.' },
@@ -42,6 +42,9 @@ export const metaPlugin: CompilerPlugin = {
       { name: 'options', signature: `: [${option}!]`, description: 'select and multiselect: the options, in declaration order.' },
       { name: 'reference', signature: ': String', description: 'lookup and master_detail: the referenced object, when you can read it.' },
       { name: 'relationField', signature: ': String', description: 'lookup and master_detail: the GraphQL field resolving to the referenced record, with reference.' },
+      { name: 'expression', signature: ': String', description: 'formula: its expression (computed when read, never stored).' },
+      { name: 'summaryOperations', signature: ': JSON', description: 'summary (roll-up): { object, field, function, relationship, filter } over the child records you can read.' },
+      { name: 'returnType', signature: ': String', description: 'formula and summary: the type of the value (text, number, currency, percent, boolean, date, datetime).' },
     ], own, 'A field you can read.');
     b.sdl.add(enable!, `type ${enable}`, [
       { name: 'trash', signature: ': Boolean!', description: 'A delete moves the record to the trash.' },
