@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { subscribeSse, until, withHeaders } from '@objectos/testkit';
 import { create, dataEngines, startDataRig, type DataRig } from './data-depth-kit.ts';
 
 const PROJECT = `name: project
@@ -122,6 +123,23 @@ for (const engine of dataEngines) {
         'mutation($id: ID!) { updateWorkItem(id: $id, input: { hours: 20, done: true }) { cost project { hours spent openItems } } }', { id: id['i1'] });
       expect(r.updateWorkItem).toEqual({ cost: 400, project: { hours: 27, spent: 450, openItems: 1 } });
       await d.q('mutation($id: ID!) { updateWorkItem(id: $id, input: { hours: 10, done: false }) { id } }', { id: id['i1'] });
+    });
+
+    it('a subscription filters on a computed field and delivers computed fields as they are after the change', async () => {
+      type Got = { workItemChanged: { op: string; record: { name: string; cost: number; project: { hours: number } } | null } };
+      const before = d.rig.app.data!.hub.size();
+      const live = await subscribeSse<Got>(withHeaders(`${d.rig.base}/graphql`, { authorization: `Bearer ${d.rig.owner}` }),
+        'subscription { workItemChanged(where: { cost: { gte: 55 } }) { op record { name cost project { hours } } } }', {}, `${d.rig.base}/graphql`);
+      try {
+        await until(async () => d.rig.app.data!.hub.size(), (n) => n > before);
+        // Design (cost 200) is not touched; Build goes from 50 to 60: it now matches, with its project's new total.
+        await d.q('mutation($id: ID!) { updateWorkItem(id: $id, input: { hours: 6 }) { id } }', { id: id['i2'] });
+        const got = (await live.until(1)).map((r) => r.data!.workItemChanged);
+        expect(got).toEqual([{ op: 'UPDATED', record: { name: 'Build', cost: 60, project: { hours: 18 } } }]);
+      } finally {
+        live.close();
+        await d.q('mutation($id: ID!) { updateWorkItem(id: $id, input: { hours: 5 }) { id } }', { id: id['i2'] });
+      }
     });
 
     it('computes under the reader\'s row security: only the children and lookups they can read take part', async () => {

@@ -248,7 +248,9 @@ export type AccountWhere = {
   industry?: AccountIndustryFilter | null | undefined;
   name?: StringFilter | null | undefined;
   not?: AccountWhere | null | undefined;
+  openPipeline?: FloatFilter | null | undefined;
   opportunities?: OpportunityRelationFilter | null | undefined;
+  opportunityCount?: FloatFilter | null | undefined;
   or?: Array<AccountWhere> | null | undefined;
   /** Matches when the Parent Account matches (only records you can read). */
   parentAccount?: AccountWhere | null | undefined;
@@ -432,6 +434,7 @@ export type ContactWhere = {
   doNotCall?: BooleanFilter | null | undefined;
   email?: StringFilter | null | undefined;
   firstName?: StringFilter | null | undefined;
+  fullName?: StringFilter | null | undefined;
   id?: IdFilter | null | undefined;
   lastName?: StringFilter | null | undefined;
   not?: ContactWhere | null | undefined;
@@ -580,6 +583,7 @@ export type OpportunityWhere = {
   tasks?: TaskRelationFilter | null | undefined;
   updatedAt?: DateTimeFilter | null | undefined;
   version?: IntFilter | null | undefined;
+  weightedAmount?: FloatFilter | null | undefined;
 };
 
 export type StringFilter = {
