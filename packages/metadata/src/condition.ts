@@ -121,15 +121,20 @@ function isPlain(c: RuleCondition): c is Condition {
 /** @internal The SQL-ish form in either dialect (see {@link ParseContext}). */
 export function parseSql(text: string, ctx: ParseContext): RuleCondition {
   const normalised = normaliseVariables(text).replace(/\bcurrent_user\.(\w+)/g, `${PLACEHOLDER}.$1`);
+  return check(fromExpr(parseExpression(normalised, text, (m) => new ConditionError(m)), ctx), ctx);
+}
+
+/** @internal One SQL expression (conditions, formulas), or `fail` naming what could not be read (`shown`: the text as written). */
+export function parseExpression(text: string, shown: string, fail: (message: string) => Error): Expr {
   let exprs: Expr[];
   try {
-    exprs = parse(normalised, { entry: 'expr' }) as unknown as Expr[];
+    exprs = parse(text, { entry: 'expr' }) as unknown as Expr[];
   } catch (e) {
-    throw new ConditionError(`cannot parse "${text}": ${(e as Error).message.split('\n')[0]}`);
+    throw fail(`cannot parse "${shown}": ${(e as Error).message.split('\n')[0]}`);
   }
   const expr = Array.isArray(exprs) ? exprs[0] : (exprs as Expr);
-  if (!expr) throw new ConditionError(`empty condition`);
-  return check(fromExpr(expr, ctx), ctx);
+  if (!expr) throw fail('empty expression');
+  return expr;
 }
 
 const COMPARE: Record<string, CompareOp> = { '=': 'eq', '!=': 'ne', '<>': 'ne', '>': 'gt', '>=': 'gte', '<': 'lt', '<=': 'lte' };

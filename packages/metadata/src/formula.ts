@@ -1,5 +1,5 @@
-import { parse, type Expr } from 'pgsql-ast-parser';
-import type { CompareOp } from './condition.ts';
+import type { Expr } from 'pgsql-ast-parser';
+import { parseExpression, type CompareOp } from './condition.ts';
 
 /**
  * The formula language: the SQL-ish condition language (condition.ts) grown into values. Fields of the
@@ -56,14 +56,7 @@ const COMPARE: Record<string, CompareOp> = { '=': 'eq', '!=': 'ne', '<>': 'ne', 
 /** Parses and type-checks `text` as a formula over `object`. Throws FormulaError naming what is wrong. */
 export function parseFormula(text: string, object: string, scope: FormulaScope): FormulaNode {
   if (text.length > FORMULA_LIMITS.maxLength) throw new FormulaError(`the expression is longer than ${FORMULA_LIMITS.maxLength} characters`);
-  let exprs: Expr[];
-  try {
-    exprs = parse(text, { entry: 'expr' }) as unknown as Expr[];
-  } catch (e) {
-    throw new FormulaError(`cannot parse "${text}": ${(e as Error).message.split('\n')[0]}`);
-  }
-  const expr = Array.isArray(exprs) ? exprs[0] : (exprs as Expr);
-  if (!expr) throw new FormulaError('empty expression');
+  const expr = parseExpression(text, text, (m) => new FormulaError(m));
   let nodes = 0;
   const count = () => {
     if (++nodes > FORMULA_LIMITS.maxNodes) throw new FormulaError(`the expression has more than ${FORMULA_LIMITS.maxNodes} parts`);
