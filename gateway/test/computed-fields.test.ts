@@ -123,6 +123,10 @@ for (const engine of dataEngines) {
         'mutation($id: ID!) { updateWorkItem(id: $id, input: { hours: 20, done: true }) { cost project { hours spent openItems } } }', { id: id['i1'] });
       expect(r.updateWorkItem).toEqual({ cost: 400, project: { hours: 27, spent: 450, openItems: 1 } });
       await d.q('mutation($id: ID!) { updateWorkItem(id: $id, input: { hours: 10, done: false }) { id } }', { id: id['i1'] });
+      // A currency formula is an amount: 1.25 × 3.33 = 4.1625 shows (and filters) as 4.16.
+      const odd = await d.q<{ createWorkItem: { cost: number } }>('mutation { createWorkItem(input: { name: "Odd", hours: 1.25, rate: 3.33 }) { cost } }');
+      expect(odd.createWorkItem.cost).toBe(4.16);
+      expect((await d.q<{ workItems: { totalCount: number } }>('{ workItems(where: { cost: { eq: 4.16 } }) { totalCount } }')).workItems.totalCount).toBe(1);
     });
 
     it('a subscription filters on a computed field and delivers computed fields as they are after the change', async () => {

@@ -53,7 +53,8 @@ export function valueOf(table: DynTable, c: ColumnPlan, scope: WhereScope | unde
 }
 
 function modelSql(ctx: Ctx, p: ObjectPlan, table: DynTable, m: ComputedModel): SQL {
-  if (m.kind === 'formula') return node(ctx, p, table, m.expr);
+  // A currency formula is an amount, in cents like a currency field: filters and sorts see what is shown.
+  if (m.kind === 'formula') return m.type === 'currency' ? sql`round((${node(ctx, p, table, m.expr)})::numeric, 2)::float8` : node(ctx, p, table, m.expr);
   const q = ctx.scope.plan.objects[m.child]!;
   const name = `_f${ctx.n.next++}`;
   const a = ctx.scope.alias(m.child, name);
