@@ -155,8 +155,8 @@ describe.each(engines())('record lifecycle on $name', (engine) => {
     expect(purged.purgeProject).toMatchObject({ id: p.id, name: 'Gone' });
     expect(await stored(p.id)).toBeUndefined();
     expect(await f.rows(sql`select id from task where id = ${t.id}`)).toEqual([]);
-    // The note outside the trash loses its reference, as after a real delete (an update event).
-    expect((await f.ok<{ note: { projectId: string | null } }>('alice', `{ note(id: "${n.id}") { projectId } }`)).note.projectId).toBeNull();
+    // The note outside the trash loses its reference, as after a real delete (an update event, a new version).
+    expect((await f.ok<{ note: { projectId: string | null; version: number } }>('alice', `{ note(id: "${n.id}") { projectId version } }`)).note).toEqual({ projectId: null, version: 2 });
     const gone = await f.ask('dave', `mutation { restoreProject(id: "${p.id}") { id } }`);
     expect(codes(gone)).toEqual(['NOT_FOUND']);
     expect(codes(await f.ask('dave', `mutation { purgeProject(id: "${p.id}") { id } }`))).toEqual(['NOT_FOUND']);

@@ -77,10 +77,10 @@ describe.each(engines())('the change outbox on $name', (engine) => {
         // Parents first; records of one object in id order.
         ['folder', 'delete', f.id], ['doc', 'delete', d.id], ...[p1.id, p2.id].sort().map((id) => ['page', 'delete', id]), ['note', 'update', n.id],
       ]);
-      expect(rows[4]).toMatchObject({ changed_fields: ['folderId'], record: expect.objectContaining({ folderId: null, title: 'N' }) });
-      // The database did the same: pages and doc gone, the note kept without its folder.
-      const left = await gqlOk<{ pages: { totalCount: number }; note: { folderId: string | null } }>(q, '{ pages { totalCount } note(id: "' + n.id + '") { folderId } }');
-      expect(left).toEqual({ pages: { totalCount: 0 }, note: { folderId: null } });
+      expect(rows[4]).toMatchObject({ changed_fields: ['folderId'], record: expect.objectContaining({ folderId: null, title: 'N', version: 2 }) });
+      // The database did the same: pages and doc gone, the note kept without its folder (a change: version 2).
+      const left = await gqlOk<{ pages: { totalCount: number }; note: { folderId: string | null; version: number } }>(q, '{ pages { totalCount } note(id: "' + n.id + '") { folderId version } }');
+      expect(left).toEqual({ pages: { totalCount: 0 }, note: { folderId: null, version: 2 } });
     } finally {
       await s.dispose();
     }

@@ -16,7 +16,7 @@ import { findConnection, type Connection, type ListArgs } from './read.ts';
 import { isUuid } from './where.ts';
 import { inChunks } from './chunks.ts';
 import {
-  cascadeEffects, checkRls, committed, relationsInto, missOrForbidden, nextVersion, notFound, recordChange, requireVersion, tenantOf, translate,
+  cascadeEffects, checkRls, committed, relationsInto, missOrForbidden, nextVersion, notFound, recordChange, recordNulled, requireVersion, tenantOf, translate,
   type Cascaded, type Tx,
 } from './write.ts';
 
@@ -181,14 +181,8 @@ export async function purgeRecord(ds: DataSource, object: string, id: string): P
       await requireUnreferenced(tx, ds, p, id);
       const effects = await cascadeEffects(tx, ds, [{ p, row, ancestors: [] }], tenant);
       await tx.delete(table).where(eq(col(table, p.columns[0]!), id));
-      const deleted = new Set(effects.deleted.map(key));
       for (const d of effects.deleted) if (isLive(d.row)) await recordChange(tx, ds, d.p, 'delete', d.row, null, d.ancestors);
-      for (const [k, n] of effects.nulled) {
-        if (deleted.has(k) || !isLive(n.row)) continue;
-        const after: Row = { ...n.row };
-        for (const f of n.fields) after[f] = null;
-        await recordChange(tx, ds, n.p, 'update', n.row, after);
-      }
+      await recordNulled(tx, ds, effects, isLive);
       const c = ds.context;
       await recordAuditEvents(tx, [auditEvent({
         eventType: 'data.delete',

@@ -181,7 +181,7 @@ export const nextVersion = (table: DynTable): SQL => sql`${table['version']} + 1
 /** A record deleted along with the one a mutation names, and the deleted records its access may depend on. */
 export interface Cascaded { p: ObjectPlan; row: Row; ancestors: DeletedWith }
 
-interface CascadeEffects {
+export interface CascadeEffects {
   /** Records the database deletes with this one (deleteBehavior cascade, at any depth), parents first. */
   deleted: Cascaded[];
   /** Records whose references the database clears (deleteBehavior set_null): one entry per record. */
@@ -238,6 +238,21 @@ export async function cascadeEffects(tx: Tx, ds: DataSource, parents: Cascaded[]
   return out;
 }
 
+/**
+ * The records whose references the database cleared (set_null) by a delete just made, outside what it
+ * deleted and those `include` keeps: each is a changed record (a new version, updatedAt) and an update event.
+ */
+export async function recordNulled(tx: Tx, ds: DataSource, effects: CascadeEffects, include: (row: Row) => boolean): Promise<void> {
+  const deleted = new Set(effects.deleted.map((d) => `${d.p.object.name}:${d.row.id}`));
+  for (const [key, n] of effects.nulled) {
+    if (deleted.has(key) || !include(n.row)) continue;
+    const table = ds.tables[n.p.object.name]!;
+    const [after] = (await tx.update(table).set({ updatedAt: new Date(), version: nextVersion(table) })
+      .where(eq(col(table, n.p.columns[0]!), n.row.id)).returning()) as Row[];
+    await recordChange(tx, ds, n.p, 'update', n.row, after!);
+  }
+}
+
 export async function deleteRecord(ds: DataSource, object: string, id: string): Promise<Row> {
   const { p, table, visible: deletable } = objectOf(ds, object, 'delete');
   requireObject(ds, p, 'delete');
@@ -256,14 +271,8 @@ export async function deleteRecord(ds: DataSource, object: string, id: string): 
       const [row] = await tx.delete(table).where(eq(idCol, id)).returning();
       await recordChange(tx, ds, p, 'delete', row as Row, null);
       // A record deleted or changed by the database is a change too: same transaction, same outbox.
-      const deleted = new Set(effects.deleted.map((d) => `${d.p.object.name}:${d.row.id}`));
       for (const d of effects.deleted) await recordChange(tx, ds, d.p, 'delete', d.row, null, d.ancestors);
-      for (const [key, n] of effects.nulled) {
-        if (deleted.has(key)) continue;
-        const after: Row = { ...n.row };
-        for (const f of n.fields) after[f] = null;
-        await recordChange(tx, ds, n.p, 'update', n.row, after);
-      }
+      await recordNulled(tx, ds, effects, () => true);
       return maskRows(ds, p, [row as Row])[0]!;
     } catch (e) {
       throw translate(ds, p, e, {});
