@@ -206,11 +206,18 @@ describe.each(engines())('record lifecycle on $name', (engine) => {
     expect(codes(await f.ask('bob', `mutation { transferProject(id: "${p.id}", newOwnerId: "bob") { id } }`))).toEqual(['NOT_FOUND']);
     expect(codes(await f.ask('alice', `mutation { transferProject(id: "${p.id}", newOwnerId: "bob", expectedVersion: 7) { id } }`))).toEqual(['CONFLICT']);
     await unchanged();
+    // A transfer is an update of the owner: the object's update rules judge it, and refuse this one while in deficit.
+    await f.ok('alice', `mutation { updateProject(id: "${p.id}", input: { budget: -1 }) { id } }`);
+    const deficit = await f.ask('alice', `mutation { transferProject(id: "${p.id}", newOwnerId: "bob") { id } }`);
+    expect(codes(deficit)).toEqual(['BAD_USER_INPUT']);
+    expect(deficit.errors![0]!.message).toMatch(/A project in deficit keeps its owner \(rule deficit_keeps_owner\)/);
+    expect(await stored(p.id)).toMatchObject({ owner_id: 'alice', version: 2 });
+    await f.ok('alice', `mutation { updateProject(id: "${p.id}", input: { budget: null }) { id } }`);
 
     // The owner hands it to bob: bob now sees it, alice (a peer) no longer does.
-    const moved = await f.ok<{ transferProject: Project }>('alice', `mutation { transferProject(id: "${p.id}", newOwnerId: "bob", expectedVersion: 1) { ${PROJECT} } }`);
-    expect(moved.transferProject.version).toBe(2);
-    expect(await stored(p.id)).toMatchObject({ owner_id: 'bob', version: 2 });
+    const moved = await f.ok<{ transferProject: Project }>('alice', `mutation { transferProject(id: "${p.id}", newOwnerId: "bob", expectedVersion: 3) { ${PROJECT} } }`);
+    expect(moved.transferProject.version).toBe(4);
+    expect(await stored(p.id)).toMatchObject({ owner_id: 'bob', version: 4 });
     expect(await read('bob', p.id)).toMatchObject({ name: 'Handover' });
     expect(await read('alice', p.id)).toBeNull();
     await f.data.relay.drain();
@@ -222,7 +229,7 @@ describe.each(engines())('record lifecycle on $name', (engine) => {
     expect((await stored(p.id))!.owner_id).toBe('alice');
     // The organization owner may transfer anything.
     await f.ok('owen', `mutation { transferProject(id: "${p.id}", newOwnerId: "dave") { id } }`);
-    expect(await stored(p.id)).toMatchObject({ owner_id: 'dave', version: 4 });
+    expect(await stored(p.id)).toMatchObject({ owner_id: 'dave', version: 6 });
   });
 
   it('subscribers see a record leave with its delete, come back with its restore, and come into view with a transfer', async () => {

@@ -56,11 +56,11 @@ const milder = (a: ValidationSeverity, b: ValidationSeverity): ValidationSeverit
  * reported at once (BAD_USER_INPUT); warnings and infos are kept for the response. Top-level format
  * rules of severity error were already checked on the input (validateInput).
  */
-export function enforceValidationRules(ds: DataSource, p: ObjectPlan, event: ValidationEvent, before: Row | null, values: Record<string, unknown>): void {
+export function enforceValidationRules(ds: DataSource, p: ObjectPlan, event: ValidationEvent, before: Row | null, values: Record<string, unknown>, newOwner?: string): void {
   const { rules, fields } = prepared(p);
   const due = rules[event];
   if (due.length === 0) return;
-  const subject = subjectOf(ds, p, event, before, values, fields);
+  const subject = subjectOf(ds, p, event, before, values, fields, newOwner);
   const failed: Judged[] = [];
   for (const rule of due) {
     const judged = judge(rule, subject, rule.severity);
@@ -146,11 +146,12 @@ function issueOf(p: ObjectPlan, f: Judged): InputIssue {
  * The write's record(s) under metadata names, as criteria read them. A new record has no id or
  * timestamps yet (null); its owner is the writer.
  */
-function subjectOf(ds: DataSource, p: ObjectPlan, event: ValidationEvent, before: Row | null, values: Record<string, unknown>, fields: ReadonlyMap<string, FieldDefinition>): Subject {
+/** `newOwner`: an owner transfer (an update of `owner_id` alone). */
+function subjectOf(ds: DataSource, p: ObjectPlan, event: ValidationEvent, before: Row | null, values: Record<string, unknown>, fields: ReadonlyMap<string, FieldDefinition>, newOwner?: string): Subject {
   const previous = before ? { ...byMetadataName(p, before), owner_id: before[OWNER.key] ?? null } : null;
   if (event === 'delete') return { event, record: null, previous, fields };
   const base = previous ?? { ...defaultsOf(p), owner_id: ds.actor };
-  return { event, record: { ...base, ...byMetadataName(p, values) }, previous, fields };
+  return { event, record: { ...base, ...byMetadataName(p, values), ...(newOwner !== undefined ? { owner_id: newOwner } : {}) }, previous, fields };
 }
 
 function byMetadataName(p: ObjectPlan, row: Record<string, unknown>): Record<string, unknown> {

@@ -267,6 +267,8 @@ export async function transferRecord(ds: DataSource, object: string, id: string,
       if (!(await isMember(ds, owner, tx)))
         throw badInput(p.typeName, [{ field: 'newOwnerId', constraint: 'member', message: `newOwnerId: no member with id "${owner}" in this organization` }]);
       if (before[OWNER.key] === owner) return maskRows(ds, p, [before])[0]!;
+      // A transfer is an update of the owner: the object's update rules judge it (ISCHANGED(owner_id)…).
+      enforceValidationRules(ds, p, 'update', before, {}, owner);
       const [after] = (await tx.update(table).set({ [OWNER.key]: owner, updatedAt: new Date(), version: nextVersion(table) }).where(eq(idCol, id)).returning()) as Row[];
       await checkRls(tx, ds, p, id, 'update');
       // The owner is no field of the type: the event names it `ownerId` so the audit trail shows the change.
