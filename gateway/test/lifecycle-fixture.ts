@@ -15,7 +15,8 @@ import { createGateway, type Gateway } from '../src/index.ts';
 const FILES: Record<string, string> = {
   'project.object.yaml': 'name: project\nsharingModel: private\nenable: { trash: true }\nfields:\n  name: { type: text, required: true }\n  code: { type: text, unique: true }\n  budget: { type: number }\n'
     + 'validations:\n  - { name: deficit_keeps_owner, type: script, events: [update], condition: "ISCHANGED(owner_id) AND budget < 0", message: A project in deficit keeps its owner }\n',
-  'task.object.yaml': 'name: task\nsharingModel: controlled_by_parent\nenable: { trash: true }\nfields:\n  title: { type: text }\n  project: { type: master_detail, reference: project }\n',
+  'task.object.yaml': 'name: task\nsharingModel: controlled_by_parent\nenable: { trash: true }\nfields:\n  title: { type: text }\n  project: { type: master_detail, reference: project }\n'
+    + 'validations:\n  - { name: signed_off_stays, type: script, events: [delete], condition: "title = \'Signed off\'", message: A signed-off task is kept }\n',
   'note.object.yaml': 'name: note\nsharingModel: public_read_write\nfields:\n  body: { type: text }\n  project: { type: lookup, reference: project }\n',
   'milestone.object.yaml': 'name: milestone\nsharingModel: public_read_write\nfields:\n  label: { type: text }\n  project: { type: lookup, reference: project, deleteBehavior: restrict }\n',
   'boss.role.yaml': 'name: boss\n',

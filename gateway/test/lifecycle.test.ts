@@ -141,6 +141,19 @@ describe.each(engines())('record lifecycle on $name', (engine) => {
     expect((await events(t.id)).map((e) => e.op)).toEqual(['create', 'delete', 'create']);
   });
 
+  it('a delete that takes records along is judged by their delete rules too: one kept keeps its parent', async () => {
+    const p = await create('alice', 'Keeper');
+    const { createTask: t } = await f.ok<{ createTask: { id: string } }>('alice', `mutation { createTask(input: { title: "Signed off", projectId: "${p.id}" }) { id } }`);
+    const r = await f.ask('dave', `mutation { deleteProject(id: "${p.id}") { id } }`);
+    expect(codes(r)).toEqual(['BAD_USER_INPUT']);
+    expect(r.errors![0]!.message).toMatch(/A signed-off task is kept \(rule signed_off_stays\)/);
+    expect(await stored(p.id)).toMatchObject({ deleted_at: null });
+    expect(await f.rows(sql`select id from task where id = ${t.id} and deleted_at is null`)).toHaveLength(1);
+    await f.ok('alice', `mutation { updateTask(id: "${t.id}", input: { title: "Open" }) { id } }`);
+    await f.ok('dave', `mutation { deleteProject(id: "${p.id}") { id } }`);
+    expect((await stored(p.id))!.deleted_at).not.toBeNull();
+  });
+
   it('purge deletes a record in the trash for good; then it cannot be restored', async () => {
     const p = await create('alice', 'Gone', ', code: "GO-1"');
     const { createTask: t } = await f.ok<{ createTask: { id: string } }>('alice', `mutation { createTask(input: { title: "With it", projectId: "${p.id}" }) { id } }`);

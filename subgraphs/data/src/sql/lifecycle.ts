@@ -102,6 +102,8 @@ export async function trashRecord(ds: DataSource, object: string, id: string): P
       enforceValidationRules(ds, p, 'delete', target, {});
       const root: Cascaded = { p, row: target, ancestors: [] };
       const along = await takenAlong(tx, ds, p, [root], tenant, null);
+      // What goes along is deleted too: each record's own delete rules may keep it (and so its parent).
+      for (const d of along) enforceValidationRules(ds, d.p, 'delete', d.row, {});
       await setTrash(tx, ds, [root, ...along], { at: sql`now()`, by: ds.actor, batch: randomUUID() });
       // To everyone watching, a record in the trash is deleted: the same events as a real delete.
       await recordChange(tx, ds, p, 'delete', target, null);

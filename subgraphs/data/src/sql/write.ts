@@ -268,6 +268,8 @@ export async function deleteRecord(ds: DataSource, object: string, id: string): 
       await requireUnlocked(tx, ds, p, id, 'delete');
       enforceValidationRules(ds, p, 'delete', target, {});
       const effects = await cascadeEffects(tx, ds, [{ p, row: target, ancestors: [] }], ds.tenant!);
+      // What the delete cascades to is deleted too: each record's own delete rules may keep it (and so this one).
+      for (const d of effects.deleted) enforceValidationRules(ds, d.p, 'delete', d.row, {});
       const [row] = await tx.delete(table).where(eq(idCol, id)).returning();
       await recordChange(tx, ds, p, 'delete', row as Row, null);
       // A record deleted or changed by the database is a change too: same transaction, same outbox.
