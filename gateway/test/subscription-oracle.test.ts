@@ -248,10 +248,16 @@ describe.each(engines())('subscriptions against the independent oracle on $name'
         const p = published[k]!;
         expect([p.object, p.recordId, p.op, p.organizationId], `world ${n}: event ${k}`).toEqual([e.object, rid(e.recordId), { CREATED: 'create', UPDATED: 'update', DELETED: 'delete' }[e.op], org[e.org]]);
         expect([...p.changedFields].sort(), `world ${n}: changedFields of event ${k}`).toEqual([...e.changed].sort());
-        // A change the database made: the row as it was, and (set_null) the same row with its reference cleared.
+        // A change the database made: the row as it was, and (set_null) the same row with its reference
+        // cleared, as a new version of it (updatedAt moves on).
         if (e.by) {
           expect([p.previous?.['id'], p.previous?.['parentId']], `world ${n}: previous of database-made event ${k}`).toEqual([rid(e.recordId), rid(e.by.parent.id)]);
-          expect(p.record, `world ${n}: record of database-made event ${k}`).toEqual(e.op === 'DELETED' ? null : { ...p.previous, parentId: null });
+          if (e.op === 'DELETED') expect(p.record, `world ${n}: record of database-made event ${k}`).toBeNull();
+          else {
+            const previous = p.previous!;
+            expect(p.record, `world ${n}: record of database-made event ${k}`).toEqual({ ...previous, parentId: null, version: Number(previous['version']) + 1, updatedAt: expect.anything() });
+            expect(Date.parse(String(p.record!['updatedAt'])), `world ${n}: updatedAt of database-made event ${k}`).toBeGreaterThanOrEqual(Date.parse(String(previous['updatedAt'])));
+          }
         }
       });
 
