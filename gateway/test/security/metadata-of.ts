@@ -1,13 +1,18 @@
 import type { MetadataSource } from '@objectos/metadata';
+import { COMPUTED } from './computed.ts';
 import type { ObjectName } from './oracle.ts';
 import { OBJECTS, type Cond, type World } from './world.ts';
 
-/** Fields of each object as (name, YAML spec), in declaration order. */
-const OBJECT_FIELDS: Record<ObjectName, [string, string][]> = {
+/** Stored fields of each object as (name, YAML spec), in declaration order. */
+const STORED_FIELDS: Record<ObjectName, [string, string][]> = {
   parent: [['name', 'type: text, searchable: true'], ['amount', 'type: number'], ['secret', 'type: text, searchable: true'], ['status', 'type: select, options: [{ label: Open, value: open }, { label: Closed, value: closed }]']],
   child: [['name', 'type: text, searchable: true'], ['amount', 'type: number'], ['note', 'type: text, searchable: true'], ['parent', 'type: lookup, reference: parent']],
   detail: [['name', 'type: text, searchable: true'], ['amount', 'type: number'], ['parent', 'type: master_detail, reference: parent']],
 };
+/** Every field, the formula and roll-up fields (computed.ts) after the stored ones. */
+const OBJECT_FIELDS = Object.fromEntries(Object.entries(STORED_FIELDS).map(([o, fs]) => [
+  o, [...fs, ...COMPUTED.filter((c) => c.object === o).map((c): [string, string] => [c.name, c.yaml])],
+])) as Record<ObjectName, [string, string][]>;
 const SHARING: Record<ObjectName, (w: World) => string> = { parent: (w) => w.owd.parent, child: (w) => w.owd.child, detail: () => 'controlled_by_parent' };
 
 /**

@@ -1,15 +1,17 @@
 import { expect } from 'vitest';
 import type { GraphQLResult } from '@objectos/testkit';
+import { COMPUTED } from './computed.ts';
 import type { Oracle, ObjectName } from './oracle.ts';
 import type { Rec, User } from './world.ts';
 
 /**
  * The oracle's cases for the data API's depth (#19): aggregates, grouped aggregates, aggregates of
- * children, filters through a lookup and over children, and full-text search. Each answer is compared
+ * children, filters through a lookup and over children, full-text search, and formula and roll-up fields
+ * (selected, filtered on, also through a lookup, and sorted by). Each answer is compared
  * with what the oracle says the user may read; a denial is expected exactly where a needed object or
  * field is not readable.
  */
-export const DEPTH_KINDS = ['aggregate', 'groupBy', 'childAggregate', 'relLookup', 'relChildren', 'search'] as const;
+export const DEPTH_KINDS = ['aggregate', 'groupBy', 'childAggregate', 'relLookup', 'relChildren', 'search', 'computed'] as const;
 export type DepthKind = (typeof DEPTH_KINDS)[number];
 
 export interface DepthCase { kind: string; object: ObjectName; k: number; filter: boolean; sort: boolean }
@@ -18,6 +20,8 @@ export interface DepthEnv {
   byGraphId: Map<string, { o: ObjectName; r: Rec }>;
   context: string;
   denied: (r: GraphQLResult, why: string) => void;
+  /** Counts an outcome (the suite reports them: a kind whose answers are all denials or empty proves little). */
+  note?: (outcome: string) => void;
 }
 
 const LIST: Record<ObjectName, string> = { parent: 'parents', child: 'children', detail: 'details' };
@@ -89,6 +93,7 @@ export async function checkDepthCase(q: DepthCase, u: User, oracle: Oracle, ask:
       expect((r.data as { parents: { nodes: { id: string }[] } }).parents.nodes.map((n) => n.id).sort(), `${env.context}: ${quantifier}`).toEqual(ids(want));
       return;
     }
+    case 'computed': return checkComputed(q, u, oracle, ask, env);
     case 'search': {
       // Child notes are "n1"/"n2" (a restrictable field), names "k2-…": a note search finds exactly the readable notes.
       const word = q.filter ? 'n1' : 'n2';
@@ -112,6 +117,51 @@ export async function checkDepthCase(q: DepthCase, u: User, oracle: Oracle, ask:
       return;
     }
   }
+}
+
+/**
+ * One or two computed fields of parents or children (each hidden by its own permission or by a field it
+ * reads), maybe filtered on (on the object, or on a parent's through the lookup) and sorted by: the values
+ * must be the oracle's for the records the user can read, computed over what the user can read.
+ */
+async function checkComputed(q: DepthCase, u: User, oracle: Oracle, ask: (query: string) => Promise<GraphQLResult>, env: DepthEnv): Promise<void> {
+  const o: 'parent' | 'child' = q.object === 'detail' ? (q.k % 2 === 0 ? 'parent' : 'child') : q.object;
+  const fields = COMPUTED.filter((c) => c.object === o);
+  const picked = [...new Set([fields[q.k % fields.length]!, fields[(q.k >> 2) % fields.length]!])];
+  const key = picked[0]!;
+  const through = o === 'child' && q.filter && q.k % 3 === 0 ? COMPUTED.filter((c) => c.object === 'parent')[(q.k >> 1) % 4]! : null;
+  const on = through ?? key;
+  const op = (q.k >> 3) % 2 === 0 ? 'gte' : 'lt';
+  const k = on.count ? q.k % 3 : q.k;
+  const where = !q.filter ? '' : through ? `, where: { parent: { ${through.graphql}: { ${op}: ${k} } } }` : `, where: { ${key.graphql}: { ${op}: ${k} } }`;
+  const desc = q.k % 2 === 1;
+  const order = q.sort ? `, orderBy: [{ field: ${key.name.toUpperCase()}, direction: ${desc ? 'DESC' : 'ASC'} }]` : '';
+  const r = await ask(`{ list: ${LIST[o]}(first: 100${where}${order}) { nodes { id ${picked.map((c) => c.graphql).join(' ')} } } }`);
+  const lookupOk = !through || (oracle.fieldReadable(u, 'child', 'parent') && oracle.fieldReadable(u, 'parent', through.name));
+  if (!oracle.perm(u, o).allowRead || !picked.every((c) => oracle.fieldReadable(u, o, c.name)) || !lookupOk) {
+    env.note?.('computed:denied');
+    return env.denied(r, `${o} or ${picked.map((c) => c.name).join(', ')}${through ? `, the lookup or parent.${through.name}` : ''} not readable`);
+  }
+  expect(r.errors, `${env.context}: ${JSON.stringify(r.errors)}`).toBeUndefined();
+  const cmp = (v: number | null) => v !== null && (op === 'gte' ? v >= k : v < k);
+  const match = (x: Rec) => {
+    if (!q.filter) return true;
+    if (!through) return cmp(oracle.value(u, o, x, key.name));
+    const p = oracle.visible(u, 'parent').find((y) => y.id === x.parent);
+    return p !== undefined && cmp(oracle.value(u, 'parent', p, through.name));
+  };
+  const byId = <T extends { id: string }>(xs: T[]) => [...xs].sort((a, b) => a.id.localeCompare(b.id));
+  const want = oracle.visible(u, o).filter(match).map((x) => ({ id: env.rid(x.id), ...Object.fromEntries(picked.map((c) => [c.graphql, oracle.value(u, o, x, c.name)])) }));
+  env.note?.(want.length > 0 ? 'computed:values' : 'computed:empty');
+  const nodes = (r.data as { list: { nodes: ({ id: string } & Record<string, number | null>)[] } }).list.nodes;
+  const what = `${picked.map((c) => c.graphql).join(' ')}${where}${order}`;
+  expect(byId(nodes), `${env.context}: ${what}`).toEqual(byId(want));
+  if (!q.sort) return;
+  // ASC puts nulls last, DESC first (PostgreSQL's defaults).
+  const values = nodes.map((n) => n[key.graphql] ?? null);
+  const nonNull = values.filter((v): v is number => v !== null);
+  const nulls = values.filter((v) => v === null);
+  expect(values, `${env.context}: sorted ${what}`).toEqual(desc ? [...nulls, ...[...nonNull].sort((a, b) => b - a)] : [...[...nonNull].sort((a, b) => a - b), ...nulls]);
 }
 
 export const isDepthKind = (kind: string): kind is DepthKind => (DEPTH_KINDS as readonly string[]).includes(kind);

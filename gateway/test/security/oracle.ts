@@ -1,3 +1,4 @@
+import { computedOf } from './computed.ts';
 import type { Cond, ObjPerm, Rec, Recipient, User, World } from './world.ts';
 
 /**
@@ -24,8 +25,10 @@ export class Oracle {
     return out;
   }
 
+  /** A computed field (computed.ts) also needs every field it reads, transitively: it shows what it reads. */
   fieldReadable(u: User, o: ObjectName, field: string): boolean {
-    return this.sets(u).some((s) => s.objects[o]?.allowRead && (s.fields[`${o}.${field}`]?.readable ?? true));
+    const own = this.sets(u).some((s) => s.objects[o]?.allowRead && (s.fields[`${o}.${field}`]?.readable ?? true));
+    return own && (computedOf(o, field)?.reads.every(([x, f]) => this.fieldReadable(u, x, f)) ?? true);
   }
 
   fieldEditable(u: User, o: ObjectName, field: string): boolean {
@@ -101,5 +104,35 @@ export class Oracle {
 
   visible(u: User, o: ObjectName): Rec[] {
     return this.w.records[o].filter((r) => this.can(u, o, r, 'read'));
+  }
+
+  /**
+   * A computed field's value for this reader (computed.ts): roll-ups over the children the reader can
+   * read (sum and count of none 0, max of none NULL, nulls ignored), a lookup's field NULL when the reader
+   * cannot read the record it names, arithmetic NULL when an operand is.
+   */
+  value(u: User, o: ObjectName, r: Rec, field: string): number | null {
+    const kids = (c: 'child' | 'detail', p: Rec) => this.visible(u, c).filter((x) => x.parent === p.id);
+    const amounts = (rs: Rec[]) => rs.flatMap((x) => (x.amount === null ? [] : [x.amount]));
+    const parent = () => {
+      const p = this.w.records.parent.find((x) => x.id === r.parent);
+      return p && this.can(u, 'parent', p, 'read') ? p : null;
+    };
+    switch (`${o}.${field}`) {
+      case 'parent.child_total': return amounts(kids('child', r)).reduce((s, a) => s + a, 0);
+      case 'parent.child_count': return kids('child', r).length;
+      case 'parent.big_children': return kids('child', r).filter((x) => x.amount !== null && x.amount >= 50).length;
+      case 'parent.detail_max': {
+        const xs = amounts(kids('detail', r));
+        return xs.length ? Math.max(...xs) : null;
+      }
+      case 'child.doubled': return r.amount === null ? null : r.amount * 2;
+      case 'child.parent_amount': return parent()?.amount ?? null;
+      case 'child.parent_total': {
+        const p = parent();
+        return p ? this.value(u, 'parent', p, 'child_total') : null;
+      }
+      default: throw new Error(`oracle: ${o}.${field} is not a computed field`);
+    }
   }
 }

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { COMPUTED } from './computed.ts';
 
 /**
  * A randomized organization for the security oracle: roles, groups, users, permission sets, OWDs,
@@ -33,6 +34,21 @@ export interface World {
 export const OBJECTS = ['parent', 'child', 'detail'] as const;
 /** Fields a permission set may restrict (object.field). */
 export const RESTRICTABLE = ['parent.amount', 'parent.secret', 'child.note', 'child.amount'] as const;
+const COMPUTED_KEYS = new Set(COMPUTED.map((c) => `${c.object}.${c.name}`));
+/**
+ * Restricted too, more rarely (a few per set): the fields the formula and roll-up fields read, and those
+ * fields themselves (computed.ts), so a computed field is hidden by its own permission and by each field
+ * it reads. Drawn last, so a seed's world is otherwise as before they came. The lookups only with
+ * `restrictLookups`: a hidden lookup also hides the relations and parent filters built on it, which the
+ * security oracle models and the history and subscription suites do not.
+ */
+export const RESTRICTABLE_FOR_COMPUTED = ['detail.amount', ...COMPUTED_KEYS];
+export const RESTRICTABLE_LOOKUPS = ['child.parent', 'detail.parent'];
+
+export interface WorldOptions {
+  /** Field permissions may hide child.parent and detail.parent too. @default false */
+  restrictLookups?: boolean;
+}
 
 const uuid = (n: number, kind: number) => `00000000-0000-4000-8${kind.toString(16).padStart(3, '0')}-${n.toString(16).padStart(12, '0')}`;
 
@@ -49,10 +65,15 @@ const objPerm: fc.Arbitrary<ObjPerm> = fc
 
 const fieldPerm = fc.record({ readable: fc.boolean(), editable: fc.boolean() }).map((f) => ({ readable: f.readable, editable: f.readable && f.editable }));
 
+/** Permissions for some of `fields` (at most `max`): each readable or not, editable or not (a computed field never: it is read-only). */
+const fieldPerms = (fields: readonly string[], max?: number): fc.Arbitrary<PermSet['fields']> =>
+  fc.subarray([...fields], max === undefined ? {} : { maxLength: max })
+    .chain((keys) => fc.tuple(...keys.map(() => fieldPerm)).map((ps) => Object.fromEntries(keys.map((k, i) => [k, { ...ps[i]!, editable: ps[i]!.editable && !COMPUTED_KEYS.has(k) }]))));
+
 const permSet = (name: string, isProfile: boolean, defaultForMember: boolean): fc.Arbitrary<PermSet> =>
   fc.record({
     objects: fc.record({ parent: fc.option(objPerm, { freq: 4, nil: undefined }), child: fc.option(objPerm, { freq: 4, nil: undefined }), detail: fc.option(objPerm, { freq: 4, nil: undefined }) }),
-    fields: fc.subarray([...RESTRICTABLE]).chain((keys) => fc.tuple(...keys.map(() => fieldPerm)).map((ps) => Object.fromEntries(keys.map((k, i) => [k, ps[i]!])))),
+    fields: fieldPerms(RESTRICTABLE),
   }).map(({ objects, fields }) => ({
     name, isProfile, defaultForMember,
     objects: Object.fromEntries(Object.entries(objects).filter(([, v]) => v !== undefined)) as Record<string, ObjPerm>,
@@ -73,7 +94,8 @@ export function recipientArb(): fc.Arbitrary<Recipient> {
   );
 }
 
-export function worldArb(): fc.Arbitrary<World> {
+export function worldArb(options: WorldOptions = {}): fc.Arbitrary<World> {
+  const computedRestrictable = [...(options.restrictLookups ? RESTRICTABLE_LOOKUPS : []), ...RESTRICTABLE_FOR_COMPUTED];
   const roles = fc.tuple(...ROLE_NAMES.slice(1).map((_, i) => fc.option(fc.integer({ min: 0, max: i }), { nil: null }))).map((parents) => [
     { name: 'r0', parent: null },
     ...parents.map((p, i) => ({ name: ROLE_NAMES[i + 1]!, parent: p === null ? null : ROLE_NAMES[p]! })),
@@ -120,6 +142,7 @@ export function worldArb(): fc.Arbitrary<World> {
       criteriaRules: fc.array(fc.record({ object: fc.constantFrom<'parent' | 'child'>('parent', 'child'), level, to: recipient, cond, spelling: fc.constantFrom<'sql' | 'filter'>('sql', 'filter') }), { maxLength: 2 }),
       rls: fc.option(fc.record({ roles: fc.subarray(ROLE_NAMES, { maxLength: 2 }), cond: fc.oneof(cond, fc.constant<Cond>({ field: 'owner_id', op: 'eq_me' })), spelling: fc.constantFrom<'sql' | 'dollar' | 'mustache'>('sql', 'dollar', 'mustache') }), { nil: null, freq: 3 }),
       shares: fc.array(fc.record({ object: fc.constantFrom<'parent' | 'child'>('parent', 'child'), ix: fc.nat(20), to: recipient, level }), { maxLength: 5 }),
+      computedFields: fc.tuple(...[0, 1, 2, 3].map(() => fieldPerms(computedRestrictable, 3))),
     })
     .map((w): World => {
       const fix = (list: (Rec & { parentIx: number | null })[], parents: Rec[]): Rec[] =>
@@ -151,7 +174,7 @@ export function worldArb(): fc.Arbitrary<World> {
       return {
         roles: w.roles,
         groups: GROUPS,
-        sets: [...w.sets],
+        sets: w.sets.map((s, i) => ({ ...s, fields: { ...s.fields, ...w.computedFields[i] } })),
         owd: owdOf,
         rules,
         rls: w.rls ? [{ name: 'parent_rls', object: 'parent', ...w.rls }] : [],
