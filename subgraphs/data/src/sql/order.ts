@@ -1,9 +1,9 @@
-import { and, asc, desc, eq, gt, isNotNull, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, isNotNull, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { ColumnPlan, ObjectPlan } from '@objectos/schema';
 import { badInput, unreadableField } from '../errors.ts';
 import type { DynTable } from '../db/tables.ts';
 import { valueOf } from './computed.ts';
-import { on, type Operand, type WhereScope } from './where.ts';
+import { eqOn, gtOn, ltOn, type Operand, type WhereScope } from './where.ts';
 
 export type Direction = 'ASC' | 'DESC';
 export interface OrderItem {
@@ -33,8 +33,10 @@ export function resolveOrder(
 export const reverseOrder = (items: OrderItem[]): OrderItem[] =>
   items.map((i) => ({ ...i, direction: i.direction === 'ASC' ? 'DESC' : 'ASC' }));
 
-/** ASC puts nulls last and DESC nulls first (PostgreSQL's defaults), so reversing an order mirrors it exactly. */
-/** `scope` (the request's, see sql/filter.ts): how a computed sort key reads other records. */
+/**
+ * ASC puts nulls last and DESC nulls first (PostgreSQL's defaults), so reversing an order mirrors it
+ * exactly. `scope` (the request's, see sql/filter.ts): how a computed sort key reads other records.
+ */
 export function orderSql(table: DynTable, items: OrderItem[], p: ObjectPlan, scope?: WhereScope): SQL[] {
   return items.map((i) => (i.direction === 'ASC' ? asc(valueOf(table, i.column, scope, p)) : desc(valueOf(table, i.column, scope, p))));
 }
@@ -55,14 +57,13 @@ export function afterCondition(table: DynTable, items: OrderItem[], values: read
 }
 
 function equalTo(c: Operand, v: unknown): SQL {
-  return v === null ? isNull(c) : on(eq)(c, v);
+  return v === null ? isNull(c) : eqOn(c, v);
 }
 
 /** Columns that can never be null compare plainly (simpler SQL, index-friendly). */
 const nullable = (c: ColumnPlan): boolean => c.field !== null && !c.field.required && c.type !== 'autonumber';
 
 function afterOne(c: Operand, item: OrderItem, v: unknown): SQL | undefined {
-  const [gtOn, ltOn] = [on(gt), on(lt)];
   if (item.direction === 'ASC') return v === null ? undefined : nullable(item.column) ? or(gtOn(c, v), isNull(c)) : gtOn(c, v);
   return v === null ? isNotNull(c) : ltOn(c, v);
 }

@@ -40,19 +40,19 @@ type OpFn = (c: Operand, v: unknown, plan: ColumnPlan) => SQL;
 
 /** drizzle types a column and an SQL expression in separate overloads: narrowed once here for either. */
 type Binary = { (l: PgColumn, r: unknown): SQL; (l: SQL, r: unknown): SQL };
-export const on = (f: Binary) => (c: Operand, v: unknown): SQL => (is(c, SQL) ? f(c, v) : f(c, v));
-const [eqOn, gtOn, gteOn, ltOn, lteOn] = [eq, gt, gte, lt, lte].map(on);
+const on = (f: Binary) => (c: Operand, v: unknown): SQL => (is(c, SQL) ? f(c, v) : f(c, v));
+export const [eqOn, gtOn, gteOn, ltOn, lteOn] = [on(eq), on(gt), on(gte), on(lt), on(lte)] as const;
 const inOn = (c: Operand, v: unknown): SQL => (is(c, SQL) ? inArray(c, v as unknown[]) : inArray(c, v as unknown[]));
 const likeOn = (c: Operand, pattern: string): SQL => (is(c, SQL) ? ilike(c, pattern) : ilike(c, pattern));
 
 /** One row per filter operator: the only place filter semantics live. `ne`/`nin` keep nulls, as users expect. */
 export const OPERATORS: Record<FilterOp, OpFn> = {
-  eq: (c, v) => eqOn!(c, v),
+  eq: (c, v) => eqOn(c, v),
   ne: (c, v) => sql`${c} is distinct from ${v}`,
-  gt: (c, v) => gtOn!(c, v),
-  gte: (c, v) => gteOn!(c, v),
-  lt: (c, v) => ltOn!(c, v),
-  lte: (c, v) => lteOn!(c, v),
+  gt: (c, v) => gtOn(c, v),
+  gte: (c, v) => gteOn(c, v),
+  lt: (c, v) => ltOn(c, v),
+  lte: (c, v) => lteOn(c, v),
   in: (c, v) => ((v as unknown[]).length === 0 ? FALSE : inOn(c, v)),
   nin: (c, v) => ((v as unknown[]).length === 0 ? TRUE : or(isNull(c), not(inOn(c, v)))!),
   between: (c, v) => sql`${c} between ${(v as unknown[])[0]} and ${(v as unknown[])[1]}`,
