@@ -26,6 +26,8 @@ export interface DataContext {
   /** The principal as JSON: a key for what depends on it alone (access, compiled statements). */
   principalKey?: string;
   loaders: Loaders;
+  /** The HTTP request (yoga's initial context): its signal ends a subscription whose subscriber went. */
+  request?: Request;
 }
 
 type Resolver = (parent: unknown, args: Record<string, unknown>, ctx: DataContext) => unknown;
@@ -197,7 +199,7 @@ export function buildResolvers(
     if (p.methods.includes('list')) map[names.groupKeyType(p.object)] = groupKeyResolvers(ds, p);
     if (p.methods.includes('list'))
       (map['Subscription'] ??= {})[p.changedSubscription] = {
-        subscribe: (_: unknown, args: ChangedArgs, ctx: DataContext) => changesOf(ctx.ds, hub, p.object.name, args),
+        subscribe: (_: unknown, args: ChangedArgs, ctx: DataContext) => changesOf(ctx.ds, hub, p.object.name, args, ctx.request?.signal),
         // A subscription's context lives as long as it does: each event is resolved with fresh loaders,
         // so relationships show the records as they are now, under the access checked now.
         resolve: (payload: ChangePayload, _: unknown, ctx: DataContext) => {

@@ -76,7 +76,7 @@ function deletedAncestors(ds: DataSource, e: ChangeEvent): SQL {
  * Fields the subscriber cannot read are null, and left out of changedFields; an update of such fields
  * only is not delivered.
  */
-export function changesOf(ds: DataSource, hub: ChangeHub, object: string, args: ChangedArgs): AsyncIterable<ChangePayload> {
+export function changesOf(ds: DataSource, hub: ChangeHub, object: string, args: ChangedArgs, signal?: AbortSignal): AsyncIterable<ChangePayload> {
   // The subscriber's access is fixed for the subscription; what it reads (shares, hierarchy) is read per event.
   const { p, table, visible } = objectOf(ds, object);
   requireObject(ds, p, 'read');
@@ -130,7 +130,13 @@ export function changesOf(ds: DataSource, hub: ChangeHub, object: string, args: 
       }
       chain = chain.then(() => deliver(e)).catch((err: unknown) => stop(err)).finally(() => pending--);
     });
+    // The request carrying the subscription went (its client closed, the gateway ended it): stop now,
+    // not when the stream next writes (an event, or a keep-alive seconds later).
+    const ended = () => stop();
+    signal?.addEventListener('abort', ended, { once: true });
+    if (signal?.aborted) stop();
     await stop;
     off();
+    signal?.removeEventListener('abort', ended);
   });
 }
