@@ -244,13 +244,18 @@ export async function cascadeEffects(tx: Tx, ds: DataSource, parents: Cascaded[]
  */
 export async function recordNulled(tx: Tx, ds: DataSource, effects: CascadeEffects, include: (row: Row) => boolean): Promise<void> {
   const deleted = new Set(effects.deleted.map((d) => `${d.p.object.name}:${d.row.id}`));
-  for (const [key, n] of effects.nulled) {
-    if (deleted.has(key) || !include(n.row)) continue;
-    const table = ds.tables[n.p.object.name]!;
-    const [after] = (await tx.update(table).set({ updatedAt: new Date(), version: nextVersion(table) })
-      .where(eq(col(table, n.p.columns[0]!), n.row.id)).returning()) as Row[];
-    await recordChange(tx, ds, n.p, 'update', n.row, after!);
+  const changed = [...effects.nulled].filter(([key, n]) => !deleted.has(key) && include(n.row)).map(([, n]) => n);
+  // One statement per object (and slice of ids), then the events in the order the effects were found.
+  const after = new Map<string, Row>();
+  for (const object of new Set(changed.map((n) => n.p.object.name))) {
+    const p = changed.find((n) => n.p.object.name === object)!.p;
+    const table = ds.tables[object]!;
+    const ids = changed.filter((n) => n.p.object.name === object).map((n) => n.row.id);
+    const rows = await inChunks(ids, async (slice) => (await tx.update(table).set({ updatedAt: new Date(), version: nextVersion(table) })
+      .where(inArray(col(table, p.columns[0]!), slice)).returning()) as Row[]);
+    for (const r of rows) after.set(`${object}:${r.id}`, r);
   }
+  for (const n of changed) await recordChange(tx, ds, n.p, 'update', n.row, after.get(`${n.p.object.name}:${n.row.id}`)!);
 }
 
 export async function deleteRecord(ds: DataSource, object: string, id: string): Promise<Row> {
