@@ -59,15 +59,10 @@ function modelSql(ctx: Ctx, p: ObjectPlan, table: DynTable, m: ComputedModel): S
   const name = `_f${ctx.n.next++}`;
   const a = ctx.scope.alias(m.child, name);
   const fk = col(a, q.columns.find((c) => c.name === m.via)!);
-  const v = m.field === null ? null : field(ctx, q, a, m.field);
-  const agg = {
-    count: v === null ? sql`count(*)::float8` : sql`count(${v})::float8`,
-    // The sum of no children is 0; their average, minimum and maximum are unknown (NULL).
-    sum: sql`coalesce(sum(${v}), 0)::float8`,
-    avg: sql`avg(${v})::float8`,
-    min: sql`min(${v})`,
-    max: sql`max(${v})`,
-  }[m.fn];
+  const v = m.field === null ? sql`*` : field(ctx, q, a, m.field);
+  // The count and sum of no children are 0; their average, minimum and maximum are unknown (NULL).
+  const agg = m.fn === 'count' ? sql`count(${v})::float8` : m.fn === 'sum' ? sql`coalesce(sum(${v}), 0)::float8`
+    : m.fn === 'avg' ? sql`avg(${v})::float8` : sql`${sql.raw(m.fn)}(${v})`;
   const filter = m.filter ? sql` and (${node(ctx, q, a, m.filter)}) is true` : sql``;
   return sql`(select ${agg} from ${sql.identifier(q.table)} as ${sql.identifier(name)} where ${fk} = ${col(table, p.columns[0]!)} and ${ctx.scope.visible(m.child, a)}${filter})`;
 }
