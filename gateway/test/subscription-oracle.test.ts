@@ -10,7 +10,7 @@ import {
   actionArb, alignSegments, compareDeliveries, deleteParent, describeUser, FIELDS, newTally, subOf, subscriptionOf, SUBS_PER_WORLD, subSpecArb, valueOf, verdictOf,
   type Action, type Ev, type Sub, type SubSpec,
 } from './security/subscription-model.ts';
-import { countingDatabase, recordingFeed, sleep, until, type CheckCounter } from './security/subscription-plumbing.ts';
+import { checkCounter, recordingFeed, sleep, until, type CheckCounter } from './security/subscription-plumbing.ts';
 import { OBJECTS, USER_IDS, worldArb, type Rec, type Share, type World } from './security/world.ts';
 import { deleteShare, insertShare, startWorldStack, suiteDatabase, type WorldStack } from './security/world-stack.ts';
 
@@ -53,10 +53,10 @@ describe.each(engines())('subscriptions against the independent oracle on $name'
     for (const s of w0.shares) seen.set(JSON.stringify([s.object, s.record, s.to.type, s.to.value]), s); // the table keeps the last level
     const w: World = { ...w0, records: { parent: w0.records.parent.map((r) => ({ ...r })), child: w0.records.child.map((r) => ({ ...r })), detail: w0.records.detail.map((r) => ({ ...r })) }, shares: [...seen.values()] };
     const oracle = new Oracle(w);
-    const counter: CheckCounter = { started: 0, done: 0 };
     const { feed, published } = recordingFeed();
     const db = database();
-    const stack: WorldStack = await startWorldStack(db, w, n, { dataDatabase: countingDatabase(db, counter), changeFeed: feed });
+    const stack: WorldStack = await startWorldStack(db, w, n, { changeFeed: feed });
+    const counter: CheckCounter = checkCounter(() => stack.data.hub);
     const { rid, org } = stack;
     const subs: Sub[] = [];
     const events: Ev[] = [];

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { engines, gql, subscribeSse } from '@objectos/testkit';
 import type { ObjectName } from './security/oracle.ts';
 import type { Op } from './security/subscription-model.ts';
-import { countingDatabase, sleep, until, type CheckCounter, type Stream } from './security/subscription-plumbing.ts';
+import { checkCounter, sleep, until, type CheckCounter, type Stream } from './security/subscription-plumbing.ts';
 import { USER_IDS, type ObjPerm, type Rec, type User, type World } from './security/world.ts';
 import { startWorldStack, suiteDatabase } from './security/world-stack.ts';
 
@@ -29,9 +29,9 @@ describe.each(engines())('subscriptions after a revoked share on $name', (engine
       records: { parent: [rec('p0', 'shared', null), rec('p1', 'other', null)], child: [], detail: [rec('d0', 'detail', 'p0')] },
       shares: [],
     };
-    const counter: CheckCounter = { started: 0, done: 0 };
     const db = database();
-    const stack = await startWorldStack(db, w, worldNo++, { dataDatabase: countingDatabase(db, counter) });
+    const stack = await startWorldStack(db, w, worldNo++);
+    const counter: CheckCounter = checkCounter(() => stack.data.hub);
     const streams: Stream[] = [];
     try {
       const owner = stack.as(0);

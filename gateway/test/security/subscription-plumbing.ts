@@ -1,5 +1,4 @@
-import type { SQL } from 'drizzle-orm';
-import type { Database, Db } from '@objectos/db';
+import type { FanOut } from '@objectos/data-subgraph';
 import { createChangeFeed, type ChangeEvent, type ChangeFeed } from '@objectos/events';
 import type { SseSubscription } from '@objectos/testkit';
 
@@ -18,29 +17,23 @@ export async function until(what: () => boolean, ms: number, message: () => stri
 }
 
 /**
- * The data subgraph's connection, counting the per-subscriber delivery checks (the one statement each
- * event costs each subscriber: its predicates over the event's snapshot, `json_populate_record`). A
- * share may only change once every check of the events before it has run: each check reads the
- * subscriber's access as it is when it runs (that is the rule under test), so the oracle's "world at
- * that event" is only well defined once the earlier checks are done.
+ * The data subgraph's delivery checks, counted as one subscriber's check of one event (the fan-out runs
+ * them grouped, a batch of events for every group in one statement, and counts them so). A share may
+ * only change once every check of the events before it has run: each check reads the subscriber's
+ * access as it is when it runs (that is the rule under test), so the oracle's "world at that event" is
+ * only well defined once the earlier checks are done.
  */
-export interface CheckCounter { started: number; done: number }
-export function countingDatabase(db: Database, counter: CheckCounter): Database {
-  type Inner = { dialect: { sqlToQuery(q: SQL): { sql: string } }; execute(q: SQL): PromiseLike<unknown> };
-  const inner = db.db as unknown as Inner;
-  const proxy = new Proxy(inner, {
-    get(target, prop) {
-      if (prop === 'execute')
-        return (q: SQL) => {
-          if (!target.dialect.sqlToQuery(q).sql.includes('json_populate_record')) return target.execute(q);
-          counter.started++;
-          return Promise.resolve(target.execute(q)).finally(() => void counter.done++);
-        };
-      const v = Reflect.get(target, prop, target) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+export interface CheckCounter { readonly started: number; readonly done: number }
+export function checkCounter(live: () => FanOut): CheckCounter {
+  return {
+    get started() {
+      const s = live().stats();
+      return s.checks + s.checking;
     },
-  });
-  return { db: proxy as unknown as Db, engine: db.engine, run: db.run, close: async () => {} };
+    get done() {
+      return live().stats().checks;
+    },
+  };
 }
 
 /** An in-process change feed that also keeps what was published (event ids, commit times, snapshots). */

@@ -45,8 +45,6 @@ export interface WorldStack {
 }
 
 export interface WorldStackOptions {
-  /** The connection the data subgraph uses (default: `db`, the one setup writes with). */
-  dataDatabase?: Database;
   /** The data subgraph's change feed (not closed by dispose). */
   changeFeed?: ChangeFeed;
   /**
@@ -78,7 +76,7 @@ export async function startWorldStack(db: Database, w: World, n: number, options
   const history = options.audit === true ? {} : options.audit;
   const model = parseMetadata(metadataOf(w, history));
   const data = await createDataSubgraph({
-    metadata: model, database: options.dataDatabase ?? db, secret: TEST_SECRET,
+    metadata: model, database: db, secret: TEST_SECRET,
     ...(options.changeFeed ? { changeFeed: options.changeFeed } : {}),
   });
   // Records and ids are fresh per world: namespace them.

@@ -42,7 +42,10 @@ export interface Database {
 export async function connectDatabase(options: DatabaseOptions = {}): Promise<Database> {
   const logger: Logger | undefined = options.onQuery ? { logQuery: (q, p) => options.onQuery!(q, p) } : undefined;
   if (options.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 10, statement_timeout: options.statementTimeoutMs ?? 5_000 });
+    // JIT off: ObjectOS runs short statements, and PostgreSQL's estimates for set-returning functions
+    // (json_to_recordset, unnest: 100 rows each) push the grouped subscription checks over jit_above_cost,
+    // where compiling them took seconds longer than running them (statement timeouts).
+    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 10, statement_timeout: options.statementTimeoutMs ?? 5_000, options: '-c jit=off' });
     // A client losing its server connection (a PostgreSQL restart) must not crash the process: idle
     // clients report on the pool, checked-out ones on themselves; the query in flight still fails.
     pool.on('error', () => {});

@@ -22,7 +22,8 @@ import { buildResolvers, type DataContext } from './resolvers.ts';
 import { seedDemoData, type SeedResult } from './seed.ts';
 import { createChangeFeed, type ChangeFeed } from '@objectos/events';
 import { createOutboxRelay, ensureOutbox, type ChangeContext, type OutboxRelay } from './events/outbox.ts';
-import { createChangeHub, type ChangeHub } from './events/change-hub.ts';
+import { createChangeHub } from './events/change-hub.ts';
+import { createFanOut, type FanOut } from './events/fan-out.ts';
 import { createReadAudit, useReadAudit } from './events/read-audit.ts';
 
 export interface DataSubgraphOptions extends DatabaseOptions {
@@ -95,8 +96,8 @@ export interface DataSubgraph {
   seeded: SeedResult | null;
   /** Publishes committed changes from the outbox. */
   relay: OutboxRelay;
-  /** Live subscriptions of this subgraph. */
-  hub: ChangeHub;
+  /** Live subscriptions of this subgraph: the change hub's events fanned out to them, grouped (see createFanOut). */
+  hub: FanOut;
   dispose(): Promise<void>;
 }
 
@@ -145,7 +146,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
   const logger = options.logger ?? createLogger('data');
   const feed = options.changeFeed ?? createChangeFeed();
   let relay: OutboxRelay | null = null;
-  let hub: ChangeHub | null = null;
+  let hub: FanOut | null = null;
   const stopEvents = async () => {
     hub?.close();
     await relay?.close();
@@ -161,7 +162,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
     if (compiled.model.approvals.length > 0) await ensureApprovalTables(database.db);
     const watcher = ruleWatcher(compiled.model, compiled.plan);
     relay = createOutboxRelay(database.db, feed, { logger, audit: compiled.model.audit.enabled, ...(watcher ? { automation: watcher } : {}), ...(options.outboxSweepMs ? { sweepMs: options.outboxSweepMs } : {}) });
-    hub = createChangeHub(feed);
+    hub = createFanOut(database, createChangeHub(feed), compiled.plan);
     const source: DataSource = {
       db: database.db, plan: compiled.plan, tables, maxPageSize, defaultPageSize, maxBulk, tenant: null, actor: null, sc: null, changes: relay,
       stateGuards: stateGuards(compiled.model.stateMachines, compiled.plan.objects),

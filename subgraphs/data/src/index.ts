@@ -6,4 +6,5 @@ export { afterCondition, resolveOrder } from './sql/order.ts';
 export { buildTable, buildTables } from './db/tables.ts';
 export type { DataContext } from './resolvers.ts';
 export type { SeedResult } from './seed.ts';
+export type { FanOut, FanOutStats } from './events/fan-out.ts';
 export { createRecordAccess, type ReadableIds } from './security/record-access.ts';

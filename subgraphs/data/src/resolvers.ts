@@ -17,7 +17,7 @@ import type { Principal } from '@objectos/principal';
 import { explainAccess, recordShares, shareRecord, unshareRecord } from './security/api.ts';
 import { metaResolvers } from './meta.ts';
 import { createLoaders } from './loaders.ts';
-import type { ChangeHub } from './events/change-hub.ts';
+import type { FanOut } from './events/fan-out.ts';
 import { changesOf, type ChangedArgs, type ChangePayload } from './events/subscriptions.ts';
 
 export interface DataContext {
@@ -146,7 +146,7 @@ function groupKeyResolvers(ds: DataSource, p: ObjectPlan): Record<string, unknow
 
 /** Resolvers for the compiled data SDL, derived from the plan. */
 export function buildResolvers(
-  ds: DataSource, hub: ChangeHub, names: Pick<Inflection, 'sharedField' | 'childAggregateField' | 'groupKeyType'> & BulkNames = defaultInflection,
+  ds: DataSource, live: FanOut, names: Pick<Inflection, 'sharedField' | 'childAggregateField' | 'groupKeyType'> & BulkNames = defaultInflection,
 ): GraphQLResolverMap<DataContext> {
   const map: Record<string, Record<string, unknown>> = { ...scalarResolvers } as unknown as Record<string, Record<string, unknown>>;
   const exposed = Object.values(ds.plan.objects).filter((p) => p.methods.length > 0);
@@ -199,7 +199,7 @@ export function buildResolvers(
     if (p.methods.includes('list')) map[names.groupKeyType(p.object)] = groupKeyResolvers(ds, p);
     if (p.methods.includes('list'))
       (map['Subscription'] ??= {})[p.changedSubscription] = {
-        subscribe: (_: unknown, args: ChangedArgs, ctx: DataContext) => changesOf(ctx.ds, hub, p.object.name, args, ctx.request?.signal),
+        subscribe: (_: unknown, args: ChangedArgs, ctx: DataContext) => changesOf(ctx.ds, live, p.object.name, args, ctx.request?.signal),
         // A subscription's context lives as long as it does: each event is resolved with fresh loaders,
         // so relationships show the records as they are now, under the access checked now.
         resolve: (payload: ChangePayload, _: unknown, ctx: DataContext) => {

@@ -1,0 +1,278 @@
+import { createHash } from 'node:crypto';
+import type { ChangeEvent, ChangeOperation } from '@objectos/events';
+import { ident, type Database } from '@objectos/db';
+import { metrics } from '@objectos/observability';
+import type { ObjectPlan } from '@objectos/schema';
+import type { DataSource, Row } from '../data-source.ts';
+import { OWNER, TENANT } from '../db/tables.ts';
+import { maskRows } from '../security/fields.ts';
+import type { ChangeHub } from './change-hub.ts';
+import { PRINCIPAL, type CheckTemplate } from './check-template.ts';
+
+/** What a subscriber receives (the record fields already masked for them). */
+export interface ChangePayload {
+  eventId: string;
+  op: 'CREATED' | 'UPDATED' | 'DELETED';
+  record: Row | null;
+  previous: Row | null;
+  changedFields: string[];
+  at: string;
+}
+
+export const OP: Record<ChangeOperation, ChangePayload['op']> = { create: 'CREATED', update: 'UPDATED', delete: 'DELETED' };
+
+/** One live subscription: what it asked for, and where its deliveries go. */
+export interface Sink {
+  ops: ReadonlySet<ChangePayload['op']>;
+  id: string | null;
+  push(payload: ChangePayload): void;
+  /** The check of an event failed: nothing unchecked is delivered, the subscription ends. */
+  fail(error: unknown): void;
+}
+
+/** What a subscriber may see: its source (masking), predicates as templates, readable fields. */
+export interface Watch {
+  ds: DataSource;
+  p: ObjectPlan;
+  userId: string | null;
+  /** Record access (tenant, object, record security, RLS). */
+  visible: CheckTemplate;
+  /** Visible and matching the subscription's `where`; null without one. */
+  matching: CheckTemplate | null;
+  readable: ReadonlySet<string>;
+}
+
+/** Subscribers with the same access and the same `where`: checked once, delivered one payload. */
+interface Group {
+  i: number;
+  watch: Watch;
+  sinks: Set<Sink>;
+}
+
+interface Channel {
+  object: string;
+  groups: Map<string, Group>;
+  queue: ChangeEvent[];
+  draining: boolean;
+  next: number;
+  off: () => void;
+}
+
+export interface FanOut {
+  /** The raw events of an organization's object, unchecked: for the runtime's own observers (tests, bench), never a client. */
+  listen: ChangeHub['listen'];
+  join(tenant: string, object: string, watch: Watch, sink: Sink): () => void;
+  /** Live subscriptions now (tests, metrics, hot reload's drain). */
+  size(): number;
+  /** Groups and subscribers now, check statements run, and (event, subscriber) checks done and under way (tests, bench). */
+  stats(): FanOutStats;
+  close(): void;
+}
+
+export interface FanOutStats { groups: number; subscribers: number; statements: number; checks: number; checking: number }
+
+/** Events per check statement at most; fewer when many groups (a statement checks events × groups). */
+const MAX_BATCH = 32;
+const MAX_CHECKS = 20_000;
+
+interface Flags { e: number; i: number; nv: boolean; wv: boolean; n: boolean | null; w: boolean | null }
+
+/** A stored row (GraphQL names) as the table's columns, for json_populate_record over the snapshot the event carries. */
+function columnsOf(p: ObjectPlan, row: Record<string, unknown> | null): Record<string, unknown> | null {
+  if (row === null) return null;
+  const out: Record<string, unknown> = { [TENANT.column]: row[TENANT.key] ?? null, [OWNER.column]: row[OWNER.key] ?? null };
+  for (const c of p.columns) out[c.column] = row[c.graphqlName] ?? null;
+  return out;
+}
+
+class Statement {
+  readonly params: unknown[] = [];
+  param(v: unknown): string {
+    this.params.push(v);
+    return `$${this.params.length}`;
+  }
+  /** A template's text, its parameters numbered in this statement, the user id taken from the row `u`. */
+  render(t: CheckTemplate): string {
+    return t.parts.map((x) => (typeof x === 'string' ? x : x === PRINCIPAL ? '"__g".u' : this.param(x.param))).join('');
+  }
+}
+
+/**
+ * A record deleted by a cascade is judged with its deleted ancestors still in place: their tables are
+ * shadowed, for this one statement, by CTEs adding the ancestors' states (a controlled_by_parent grant
+ * is an EXISTS on the parent's table, which no longer has the parent). Not materialized: every group's
+ * predicate reads it, and each must keep using the table's indexes.
+ */
+function ancestorsCtes(plan: DataSource['plan'], e: ChangeEvent, s: Statement): string[] {
+  const byObject = new Map<string, Record<string, unknown>[]>();
+  for (const a of e.deletedWith ?? []) byObject.set(a.object, [...(byObject.get(a.object) ?? []), a.record]);
+  return [...byObject].map(([object, rows]) => {
+    const p = plan.objects[object]!;
+    const t = ident(p.table);
+    return `${t} as not materialized (select * from ${t} union all select * from json_populate_recordset(null::${t}, ${s.param(JSON.stringify(rows.map((r) => columnsOf(p, r))))}::json))`;
+  });
+}
+
+/**
+ * One statement for a batch of events and every group of a channel: each (event, group) pair gives
+ * whether the record was and is visible to the group, and matching its `where`. Groups differing only
+ * by user id share their predicate text: their user ids are rows (`__g`) the text runs over.
+ */
+function checkStatement(p: ObjectPlan, plan: DataSource['plan'], events: ChangeEvent[], groups: Group[]): { text: string; params: unknown[] } {
+  const s = new Statement();
+  const t = ident(p.table);
+  const ctes = events.length === 1 ? ancestorsCtes(plan, events[0]!, s) : [];
+  const ev = s.param(JSON.stringify(events.map((e, n) => ({ e: n, a: columnsOf(p, e.op === 'delete' ? null : e.record), b: columnsOf(p, e.op === 'create' ? null : e.previous) }))));
+  ctes.push(`"__ev" as (select * from json_to_recordset(${ev}::json) as x(e int, a json, b json))`);
+  const forms = new Map<string, { visible: CheckTemplate; matching: CheckTemplate | null; i: number[]; u: (string | null)[] }>();
+  for (const g of groups) {
+    const key = `${g.watch.visible.key}\u0001${g.watch.matching?.key ?? ''}`;
+    let f = forms.get(key);
+    if (!f) forms.set(key, (f = { visible: g.watch.visible, matching: g.watch.matching, i: [], u: [] }));
+    f.i.push(g.i);
+    f.u.push(g.watch.userId);
+  }
+  const holds = (side: 'a' | 'b', condition: string) => `("__ev".${side} is not null and exists (select 1 from json_populate_record(null::${t}, "__ev".${side}) as ${t} where ${condition}))`;
+  const selects = [...forms.values()].map((f) => {
+    const visible = s.render(f.visible);
+    const matching = f.matching ? s.render(f.matching) : null;
+    const match = matching ? `${holds('a', matching)} as n, ${holds('b', matching)} as w` : 'null::boolean as n, null::boolean as w';
+    return `select "__ev".e, "__g".i, ${holds('a', visible)} as nv, ${holds('b', visible)} as wv, ${match}
+      from "__ev" cross join unnest(${s.param(f.i)}::int[], ${s.param(f.u)}::text[]) as "__g"(i, u)`;
+  });
+  return { text: `with ${ctes.join(', ')} select * from (${selects.join(' union all ')}) as r where r.nv or r.wv`, params: s.params };
+}
+
+/** The payload of one event for one group, or null when it is no news to them (see changesOf). */
+function payloadOf(g: Group, e: ChangeEvent, f: Flags): ChangePayload | null {
+  const now = f.n ?? f.nv;
+  const was = f.w ?? f.wv;
+  // An update that takes a record out of `where` is still news to someone filtering on it.
+  const deliver = e.op === 'create' ? now : e.op === 'delete' ? was : f.nv && (now || was);
+  if (!deliver) return null;
+  const changedFields = e.changedFields.filter((x) => g.watch.readable.has(x));
+  // A change to fields the subscriber cannot read is no news to them (an empty UPDATED would say
+  // that something hidden changed, and when). A record that just came into view is still news.
+  if (e.op === 'update' && f.wv && changedFields.length === 0) return null;
+  const after = e.op === 'delete' ? null : (e.record as Row | null);
+  const before = e.op === 'create' || !f.wv ? null : (e.previous as Row | null);
+  const [record, previous] = maskRows(g.watch.ds, g.watch.p, [after, before]);
+  return { eventId: e.id, op: OP[e.op], record: record ?? null, previous: previous ?? null, changedFields, at: e.at };
+}
+
+const wants = (s: Sink, e: ChangeEvent) => s.ops.has(OP[e.op]) && (s.id === null || s.id === e.recordId);
+
+/**
+ * The live subscriptions of a data subgraph, grouped per organization and object (one listener on the
+ * change hub each) and within them per access and `where`. Events are checked in bounded batches: one
+ * statement per batch for all groups (prepared on PostgreSQL: its text changes only when the set of
+ * predicate shapes does), and between batches the connection is free for writes (PGlite has one).
+ */
+export function createFanOut(database: Database, hub: ChangeHub, plan: DataSource['plan']): FanOut {
+  const channels = new Map<string, Channel>();
+  let statements = 0;
+  let checks = 0;
+  let checking = 0;
+
+  const check = async (c: Channel, events: ChangeEvent[]): Promise<void> => {
+    const groups = [...c.groups.values()].filter((g) => [...g.sinks].some((s) => events.some((e) => wants(s, e))));
+    if (groups.length === 0) return;
+    const p = plan.objects[c.object]!;
+    const st = checkStatement(p, plan, events, groups);
+    const name = database.engine === 'postgres' ? `objectos_fanout_${createHash('sha1').update(st.text).digest('hex').slice(0, 24)}` : undefined;
+    // What it checks, counted as one subscriber's check of one event (the unit the statement replaces).
+    let pairs = 0;
+    for (const e of events) for (const g of groups) for (const sink of g.sinks) if (wants(sink, e)) pairs++;
+    statements++;
+    checking += pairs;
+    let rows: Flags[];
+    try {
+      rows = await database.run<Flags>(st.text, st.params, name);
+    } finally {
+      checking -= pairs;
+      checks += pairs;
+    }
+    const byGroup = new Map(groups.map((g) => [g.i, g]));
+    // In event order, so each subscriber receives its events in the order they were published.
+    rows.sort((x, y) => x.e - y.e || x.i - y.i);
+    for (const r of rows) {
+      const g = byGroup.get(r.i);
+      const e = events[r.e]!;
+      if (!g) continue;
+      const payload = payloadOf(g, e, r);
+      if (!payload) continue;
+      for (const s of g.sinks) if (wants(s, e)) s.push(payload);
+    }
+  };
+
+  const drain = async (c: Channel): Promise<void> => {
+    if (c.draining) return;
+    c.draining = true;
+    try {
+      while (c.queue.length > 0) {
+        // A cascade's events are checked alone: their deleted ancestors shadow tables for that statement.
+        const size = Math.max(1, Math.min(MAX_BATCH, Math.floor(MAX_CHECKS / Math.max(1, c.groups.size))));
+        let n = 1;
+        if (!c.queue[0]!.deletedWith?.length) while (n < c.queue.length && n < size && !c.queue[n]!.deletedWith?.length) n++;
+        const batch = c.queue.splice(0, n);
+        try {
+          await check(c, batch);
+        } catch (err) {
+          for (const g of [...c.groups.values()]) for (const s of [...g.sinks]) s.fail(err);
+        }
+        // Between batches the connection is free for the writes waiting on it.
+        await new Promise((r) => setImmediate(r));
+      }
+    } finally {
+      c.draining = false;
+    }
+  };
+
+  return {
+    listen: (tenant, object, listener) => hub.listen(tenant, object, listener),
+    join(tenant, object, watch, sink) {
+      const key = `${tenant}\u0000${object}`;
+      let c = channels.get(key);
+      if (!c) {
+        const channel: Channel = { object, groups: new Map(), queue: [], draining: false, next: 0, off: () => {} };
+        channel.off = hub.listen(tenant, object, (e) => {
+          channel.queue.push(e);
+          void drain(channel);
+        });
+        channels.set(key, (c = channel));
+      }
+      const gkey = [watch.visible.key, watch.matching?.key ?? '', watch.userId ?? '', [...watch.readable].sort().join(',')].join('\u0001');
+      let g = c.groups.get(gkey);
+      if (!g) c.groups.set(gkey, (g = { i: c.next++, watch, sinks: new Set() }));
+      g.sinks.add(sink);
+      const channel = c;
+      const group = g;
+      return () => {
+        if (!group.sinks.delete(sink) || group.sinks.size > 0) return;
+        channel.groups.delete(gkey);
+        if (channel.groups.size > 0) return;
+        channel.off();
+        channel.queue.length = 0;
+        channels.delete(key);
+      };
+    },
+    size() {
+      return this.stats().subscribers;
+    },
+    stats() {
+      let groups = 0;
+      let subscribers = 0;
+      for (const c of channels.values()) for (const g of c.groups.values()) (groups++, (subscribers += g.sinks.size));
+      return { groups, subscribers, statements, checks, checking };
+    },
+    close() {
+      for (const c of channels.values()) c.off();
+      channels.clear();
+      hub.close();
+    },
+  };
+}
+
+export const deliveredMetric = (): void => {
+  if (metrics.metricsEnabled()) metrics.eventDeliveries.inc({ kind: 'delivered' });
+};
