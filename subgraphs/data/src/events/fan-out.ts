@@ -46,13 +46,17 @@ export interface Watch {
 interface Group {
   i: number;
   watch: Watch;
-  sinks: Set<Sink>;
+  /** Each subscriber, with the number of the first event it may receive (events published before it joined are not its news). */
+  sinks: Map<Sink, number>;
 }
 
 interface Channel {
   object: string;
   groups: Map<string, Group>;
   queue: ChangeEvent[];
+  /** Events received so far: the number of the next one. */
+  seq: number;
+  numbers: WeakMap<ChangeEvent, number>;
   draining: boolean;
   next: number;
   off: () => void;
@@ -160,7 +164,8 @@ function payloadOf(g: Group, e: ChangeEvent, f: Flags): ChangePayload | null {
   return { eventId: e.id, op: OP[e.op], record: record ?? null, previous: previous ?? null, changedFields, at: e.at };
 }
 
-const wants = (s: Sink, e: ChangeEvent) => s.ops.has(OP[e.op]) && (s.id === null || s.id === e.recordId);
+const wants = (c: Channel, s: Sink, since: number, e: ChangeEvent) =>
+  (c.numbers.get(e) ?? 0) >= since && s.ops.has(OP[e.op]) && (s.id === null || s.id === e.recordId);
 
 /**
  * The live subscriptions of a data subgraph, grouped per organization and object (one listener on the
@@ -175,14 +180,14 @@ export function createFanOut(database: Database, hub: ChangeHub, plan: DataSourc
   let checking = 0;
 
   const check = async (c: Channel, events: ChangeEvent[]): Promise<void> => {
-    const groups = [...c.groups.values()].filter((g) => [...g.sinks].some((s) => events.some((e) => wants(s, e))));
+    const groups = [...c.groups.values()].filter((g) => [...g.sinks].some(([s, since]) => events.some((e) => wants(c, s, since, e))));
     if (groups.length === 0) return;
     const p = plan.objects[c.object]!;
     const st = checkStatement(p, plan, events, groups);
     const name = database.engine === 'postgres' ? `objectos_fanout_${createHash('sha1').update(st.text).digest('hex').slice(0, 24)}` : undefined;
     // What it checks, counted as one subscriber's check of one event (the unit the statement replaces).
     let pairs = 0;
-    for (const e of events) for (const g of groups) for (const sink of g.sinks) if (wants(sink, e)) pairs++;
+    for (const e of events) for (const g of groups) for (const [sink, since] of g.sinks) if (wants(c, sink, since, e)) pairs++;
     statements++;
     checking += pairs;
     let rows: Flags[];
@@ -201,7 +206,7 @@ export function createFanOut(database: Database, hub: ChangeHub, plan: DataSourc
       if (!g) continue;
       const payload = payloadOf(g, e, r);
       if (!payload) continue;
-      for (const s of g.sinks) if (wants(s, e)) s.push(payload);
+      for (const [s, since] of g.sinks) if (wants(c, s, since, e)) s.push(payload);
     }
   };
 
@@ -218,7 +223,7 @@ export function createFanOut(database: Database, hub: ChangeHub, plan: DataSourc
         try {
           await check(c, batch);
         } catch (err) {
-          for (const g of [...c.groups.values()]) for (const s of [...g.sinks]) s.fail(err);
+          for (const g of [...c.groups.values()]) for (const s of [...g.sinks.keys()]) s.fail(err);
         }
         // Between batches the connection is free for the writes waiting on it.
         await new Promise((r) => setImmediate(r));
@@ -234,8 +239,9 @@ export function createFanOut(database: Database, hub: ChangeHub, plan: DataSourc
       const key = `${tenant}\u0000${object}`;
       let c = channels.get(key);
       if (!c) {
-        const channel: Channel = { object, groups: new Map(), queue: [], draining: false, next: 0, off: () => {} };
+        const channel: Channel = { object, groups: new Map(), queue: [], seq: 0, numbers: new WeakMap(), draining: false, next: 0, off: () => {} };
         channel.off = hub.listen(tenant, object, (e) => {
+          channel.numbers.set(e, channel.seq++);
           channel.queue.push(e);
           void drain(channel);
         });
@@ -243,8 +249,8 @@ export function createFanOut(database: Database, hub: ChangeHub, plan: DataSourc
       }
       const gkey = [watch.visible.key, watch.matching?.key ?? '', watch.userId ?? '', [...watch.readable].sort().join(',')].join('\u0001');
       let g = c.groups.get(gkey);
-      if (!g) c.groups.set(gkey, (g = { i: c.next++, watch, sinks: new Set() }));
-      g.sinks.add(sink);
+      if (!g) c.groups.set(gkey, (g = { i: c.next++, watch, sinks: new Map() }));
+      g.sinks.set(sink, c.seq);
       const channel = c;
       const group = g;
       return () => {
