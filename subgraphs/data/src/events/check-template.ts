@@ -19,8 +19,6 @@ export interface CheckTemplate {
   /** Text and the values of its own parameters: equal keys, equal predicates for equal user ids. */
   key: string;
   parts: TemplatePart[];
-  /** The template leaves the user id open (else it is one subscriber's predicate, user id included). */
-  open: boolean;
 }
 
 const dialect = new PgDialect();
@@ -48,7 +46,7 @@ function templateOf(statement: SQL, principal: boolean): CheckTemplate | null {
     last = m.index + m[0].length;
   }
   parts.push(text.slice(last));
-  return { key: `${parts.map((p) => (typeof p === 'string' ? p : p === PRINCIPAL ? '\u0000U' : '\u0000$')).join('')}\u0000${JSON.stringify(own)}`, parts, open: principal };
+  return { key: `${parts.map((p) => (typeof p === 'string' ? p : p === PRINCIPAL ? '\u0000U' : '\u0000$')).join('')}\u0000${JSON.stringify(own)}`, parts };
 }
 
 /** The open template with this user id in place: the same statement as `closed`, part for part? */
