@@ -48,6 +48,8 @@ export interface ObjectOSConfig {
   rateLimitPerMinute: number;
   /** Most records one bulk write (create many, update or delete by filter) may touch. */
   bulkMax: number;
+  /** How long published change events are kept, in hours (OBJECTOS_CHANGE_RETENTION_HOURS): how far back a subscription's `after` can replay. */
+  changeRetentionHours: number;
   /** The organization (id or slug) whose guest profile serves requests without credentials; null: they get 401. */
   guestOrganization: string | null;
   /** Redis for shared rate limits across replicas; memory when unset. */
@@ -146,6 +148,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     shutdownTimeoutMs: positive(env, 'OBJECTOS_SHUTDOWN_TIMEOUT_MS', 10_000),
     rateLimitPerMinute: env['OBJECTOS_RATE_LIMIT'] === '0' ? 0 : positive(env, 'OBJECTOS_RATE_LIMIT', 600),
     bulkMax: positive(env, 'OBJECTOS_BULK_MAX', 1000),
+    changeRetentionHours: positive(env, 'OBJECTOS_CHANGE_RETENTION_HOURS', 24, 'a positive whole number of hours'),
     guestOrganization: env['OBJECTOS_GUEST_ORGANIZATION']?.trim() || null,
     maxCost: env['OBJECTOS_MAX_COST'] === '0' ? Number.POSITIVE_INFINITY : positive(env, 'OBJECTOS_MAX_COST', 20_000, 'a positive number'),
     redisUrl: env['REDIS_URL'] || undefined,

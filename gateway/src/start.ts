@@ -91,7 +91,7 @@ export async function startObjectOS(config: ObjectOSConfig, hooks: StartHooks = 
       policy: model.defaultPolicy, seedDemo: config.seed, operators: config.operators, impersonationMinutes: config.impersonationMinutes,
       ...(config.namePrefix ? { namePrefix: config.namePrefix } : {}),
     }));
-  if (!remote['data']) kernel.use(dataPlugin({ compiled, secret, seed: config.seed, maxBulk: config.bulkMax }));
+  if (!remote['data']) kernel.use(dataPlugin({ compiled, secret, seed: config.seed, maxBulk: config.bulkMax, changeRetentionMs: config.changeRetentionHours * 3_600_000 }));
   // The audit trail with the other in-process subgraphs; remote when OBJECTOS_SUBGRAPHS names an `audit`.
   if (embedded && !remote['audit']) kernel.use(auditPlugin({ compiled, secret }));
   if (embedded && !remote['automation']) kernel.use(automationPlugin({ compiled, secret }));

@@ -76,7 +76,7 @@ export function identityPlugin(options: Omit<IdentitySubgraphOptions, 'database'
   };
 }
 
-export function dataPlugin(options: { compiled: CompiledSchema; secret: string; seed: boolean; maxBulk?: number }): Plugin {
+export function dataPlugin(options: { compiled: CompiledSchema; secret: string; seed: boolean; maxBulk?: number; changeRetentionMs?: number }): Plugin {
   let data: DataSubgraph | null = null;
   let database: Database | null = null;
   return {
@@ -94,6 +94,7 @@ export function dataPlugin(options: { compiled: CompiledSchema; secret: string; 
         seed: seed && Boolean(org), changeFeed: ctx.getService<ChangeFeed>('changeFeed'), ...(org ? { seedOrganizationId: org } : {}),
         ...(demo?.userId ? { seedOwnerId: demo.userId } : {}),
         ...(options.maxBulk ? { maxBulk: options.maxBulk } : {}),
+        ...(options.changeRetentionMs ? { changeRetentionMs: options.changeRetentionMs } : {}),
       });
       data = await build(options.compiled, options.seed);
       ctx.registerService('data', data);

@@ -40,6 +40,19 @@ export async function ensureEventTables(db: Db): Promise<void> {
     for (const column of ['deleted_with jsonb', 'context jsonb', 'trace text'])
       await tx.execute(sql.raw(`alter table events.outbox add column if not exists ${column}`));
     await tx.execute(sql.raw('create index if not exists outbox_unpublished on events.outbox (id) where published_at is null'));
+    // The order events were published in (ids are taken at insert, so commit order can differ): set by the
+    // relay as it publishes, one publisher at a time. A subscription's replay cursor (`after`) reads it.
+    await tx.execute(sql.raw('create sequence if not exists events.outbox_published_seq'));
+    await tx.execute(sql.raw('alter table events.outbox add column if not exists published_seq bigint'));
+    await tx.execute(sql.raw(`update events.outbox o set published_seq = n.s from (select id, nextval('events.outbox_published_seq') as s
+      from unnest(array(select id from events.outbox where published_at is not null and published_seq is null order by id)) as id) n where o.id = n.id`));
+    await tx.execute(sql.raw('create index if not exists outbox_replay on events.outbox (organization_id, object, published_seq) where published_seq is not null'));
+    // What retention has removed so far (the greatest id and published_seq deleted): a cursor at or before it may have lost events.
+    await tx.execute(sql.raw(`create table if not exists events.outbox_pruned (
+      one boolean primary key default true check (one),
+      id bigint not null default 0,
+      seq bigint not null default 0)`));
+    await tx.execute(sql.raw('insert into events.outbox_pruned default values on conflict do nothing'));
     await tx.execute(sql.raw(`create table if not exists events.audit_outbox (
       seq bigserial primary key,
       id uuid not null unique,

@@ -2,7 +2,7 @@ import type { CompilerPlugin } from '../build.ts';
 import type { SdlField } from '../sdl-builder.ts';
 
 /**
- * Live change events: `<object>Changed(where, id, operations)` per listable object, delivering
+ * Live change events: `<object>Changed(where, id, operations, after)` per listable object, delivering
  * `<Object>Change { op, record, previous, changedFields, at, eventId }`. Each event is checked against
  * the subscriber's record and field access when it is delivered (data subgraph).
  */
@@ -27,8 +27,8 @@ export const subscriptionsPlugin: CompilerPlugin = {
       const where = b.inflect.whereInput(p.object);
       fields.push({
         name: p.changedSubscription,
-        signature: `(where: ${where}, id: ID, operations: [${changeOperation}!]): ${p.changeType}!`,
-        description: `Changes to ${p.object.pluralLabel} you can read, as they are committed: only records matching where (and id), only the operations listed (default all). Fields you cannot read are null.`,
+        signature: `(where: ${where}, id: ID, operations: [${changeOperation}!], after: ID): ${p.changeType}!`,
+        description: `Changes to ${p.object.pluralLabel} you can read, as they are committed: only records matching where (and id), only the operations listed (default all). Fields you cannot read are null. With after (the eventId of the last change you received), the changes published since then are delivered first, then live ones, with no gap and no repeat; a cursor older than the retention window is refused, naming the oldest event available.`,
       });
     }
     b.sdl.add('Subscription', 'type Subscription', fields, own);

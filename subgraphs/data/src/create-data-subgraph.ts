@@ -68,6 +68,8 @@ export interface DataSubgraphOptions extends DatabaseOptions {
   changeFeed?: ChangeFeed;
   /** How often the outbox is swept for changes not yet published. @default 1000 */
   outboxSweepMs?: number;
+  /** How long published change events are kept: how far back a subscription can replay (`after`). @default 24 h */
+  changeRetentionMs?: number;
   /**
    * Where accepted gateway signatures are remembered (each is accepted once): Redis between replicas
    * (services mode). Not closed by dispose. @default in process
@@ -161,7 +163,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
     if (compiled.model.stateMachines.length > 0) await ensureStateHistoryTable(database.db);
     if (compiled.model.approvals.length > 0) await ensureApprovalTables(database.db);
     const watcher = ruleWatcher(compiled.model, compiled.plan);
-    relay = createOutboxRelay(database.db, feed, { logger, audit: compiled.model.audit.enabled, ...(watcher ? { automation: watcher } : {}), ...(options.outboxSweepMs ? { sweepMs: options.outboxSweepMs } : {}) });
+    relay = createOutboxRelay(database.db, feed, { logger, audit: compiled.model.audit.enabled, ...(watcher ? { automation: watcher } : {}), ...(options.outboxSweepMs ? { sweepMs: options.outboxSweepMs } : {}), ...(options.changeRetentionMs ? { retentionMs: options.changeRetentionMs } : {}) });
     hub = createFanOut(database, createChangeHub(feed), compiled.plan);
     const source: DataSource = {
       db: database.db, plan: compiled.plan, tables, maxPageSize, defaultPageSize, maxBulk, tenant: null, actor: null, sc: null, changes: relay,

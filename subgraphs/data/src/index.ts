@@ -7,4 +7,5 @@ export { buildTable, buildTables } from './db/tables.ts';
 export type { DataContext } from './resolvers.ts';
 export type { SeedResult } from './seed.ts';
 export type { FanOut, FanOutStats } from './events/fan-out.ts';
+export { pruneOutbox } from './events/outbox.ts';
 export { createRecordAccess, type ReadableIds } from './security/record-access.ts';

@@ -7,12 +7,15 @@ import { createDataSubgraph, type DataSubgraph } from './create-data-subgraph.ts
 /**
  * Runs the data subgraph as its own process (services mode): PORT, HOST, DATABASE_URL, OBJECTOS_METADATA,
  * OBJECTOS_SECRET (the gateway's), OBJECTOS_SEED_ORGANIZATION (owner of the demo records, when seeding),
- * REDIS_URL (change events reach the subscriptions of every replica; replicas share which gateway
+ * OBJECTOS_CHANGE_RETENTION_HOURS (how far back subscriptions can replay, default 24), REDIS_URL (change events reach the subscriptions of every replica; replicas share which gateway
  * signatures were used, so each is accepted once). Plugins: redis, realtime, principal-guard, data.
  */
 const secret = process.env['OBJECTOS_SECRET'];
 const redisUrl = process.env['REDIS_URL'] || undefined;
 let data: DataSubgraph | null = null;
+const retentionRaw = process.env['OBJECTOS_CHANGE_RETENTION_HOURS'];
+const retentionHours = retentionRaw ? Number(retentionRaw) : undefined;
+if (retentionHours !== undefined && !(Number.isInteger(retentionHours) && retentionHours > 0)) throw new Error(`OBJECTOS_CHANGE_RETENTION_HOURS must be a positive whole number of hours, got "${retentionRaw}"`);
 
 runProcess({
   name: 'data',
@@ -38,6 +41,7 @@ runProcess({
           secret,
           ...(seedOrganizationId ? { seedOrganizationId } : {}),
           changeFeed: ctx.getService<ChangeFeed>('changeFeed'),
+          ...(retentionHours ? { changeRetentionMs: retentionHours * 3_600_000 } : {}),
           replay: ctx.getService<ReplayStore>('replay'),
         });
         const db = data.database;

@@ -218,4 +218,44 @@ describe.skipIf(!services.postgres || !services.redis)('change events between da
       await Promise.all(feeds.map((f) => f.close()));
     }
   });
+
+  it('a replay on one replica while both write and publish: every event after the cursor once, in published order', async () => {
+    const channel = `objectos:test-changes:${process.pid}:${Date.now()}:replay`;
+    const feeds = [createChangeFeed(services.redis!, channel), createChangeFeed(services.redis!, channel)];
+    await Promise.all(feeds.map((f) => f.ready));
+    const [a, b] = [
+      await createDataSubgraph({ secret: TEST_SECRET, metadata: METADATA, databaseUrl: db.url, changeFeed: feeds[0]!, outboxSweepMs: 50 }),
+      await createDataSubgraph({ secret: TEST_SECRET, metadata: METADATA, databaseUrl: db.url, changeFeed: feeds[1]!, outboxSweepMs: 50 }),
+    ];
+    const write = (s: DataSubgraph, title: string) => gqlOk(signedFetch(s.fetch), 'mutation($t: String!) { createThing(input: { title: $t }) { id } }', { t: title });
+    const query = 'subscription($after: ID) { thingChanged(after: $after) { eventId record { title } } }';
+    try {
+      const first = await subscribeSse<{ thingChanged: { eventId: string } }>(signedFetch(b!.fetch), query);
+      await waitFor(() => b!.hub.size() === 1);
+      await write(a!, 'cursor');
+      const cursor = (await first.until(1))[0]!.data!.thingChanged.eventId;
+      first.close();
+      for (let i = 0; i < 20; i++) await write(i % 2 ? a! : b!, `missed ${i}`);
+      // Both replicas write (and publish, one at a time) while the subscriber replays and joins.
+      let writing = true;
+      const writers = [a!, b!].map(async (s, k) => {
+        for (let i = 0; writing && i < 30; i++) await write(s, `during ${k}.${i}`);
+      });
+      const back = await subscribeSse<{ thingChanged: { eventId: string } }>(signedFetch(b!.fetch), query, { after: cursor });
+      await back.until(25, 20_000);
+      writing = false;
+      await Promise.all(writers);
+      for (let t = 0; t < 200 && (await queryRows(a!.database.db, sql`select 1 from events.outbox where published_at is null`)).length > 0; t++) await new Promise((r) => setTimeout(r, 50));
+      const expected = (await queryRows<{ id: string }>(a!.database.db, sql`select o.id::text as id from events.outbox o, events.outbox c
+        where c.id = ${cursor}::bigint and o.object = 'thing' and o.published_seq > c.published_seq order by o.published_seq`)).map((r) => r.id);
+      await back.until(expected.length, 20_000);
+      await back.settle(500);
+      expect(back.results.map((r) => r.data!.thingChanged.eventId)).toEqual(expected);
+      back.close();
+    } finally {
+      await a!.dispose();
+      await b!.dispose();
+      await Promise.all(feeds.map((f) => f.close()));
+    }
+  }, 60_000);
 });

@@ -63,9 +63,14 @@ interface Channel {
 }
 
 export interface FanOut {
+  /** Where the events are checked (and a replay reads the outbox). */
+  readonly database: Database;
   /** The raw events of an organization's object, unchecked: for the runtime's own observers (tests, bench), never a client. */
   listen: ChangeHub['listen'];
+  /** Subscribes a sink to the events published from now on; returns how it leaves. */
   join(tenant: string, object: string, watch: Watch, sink: Sink): () => void;
+  /** What of these events (already published: a replay) the subscriber may receive, checked as live events are, in their order. */
+  judge(object: string, watch: Watch, sink: Pick<Sink, 'ops' | 'id'>, events: ChangeEvent[]): Promise<ChangePayload[]>;
   /** Live subscriptions now (tests, metrics, hot reload's drain). */
   size(): number;
   /** Groups and subscribers now, check statements run, and (event, subscriber) checks done and under way (tests, bench). */
@@ -164,6 +169,13 @@ function payloadOf(g: Group, e: ChangeEvent, f: Flags): ChangePayload | null {
   return { eventId: e.id, op: OP[e.op], record: record ?? null, previous: previous ?? null, changedFields, at: e.at };
 }
 
+/** How many of the queue's first events one statement checks: a cascade's events alone (their deleted ancestors shadow tables for that statement). */
+function batchSize(queue: readonly ChangeEvent[], size: number): number {
+  let n = 1;
+  if (!queue[0]!.deletedWith?.length) while (n < queue.length && n < Math.max(1, size) && !queue[n]!.deletedWith?.length) n++;
+  return n;
+}
+
 const wants = (c: Channel, s: Sink, since: number, e: ChangeEvent) =>
   (c.numbers.get(e) ?? 0) >= since && s.ops.has(OP[e.op]) && (s.id === null || s.id === e.recordId);
 
@@ -179,27 +191,30 @@ export function createFanOut(database: Database, hub: ChangeHub, plan: DataSourc
   let checks = 0;
   let checking = 0;
 
-  const check = async (c: Channel, events: ChangeEvent[]): Promise<void> => {
-    const groups = [...c.groups.values()].filter((g) => [...g.sinks].some(([s, since]) => events.some((e) => wants(c, s, since, e))));
-    if (groups.length === 0) return;
-    const p = plan.objects[c.object]!;
-    const st = checkStatement(p, plan, events, groups);
+  /** Checks events for groups in one statement; `pairs` is what it checks, counted as (event, subscriber) checks. */
+  const run = async (object: string, events: ChangeEvent[], groups: Group[], pairs: number): Promise<Flags[]> => {
+    const st = checkStatement(plan.objects[object]!, plan, events, groups);
     const name = database.engine === 'postgres' ? `objectos_fanout_${createHash('sha1').update(st.text).digest('hex').slice(0, 24)}` : undefined;
-    // What it checks, counted as one subscriber's check of one event (the unit the statement replaces).
-    let pairs = 0;
-    for (const e of events) for (const g of groups) for (const [sink, since] of g.sinks) if (wants(c, sink, since, e)) pairs++;
     statements++;
     checking += pairs;
-    let rows: Flags[];
     try {
-      rows = await database.run<Flags>(st.text, st.params, name);
+      const rows = await database.run<Flags>(st.text, st.params, name);
+      // In event order, so each subscriber receives its events in the order they were published.
+      return rows.sort((x, y) => x.e - y.e || x.i - y.i);
     } finally {
       checking -= pairs;
       checks += pairs;
     }
+  };
+
+  const check = async (c: Channel, events: ChangeEvent[]): Promise<void> => {
+    const groups = [...c.groups.values()].filter((g) => [...g.sinks].some(([s, since]) => events.some((e) => wants(c, s, since, e))));
+    if (groups.length === 0) return;
+    // The unit the statement replaces: one subscriber's check of one event.
+    let pairs = 0;
+    for (const e of events) for (const g of groups) for (const [sink, since] of g.sinks) if (wants(c, sink, since, e)) pairs++;
+    const rows = await run(c.object, events, groups, pairs);
     const byGroup = new Map(groups.map((g) => [g.i, g]));
-    // In event order, so each subscriber receives its events in the order they were published.
-    rows.sort((x, y) => x.e - y.e || x.i - y.i);
     for (const r of rows) {
       const g = byGroup.get(r.i);
       const e = events[r.e]!;
@@ -215,11 +230,7 @@ export function createFanOut(database: Database, hub: ChangeHub, plan: DataSourc
     c.draining = true;
     try {
       while (c.queue.length > 0) {
-        // A cascade's events are checked alone: their deleted ancestors shadow tables for that statement.
-        const size = Math.max(1, Math.min(MAX_BATCH, Math.floor(MAX_CHECKS / Math.max(1, c.groups.size))));
-        let n = 1;
-        if (!c.queue[0]!.deletedWith?.length) while (n < c.queue.length && n < size && !c.queue[n]!.deletedWith?.length) n++;
-        const batch = c.queue.splice(0, n);
+        const batch = c.queue.splice(0, batchSize(c.queue, Math.min(MAX_BATCH, Math.floor(MAX_CHECKS / Math.max(1, c.groups.size)))));
         try {
           await check(c, batch);
         } catch (err) {
@@ -234,7 +245,21 @@ export function createFanOut(database: Database, hub: ChangeHub, plan: DataSourc
   };
 
   return {
+    database,
     listen: (tenant, object, listener) => hub.listen(tenant, object, listener),
+    async judge(object, watch, sink, events) {
+      const queue = events.filter((e) => sink.ops.has(OP[e.op]) && (sink.id === null || sink.id === e.recordId));
+      const group: Group = { i: 0, watch, sinks: new Map() };
+      const out: ChangePayload[] = [];
+      while (queue.length > 0) {
+        const batch = queue.splice(0, batchSize(queue, MAX_BATCH));
+        for (const r of await run(object, batch, [group], batch.length)) {
+          const payload = payloadOf(group, batch[r.e]!, r);
+          if (payload) out.push(payload);
+        }
+      }
+      return out;
+    },
     join(tenant, object, watch, sink) {
       const key = `${tenant}\u0000${object}`;
       let c = channels.get(key);

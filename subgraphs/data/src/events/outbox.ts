@@ -24,7 +24,7 @@ export async function writeChange(tx: SqlRunner, c: NewChange): Promise<void> {
       ${sql.param(c.changedFields)}::text[], ${c.actorId}, ${text(c.deletedWith)}::jsonb, ${text(c.context)}::jsonb, ${currentTraceparent()})`);
 }
 
-interface OutboxRow {
+export interface OutboxRow {
   id: string | number;
   organization_id: string;
   object: string;
@@ -43,7 +43,7 @@ interface OutboxRow {
 /** jsonb arrives parsed from pg and as text from some drivers. */
 const parsed = <T>(v: T | string | null): T | null => (typeof v === 'string' ? (JSON.parse(v) as T) : v);
 
-function toEvent(r: OutboxRow): ChangeEvent {
+export function toEvent(r: OutboxRow): ChangeEvent {
   return {
     id: String(r.id),
     organizationId: r.organization_id,
@@ -57,6 +57,19 @@ function toEvent(r: OutboxRow): ChangeEvent {
     at: new Date(r.created_at).toISOString(),
     ...(r.deleted_with ? { deletedWith: parsed(r.deleted_with)! } : {}),
   };
+}
+
+/** Held by the relay while it publishes; taken shared by a replay to wait for a publish under way. */
+export const PUBLISH_LOCK = 7_734_015;
+
+/**
+ * Deletes published events older than the retention window, in published order (a prefix: a replay
+ * cursor is either kept or known to be gone), and remembers how far it went (events.outbox_pruned).
+ */
+export async function pruneOutbox(db: Db, retentionMs: number): Promise<void> {
+  await db.execute(sql`with cut as (select max(published_seq) as s from events.outbox where published_at < now() - make_interval(secs => ${retentionMs / 1000})),
+    gone as (delete from events.outbox where published_seq <= (select s from cut) returning id, published_seq)
+    update events.outbox_pruned set id = greatest(id, coalesce((select max(id) from gone), 0)), seq = greatest(seq, coalesce((select max(published_seq) from gone), 0))`);
 }
 
 export interface OutboxRelay {
@@ -92,6 +105,9 @@ export function createOutboxRelay(db: Db, feed: ChangeFeed, options: RelayOption
 
   const publishBatch = (): Promise<number> =>
     db.transaction(async (tx) => {
+      // One publisher at a time (replicas share the database): events are published in published_seq order,
+      // and a replay waiting on this lock sees every event published before it started (see replay.ts).
+      await tx.execute(sql`select pg_advisory_xact_lock(${PUBLISH_LOCK})`);
       const rows = await queryRows<OutboxRow>(tx, sql`select id, organization_id, object, record_id, op, record, previous, changed_fields, actor_id, deleted_with, context, created_at, trace
         from events.outbox where published_at is null order by id limit ${batch} for update skip locked`);
       if (rows.length === 0) return 0;
@@ -106,7 +122,9 @@ export function createOutboxRelay(db: Db, feed: ChangeFeed, options: RelayOption
         // A row of another trace than this span's keeps its own (its evaluation belongs to that request).
         const first = rows.find((r) => r.trace)?.trace;
         if (automation) await recordAutomationEvents(tx, rows.flatMap((r, i) => (automation(events[i]!) ? [{ event: events[i]!, context: parsed(r.context), ...(first && r.trace !== first ? { trace: r.trace } : {}) }] : [])));
-        await tx.execute(sql`update events.outbox set published_at = now() where id = any(${sql.param(rows.map((r) => String(r.id)))}::bigint[])`);
+        // Numbered in the order published (unnest keeps the array's order).
+        await tx.execute(sql`update events.outbox o set published_at = now(), published_seq = n.s
+          from (select id, nextval('events.outbox_published_seq') as s from unnest(${sql.param(rows.map((r) => String(r.id)))}::bigint[]) as id) n where o.id = n.id`);
         if (metrics.metricsEnabled()) metrics.eventDeliveries.inc({ kind: 'published' }, rows.length);
         return rows.length;
       }, SpanKind.PRODUCER, parent, links);
@@ -116,7 +134,7 @@ export function createOutboxRelay(db: Db, feed: ChangeFeed, options: RelayOption
     while ((await publishBatch()) === batch) { /* more pending */ }
     if (Date.now() - lastPrune > 60_000) {
       lastPrune = Date.now();
-      await db.execute(sql`delete from events.outbox where published_at is not null and published_at < now() - make_interval(secs => ${retentionMs / 1000})`);
+      await pruneOutbox(db, retentionMs);
     }
   };
 

@@ -7,6 +7,7 @@ import { isUuid, type WhereInput } from '../sql/where.ts';
 import { filterSql } from '../sql/filter.ts';
 import { checkTemplate } from './check-template.ts';
 import { deliveredMetric, type ChangePayload, type FanOut, type Watch } from './fan-out.ts';
+import { openCursor, replayPages, type Cursor } from './replay.ts';
 
 export type { ChangePayload } from './fan-out.ts';
 
@@ -14,10 +15,14 @@ export interface ChangedArgs {
   where?: WhereInput | null;
   id?: string | null;
   operations?: ('CREATED' | 'UPDATED' | 'DELETED')[] | null;
+  /** Replay from this event on: the eventId of the last change received. */
+  after?: string | null;
 }
 
 /** Events waiting for one subscriber past this many end its subscription (it is not keeping up). */
 export const MAX_PENDING = 1_000;
+/** A replay hands the stream this many events at most before waiting for the client to take them. */
+const REPLAY_AHEAD = 64;
 
 /**
  * The live change events of one object for one subscriber. Each event is checked when it arrives,
@@ -27,8 +32,12 @@ export const MAX_PENDING = 1_000;
  * state before matched); deletes when the deleted state was visible and matched. `previous` is only given when it was visible too.
  * Fields the subscriber cannot read are null, and left out of changedFields; an update of such fields
  * only is not delivered.
+ *
+ * With `after`, the events published since that one are first replayed from the outbox (its retention
+ * window), each checked the same way, then live ones follow: the subscriber listens before the replay
+ * reads, live events that arrive meanwhile wait, and an event both replayed and live is delivered once.
  */
-export function changesOf(ds: DataSource, fanOut: FanOut, object: string, args: ChangedArgs, signal?: AbortSignal): AsyncIterable<ChangePayload> {
+export async function changesOf(ds: DataSource, fanOut: FanOut, object: string, args: ChangedArgs, signal?: AbortSignal): Promise<AsyncIterable<ChangePayload>> {
   // The subscriber's access is fixed for the subscription; what it reads (shares, hierarchy) is read per event.
   const { p, table } = objectOf(ds, object);
   requireObject(ds, p, 'read');
@@ -45,29 +54,79 @@ export function changesOf(ds: DataSource, fanOut: FanOut, object: string, args: 
   };
   const ops = new Set<ChangePayload['op']>(args.operations?.length ? args.operations : ['CREATED', 'UPDATED', 'DELETED']);
   const tenant = ds.tenant;
+  const target = { ops, id: args.id ?? null };
+
+  // Live first: every event published from here on reaches `held` (during a replay) or the stream.
+  let out: ((payload: ChangePayload) => void) | null = null;
+  let ended: ((error?: unknown) => void) | null = null;
+  let failure: { error: unknown } | null = null;
+  const held: ChangePayload[] = [];
+  const replayed = new Set<string>();
+  const leave = fanOut.join(tenant, object, watch, {
+    ...target,
+    push(payload) {
+      if (replayed.delete(payload.eventId)) return;
+      if (out) return out(payload);
+      if (held.length >= MAX_PENDING) failure ??= { error: behind() };
+      else held.push(payload);
+    },
+    fail(error) {
+      if (ended) ended(error);
+      else failure ??= { error };
+    },
+  });
+  // Gone before its stream starts (the stream's own stop does it from then on).
+  signal?.addEventListener('abort', leave, { once: true });
+  let cursor: Cursor | null = null;
+  try {
+    if (args.after != null) cursor = await openCursor(fanOut.database, tenant, object, p.object.label, args.after);
+  } catch (err) {
+    leave();
+    signal?.removeEventListener('abort', leave);
+    throw err;
+  }
 
   return new Repeater<ChangePayload>(async (push, stop) => {
+    signal?.removeEventListener('abort', leave);
     let pending = 0;
-    const leave = fanOut.join(tenant, object, watch, {
-      ops,
-      id: args.id ?? null,
-      push(payload) {
-        if (++pending > MAX_PENDING) {
-          stop(dataError('TIMEOUT', `This subscription fell more than ${MAX_PENDING} events behind and was ended; subscribe again.`));
-          return;
-        }
-        deliveredMetric();
-        push(payload).then(() => pending--, () => pending--);
-      },
-      fail: (err) => stop(err),
-    });
+    let stopped = false;
+    void stop.then(() => (stopped = true));
+    const deliver = (payload: ChangePayload): Promise<unknown> | null => {
+      if (++pending > MAX_PENDING) {
+        stop(behind());
+        return null;
+      }
+      deliveredMetric();
+      return push(payload).finally(() => pending--);
+    };
+    ended = (error) => stop(error);
     // The request carrying the subscription went (its client closed, the gateway ended it): stop now,
     // not when the stream next writes (an event, or a keep-alive seconds later).
-    const ended = () => stop();
-    signal?.addEventListener('abort', ended, { once: true });
+    const abort = () => stop();
+    signal?.addEventListener('abort', abort, { once: true });
     if (signal?.aborted) stop();
+    if (failure) stop(failure.error);
+    void (async () => {
+      if (cursor) {
+        for await (const page of replayPages(fanOut.database, tenant, object, p.object.label, cursor)) {
+          for (const e of page) replayed.add(e.id);
+          if (stopped) return;
+          for (const payload of await fanOut.judge(object, watch, target, page)) {
+            if (stopped) return;
+            const taken = deliver(payload);
+            if (taken === null) return;
+            if (pending >= REPLAY_AHEAD) await taken;
+          }
+        }
+      }
+      // Caught up: what arrived live meanwhile (less what the replay delivered), then live.
+      for (const payload of held.splice(0)) if (!replayed.delete(payload.eventId)) deliver(payload);
+      out = (payload) => void deliver(payload);
+    })().catch((err: unknown) => stop(err));
     await stop;
     leave();
-    signal?.removeEventListener('abort', ended);
+    signal?.removeEventListener('abort', abort);
   });
 }
+
+const behind = () => dataError('TIMEOUT', `This subscription fell more than ${MAX_PENDING} events behind and was ended; subscribe again.`);
