@@ -168,10 +168,12 @@ export interface Tally {
   hiddenOnly: number;
   /** Access changes of live subscribers; their gateway streams ended (FORBIDDEN); deliveries after a change (leaks). */
   accessChanges: number; ended: number; afterChange: number;
+  /** Replays from a cursor at the end of each world (`after`), and the events they delivered. */
+  replays: number; replayed: number;
 }
 export const newTally = (): Tally => ({
   events: 0, subscribers: 0, refused: 0, checks: 0, deliveries: 0, expected: 0, leaks: 0, hiddenFields: 0, omissions: 0, wrong: 0, worlds: 0,
-  masked: 0, enteredView: 0, leftWhere: 0, viaShare: 0, withheld: 0, dbEvents: 0, cascaded: 0, orphaned: 0, hiddenOnly: 0, accessChanges: 0, ended: 0, afterChange: 0,
+  masked: 0, enteredView: 0, leftWhere: 0, viaShare: 0, withheld: 0, dbEvents: 0, cascaded: 0, orphaned: 0, hiddenOnly: 0, accessChanges: 0, ended: 0, afterChange: 0, replays: 0, replayed: 0,
 });
 
 export const describeUser = (u: User) => `${u.id} (org ${u.org}, role ${u.role ?? '-'}, sets ${u.sets.join('+') || '-'}, groups ${u.groups.join('+') || '-'})`;
@@ -200,11 +202,12 @@ export function subOf(spec: SubSpec, ix: number, user: number, w: World, oracle:
 }
 
 /** The subscription document and variables of a subscriber. */
-export function subscriptionOf(s: Sub, spec: SubSpec, rid: (id: string) => string): { query: string; variables: Record<string, unknown> } {
+/** The subscription of a Sub; with `after` (an eventId), a replay from that event on. */
+export function subscriptionOf(s: Sub, spec: SubSpec, rid: (id: string) => string, after: string | null = null): { query: string; variables: Record<string, unknown> } {
   const sel = ['id', ...s.fields].join(' ');
-  const query = `subscription($where: ${TYPE[s.object]}Where, $id: ID, $ops: [ChangeOperation!]) {
-              c: ${s.object}Changed(where: $where, id: $id, operations: $ops) { eventId op changedFields at record { ${sel} } previous { ${sel} } } }`;
-  return { query, variables: { where: whereInput(s, rid), id: s.id === null ? null : rid(s.id), ops: spec.ops } };
+  const query = `subscription($where: ${TYPE[s.object]}Where, $id: ID, $ops: [ChangeOperation!], $after: ID) {
+              c: ${s.object}Changed(where: $where, id: $id, operations: $ops, after: $after) { eventId op changedFields at record { ${sel} } previous { ${sel} } } }`;
+  return { query, variables: { where: whereInput(s, rid), id: s.id === null ? null : rid(s.id), ops: spec.ops, after } };
 }
 
 /**
