@@ -12,7 +12,7 @@ import {
 } from './security/subscription-model.ts';
 import { checkCounter, recordingFeed, sleep, until, type CheckCounter } from './security/subscription-plumbing.ts';
 import { OBJECTS, USER_IDS, worldArb, type Rec, type Share, type World } from './security/world.ts';
-import { deleteShare, insertShare, startWorldStack, suiteDatabase, type WorldStack } from './security/world-stack.ts';
+import { grantShare, revokeShare, startWorldStack, suiteDatabase, type WorldStack } from './security/world-stack.ts';
 
 /**
  * Subscription leakage (security-reliability.md case 24): fast-check builds whole organizations (as the
@@ -197,9 +197,13 @@ describe.each(engines())('subscriptions against the independent oracle on $name'
             await quiesce();
             const s: Share = { object: a.object, record: target.id, to: a.to, level: a.level };
             const same = w.shares.findIndex((x) => x.object === s.object && x.record === s.record && x.to.type === s.to.type && x.to.value === s.to.value);
+            const previousLevel = same >= 0 ? w.shares[same]!.level : null;
             if (same >= 0) w.shares.splice(same, 1);
             w.shares.push(s);
-            await insertShare(db.db, org.A, rid, s);
+            // Granted with its access event: those it brings the record into view of are told (ENTERED).
+            const told = await grantShare(stack.data.source, org.A, rid, s);
+            expect(told, `world ${n}: an access event exactly when the share is new or its level changed`).toBe(previousLevel !== s.level);
+            if (told) commit({ object: s.object, org: 'A', recordId: target.id, op: 'ACCESS', before: { ...target }, after: { ...target }, changed: [], access: { granted: true, share: s, previousLevel } });
             break;
           }
           case 'unshare': {
@@ -207,7 +211,11 @@ describe.each(engines())('subscriptions against the independent oracle on $name'
             if (!s) break;
             await quiesce();
             w.shares.splice(w.shares.indexOf(s), 1);
-            await deleteShare(db.db, org.A, rid, s);
+            const target = w.records[s.object].find((r) => r.id === s.record);
+            // Revoked with its access event (LEFT), unless its record is gone.
+            const told = await revokeShare(stack.data.source, org.A, rid, s);
+            expect(told, `world ${n}: an access event exactly when the shared record still exists`).toBe(target !== undefined);
+            if (target) commit({ object: s.object, org: 'A', recordId: target.id, op: 'ACCESS', before: { ...target }, after: { ...target }, changed: [], access: { granted: false, share: s, previousLevel: null } });
             break;
           }
           case 'access': {
@@ -248,7 +256,7 @@ describe.each(engines())('subscriptions against the independent oracle on $name'
       alignSegments(events, published, rid, accepted);
       events.forEach((e, k) => {
         const p = published[k]!;
-        expect([p.object, p.recordId, p.op, p.organizationId], `world ${n}: event ${k}`).toEqual([e.object, rid(e.recordId), { CREATED: 'create', UPDATED: 'update', DELETED: 'delete' }[e.op], org[e.org]]);
+        expect([p.object, p.recordId, p.op, p.organizationId], `world ${n}: event ${k}`).toEqual([e.object, rid(e.recordId), { CREATED: 'create', UPDATED: 'update', DELETED: 'delete', ACCESS: 'access' }[e.op], org[e.org]]);
         expect([...p.changedFields].sort(), `world ${n}: changedFields of event ${k}`).toEqual([...e.changed].sort());
         // A change the database made: the row as it was, and (set_null) the same row with its reference
         // cleared, as a new version of it (updatedAt moves on).
@@ -345,11 +353,13 @@ describe.each(engines())('subscriptions against the independent oracle on $name'
       + ` delivered: ${tally.masked} to subscribers with hidden fields, ${tally.enteredView} updates into view, ${tally.leftWhere} updates out of where, ${tally.viaShare} readable only through a manual share;`
       + ` ${tally.dbEvents} events made by the database (cascade deletes, set_null updates), ${tally.cascaded} deliveries of them, ${tally.orphaned} cascaded detail deletes delivered to subscribers who read the detail only through its deleted parent;`
       + ` ${tally.hiddenOnly} updates of hidden fields only withheld; ${tally.accessChanges} access changes of live subscribers: ${tally.ended} gateway streams ended, ${tally.afterChange} events delivered after a change;`
+      + ` ${tally.shareEvents} ENTERED/LEFT deliveries of shares granted or revoked, ${tally.leftView} LEFT deliveries of updates out of view;`
       + ` ${tally.replays} replays from a cursor delivered ${tally.replayed} events;`
       + ` ${((Date.now() - started) / 1000).toFixed(1)} s)`);
     expect(tally.leaks + tally.hiddenFields + tally.omissions + tally.wrong + tally.afterChange).toBe(0);
     expect(tally.accessChanges, 'the run changed some live subscriber\'s access').toBeGreaterThan(0);
     expect(tally.replayed, 'replays delivered events').toBeGreaterThan(0);
+    expect(tally.shareEvents, 'shares granted or revoked were told to subscribers').toBeGreaterThan(0);
     expect(tally.deliveries).toBe(tally.expected);
     expect(tally.events).toBeGreaterThanOrEqual(WORLDS * EVENTS_PER_WORLD);
   }, 900_000);

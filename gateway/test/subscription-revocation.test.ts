@@ -7,8 +7,11 @@ import { USER_IDS, type ObjPerm, type Rec, type User, type World } from './secur
 import { startWorldStack, suiteDatabase } from './security/world-stack.ts';
 
 // A revoked manual share stops delivery from the next event on (security-reliability.md case 24, the
-// named case beside subscription-oracle's randomized run): before the revocation the recipient gets every
-// event, after it none, while the owner's stream proves those later events were published.
+// named case beside subscription-oracle's randomized run): the grant is an ENTERED event, before the
+// revocation the recipient gets every event, the revocation is a LEFT event (the record's id, no values),
+// after it nothing, while the owner's stream proves those later events were published. A detail readable
+// through the shared parent (controlled_by_parent) gets no ENTERED/LEFT of its own: its changes are
+// delivered while the share holds, and not after.
 
 describe.each(engines())('subscriptions after a revoked share on $name', (engine) => {
   const database = suiteDatabase(engine);
@@ -36,7 +39,7 @@ describe.each(engines())('subscriptions after a revoked share on $name', (engine
     try {
       const owner = stack.as(0);
       const open = async (user: number, object: ObjectName) => {
-        const s = await subscribeSse<Record<string, unknown>>(stack.as(user), `subscription { c: ${object}Changed { eventId op record { id name amount } } }`, {});
+        const s = await subscribeSse<Record<string, unknown>>(stack.as(user), `subscription { c: ${object}Changed { eventId op recordId record { id name amount } } }`, {});
         streams.push(s);
         return s;
       };
@@ -47,7 +50,7 @@ describe.each(engines())('subscriptions after a revoked share on $name', (engine
       await until(() => stack.data.hub.size() === 4, 10_000, () => `${stack.data.hub.size()} of 4 subscriptions live`);
       const events = (s: Stream) => s.results.map((r) => {
         expect(r.errors, JSON.stringify(r.errors)).toBeUndefined();
-        return r.data!['c'] as { eventId: string; op: Op; record: { id: string } | null };
+        return r.data!['c'] as { eventId: string; op: Op; recordId: string; record: { id: string } | null };
       });
       const p0 = stack.rid('p0');
       const d0 = stack.rid('d0');
@@ -66,10 +69,10 @@ describe.each(engines())('subscriptions after a revoked share on $name', (engine
       const shareId = (share['shareRecord'] as { id: string }).id;
       for (let i = 1; i <= 3; i++) await ok(`mutation { updateParent(id: "${p0}", input: { amount: ${i * 10} }) { id } }`);
       await ok(`mutation { updateDetail(id: "${d0}", input: { amount: 5 }) { id } }`);
-      // 3 parent events × 3 parent subscribers, 1 detail event × 1 detail subscriber.
-      await settle(10);
-      await until(() => recipientParents.results.length === 3 && recipientDetails.results.length === 1, 10_000, () => `shared: ${recipientParents.results.length}/3 parent and ${recipientDetails.results.length}/1 detail events`);
-      expect(events(recipientParents).map((e) => e.record?.id)).toEqual([p0, p0, p0]);
+      // The share and 3 updates × 3 parent subscribers, 1 detail event × 1 detail subscriber.
+      await settle(13);
+      await until(() => recipientParents.results.length === 4 && recipientDetails.results.length === 1, 10_000, () => `shared: ${recipientParents.results.length}/4 parent and ${recipientDetails.results.length}/1 detail events`);
+      expect(events(recipientParents).map((e) => [e.op, e.record?.id])).toEqual([['ENTERED', p0], ['UPDATED', p0], ['UPDATED', p0], ['UPDATED', p0]]);
       expect(events(recipientDetails).map((e) => e.record?.id)).toEqual([d0]);
       const lastBefore = Math.max(...[...events(recipientParents), ...events(recipientDetails)].map((e) => Number(e.eventId)));
 
@@ -78,17 +81,18 @@ describe.each(engines())('subscriptions after a revoked share on $name', (engine
       for (let i = 1; i <= 5; i++) await ok(`mutation { updateParent(id: "${p0}", input: { amount: ${100 + i}, name: "after-${i}" }) { id } }`);
       await ok(`mutation { updateDetail(id: "${d0}", input: { amount: 6 }) { id } }`);
       await ok(`mutation { deleteDetail(id: "${d0}") { id } }`);
-      await settle(10 + 5 * 3 + 2);
+      await settle(13 + 3 + 5 * 3 + 2);
       // The owner's stream proves the later events were published and delivered to whoever may read them.
       await until(() => ownerParents.results.length === 8, 10_000, () => `owner: ${ownerParents.results.length}/8 events`);
       await sleep(100);
       expect(events(ownerParents).map((e) => e.op)).toEqual(Array(8).fill('UPDATED'));
       const after = [...events(recipientParents), ...events(recipientDetails)].filter((e) => Number(e.eventId) > lastBefore);
-      expect(after, 'events reaching user-1 after the revocation committed').toEqual([]);
-      expect(recipientParents.results).toHaveLength(3);
+      // The revocation itself: the record left user-1's view (its id, no values); then nothing.
+      expect(after.map((e) => [e.op, e.recordId, e.record]), 'events reaching user-1 after the revocation committed').toEqual([['LEFT', p0, null]]);
+      expect(recipientParents.results).toHaveLength(5);
       expect(recipientDetails.results).toHaveLength(1);
       expect(bystander.results, 'user-2 never had access').toEqual([]);
-      console.log(`[subscription-oracle] ${engine.name}: revocation: 4 events before the unshare, 0 of 7 after it reached the former recipient (the owner got all 8 parent events)`);
+      console.log(`[subscription-oracle] ${engine.name}: revocation: ENTERED and 4 events before the unshare, LEFT at it, 0 of 7 after it reached the former recipient (the owner got all 8 parent events)`);
     } finally {
       for (const s of streams) s.close();
       await stack.dispose();

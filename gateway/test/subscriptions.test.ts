@@ -70,16 +70,19 @@ describe.each(engines())('subscriptions on %s', (engine) => {
       const { createProject: p } = await write<{ createProject: { id: string } }>('bob', 'mutation { createProject(input: { name: "Bob live", budget: 10 }) { id } }');
       // Over 1000 the big_projects rule shares it with the worker role: alice sees the update, without the state before.
       await write('bob', 'mutation($id: ID!) { updateProject(id: $id, input: { budget: 5000 }) { id } }', { id: p.id });
-      // Back under: alice no longer sees it, so she is not told.
+      // Back under: alice no longer sees it: she is told it left her view (its id, no values).
       await write('bob', 'mutation($id: ID!) { updateProject(id: $id, input: { budget: 20 }) { id } }', { id: p.id });
       await published();
       await subs.bob!.until(3);
       await subs.dave!.until(3);
-      await subs.alice!.until(1);
+      await subs.alice!.until(2);
       const alice = await subs.alice!.settle(300);
       expect(ops(subs.bob!.results)).toEqual(['CREATED', 'UPDATED', 'UPDATED']);
       expect(ops(subs.dave!.results)).toEqual(['CREATED', 'UPDATED', 'UPDATED']);
-      expect(alice.map((r) => r.data!.projectChanged)).toEqual([expect.objectContaining({ op: 'UPDATED', record: { id: p.id, name: 'Bob live', budget: 5000 }, previous: null })]);
+      expect(alice.map((r) => r.data!.projectChanged)).toEqual([
+        expect.objectContaining({ op: 'UPDATED', record: { id: p.id, name: 'Bob live', budget: 5000 }, previous: null }),
+        expect.objectContaining({ op: 'LEFT', record: null, previous: null, changedFields: [] }),
+      ]);
       expect(subs.carol!.results).toEqual([]);
       expect(subs.eve!.results).toEqual([]);
     } finally {
@@ -152,7 +155,7 @@ describe.each(engines())('subscriptions on %s', (engine) => {
     expect(codes(badOp.results[0]!)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
   });
 
-  it('a manual share starts delivery and its revocation stops it from the next event on', async () => {
+  it('a manual share is an ENTERED event and starts delivery; its revocation is a LEFT event and stops it', async () => {
     const s = await watch('alice', TASK);
     try {
       const rename = (name: string) => write('owen', 'mutation($id: ID!, $n: String!) { updateTask(id: $id, input: { name: $n }) { id } }', { id: R.t3, n: name });
@@ -162,11 +165,15 @@ describe.each(engines())('subscriptions on %s', (engine) => {
       const { shareRecord } = await write<{ shareRecord: { id: string } }>('owen', `mutation { shareRecord(input: { object: "task", recordId: "${R.t3}", sharedWithType: USER, sharedWith: "alice", accessLevel: READ }) { id } }`);
       await rename('T3 shared');
       await published();
-      expect((await s.until(1)).map((r) => r.data!.taskChanged!.record!['name'])).toEqual(['T3 shared']);
+      const seen = () => s.results.map((r) => [r.data!.taskChanged!.op, r.data!.taskChanged!.record?.['name'] ?? null]);
+      await s.until(2);
+      expect(seen()).toEqual([['ENTERED', 'T3 before share'], ['UPDATED', 'T3 shared']]);
       await write('owen', 'mutation($id: ID!) { unshareRecord(id: $id) }', { id: shareRecord.id });
       await rename('T3 after revocation');
       await published();
-      expect(await s.settle(400)).toHaveLength(1);
+      await s.until(3);
+      await s.settle(400);
+      expect(seen()).toEqual([['ENTERED', 'T3 before share'], ['UPDATED', 'T3 shared'], ['LEFT', null]]);
     } finally {
       s.close();
     }

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type { ChangeEvent } from '@objectos/events';
 import { Oracle, type ObjectName } from './oracle.ts';
 import type { Stream } from './subscription-plumbing.ts';
-import { OBJECTS, recipientArb, type Level, type Rec, type Recipient, type User, type World } from './world.ts';
+import { OBJECTS, recipientArb, type Level, type Rec, type Recipient, type Share, type User, type World } from './world.ts';
 
 /**
  * The pure half of the subscription oracle test (subscription-oracle.test.ts): random subscriptions and
@@ -12,8 +12,13 @@ import { OBJECTS, recipientArb, type Level, type Rec, type Recipient, type User,
 export const TYPE: Record<ObjectName, string> = { parent: 'Parent', child: 'Child', detail: 'Detail' };
 export const FIELDS: Record<ObjectName, string[]> = { parent: ['name', 'amount', 'secret', 'status'], child: ['name', 'amount', 'note', 'parentId'], detail: ['name', 'amount', 'parentId'] };
 export const NAMES = ['n0', 'n1', 'n2', 'n3'];
-export type Op = 'CREATED' | 'UPDATED' | 'DELETED';
-export const OPS: Op[] = ['CREATED', 'UPDATED', 'DELETED'];
+/** What a subscriber is told; ENTERED / LEFT: a record came into or went out of their view. */
+export type Op = 'CREATED' | 'UPDATED' | 'DELETED' | 'ENTERED' | 'LEFT';
+export const OPS: Op[] = ['CREATED', 'UPDATED', 'DELETED', 'ENTERED', 'LEFT'];
+/** What happened: a data change, or (ACCESS) a manual share granted or revoked. */
+export type EvOp = 'CREATED' | 'UPDATED' | 'DELETED' | 'ACCESS';
+/** What a subscriber may be told of an event of this kind (its `operations` filter is applied to these). */
+const OPS_OF: Record<EvOp, Op[]> = { CREATED: ['CREATED'], UPDATED: ['UPDATED', 'LEFT'], DELETED: ['DELETED'], ACCESS: ['ENTERED', 'LEFT'] };
 export const fieldKey = (f: string) => (f === 'parentId' ? 'parent' : f);
 
 // ---------------------------------------------------------------------------------------------------
@@ -79,8 +84,8 @@ export const actionArb: fc.Arbitrary<Action> = fc.oneof(
     }),
   },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('delete' as const), object: objectArb, ix: fc.nat(40) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('share' as const), object: fc.constantFrom<'parent' | 'child'>('parent', 'child'), ix: fc.nat(40), to: recipientArb(), level: fc.constantFrom<Level>('read', 'edit') }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('unshare' as const), ix: fc.nat(10) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('share' as const), object: fc.constantFrom<'parent' | 'child'>('parent', 'child'), ix: fc.nat(40), to: recipientArb(), level: fc.constantFrom<Level>('read', 'edit') }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('unshare' as const), ix: fc.nat(10) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('transfer' as const), object: objectArb, ix: fc.nat(40), ownerIx: fc.integer({ min: 0, max: 4 }) }) },
   {
     weight: 1,
@@ -117,7 +122,9 @@ export interface Sub {
   endedAt: number | null;
 }
 export interface Ev {
-  k: number; object: ObjectName; org: 'A' | 'B'; recordId: string; op: Op; before: Rec | null; after: Rec | null; changed: string[];
+  k: number; object: ObjectName; org: 'A' | 'B'; recordId: string; op: EvOp; before: Rec | null; after: Rec | null; changed: string[];
+  /** ACCESS: the share granted (with the level it had, if any) or revoked. */
+  access?: { granted: boolean; share: Share; previousLevel: Level | null };
   /**
    * Set on a change the database made when a parent was deleted (a detail it deleted, a child whose
    * reference it cleared): that parent, and the segment (one select of write.ts's cascadeEffects) the
@@ -168,12 +175,14 @@ export interface Tally {
   hiddenOnly: number;
   /** Access changes of live subscribers; their gateway streams ended (FORBIDDEN); deliveries after a change (leaks). */
   accessChanges: number; ended: number; afterChange: number;
+  /** Expected ENTERED/LEFT deliveries of shares granted or revoked, and LEFT deliveries of updates that took a record out of view. */
+  shareEvents: number; leftView: number;
   /** Replays from a cursor at the end of each world (`after`), and the events they delivered. */
   replays: number; replayed: number;
 }
 export const newTally = (): Tally => ({
   events: 0, subscribers: 0, refused: 0, checks: 0, deliveries: 0, expected: 0, leaks: 0, hiddenFields: 0, omissions: 0, wrong: 0, worlds: 0,
-  masked: 0, enteredView: 0, leftWhere: 0, viaShare: 0, withheld: 0, dbEvents: 0, cascaded: 0, orphaned: 0, hiddenOnly: 0, accessChanges: 0, ended: 0, afterChange: 0, replays: 0, replayed: 0,
+  masked: 0, enteredView: 0, leftWhere: 0, viaShare: 0, withheld: 0, dbEvents: 0, cascaded: 0, orphaned: 0, hiddenOnly: 0, accessChanges: 0, ended: 0, afterChange: 0, shareEvents: 0, leftView: 0, replays: 0, replayed: 0,
 });
 
 export const describeUser = (u: User) => `${u.id} (org ${u.org}, role ${u.role ?? '-'}, sets ${u.sets.join('+') || '-'}, groups ${u.groups.join('+') || '-'})`;
@@ -223,37 +232,63 @@ export function subscriptionOf(s: Sub, spec: SubSpec, rid: (id: string) => strin
 export function verdictOf(s: Sub, ev: Ev, w: World, oracle: Oracle, rid: (id: string) => string, tally: Tally): Verdict {
   const sameOrg = s.u.org === ev.org;
   // The change hub only shows a subscriber its own organization's events; ops and id filter before any check.
-  const passes = sameOrg && s.ops.has(ev.op) && (s.id === null || s.id === ev.recordId);
+  const passes = sameOrg && OPS_OF[ev.op].some((op) => s.ops.has(op)) && (s.id === null || s.id === ev.recordId);
   // After an access change the gateway ends the stream: nothing more, whatever the record.
   if (passes && s.endedAt !== null && ev.k >= s.endedAt) return { passes: false, sameOrg, nowVisible: false, wasVisible: false, deliver: false, expected: null };
   if (!passes) return { passes, sameOrg, nowVisible: false, wasVisible: false, deliver: false, expected: null };
   const world = ev.by && ev.object === 'detail' ? { ...w, records: { ...w.records, parent: [...w.records.parent, ev.by.parent] } } : w;
   const judge = world === w ? oracle : new Oracle(world);
+  // An access change is judged against the shares as they are and as they were before it (sharesBefore).
+  const judgeBefore = ev.access ? new Oracle({ ...world, shares: sharesBefore(w.shares, ev.access) }) : judge;
   const nowVisible = ev.after !== null && judge.can(s.u, ev.object, ev.after, 'read');
-  const wasVisible = ev.before !== null && judge.can(s.u, ev.object, ev.before, 'read');
+  const wasVisible = ev.before !== null && judgeBefore.can(s.u, ev.object, ev.before, 'read');
   const now = nowVisible && matches(s, ev.after!);
   const was = wasVisible && matches(s, ev.before!);
   const readable = (f: string) => oracle.fieldReadable(s.u, ev.object, fieldKey(f));
+  const masked = (r: Rec | null) => (r === null ? null : { id: rid(r.id), ...Object.fromEntries(s.fields.map((f) => [f, readable(f) ? valueOf(r, f, rid) : null])) });
+  const result = (op: Op | null, expected: Verdict['expected']): Verdict => {
+    const deliver = op !== null && s.ops.has(op);
+    return { passes, sameOrg, nowVisible, wasVisible, deliver, expected: deliver ? expected : null };
+  };
+  // Into or out of view: ENTERED with the record as they may read it, LEFT with its id only.
+  const left = { op: 'LEFT' as const, record: null, previous: null, changedFields: [] };
+  if (ev.op === 'ACCESS') {
+    const op = nowVisible && !wasVisible && now ? 'ENTERED' : wasVisible && !nowVisible && was ? 'LEFT' : null;
+    if (op) tally.shareEvents++;
+    return result(op, op === 'ENTERED' ? { op, record: masked(ev.after), previous: null, changedFields: [] } : left);
+  }
+  if (ev.op === 'UPDATED' && wasVisible && !nowVisible) {
+    if (was) tally.leftView++;
+    return result(was ? 'LEFT' : null, left);
+  }
   // An update of hidden fields only is no news to a subscriber who saw the record before.
   const hiddenOnly = ev.op === 'UPDATED' && wasVisible && !ev.changed.some(readable);
   const deliver = !hiddenOnly && (ev.op === 'CREATED' ? now : ev.op === 'DELETED' ? was : nowVisible && (now || was));
   if (hiddenOnly && nowVisible && (now || was)) tally.hiddenOnly++;
   const state = ev.op === 'DELETED' ? ev.before! : ev.after!;
-  if (deliver) {
+  if (deliver && s.ops.has(ev.op)) {
     if (!FIELDS[ev.object].every(readable)) tally.masked++;
     if (ev.op === 'UPDATED' && !wasVisible) tally.enteredView++;
     if (ev.op === 'UPDATED' && !now) tally.leftWhere++;
     if (!new Oracle({ ...world, shares: [] }).can(s.u, ev.object, state, 'read')) tally.viaShare++;
     if (ev.by) tally.cascaded++;
     if (ev.by && ev.object === 'detail' && !oracle.can(s.u, 'detail', state, 'read')) tally.orphaned++;
-  } else if (matches(s, state) && !(ev.op === 'DELETED' ? wasVisible : nowVisible)) {
+  } else if (!deliver && matches(s, state) && !(ev.op === 'DELETED' ? wasVisible : nowVisible)) {
     tally.withheld++;
   }
-  const masked = (r: Rec | null) => (r === null ? null : { id: rid(r.id), ...Object.fromEntries(s.fields.map((f) => [f, readable(f) ? valueOf(r, f, rid) : null])) });
-  return {
-    passes, sameOrg, nowVisible, wasVisible, deliver,
-    expected: deliver ? { op: ev.op, record: masked(ev.after), previous: wasVisible ? masked(ev.before) : null, changedFields: ev.changed.filter(readable).sort() } : null,
-  };
+  return result(deliver ? ev.op : null, { op: ev.op, record: masked(ev.after), previous: wasVisible ? masked(ev.before) : null, changedFields: ev.changed.filter(readable).sort() });
+}
+
+/**
+ * The shares before an access change, from the shares `now`: without the share granted (or with its
+ * previous level), or with the share revoked back. The data subgraph judges the state before the same way
+ * (fan-out.ts, sharesBeforeCte), from the table as it is when the event is checked (live, or a replay).
+ */
+export function sharesBefore(now: readonly Share[], a: NonNullable<Ev['access']>): Share[] {
+  const same = (x: Share) => x.object === a.share.object && x.record === a.share.record && x.to.type === a.share.to.type && x.to.value === a.share.to.value;
+  const rest = now.filter((x) => !same(x));
+  if (a.granted) return a.previousLevel ? [...rest, { ...a.share, level: a.previousLevel }] : rest;
+  return [...rest, a.share];
 }
 
 /**

@@ -11,6 +11,9 @@ import { TEST_SECRET, type Engine, type EngineHandle, type FetchHandler } from '
 import { createGateway, type Gateway } from '../../src/index.ts';
 import { HISTORY_WRITER, metadataOf, type HistoryMetadata } from './metadata-of.ts';
 import { OBJECTS, type Share, type User, type World } from './world.ts';
+// A share and its access event are written as the data subgraph's share API writes them.
+import { recordAccessChange, type StoredShare } from '../../../subgraphs/data/src/events/access-change.ts';
+import type { DataSource } from '../../../subgraphs/data/src/data-source.ts';
 
 /**
  * One randomized world (world.ts) made real: its metadata compiled into a data subgraph, its members,
@@ -64,11 +67,31 @@ export async function insertShare(db: Db, org: string, rid: (id: string) => stri
     on conflict (organization_id, object, record_id, shared_with_type, shared_with) do update set access_level = excluded.access_level`);
 }
 
-/** Removes a manual share (whatever its level). */
-export async function deleteShare(db: Db, org: string, rid: (id: string) => string, s: Omit<Share, 'level'>): Promise<void> {
+/**
+ * Grants a manual share as shareRecord does: with, in its transaction, the access event its live
+ * subscribers are told of (ENTERED). Whether an event was written (not when the level is unchanged or
+ * the record is gone).
+ */
+export async function grantShare(ds: DataSource, org: string, rid: (id: string) => string, s: Share): Promise<boolean> {
   const value = s.to.type === 'user' ? uid(s.to.value) : s.to.value;
-  await queryRows(db, sql`delete from security.record_share where organization_id = ${org} and object = ${s.object}
-    and record_id = ${rid(s.record)} and shared_with_type = ${s.to.type} and shared_with = ${value}`);
+  return ds.db.transaction(async (tx) => {
+    const [before] = await queryRows<{ access_level: 'read' | 'edit' }>(tx, sql`select access_level from security.record_share where organization_id = ${org}
+      and object = ${s.object} and record_id = ${rid(s.record)} and shared_with_type = ${s.to.type} and shared_with = ${value} for update`);
+    const [row] = await queryRows<StoredShare>(tx, sql`insert into security.record_share (organization_id, object, record_id, shared_with_type, shared_with, access_level)
+      values (${org}, ${s.object}, ${rid(s.record)}, ${s.to.type}, ${value}, ${s.level})
+      on conflict (organization_id, object, record_id, shared_with_type, shared_with) do update set access_level = excluded.access_level returning *`);
+    return recordAccessChange(tx, { ...ds, tenant: org, actor: null }, ds.plan.objects[s.object]!, row!, true, before?.access_level ?? null);
+  });
+}
+
+/** Revokes a manual share as unshareRecord does, with its access event (LEFT); whether one was written. */
+export async function revokeShare(ds: DataSource, org: string, rid: (id: string) => string, s: Omit<Share, 'level'>): Promise<boolean> {
+  const value = s.to.type === 'user' ? uid(s.to.value) : s.to.value;
+  return ds.db.transaction(async (tx) => {
+    const [row] = await queryRows<StoredShare>(tx, sql`delete from security.record_share where organization_id = ${org} and object = ${s.object}
+      and record_id = ${rid(s.record)} and shared_with_type = ${s.to.type} and shared_with = ${value} returning *`);
+    return row ? recordAccessChange(tx, { ...ds, tenant: org, actor: null }, ds.plan.objects[s.object]!, row, false, null) : false;
+  });
 }
 
 export async function startWorldStack(db: Database, w: World, n: number, options: WorldStackOptions = {}): Promise<WorldStack> {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AuditEvent } from './audit-event.ts';
-import type { ChangeEvent } from './change-event.ts';
+import type { DataChangeEvent } from './change-event.ts';
 
 /** Who made a change and through which request: stored beside the change, for the audit trail. */
 export interface ChangeContext {
@@ -31,7 +31,7 @@ export function nameUuid(name: string): string {
  * `changes` for every field whose value changed: unredacted here (the audit subgraph redacts before
  * storing) and with an id derived from the outbox row, so a row handed over twice is stored once.
  */
-export function auditEventOfChange(c: ChangeEvent, context: ChangeContext | null): AuditEvent {
+export function auditEventOfChange(c: DataChangeEvent, context: ChangeContext | null): AuditEvent {
   // A create lists the values it set and a delete those it removed: a field empty on both sides is no change.
   const changes = c.changedFields
     .map((field) => ({ field, oldValue: c.previous?.[field] ?? null, newValue: c.record?.[field] ?? null }))

@@ -3,7 +3,7 @@ import type { Db, SqlRunner } from '@objectos/db';
 import { currentTraceparent } from '@objectos/observability/tracing';
 import type { AuditEvent } from './audit-event.ts';
 import type { ChangeContext } from './change-audit.ts';
-import type { ChangeEvent } from './change-event.ts';
+import type { DataChangeEvent } from './change-event.ts';
 
 const EVENTS_LOCK = 7_734_014;
 
@@ -37,11 +37,14 @@ export async function ensureEventTables(db: Db): Promise<void> {
       published_at timestamptz)`));
     // `trace`: the W3C traceparent of the request that made the row (null when tracing is off), so that
     // whoever moves it on continues that request's trace.
-    for (const column of ['deleted_with jsonb', 'context jsonb', 'trace text'])
+    for (const column of ['deleted_with jsonb', 'context jsonb', 'trace text', 'access jsonb'])
       await tx.execute(sql.raw(`alter table events.outbox add column if not exists ${column}`));
     await tx.execute(sql.raw('create index if not exists outbox_unpublished on events.outbox (id) where published_at is null'));
     // The order events were published in (ids are taken at insert, so commit order can differ): set by the
     // relay as it publishes, one publisher at a time. A subscription's replay cursor (`after`) reads it.
+    // `access`: a share granted or revoked (ChangeEvent.access), for live subscribers only.
+    await tx.execute(sql.raw('alter table events.outbox drop constraint if exists outbox_op_check'));
+    await tx.execute(sql.raw(`alter table events.outbox add constraint outbox_op_check check (op in ('create', 'update', 'delete', 'access'))`));
     await tx.execute(sql.raw('create sequence if not exists events.outbox_published_seq'));
     await tx.execute(sql.raw('alter table events.outbox add column if not exists published_seq bigint'));
     await tx.execute(sql.raw(`update events.outbox o set published_seq = n.s from (select id, nextval('events.outbox_published_seq') as s
@@ -74,7 +77,7 @@ export async function ensureEventTables(db: Db): Promise<void> {
  * Hands changes to the automation worker (inside the relay's transaction): once per outbox row. Each
  * carries the trace its evaluation continues: `trace` when given, else the caller's active span.
  */
-export async function recordAutomationEvents(runner: SqlRunner, events: readonly { event: ChangeEvent; context: ChangeContext | null; trace?: string | null }[]): Promise<void> {
+export async function recordAutomationEvents(runner: SqlRunner, events: readonly { event: DataChangeEvent; context: ChangeContext | null; trace?: string | null }[]): Promise<void> {
   if (events.length === 0) return;
   const here = currentTraceparent();
   const rows = events.map(({ event, context, trace }) => sql`(${event.id}::bigint, ${JSON.stringify(event)}::jsonb, ${context ? JSON.stringify(context) : null}::jsonb, ${trace === undefined ? here : trace})`);

@@ -84,7 +84,7 @@ describe('typed subscriptions over graphql-ws', () => {
       const errors: ObjectOSClientError[] = [];
       const stop = c.subscribe(AccountChangedDocument, { operations: ['CREATED'], where: { name: { startsWith: 'Live' } } }, {
         next: (d) => {
-          const op: 'CREATED' | 'UPDATED' | 'DELETED' = d.accountChanged.op;
+          const op: 'CREATED' | 'UPDATED' | 'DELETED' | 'ENTERED' | 'LEFT' = d.accountChanged.op;
           expect(op).toBe('CREATED');
           names.push(d.accountChanged.record?.name ?? '');
         },

@@ -3,7 +3,8 @@ import type { SdlField } from '../sdl-builder.ts';
 
 /**
  * Live change events: `<object>Changed(where, id, operations, after)` per listable object, delivering
- * `<Object>Change { op, record, previous, changedFields, at, eventId }`. Each event is checked against
+ * `<Object>Change { op, recordId, record, previous, changedFields, at, eventId }`; a share granted or revoked
+ * is an ENTERED or LEFT event for those whose view it changed. Each event is checked against
  * the subscriber's record and field access when it is delivered (data subgraph).
  */
 export const subscriptionsPlugin: CompilerPlugin = {
@@ -13,13 +14,14 @@ export const subscriptionsPlugin: CompilerPlugin = {
     if (listable.length === 0) return;
     const own = 'the subscriptions plugin';
     const changeOperation = b.inflect.sharedType('ChangeOperation');
-    b.sdl.addEnum(changeOperation, ['CREATED', 'UPDATED', 'DELETED'], own, 'What happened to a record.');
+    b.sdl.addEnum(changeOperation, ['CREATED', 'UPDATED', 'DELETED', 'ENTERED', 'LEFT'], own, 'What happened to a record: created, updated, deleted; or, by a share granted or revoked, it entered or left your view (LEFT carries its id only).');
     const fields: SdlField[] = [];
     for (const p of listable) {
       b.sdl.add(p.changeType, `type ${p.changeType}`, [
         { name: 'eventId', signature: ': ID!', description: 'Unique per change; a redelivered event keeps its id.' },
         { name: 'op', signature: `: ${changeOperation}!` },
-        { name: 'record', signature: `: ${p.typeName}`, description: 'The record after the change (null when deleted).' },
+        { name: 'recordId', signature: ': ID!', description: 'The record changed (the only thing said of a record that LEFT your view).' },
+        { name: 'record', signature: `: ${p.typeName}`, description: 'The record after the change (null when deleted or LEFT).' },
         { name: 'previous', signature: `: ${p.typeName}`, description: 'The record before the change (null when created).' },
         { name: 'changedFields', signature: ': [String!]!', description: 'GraphQL names of the fields whose value changed (every field on create and delete).' },
         { name: 'at', signature: ': DateTime!', description: 'When the change was committed.' },

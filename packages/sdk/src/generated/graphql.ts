@@ -347,10 +347,12 @@ export type CaseWhere = {
   version?: IntFilter | null | undefined;
 };
 
-/** What happened to a record. */
+/** What happened to a record: created, updated, deleted; or, by a share granted or revoked, it entered or left your view (LEFT carries its id only). */
 export type ChangeOperation =
   | 'CREATED'
   | 'DELETED'
+  | 'ENTERED'
+  | 'LEFT'
   | 'UPDATED';
 
 /** A Case created under a Contact (its Contact is the parent). */

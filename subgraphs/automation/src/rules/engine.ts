@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { groupCalls, queryRows, type Db } from '@objectos/db';
-import { auditEvent, createSweeper, nameUuid, recordAuditEvents, watchOutboxLag, type ChangeContext, type ChangeEvent, type Sweeper } from '@objectos/events';
+import { auditEvent, createSweeper, nameUuid, recordAuditEvents, watchOutboxLag, type ChangeContext, type DataChangeEvent as ChangeEvent, type Sweeper } from '@objectos/events';
 import { contextOfTraceparent, inSpan, metrics, SpanKind, createLogger } from '@objectos/observability';
 import { jobIdOf, JobInputError, type JobContext, type JobQueue } from '@objectos/jobs';
 import { actionTemplates, evaluateRuleCondition, templatePlaceholders, type FieldDefinition, type FlowModel, type MetadataModel, type RuleModel, type TimeTriggerDefinition, type WorkflowAction } from '@objectos/metadata';

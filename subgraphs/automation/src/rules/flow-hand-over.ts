@@ -1,4 +1,4 @@
-import type { AutomationCause, ChangeEvent } from '@objectos/events';
+import type { AutomationCause, DataChangeEvent as ChangeEvent } from '@objectos/events';
 import { JobInputError, type JobQueue } from '@objectos/jobs';
 import type { FlowModel } from '@objectos/metadata';
 import { flowFires } from '@objectos/schema';

@@ -12,7 +12,9 @@ import { PRINCIPAL, type CheckTemplate } from './check-template.ts';
 /** What a subscriber receives (the record fields already masked for them). */
 export interface ChangePayload {
   eventId: string;
-  op: 'CREATED' | 'UPDATED' | 'DELETED';
+  /** ENTERED / LEFT: the record came into or went out of the subscriber's view by a share granted or revoked (LEFT carries no values). */
+  op: 'CREATED' | 'UPDATED' | 'DELETED' | 'ENTERED' | 'LEFT';
+  recordId: string;
   record: Row | null;
   previous: Row | null;
   changedFields: string[];
@@ -20,6 +22,11 @@ export interface ChangePayload {
 }
 
 export const OP: Record<ChangeOperation, ChangePayload['op']> = { create: 'CREATED', update: 'UPDATED', delete: 'DELETED' };
+
+/** What a subscriber may be told of an event: its operation, or for an access change whether it entered or left their view. */
+const opsOf = (e: ChangeEvent): ChangePayload['op'][] => (e.op === 'access' ? ['ENTERED', 'LEFT'] : e.op === 'update' ? ['UPDATED', 'LEFT'] : [OP[e.op]]);
+/** Checked alone: its statement shadows tables with what they held before (a cascade's deleted ancestors, a share's previous state). */
+const alone = (e: ChangeEvent) => Boolean(e.deletedWith?.length) || e.op === 'access';
 
 /** One live subscription: what it asked for, and where its deliveries go. */
 export interface Sink {
@@ -100,9 +107,9 @@ class Statement {
     this.params.push(v);
     return `$${this.params.length}`;
   }
-  /** A template's text, its parameters numbered in this statement, the user id taken from the row `u`. */
-  render(t: CheckTemplate): string {
-    return t.parts.map((x) => (typeof x === 'string' ? x : x === PRINCIPAL ? '"__g".u' : this.param(x.param))).join('');
+  /** A template's text, its parameters numbered in this statement, the user id taken from the row `u`; `shares`: manual shares read from that CTE. */
+  render(t: CheckTemplate, shares?: string): string {
+    return t.parts.map((x) => (typeof x === 'string' ? (shares ? x.replaceAll(SHARES, shares) : x) : x === PRINCIPAL ? '"__g".u' : this.param(x.param))).join('');
   }
 }
 
@@ -122,6 +129,22 @@ function ancestorsCtes(plan: DataSource['plan'], e: ChangeEvent, s: Statement): 
   });
 }
 
+const SHARES = 'security.record_share';
+
+/**
+ * An access change is judged twice: now (the shares as they are) and before it (the `__shares` CTE: the
+ * table without the granted share, or with its previous level, or with the revoked share back).
+ */
+function sharesBeforeCte(e: ChangeEvent, s: Statement): string | null {
+  const a = e.access;
+  if (!a) return null;
+  const x = a.share;
+  const row = (level: string) => ({ id: x.id, organization_id: x.organizationId, object: x.object, record_id: x.recordId, shared_with_type: x.sharedWithType, shared_with: x.sharedWith, access_level: level });
+  const back = a.granted ? (a.previousLevel ? [row(a.previousLevel)] : []) : [row(x.accessLevel)];
+  return `"__shares" as not materialized (select * from ${SHARES} where id <> ${s.param(x.id)}::uuid
+    union all select * from json_populate_recordset(null::${SHARES}, ${s.param(JSON.stringify(back))}::json))`;
+}
+
 /**
  * One statement for a batch of events and every group of a channel: each (event, group) pair gives
  * whether the record was and is visible to the group, and matching its `where`. Groups differing only
@@ -131,6 +154,9 @@ function checkStatement(p: ObjectPlan, plan: DataSource['plan'], events: ChangeE
   const s = new Statement();
   const t = ident(p.table);
   const ctes = events.length === 1 ? ancestorsCtes(plan, events[0]!, s) : [];
+  const before = events.length === 1 ? sharesBeforeCte(events[0]!, s) : null;
+  if (before) ctes.push(before);
+  const shares = before ? '"__shares"' : undefined;
   const ev = s.param(JSON.stringify(events.map((e, n) => ({ e: n, a: columnsOf(p, e.op === 'delete' ? null : e.record), b: columnsOf(p, e.op === 'create' ? null : e.previous) }))));
   ctes.push(`"__ev" as (select * from json_to_recordset(${ev}::json) as x(e int, a json, b json))`);
   const forms = new Map<string, { visible: CheckTemplate; matching: CheckTemplate | null; i: number[]; u: (string | null)[] }>();
@@ -145,8 +171,11 @@ function checkStatement(p: ObjectPlan, plan: DataSource['plan'], events: ChangeE
   const selects = [...forms.values()].map((f) => {
     const visible = s.render(f.visible);
     const matching = f.matching ? s.render(f.matching) : null;
-    const match = matching ? `${holds('a', matching)} as n, ${holds('b', matching)} as w` : 'null::boolean as n, null::boolean as w';
-    return `select "__ev".e, "__g".i, ${holds('a', visible)} as nv, ${holds('b', visible)} as wv, ${match}
+    // The state before is judged with the shares as they were before (an access change), else as they are.
+    const visibleBefore = shares ? s.render(f.visible, shares) : visible;
+    const matchingBefore = f.matching && shares ? s.render(f.matching, shares) : matching;
+    const match = matching ? `${holds('a', matching)} as n, ${holds('b', matchingBefore!)} as w` : 'null::boolean as n, null::boolean as w';
+    return `select "__ev".e, "__g".i, ${holds('a', visible)} as nv, ${holds('b', visibleBefore)} as wv, ${match}
       from "__ev" cross join unnest(${s.param(f.i)}::int[], ${s.param(f.u)}::text[]) as "__g"(i, u)`;
   });
   return { text: `with ${ctes.join(', ')} select * from (${selects.join(' union all ')}) as r where r.nv or r.wv`, params: s.params };
@@ -156,6 +185,14 @@ function checkStatement(p: ObjectPlan, plan: DataSource['plan'], events: ChangeE
 function payloadOf(g: Group, e: ChangeEvent, f: Flags): ChangePayload | null {
   const now = f.n ?? f.nv;
   const was = f.w ?? f.wv;
+  if (e.op === 'access') {
+    // Into view (and matching `where`): the record as they may read it. Out of view: its id, no values.
+    if (f.nv && !f.wv && now) return { eventId: e.id, op: 'ENTERED', recordId: e.recordId, record: maskRows(g.watch.ds, g.watch.p, [e.record as Row])[0] ?? null, previous: null, changedFields: [], at: e.at };
+    if (f.wv && !f.nv && was) return { eventId: e.id, op: 'LEFT', recordId: e.recordId, record: null, previous: null, changedFields: [], at: e.at };
+    return null;
+  }
+  // An update that takes a record out of their view (a criteria sharing rule, RLS): its id, no values.
+  if (e.op === 'update' && f.wv && !f.nv) return was ? { eventId: e.id, op: 'LEFT', recordId: e.recordId, record: null, previous: null, changedFields: [], at: e.at } : null;
   // An update that takes a record out of `where` is still news to someone filtering on it.
   const deliver = e.op === 'create' ? now : e.op === 'delete' ? was : f.nv && (now || was);
   if (!deliver) return null;
@@ -166,18 +203,18 @@ function payloadOf(g: Group, e: ChangeEvent, f: Flags): ChangePayload | null {
   const after = e.op === 'delete' ? null : (e.record as Row | null);
   const before = e.op === 'create' || !f.wv ? null : (e.previous as Row | null);
   const [record, previous] = maskRows(g.watch.ds, g.watch.p, [after, before]);
-  return { eventId: e.id, op: OP[e.op], record: record ?? null, previous: previous ?? null, changedFields, at: e.at };
+  return { eventId: e.id, op: OP[e.op], recordId: e.recordId, record: record ?? null, previous: previous ?? null, changedFields, at: e.at };
 }
 
 /** How many of the queue's first events one statement checks: a cascade's events alone (their deleted ancestors shadow tables for that statement). */
 function batchSize(queue: readonly ChangeEvent[], size: number): number {
   let n = 1;
-  if (!queue[0]!.deletedWith?.length) while (n < queue.length && n < Math.max(1, size) && !queue[n]!.deletedWith?.length) n++;
+  if (!alone(queue[0]!)) while (n < queue.length && n < Math.max(1, size) && !alone(queue[n]!)) n++;
   return n;
 }
 
 const wants = (c: Channel, s: Sink, since: number, e: ChangeEvent) =>
-  (c.numbers.get(e) ?? 0) >= since && s.ops.has(OP[e.op]) && (s.id === null || s.id === e.recordId);
+  (c.numbers.get(e) ?? 0) >= since && opsOf(e).some((op) => s.ops.has(op)) && (s.id === null || s.id === e.recordId);
 
 /**
  * The live subscriptions of a data subgraph, grouped per organization and object (one listener on the
@@ -221,7 +258,7 @@ export function createFanOut(database: Database, hub: ChangeHub, plan: DataSourc
       if (!g) continue;
       const payload = payloadOf(g, e, r);
       if (!payload) continue;
-      for (const [s, since] of g.sinks) if (wants(c, s, since, e)) s.push(payload);
+      for (const [s, since] of g.sinks) if (wants(c, s, since, e) && s.ops.has(payload.op)) s.push(payload);
     }
   };
 
@@ -248,14 +285,14 @@ export function createFanOut(database: Database, hub: ChangeHub, plan: DataSourc
     database,
     listen: (tenant, object, listener) => hub.listen(tenant, object, listener),
     async judge(object, watch, sink, events) {
-      const queue = events.filter((e) => sink.ops.has(OP[e.op]) && (sink.id === null || sink.id === e.recordId));
+      const queue = events.filter((e) => opsOf(e).some((op) => sink.ops.has(op)) && (sink.id === null || sink.id === e.recordId));
       const group: Group = { i: 0, watch, sinks: new Map() };
       const out: ChangePayload[] = [];
       while (queue.length > 0) {
         const batch = queue.splice(0, batchSize(queue, MAX_BATCH));
         for (const r of await run(object, batch, [group], batch.length)) {
           const payload = payloadOf(group, batch[r.e]!, r);
-          if (payload) out.push(payload);
+          if (payload && sink.ops.has(payload.op)) out.push(payload);
         }
       }
       return out;

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { queryRows, type Db, type SqlRunner } from '@objectos/db';
-import { auditEventOfChange, createSweeper, ensureEventTables, recordAuditEvents, recordAutomationEvents, watchOutboxLag, type ChangeContext, type ChangeEvent, type ChangeFeed } from '@objectos/events';
+import { auditEventOfChange, createSweeper, ensureEventTables, recordAuditEvents, recordAutomationEvents, watchOutboxLag, type ChangeContext, type ChangeEvent, type ChangeFeed, type DataChangeEvent } from '@objectos/events';
 import { currentTraceparent, inSpan, metrics, parentAndLinks, SpanKind, type Logger } from '@objectos/observability';
 
 /**
@@ -19,9 +19,9 @@ export type NewChange = Omit<ChangeEvent, 'id' | 'at'> & { context?: ChangeConte
 /** Records a change; call inside the transaction that makes it. The request's trace goes with it (see the relay). */
 export async function writeChange(tx: SqlRunner, c: NewChange): Promise<void> {
   const text = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
-  await tx.execute(sql`insert into events.outbox (organization_id, object, record_id, op, record, previous, changed_fields, actor_id, deleted_with, context, trace)
+  await tx.execute(sql`insert into events.outbox (organization_id, object, record_id, op, record, previous, changed_fields, actor_id, deleted_with, context, trace, access)
     values (${c.organizationId}, ${c.object}, ${c.recordId}, ${c.op}, ${text(c.record)}::jsonb, ${text(c.previous)}::jsonb,
-      ${sql.param(c.changedFields)}::text[], ${c.actorId}, ${text(c.deletedWith)}::jsonb, ${text(c.context)}::jsonb, ${currentTraceparent()})`);
+      ${sql.param(c.changedFields)}::text[], ${c.actorId}, ${text(c.deletedWith)}::jsonb, ${text(c.context)}::jsonb, ${currentTraceparent()}, ${text(c.access)}::jsonb)`);
 }
 
 export interface OutboxRow {
@@ -38,6 +38,7 @@ export interface OutboxRow {
   context: ChangeContext | string | null;
   created_at: Date | string;
   trace: string | null;
+  access: ChangeEvent['access'] | string | null;
 }
 
 /** jsonb arrives parsed from pg and as text from some drivers. */
@@ -56,6 +57,7 @@ export function toEvent(r: OutboxRow): ChangeEvent {
     actorId: r.actor_id,
     at: new Date(r.created_at).toISOString(),
     ...(r.deleted_with ? { deletedWith: parsed(r.deleted_with)! } : {}),
+    ...(r.access ? { access: parsed(r.access)! } : {}),
   };
 }
 
@@ -90,7 +92,7 @@ export interface RelayOptions {
   /** Queue each row's audit event (events.audit_outbox) as it is published: AuditConfig enabled. @default false */
   audit?: boolean;
   /** Which changes workflow rules must see: those are handed to the automation worker (events.automation_outbox) as they are published. */
-  automation?: (change: ChangeEvent) => boolean;
+  automation?: (change: DataChangeEvent) => boolean;
   logger?: Logger;
 }
 
@@ -108,7 +110,7 @@ export function createOutboxRelay(db: Db, feed: ChangeFeed, options: RelayOption
       // One publisher at a time (replicas share the database): events are published in published_seq order,
       // and a replay waiting on this lock sees every event published before it started (see replay.ts).
       await tx.execute(sql`select pg_advisory_xact_lock(${PUBLISH_LOCK})`);
-      const rows = await queryRows<OutboxRow>(tx, sql`select id, organization_id, object, record_id, op, record, previous, changed_fields, actor_id, deleted_with, context, created_at, trace
+      const rows = await queryRows<OutboxRow>(tx, sql`select id, organization_id, object, record_id, op, record, previous, changed_fields, actor_id, deleted_with, context, created_at, trace, access
         from events.outbox where published_at is null order by id limit ${batch} for update skip locked`);
       if (rows.length === 0) return 0;
       // A span only for a batch that has rows (an idle sweep is no news): a child of the request that wrote
@@ -117,11 +119,13 @@ export function createOutboxRelay(db: Db, feed: ChangeFeed, options: RelayOption
       return inSpan('outbox publish', { 'objectos.outbox': 'outbox', 'objectos.rows': rows.length }, async () => {
         const events = rows.map(toEvent);
         for (const e of events) await feed.publish(e);
+        // Data changes only: an access change (a share) has its own audit event, written with it, and runs no rule.
+        const data = rows.flatMap((r, i) => (events[i]!.op === 'access' ? [] : [{ r, e: events[i] as DataChangeEvent }]));
         // The audit trail's copy, handed over in the transaction that marks the rows: once per row.
-        if (audit) await recordAuditEvents(tx, rows.map((r, i) => auditEventOfChange(events[i]!, parsed(r.context))));
+        if (audit) await recordAuditEvents(tx, data.map(({ r, e }) => auditEventOfChange(e, parsed(r.context))));
         // A row of another trace than this span's keeps its own (its evaluation belongs to that request).
         const first = rows.find((r) => r.trace)?.trace;
-        if (automation) await recordAutomationEvents(tx, rows.flatMap((r, i) => (automation(events[i]!) ? [{ event: events[i]!, context: parsed(r.context), ...(first && r.trace !== first ? { trace: r.trace } : {}) }] : [])));
+        if (automation) await recordAutomationEvents(tx, data.flatMap(({ r, e }) => (automation(e) ? [{ event: e, context: parsed(r.context), ...(first && r.trace !== first ? { trace: r.trace } : {}) }] : [])));
         // Numbered in the order published (unnest keeps the array's order).
         await tx.execute(sql`update events.outbox o set published_at = now(), published_seq = n.s
           from (select id, nextval('events.outbox_published_seq') as s from unnest(${sql.param(rows.map((r) => String(r.id)))}::bigint[]) as id) n where o.id = n.id`);

@@ -6,7 +6,7 @@ import { PUBLISH_LOCK, toEvent, type OutboxRow } from './outbox.ts';
 /** Events read per replay statement. */
 const PAGE = 256;
 
-const COLUMNS = 'o.id, o.organization_id, o.object, o.record_id, o.op, o.record, o.previous, o.changed_fields, o.actor_id, o.deleted_with, o.context, o.created_at, o.trace';
+const COLUMNS = 'o.id, o.organization_id, o.object, o.record_id, o.op, o.record, o.previous, o.changed_fields, o.actor_id, o.deleted_with, o.context, o.created_at, o.trace, o.access';
 
 /** Where a replay starts: the published position of the cursor's event. */
 export interface Cursor { seq: string }

@@ -14,7 +14,7 @@ export type { ChangePayload } from './fan-out.ts';
 export interface ChangedArgs {
   where?: WhereInput | null;
   id?: string | null;
-  operations?: ('CREATED' | 'UPDATED' | 'DELETED')[] | null;
+  operations?: ChangePayload['op'][] | null;
   /** Replay from this event on: the eventId of the last change received. */
   after?: string | null;
 }
@@ -31,7 +31,8 @@ const REPLAY_AHEAD = 64;
  * events are delivered when the new state is visible (and matches `where`; an update also when the
  * state before matched); deletes when the deleted state was visible and matched. `previous` is only given when it was visible too.
  * Fields the subscriber cannot read are null, and left out of changedFields; an update of such fields
- * only is not delivered.
+ * only is not delivered. A share granted or revoked is an event too: ENTERED (the record, as they may
+ * read it) for those it brought the record into view of, LEFT (its id only) for those it took it from.
  *
  * With `after`, the events published since that one are first replayed from the outbox (its retention
  * window), each checked the same way, then live ones follow: the subscriber listens before the replay
@@ -52,7 +53,7 @@ export async function changesOf(ds: DataSource, fanOut: FanOut, object: string, 
     matching: filter ? checkTemplate(ds, (d) => and(objectOf(d, object).visible, filterSql(d, p, table, args.where))!) : null,
     readable: new Set(p.columns.filter((c) => columnReadable(ds, p, c)).map((c) => c.graphqlName)),
   };
-  const ops = new Set<ChangePayload['op']>(args.operations?.length ? args.operations : ['CREATED', 'UPDATED', 'DELETED']);
+  const ops = new Set<ChangePayload['op']>(args.operations?.length ? args.operations : ['CREATED', 'UPDATED', 'DELETED', 'ENTERED', 'LEFT']);
   const tenant = ds.tenant;
   const target = { ops, id: args.id ?? null };
 

@@ -7,6 +7,8 @@ import { col, OWNER } from '../db/tables.ts';
 import { objectOf, type DataSource } from '../data-source.ts';
 import { badInput, dataError } from '../errors.ts';
 import { isUuid } from '../sql/where.ts';
+import { committed } from '../sql/write.ts';
+import { recordAccessChange } from '../events/access-change.ts';
 import { conditionSql, grantSql, recordSql, type SecurityContext } from './predicates.ts';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 
@@ -206,15 +208,18 @@ export async function shareRecord(ds: DataSource, input: { object: string; recor
   if (type === 'user' && !(await isMember(ds, input.sharedWith))) throw issue('sharedWith', `no member with id "${input.sharedWith}" in this organization`);
   // The share and its audit event commit together.
   const row = await ds.db.transaction(async (tx) => {
+    const [before] = await queryRows<{ access_level: 'read' | 'edit' }>(tx, sql`select access_level from security.record_share where organization_id = ${ds.tenant}
+      and object = ${p.object.name} and record_id = ${input.recordId} and shared_with_type = ${type} and shared_with = ${input.sharedWith} for update`);
     const [r] = await queryRows<ShareRow>(tx, sql`insert into security.record_share
         (organization_id, object, record_id, shared_with_type, shared_with, access_level, granted_by)
       values (${ds.tenant}, ${p.object.name}, ${input.recordId}, ${type}, ${input.sharedWith}, ${level}, ${ds.actor})
       on conflict (organization_id, object, record_id, shared_with_type, shared_with) do update set access_level = excluded.access_level, granted_by = excluded.granted_by
       returning *`);
     await recordAuditEvents(tx, [shareEvent(ds, 'authz.permission_granted', r!)]);
+    await recordAccessChange(tx, ds, p, r!, true, before?.access_level ?? null);
     return r!;
   });
-  return shareOut(row);
+  return committed(ds, shareOut(row));
 }
 
 export async function unshareRecord(ds: DataSource, id: string): Promise<boolean> {
@@ -234,7 +239,8 @@ export async function unshareRecord(ds: DataSource, id: string): Promise<boolean
   await ds.db.transaction(async (tx) => {
     await tx.execute(sql`delete from security.record_share where id = ${id} and organization_id = ${ds.tenant}`);
     await recordAuditEvents(tx, [shareEvent(ds, 'authz.permission_revoked', share)]);
+    await recordAccessChange(tx, ds, p, share, false, null);
   });
-  return true;
+  return committed(ds, true);
 }
 
