@@ -7,10 +7,12 @@ import { engines, signedFetch, subscribeSse } from '@objectos/testkit';
 import { createRecord, deleteRecord, updateRecord } from '../../subgraphs/data/src/sql/write.ts';
 import { Oracle, type ObjectName } from './security/oracle.ts';
 import {
-  actionArb, alignSegments, compareDeliveries, deleteParent, describeUser, FIELDS, newTally, subOf, subscriptionOf, SUBS_PER_WORLD, subSpecArb, valueOf, verdictOf,
+  actionArb, alignSegments, deleteParent, describeUser, FIELDS, newTally, subOf, subscriptionOf, SUBS_PER_WORLD, subSpecArb, valueOf, verdictOf,
   type Action, type Ev, type Sub, type SubSpec,
 } from './security/subscription-model.ts';
 import { checkCounter, recordingFeed, sleep, until, type CheckCounter } from './security/subscription-plumbing.ts';
+import { compareDeliveries } from './security/subscription-compare.ts';
+import { presencePhase, replayPhase } from './security/subscription-phases.ts';
 import { OBJECTS, USER_IDS, worldArb, type Rec, type Share, type World } from './security/world.ts';
 import { grantShare, revokeShare, startWorldStack, suiteDatabase, type WorldStack } from './security/world-stack.ts';
 
@@ -28,7 +30,9 @@ import { grantShare, revokeShare, startWorldStack, suiteDatabase, type WorldStac
  * no event about a record the subscriber cannot read, no value of a field they cannot read (null in
  * record/previous, absent from changedFields), and no event missing that they should have had.
  * At the end of each world every direct subscriber replays the world from a cursor (`after`), compared
- * the same way with the oracle over the world as it is then (a replay checks against access now).
+ * the same way with the oracle over the world as it is then (a replay checks against access now); shares
+ * granted and revoked are ENTERED/LEFT events, updates out of view LEFT; and every user asks for the
+ * presence of the first records of each object (allowed exactly to readers, who see exactly each other).
  *
  * CI runs OBJECTOS_SUBSCRIPTION_EVENTS (default 2,000) change events per engine;
  * `npm run test:subscriptions` (OBJECTOS_SUBSCRIPTION_EVENTS=10000) runs the 10,000 of case 24. OBJECTOS_ORACLE_SEED replays a run.
@@ -301,35 +305,9 @@ describe.each(engines())('subscriptions against the independent oracle on $name'
       for (const s of subs) s.stream.close();
       await until(() => stack.data.hub.size() === 0, 5_000, () => `world ${n}: ${stack.data.hub.size()} subscriptions still live after their clients left`);
 
-      // 6. Replay (issue #20 point 2): each direct subscriber comes back with `after` = the world's first
-      // event of its object, and must receive every later event it may read now (its access, shares and
-      // parents as they are at the end: the replay checks against them), with the same masking, once each, in order.
-      const replays: Sub[] = [];
-      for (const s of accepted.filter((x) => x.path === 'direct')) {
-        // The cursor: an event of its object in its organization (any other is refused).
-        const k0 = events.findIndex((e) => e.object === s.object && e.org === s.u.org);
-        if (k0 < 0) continue;
-        const r: Sub = { ...s, u: w.users[s.user]!, stream: s.stream, verdicts: new Map(), endedAt: null };
-        const scratch = newTally();
-        const none = { passes: false, sameOrg: false, nowVisible: false, wasVisible: false, deliver: false, expected: null };
-        for (const e of events) r.verdicts.set(e.k, e.k > k0 && e.object === s.object ? verdictOf(r, e, w, oracle, rid, scratch) : none);
-        const { query, variables } = subscriptionOf(r, specs[s.ix]!, rid, published[k0]!.id);
-        r.stream = await subscribeSse<Record<string, unknown>>(signedFetch(stack.data.fetch, stack.principal(r.u)), query, variables);
-        replays.push(r);
-      }
-      const replayWant = replays.reduce((t, s) => t + expectedCount(s), 0);
-      // Bounded; what is missing then is reported per event by the comparison.
-      for (const end = Date.now() + 15_000; Date.now() < end && !replays.every((s) => s.stream.results.length >= expectedCount(s));) await sleep(20);
-      await sleep(50);
-      tally.replays += replays.length;
-      const replayed = compareDeliveries(n, replays, events, published, oracle, tally, problems);
-      tally.replayed += replayed;
-      tally.deliveries += replayed;
-      tally.expected += replayWant;
-      if (problems.length > 0)
-        throw new Error(`world ${n}: ${problems.length} disagreements with the oracle in replays (seed ${SEED ?? 'random'}):\n${problems.slice(0, 12).join('\n')}`);
-      for (const s of replays) s.stream.close();
-      await until(() => stack.data.hub.size() === 0, 5_000, () => `world ${n}: ${stack.data.hub.size()} replaying subscriptions still live after their clients left`);
+      // 6. Replay from a cursor, then 7. presence (subscription-phases.ts).
+      await replayPhase({ n, stack, w, oracle, rid, events, published, accepted, specs, tally, problems, expectedCount, seed: SEED });
+      await presencePhase({ n, stack, w, oracle, rid, tally, problems });
     } finally {
       for (const s of subs) s.stream?.close();
       await stack.dispose();
@@ -354,12 +332,13 @@ describe.each(engines())('subscriptions against the independent oracle on $name'
       + ` ${tally.dbEvents} events made by the database (cascade deletes, set_null updates), ${tally.cascaded} deliveries of them, ${tally.orphaned} cascaded detail deletes delivered to subscribers who read the detail only through its deleted parent;`
       + ` ${tally.hiddenOnly} updates of hidden fields only withheld; ${tally.accessChanges} access changes of live subscribers: ${tally.ended} gateway streams ended, ${tally.afterChange} events delivered after a change;`
       + ` ${tally.shareEvents} ENTERED/LEFT deliveries of shares granted or revoked, ${tally.leftView} LEFT deliveries of updates out of view;`
-      + ` ${tally.replays} replays from a cursor delivered ${tally.replayed} events;`
+      + ` ${tally.replays} replays from a cursor delivered ${tally.replayed} events; ${tally.presenceChecks} presence requests (${tally.presenceViewers} allowed);`
       + ` ${((Date.now() - started) / 1000).toFixed(1)} s)`);
     expect(tally.leaks + tally.hiddenFields + tally.omissions + tally.wrong + tally.afterChange).toBe(0);
     expect(tally.accessChanges, 'the run changed some live subscriber\'s access').toBeGreaterThan(0);
     expect(tally.replayed, 'replays delivered events').toBeGreaterThan(0);
     expect(tally.shareEvents, 'shares granted or revoked were told to subscribers').toBeGreaterThan(0);
+    expect(tally.presenceViewers, 'presence was given to readers').toBeGreaterThan(0);
     expect(tally.deliveries).toBe(tally.expected);
     expect(tally.events).toBeGreaterThanOrEqual(WORLDS * EVENTS_PER_WORLD);
   }, 900_000);

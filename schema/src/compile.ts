@@ -15,11 +15,12 @@ import { searchPlugin } from './plugins/search.ts';
 import { securityPlugin } from './plugins/security.ts';
 import { metaPlugin } from './plugins/meta.ts';
 import { subscriptionsPlugin } from './plugins/subscriptions.ts';
+import { presencePlugin } from './plugins/presence.ts';
 import { SdlBuilder } from './sdl-builder.ts';
 import { compileSecurity, type SecurityPlan } from './security/security-plan.ts';
 
 /** The plugins, in order. Later plugins may add fields to types earlier ones created. */
-export const defaultPreset: readonly CompilerPlugin[] = [commonPlugin, objectsPlugin, relationsPlugin, aggregatesPlugin, searchPlugin, mutationsPlugin, bulkWritesPlugin, lifecyclePlugin, securityPlugin, metaPlugin, subscriptionsPlugin];
+export const defaultPreset: readonly CompilerPlugin[] = [commonPlugin, objectsPlugin, relationsPlugin, aggregatesPlugin, searchPlugin, mutationsPlugin, bulkWritesPlugin, lifecyclePlugin, securityPlugin, metaPlugin, subscriptionsPlugin, presencePlugin];
 
 export const FEDERATION_LINK =
   'extend schema @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key", "@shareable"])';

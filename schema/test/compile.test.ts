@@ -58,9 +58,9 @@ describe('compile', () => {
     const { sdl } = compile(fixtureModel('api-methods')).subgraphs.data;
     expect(sdl).not.toContain('SecretSource');
     expect(sdl).toContain('sourceId: ID');
-    // Only the security API's own mutations remain: no object of this fixture allows create/update/delete.
+    // Only the security and presence APIs' own mutations remain: no object of this fixture allows create/update/delete.
     const mutation = /type Mutation \{([^}]*)\}/.exec(sdl)?.[1] ?? '';
-    expect([...mutation.matchAll(/^\s+(\w+)\(/gm)].map((m) => m[1])).toEqual(['shareRecord', 'unshareRecord']);
+    expect([...mutation.matchAll(/^\s+(\w+)\(/gm)].map((m) => m[1])).toEqual(['setPresence', 'shareRecord', 'unshareRecord']);
     expect(sdl).not.toMatch(/CreateInput|UpdateInput/);
     expect(sdl).toContain('newsList(');
   });

@@ -1,6 +1,6 @@
 import { createAuditSubgraph, type AuditSubgraph } from '@objectos/audit-subgraph';
 import { createAutomationSubgraph, type AutomationSubgraph, type JobRuntime } from '@objectos/automation-subgraph';
-import { createDataSubgraph, type DataSubgraph } from '@objectos/data-subgraph';
+import { createDataSubgraph, type DataSubgraph, type DataSubgraphOptions } from '@objectos/data-subgraph';
 import { queryRows, type Database } from '@objectos/db';
 import { sql } from 'drizzle-orm';
 import type { ChangeFeed, EventBus } from '@objectos/events';
@@ -91,7 +91,7 @@ export function dataPlugin(options: { compiled: CompiledSchema; secret: string; 
       const org = demo?.organizationId;
       const build = (compiled: CompiledSchema, seed: boolean) => createDataSubgraph({
         metadata: compiled, database: ctx.getService<Database>('database'), secret: options.secret,
-        seed: seed && Boolean(org), changeFeed: ctx.getService<ChangeFeed>('changeFeed'), ...(org ? { seedOrganizationId: org } : {}),
+        seed: seed && Boolean(org), changeFeed: ctx.getService<ChangeFeed>('changeFeed'), presenceChannel: ctx.getService<NonNullable<DataSubgraphOptions['presenceChannel']>>('presenceChannel'), ...(org ? { seedOrganizationId: org } : {}),
         ...(demo?.userId ? { seedOwnerId: demo.userId } : {}),
         ...(options.maxBulk ? { maxBulk: options.maxBulk } : {}),
         ...(options.changeRetentionMs ? { changeRetentionMs: options.changeRetentionMs } : {}),

@@ -179,10 +179,12 @@ export interface Tally {
   shareEvents: number; leftView: number;
   /** Replays from a cursor at the end of each world (`after`), and the events they delivered. */
   replays: number; replayed: number;
+  /** Presence requests (user × record), and viewers allowed. */
+  presenceChecks: number; presenceViewers: number;
 }
 export const newTally = (): Tally => ({
   events: 0, subscribers: 0, refused: 0, checks: 0, deliveries: 0, expected: 0, leaks: 0, hiddenFields: 0, omissions: 0, wrong: 0, worlds: 0,
-  masked: 0, enteredView: 0, leftWhere: 0, viaShare: 0, withheld: 0, dbEvents: 0, cascaded: 0, orphaned: 0, hiddenOnly: 0, accessChanges: 0, ended: 0, afterChange: 0, shareEvents: 0, leftView: 0, replays: 0, replayed: 0,
+  masked: 0, enteredView: 0, leftWhere: 0, viaShare: 0, withheld: 0, dbEvents: 0, cascaded: 0, orphaned: 0, hiddenOnly: 0, accessChanges: 0, ended: 0, afterChange: 0, shareEvents: 0, leftView: 0, replays: 0, replayed: 0, presenceChecks: 0, presenceViewers: 0,
 });
 
 export const describeUser = (u: User) => `${u.id} (org ${u.org}, role ${u.role ?? '-'}, sets ${u.sets.join('+') || '-'}, groups ${u.groups.join('+') || '-'})`;
@@ -340,96 +342,4 @@ export function alignSegments(events: Ev[], published: ChangeEvent[], rid: (id: 
     }
     i = j;
   }
-}
-
-/**
- * Every delivery against the verdicts: leaks (events or fields the subscriber cannot read), wrong
- * payloads, order, duplicates and wrong omissions. Returns how many events were delivered.
- */
-export function compareDeliveries(
-  n: number, accepted: Sub[], events: Ev[], published: ChangeEvent[], oracle: Oracle, tally: Tally, problems: string[],
-): number {
-  const kOf = new Map(published.map((p, k) => [p.id, k]));
-  let delivered = 0;
-  for (const s of accepted) {
-    const who = `world ${n}: ${s.path} ${s.object}Changed(${JSON.stringify({ where: s.where, id: s.id, ops: [...s.ops] })}) as ${describeUser(s.u)}`;
-    const readable = (f: string) => oracle.fieldReadable(s.u, s.object, fieldKey(f));
-    const got = new Set<number>();
-    let lastK = -1;
-    for (const [i, r] of s.stream.results.entries()) {
-      if (r.errors?.length) {
-        // The one expected error: the end of a gateway stream whose subscriber's access changed, last.
-        const end = s.endedAt !== null && i === s.stream.results.length - 1 && r.errors.every((e) => e.extensions?.['code'] === 'FORBIDDEN');
-        if (end) tally.ended++;
-        else (problems.push(`${who}: error ${JSON.stringify(r.errors)}`), tally.wrong++);
-        continue;
-      }
-      const p = r.data?.['c'] as Payload | undefined;
-      if (!p) continue;
-      delivered++;
-      const k = kOf.get(p.eventId);
-      const e = k === undefined ? undefined : events[k];
-      if (k === undefined || !e) {
-        problems.push(`${who}: LEAK of an event of another world/organization: ${JSON.stringify(p)}`);
-        tally.leaks++;
-        continue;
-      }
-      if (got.has(k)) {
-        problems.push(`${who}: event ${k} delivered twice`);
-        tally.wrong++;
-      }
-      if (k < lastK) {
-        problems.push(`${who}: event ${k} after event ${lastK}`);
-        tally.wrong++;
-      }
-      got.add(k);
-      lastK = Math.max(lastK, k);
-      const v = s.verdicts.get(k)!;
-      const at = `${who}, event ${k} (${e.op} ${e.object} ${e.recordId})`;
-      if (s.endedAt !== null && k >= s.endedAt) {
-        problems.push(`${at}: LEAK: delivered after the subscriber's access changed (from event ${s.endedAt} on): ${JSON.stringify(p)}`);
-        tally.afterChange++;
-        tally.leaks++;
-        continue;
-      }
-      // Hidden fields, whatever else is right or wrong with the delivery.
-      for (const [part, row] of [['record', p.record], ['previous', p.previous]] as const) {
-        for (const f of FIELDS[s.object]) {
-          if (row && row[f] !== undefined && row[f] !== null && !readable(f)) {
-            problems.push(`${at}: LEAK of hidden field ${part}.${f} = ${JSON.stringify(row[f])}`);
-            tally.hiddenFields++;
-          }
-        }
-      }
-      for (const f of p.changedFields) if (!readable(f)) (problems.push(`${at}: LEAK of hidden field name ${f} in changedFields`), tally.hiddenFields++);
-      if (p.previous !== null && !v.wasVisible) {
-        problems.push(`${at}: LEAK of the previous state, which the subscriber could not read: ${JSON.stringify(p.previous)}`);
-        tally.leaks++;
-      }
-      if (!v.deliver) {
-        const invisible = !v.sameOrg || (e.op === 'DELETED' ? !v.wasVisible : !v.nowVisible);
-        problems.push(`${at}: ${invisible ? 'LEAK: delivered an event about a record the subscriber cannot read' : 'delivered an event outside its filters'}: ${JSON.stringify(p)} (${JSON.stringify(v)}); before ${JSON.stringify(e.before)}, after ${JSON.stringify(e.after)}`);
-        if (invisible) tally.leaks++;
-        else tally.wrong++;
-        continue;
-      }
-      const norm = (x: Omit<Payload, 'eventId' | 'at'>) => ({ op: x.op, record: x.record, previous: x.previous, changedFields: [...x.changedFields].sort() });
-      if (JSON.stringify(norm(p)) !== JSON.stringify(norm(v.expected!)) || p.at !== published[k]!.at) {
-        problems.push(`${at}: wrong payload\n  got      ${JSON.stringify(norm(p))} at ${p.at}\n  expected ${JSON.stringify(norm(v.expected!))} at ${published[k]!.at}`);
-        tally.wrong++;
-      }
-    }
-    if (s.endedAt !== null && !s.stream.results.at(-1)?.errors?.length) {
-      problems.push(`${who}: still delivering after the access change: the stream did not end with FORBIDDEN`);
-      tally.wrong++;
-    }
-    for (const [k, v] of s.verdicts) {
-      if (v.deliver && !got.has(k)) {
-        const e = events[k]!;
-        problems.push(`${who}: WRONG OMISSION of event ${k} (${e.op} ${e.object} ${e.recordId}): expected ${JSON.stringify(v.expected)}; before ${JSON.stringify(e.before)}, after ${JSON.stringify(e.after)}`);
-        tally.omissions++;
-      }
-    }
-  }
-  return delivered;
 }

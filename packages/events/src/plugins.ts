@@ -1,4 +1,5 @@
 import { OBJECTOS_VERSION, definePlugin, type Plugin } from '@objectos/kernel';
+import { createChannel, type Channel } from './channel.ts';
 import { createChangeFeed, type ChangeFeed } from './change-event.ts';
 import { createEventBus, type EventBus } from './event-bus.ts';
 import { registerRedisProbe, type RedisProbe } from './redis-probe.ts';
@@ -19,20 +20,26 @@ export function eventsPlugin(redisUrl: string | undefined): Plugin {
   });
 }
 
-/** `realtime`: committed record changes for subscriptions (Redis between replicas in services mode). */
+/** `realtime`: committed record changes for subscriptions, and presence (Redis between replicas in services mode). */
 export function realtimePlugin(redisUrl: string | undefined): Plugin {
   let feed: ChangeFeed | null = null;
+  let presence: Channel<unknown> | null = null;
   return definePlugin({
     name: 'realtime', version: OBJECTOS_VERSION,
     implements: ['com.objectos.protocol.graphql-ws.v1'],
     provides: [{ id: 'com.objectos.service.change-feed', name: 'changeFeed', methods: ['publish', 'subscribe'], events: ['record.created', 'record.updated', 'record.deleted'] }],
     async start(ctx) {
       feed = createChangeFeed(redisUrl);
-      await feed.ready;
+      presence = createChannel<unknown>('objectos:presence', redisUrl);
+      await Promise.all([feed.ready, presence.ready]);
       ctx.registerService('changeFeed', feed);
+      ctx.registerService('presenceChannel', presence);
     },
     healthCheck: () => ({ checks: [{ name: redisUrl ? 'Redis change feed' : 'in-process change feed', status: 'passed' }] }),
-    destroy: () => feed?.close(),
+    destroy: async () => {
+      await feed?.close();
+      await presence?.close();
+    },
   });
 }
 

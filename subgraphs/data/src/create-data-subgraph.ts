@@ -20,10 +20,11 @@ import { createCompiledReads } from './compiled/use-compiled-reads.ts';
 
 import { buildResolvers, type DataContext } from './resolvers.ts';
 import { seedDemoData, type SeedResult } from './seed.ts';
-import { createChangeFeed, type ChangeFeed } from '@objectos/events';
+import { createChangeFeed, createMemoryChannel, type Channel, type ChangeFeed } from '@objectos/events';
 import { createOutboxRelay, ensureOutbox, type ChangeContext, type OutboxRelay } from './events/outbox.ts';
 import { createChangeHub } from './events/change-hub.ts';
 import { createFanOut, type FanOut } from './events/fan-out.ts';
+import { createPresenceHub, type PresenceHub, type PresenceMessage } from './presence/presence-hub.ts';
 import { createReadAudit, useReadAudit } from './events/read-audit.ts';
 
 export interface DataSubgraphOptions extends DatabaseOptions {
@@ -66,6 +67,10 @@ export interface DataSubgraphOptions extends DatabaseOptions {
    * replicas (services mode). Not closed by dispose. @default in process
    */
   changeFeed?: ChangeFeed;
+  /** Where replicas tell each other who is viewing which record (presence): Redis pub/sub between replicas. Not closed by dispose. @default in process */
+  presenceChannel?: Channel<PresenceMessage>;
+  /** How often presence is restated between replicas (a replica silent for 3 is gone). @default 10000 */
+  presenceHeartbeatMs?: number;
   /** How often the outbox is swept for changes not yet published. @default 1000 */
   outboxSweepMs?: number;
   /** How long published change events are kept: how far back a subscription can replay (`after`). @default 24 h */
@@ -100,6 +105,8 @@ export interface DataSubgraph {
   relay: OutboxRelay;
   /** Live subscriptions of this subgraph: the change hub's events fanned out to them, grouped (see createFanOut). */
   hub: FanOut;
+  /** Who is viewing which record (presence), shared with the other replicas over the presence channel. */
+  presence: PresenceHub;
   dispose(): Promise<void>;
 }
 
@@ -149,7 +156,11 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
   const feed = options.changeFeed ?? createChangeFeed();
   let relay: OutboxRelay | null = null;
   let hub: FanOut | null = null;
+  const presenceChannel = options.presenceChannel ?? createMemoryChannel<PresenceMessage>();
+  const presence = createPresenceHub(presenceChannel, options.presenceHeartbeatMs ? { heartbeatMs: options.presenceHeartbeatMs } : {});
   const stopEvents = async () => {
+    presence.close();
+    if (!options.presenceChannel) await presenceChannel.close();
     hub?.close();
     await relay?.close();
     if (!options.changeFeed) await feed.close();
@@ -198,7 +209,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       };
       return { ds, principal, principalKey, loaders: createLoaders(ds) };
     };
-    const schema = guardEntityTypes(buildSubgraphSchema([{ typeDefs: parse(sdl), resolvers: buildResolvers(source, hub, compiled.inflection) }]));
+    const schema = guardEntityTypes(buildSubgraphSchema([{ typeDefs: parse(sdl), resolvers: buildResolvers(source, { fanOut: hub, presence }, compiled.inflection) }]));
     const yoga = createYoga<Record<string, unknown>, DataContext>({
       schema,
       graphqlEndpoint,
@@ -231,6 +242,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       seeded,
       relay,
       hub,
+      presence,
       dispose: async () => {
         await stopEvents();
         if (owned) await database.close();

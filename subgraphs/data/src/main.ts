@@ -2,7 +2,7 @@ import { pingDatabase } from '@objectos/db';
 import { realtimePlugin, redisProbePlugin, type ChangeFeed } from '@objectos/events';
 import { definePlugin, OBJECTOS_VERSION, runProcess } from '@objectos/kernel';
 import { principalGuardPlugin, type ReplayStore } from '@objectos/principal';
-import { createDataSubgraph, type DataSubgraph } from './create-data-subgraph.ts';
+import { createDataSubgraph, type DataSubgraph, type DataSubgraphOptions } from './create-data-subgraph.ts';
 
 /**
  * Runs the data subgraph as its own process (services mode): PORT, HOST, DATABASE_URL, OBJECTOS_METADATA,
@@ -41,6 +41,7 @@ runProcess({
           secret,
           ...(seedOrganizationId ? { seedOrganizationId } : {}),
           changeFeed: ctx.getService<ChangeFeed>('changeFeed'),
+          presenceChannel: ctx.getService<NonNullable<DataSubgraphOptions['presenceChannel']>>('presenceChannel'),
           ...(retentionHours ? { changeRetentionMs: retentionHours * 3_600_000 } : {}),
           replay: ctx.getService<ReplayStore>('replay'),
         });

@@ -18,6 +18,8 @@ import { explainAccess, recordShares, shareRecord, unshareRecord } from './secur
 import { metaResolvers } from './meta.ts';
 import { createLoaders } from './loaders.ts';
 import type { FanOut } from './events/fan-out.ts';
+import { presenceOf, setPresence, type RecordPresence } from './presence/presence.ts';
+import type { PresenceHub } from './presence/presence-hub.ts';
 import { changesOf, type ChangedArgs, type ChangePayload } from './events/subscriptions.ts';
 
 export interface DataContext {
@@ -146,7 +148,7 @@ function groupKeyResolvers(ds: DataSource, p: ObjectPlan): Record<string, unknow
 
 /** Resolvers for the compiled data SDL, derived from the plan. */
 export function buildResolvers(
-  ds: DataSource, live: FanOut, names: Pick<Inflection, 'sharedField' | 'childAggregateField' | 'groupKeyType'> & BulkNames = defaultInflection,
+  ds: DataSource, { fanOut: live, presence }: { fanOut: FanOut; presence: PresenceHub }, names: Pick<Inflection, 'sharedField' | 'childAggregateField' | 'groupKeyType'> & BulkNames = defaultInflection,
 ): GraphQLResolverMap<DataContext> {
   const map: Record<string, Record<string, unknown>> = { ...scalarResolvers } as unknown as Record<string, Record<string, unknown>>;
   const exposed = Object.values(ds.plan.objects).filter((p) => p.methods.length > 0);
@@ -222,7 +224,12 @@ export function buildResolvers(
         // The record as the request reads it now (masked), typed for the union.
         return hits.flatMap((h, i) => (records[i] ? [{ object: h.object, rank: h.rank, record: { ...records[i], __typename: ds.plan.objects[h.object]!.typeName } }] : []));
       });
+    (map['Subscription'] ??= {})[names.sharedField('presence')] = {
+      subscribe: (_: unknown, args: { object: string; id: string }, ctx: DataContext) => presenceOf(ctx.ds, presence, args, ctx.request?.signal),
+      resolve: (payload: RecordPresence) => payload,
+    };
     Object.assign((map['Mutation'] ??= {}), {
+      [names.sharedField('setPresence')]: (_: unknown, args: Parameters<typeof setPresence>[2], ctx: DataContext) => setPresence(ctx.ds, presence, args),
       [names.sharedField('shareRecord')]: (_: unknown, { input }: { input: Parameters<typeof shareRecord>[1] }, ctx: DataContext) => shareRecord(ctx.ds, input),
       [names.sharedField('unshareRecord')]: (_: unknown, { id }: { id: string }, ctx: DataContext) => unshareRecord(ctx.ds, id),
     });

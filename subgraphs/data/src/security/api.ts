@@ -28,7 +28,7 @@ function sc(ds: DataSource): SecurityContext {
 }
 
 /** Can the request read this record? (A record it cannot read and a missing one are the same to it.) */
-async function readable(ds: DataSource, p: ObjectPlan, id: string): Promise<boolean> {
+export async function readable(ds: DataSource, p: ObjectPlan, id: string): Promise<boolean> {
   if (!isUuid(id)) return false;
   const { table, visible } = objectOf(ds, p.object.name, 'read');
   const idCol = col(table, p.columns[0]!);
