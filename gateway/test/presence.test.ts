@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engines, until } from '@objectos/testkit';
-import { PASSWORD } from './secure-stack.ts';
 import { collect, startRealtimeStack, type RealtimeStack } from './realtime-stack.ts';
 
 interface Presence { object: string; recordId: string; viewers: { userId: string; status: string; lastSeen: string }[] }
@@ -21,12 +20,6 @@ describe.each(engines())('presence on $name', (engine) => {
   let outsider: Who;
   let accountId: string;
 
-  const join = async (email: string, org: string): Promise<Who> => {
-    const u = await s.user(email);
-    await s.identity.auth.api.addMember({ body: { userId: u.userId, organizationId: org, role: 'member' } });
-    const signedIn = await s.auth('/sign-in/email', { email, password: PASSWORD });
-    return { headers: { authorization: `Bearer ${signedIn.headers.get('set-auth-token')}` }, userId: u.userId };
-  };
   const watch = (who: Who, id = accountId) => collect<{ presence: Presence }>(s.client({ authorization: who.headers['authorization']! }), WATCH, { id });
   const lastOf = (op: { results: { data?: unknown }[] }) => (op.results.at(-1)?.data as { presence: Presence } | undefined)?.presence.viewers.map((v) => [v.userId, v.status]) ?? [];
   const sorted = (...xs: [string, string][]) => xs.sort((a, b) => a[0].localeCompare(b[0]));
@@ -36,8 +29,8 @@ describe.each(engines())('presence on $name', (engine) => {
     const o = await s.user('owner@presence.test', 'Presenceco');
     owner = { headers: o.headers, userId: o.userId };
     const org = (await s.q<{ activeOrganization: { id: string } }>(owner.headers, '{ activeOrganization { id } }')).data!.activeOrganization.id;
-    member = await join('member@presence.test', org);
-    stranger = await join('stranger@presence.test', org);
+    member = await s.member('member@presence.test', org);
+    stranger = await s.member('stranger@presence.test', org);
     const x = await s.user('outsider@presence.test', 'Elsewhere');
     outsider = { headers: x.headers, userId: x.userId };
     // The member's account: the member (owner of it) and the organization owner read it; the other member does not.

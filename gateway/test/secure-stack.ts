@@ -33,6 +33,8 @@ export interface SecureStack {
   q<T = Record<string, unknown>>(headers: Record<string, string>, query: string, variables?: Record<string, unknown>): Promise<GraphQLResult<T>>;
   /** Signs up (and optionally creates an organization); returns the bearer headers. */
   user(email: string, org?: string): Promise<{ headers: Record<string, string>; token: string; userId: string }>;
+  /** Signs up, joins an existing organization with `role`, and signs in there; returns the bearer headers. */
+  member(email: string, organizationId: string, role?: 'member' | 'admin' | 'owner'): Promise<{ headers: Record<string, string>; token: string; userId: string }>;
   close(): Promise<void>;
 }
 
@@ -109,6 +111,14 @@ export async function startSecureStack(engine: Engine, options: { policy?: Parti
         const o = await auth('/organization/create', { name: org, slug: org.toLowerCase().replace(/\W+/g, '-') }, { authorization: `Bearer ${token}` });
         if (o.status !== 200) throw new Error(`create organization ${org}: ${o.status} ${await o.text()}`);
       }
+      return { headers: { authorization: `Bearer ${token}` }, token, userId };
+    },
+    async member(email, organizationId, role = 'member') {
+      const { userId } = await stack.user(email);
+      await identity.auth.api.addMember({ body: { userId, organizationId, role } });
+      const signedIn = await auth('/sign-in/email', { email, password: PASSWORD });
+      if (signedIn.status !== 200) throw new Error(`sign-in ${email}: ${signedIn.status} ${await signedIn.text()}`);
+      const token = signedIn.headers.get('set-auth-token')!;
       return { headers: { authorization: `Bearer ${token}` }, token, userId };
     },
     async close() {

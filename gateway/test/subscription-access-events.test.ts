@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engines, until } from '@objectos/testkit';
-import { PASSWORD } from './secure-stack.ts';
 import { collect, startRealtimeStack, type RealtimeStack } from './realtime-stack.ts';
 
 interface Change { op: string; recordId: string; record: { name: string } | null; previous: { name: string } | null; changedFields: string[] }
@@ -27,11 +26,9 @@ describe.each(engines())('share events for live subscribers on $name', (engine) 
     s = await startRealtimeStack(engine);
     owner = await s.user('owner@share-events.test', 'Sharingco');
     const org = (await s.q<{ activeOrganization: { id: string } }>(owner.headers, '{ activeOrganization { id } }')).data!.activeOrganization.id;
-    const joined = await s.user('member@share-events.test');
+    const joined = await s.member('member@share-events.test', org);
+    member = joined;
     memberId = joined.userId;
-    await s.identity.auth.api.addMember({ body: { userId: joined.userId, organizationId: org, role: 'member' } });
-    const signedIn = await s.auth('/sign-in/email', { email: 'member@share-events.test', password: PASSWORD });
-    member = { headers: { authorization: `Bearer ${signedIn.headers.get('set-auth-token')}` } };
   });
   afterAll(() => s?.close());
 

@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pruneOutbox } from '@objectos/data-subgraph';
 import { queryRows } from '@objectos/db';
 import { engines, until } from '@objectos/testkit';
-import { PASSWORD } from './secure-stack.ts';
 import { collect, startRealtimeStack, type RealtimeStack } from './realtime-stack.ts';
 
 interface Change { eventId: string; op: string; record: { name: string } | null; previous: { name: string } | null }
@@ -46,10 +45,7 @@ describe.each(engines())('subscription replay from a cursor on $name', (engine) 
     s = await startRealtimeStack(engine);
     owner = await s.user('owner@replay.test', 'Replayco');
     const org = (await s.q<{ activeOrganization: { id: string } }>(owner.headers, '{ activeOrganization { id } }')).data!.activeOrganization.id;
-    const joined = await s.user('member@replay.test');
-    await s.identity.auth.api.addMember({ body: { userId: joined.userId, organizationId: org, role: 'member' } });
-    const signedIn = await s.auth('/sign-in/email', { email: 'member@replay.test', password: PASSWORD });
-    member = { headers: { authorization: `Bearer ${signedIn.headers.get('set-auth-token')}` } };
+    member = await s.member('member@replay.test', org);
     outsider = await s.user('outsider@replay.test', 'Elsewhere');
   });
   afterAll(() => s?.close());
