@@ -205,7 +205,8 @@ describe.each(engines())('subscriptions against the independent oracle on $name'
             if (same >= 0) w.shares.splice(same, 1);
             w.shares.push(s);
             // Granted with its access event: those it brings the record into view of are told (ENTERED).
-            const told = await grantShare(stack.data.source, org.A, rid, s);
+            const { id, told } = await grantShare(stack.data.source, org.A, rid, s);
+            s.id = id;
             expect(told, `world ${n}: an access event exactly when the share is new or its level changed`).toBe(previousLevel !== s.level);
             if (told) commit({ object: s.object, org: 'A', recordId: target.id, op: 'ACCESS', before: { ...target }, after: { ...target }, changed: [], access: { granted: true, share: s, previousLevel } });
             break;

@@ -282,15 +282,17 @@ export function verdictOf(s: Sub, ev: Ev, w: World, oracle: Oracle, rid: (id: st
 }
 
 /**
- * The shares before an access change, from the shares `now`: without the share granted (or with its
- * previous level), or with the share revoked back. The data subgraph judges the state before the same way
- * (fan-out.ts, sharesBeforeCte), from the table as it is when the event is checked (live, or a replay).
+ * The shares before an access change, from the shares `now`: without the share granted, by its id (or
+ * with its previous level), or with the share revoked back. The data subgraph judges the state before the
+ * same way (fan-out.ts, sharesBeforeCte), from the table as it is when the event is checked (live, or a
+ * replay: a share revoked and granted again since is another id, and stays).
  */
 export function sharesBefore(now: readonly Share[], a: NonNullable<Ev['access']>): Share[] {
-  const same = (x: Share) => x.object === a.share.object && x.record === a.share.record && x.to.type === a.share.to.type && x.to.value === a.share.to.value;
-  const rest = now.filter((x) => !same(x));
-  if (a.granted) return a.previousLevel ? [...rest, { ...a.share, level: a.previousLevel }] : rest;
-  return [...rest, a.share];
+  if (a.granted) {
+    const rest = now.filter((x) => x.id !== a.share.id);
+    return a.previousLevel ? [...rest, { ...a.share, level: a.previousLevel }] : rest;
+  }
+  return [...now, a.share];
 }
 
 /**

@@ -69,10 +69,10 @@ export async function insertShare(db: Db, org: string, rid: (id: string) => stri
 
 /**
  * Grants a manual share as shareRecord does: with, in its transaction, the access event its live
- * subscribers are told of (ENTERED). Whether an event was written (not when the level is unchanged or
- * the record is gone).
+ * subscribers are told of (ENTERED). The share's id, and whether an event was written (not when the level
+ * is unchanged or the record is gone).
  */
-export async function grantShare(ds: DataSource, org: string, rid: (id: string) => string, s: Share): Promise<boolean> {
+export async function grantShare(ds: DataSource, org: string, rid: (id: string) => string, s: Share): Promise<{ id: string; told: boolean }> {
   const value = s.to.type === 'user' ? uid(s.to.value) : s.to.value;
   return ds.db.transaction(async (tx) => {
     const [before] = await queryRows<{ access_level: 'read' | 'edit' }>(tx, sql`select access_level from security.record_share where organization_id = ${org}
@@ -80,7 +80,7 @@ export async function grantShare(ds: DataSource, org: string, rid: (id: string) 
     const [row] = await queryRows<StoredShare>(tx, sql`insert into security.record_share (organization_id, object, record_id, shared_with_type, shared_with, access_level)
       values (${org}, ${s.object}, ${rid(s.record)}, ${s.to.type}, ${value}, ${s.level})
       on conflict (organization_id, object, record_id, shared_with_type, shared_with) do update set access_level = excluded.access_level returning *`);
-    return recordAccessChange(tx, { ...ds, tenant: org, actor: null }, ds.plan.objects[s.object]!, row!, true, before?.access_level ?? null);
+    return { id: row!.id, told: await recordAccessChange(tx, { ...ds, tenant: org, actor: null }, ds.plan.objects[s.object]!, row!, true, before?.access_level ?? null) };
   });
 }
 

@@ -18,7 +18,8 @@ export interface CriteriaRule { name: string; object: 'parent' | 'child'; level:
 export interface RlsPolicy { name: string; object: 'parent'; roles: string[]; cond: Cond; spelling: 'sql' | 'dollar' | 'mustache' }
 export interface User { id: string; org: 'A' | 'B'; role: string | null; groups: string[]; sets: string[] }
 export interface Rec { id: string; org: 'A' | 'B'; owner: string; name: string; amount: number | null; secret: string | null; status: 'open' | 'closed'; note: string | null; parent: string | null }
-export interface Share { object: 'parent' | 'child'; record: string; to: Recipient; level: Level }
+/** `id`: the stored share's id, known for shares granted during a run (security.record_share keeps it through a level change). */
+export interface Share { object: 'parent' | 'child'; record: string; to: Recipient; level: Level; id?: string }
 export interface World {
   roles: { name: string; parent: string | null }[];
   groups: string[];
