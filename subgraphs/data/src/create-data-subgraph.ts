@@ -26,6 +26,7 @@ import { createChangeHub } from './events/change-hub.ts';
 import { createFanOut, type FanOut } from './events/fan-out.ts';
 import { createPresenceHub, type PresenceHub, type PresenceMessage } from './presence/presence-hub.ts';
 import { createReadAudit, useReadAudit } from './events/read-audit.ts';
+import { useSharedDeliveries, type SharedDeliveryStats } from './events/shared-deliveries.ts';
 
 export interface DataSubgraphOptions extends DatabaseOptions {
   /** OBJECTOS_SECRET: requests must carry a principal signed with the key derived from it. */
@@ -105,6 +106,8 @@ export interface DataSubgraph {
   relay: OutboxRelay;
   /** Live subscriptions of this subgraph: the change hub's events fanned out to them, grouped (see createFanOut). */
   hub: FanOut;
+  /** Subscription events executed and serialized (once per group, selection and principal), and deliveries that reused such a result. */
+  deliveries: SharedDeliveryStats;
   /** Who is viewing which record (presence), shared with the other replicas over the presence channel. */
   presence: PresenceHub;
   dispose(): Promise<void>;
@@ -210,6 +213,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       return { ds, principal, principalKey, loaders: createLoaders(ds) };
     };
     const schema = guardEntityTypes(buildSubgraphSchema([{ typeDefs: parse(sdl), resolvers: buildResolvers(source, { fanOut: hub, presence }, compiled.inflection) }]));
+    const deliveries: SharedDeliveryStats = { executions: 0, reused: 0, serialized: 0 };
     const yoga = createYoga<Record<string, unknown>, DataContext>({
       schema,
       graphqlEndpoint,
@@ -219,7 +223,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       // The guard reads the body of a signed request whole before anything else (an unsigned one is
       // refused unread): yoga's limiter would only wrap those bytes in a second stream.
       maxRequestBodySize: false,
-      plugins: [usePrincipalGuard({ key, audience: 'data', ...(options.replay ? { replay: options.replay } : {}) }), serveMetadata(compiled), ...(readAudit ? [useReadAudit(readAudit, principalOf, (r) => r.headers.get(REQUEST_ID_HEADER))] : []), ...(reads ? [reads.plugin] : []), useValidationWarnings(), useAtomicMutations(), useCorrelatedErrors({ logger, classify: classifyDataError })],
+      plugins: [usePrincipalGuard({ key, audience: 'data', ...(options.replay ? { replay: options.replay } : {}) }), serveMetadata(compiled), ...(readAudit ? [useReadAudit(readAudit, principalOf, (r) => r.headers.get(REQUEST_ID_HEADER))] : []), ...(reads ? [reads.plugin] : []), useValidationWarnings(), useAtomicMutations(), useSharedDeliveries((c) => (c as DataContext).principalKey ?? null, deliveries), useCorrelatedErrors({ logger, classify: classifyDataError })],
       context: ({ request, params }) => contextOf(principalOf(request), request, params?.extensions),
     });
     return {
@@ -242,6 +246,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       seeded,
       relay,
       hub,
+      deliveries,
       presence,
       dispose: async () => {
         await stopEvents();
