@@ -33,7 +33,7 @@ import { internalOwnership, type Ownership } from './routing/ownership.ts';
 import { resolverOf, type GatewayAuthOptions } from './auth/auth-modes.ts';
 import { createSenders, type Sender } from './routing/senders.ts';
 import { startLiveSupergraph, type LiveSupergraph, type SubgraphSdl, type SupergraphHealth } from './routing/live-supergraph.ts';
-import { useAtomicRefused, useSingleHop, type LocalRead, type RequestContext, type SubgraphCall } from './routing/use-single-hop.ts';
+import { useAtomicRefused, useSingleHop, type LocalRead, type RequestContext, type SubgraphCall, type SubgraphStream } from './routing/use-single-hop.ts';
 import { createQueryPlanExecutor, useQueryPlan } from './routing/use-query-plan.ts';
 import { subgraphsCheck, useReadyRoute } from './routing/use-ready-route.ts';
 import { useMetricsRoute } from './routing/use-metrics-route.ts';
@@ -324,6 +324,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       return { status: response.status, text: await response.text() };
     }, { outcomeOf: (r) => byStatus(r.status) });
   };
+  // A subscription's one hop: timed until its stream starts, then as long as its client stays.
+  const singleHopStream: SubgraphStream = (name, body, context, signal) => {
+    const to = current().byName.get(name)!;
+    const headers = { 'content-type': 'application/json', accept: 'text/event-stream', ...contextHeaders(context) };
+    return subgraphCall(name, headers, (sent) => to.send(to.url, { method: 'POST', headers: sent, body, signal }), { outcomeOf: (r) => byStatus(r.status) });
+  };
   const maxBodyBytes = protection.maxBodyBytes ?? PROTECTION_DEFAULTS.maxBodyBytes;
   const swapSchema: Plugin = { onPluginInit: ({ setSchema: set }) => void (setSchema = set) };
   const streams = createStreamCount();
@@ -352,7 +358,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       useFieldAccess(() => current().table), useLiveAccess(access), streams.plugin,
       // The planned executor first: the one hop, when it applies, replaces it (the last executeFn set wins).
       useQueryPlan(() => current().planned),
-      ...(options.singleHop === false ? [useAtomicRefused()] : [useSingleHop({ owned: () => current().owned, call: singleHopCall, local: reads })]),
+      ...(options.singleHop === false ? [useAtomicRefused()] : [useSingleHop({ owned: () => current().owned, call: singleHopCall, stream: singleHopStream, local: reads })]),
       useDenialAudit(denials, trustProxy),
       useCorrelatedErrors({ logger, classify: classifyGatewayError }),
     ],

@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDataSubgraph, type DataSubgraph } from '@objectos/data-subgraph';
-import { engines, gql, TEST_SECRET, testAuth, testPrincipal, type GraphQLResult } from '@objectos/testkit';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import WebSocket from 'ws';
+import { engines, gql, signedFetch, subscribeSse, TEST_SECRET, testAuth, testPrincipal, until, type GraphQLResult } from '@objectos/testkit';
 import { createGateway, type Gateway } from '../src/index.ts';
+import { attachRealtime } from '../src/realtime/ws-server.ts';
 import { METADATA, startStack, type Stack } from './stack.ts';
 
 /** Operations of every kind the endpoint serves in one subgraph: reads, writes, errors from validation, variables and the subgraph. */
@@ -102,6 +106,55 @@ describe.each(engines())('single hop through the gateway on $name', (engine) => 
       expect(mine.data?.accounts.totalCount).toBeGreaterThan(0);
     } finally {
       await other.dispose();
+    }
+  });
+
+  it('a subscription takes the one hop: the document as written, each event passed on as the subgraph wrote it, over SSE and graphql-ws', async () => {
+    const SUB = 'subscription { accountChanged { op record { name industry } } }';
+    const sent: string[] = [];
+    const spy = async (r: Request) => {
+      if (r.method === 'POST') sent.push(((await r.clone().json()) as { query: string }).query);
+      return s.data.fetch(r);
+    };
+    const g = await createGateway({ subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: s.data.sdl, fetch: spy }], auth: testAuth() });
+    const server = createServer(g.yoga);
+    const realtime = attachRealtime(server, g);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const frames: string[] = [];
+    const socket = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`, 'graphql-transport-ws');
+    try {
+      const before = s.data.hub.size();
+      // The subgraph's own text for this principal and selection (the same group: it is serialized once for all three).
+      const direct = await subscribeSse(signedFetch(s.data.fetch), SUB);
+      const viaHttp = await subscribeSse(g.fetch, SUB);
+      const viaStitched = await subscribeSse(stitched.fetch, SUB);
+      socket.on('message', (m) => frames.push(String(m)));
+      await new Promise((resolve) => socket.once('open', resolve));
+      socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: 'Bearer any' } }));
+      await until(async () => frames.length, (n) => n === 1);
+      expect(JSON.parse(frames.shift()!)).toEqual({ type: 'connection_ack' });
+      socket.send(JSON.stringify({ id: 'hop', type: 'subscribe', payload: { query: SUB } }));
+      expect(await until(async () => s.data.hub.size(), (n) => n === before + 4)).toBe(before + 4);
+      // Both of the one-hop gateway's subscriptions sent the client's text itself.
+      expect(sent).toEqual([SUB, SUB]);
+      expect((await gql(s.gateway.fetch, 'mutation { createAccount(input: { name: "Hop Live", industry: retail }) { id } }')).errors).toBeUndefined();
+      await Promise.all([direct.until(1), viaHttp.until(1), viaStitched.until(1)]);
+      await until(async () => frames.length, (n) => n === 1);
+      const text = direct.texts[0]!;
+      expect(JSON.parse(text)).toEqual({ data: { accountChanged: { op: 'CREATED', record: { name: 'Hop Live', industry: 'retail' } } } });
+      // The same bytes out of the gateway, SSE and graphql-ws alike; the stitched path's event parses the same.
+      expect(viaHttp.texts).toEqual([text]);
+      expect(frames).toEqual([`{"id":"hop","type":"next","payload":${text}}`]);
+      expect(viaStitched.results).toEqual([JSON.parse(text)]);
+      for (const x of [direct, viaHttp, viaStitched]) x.close();
+      socket.send(JSON.stringify({ id: 'hop', type: 'complete' }));
+      expect(await until(async () => s.data.hub.size(), (n) => n === before)).toBe(before);
+    } finally {
+      socket.close();
+      await realtime.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await g.dispose();
     }
   });
 });

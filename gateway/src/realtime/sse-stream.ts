@@ -6,9 +6,10 @@ export interface ResultStream extends AsyncGenerator<ExecutionResult, void, unkn
 /**
  * The results of a yoga response: a single JSON result, or a text/event-stream of `next` events ended
  * by `complete`. `return()` aborts the underlying request immediately, even while a read is pending
- * (a native async generator would wait for the next event first).
+ * (a native async generator would wait for the next event first). `read` makes a result of an event's
+ * text (JSON.parse unless told: a caller passing text through unparsed gives a raw result).
  */
-export function resultStream(response: Response, abort: () => void): ResultStream {
+export function resultStream(response: Response, abort: () => void, read: (text: string) => ExecutionResult = (text) => JSON.parse(text) as ExecutionResult): ResultStream {
   const queue: ExecutionResult[] = [];
   let done = false;
   let completed = false;
@@ -41,7 +42,7 @@ export function resultStream(response: Response, abort: () => void): ResultStrea
         else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
       }
       if (event === 'complete') return false;
-      if (data.length > 0) queue.push(JSON.parse(data.join('\n')) as ExecutionResult);
+      if (data.length > 0) queue.push(read(data.join('\n')));
     }
     return true;
   };

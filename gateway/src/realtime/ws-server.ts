@@ -4,7 +4,7 @@ import { GraphQLError, parse, type ExecutionArgs, type ExecutionResult } from 'g
 import { CloseCode, handleProtocols, makeServer, type ServerOptions, type SubscribePayload } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { API_KEY_HEADER, credentialsOf, type Credentials } from '@objectos/principal';
-import { metrics, type Logger } from '@objectos/observability';
+import { isDataOnly, metrics, type Logger } from '@objectos/observability';
 import type { Gateway } from '../create-gateway.ts';
 import type { Watched } from '../auth/access-watch.ts';
 import { recordAuthentication } from '../auth/auth-metrics.ts';
@@ -184,7 +184,7 @@ export function attachRealtime(server: Server, gateway: Gateway, options: Realti
       // Not a 200: refused before execution (whatever the body's type), a graphql-ws `error` like HTTP's status.
       if (response.status !== 200 || (!streamed && !type.includes('json'))) return refusal(response);
       let stream: ResultStream;
-      if (streamed) stream = resultStream(response, () => ctrl.abort());
+      if (streamed) stream = resultStream(response, () => ctrl.abort(), readEvent);
       else {
         // One JSON result, already complete: without `data` it is a request error (variables that do not
         // coerce, for one, answered 200 by the one-hop path), sent as an `error` message like a 4xx.
@@ -198,8 +198,9 @@ export function attachRealtime(server: Server, gateway: Gateway, options: Realti
       const args: ExecutionArgs & { rootValue: { stream: ResultStream } } = { schema: gateway.schema, document: STREAM_DOCUMENT, rootValue: { stream } };
       return args;
     },
-    // Results are yoga's, already serialized (errors masked and coded): sent as they are.
-    onNext: (_ctx, _id, _payload, _args, result) => result as never,
+    // Results are yoga's, already serialized (errors masked and coded): sent as they are, a data-only
+    // one as its very text (see `spliced`), the rest as parsed.
+    onNext: (ctx, _id, _payload, _args, result) => (result instanceof EventText ? spliced.mark(ctx.extra.socket, result.text) : result) as never,
     subscribe: (args) => (args.rootValue as { stream: ResultStream }).stream,
     execute: (args) => (args.rootValue as { stream: ResultStream }).stream,
   };
@@ -215,6 +216,43 @@ export function attachRealtime(server: Server, gateway: Gateway, options: Realti
     },
   };
 }
+
+/**
+ * A data-only event's text, held as it came. Not a rawResult: graphql-ws spreads each result before
+ * `onNext` sees it (`{ errors, ...rest }`), which would parse a rawResult's lazy `data` per subscriber.
+ */
+class EventText {
+  constructor(readonly text: string) {}
+}
+/** An event of the gateway's stream: data-only text stays text (it is sent as it came), the rest is parsed. */
+const readEvent = (text: string): ExecutionResult => (isDataOnly(text) ? (new EventText(text) as ExecutionResult) : (JSON.parse(text) as ExecutionResult));
+
+/**
+ * A `next` whose payload is text already (an event the subgraph serialized once for a whole group):
+ * graphql-ws is handed a marker as the payload, and the socket's `send` puts the text in its place, so
+ * the event is neither parsed nor serialized again per subscriber. Markers are numbered per socket.
+ */
+const spliced = (() => {
+  const texts = new WeakMap<WebSocket, Map<number, string>>();
+  let next = 0;
+  const TAIL = /,"payload":\{"objectosRaw":(\d+)\}\}$/;
+  return {
+    mark(socket: WebSocket, text: string): { objectosRaw: number } {
+      let mine = texts.get(socket);
+      if (!mine) texts.set(socket, (mine = new Map()));
+      const n = next++;
+      mine.set(n, text);
+      return { objectosRaw: n };
+    },
+    take(socket: WebSocket, message: string): string {
+      const m = message.endsWith('}}') ? TAIL.exec(message) : null;
+      const text = m ? texts.get(socket)?.get(Number(m[1])) : undefined;
+      if (text === undefined) return message;
+      texts.get(socket)!.delete(Number(m![1]));
+      return `${message.slice(0, m!.index)},"payload":${text}}`;
+    },
+  };
+})();
 
 /**
  * graphql-ws's `ws` adapter (graphql-ws/use/ws), with one difference: a protocol error on a socket (an
@@ -239,7 +277,8 @@ function serveSockets(wss: WebSocketServer, server: ReturnType<typeof makeServer
     const closed = server.opened(
       {
         protocol: socket.protocol,
-        send: (data) => new Promise<void>((resolve, reject) => {
+        send: (message) => new Promise<void>((resolve, reject) => {
+          const data = spliced.take(socket, message);
           if (socket.readyState !== socket.OPEN) return resolve();
           socket.send(data, (err) => (err ? reject(err) : resolve()));
         }),

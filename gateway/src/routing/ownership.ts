@@ -41,12 +41,11 @@ export function internalOwnership(sdls: readonly { name: string; sdl: string }[]
 }
 
 /**
- * The one subgraph that can answer a whole query or mutation by itself, or null: every field selected
+ * The one subgraph that can answer a whole operation by itself, or null: every field selected
  * (fragments included) must be defined by that subgraph on an object type, and nothing may ask the
- * gateway's own schema (`__schema`, `__type`). Subscriptions stay on the gateway's live path.
+ * gateway's own schema (`__schema`, `__type`).
  */
 export function soleSubgraph(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, owned: Ownership): string | null {
-  if (operation.operation === 'subscription') return null;
   let candidates: Set<string> | null = null;
   let ok = true;
   const info = new TypeInfo(schema);

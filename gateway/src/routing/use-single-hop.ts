@@ -3,6 +3,7 @@ import type { Plugin } from 'graphql-yoga';
 import { isDataOnly, rawResult } from '@objectos/observability';
 import type { Principal } from '@objectos/principal';
 import { soleSubgraph, type Ownership } from './ownership.ts';
+import { resultStream } from '../realtime/sse-stream.ts';
 import { callFailure, notAResult, parseResult } from './subgraph-executor.ts';
 import { subgraphCall } from './subgraph-call.ts';
 
@@ -19,15 +20,23 @@ export interface RequestContext {
 /** Sends one GraphQL request body to a subgraph, signed for it; its answer's status and text (read within the call). */
 export type SubgraphCall = (name: string, body: string, context: RequestContext) => Promise<{ status: number; text: string }>;
 
+/** Opens one subscription on a subgraph (`Accept: text/event-stream`), signed for it; its response, ended by `signal`. */
+export type SubgraphStream = (name: string, body: string, context: RequestContext, signal: AbortSignal) => Promise<Response>;
+
 /**
  * One hop for an operation one subgraph answers whole (every query and mutation that stays inside the
  * data subgraph, or inside identity): the document goes to that subgraph as it is, and its answer comes
  * back as it is — no query plan, no stitching, no re-materialised result. Everything the gateway checks
  * still runs first: authentication, limits, and the access decisions (a validation rule from the same
  * table as the shield rules, which depend on the principal alone). Anything else (several subgraphs,
- * abstract types, introspection, subscriptions) goes through the stitched schema as before.
+ * abstract types, introspection) goes through the stitched schema as before.
+ *
+ * A subscription one subgraph answers whole takes the one hop too (with `stream`): its events come back
+ * as the subgraph wrote them, each passed on as text when it holds data only — the subgraph serialized
+ * it once for all the subscribers of a group, and the gateway neither parses nor re-executes it per
+ * subscriber. An event with errors is parsed, so the gateway codes and masks them as for any answer.
  */
-export function useSingleHop(options: { owned: () => Ownership | null; call: SubgraphCall; local?: ReadonlyMap<string, LocalRead> }): Plugin {
+export function useSingleHop(options: { owned: () => Ownership | null; call: SubgraphCall; stream?: SubgraphStream; local?: ReadonlyMap<string, LocalRead> }): Plugin {
   // Routes per ownership (it is replaced when the supergraph is recomposed), then per document.
   const routesBy = new WeakMap<Ownership, WeakMap<DocumentNode, Map<string, string | null>>>();
   const printed = new WeakMap<DocumentNode, string>();
@@ -52,6 +61,42 @@ export function useSingleHop(options: { owned: () => Ownership | null; call: Sub
     return text;
   };
   return {
+    onSubscribe({ args, setSubscribeFn }) {
+      const stream = options.stream;
+      if (!stream) return;
+      const target = routeOf(args.schema, args.document, args.operationName);
+      if (target === null) return;
+      setSubscribeFn(async (a) => {
+        const operation = getOperationAST(a.document, a.operationName)!;
+        const coerced = getVariableValues(a.schema, operation.variableDefinitions ?? [], a.variableValues ?? {});
+        if (coerced.errors) return { errors: coerced.errors };
+        const context = a.contextValue as RequestContext & { request?: Request };
+        // The client's request: its going ends the call (and through it the subgraph's subscription).
+        const client = context.request?.signal;
+        const ctrl = new AbortController();
+        const onClientAbort = () => ctrl.abort(client?.reason);
+        client?.addEventListener('abort', onClientAbort, { once: true });
+        const end = () => {
+          client?.removeEventListener('abort', onClientAbort);
+          ctrl.abort();
+        };
+        const body = JSON.stringify({ query: textOf(a.document), variables: a.variableValues ?? undefined, operationName: a.operationName ?? undefined });
+        let response: Response;
+        try {
+          response = await stream(target, body, context, ctrl.signal);
+        } catch (e) {
+          end();
+          return { data: null, errors: [callFailure(target, e)] };
+        }
+        // Refused before it streamed (the subgraph's 4xx, a guard's answer): one result, worded as a query's.
+        if (!(response.headers.get('content-type') ?? '').includes('text/event-stream')) {
+          const text = await response.text().catch(() => '');
+          end();
+          return fromSubgraph(text, response.status, target);
+        }
+        return resultStream(response, end, (text) => (isDataOnly(text) ? rawResult(text) : eventOf(fromSubgraph(text, 200, target))));
+      });
+    },
     onExecute({ args, setExecuteFn }) {
       const target = routeOf(args.schema, args.document, args.operationName);
       const atomic = isAtomic(args.contextValue) && getOperationAST(args.document, args.operationName)?.operation === 'mutation';
@@ -90,6 +135,12 @@ export function useSingleHop(options: { owned: () => Ownership | null; call: Sub
     },
   };
 }
+
+/**
+ * An event of a subscription is an execution's result, `data` included: one refused when it started
+ * (a bad cursor, say) has `data: null`, as the stitched path words a root field's error.
+ */
+const eventOf = (result: ExecutionResult): ExecutionResult => ('data' in result ? result : { data: null, ...result });
 
 /** The subgraph that runs an atomic request's mutations in one transaction (subgraphs/data use-atomic.ts). */
 const ATOMIC_SUBGRAPH = 'data';

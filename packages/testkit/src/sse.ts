@@ -4,6 +4,8 @@ import type { GraphQLResult } from './graphql.ts';
 export interface SseSubscription<T = Record<string, unknown>> {
   status: number;
   results: GraphQLResult<T>[];
+  /** Each result's text as it came (the `data:` lines of its event). */
+  texts: string[];
   completed: boolean;
   /** Resolves when `n` results arrived (or the stream ended); rejects after `ms`. */
   until(n: number, ms?: number): Promise<GraphQLResult<T>[]>;
@@ -23,10 +25,12 @@ export async function subscribeSse<T = Record<string, unknown>>(
     signal: ctrl.signal,
   }));
   const results: GraphQLResult<T>[] = [];
+  const texts: string[] = [];
   let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   const sub: SseSubscription<T> = {
     status: res.status,
     results,
+    texts,
     completed: false,
     async until(n, ms = 10_000) {
       const deadline = Date.now() + ms;
@@ -48,7 +52,9 @@ export async function subscribeSse<T = Record<string, unknown>>(
     },
   };
   if (!(res.headers.get('content-type') ?? '').includes('text/event-stream')) {
-    results.push((await res.json()) as GraphQLResult<T>);
+    const text = await res.text();
+    texts.push(text);
+    results.push(JSON.parse(text) as GraphQLResult<T>);
     sub.completed = true;
     return sub;
   }
@@ -68,7 +74,10 @@ export async function subscribeSse<T = Record<string, unknown>>(
           const event = /^event: (.*)$/m.exec(block)?.[1];
           const data = block.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
           if (event === 'complete') sub.completed = true;
-          else if (data) results.push(JSON.parse(data) as GraphQLResult<T>);
+          else if (data) {
+            texts.push(data);
+            results.push(JSON.parse(data) as GraphQLResult<T>);
+          }
         }
       }
     } catch {
