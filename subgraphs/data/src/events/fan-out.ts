@@ -90,6 +90,8 @@ export interface FanOutStats { groups: number; subscribers: number; statements: 
 /** Events per check statement at most; fewer when many groups (a statement checks events × groups). */
 const MAX_BATCH = 32;
 const MAX_CHECKS = 20_000;
+/** Deliveries pushed before the fan-out yields to the event loop (see `check`). */
+const YIELD_EVERY = 64;
 
 interface Flags { e: number; i: number; nv: boolean; wv: boolean; n: boolean | null; w: boolean | null }
 
@@ -252,13 +254,22 @@ export function createFanOut(database: Database, hub: ChangeHub, plan: DataSourc
     for (const e of events) for (const g of groups) for (const [sink, since] of g.sinks) if (wants(c, sink, since, e)) pairs++;
     const rows = await run(c.object, events, groups, pairs);
     const byGroup = new Map(groups.map((g) => [g.i, g]));
+    let pushed = 0;
     for (const r of rows) {
       const g = byGroup.get(r.i);
       const e = events[r.e]!;
       if (!g) continue;
       const payload = payloadOf(g, e, r);
       if (!payload) continue;
-      for (const [s, since] of g.sinks) if (wants(c, s, since, e) && s.ops.has(payload.op)) s.push(payload);
+      for (const [s, since] of g.sinks) {
+        if (!wants(c, s, since, e) || !s.ops.has(payload.op)) continue;
+        s.push(payload);
+        // A push runs the delivery's whole path (execution, SSE, gateway, socket) as microtasks, before any
+        // I/O: thousands at once would hold requests (a write, a read) for as long. Every so many, the
+        // event loop takes its turn. Each sink still receives its events in order: the channel's next
+        // batch waits for this one.
+        if (++pushed % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
     }
   };
 
