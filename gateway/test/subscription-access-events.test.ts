@@ -11,20 +11,23 @@ const SUB = 'subscription($where: AccountWhere, $ops: [ChangeOperation!]) { acco
  * Issue #20 point 3: a share granted is an ENTERED event for the subscribers it brought the record into
  * view of (the record, masked for them), and a share revoked is a LEFT event (its id, no values) for
  * those it took it from. Subscribers whose view did not change, or whose `where`/`operations` exclude it,
- * hear nothing.
+ * hear nothing. An owner transfer that takes a record out of its old owner's view is a LEFT event too.
  */
 describe.each(engines())('share events for live subscribers on $name', (engine) => {
   let s: RealtimeStack;
   let owner: Headers;
   let member: Headers;
   let memberId: string;
+  let ownerId: string;
 
   const open = (who: Headers, variables: Record<string, unknown> = {}) => collect<{ accountChanged: Change }>(s.client({ authorization: who.headers['authorization']! }), SUB, variables);
   const changes = (op: { results: { data?: unknown }[] }) => op.results.map((r) => (r.data as { accountChanged: Change }).accountChanged);
 
   beforeAll(async () => {
     s = await startRealtimeStack(engine);
-    owner = await s.user('owner@share-events.test', 'Sharingco');
+    const signedUp = await s.user('owner@share-events.test', 'Sharingco');
+    owner = signedUp;
+    ownerId = signedUp.userId;
     const org = (await s.q<{ activeOrganization: { id: string } }>(owner.headers, '{ activeOrganization { id } }')).data!.activeOrganization.id;
     const joined = await s.member('member@share-events.test', org);
     member = joined;
@@ -79,6 +82,31 @@ describe.each(engines())('share events for live subscribers on $name', (engine) 
     await new Promise((r) => setTimeout(r, 300));
     expect(changes(mine).map((c) => c.op)).toEqual(['ENTERED']);
     mine.stop();
+    await until(async () => s.data.hub.size(), (n) => n === 0);
+  }, 60_000);
+
+  it('tells the owner of a record transferred away that it left their view, and that it came back when returned', async () => {
+    const made = await s.q<{ createAccount: { id: string } }>(member.headers, 'mutation { createAccount(input: { name: "Handed Over" }) { id } }');
+    expect(made.errors).toBeUndefined();
+    const id = made.data!.createAccount.id;
+    const mine = open(member);
+    const owners = open(owner);
+    await until(async () => s.data.hub.size(), (n) => n === 2);
+    // The organization's owner takes it over: the member (private records) no longer sees it.
+    const taken = await s.q(owner.headers, 'mutation($id: ID!, $to: ID!) { transferAccount(id: $id, newOwnerId: $to) { id } }', { id, to: ownerId });
+    expect(taken.errors).toBeUndefined();
+    await mine.until(1);
+    expect(changes(mine)).toEqual([{ op: 'LEFT', recordId: id, record: null, previous: null, changedFields: [] }]);
+    // Given back: it comes into the member's view, with nothing of the state they could not see.
+    expect((await s.q(owner.headers, 'mutation($id: ID!, $to: ID!) { transferAccount(id: $id, newOwnerId: $to) { id } }', { id, to: memberId })).errors).toBeUndefined();
+    await mine.until(2);
+    expect(changes(mine)[1]).toMatchObject({ op: 'UPDATED', recordId: id, record: { name: 'Handed Over' }, previous: null });
+    // The organization's owner sees every record all along, and a transfer changes none of the fields
+    // they read (the owner is not a field): for them it is no event at all.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(owners.results).toEqual([]);
+    expect(changes(mine)).toHaveLength(2);
+    for (const op of [mine, owners]) op.stop();
     await until(async () => s.data.hub.size(), (n) => n === 0);
   }, 60_000);
 });
