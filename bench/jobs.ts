@@ -9,6 +9,7 @@ import type * as IORedis from '../packages/jobs/node_modules/ioredis/built/index
 import { connectDatabase, type Database } from '@objectos/db';
 import { createTestDatabase, type TestDatabase } from '@objectos/testkit';
 import { createBullQueue, createPgQueue, jobIdOf, type JobQueue } from '../packages/jobs/src/index.ts';
+import { f, mib, pct, sleep } from './stats.ts';
 
 /**
  * What the job queue layer (packages/jobs) costs and how fast each backend moves no-op jobs, in one process
@@ -72,18 +73,10 @@ const { Queue, Worker } = fromJobs('bullmq') as typeof BullMQ;
 const { Redis } = fromJobs('ioredis') as typeof IORedis;
 type RedisClient = IORedis.Redis;
 
-const pct = (xs: ArrayLike<number>, p: number): number => {
-  if (xs.length === 0) return NaN;
-  const s = Float64Array.from(xs).sort();
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
-const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
-const mib = (b: number) => (b / 2 ** 20).toFixed(0);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const hex = () => randomBytes(4).toString('hex');
 const progress = (line: string) => process.stderr.write(`  ${line}\n`);
 const errors: string[] = [];

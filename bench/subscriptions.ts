@@ -8,6 +8,7 @@ import { createTestDatabase, type Engine } from '@objectos/testkit';
 import { PASSWORD } from '../gateway/test/secure-stack.ts';
 import { startRealtimeStack, type RealtimeStack } from '../gateway/test/realtime-stack.ts';
 import { epochNow, type FromClients, type ToClients } from './subscription-clients.ts';
+import { f, mib, pct, sleep } from './stats.ts';
 
 /**
  * Live subscriptions under fan-out: S graphql-ws subscribers (real sockets to a real HTTP server on
@@ -67,15 +68,7 @@ if (ENGINES.includes('postgres') && process.env['DATABASE_URL'])
     },
   });
 
-const pct = (xs: ArrayLike<number>, p: number): number => {
-  if (xs.length === 0) return NaN;
-  const s = Float64Array.from(xs).sort();
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
-const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
-const mib = (b: number) => (b / 2 ** 20).toFixed(0);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!ok()) {
