@@ -324,7 +324,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       return { status: response.status, text: await response.text() };
     }, { outcomeOf: (r) => byStatus(r.status) });
   };
-  // A subscription's one hop: timed until its stream starts, then as long as its client stays.
+  // A subscription's one hop: no timeout (as on the stitched path), it lasts as long as its client stays.
   const singleHopStream: SubgraphStream = (name, body, context, signal) => {
     const to = current().byName.get(name)!;
     const headers = { 'content-type': 'application/json', accept: 'text/event-stream', ...contextHeaders(context) };
