@@ -109,4 +109,35 @@ describe.each(engines())('share events for live subscribers on $name', (engine) 
     for (const op of [mine, owners]) op.stop();
     await until(async () => s.data.hub.size(), (n) => n === 0);
   }, 60_000);
+
+  it('tells the subscribers of a shared record\'s details (controlled_by_parent) that they entered, then left, their view', async () => {
+    const made = await s.q<{ createAccount: { id: string } }>(owner.headers, 'mutation { createAccount(input: { name: "With Contacts", contacts: { create: [{ lastName: "Ada" }, { lastName: "Grace" }] } }) { id contacts { id } } }');
+    expect(made.errors).toBeUndefined();
+    const id = made.data!.createAccount.id;
+    const contacts = (made.data!.createAccount as unknown as { contacts: { id: string }[] }).contacts.map((c) => c.id).sort();
+    expect(contacts).toHaveLength(2);
+    const CONTACTS = 'subscription { contactChanged { op recordId record { lastName } } }';
+    type ContactChange = { op: string; recordId: string; record: { lastName: string } | null };
+    const details = collect<{ contactChanged: ContactChange }>(s.client({ authorization: member.headers['authorization']! }), CONTACTS);
+    const ownersDetails = collect<{ contactChanged: ContactChange }>(s.client({ authorization: owner.headers['authorization']! }), CONTACTS);
+    await until(async () => s.data.hub.size(), (n) => n === 2);
+    const of = (op: { results: { data?: unknown }[] }) => op.results.map((r) => (r.data as { contactChanged: ContactChange }).contactChanged);
+
+    const shared = await s.q<{ shareRecord: { id: string } }>(owner.headers, 'mutation($id: ID!, $to: String!) { shareRecord(input: { object: "account", recordId: $id, sharedWithType: USER, sharedWith: $to, accessLevel: READ }) { id } }', { id, to: memberId });
+    expect(shared.errors).toBeUndefined();
+    await details.until(2);
+    expect(of(details).map((c) => c.op)).toEqual(['ENTERED', 'ENTERED']);
+    expect(of(details).map((c) => c.recordId).sort()).toEqual(contacts);
+    expect(of(details).map((c) => c.record?.lastName).sort()).toEqual(['Ada', 'Grace']);
+
+    expect((await s.q(owner.headers, 'mutation($id: ID!) { unshareRecord(id: $id) }', { id: shared.data!.shareRecord.id })).errors).toBeUndefined();
+    await details.until(4);
+    expect(of(details).slice(2)).toEqual(expect.arrayContaining(contacts.map((c) => ({ op: 'LEFT', recordId: c, record: null }))));
+    // The owner read them all along: neither the grant nor the revocation is news to them.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ownersDetails.results).toEqual([]);
+    expect(of(details)).toHaveLength(4);
+    for (const op of [details, ownersDetails]) op.stop();
+    await until(async () => s.data.hub.size(), (n) => n === 0);
+  }, 60_000);
 });

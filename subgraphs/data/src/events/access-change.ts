@@ -1,4 +1,5 @@
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
+import type { ChangeEvent } from '@objectos/events';
 import type { SqlRunner } from '@objectos/db';
 import type { ObjectPlan } from '@objectos/schema';
 import { col } from '../db/tables.ts';
@@ -13,19 +14,42 @@ type Tx = SqlRunner & Pick<DataSource['db'], 'select'>;
 /**
  * Records, in the transaction that grants or revokes a share, that who may read its record changed: an
  * outbox event (op `access`) with the record as it is, so its live subscribers are told it entered or
- * left their view (see fan-out.ts). Nothing when the record is gone or a grant changed nothing; whether it wrote one.
+ * left their view (see fan-out.ts). The records controlled by it (controlled_by_parent details, and
+ * theirs in turn) are read through it, so each gets the same event on its own object. Nothing when the
+ * record is gone or a grant changed nothing; whether it wrote one.
  */
 export async function recordAccessChange(tx: Tx, ds: DataSource, p: ObjectPlan, share: StoredShare, granted: boolean, previousLevel: 'read' | 'edit' | null): Promise<boolean> {
   if (granted && previousLevel === share.access_level) return false;
   const table = ds.tables[p.object.name]!;
   const [row] = (await tx.select().from(table).where(eq(col(table, p.columns[0]!), share.record_id))) as Row[];
   if (!row) return false;
-  await writeChange(tx, {
-    organizationId: ds.tenant!, object: p.object.name, recordId: share.record_id, op: 'access', record: row, previous: row, changedFields: [], actorId: ds.actor, context: ds.context ?? null,
-    access: {
-      granted, previousLevel,
-      share: { id: share.id, organizationId: ds.tenant!, object: share.object, recordId: share.record_id, sharedWithType: share.shared_with_type, sharedWith: share.shared_with, accessLevel: share.access_level === 'edit' ? 'edit' : 'read' },
-    },
+  const access: NonNullable<ChangeEvent['access']> = {
+    granted, previousLevel,
+    share: { id: share.id, organizationId: ds.tenant!, object: share.object, recordId: share.record_id, sharedWithType: share.shared_with_type, sharedWith: share.shared_with, accessLevel: share.access_level === 'edit' ? 'edit' : 'read' },
+  };
+  const write = (object: string, recordId: string, record: Row) => writeChange(tx, {
+    organizationId: ds.tenant!, object, recordId, op: 'access', record, previous: record, changedFields: [], actorId: ds.actor, context: ds.context ?? null, access,
   });
+  await write(p.object.name, share.record_id, row);
+  // Down the controlled_by_parent chains, level by level (each object once: a chain that came back would loop).
+  let level: { object: string; ids: string[] }[] = [{ object: p.object.name, ids: [share.record_id] }];
+  const seen = new Set([p.object.name]);
+  while (level.length > 0) {
+    const next: typeof level = [];
+    for (const { object, ids: parents } of level) {
+      for (const child of Object.values(ds.sc?.security.objects ?? {})) {
+        if (child.owd !== 'controlled_by_parent' || child.parent?.object !== object || seen.has(child.name)) continue;
+        seen.add(child.name);
+        const cp = ds.plan.objects[child.name]!;
+        const ct = ds.tables[child.name]!;
+        const fk = cp.columns.find((c) => c.column === child.parent!.column)!;
+        const rows = (await tx.select().from(ct).where(inArray(col(ct, fk), parents))) as Row[];
+        const ids = rows.map((r) => String(r[cp.columns[0]!.graphqlName]));
+        for (const [n, r] of rows.entries()) await write(child.name, ids[n]!, r);
+        if (rows.length > 0) next.push({ object: child.name, ids });
+      }
+    }
+    level = next;
+  }
   return true;
 }
