@@ -7,7 +7,6 @@ import { scalarResolvers, type CompiledSchema } from '@objectos/schema';
 import { createLogger, createReadiness, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger, type Readiness } from '@objectos/observability';
 import { classifyGatewayError } from './classify-error.ts';
 import { createSubgraphExecutor } from './routing/subgraph-executor.ts';
-import { byStatus, subgraphCall } from './routing/subgraph-call.ts';
 import { PROTECTION_DEFAULTS, type ProtectionOptions } from './protection/protection-options.ts';
 import { createGraphiQLRenderer, GRAPHIQL_OPTIONS } from './graphiql.ts';
 import { useProtection } from './protection/use-protection.ts';
@@ -33,7 +32,8 @@ import { internalOwnership, type Ownership } from './routing/ownership.ts';
 import { resolverOf, type GatewayAuthOptions } from './auth/auth-modes.ts';
 import { createSenders, type Sender } from './routing/senders.ts';
 import { startLiveSupergraph, type LiveSupergraph, type SubgraphSdl, type SupergraphHealth } from './routing/live-supergraph.ts';
-import { useAtomicRefused, useSingleHop, type LocalRead, type RequestContext, type SubgraphCall, type SubgraphStream } from './routing/use-single-hop.ts';
+import { useAtomicRefused, useSingleHop, type LocalRead, type RequestContext } from './routing/use-single-hop.ts';
+import { singleHopSenders } from './routing/single-hop-senders.ts';
 import { createQueryPlanExecutor, useQueryPlan } from './routing/use-query-plan.ts';
 import { subgraphsCheck, useReadyRoute } from './routing/use-ready-route.ts';
 import { useMetricsRoute } from './routing/use-metrics-route.ts';
@@ -315,21 +315,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     throw e;
   }
   const origins = createOriginPolicy(options.origins);
-  // The one hop's call: timed, traced (its `traceparent` reaches the subgraph) and read within its timeout.
-  const singleHopCall: SubgraphCall = (name, body, context) => {
-    const to = current().byName.get(name)!;
-    const headers = { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...contextHeaders(context) };
-    return subgraphCall(name, headers, async (sent) => {
-      const response = await to.send(to.url, { method: 'POST', headers: sent, body, signal: AbortSignal.timeout(subgraphTimeoutMs) });
-      return { status: response.status, text: await response.text() };
-    }, { outcomeOf: (r) => byStatus(r.status) });
-  };
-  // A subscription's one hop: no timeout (as on the stitched path), it lasts as long as its client stays.
-  const singleHopStream: SubgraphStream = (name, body, context, signal) => {
-    const to = current().byName.get(name)!;
-    const headers = { 'content-type': 'application/json', accept: 'text/event-stream', ...contextHeaders(context) };
-    return subgraphCall(name, headers, (sent) => to.send(to.url, { method: 'POST', headers: sent, body, signal }), { outcomeOf: (r) => byStatus(r.status) });
-  };
+  const hop = singleHopSenders({ sender: (name) => current().byName.get(name)!, headers: contextHeaders, timeoutMs: subgraphTimeoutMs });
   const maxBodyBytes = protection.maxBodyBytes ?? PROTECTION_DEFAULTS.maxBodyBytes;
   const swapSchema: Plugin = { onPluginInit: ({ setSchema: set }) => void (setSchema = set) };
   const streams = createStreamCount();
@@ -358,7 +344,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       useFieldAccess(() => current().table), useLiveAccess(access), streams.plugin,
       // The planned executor first: the one hop, when it applies, replaces it (the last executeFn set wins).
       useQueryPlan(() => current().planned),
-      ...(options.singleHop === false ? [useAtomicRefused()] : [useSingleHop({ owned: () => current().owned, call: singleHopCall, stream: singleHopStream, local: reads })]),
+      ...(options.singleHop === false ? [useAtomicRefused()] : [useSingleHop({ owned: () => current().owned, ...hop, local: reads })]),
       useDenialAudit(denials, trustProxy),
       useCorrelatedErrors({ logger, classify: classifyGatewayError }),
     ],

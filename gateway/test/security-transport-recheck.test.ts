@@ -16,21 +16,30 @@ interface Member { userId: string; memberId: string; headers: Headers }
 interface Live {
   /** Record names delivered so far. */
   names(): string[];
+  /** Record ids told LEFT so far, and whether any of those carried values. */
+  lefts(): { ids: string[]; values: boolean };
   /** Resolves once the stream or socket ended, with what the subscriber was told. */
   ended(ms?: number): Promise<string>;
   stop(): void;
 }
 
-const QUERY = 'subscription { accountChanged { op record { name } } }';
-const nameOf = (r: unknown): string | undefined => (r as { data?: { accountChanged?: { record?: { name?: string } } } }).data?.accountChanged?.record?.name;
+const QUERY = 'subscription { accountChanged { op recordId record { name } previous { name } } }';
+type Event = { op: string; recordId: string; record: { name?: string } | null; previous: unknown };
+const eventOf = (r: unknown): Event | undefined => (r as { data?: { accountChanged?: Event } }).data?.accountChanged;
+const nameOf = (r: unknown): string | undefined => eventOf(r)?.record?.name;
+const leftOf = (results: unknown[]) => {
+  const lefts = results.map(eventOf).filter((e): e is Event => e?.op === 'LEFT');
+  return { ids: lefts.map((e) => e.recordId), values: lefts.some((e) => e.record !== null || e.previous !== null) };
+};
 
 /**
  * What ends a member's access, done by its owner (or an operator, or the member). Members start as
  * org `member` in the key account team (a sharing rule opens "Big" to it), or as org `admin` (view all).
  */
-const CHANGES: Record<string, { start?: 'admin'; change: (s: RealtimeStack, m: Member, owner: Headers) => Promise<void> }> = {
+const CHANGES: Record<string, { start?: 'admin'; leaves?: true; change: (s: RealtimeStack, m: Member, owner: Headers) => Promise<void> }> = {
   // The member leaves the group a sharing rule opens the account to: queries stop returning it.
   'groups change (record no longer readable)': {
+    leaves: true,
     change: async (s, m, owner) => {
       const r = await s.q(owner, 'mutation($u: ID!) { setMemberAccess(input: { userId: $u, permissionSets: [], groups: [] }) { groups } }', { u: m.userId });
       expect(r.errors).toBeUndefined();
@@ -39,6 +48,7 @@ const CHANGES: Record<string, { start?: 'admin'; change: (s: RealtimeStack, m: M
   // An org admin (system administrator profile: view all) demoted to member (private, no group).
   'role change (record no longer readable)': {
     start: 'admin',
+    leaves: true,
     change: async (s, m, owner) => {
       const r = await s.auth('/organization/update-member-role', { memberId: m.memberId, role: 'member' }, owner);
       expect(r.status).toBe(200);
@@ -72,6 +82,7 @@ const TRANSPORTS: Record<string, (s: RealtimeStack, m: Member) => Promise<Live>>
     expect(sub.status).toBe(200);
     return {
       names: () => sub.results.map(nameOf).filter((n): n is string => n !== undefined),
+      lefts: () => leftOf(sub.results),
       async ended(ms = 5_000) {
         const deadline = Date.now() + ms;
         while (!sub.completed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -87,6 +98,7 @@ const TRANSPORTS: Record<string, (s: RealtimeStack, m: Member) => Promise<Live>>
     const op = collect(client, QUERY);
     return {
       names: () => op.results.map(nameOf).filter((n): n is string => n !== undefined),
+      lefts: () => leftOf(op.results),
       async ended(ms = 5_000) {
         const deadline = Date.now() + ms;
         while (closed === null && op.error === null && !op.completed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -154,6 +166,12 @@ describe.each(engines())('every live transport re-checks access on $name', (engi
       await rename(after);
       const told = await live.ended();
       expect(told).toMatch(/4403|FORBIDDEN|UNAUTHENTICATED/);
+      // Losing the record by a change of access (not of credentials) is told: its id, no values. The
+      // socket stays (the operation ends); credentials that no longer hold close it.
+      if (CHANGES[change]!.leaves) {
+        expect(live.lefts()).toEqual({ ids: [bigId], values: false });
+        expect(told).not.toMatch(/4403/);
+      } else expect(live.lefts().ids).toEqual([]);
       // Give a late delivery every chance to show up: none may.
       await new Promise((r) => setTimeout(r, 300));
       expect(live.names()).toEqual([before]);

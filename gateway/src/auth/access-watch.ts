@@ -17,13 +17,21 @@ export interface Watched {
   stop(): void;
 }
 
+/** The same person, organization and session (or key) with other access: what they are now. */
+export interface Changed { principal: Principal; expiresAt: number | undefined }
+
+/** The same person in the same organization, through the same session or key. */
+const sameIdentity = (a: Principal, b: Principal): boolean =>
+  a.kind === b.kind && a.userId === b.userId && a.organizationId === b.organizationId && a.sessionId === b.sessionId && a.apiKeyId === b.apiKeyId && a.impersonatedBy === b.impersonatedBy;
+
 export interface AccessWatch {
   /**
    * Watches `principal`, authenticated by `credentials`, until it is stopped: `end(message)` is called
    * once as soon as the credentials no longer hold (sign-out, revocation, ban, expiry) or the principal's
-   * access changed (role, groups, permission sets, membership).
+   * access changed (role, groups, permission sets, membership): then with `changed`, when only what it
+   * may see changed (the same person, organization and session or key).
    */
-  watch(credentials: Credentials, principal: Principal, expiresAt: number | undefined, end: (message: string) => void): Watched;
+  watch(credentials: Credentials, principal: Principal, expiresAt: number | undefined, end: (message: string, changed?: Changed) => void): Watched;
   /** Live things watched (tests). */
   size(): number;
   close(): void;
@@ -32,7 +40,7 @@ export interface AccessWatch {
 interface Entry {
   credentials: Credentials;
   principal: Principal;
-  end: (message: string) => void;
+  end: (message: string, changed?: Changed) => void;
   expiry: NodeJS.Timeout | null;
   pending: Promise<boolean> | null;
   ended: boolean;
@@ -48,12 +56,12 @@ export function createAccessWatch(principals: PrincipalCache, options: { bus?: E
   const { bus, recheckMs = 30_000, onError = () => {} } = options;
   const entries = new Set<Entry>();
 
-  const finish = (e: Entry, message: string): void => {
+  const finish = (e: Entry, message: string, changed?: Changed): void => {
     if (e.ended) return;
     e.ended = true;
     entries.delete(e);
     if (e.expiry) clearTimeout(e.expiry);
-    e.end(message);
+    e.end(message, changed);
   };
   /** Looks the credentials up again (through the cache); `hold` makes deliveries wait for the verdict. */
   const recheck = (e: Entry, hold: boolean): Promise<boolean> => {
@@ -61,8 +69,10 @@ export function createAccessWatch(principals: PrincipalCache, options: { bus?: E
       (r) => {
         if (e.ended) return false;
         if ('failure' in r) return (finish(e, `Forbidden: ${r.failure.message}`), false);
-        if (accessKey(r.principal) !== accessKey(e.principal))
-          return (finish(e, 'Forbidden: your access changed; subscribe again to continue with the new access'), false);
+        if (accessKey(r.principal) !== accessKey(e.principal)) {
+          const changed = sameIdentity(r.principal, e.principal) ? { principal: r.principal, expiresAt: r.expiresAt } : undefined;
+          return (finish(e, 'Forbidden: your access changed; subscribe again to continue with the new access', changed), false);
+        }
         schedule(e, r.expiresAt);
         return true;
       },

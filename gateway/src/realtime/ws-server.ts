@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { GraphQLError, parse, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, type ServerOptions, type SubscribePayload } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { API_KEY_HEADER, credentialsOf, type Credentials } from '@objectos/principal';
+import { API_KEY_HEADER, credentialsOf, type Credentials, type Principal } from '@objectos/principal';
 import { isDataOnly, metrics, type Logger } from '@objectos/observability';
 import type { Gateway } from '../create-gateway.ts';
 import type { Watched } from '../auth/access-watch.ts';
@@ -32,7 +32,7 @@ export interface Realtime {
 
 interface SocketState {
   credentials: Credentials;
-  /** The socket's hold on its principal's access (gateway.access): ended, the socket closes with 4403. */
+  /** The socket's hold on its principal's access (gateway.access): lost, the socket closes with 4403. */
   watched: Watched | null;
 }
 
@@ -150,10 +150,15 @@ export function attachRealtime(server: Server, gateway: Gateway, options: Realti
         return false;
       }
       st.credentials = credentials;
-      // Access changes close the socket (clients reconnect with the new access); each operation on it
-      // is also held by the same watch through yoga (useLiveAccess), so nothing is sent in between.
-      if (r.principal.kind !== 'anonymous')
-        st.watched = gateway.access.watch(credentials, r.principal, r.expiresAt, (message) => close(ws, CloseCode.Forbidden, message.replace('subscribe again', 'reconnect')));
+      // Lost access closes the socket. Changed access (role, groups, permission sets) keeps it: each
+      // operation on it is held by the same watch through yoga (useLiveAccess), told which records left its
+      // view and ended; new ones run with the new access.
+      const hold = (principal: Principal, expiresAt: number | undefined): Watched =>
+        gateway.access.watch(credentials, principal, expiresAt, (message, changed) => {
+          if (changed && states.get(ws) === st) st.watched = hold(changed.principal, changed.expiresAt);
+          else close(ws, CloseCode.Forbidden, message.replace('subscribe again', 'reconnect'));
+        });
+      if (r.principal.kind !== 'anonymous') st.watched = hold(r.principal, r.expiresAt);
       return true;
     },
     async onSubscribe(ctx, _id, payload: SubscribePayload) {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { getOperationAST, getVariableValues, GraphQLError, print, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { isDataOnly, rawResult } from '@objectos/observability';
@@ -20,8 +21,19 @@ export interface RequestContext {
 /** Sends one GraphQL request body to a subgraph, signed for it; its answer's status and text (read within the call). */
 export type SubgraphCall = (name: string, body: string, context: RequestContext) => Promise<{ status: number; text: string }>;
 
-/** Opens one subscription on a subgraph (`Accept: text/event-stream`), signed for it; its response, ended by `signal`. */
-export type SubgraphStream = (name: string, body: string, context: RequestContext, signal: AbortSignal) => Promise<Response>;
+/** Opens one subscription on a subgraph (`Accept: text/event-stream`), signed for it and named `stream`; its response, ended by `signal`. */
+export type SubgraphStream = (name: string, body: string, context: RequestContext, signal: AbortSignal, stream: string) => Promise<Response>;
+
+/**
+ * Tells a subgraph that the subscriber of `stream` now has `principal`'s access, and that its client was
+ * given `delivered` of its events: the subgraph sends the ids of the records that left its view, then
+ * ends it. How many events it sent past `delivered` (to drop unsent), or null when it did not.
+ */
+export type SubgraphFarewell = (name: string, stream: string, principal: Principal, delivered: number) => Promise<number | null>;
+
+/** On a one-hop subscription's context: its farewell (see useLiveAccess), bound to its subgraph and stream. */
+export const FAREWELL = Symbol('objectos.farewell');
+export type Farewell = (principal: Principal, delivered: number) => Promise<number | null>;
 
 /**
  * One hop for an operation one subgraph answers whole (every query and mutation that stays inside the
@@ -36,7 +48,7 @@ export type SubgraphStream = (name: string, body: string, context: RequestContex
  * it once for all the subscribers of a group, and the gateway neither parses nor re-executes it per
  * subscriber. An event with errors is parsed, so the gateway codes and masks them as for any answer.
  */
-export function useSingleHop(options: { owned: () => Ownership | null; call: SubgraphCall; stream?: SubgraphStream; local?: ReadonlyMap<string, LocalRead> }): Plugin {
+export function useSingleHop(options: { owned: () => Ownership | null; call: SubgraphCall; stream?: SubgraphStream; farewell?: SubgraphFarewell; local?: ReadonlyMap<string, LocalRead> }): Plugin {
   // Routes per ownership (it is replaced when the supergraph is recomposed), then per document.
   const routesBy = new WeakMap<Ownership, WeakMap<DocumentNode, Map<string, string | null>>>();
   const printed = new WeakMap<DocumentNode, string>();
@@ -82,8 +94,9 @@ export function useSingleHop(options: { owned: () => Ownership | null; call: Sub
         };
         const body = JSON.stringify({ query: textOf(a.document), variables: a.variableValues ?? undefined, operationName: a.operationName ?? undefined });
         let response: Response;
+        const id = randomUUID();
         try {
-          response = await stream(target, body, context, ctrl.signal);
+          response = await stream(target, body, context, ctrl.signal, id);
         } catch (e) {
           end();
           return { data: null, errors: [callFailure(target, e)] };
@@ -94,6 +107,8 @@ export function useSingleHop(options: { owned: () => Ownership | null; call: Sub
           end();
           return fromSubgraph(text, response.status, target);
         }
+        const farewell = options.farewell;
+        if (farewell) (context as { [FAREWELL]?: Farewell })[FAREWELL] = (principal, delivered) => farewell(target, id, principal, delivered);
         return resultStream(response, end, (text) => (isDataOnly(text) ? rawResult(text) : eventOf(fromSubgraph(text, 200, target))));
       });
     },

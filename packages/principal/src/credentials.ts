@@ -52,3 +52,10 @@ export const METADATA_ENDPOINT = '/internal/metadata';
 export const AUDIT_EXPORT_ENDPOINT = '/internal/audit/export';
 /** Audit subgraph route (gateway-signed, system principal only): the gateway's own events (aggregated denials). */
 export const AUDIT_EVENTS_ENDPOINT = '/internal/audit/events';
+/**
+ * Data subgraph route (gateway-signed, the subscriber's new principal): the access of a live subscription
+ * changed (role, groups, permission sets). The subgraph tells it which records left its view, then ends it.
+ */
+export const SUBSCRIPTION_ACCESS_ENDPOINT = '/internal/subscription-access';
+/** Names a subscription's request to its subgraph (a random id per stream), for SUBSCRIPTION_ACCESS_ENDPOINT. */
+export const STREAM_HEADER = 'x-objectos-stream';

@@ -9,7 +9,7 @@ export { createMemoryReplayStore, createRedisReplayStore, createReplayStore, typ
 export { principalOf, unauthorizedResponse, usePrincipalGuard, type PrincipalGuardOptions } from './use-principal-guard.ts';
 export { remotePrincipalResolver, type ResolvePrincipal } from './remote-principal.ts';
 export {
-  API_KEY_HEADER, AUDIT_EVENTS_ENDPOINT, AUDIT_EXPORT_ENDPOINT, CLIENT_AGENT_HEADER, CLIENT_IP_HEADER, METADATA_ENDPOINT, PRINCIPAL_ENDPOINT, credentialsOf, hasCredentials,
+  API_KEY_HEADER, AUDIT_EVENTS_ENDPOINT, AUDIT_EXPORT_ENDPOINT, CLIENT_AGENT_HEADER, CLIENT_IP_HEADER, METADATA_ENDPOINT, PRINCIPAL_ENDPOINT, STREAM_HEADER, SUBSCRIPTION_ACCESS_ENDPOINT, credentialsOf, hasCredentials,
   type AuthFailure, type Credentials, type Resolution,
 } from './credentials.ts';
 export {

@@ -24,6 +24,7 @@ import { createChangeFeed, createMemoryChannel, type Channel, type ChangeFeed } 
 import { createOutboxRelay, ensureOutbox, type ChangeContext, type OutboxRelay } from './events/outbox.ts';
 import { createChangeHub } from './events/change-hub.ts';
 import { createFanOut, type FanOut } from './events/fan-out.ts';
+import { createLiveSubscriptions, serveSubscriptionAccess } from './events/access-left.ts';
 import { createPresenceHub, type PresenceHub, type PresenceMessage } from './presence/presence-hub.ts';
 import { createReadAudit, useReadAudit } from './events/read-audit.ts';
 import { useSharedDeliveries, type SharedDeliveryStats } from './events/shared-deliveries.ts';
@@ -212,7 +213,8 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       };
       return { ds, principal, principalKey, loaders: createLoaders(ds) };
     };
-    const schema = guardEntityTypes(buildSubgraphSchema([{ typeDefs: parse(sdl), resolvers: buildResolvers(source, { fanOut: hub, presence }, compiled.inflection) }]));
+    const named = createLiveSubscriptions();
+    const schema = guardEntityTypes(buildSubgraphSchema([{ typeDefs: parse(sdl), resolvers: buildResolvers(source, { fanOut: hub, presence, named }, compiled.inflection) }]));
     const deliveries: SharedDeliveryStats = { executions: 0, reused: 0, serialized: 0 };
     const yoga = createYoga<Record<string, unknown>, DataContext>({
       schema,
@@ -223,7 +225,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       // The guard reads the body of a signed request whole before anything else (an unsigned one is
       // refused unread): yoga's limiter would only wrap those bytes in a second stream.
       maxRequestBodySize: false,
-      plugins: [usePrincipalGuard({ key, audience: 'data', ...(options.replay ? { replay: options.replay } : {}) }), serveMetadata(compiled), ...(readAudit ? [useReadAudit(readAudit, principalOf, (r) => r.headers.get(REQUEST_ID_HEADER))] : []), ...(reads ? [reads.plugin] : []), useValidationWarnings(), useAtomicMutations(), useSharedDeliveries((c) => (c as DataContext).principalKey ?? null, deliveries), useCorrelatedErrors({ logger, classify: classifyDataError })],
+      plugins: [usePrincipalGuard({ key, audience: 'data', ...(options.replay ? { replay: options.replay } : {}) }), serveMetadata(compiled), serveSubscriptionAccess(named, (p) => contextOf(p).ds), ...(readAudit ? [useReadAudit(readAudit, principalOf, (r) => r.headers.get(REQUEST_ID_HEADER))] : []), ...(reads ? [reads.plugin] : []), useValidationWarnings(), useAtomicMutations(), useSharedDeliveries((c) => (c as DataContext).principalKey ?? null, deliveries), useCorrelatedErrors({ logger, classify: classifyDataError })],
       context: ({ request, params }) => contextOf(principalOf(request), request, params?.extensions),
     });
     return {

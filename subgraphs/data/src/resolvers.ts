@@ -13,11 +13,12 @@ import { createNested, createRecords, deleteWhere, updateNested, updateWhere, up
 import { searchAcross, type SearchArgs } from './sql/search.ts';
 import { dataError } from './errors.ts';
 import { columnReadable } from './security/fields.ts';
-import type { Principal } from '@objectos/principal';
+import { STREAM_HEADER, type Principal } from '@objectos/principal';
 import { explainAccess, recordShares, shareRecord, unshareRecord } from './security/api.ts';
 import { metaResolvers } from './meta.ts';
 import { createLoaders } from './loaders.ts';
 import type { FanOut } from './events/fan-out.ts';
+import type { LiveSubscriptions } from './events/access-left.ts';
 import { presenceOf, setPresence, type RecordPresence } from './presence/presence.ts';
 import type { PresenceHub } from './presence/presence-hub.ts';
 import { changesOf, type ChangedArgs, type ChangePayload } from './events/subscriptions.ts';
@@ -148,7 +149,7 @@ function groupKeyResolvers(ds: DataSource, p: ObjectPlan): Record<string, unknow
 
 /** Resolvers for the compiled data SDL, derived from the plan. */
 export function buildResolvers(
-  ds: DataSource, { fanOut: live, presence }: { fanOut: FanOut; presence: PresenceHub }, names: Pick<Inflection, 'sharedField' | 'childAggregateField' | 'groupKeyType'> & BulkNames = defaultInflection,
+  ds: DataSource, { fanOut: live, presence, named }: { fanOut: FanOut; presence: PresenceHub; named?: LiveSubscriptions }, names: Pick<Inflection, 'sharedField' | 'childAggregateField' | 'groupKeyType'> & BulkNames = defaultInflection,
 ): GraphQLResolverMap<DataContext> {
   const map: Record<string, Record<string, unknown>> = { ...scalarResolvers } as unknown as Record<string, Record<string, unknown>>;
   const exposed = Object.values(ds.plan.objects).filter((p) => p.methods.length > 0);
@@ -201,7 +202,10 @@ export function buildResolvers(
     if (p.methods.includes('list')) map[names.groupKeyType(p.object)] = groupKeyResolvers(ds, p);
     if (p.methods.includes('list'))
       (map['Subscription'] ??= {})[p.changedSubscription] = {
-        subscribe: (_: unknown, args: ChangedArgs, ctx: DataContext) => changesOf(ctx.ds, live, p.object.name, args, ctx.request?.signal),
+        subscribe: (_: unknown, args: ChangedArgs, ctx: DataContext) => {
+          const stream = ctx.request?.headers.get(STREAM_HEADER);
+          return changesOf(ctx.ds, live, p.object.name, args, ctx.request?.signal, stream && named ? { stream, principal: ctx.principal, registry: named } : undefined);
+        },
         // A subscription's context lives as long as it does: each event is resolved with fresh loaders,
         // so relationships show the records as they are now, under the access checked now.
         resolve: (payload: ChangePayload, _: unknown, ctx: DataContext) => {

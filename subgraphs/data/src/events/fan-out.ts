@@ -66,6 +66,9 @@ interface Channel {
   numbers: WeakMap<ChangeEvent, number>;
   draining: boolean;
   next: number;
+  /** The first and the latest event received (a resume point for a subscription that received nothing: access-left.ts). */
+  first: string | null;
+  last: string | null;
   off: () => void;
 }
 
@@ -75,7 +78,7 @@ export interface FanOut {
   /** The raw events of an organization's object, unchecked: for the runtime's own observers (tests, bench), never a client. */
   listen: ChangeHub['listen'];
   /** Subscribes a sink to the events published from now on; returns how it leaves. */
-  join(tenant: string, object: string, watch: Watch, sink: Sink): () => void;
+  join(tenant: string, object: string, watch: Watch, sink: Sink): Membership;
   /** What of these events (already published: a replay) the subscriber may receive, checked as live events are, in their order. */
   judge(object: string, watch: Watch, sink: Pick<Sink, 'ops' | 'id'>, events: ChangeEvent[]): Promise<ChangePayload[]>;
   /** Live subscriptions now (tests, metrics, hot reload's drain). */
@@ -84,6 +87,9 @@ export interface FanOut {
   stats(): FanOutStats;
   close(): void;
 }
+
+/** How a sink leaves; `since()`: the event its channel received last before it joined, else the first it received after (null: none). */
+export type Membership = (() => void) & { since(): { after: string | null; first: string | null } };
 
 export interface FanOutStats { groups: number; subscribers: number; statements: number; checks: number; checking: number }
 
@@ -312,9 +318,11 @@ export function createFanOut(database: Database, hub: ChangeHub, plan: DataSourc
       const key = `${tenant}\u0000${object}`;
       let c = channels.get(key);
       if (!c) {
-        const channel: Channel = { object, groups: new Map(), queue: [], seq: 0, numbers: new WeakMap(), draining: false, next: 0, off: () => {} };
+        const channel: Channel = { object, groups: new Map(), queue: [], seq: 0, numbers: new WeakMap(), draining: false, next: 0, first: null, last: null, off: () => {} };
         channel.off = hub.listen(tenant, object, (e) => {
           channel.numbers.set(e, channel.seq++);
+          channel.first ??= e.id;
+          channel.last = e.id;
           channel.queue.push(e);
           void drain(channel);
         });
@@ -326,7 +334,8 @@ export function createFanOut(database: Database, hub: ChangeHub, plan: DataSourc
       g.sinks.set(sink, c.seq);
       const channel = c;
       const group = g;
-      return () => {
+      const after = c.last;
+      const leave = () => {
         if (!group.sinks.delete(sink) || group.sinks.size > 0) return;
         channel.groups.delete(gkey);
         if (channel.groups.size > 0) return;
@@ -334,6 +343,7 @@ export function createFanOut(database: Database, hub: ChangeHub, plan: DataSourc
         channel.queue.length = 0;
         channels.delete(key);
       };
+      return Object.assign(leave, { since: () => ({ after, first: after === null ? channel.first : null }) });
     },
     size() {
       return this.stats().subscribers;

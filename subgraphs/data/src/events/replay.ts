@@ -22,8 +22,13 @@ export interface Cursor { seq: string }
  * oldest event still available.
  */
 export async function openCursor(database: Database, tenant: string, object: string, label: string, after: string): Promise<Cursor> {
-  if (!/^[1-9][0-9]{0,18}$/.test(after)) throw dataError('BAD_USER_INPUT', `after: "${after}" is not an event id (the eventId of a change you received)`);
+  if (!/^(0|[1-9][0-9]{0,18})$/.test(after)) throw dataError('BAD_USER_INPUT', `after: "${after}" is not an event id (the eventId of a change you received)`);
   await database.run('select pg_advisory_xact_lock_shared($1)', [PUBLISH_LOCK]);
+  // "0" is before every event (a LEFT told before any event: access-left.ts): kept while retention removed none.
+  if (after === '0') {
+    const [pruned] = await database.run<{ id: string }>('select id::text as id from events.outbox_pruned', []);
+    if (!pruned || pruned.id === '0') return { seq: '0' };
+  }
   const [found] = await database.run<{ pruned_id: string; id: string | null; organization_id: string | null; object: string | null; published_seq: string | null }>(
     `select p.id::text as pruned_id, o.id::text as id, o.organization_id, o.object, o.published_seq::text as published_seq
        from events.outbox_pruned p left join events.outbox o on o.id = $1::bigint`, [after]);

@@ -8,6 +8,8 @@ import { filterSql } from '../sql/filter.ts';
 import { checkTemplate } from './check-template.ts';
 import { deliveredMetric, type ChangePayload, type FanOut, type Watch } from './fan-out.ts';
 import { openCursor, replayPages, type Cursor } from './replay.ts';
+import { leftRecords, positionBefore, RECENT, type LiveSubscriptions } from './access-left.ts';
+import type { Principal } from '@objectos/principal';
 
 export type { ChangePayload } from './fan-out.ts';
 
@@ -38,7 +40,10 @@ const REPLAY_AHEAD = 64;
  * window), each checked the same way, then live ones follow: the subscriber listens before the replay
  * reads, live events that arrive meanwhile wait, and an event both replayed and live is delivered once.
  */
-export async function changesOf(ds: DataSource, fanOut: FanOut, object: string, args: ChangedArgs, signal?: AbortSignal): Promise<AsyncIterable<ChangePayload>> {
+/** A subscription the gateway named (STREAM_HEADER): found by that name when its subscriber's access changes (access-left.ts). */
+export interface Named { stream: string; principal: Principal; registry: LiveSubscriptions }
+
+export async function changesOf(ds: DataSource, fanOut: FanOut, object: string, args: ChangedArgs, signal?: AbortSignal, named?: Named): Promise<AsyncIterable<ChangePayload>> {
   // The subscriber's access is fixed for the subscription; what it reads (shares, hierarchy) is read per event.
   const { p, table } = objectOf(ds, object);
   requireObject(ds, p, 'read');
@@ -63,10 +68,12 @@ export async function changesOf(ds: DataSource, fanOut: FanOut, object: string, 
   let failure: { error: unknown } | null = null;
   const held: ChangePayload[] = [];
   const replayed = new Set<string>();
+  // Set once its access changed: nothing more is delivered under the access it had.
+  let leaving = false;
   const leave = fanOut.join(tenant, object, watch, {
     ...target,
     push(payload) {
-      if (replayed.delete(payload.eventId)) return;
+      if (leaving || replayed.delete(payload.eventId)) return;
       if (out) return out(payload);
       if (held.length >= MAX_PENDING) failure ??= { error: behind() };
       else held.push(payload);
@@ -92,14 +99,36 @@ export async function changesOf(ds: DataSource, fanOut: FanOut, object: string, 
     let pending = 0;
     let stopped = false;
     void stop.then(() => (stopped = true));
+    // Events pushed, and the ids of the latest: where its client resumes when its access changes.
+    let pushed = 0;
+    const recent: string[] = [];
     const deliver = (payload: ChangePayload): Promise<unknown> | null => {
       if (++pending > MAX_PENDING) {
         stop(behind());
         return null;
       }
       deliveredMetric();
+      recent[pushed++ % RECENT] = payload.eventId;
       return push(payload).finally(() => pending--);
     };
+    const unname = named?.registry.add(named.stream, {
+      principal: named.principal,
+      async leave(next, delivered) {
+        if (stopped || leaving) return null;
+        leaving = true;
+        const sent = pushed;
+        // The client resumes (`after`) from the last event it was given; the gateway drops what followed.
+        if ((delivered > 0 && sent - delivered >= RECENT) || delivered > sent) return (stop(), null);
+        const since = leave.since();
+        const after = delivered > 0 ? recent[(delivered - 1) % RECENT]! : (args.after ?? since.after ?? (await positionBefore(fanOut.database, tenant, object, since.first)));
+        const left = await leftRecords(ds, next, object, args.where, args.id ?? null);
+        if (left === null || stopped) return (stop(), null);
+        const at = new Date().toISOString();
+        if (ops.has('LEFT')) for (const recordId of left) deliver({ eventId: after, op: 'LEFT', recordId, record: null, previous: null, changedFields: [], at });
+        stop();
+        return { skip: sent - delivered, left: left.length };
+      },
+    });
     ended = (error) => stop(error);
     // The request carrying the subscription went (its client closed, the gateway ended it): stop now,
     // not when the stream next writes (an event, or a keep-alive seconds later).
@@ -111,9 +140,9 @@ export async function changesOf(ds: DataSource, fanOut: FanOut, object: string, 
       if (cursor) {
         for await (const page of replayPages(fanOut.database, tenant, object, p.object.label, cursor)) {
           for (const e of page) replayed.add(e.id);
-          if (stopped) return;
+          if (stopped || leaving) return;
           for (const payload of await fanOut.judge(object, watch, target, page)) {
-            if (stopped) return;
+            if (stopped || leaving) return;
             const taken = deliver(payload);
             if (taken === null) return;
             if (pending >= REPLAY_AHEAD) await taken;
@@ -121,11 +150,13 @@ export async function changesOf(ds: DataSource, fanOut: FanOut, object: string, 
         }
       }
       // Caught up: what arrived live meanwhile (less what the replay delivered), then live.
+      if (leaving) return;
       for (const payload of held.splice(0)) if (!replayed.delete(payload.eventId)) deliver(payload);
       out = (payload) => void deliver(payload);
     })().catch((err: unknown) => stop(err));
     await stop;
     leave();
+    unname?.();
     signal?.removeEventListener('abort', abort);
   });
 }
