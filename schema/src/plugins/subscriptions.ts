@@ -14,7 +14,7 @@ export const subscriptionsPlugin: CompilerPlugin = {
     if (listable.length === 0) return;
     const own = 'the subscriptions plugin';
     const changeOperation = b.inflect.sharedType('ChangeOperation');
-    b.sdl.addEnum(changeOperation, ['CREATED', 'UPDATED', 'DELETED', 'ENTERED', 'LEFT'], own, 'What happened to a record: created, updated, deleted; or, by a share granted or revoked, it entered or left your view (LEFT carries its id only).');
+    b.sdl.addEnum(changeOperation, ['CREATED', 'UPDATED', 'DELETED', 'ENTERED', 'LEFT'], own, 'What happened to a record: created, updated, deleted; or it entered or left your view: by a share granted or revoked (of it, or of the record it belongs to), an update, or a change of your own role, groups or permission sets (LEFT carries its id only; after a change of your access the subscription then ends: subscribe again, with after the eventId of the LEFT).');
     const fields: SdlField[] = [];
     for (const p of listable) {
       b.sdl.add(p.changeType, `type ${p.changeType}`, [

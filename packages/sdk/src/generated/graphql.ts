@@ -347,7 +347,7 @@ export type CaseWhere = {
   version?: IntFilter | null | undefined;
 };
 
-/** What happened to a record: created, updated, deleted; or, by a share granted or revoked, it entered or left your view (LEFT carries its id only). */
+/** What happened to a record: created, updated, deleted; or it entered or left your view: by a share granted or revoked (of it, or of the record it belongs to), an update, or a change of your own role, groups or permission sets (LEFT carries its id only; after a change of your access the subscription then ends: subscribe again, with after the eventId of the LEFT). */
 export type ChangeOperation =
   | 'CREATED'
   | 'DELETED'
