@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { createClient, type Client } from 'graphql-ws';
@@ -22,7 +22,8 @@ const without = (name: string) => (text: string) => text.replace(`  ${name}:\n  
  * Hot reload (OBJECTOS_WATCH, development) through a running ObjectOS (`npm start`'s path) on its own
  * copy of the demo metadata: an edited file is loaded, compiled, migrated and served without a restart
  * or a dropped request; a broken edit keeps the last good metadata serving and prints its located error;
- * open subscriptions stay on the schema they started on until they end.
+ * open subscriptions stay on the schema they started on until they end, unless the access rules changed:
+ * then they are told what left their view and end.
  */
 const variants: RulesEngine[] = ['pglite', ...(services.postgres ? ['postgres' as const] : [])];
 for (const engine of variants) {
@@ -218,6 +219,40 @@ for (const engine of variants) {
       await until(async () => hot.retired(), (n) => n === 0, 10_000);
       expect(hot.retired()).toBe(0);
       current();
+    });
+
+    it('an edit of the access rules: live subscriptions are told what left their view under the new rules (LEFT), then end; reads follow the new rules', async () => {
+      await until(async () => hot.retired(), (n) => n === 0, 15_000);
+      const made = await q<{ a: { id: string }; b: { id: string } }>('mutation { a: createTask(input: { subject: "hot kept" }) { id } b: createTask(input: { subject: "hot hidden" }) { id } }');
+      await rig.app.data!.relay.drain();
+      const events: { op: string; recordId: string }[] = [];
+      const errors: string[] = [];
+      let completed = false;
+      const stop = ws().subscribe<{ taskChanged: { op: string; recordId: string } }>({ query: 'subscription { taskChanged { op recordId } }' }, {
+        next: (r) => {
+          if (r.data) events.push(r.data.taskChanged);
+          for (const e of r.errors ?? []) errors.push(`${e.extensions?.['code']}: ${e.message}`);
+        },
+        error: (e) => void errors.push(String((e as Error).message ?? e)), complete: () => void (completed = true),
+      });
+      await until(async () => rig.app.data!.hub.size(), (n) => n === 1);
+
+      const rls = join(rig.metadata, 'security/hot_hidden.rls.yaml');
+      const reloaded = nextReload();
+      await writeFile(rls, 'name: hot_hidden\nlabel: Hot hidden tasks\nobject: task\noperation: select\nusing: "subject <> \'hot hidden\'"\n');
+      const outcome = await reloaded;
+      expect(outcome.result, outcome.message).toBe('served');
+      expect(outcome.message).toMatch(/the access rules changed: 1 live subscription\(s\) were told what left their view and ended/);
+      await until(async () => completed || errors.length > 0, Boolean, 10_000);
+      expect(events).toEqual([{ op: 'LEFT', recordId: made.b.id }]);
+      expect(errors).toEqual([expect.stringMatching(/^CONFLICT: The sharing and access rules this subscription ran under were replaced/)]);
+      // The new rules serve: the hidden task is gone from reads.
+      expect((await q<{ task: unknown }>('query($id: ID!) { task(id: $id) { subject } }', { id: made.b.id })).task).toBeNull();
+      stop();
+
+      const back = nextReload();
+      await rm(rls);
+      expect((await back).result).toBe('served');
     });
 
     it('the identity subgraph stays and accepts the names the edited security metadata declares', async () => {

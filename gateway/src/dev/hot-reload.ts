@@ -112,6 +112,7 @@ export function hotReloadPlugin(options: HotReloadOptions): Plugin {
       return { result: 'unchanged', message, ms: ms() };
     }
     const rebuilt = RELOADED.flatMap((name) => ctx.getOptionalService<Reloadable>(`reload:${name}`) ?? []);
+    const previous = rebuilt.find((r) => r.name === 'data')?.current() as DataSubgraph | undefined;
     const restart = needsRestart(options.model, model, rebuilt.some((r) => r.name === 'workflow'));
     if (restart) return refuse(new Error(`restart ObjectOS to apply this edit: ${restart}`), 'needs a restart');
 
@@ -148,12 +149,15 @@ export function hotReloadPlugin(options: HotReloadOptions): Plugin {
     const replaced = candidates.map((c) => c.commit());
     await Promise.all(replaced.map((i) => i.quiesce()));
     replaced.forEach(retire);
+    // Subscriptions of the replaced data subgraph do not go on under security rules no longer served.
+    const ended = previous && data ? await previous.handOver(data) : 0;
     const names = ctx.getOptionalService<SecurityNames>('identity.securityNames');
     if (names) Object.assign(names, securityNamesOf(model.security));
     const change = describeChange(served.model, model);
     served = { model, fingerprint };
     const migrated = data ? describeMigration(data.migration) : '';
     const lines = [`metadata reloaded in ${ms()} ms (${short(fingerprint)}): ${change.summary}${migrated ? `; ${migrated}` : ''}`];
+    if (ended > 0) lines.push(`  the access rules changed: ${ended} live subscription(s) were told what left their view and ended (clients subscribe again)`);
     if (change.atStart.length > 0) lines.push(`  ${change.atStart.join(', ')} changed: the job runtime and sign-in keep what they started with until the next start`);
     const message = lines.join('\n');
     print.log(message);

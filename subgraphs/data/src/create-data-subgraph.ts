@@ -9,7 +9,7 @@ import type { Plugin } from 'graphql-yoga';
 import { migrate, type MigrationResult } from './db/migrate.ts';
 import { buildTables } from './db/tables.ts';
 import type { DataSource } from './data-source.ts';
-import { classifyDataError } from './errors.ts';
+import { classifyDataError, dataError } from './errors.ts';
 import { effectOf } from './effects.ts';
 import { stateGuards, transitionOf } from './workflow/state-guard.ts';
 import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } from '@objectos/observability';
@@ -24,7 +24,7 @@ import { createChangeFeed, createMemoryChannel, type Channel, type ChangeFeed } 
 import { createOutboxRelay, ensureOutbox, type ChangeContext, type OutboxRelay } from './events/outbox.ts';
 import { createChangeHub } from './events/change-hub.ts';
 import { createFanOut, type FanOut } from './events/fan-out.ts';
-import { createLiveSubscriptions, serveSubscriptionAccess } from './events/access-left.ts';
+import { createLiveSubscriptions, handOver, serveSubscriptionAccess } from './events/access-left.ts';
 import { createPresenceHub, type PresenceHub, type PresenceMessage } from './presence/presence-hub.ts';
 import { createReadAudit, useReadAudit } from './events/read-audit.ts';
 import { useSharedDeliveries, type SharedDeliveryStats } from './events/shared-deliveries.ts';
@@ -111,6 +111,16 @@ export interface DataSubgraph {
   deliveries: SharedDeliveryStats;
   /** Who is viewing which record (presence), shared with the other replicas over the presence channel. */
   presence: PresenceHub;
+  /** The security model compiled from its metadata. */
+  security: CompiledSchema['security'];
+  /** What a request of this principal works on here (its organization, its access). */
+  dataSourceOf(principal: Principal): DataSource;
+  /**
+   * A development reload replaced this instance by `next`: when the security model changed, each live
+   * subscription here is told which records left its view under `next`'s rules (LEFT), then ends
+   * (CONFLICT: subscribe again); otherwise they go on. How many ended.
+   */
+  handOver(next: DataSubgraph): Promise<number>;
   dispose(): Promise<void>;
 }
 
@@ -250,6 +260,13 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       hub,
       deliveries,
       presence,
+      security: compiled.security,
+      dataSourceOf: (principal) => contextOf(principal).ds,
+      async handOver(next) {
+        if (JSON.stringify(next.security) === JSON.stringify(compiled.security)) return 0;
+        return handOver(named, (p) => next.dataSourceOf(p), dataError('CONFLICT',
+          'The sharing and access rules this subscription ran under were replaced; records that left your view under the new ones were told (LEFT). Subscribe again, with after: the eventId of the last change you received.'));
+      },
       dispose: async () => {
         await stopEvents();
         if (owned) await database.close();

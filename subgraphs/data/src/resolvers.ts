@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { GraphQLResolverMap } from '@apollo/subgraph';
 import type { Inflection, ObjectPlan } from '@objectos/schema';
 import type { DataSource, Row } from './data-source.ts';
@@ -203,8 +204,9 @@ export function buildResolvers(
     if (p.methods.includes('list'))
       (map['Subscription'] ??= {})[p.changedSubscription] = {
         subscribe: (_: unknown, args: ChangedArgs, ctx: DataContext) => {
-          const stream = ctx.request?.headers.get(STREAM_HEADER);
-          return changesOf(ctx.ds, live, p.object.name, args, ctx.request?.signal, stream && named ? { stream, principal: ctx.principal, registry: named } : undefined);
+          // Named by the gateway's one hop (its access-change word names it), else by a name of its own (a reload hands every one over).
+          const stream = ctx.request?.headers.get(STREAM_HEADER) ?? randomUUID();
+          return changesOf(ctx.ds, live, p.object.name, args, ctx.request?.signal, named ? { stream, principal: ctx.principal, registry: named } : undefined);
         },
         // A subscription's context lives as long as it does: each event is resolved with fresh loaders,
         // so relationships show the records as they are now, under the access checked now.

@@ -18,17 +18,19 @@ export interface LiveSubscription {
   principal: Principal;
   /**
    * Its subscriber's access changed to `next`'s: nothing more is delivered under the old access, the
-   * records that were in its view and are no longer are told (LEFT, ids only), and it ends. `delivered`:
-   * how many of its events the client was given (the gateway held the rest when the change reached it).
-   * Returns how many events it had sent past those (the gateway drops them unsent), or null when it
-   * could not tell which records left (too many, or too many held events): it then just ended.
+   * records that were in its view and are no longer are told (LEFT, ids only), and it ends (with `end`
+   * after them, if given). `delivered`: how many of its events the client was given (the gateway held
+   * the rest when the change reached it); null: all it sent. Returns how many events it had sent past
+   * those (the gateway drops them unsent), or null when it could not tell which records left (too
+   * many, or too many held events): it then just ended.
    */
-  leave(next: DataSource, delivered: number): Promise<{ skip: number; left: number } | null>;
+  leave(next: DataSource, delivered: number | null, end?: Error): Promise<{ skip: number; left: number } | null>;
 }
 
 export interface LiveSubscriptions {
   add(stream: string, live: LiveSubscription): () => void;
   get(stream: string): LiveSubscription | undefined;
+  all(): LiveSubscription[];
   size(): number;
 }
 
@@ -42,6 +44,7 @@ export function createLiveSubscriptions(): LiveSubscriptions {
       };
     },
     get: (stream) => byStream.get(stream),
+    all: () => [...byStream.values()],
     size: () => byStream.size,
   };
 }
@@ -111,4 +114,15 @@ export function serveSubscriptionAccess(live: LiveSubscriptions, dataSourceOf: (
       }
     },
   };
+}
+
+/**
+ * The metadata was replaced (a development reload) and its security changed: each live subscription
+ * of the replaced instance is told which records it can no longer read under the new rules (LEFT, for
+ * its own principal), then ends with `end`, so none goes on under rules no longer served. How many ended.
+ */
+export async function handOver(live: LiveSubscriptions, dataSourceOf: (principal: Principal) => DataSource, end: Error): Promise<number> {
+  const all = live.all();
+  await Promise.all(all.map((s) => s.leave(dataSourceOf(s.principal), null, end).catch(() => null)));
+  return all.length;
 }

@@ -113,19 +113,20 @@ export async function changesOf(ds: DataSource, fanOut: FanOut, object: string, 
     };
     const unname = named?.registry.add(named.stream, {
       principal: named.principal,
-      async leave(next, delivered) {
+      async leave(next, given, end) {
         if (stopped || leaving) return null;
         leaving = true;
         const sent = pushed;
+        const delivered = given ?? sent;
         // The client resumes (`after`) from the last event it was given; the gateway drops what followed.
-        if ((delivered > 0 && sent - delivered >= RECENT) || delivered > sent) return (stop(), null);
+        if ((delivered > 0 && sent - delivered >= RECENT) || delivered > sent) return (stop(end), null);
         const since = leave.since();
         const after = delivered > 0 ? recent[(delivered - 1) % RECENT]! : (args.after ?? since.after ?? (await positionBefore(fanOut.database, tenant, object, since.first)));
         const left = await leftRecords(ds, next, object, args.where, args.id ?? null);
-        if (left === null || stopped) return (stop(), null);
+        if (left === null || stopped) return (stop(end), null);
         const at = new Date().toISOString();
         if (ops.has('LEFT')) for (const recordId of left) deliver({ eventId: after, op: 'LEFT', recordId, record: null, previous: null, changedFields: [], at });
-        stop();
+        stop(end);
         return { skip: sent - delivered, left: left.length };
       },
     });
