@@ -8,7 +8,8 @@ import { createTestDatabase, type Engine } from '@objectos/testkit';
 import { PASSWORD } from '../gateway/test/secure-stack.ts';
 import { startRealtimeStack, type RealtimeStack } from '../gateway/test/realtime-stack.ts';
 import { epochNow, type FromClients, type ToClients } from './subscription-clients.ts';
-import { f, mib, pct, sleep } from './stats.ts';
+import { f, mean, mib, pct, sleep, until } from './stats.ts';
+import { profileTeardown, watchTeardown } from './teardown.ts';
 
 /**
  * Live subscriptions under fan-out: S graphql-ws subscribers (real sockets to a real HTTP server on
@@ -67,15 +68,6 @@ if (ENGINES.includes('postgres') && process.env['DATABASE_URL'])
       return { options: { databaseUrl: db.url }, cleanup: () => db.drop() };
     },
   });
-
-const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
-async function until(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 /**
  * A POST on a fresh loopback connection. Not fetch's keep-alive pool: under a saturated event loop an idle
@@ -326,12 +318,17 @@ async function benchEngine(engine: Engine): Promise<{ runs: Run[]; notes: string
     }
     // Subscribers leave: sockets close at once; how long until the data subgraph drops their subscriptions?
     const left = performance.now();
+    const profiled = await profileTeardown();
+    const teardown = watchTeardown(() => s.realtime.sockets(), () => s.data.hub.size(), s.realtime.sockets());
     await ask({ type: 'dispose' }, 'disposed');
     opened = 0;
     await until('sockets to close', () => s.realtime.sockets() === 0);
     const socketsClosed = performance.now() - left;
     await until('the data subgraph to end the subscriptions', () => s.data.hub.size() === 0, 60_000);
-    notes.push(`after the ${Math.max(...SUBSCRIBERS)} clients disconnected: sockets closed in ${f(socketsClosed, 0)} ms; the data subgraph still held their subscriptions (and checked every event for them) for ${f(performance.now() - left, 0)} ms`);
+    const lag = teardown.stop();
+    const profile = await profiled();
+    if (profile) notes.push(`CPU profile of the teardown: ${profile}`);
+    notes.push(`after the ${Math.max(...SUBSCRIBERS)} clients disconnected: sockets closed in ${f(socketsClosed, 0)} ms; the data subgraph still held their subscriptions (and checked every event for them) for ${f(performance.now() - left, 0)} ms; each subscription outlived its socket by p50 ${f(lag.p50, 0)} ms, p99 ${f(lag.p99, 0)} ms, max ${f(lag.max, 0)} ms (${lag.n} paired)`);
     // The baselines again at the end: how much the process and the tables drifted over the runs.
     for (const c of modes) {
       const b = await run(0, c);

@@ -1,5 +1,5 @@
 import type { EventBus } from '@objectos/events';
-import type { Credentials, Principal } from '@objectos/principal';
+import { sameIdentity, type Credentials, type Principal } from '@objectos/principal';
 import { ACCESS_EVENT_PREFIXES, affectedBy, type PrincipalCache } from './principal-cache.ts';
 
 /** What a live operation runs as: a changed value means what it was allowed to see may have changed. */
@@ -20,9 +20,6 @@ export interface Watched {
 /** The same person, organization and session (or key) with other access: what they are now. */
 export interface Changed { principal: Principal; expiresAt: number | undefined }
 
-/** The same person in the same organization, through the same session or key. */
-const sameIdentity = (a: Principal, b: Principal): boolean =>
-  a.kind === b.kind && a.userId === b.userId && a.organizationId === b.organizationId && a.sessionId === b.sessionId && a.apiKeyId === b.apiKeyId && a.impersonatedBy === b.impersonatedBy;
 
 export interface AccessWatch {
   /**

@@ -1,4 +1,4 @@
-export { ANONYMOUS, SYSTEM, freezePrincipal, guestPrincipal, isFrozenPrincipal, isPrincipal, type Principal } from './principal.ts';
+export { ANONYMOUS, SYSTEM, freezePrincipal, guestPrincipal, isFrozenPrincipal, isPrincipal, sameIdentity, type Principal } from './principal.ts';
 export { AUDIENCE_PATTERN, INTERNAL_AUDIENCES, audienceKey, deriveKey, isInternalAudience, type InternalAudience } from './audience.ts';
 export {
   DEFAULT_MAX_AGE_MS, PRINCIPAL_HEADER, SIGNATURE_HEADER, bodyDigest, encodePrincipal, principalJson, signPayload, signPrincipal, verifyPrincipal,

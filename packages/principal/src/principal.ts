@@ -93,3 +93,11 @@ export function isPrincipal(v: unknown): v is Principal {
     strOrNull(p.impersonatedBy)
   );
 }
+
+/**
+ * The same person in the same organization, through the same session or key (and impersonator): what
+ * may differ is only what they may see (roles, permission sets, groups). A change of that is a change of
+ * access, not of who is asking.
+ */
+export const sameIdentity = (a: Principal, b: Principal): boolean =>
+  a.kind === b.kind && a.userId === b.userId && a.organizationId === b.organizationId && a.sessionId === b.sessionId && a.apiKeyId === b.apiKeyId && a.impersonatedBy === b.impersonatedBy;

@@ -1,7 +1,7 @@
 import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { Plugin } from 'graphql-yoga';
 import type { Database } from '@objectos/db';
-import { principalOf, SUBSCRIPTION_ACCESS_ENDPOINT, type Principal } from '@objectos/principal';
+import { principalOf, sameIdentity, SUBSCRIPTION_ACCESS_ENDPOINT, type Principal } from '@objectos/principal';
 import { objectOf, type DataSource } from '../data-source.ts';
 import { col } from '../db/tables.ts';
 import { requireObject } from '../security/fields.ts';
@@ -49,9 +49,6 @@ export function createLiveSubscriptions(): LiveSubscriptions {
   };
 }
 
-/** The same person in the same organization, through the same session or key: only what they may see changed. */
-const sameIdentity = (a: Principal, b: Principal): boolean =>
-  a.kind === b.kind && a.userId === b.userId && a.organizationId === b.organizationId && a.sessionId === b.sessionId && a.apiKeyId === b.apiKeyId && a.impersonatedBy === b.impersonatedBy;
 
 /**
  * The ids of the records a subscription's `where` (and `id`) matched under the access it had (`before`)

@@ -26,6 +26,9 @@ export const MAX_PENDING = 1_000;
 /** A replay hands the stream this many events at most before waiting for the client to take them. */
 const REPLAY_AHEAD = 64;
 
+/** A subscription the gateway named (STREAM_HEADER): found by that name when its subscriber's access changes (access-left.ts). */
+export interface Named { stream: string; principal: Principal; registry: LiveSubscriptions }
+
 /**
  * The live change events of one object for one subscriber. Each event is checked when it arrives,
  * against the subscriber's access as it is then (sharing rules, shares, hierarchy and RLS read from the
@@ -39,10 +42,10 @@ const REPLAY_AHEAD = 64;
  * With `after`, the events published since that one are first replayed from the outbox (its retention
  * window), each checked the same way, then live ones follow: the subscriber listens before the replay
  * reads, live events that arrive meanwhile wait, and an event both replayed and live is delivered once.
+ *
+ * `named`: it can be found by its name when its subscriber's access changes (or a reload replaces the
+ * access rules): it then tells the records that left its view (LEFT) and ends (see access-left.ts).
  */
-/** A subscription the gateway named (STREAM_HEADER): found by that name when its subscriber's access changes (access-left.ts). */
-export interface Named { stream: string; principal: Principal; registry: LiveSubscriptions }
-
 export async function changesOf(ds: DataSource, fanOut: FanOut, object: string, args: ChangedArgs, signal?: AbortSignal, named?: Named): Promise<AsyncIterable<ChangePayload>> {
   // The subscriber's access is fixed for the subscription; what it reads (shares, hierarchy) is read per event.
   const { p, table } = objectOf(ds, object);
@@ -120,9 +123,17 @@ export async function changesOf(ds: DataSource, fanOut: FanOut, object: string, 
         const delivered = given ?? sent;
         // The client resumes (`after`) from the last event it was given; the gateway drops what followed.
         if ((delivered > 0 && sent - delivered >= RECENT) || delivered > sent) return (stop(end), null);
-        const since = leave.since();
-        const after = delivered > 0 ? recent[(delivered - 1) % RECENT]! : (args.after ?? since.after ?? (await positionBefore(fanOut.database, tenant, object, since.first)));
-        const left = await leftRecords(ds, next, object, args.where, args.id ?? null);
+        let after: string;
+        let left: string[] | null;
+        try {
+          const since = leave.since();
+          after = delivered > 0 ? recent[(delivered - 1) % RECENT]! : (args.after ?? since.after ?? (await positionBefore(fanOut.database, tenant, object, since.first)));
+          left = await leftRecords(ds, next, object, args.where, args.id ?? null);
+        } catch (err) {
+          // Nothing more can be delivered under the old access, and what left is unknown: it ends.
+          stop(err);
+          throw err;
+        }
         if (left === null || stopped) return (stop(end), null);
         const at = new Date().toISOString();
         if (ops.has('LEFT')) for (const recordId of left) deliver({ eventId: after, op: 'LEFT', recordId, record: null, previous: null, changedFields: [], at });
