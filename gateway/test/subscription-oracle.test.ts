@@ -7,7 +7,7 @@ import { engines, signedFetch, subscribeSse } from '@objectos/testkit';
 import { createRecord, deleteRecord, updateRecord } from '../../subgraphs/data/src/sql/write.ts';
 import { Oracle, type ObjectName } from './security/oracle.ts';
 import {
-  actionArb, alignSegments, deleteParent, describeUser, FIELDS, newTally, subOf, subscriptionOf, SUBS_PER_WORLD, subSpecArb, valueOf, verdictOf,
+  actionArb, alignSegments, deleteParent, describeUser, FIELDS, leftBy, newTally, subOf, subscriptionOf, SUBS_PER_WORLD, subSpecArb, valueOf, verdictOf,
   type Action, type Ev, type Sub, type SubSpec,
 } from './security/subscription-model.ts';
 import { checkCounter, recordingFeed, sleep, until, type CheckCounter } from './security/subscription-plumbing.ts';
@@ -31,8 +31,10 @@ import { grantShare, revokeShare, startWorldStack, suiteDatabase, type WorldStac
  * record/previous, absent from changedFields), and no event missing that they should have had.
  * At the end of each world every direct subscriber replays the world from a cursor (`after`), compared
  * the same way with the oracle over the world as it is then (a replay checks against access now); shares
- * granted and revoked are ENTERED/LEFT events, updates out of view LEFT; and every user asks for the
- * presence of the first records of each object (allowed exactly to readers, who see exactly each other).
+ * granted and revoked are ENTERED/LEFT events, updates out of view LEFT; a member whose role and groups
+ * change has each gateway stream told LEFT (ids only) for exactly the records the change took out of its
+ * view, then FORBIDDEN; and every user asks for the presence of the first records of each object
+ * (allowed exactly to readers, who see exactly each other).
  *
  * CI runs OBJECTOS_SUBSCRIPTION_EVENTS (default 2,000) change events per engine;
  * `npm run test:subscriptions` (OBJECTOS_SUBSCRIPTION_EVENTS=10000) runs the 10,000 of case 24. OBJECTOS_ORACLE_SEED replays a run.
@@ -225,7 +227,8 @@ describe.each(engines())('subscriptions against the independent oracle on $name'
           }
           case 'access': {
             // A member's role and groups change under live subscriptions. Once everything committed so
-            // far reached them, their gateway streams must end (FORBIDDEN) and carry nothing later.
+            // far reached them, their gateway streams must end (FORBIDDEN) and carry nothing later but
+            // one LEFT (ids only) per record the change took out of their view (leftBy).
             const u = w.users[a.userIx]!;
             const next = { role: a.roleIx === null || w.roles.length === 0 ? null : w.roles[a.roleIx % w.roles.length]!.name, groups: [...new Set(a.groups.map((g) => w.groups[g % w.groups.length]!))].sort() };
             if (next.role === u.role && JSON.stringify(next.groups) === JSON.stringify([...u.groups].sort())) break;
@@ -233,13 +236,16 @@ describe.each(engines())('subscriptions against the independent oracle on $name'
             const mine = accepted.filter((s) => s.path === 'gateway' && s.user === a.userIx);
             const due = (s: Sub) => [...s.verdicts.values()].filter((v) => v.deliver).length;
             await until(() => mine.every((s) => s.stream.results.length >= due(s)), 10_000, () => `world ${n}: deliveries before the access change of ${u.id}`);
+            const live = mine.filter((s) => s.endedAt === null);
             for (const s of mine) s.endedAt = events.length;
             await stack.changeAccess(a.userIx, next);
+            // What each live one is to be told left its view: the world is still until its stream ended.
+            for (const s of live) s.accessLeft = leftBy(s, w.users[a.userIx]!, w, oracle, rid);
             tally.accessChanges++;
             await until(() => mine.every((s) => s.stream.completed), 5_000, () => `world ${n}: gateway streams of ${u.id} still open after the access change`);
             // …and gone from the data subgraph: no check of theirs may run (quiesce counts checks).
-            const live = accepted.filter((s) => s.endedAt === null).length;
-            await until(() => stack.data.hub.size() === live, 5_000, () => `world ${n}: ${stack.data.hub.size()} live subscriptions after the access change, expected ${live}`);
+            const open = accepted.filter((s) => s.endedAt === null).length;
+            await until(() => stack.data.hub.size() === open, 5_000, () => `world ${n}: ${stack.data.hub.size()} live subscriptions after the access change, expected ${open}`);
             break;
           }
           case 'transfer': {
@@ -332,7 +338,7 @@ describe.each(engines())('subscriptions against the independent oracle on $name'
       + ` delivered: ${tally.masked} to subscribers with hidden fields, ${tally.enteredView} updates into view, ${tally.leftWhere} updates out of where, ${tally.viaShare} readable only through a manual share;`
       + ` ${tally.dbEvents} events made by the database (cascade deletes, set_null updates), ${tally.cascaded} deliveries of them, ${tally.orphaned} cascaded detail deletes delivered to subscribers who read the detail only through its deleted parent;`
       + ` ${tally.hiddenOnly} updates of hidden fields only withheld; ${tally.accessChanges} access changes of live subscribers: ${tally.ended} gateway streams ended, ${tally.afterChange} events delivered after a change;`
-      + ` ${tally.shareEvents} ENTERED/LEFT deliveries of shares granted or revoked, ${tally.leftView} LEFT deliveries of updates out of view;`
+      + ` ${tally.shareEvents} ENTERED/LEFT deliveries of shares granted or revoked, ${tally.leftView} LEFT deliveries of updates out of view, ${tally.accessLeft} LEFT deliveries of access changes;`
       + ` ${tally.replays} replays from a cursor delivered ${tally.replayed} events; ${tally.presenceChecks} presence requests (${tally.presenceViewers} allowed);`
       + ` ${((Date.now() - started) / 1000).toFixed(1)} s)`);
     expect(tally.leaks + tally.hiddenFields + tally.omissions + tally.wrong + tally.afterChange).toBe(0);

@@ -16,7 +16,20 @@ export function compareDeliveries(
     const readable = (f: string) => oracle.fieldReadable(s.u, s.object, fieldKey(f));
     const got = new Set<number>();
     let lastK = -1;
+    const accessFrom = accessLeftFrom(s);
+    const toldLeft = new Set<string>();
     for (const [i, r] of s.stream.results.entries()) {
+      if (i >= accessFrom && !r.errors?.length) {
+        // Told after its access changed: a record that left its view, its id only.
+        const p = r.data?.['c'] as Payload;
+        const at = `${who}: LEFT of the access change for ${p.recordId}`;
+        if (p.record !== null || p.previous !== null || p.changedFields.length > 0) (problems.push(`${at}: LEAK: carries values ${JSON.stringify(p)}`), tally.leaks++);
+        else if (!s.accessLeft!.has(p.recordId)) (problems.push(`${at}: not a record that left its view`), tally.wrong++);
+        else if (toldLeft.has(p.recordId)) (problems.push(`${at}: told twice`), tally.wrong++);
+        else tally.accessLeft++;
+        toldLeft.add(p.recordId);
+        continue;
+      }
       if (r.errors?.length) {
         // The one expected error: the end of a gateway stream whose subscriber's access changed, last.
         const end = s.endedAt !== null && i === s.stream.results.length - 1 && r.errors.every((e) => e.extensions?.['code'] === 'FORBIDDEN');
@@ -73,7 +86,7 @@ export function compareDeliveries(
         else tally.wrong++;
         continue;
       }
-      const norm = (x: Omit<Payload, 'eventId' | 'at'>) => ({ op: x.op, record: x.record, previous: x.previous, changedFields: [...x.changedFields].sort() });
+      const norm = (x: Omit<Payload, 'eventId' | 'at' | 'recordId'>) => ({ op: x.op, record: x.record, previous: x.previous, changedFields: [...x.changedFields].sort() });
       if (JSON.stringify(norm(p)) !== JSON.stringify(norm(v.expected!)) || p.at !== published[k]!.at) {
         problems.push(`${at}: wrong payload\n  got      ${JSON.stringify(norm(p))} at ${p.at}\n  expected ${JSON.stringify(norm(v.expected!))} at ${published[k]!.at}`);
         tally.wrong++;
@@ -82,6 +95,9 @@ export function compareDeliveries(
     if (s.endedAt !== null && !s.stream.results.at(-1)?.errors?.length) {
       problems.push(`${who}: still delivering after the access change: the stream did not end with FORBIDDEN`);
       tally.wrong++;
+    }
+    for (const id of s.accessLeft ?? []) {
+      if (!toldLeft.has(id)) (problems.push(`${who}: WRONG OMISSION of the LEFT of ${id}, which its access change took out of its view`), tally.omissions++);
     }
     for (const [k, v] of s.verdicts) {
       if (v.deliver && !got.has(k)) {
@@ -92,4 +108,27 @@ export function compareDeliveries(
     }
   }
   return delivered;
+}
+
+/**
+ * Where a stream's LEFT events of its access change begin (its length when it has none): the last run of
+ * LEFT payloads before its final FORBIDDEN that all carry the eventId of the payload before them (the
+ * last event it was given; any one id when it was given none). A share's or an update's LEFT carries its
+ * own event's id, so it is never taken for one.
+ */
+function accessLeftFrom(s: Sub): number {
+  const results = s.stream.results;
+  let end = results.length;
+  if (end > 0 && results[end - 1]!.errors?.length) end--;
+  if (!s.accessLeft) return results.length;
+  const payload = (i: number) => results[i]?.data?.['c'] as Payload | undefined;
+  let start = end;
+  while (start > 0 && payload(start - 1)?.op === 'LEFT') start--;
+  for (let x = start; x < end; x++) {
+    const anchor = x > 0 ? payload(x - 1)!.eventId : payload(x)!.eventId;
+    let all = true;
+    for (let i = x; i < end; i++) all &&= payload(i)!.eventId === anchor;
+    if (all) return x;
+  }
+  return end;
 }

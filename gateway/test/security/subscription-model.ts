@@ -96,9 +96,9 @@ export const actionArb: fc.Arbitrary<Action> = fc.oneof(
 // ---------------------------------------------------------------------------------------------------
 // The model: expected deliveries
 
-export interface Payload { eventId: string; op: Op; record: Record<string, unknown> | null; previous: Record<string, unknown> | null; changedFields: string[]; at: string }
+export interface Payload { eventId: string; op: Op; recordId: string; record: Record<string, unknown> | null; previous: Record<string, unknown> | null; changedFields: string[]; at: string }
 /** What one subscriber should see of one event (decided when the event is committed). */
-export interface Verdict { passes: boolean; sameOrg: boolean; nowVisible: boolean; wasVisible: boolean; deliver: boolean; expected: Omit<Payload, 'eventId' | 'at'> | null }
+export interface Verdict { passes: boolean; sameOrg: boolean; nowVisible: boolean; wasVisible: boolean; deliver: boolean; expected: Omit<Payload, 'eventId' | 'at' | 'recordId'> | null }
 export interface Sub {
   ix: number;
   user: number;
@@ -120,6 +120,11 @@ export interface Sub {
    * must end with one FORBIDDEN result, and nothing from this event on may reach it.
    */
   endedAt: number | null;
+  /**
+   * Through the gateway, on an access change: the records (database ids) its `where`/`id` matched and its
+   * old access could read that the new one cannot: each must come as one LEFT (ids only) before FORBIDDEN.
+   */
+  accessLeft?: Set<string>;
 }
 export interface Ev {
   k: number; object: ObjectName; org: 'A' | 'B'; recordId: string; op: EvOp; before: Rec | null; after: Rec | null; changed: string[];
@@ -144,6 +149,20 @@ export function matches(s: Sub, r: Rec): boolean {
     case 'name': return w.names.includes(r.name);
     case 'parent': return r.parent === s.whereParent;
   }
+}
+
+/**
+ * The records (database ids) an access change takes out of a live subscriber's view, as the data
+ * subgraph is to tell them (LEFT): matched by its `where` and `id`, readable by it as it was, not as `now`.
+ */
+export function leftBy(s: Sub, now: User, w: World, oracle: Oracle, rid: (id: string) => string): Set<string> {
+  const out = new Set<string>();
+  if (!s.ops.has('LEFT')) return out;
+  for (const r of w.records[s.object]) {
+    if (r.org !== s.u.org || (s.id !== null && s.id !== r.id)) continue;
+    if (oracle.can(s.u, s.object, r, 'read') && matches(s, r) && !oracle.can(now, s.object, r, 'read')) out.add(rid(r.id));
+  }
+  return out;
 }
 
 export function whereInput(s: Sub, rid: (id: string) => string): Record<string, unknown> | null {
@@ -175,6 +194,8 @@ export interface Tally {
   hiddenOnly: number;
   /** Access changes of live subscribers; their gateway streams ended (FORBIDDEN); deliveries after a change (leaks). */
   accessChanges: number; ended: number; afterChange: number;
+  /** LEFT deliveries of records an access change took out of a live subscriber's view. */
+  accessLeft: number;
   /** Expected ENTERED/LEFT deliveries of shares granted or revoked, and LEFT deliveries of updates that took a record out of view. */
   shareEvents: number; leftView: number;
   /** Replays from a cursor at the end of each world (`after`), and the events they delivered. */
@@ -184,7 +205,7 @@ export interface Tally {
 }
 export const newTally = (): Tally => ({
   events: 0, subscribers: 0, refused: 0, checks: 0, deliveries: 0, expected: 0, leaks: 0, hiddenFields: 0, omissions: 0, wrong: 0, worlds: 0,
-  masked: 0, enteredView: 0, leftWhere: 0, viaShare: 0, withheld: 0, dbEvents: 0, cascaded: 0, orphaned: 0, hiddenOnly: 0, accessChanges: 0, ended: 0, afterChange: 0, shareEvents: 0, leftView: 0, replays: 0, replayed: 0, presenceChecks: 0, presenceViewers: 0,
+  masked: 0, enteredView: 0, leftWhere: 0, viaShare: 0, withheld: 0, dbEvents: 0, cascaded: 0, orphaned: 0, hiddenOnly: 0, accessChanges: 0, ended: 0, afterChange: 0, accessLeft: 0, shareEvents: 0, leftView: 0, replays: 0, replayed: 0, presenceChecks: 0, presenceViewers: 0,
 });
 
 export const describeUser = (u: User) => `${u.id} (org ${u.org}, role ${u.role ?? '-'}, sets ${u.sets.join('+') || '-'}, groups ${u.groups.join('+') || '-'})`;
@@ -217,7 +238,7 @@ export function subOf(spec: SubSpec, ix: number, user: number, w: World, oracle:
 export function subscriptionOf(s: Sub, spec: SubSpec, rid: (id: string) => string, after: string | null = null): { query: string; variables: Record<string, unknown> } {
   const sel = ['id', ...s.fields].join(' ');
   const query = `subscription($where: ${TYPE[s.object]}Where, $id: ID, $ops: [ChangeOperation!], $after: ID) {
-              c: ${s.object}Changed(where: $where, id: $id, operations: $ops, after: $after) { eventId op changedFields at record { ${sel} } previous { ${sel} } } }`;
+              c: ${s.object}Changed(where: $where, id: $id, operations: $ops, after: $after) { eventId op recordId changedFields at record { ${sel} } previous { ${sel} } } }`;
   return { query, variables: { where: whereInput(s, rid), id: s.id === null ? null : rid(s.id), ops: spec.ops, after } };
 }
 
