@@ -16,7 +16,12 @@ export function compareDeliveries(
     const readable = (f: string) => oracle.fieldReadable(s.u, s.object, fieldKey(f));
     const got = new Set<number>();
     let lastK = -1;
-    const accessFrom = accessLeftFrom(s);
+    // A delivery of its own event (an event this subscriber was to be told of, about this record).
+    const own = (p: Payload) => {
+      const k = kOf.get(p.eventId);
+      return k !== undefined && Boolean(s.verdicts.get(k)?.deliver) && published[k]!.recordId === p.recordId;
+    };
+    const accessFrom = accessLeftFrom(s, own);
     const toldLeft = new Set<string>();
     for (const [i, r] of s.stream.results.entries()) {
       if (i >= accessFrom && !r.errors?.length) {
@@ -114,9 +119,9 @@ export function compareDeliveries(
  * Where a stream's LEFT events of its access change begin (its length when it has none): the last run of
  * LEFT payloads before its final FORBIDDEN that all carry the eventId of the payload before them (the
  * last event it was given; any one id when it was given none). A share's or an update's LEFT carries its
- * own event's id, so it is never taken for one.
+ * own event's id (`own`), so it is never taken for one.
  */
-function accessLeftFrom(s: Sub): number {
+function accessLeftFrom(s: Sub, own: (p: Payload) => boolean): number {
   const results = s.stream.results;
   let end = results.length;
   if (end > 0 && results[end - 1]!.errors?.length) end--;
@@ -125,6 +130,7 @@ function accessLeftFrom(s: Sub): number {
   let start = end;
   while (start > 0 && payload(start - 1)?.op === 'LEFT') start--;
   for (let x = start; x < end; x++) {
+    if (x === 0 && own(payload(0)!)) continue;
     const anchor = x > 0 ? payload(x - 1)!.eventId : payload(x)!.eventId;
     let all = true;
     for (let i = x; i < end; i++) all &&= payload(i)!.eventId === anchor;
