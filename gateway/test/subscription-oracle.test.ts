@@ -240,7 +240,7 @@ describe.each(engines())('subscriptions against the independent oracle on $name'
             for (const s of mine) s.endedAt = events.length;
             await stack.changeAccess(a.userIx, next);
             // What each live one is to be told left its view: the world is still until its stream ended.
-            for (const s of live) s.accessLeft = leftBy(s, w.users[a.userIx]!, w, oracle, rid);
+            for (const s of live) s.accessLeft = leftBy(s, w.users[a.userIx]!, w, oracle, rid, events);
             tally.accessChanges++;
             await until(() => mine.every((s) => s.stream.completed), 5_000, () => `world ${n}: gateway streams of ${u.id} still open after the access change`);
             // …and gone from the data subgraph: no check of theirs may run (quiesce counts checks).

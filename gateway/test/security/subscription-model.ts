@@ -153,14 +153,24 @@ export function matches(s: Sub, r: Rec): boolean {
 
 /**
  * The records (database ids) an access change takes out of a live subscriber's view, as the data
- * subgraph is to tell them (LEFT): matched by its `where` and `id`, readable by it as it was, not as `now`.
+ * subgraph is to tell them (LEFT): matched by its `where` and `id` and readable by it as it was, in the
+ * state they had when it was given its last event (the state before a record's first event since; none
+ * when that event created it), and not readable as `now` in the state they have now (gone, if deleted).
  */
-export function leftBy(s: Sub, now: User, w: World, oracle: Oracle, rid: (id: string) => string): Set<string> {
+export function leftBy(s: Sub, now: User, w: World, oracle: Oracle, rid: (id: string) => string, events: readonly Ev[]): Set<string> {
   const out = new Set<string>();
   if (!s.ops.has('LEFT')) return out;
-  for (const r of w.records[s.object]) {
+  let given = -1;
+  for (const [k, v] of s.verdicts) if (v.deliver) given = Math.max(given, k);
+  const then = new Map<string, Rec | null>();
+  for (const e of events) if (e.k > given && e.object === s.object && e.org === s.u.org && !then.has(e.recordId)) then.set(e.recordId, e.op === 'CREATED' ? null : e.before);
+  const current = new Map(w.records[s.object].map((r) => [r.id, r]));
+  const seen = [...w.records[s.object].filter((r) => !then.has(r.id)), ...[...then.values()].filter((r): r is Rec => r !== null)];
+  for (const r of seen) {
     if (r.org !== s.u.org || (s.id !== null && s.id !== r.id)) continue;
-    if (oracle.can(s.u, s.object, r, 'read') && matches(s, r) && !oracle.can(now, s.object, r, 'read')) out.add(rid(r.id));
+    if (!oracle.can(s.u, s.object, r, 'read') || !matches(s, r)) continue;
+    const after = current.get(r.id);
+    if (!after || !oracle.can(now, s.object, after, 'read')) out.add(rid(r.id));
   }
   return out;
 }

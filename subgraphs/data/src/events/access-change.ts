@@ -1,10 +1,13 @@
-import { eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, isNull } from 'drizzle-orm';
 import type { ChangeEvent } from '@objectos/events';
 import type { SqlRunner } from '@objectos/db';
 import type { ObjectPlan } from '@objectos/schema';
-import { col } from '../db/tables.ts';
+import { col, deletedAtColumn } from '../db/tables.ts';
 import type { DataSource, Row } from '../data-source.ts';
 import { writeChange } from './outbox.ts';
+
+/** Detail records told of one share at most (each is an outbox row and a check of its own); past it, their next change tells. */
+export const MAX_DETAILS = 1_000;
 
 /** A manual share as stored (security.record_share). */
 export interface StoredShare { id: string; organization_id?: string; object: string; record_id: string; shared_with_type: string; shared_with: string; access_level: string }
@@ -15,8 +18,8 @@ type Tx = SqlRunner & Pick<DataSource['db'], 'select'>;
  * Records, in the transaction that grants or revokes a share, that who may read its record changed: an
  * outbox event (op `access`) with the record as it is, so its live subscribers are told it entered or
  * left their view (see fan-out.ts). The records controlled by it (controlled_by_parent details, and
- * theirs in turn) are read through it, so each gets the same event on its own object. Nothing when the
- * record is gone or a grant changed nothing; whether it wrote one.
+ * theirs in turn) are read through it, so each gets the same event on its own object (those not in the
+ * trash, MAX_DETAILS at most). Nothing when the record is gone or a grant changed nothing; whether it wrote one.
  */
 export async function recordAccessChange(tx: Tx, ds: DataSource, p: ObjectPlan, share: StoredShare, granted: boolean, previousLevel: 'read' | 'edit' | null): Promise<boolean> {
   if (granted && previousLevel === share.access_level) return false;
@@ -34,7 +37,8 @@ export async function recordAccessChange(tx: Tx, ds: DataSource, p: ObjectPlan, 
   // Down the controlled_by_parent chains, level by level (each object once: a chain that came back would loop).
   let level: { object: string; ids: string[] }[] = [{ object: p.object.name, ids: [share.record_id] }];
   const seen = new Set([p.object.name]);
-  while (level.length > 0) {
+  let budget = MAX_DETAILS;
+  while (level.length > 0 && budget > 0) {
     const next: typeof level = [];
     for (const { object, ids: parents } of level) {
       for (const child of Object.values(ds.sc?.security.objects ?? {})) {
@@ -43,7 +47,9 @@ export async function recordAccessChange(tx: Tx, ds: DataSource, p: ObjectPlan, 
         const cp = ds.plan.objects[child.name]!;
         const ct = ds.tables[child.name]!;
         const fk = cp.columns.find((c) => c.column === child.parent!.column)!;
-        const rows = (await tx.select().from(ct).where(inArray(col(ct, fk), parents))) as Row[];
+        const deletedAt = deletedAtColumn(ct);
+        const rows = (await tx.select().from(ct).where(and(inArray(col(ct, fk), parents), deletedAt ? isNull(deletedAt) : undefined)).limit(budget)) as Row[];
+        budget -= rows.length;
         const ids = rows.map((r) => String(r[cp.columns[0]!.graphqlName]));
         for (const [n, r] of rows.entries()) await write(child.name, ids[n]!, r);
         if (rows.length > 0) next.push({ object: child.name, ids });

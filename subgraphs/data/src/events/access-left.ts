@@ -1,8 +1,9 @@
-import { and, eq, sql, type SQL } from 'drizzle-orm';
+import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Plugin } from 'graphql-yoga';
-import type { Database } from '@objectos/db';
+import { queryRows, type Database } from '@objectos/db';
 import { principalOf, sameIdentity, SUBSCRIPTION_ACCESS_ENDPOINT, type Principal } from '@objectos/principal';
-import { objectOf, type DataSource } from '../data-source.ts';
+import { objectOf, type DataSource, type Row } from '../data-source.ts';
+import { columnsOf } from './fan-out.ts';
 import { col } from '../db/tables.ts';
 import { requireObject } from '../security/fields.ts';
 import { filterSql } from '../sql/filter.ts';
@@ -52,12 +53,28 @@ export function createLiveSubscriptions(): LiveSubscriptions {
 
 /**
  * The ids of the records a subscription's `where` (and `id`) matched under the access it had (`before`)
- * that the new access (`now`) cannot read: all of them when it can no longer read the object at all.
- * One statement over the table as it is now; null past MAX_LEFT.
+ * when its client was last given an event (`after`, a resume point) that the new access (`now`) cannot
+ * read as they are now: all of them when it can no longer read the object at all. A record changed since
+ * that point is judged as it was then (the state before its first change since; not at all when that
+ * change created it), so no record the client was never shown is named. Null past MAX_LEFT, or when the
+ * resume point is no longer in the outbox.
  */
-export async function leftRecords(before: DataSource, now: DataSource, object: string, where: WhereInput | null | undefined, id: string | null): Promise<string[] | null> {
+export async function leftRecords(before: DataSource, now: DataSource, object: string, where: WhereInput | null | undefined, id: string | null, after: string): Promise<string[] | null> {
   const { p, table, visible } = objectOf(before, object);
   const key = col(table, p.columns[0]!);
+  const since = await changesSince(before.db, before.tenant!, object, after);
+  if (since === null) return null;
+  // The table as the client last saw it: its rows changed since replaced by their state then.
+  const then: Record<string, unknown>[] = [];
+  for (const [, first] of since) if (first.op !== 'create' && first.previous) then.push(columnsOf(p, first.previous)!);
+  const name = sql.identifier(p.table);
+  const was = and(visible, filterSql(before, p, table, where) ?? undefined, id !== null ? eq(key, id) : undefined)!;
+  const seen = await queryRows<{ id: string }>(before.db, sql`with ${name} as not materialized (
+      select * from ${name} where ${sql.identifier(p.columns[0]!.column)} <> all(${sql.param([...since.keys()])}::uuid[])
+      union all select * from json_populate_recordset(null::${name}, ${JSON.stringify(then)}::json))
+    select ${key} as id from ${table} where ${was} limit ${MAX_LEFT + 1}`);
+  if (seen.length > MAX_LEFT) return null;
+  if (seen.length === 0) return [];
   let still: SQL = sql`false`;
   try {
     requireObject(now, p, 'read');
@@ -65,9 +82,27 @@ export async function leftRecords(before: DataSource, now: DataSource, object: s
   } catch {
     // It cannot read the object any more: every record it saw left its view.
   }
-  const was = and(visible, filterSql(before, p, table, where) ?? undefined, id !== null ? eq(key, id) : undefined)!;
-  const rows = (await before.db.select({ id: key }).from(table).where(and(was, sql`not coalesce((${still}), false)`)).limit(MAX_LEFT + 1)) as { id: string }[];
-  return rows.length > MAX_LEFT ? null : rows.map((r) => String(r.id));
+  const ids = seen.map((r) => String(r.id));
+  const kept = new Set((await queryRows<{ id: string }>(before.db, sql`select ${key} as id from ${table} where ${inArray(key, ids)} and coalesce((${still}), false)`)).map((r) => String(r.id)));
+  return ids.filter((x) => !kept.has(x));
+}
+
+/**
+ * Each record's first change after the resume point `after` (published since, or committed and not yet
+ * published); null when `after` is no longer in the outbox (retention removed it, or "0" once it removed any).
+ */
+async function changesSince(db: DataSource['db'], tenant: string, object: string, after: string): Promise<Map<string, { op: string; previous: Row | null }> | null> {
+  const [cut] = after === '0'
+    ? await queryRows<{ seq: string | null }>(db, sql`select case when id = 0 then '0' end as seq from events.outbox_pruned`)
+    : await queryRows<{ seq: string | null }>(db, sql`select published_seq::text as seq from events.outbox where id = ${after}::bigint`);
+  if (!cut || cut.seq === null) return null;
+  const rows = await queryRows<{ record_id: string; op: string; previous: Row | string | null }>(db, sql`
+    select o.record_id::text as record_id, o.op, o.previous from events.outbox o
+    where o.organization_id = ${tenant} and o.object = ${object} and (o.published_seq > ${cut.seq}::bigint or o.published_seq is null)
+    order by o.published_seq nulls last, o.id`);
+  const out = new Map<string, { op: string; previous: Row | null }>();
+  for (const r of rows) if (!out.has(r.record_id)) out.set(r.record_id, { op: r.op, previous: typeof r.previous === 'string' ? (JSON.parse(r.previous) as Row) : r.previous });
+  return out;
 }
 
 /**

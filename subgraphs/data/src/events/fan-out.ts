@@ -102,7 +102,7 @@ const YIELD_EVERY = 64;
 interface Flags { e: number; i: number; nv: boolean; wv: boolean; n: boolean | null; w: boolean | null }
 
 /** A stored row (GraphQL names) as the table's columns, for json_populate_record over the snapshot the event carries. */
-function columnsOf(p: ObjectPlan, row: Record<string, unknown> | null): Record<string, unknown> | null {
+export function columnsOf(p: ObjectPlan, row: Record<string, unknown> | null): Record<string, unknown> | null {
   if (row === null) return null;
   const out: Record<string, unknown> = { [TENANT.column]: row[TENANT.key] ?? null, [OWNER.column]: row[OWNER.key] ?? null };
   for (const c of p.columns) out[c.column] = row[c.graphqlName] ?? null;

@@ -128,13 +128,14 @@ export async function changesOf(ds: DataSource, fanOut: FanOut, object: string, 
         try {
           const since = leave.since();
           after = delivered > 0 ? recent[(delivered - 1) % RECENT]! : (args.after ?? since.after ?? (await positionBefore(fanOut.database, tenant, object, since.first)));
-          left = await leftRecords(ds, next, object, args.where, args.id ?? null);
+          left = await leftRecords(ds, next, object, args.where, args.id ?? null, after);
         } catch (err) {
           // Nothing more can be delivered under the old access, and what left is unknown: it ends.
           stop(err);
           throw err;
         }
-        if (left === null || stopped) return (stop(end), null);
+        // Every LEFT must fit beside what waits unread (else the subscription would end part way).
+        if (left === null || stopped || pending + left.length > MAX_PENDING) return (stop(end), null);
         const at = new Date().toISOString();
         if (ops.has('LEFT')) for (const recordId of left) deliver({ eventId: after, op: 'LEFT', recordId, record: null, previous: null, changedFields: [], at });
         stop(end);
