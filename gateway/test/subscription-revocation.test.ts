@@ -69,11 +69,12 @@ describe.each(engines())('subscriptions after a revoked share on $name', (engine
       const shareId = (share['shareRecord'] as { id: string }).id;
       for (let i = 1; i <= 3; i++) await ok(`mutation { updateParent(id: "${p0}", input: { amount: ${i * 10} }) { id } }`);
       await ok(`mutation { updateDetail(id: "${d0}", input: { amount: 5 }) { id } }`);
-      // The share and 3 updates × 3 parent subscribers, 1 detail event × 1 detail subscriber.
-      await settle(13);
-      await until(() => recipientParents.results.length === 4 && recipientDetails.results.length === 1, 10_000, () => `shared: ${recipientParents.results.length}/4 parent and ${recipientDetails.results.length}/1 detail events`);
+      // The share and 3 updates × 3 parent subscribers; the share (its detail, controlled by the parent)
+      // and 1 detail event × 1 detail subscriber.
+      await settle(14);
+      await until(() => recipientParents.results.length === 4 && recipientDetails.results.length === 2, 10_000, () => `shared: ${recipientParents.results.length}/4 parent and ${recipientDetails.results.length}/2 detail events`);
       expect(events(recipientParents).map((e) => [e.op, e.record?.id])).toEqual([['ENTERED', p0], ['UPDATED', p0], ['UPDATED', p0], ['UPDATED', p0]]);
-      expect(events(recipientDetails).map((e) => e.record?.id)).toEqual([d0]);
+      expect(events(recipientDetails).map((e) => [e.op, e.record?.id])).toEqual([['ENTERED', d0], ['UPDATED', d0]]);
       const lastBefore = Math.max(...[...events(recipientParents), ...events(recipientDetails)].map((e) => Number(e.eventId)));
 
       // The revocation commits; every later change to the record (and to its detail) is kept from user-1.
@@ -81,18 +82,18 @@ describe.each(engines())('subscriptions after a revoked share on $name', (engine
       for (let i = 1; i <= 5; i++) await ok(`mutation { updateParent(id: "${p0}", input: { amount: ${100 + i}, name: "after-${i}" }) { id } }`);
       await ok(`mutation { updateDetail(id: "${d0}", input: { amount: 6 }) { id } }`);
       await ok(`mutation { deleteDetail(id: "${d0}") { id } }`);
-      await settle(13 + 3 + 5 * 3 + 2);
+      await settle(14 + 3 + 1 + 5 * 3 + 2);
       // The owner's stream proves the later events were published and delivered to whoever may read them.
       await until(() => ownerParents.results.length === 8, 10_000, () => `owner: ${ownerParents.results.length}/8 events`);
       await sleep(100);
       expect(events(ownerParents).map((e) => e.op)).toEqual(Array(8).fill('UPDATED'));
       const after = [...events(recipientParents), ...events(recipientDetails)].filter((e) => Number(e.eventId) > lastBefore);
-      // The revocation itself: the record left user-1's view (its id, no values); then nothing.
-      expect(after.map((e) => [e.op, e.recordId, e.record]), 'events reaching user-1 after the revocation committed').toEqual([['LEFT', p0, null]]);
+      // The revocation itself: the record and its detail left user-1's view (ids, no values); then nothing.
+      expect(after.map((e) => [e.op, e.recordId, e.record]), 'events reaching user-1 after the revocation committed').toEqual([['LEFT', p0, null], ['LEFT', d0, null]]);
       expect(recipientParents.results).toHaveLength(5);
-      expect(recipientDetails.results).toHaveLength(1);
+      expect(recipientDetails.results).toHaveLength(3);
       expect(bystander.results, 'user-2 never had access').toEqual([]);
-      console.log(`[subscription-oracle] ${engine.name}: revocation: ENTERED and 4 events before the unshare, LEFT at it, 0 of 7 after it reached the former recipient (the owner got all 8 parent events)`);
+      console.log(`[subscription-oracle] ${engine.name}: revocation: ENTERED and 4 events before the unshare (and the detail's ENTERED), LEFT at it for both, 0 of 7 after it reached the former recipient (the owner got all 8 parent events)`);
     } finally {
       for (const s of streams) s.close();
       await stack.dispose();
