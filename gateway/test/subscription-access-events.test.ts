@@ -38,6 +38,8 @@ describe.each(engines())('share events for live subscribers on $name', (engine) 
   it('tells a subscriber a shared record entered its view, and that it left when the share was revoked', async () => {
     const made = await s.q<{ createAccount: { id: string } }>(owner.headers, 'mutation { createAccount(input: { name: "Shared Later", annualRevenue: 5 }) { id } }');
     const id = made.data!.createAccount.id;
+    // Its creation published before anyone subscribes: no subscription here hears of it.
+    await s.data.relay.drain();
     const mine = open(member);
     const filtered = open(member, { where: { name: { eq: 'Something Else' } } });
     const createsOnly = open(member, { ops: ['CREATED'] });
@@ -89,6 +91,7 @@ describe.each(engines())('share events for live subscribers on $name', (engine) 
     const made = await s.q<{ createAccount: { id: string } }>(member.headers, 'mutation { createAccount(input: { name: "Handed Over" }) { id } }');
     expect(made.errors).toBeUndefined();
     const id = made.data!.createAccount.id;
+    await s.data.relay.drain();
     const mine = open(member);
     const owners = open(owner);
     await until(async () => s.data.hub.size(), (n) => n === 2);
@@ -116,6 +119,7 @@ describe.each(engines())('share events for live subscribers on $name', (engine) 
     const id = made.data!.createAccount.id;
     const contacts = (made.data!.createAccount as unknown as { contacts: { id: string }[] }).contacts.map((c) => c.id).sort();
     expect(contacts).toHaveLength(2);
+    await s.data.relay.drain();
     const CONTACTS = 'subscription { contactChanged { op recordId record { lastName } } }';
     type ContactChange = { op: string; recordId: string; record: { lastName: string } | null };
     const details = collect<{ contactChanged: ContactChange }>(s.client({ authorization: member.headers['authorization']! }), CONTACTS);
