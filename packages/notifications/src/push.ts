@@ -47,6 +47,11 @@ const decodedLength = (s: string) => (B64URL.test(s) ? Buffer.from(s, 'base64url
 
 /** Web Push with VAPID: `web-push` builds the encrypted, signed request; it is sent through the SSRF guard. */
 export function createPushChannel({ vapid, allow = {}, ttlSeconds = 86_400, timeoutMs = 10_000, resolve }: PushChannelOptions): PushChannel {
+  // Refused when configured, not at each delivery: a bad key would otherwise fail every push until its retries run out.
+  if (decodedLength(vapid.publicKey) !== 65)
+    throw new NotificationInputError('INVALID_INPUT', 'the VAPID public key (OBJECTOS_VAPID_PUBLIC_KEY) must be a 65-byte uncompressed P-256 point, base64url-encoded (webPush.generateVAPIDKeys())');
+  if (decodedLength(vapid.privateKey) !== 32)
+    throw new NotificationInputError('INVALID_INPUT', 'the VAPID private key (OBJECTOS_VAPID_PRIVATE_KEY) must be 32 bytes, base64url-encoded (webPush.generateVAPIDKeys())');
   return {
     async send(subscription, payload, rawKey, { urgency = 'normal' } = {}) {
       const key = requireKey(rawKey);

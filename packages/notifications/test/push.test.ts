@@ -105,4 +105,11 @@ describe('createPushChannel', () => {
     await expect(channel().send({ ...b.subscription, keys: { p256dh: 'short', auth: b.subscription.keys.auth } }, {}, 'k')).rejects.toMatchObject({ code: 'INVALID_RECIPIENT' });
     await expect(channel().send(b.subscription, { blob: 'x'.repeat(4000) }, 'k')).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
   });
+
+  it('refuses a malformed VAPID key when the channel is built, naming the setting', () => {
+    const short = Buffer.from(vapid.privateKey, 'base64url').subarray(1).toString('base64url');
+    expect(() => createPushChannel({ vapid: { ...vapid, privateKey: short } })).toThrow(/OBJECTOS_VAPID_PRIVATE_KEY.*32 bytes/);
+    expect(() => createPushChannel({ vapid: { ...vapid, publicKey: 'not-a-key' } })).toThrow(/OBJECTOS_VAPID_PUBLIC_KEY.*65-byte/);
+    expect(() => createPushChannel({ vapid })).not.toThrow();
+  });
 });

@@ -10,6 +10,7 @@ import { createJobRuntime, type JobRuntime } from '../src/index.ts';
 
 const MODEL = parseMetadata([{ file: 'thing.object.yaml', text: 'name: thing\nfields:\n  title: { type: text }\n' }]);
 const WEBHOOK_SECRET = 'whsec-test-0123456789abcdef0123456789';
+/** A P-256 key pair. `getPrivateKey()` drops leading zero bytes (1 key in 256): VAPID wants all 32, so pad it. */
 const key = () => {
   const e = createECDH('prime256v1');
   e.generateKeys();
@@ -54,7 +55,7 @@ for (const mode of modes) {
         ...(pg ? { databaseUrl: pg.url, redisUrl: services.redis!, prefix, lockMs: 2_000 } : { pollMs: 100 }),
         delivery: {
           webhookSecret: WEBHOOK_SECRET, allow: { loopback: true }, log: () => {},
-          vapid: { subject: 'mailto:ops@example.com', publicKey: vapid.getPublicKey().toString('base64url'), privateKey: vapid.getPrivateKey().toString('base64url') },
+          vapid: { subject: 'mailto:ops@example.com', publicKey: vapid.getPublicKey().toString('base64url'), privateKey: Buffer.from(vapid.getPrivateKey().toString('hex').padStart(64, '0'), 'hex').toString('base64url') },
           sms: { url: `${sms.origin}/messages`, token: 'sms-token' },
         },
       });
