@@ -4,7 +4,7 @@ import { MapperKind, mapSchema, type Executor } from '@graphql-tools/utils';
 import type { GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { scalarResolvers, type CompiledSchema } from '@objectos/schema';
-import { createLogger, createReadiness, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger, type Readiness } from '@objectos/observability';
+import { createLogger, createReadiness, REQUEST_ID_HEADER, useCorrelatedErrors, useResultHandoff, type Logger, type Readiness } from '@objectos/observability';
 import { classifyGatewayError } from './classify-error.ts';
 import { createSubgraphExecutor } from './routing/subgraph-executor.ts';
 import { PROTECTION_DEFAULTS, type ProtectionOptions } from './protection/protection-options.ts';
@@ -51,8 +51,8 @@ export interface SubgraphSource {
   url: string;
   /** SDL; fetched from `{ _service { sdl } }` when absent. */
   sdl?: string;
-  /** In-process handler: requests never leave the process. */
-  fetch?: (request: Request) => Promise<Response>;
+  /** In-process handler: requests never leave the process (a server context, say `handoff()`'s, may go along). */
+  fetch?: (request: Request, serverContext?: Record<string, unknown>) => Promise<Response>;
   /**
    * In process only: a query the subgraph compiles answered as response text for the principal (null:
    * use `fetch`). Nothing crosses a process boundary, so the principal object is handed over as is.
@@ -347,6 +347,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ...(options.singleHop === false ? [useAtomicRefused()] : [useSingleHop({ owned: () => current().owned, ...hop, local: reads })]),
       useDenialAudit(denials, trustProxy),
       useCorrelatedErrors({ logger, classify: classifyGatewayError }),
+      // Last: it picks the result processor after yoga's own (WebSocket operations take their results as texts).
+      useResultHandoff(),
     ],
     context: ({ request, ...server }) => ({
       principal: principalOfRequest(request),

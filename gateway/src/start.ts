@@ -73,7 +73,7 @@ export async function startObjectOS(config: ObjectOSConfig, hooks: StartHooks = 
   const dataUrl = remote['data'] ?? 'http://data.objectos.internal/graphql';
   // A subgraph's instance serving now: a development reload replaces them (dev/hot-reload.ts).
   const serving = <T>(name: string): T | null => kernel.getService<Reloadable<T>>(`reload:${name}`)?.current() ?? kernel.getService<T>(name) ?? null;
-  const dataRoute = { fetch: (r: Request): Promise<Response> => serving<DataSubgraph>('data')?.fetch(r) ?? fetch(r), url: dataUrl };
+  const dataRoute = { fetch: (r: Request, context?: Record<string, unknown>): Promise<Response> => serving<DataSubgraph>('data')?.fetch(r, context) ?? fetch(r), url: dataUrl };
   const workflowHere = hasWorkflow(model) && !remote['workflow'];
   kernel.use(redisProbePlugin(readiness, config.redisUrl)).use(eventsPlugin(config.redisUrl)).use(realtimePlugin(config.redisUrl));
   if (embedded) {

@@ -56,7 +56,7 @@ export async function startSecureStack(engine: Engine, options: { policy?: Parti
   const gateway = await createGateway({
     subgraphs: [
       { name: 'identity', url: 'http://identity.test/graphql', sdl: identity.sdl, fetch: identity.fetch },
-      { name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: (r) => (dataCalls++, data.fetch(r)), readCompiled: (...a) => (dataCalls++, data.readCompiled!(...a)) },
+      { name: 'data', url: 'http://data.test/graphql', sdl: data.sdl, fetch: (r, context) => (dataCalls++, data.fetch(r, context)), readCompiled: (...a) => (dataCalls++, data.readCompiled!(...a)) },
       ...(audit ? [{ name: 'audit', url: 'http://audit.test/graphql', sdl: audit.sdl, fetch: audit.fetch }] : []),
     ],
     auth: {

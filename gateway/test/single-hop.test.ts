@@ -4,6 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
 import { engines, gql, signedFetch, subscribeSse, TEST_SECRET, testAuth, testPrincipal, until, type GraphQLResult } from '@objectos/testkit';
+import { HANDOFF_CONTENT_TYPE } from '@objectos/observability';
 import { createGateway, type Gateway } from '../src/index.ts';
 import { attachRealtime } from '../src/realtime/ws-server.ts';
 import { METADATA, startStack, type Stack } from './stack.ts';
@@ -109,13 +110,19 @@ describe.each(engines())('single hop through the gateway on $name', (engine) => 
     }
   });
 
-  it('a subscription takes the one hop: the document as written, each event passed on as the subgraph wrote it, over SSE and graphql-ws', async () => {
+  // In process the subgraph hands its results over as texts (useResultHandoff) when given the server
+  // context; an in-process fetch that passes none, like a subgraph over HTTP, gets the event stream.
+  it.each([['handed over in process', true], ['as an event stream', false]] as const)('a subscription takes the one hop (%s): the document as written, each event passed on as the subgraph wrote it, over SSE and graphql-ws', async (_how, handOver) => {
     // Only the write below: earlier tests' writes may still be on their way from the outbox.
-    const SUB = 'subscription { accountChanged(where: { name: { eq: "Hop Live" } }) { op record { name industry } } }';
+    const SUB = `subscription { accountChanged(where: { name: { eq: "Hop Live ${handOver}" } }) { op record { name industry } } }`;
     const sent: string[] = [];
-    const spy = async (r: Request) => {
-      if (r.method === 'POST') sent.push(((await r.clone().json()) as { query: string }).query);
-      return s.data.fetch(r);
+    const types: (string | null)[] = [];
+    const spy = async (r: Request, context?: Record<string, unknown>) => {
+      if (r.method !== 'POST') return s.data.fetch(r);
+      sent.push(((await r.clone().json()) as { query: string }).query);
+      const response = await s.data.fetch(r, handOver ? context : undefined);
+      types.push(response.headers.get('content-type'));
+      return response;
     };
     const g = await createGateway({ subgraphs: [{ name: 'data', url: 'http://data.test/graphql', sdl: s.data.sdl, fetch: spy }], auth: testAuth() });
     const server = createServer(g.yoga);
@@ -138,11 +145,12 @@ describe.each(engines())('single hop through the gateway on $name', (engine) => 
       expect(await until(async () => s.data.hub.size(), (n) => n === before + 4)).toBe(before + 4);
       // Both of the one-hop gateway's subscriptions sent the client's text itself.
       expect(sent).toEqual([SUB, SUB]);
-      expect((await gql(s.gateway.fetch, 'mutation { createAccount(input: { name: "Hop Live", industry: retail }) { id } }')).errors).toBeUndefined();
+      expect(types.map((t) => (t === HANDOFF_CONTENT_TYPE ? 'handed' : t?.includes('text/event-stream') ? 'sse' : t))).toEqual(handOver ? ['handed', 'handed'] : ['sse', 'sse']);
+      expect((await gql(s.gateway.fetch, `mutation { createAccount(input: { name: "Hop Live ${handOver}", industry: retail }) { id } }`)).errors).toBeUndefined();
       await Promise.all([direct.until(1), viaHttp.until(1), viaStitched.until(1)]);
       await until(async () => frames.length, (n) => n === 1);
       const text = direct.texts[0]!;
-      expect(JSON.parse(text)).toEqual({ data: { accountChanged: { op: 'CREATED', record: { name: 'Hop Live', industry: 'retail' } } } });
+      expect(JSON.parse(text)).toEqual({ data: { accountChanged: { op: 'CREATED', record: { name: `Hop Live ${handOver}`, industry: 'retail' } } } });
       // The same bytes out of the gateway, SSE and graphql-ws alike; the stitched path's event parses the same.
       expect(viaHttp.texts).toEqual([text]);
       expect(frames).toEqual([`{"id":"hop","type":"next","payload":${text}}`]);

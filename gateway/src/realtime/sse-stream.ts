@@ -1,4 +1,5 @@
 import type { ExecutionResult } from 'graphql';
+import type { HandedTexts } from '@objectos/observability';
 
 /** One operation's results as an async generator whose `return()` ends it at once (aborting the request). */
 export interface ResultStream extends AsyncGenerator<ExecutionResult, void, unknown> {}
@@ -70,6 +71,47 @@ export function resultStream(response: Response, abort: () => void, read: (text:
         buffer += decoder.decode(chunk.value, { stream: true }).replace(/\r\n/g, '\n');
         if (!parseEvents()) completed = true;
       }
+    },
+    async return() {
+      return finish();
+    },
+    async throw(e) {
+      finish();
+      throw e;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+  return stream;
+}
+
+/**
+ * The results an in-process yoga handed over as texts (`useResultHandoff`), as a {@link ResultStream}:
+ * the same results as {@link resultStream} reads from the SSE it would have written, without the stream.
+ * `return()` ends the subscription beneath and aborts the request, even while a read is pending.
+ */
+export function handedStream(texts: HandedTexts, abort: () => void, read: (text: string) => ExecutionResult = (text) => JSON.parse(text) as ExecutionResult): ResultStream {
+  let done = false;
+  const finish = (): IteratorResult<ExecutionResult, void> => {
+    if (!done) {
+      done = true;
+      texts.return().catch(() => {});
+      abort();
+    }
+    return { value: undefined, done: true };
+  };
+  const stream: ResultStream = {
+    async next() {
+      if (done) return { value: undefined, done: true };
+      let r: IteratorResult<string, void>;
+      try {
+        r = await texts.next();
+      } catch {
+        return finish();
+      }
+      if (r.done || done) return finish();
+      return { value: read(r.value), done: false };
     },
     async return() {
       return finish();

@@ -4,11 +4,11 @@ import { GraphQLError, parse, type ExecutionArgs, type ExecutionResult } from 'g
 import { CloseCode, handleProtocols, makeServer, type ServerOptions, type SubscribePayload } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { API_KEY_HEADER, credentialsOf, type Credentials, type Principal } from '@objectos/principal';
-import { isDataOnly, metrics, type Logger } from '@objectos/observability';
+import { handoff, isDataOnly, metrics, type Logger } from '@objectos/observability';
 import type { Gateway } from '../create-gateway.ts';
 import type { Watched } from '../auth/access-watch.ts';
 import { recordAuthentication } from '../auth/auth-metrics.ts';
-import { resultStream, type ResultStream } from './sse-stream.ts';
+import { handedStream, resultStream, type ResultStream } from './sse-stream.ts';
 import { WS_CONTEXT } from './stream-count.ts';
 
 export interface RealtimeOptions {
@@ -179,11 +179,18 @@ export function attachRealtime(server: Server, gateway: Gateway, options: Realti
       const body = JSON.stringify(payload);
       // A declared length: the body limit then checks it without re-wrapping the body as a stream.
       headers.set('content-length', String(Buffer.byteLength(body)));
+      // A stream's results are handed over as texts (useResultHandoff): no event stream written and read again.
+      const handed = handoff();
       const response = await gateway.fetch(
         new Request(`http://${req.headers.host ?? 'localhost'}${endpoint}`, { method: 'POST', headers, body, signal: ctrl.signal }),
         // Counted as a WebSocket operation, not as the HTTP stream it is inside the gateway.
-        { req, ...WS_CONTEXT },
+        { req, ...WS_CONTEXT, ...handed.context },
       );
+      const texts = handed.taken(response);
+      if (texts) {
+        const args: ExecutionArgs & { rootValue: { stream: ResultStream } } = { schema: gateway.schema, document: STREAM_DOCUMENT, rootValue: { stream: handedStream(texts, () => ctrl.abort(), readEvent) } };
+        return args;
+      }
       const type = response.headers.get('content-type') ?? '';
       const streamed = type.includes('text/event-stream');
       // Not a 200: refused before execution (whatever the body's type), a graphql-ws `error` like HTTP's status.

@@ -2,6 +2,8 @@ import { PRINCIPAL_HEADER, audienceKey, isInternalAudience, signInit, signReques
 import type { SubgraphAddress } from './supergraph.ts';
 
 export type FetchFn = (input: string, init?: RequestInit) => Promise<Response>;
+/** As {@link FetchFn}, with a server context for an in-process subgraph (ignored by one reached over HTTP). */
+export type SendFn = (input: string, init?: RequestInit, serverContext?: Record<string, unknown>) => Promise<Response>;
 
 export interface Sender {
   name: string;
@@ -9,7 +11,7 @@ export interface Sender {
   /** ObjectOS's own subgraph (HMAC under a key derived from the secret) or an external one (a token). */
   internal: boolean;
   /** Sends one call, authenticated for this subgraph alone; the principal is in {@link PRINCIPAL_HEADER}. */
-  send: FetchFn;
+  send: SendFn;
 }
 
 /**
@@ -29,13 +31,13 @@ export function createSenders(options: { secret: string; tokens: SubgraphTokenIs
     if (known) return known;
     const { name, url } = address;
     const api = options.api;
-    const raw: FetchFn = address.fetch ? (input, init) => address.fetch!(new api.Request(input, init)) : fetch;
-    let send: FetchFn;
+    const raw: SendFn = address.fetch ? (input, init, context) => address.fetch!(new api.Request(input, init), context) : (input, init) => fetch(input, init);
+    let send: SendFn;
     if (isInternalAudience(name)) {
       const key = audienceKey(options.secret, name);
-      send = async (input, init = {}) => {
+      send = async (input, init = {}, context) => {
         const signed = signInit(input, init, key, name);
-        return signed ? raw(input, signed) : raw(input, await signRequest(new Request(input, init), key, name));
+        return signed ? raw(input, signed, context) : raw(input, await signRequest(new Request(input, init), key, name), context);
       };
     } else {
       send = async (input, init = {}) => {

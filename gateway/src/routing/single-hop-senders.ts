@@ -25,8 +25,8 @@ export function singleHopSenders(o: Options): { call: SubgraphCall; stream: Subg
         const response = await to.send(to.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(o.timeoutMs) });
         return { status: response.status, text: await response.text() };
       }),
-    stream: (name, body, context, signal, stream) =>
-      send(name, 'text/event-stream', context, (to, headers) => to.send(to.url, { method: 'POST', headers: { ...headers, [STREAM_HEADER]: stream }, body, signal })),
+    stream: (name, body, context, signal, stream, serverContext) =>
+      send(name, 'text/event-stream', context, (to, headers) => to.send(to.url, { method: 'POST', headers: { ...headers, [STREAM_HEADER]: stream }, body, signal }, serverContext)),
     async farewell(name, stream, principal: Principal, delivered) {
       const to = o.sender(name);
       const response = await to.send(new URL(SUBSCRIPTION_ACCESS_ENDPOINT, to.url).href, {

@@ -6,8 +6,8 @@ import { PRINCIPAL_HEADER, SYSTEM, encodePrincipal } from '@objectos/principal';
 export interface SubgraphAddress {
   name: string;
   url: string;
-  /** In-process handler: requests never leave the process. */
-  fetch?: (request: Request) => Promise<Response>;
+  /** In-process handler: requests never leave the process (a server context, say `handoff()`'s, may go along). */
+  fetch?: (request: Request, serverContext?: Record<string, unknown>) => Promise<Response>;
 }
 
 const stringArg = (d: ConstDirectiveNode, name: string): string | undefined => {

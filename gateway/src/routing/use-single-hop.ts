@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { getOperationAST, getVariableValues, GraphQLError, print, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { isDataOnly, rawResult } from '@objectos/observability';
+import { handoff, isDataOnly, rawResult } from '@objectos/observability';
 import type { Principal } from '@objectos/principal';
 import { soleSubgraph, type Ownership } from './ownership.ts';
-import { resultStream } from '../realtime/sse-stream.ts';
+import { handedStream, resultStream } from '../realtime/sse-stream.ts';
 import { callFailure, notAResult, parseResult } from './subgraph-executor.ts';
 import { subgraphCall } from './subgraph-call.ts';
 
@@ -21,8 +21,12 @@ export interface RequestContext {
 /** Sends one GraphQL request body to a subgraph, signed for it; its answer's status and text (read within the call). */
 export type SubgraphCall = (name: string, body: string, context: RequestContext) => Promise<{ status: number; text: string }>;
 
-/** Opens one subscription on a subgraph (`Accept: text/event-stream`), signed for it and named `stream`; its response, ended by `signal`. */
-export type SubgraphStream = (name: string, body: string, context: RequestContext, signal: AbortSignal, stream: string) => Promise<Response>;
+/**
+ * Opens one subscription on a subgraph (`Accept: text/event-stream`), signed for it and named `stream`;
+ * its response, ended by `signal`. An in-process subgraph given `serverContext` (`handoff()`) hands its
+ * results over as texts instead of writing them as an event stream.
+ */
+export type SubgraphStream = (name: string, body: string, context: RequestContext, signal: AbortSignal, stream: string, serverContext?: Record<string, unknown>) => Promise<Response>;
 
 /**
  * Tells a subgraph that the subscriber of `stream` now has `principal`'s access, and that its client was
@@ -95,11 +99,20 @@ export function useSingleHop(options: { owned: () => Ownership | null; call: Sub
         const body = JSON.stringify({ query: textOf(a.document), variables: a.variableValues ?? undefined, operationName: a.operationName ?? undefined });
         let response: Response;
         const id = randomUUID();
+        const handed = handoff();
         try {
-          response = await stream(target, body, context, ctrl.signal, id);
+          response = await stream(target, body, context, ctrl.signal, id, handed.context);
         } catch (e) {
           end();
           return { data: null, errors: [callFailure(target, e)] };
+        }
+        const read = (text: string) => (isDataOnly(text) ? rawResult(text) : eventOf(fromSubgraph(text, 200, target)));
+        const farewell = options.farewell;
+        const texts = handed.taken(response);
+        // In process: the subgraph's results as texts, with no event stream written and read between.
+        if (texts) {
+          if (farewell) (context as { [FAREWELL]?: Farewell })[FAREWELL] = (principal, delivered) => farewell(target, id, principal, delivered);
+          return handedStream(texts, end, read);
         }
         // Refused before it streamed (the subgraph's 4xx, a guard's answer): one result, worded as a query's.
         if (!(response.headers.get('content-type') ?? '').includes('text/event-stream')) {
@@ -107,9 +120,8 @@ export function useSingleHop(options: { owned: () => Ownership | null; call: Sub
           end();
           return fromSubgraph(text, response.status, target);
         }
-        const farewell = options.farewell;
         if (farewell) (context as { [FAREWELL]?: Farewell })[FAREWELL] = (principal, delivered) => farewell(target, id, principal, delivered);
-        return resultStream(response, end, (text) => (isDataOnly(text) ? rawResult(text) : eventOf(fromSubgraph(text, 200, target))));
+        return resultStream(response, end, read);
       });
     },
     onExecute({ args, setExecuteFn }) {

@@ -12,7 +12,7 @@ import type { DataSource } from './data-source.ts';
 import { classifyDataError, dataError } from './errors.ts';
 import { effectOf } from './effects.ts';
 import { stateGuards, transitionOf } from './workflow/state-guard.ts';
-import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } from '@objectos/observability';
+import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, useResultHandoff, type Logger } from '@objectos/observability';
 import { createLoaders } from './loaders.ts';
 import { useValidationWarnings } from './use-validation-warnings.ts';
 import { useAtomicMutations } from './use-atomic.ts';
@@ -91,8 +91,12 @@ export interface DataSubgraph {
   sdl: string;
   schema: GraphQLSchema;
   yoga: YogaServerInstance<Record<string, unknown>, DataContext>;
-  /** WHATWG fetch handler: use in-process, or mount on a node HTTP server via `yoga`. */
-  fetch: (request: Request) => Promise<Response>;
+  /**
+   * WHATWG fetch handler: use in-process, or mount on a node HTTP server via `yoga`. An in-process
+   * caller may take a subscription's results as texts, not as an event stream (`handoff()` from
+   * @objectos/observability, as `serverContext`).
+   */
+  fetch: (request: Request, serverContext?: Record<string, unknown>) => Promise<Response>;
   /**
    * For the gateway in the same process: a read the compiler covers, answered as response text
    * (`{"data":…}`) for this principal, or null (then call `fetch`, which words any error). The
@@ -235,7 +239,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       // The guard reads the body of a signed request whole before anything else (an unsigned one is
       // refused unread): yoga's limiter would only wrap those bytes in a second stream.
       maxRequestBodySize: false,
-      plugins: [usePrincipalGuard({ key, audience: 'data', ...(options.replay ? { replay: options.replay } : {}) }), serveMetadata(compiled), serveSubscriptionAccess(named, (p) => contextOf(p).ds), ...(readAudit ? [useReadAudit(readAudit, principalOf, (r) => r.headers.get(REQUEST_ID_HEADER))] : []), ...(reads ? [reads.plugin] : []), useValidationWarnings(), useAtomicMutations(), useSharedDeliveries((c) => (c as DataContext).principalKey ?? null, deliveries), useCorrelatedErrors({ logger, classify: classifyDataError })],
+      plugins: [usePrincipalGuard({ key, audience: 'data', ...(options.replay ? { replay: options.replay } : {}) }), serveMetadata(compiled), serveSubscriptionAccess(named, (p) => contextOf(p).ds), ...(readAudit ? [useReadAudit(readAudit, principalOf, (r) => r.headers.get(REQUEST_ID_HEADER))] : []), ...(reads ? [reads.plugin] : []), useValidationWarnings(), useAtomicMutations(), useSharedDeliveries((c) => (c as DataContext).principalKey ?? null, deliveries), useCorrelatedErrors({ logger, classify: classifyDataError }), useResultHandoff()],
       context: ({ request, params }) => contextOf(principalOf(request), request, params?.extensions),
     });
     return {
@@ -243,7 +247,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       sdl,
       schema,
       yoga,
-      fetch: (request) => Promise.resolve(yoga.fetch(request)),
+      fetch: (request, serverContext) => Promise.resolve(serverContext ? yoga.fetch(request, serverContext) : yoga.fetch(request)),
       readCompiled: reads
         ? async (principal, document, operationName, variables, requestId) => {
             const text = await reads.read(contextOf(principal), { schema, document, operationName, variableValues: variables });
