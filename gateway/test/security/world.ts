@@ -168,10 +168,13 @@ export function worldArb(options: WorldOptions = {}): fc.Arbitrary<World> {
         })),
       ];
       const recs = { parent: parentRecs, child: childRecs };
-      const shares = w.shares
+      // One share per record and recipient, the last drawn: security.record_share keeps one row per pair
+      // (a second grant re-levels it), so a world holding two at different levels would not be what is stored.
+      const shares = [...new Map(w.shares
         .map((s) => ({ s, list: recs[s.object].filter((r) => r.org === 'A') }))
         .filter(({ list }) => list.length > 0)
-        .map(({ s, list }): Share => ({ object: s.object, record: list[s.ix % list.length]!.id, to: s.to, level: s.level }));
+        .map(({ s, list }): Share => ({ object: s.object, record: list[s.ix % list.length]!.id, to: s.to, level: s.level }))
+        .map((s) => [JSON.stringify([s.object, s.record, s.to.type, s.to.value]), s] as const)).values()];
       return {
         roles: w.roles,
         groups: GROUPS,
