@@ -6,7 +6,7 @@ import { createMemoryEventBus } from '@objectos/events';
 import { createIdentitySubgraph, type IdentitySubgraph } from '@objectos/identity-subgraph';
 import { loadMetadata, type MetadataModel } from '@objectos/metadata';
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
-import { audienceKey, createRedisReplayStore, createSubgraphTokenVerifier, JWKS_PATH, PRINCIPAL_HEADER, SIGNATURE_HEADER, type ReplayStore } from '@objectos/principal';
+import { audienceKey, createRedisReplayStore, createSubgraphTokenVerifier, JWKS_PATH, PRINCIPAL_HEADER, SIGNATURE_HEADER, SUBSCRIPTION_ACCESS_ENDPOINT, type ReplayStore } from '@objectos/principal';
 import { engines, gql, services, TEST_SECRET, testAuth, type EngineHandle, type FetchHandler } from '@objectos/testkit';
 import { createGateway, type Gateway } from '../src/index.ts';
 import { BILLING_SDL, billingResolvers, startExternalSubgraph, type ExternalSubgraph } from './external-subgraph.ts';
@@ -184,6 +184,10 @@ describe('signature binding: a captured gateway signature is good for one subgra
     await expect401(s.data.fetch(resend(held, { method: 'PUT' })), /invalid gateway signature/);
     await expect401(s.data.fetch(resend(held, { url: 'http://data.test/graphql?operationName=x' })), /invalid gateway signature/);
     await expect401(s.data.fetch(resend(held, { method: 'GET', url: 'http://data.test/internal/metadata' })), /invalid gateway signature/);
+    // The route that ends a live subscription with LEFT events takes a signed principal like the others.
+    await expect401(s.data.fetch(resend(held, { url: `http://data.test${SUBSCRIPTION_ACCESS_ENDPOINT}` })), /invalid gateway signature/);
+    const unsigned = new Request(`http://data.test${SUBSCRIPTION_ACCESS_ENDPOINT}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"stream":"any","delivered":0}' });
+    await expect401(s.data.fetch(unsigned), /missing gateway signature/);
   });
 
   it("identity's header pair sent to data: 401 (signed for another subgraph)", async () => {
