@@ -20,7 +20,7 @@ if (!process.env['DATABASE_URL']) {
 
 function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; ports: Record<string, number> }> {
   const profile = process.env['BENCH_PROFILE'] === '1' ? ['--cpu-prof', `--cpu-prof-dir=${REPO_ROOT}bench/results/profiles`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'bench/server.ts'], { cwd: REPO_ROOT, env: { ...process.env, NODE_ENV: 'production', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...profile, '--import', '@objectos/runtime/register', 'bench/server.ts'], { cwd: REPO_ROOT, env: { ...process.env, NODE_ENV: 'production', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {

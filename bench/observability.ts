@@ -39,7 +39,7 @@ interface Server { child: ChildProcess; ports: Record<string, number>; stop(): P
 /** bench/server.ts in its own process; `stop` resolves with the spans its no-op exporter received (null without tracing). */
 function startServer(env: Record<string, string>): Promise<Server> {
   const profile = process.env['BENCH_PROFILE'] === '1' ? ['--cpu-prof', `--cpu-prof-dir=${REPO_ROOT}bench/results/profiles`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'bench/server.ts'], {
+  const child = spawn(process.execPath, [...profile, '--import', '@objectos/runtime/register', 'bench/server.ts'], {
     cwd: REPO_ROOT, env: { ...process.env, NODE_ENV: 'production', ROLE: 'all', BENCH_INSTRUMENT: '1', OBJECTOS_METRICS_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 
 /**
  * Summarises the newest V8 CPU profile in bench/results/profiles (written by BENCH_PROFILE=1 npm run bench):
- * self time by package and by function. Run: node --import tsx bench/profile-summary.ts [file]
+ * self time by package and by function. Run: node --import @objectos/runtime/register bench/profile-summary.ts [file]
  */
 interface Node { id: number; callFrame: { functionName: string; url: string } }
 interface Profile { nodes: Node[]; samples: number[]; timeDeltas: number[] }

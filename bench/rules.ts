@@ -157,7 +157,7 @@ console.log = (...args: unknown[]) => {
 
 /** One throughput run in a child process of its own: each stack starts from a fresh heap, not the previous run's. */
 async function throughputIsolated(variant: string, round: number): Promise<Throughput> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
+  const child = spawn(process.execPath, ['--import', '@objectos/runtime/register', fileURLToPath(import.meta.url)], {
     env: { ...process.env, BENCH_ONE: JSON.stringify({ variant, round }) }, stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';

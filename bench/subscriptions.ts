@@ -119,7 +119,7 @@ async function benchEngine(engine: Engine): Promise<{ runs: Run[]; notes: string
   const s: RealtimeStack = await startRealtimeStack(engine);
   const notes: string[] = [];
   const runs: Run[] = [];
-  const clients = fork(fileURLToPath(new URL('./subscription-clients.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const clients = fork(fileURLToPath(new URL('./subscription-clients.ts', import.meta.url)), [], { execArgv: ['--import', '@objectos/runtime/register'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
     // ---- people: the owner, and members reaching the accounts through the criteria sharing rule -------------
     const owner = await s.user('owner@bench-subscriptions.test', 'Benchsubs');

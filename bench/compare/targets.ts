@@ -121,7 +121,7 @@ async function resolvePrincipal(gateway: ReturnType<typeof withHeaders>): Promis
 export async function startDirect(databaseUrl: string, principal: Principal, nodeArgs: string[] = []): Promise<Target> {
   const port = await freePort();
   const secret = randomBytes(32).toString('hex');
-  const proc = spawnNode('data subgraph, direct', [...nodeArgs, ...nodeFlags(), '--import', 'tsx', 'subgraphs/data/src/main.ts'], {
+  const proc = spawnNode('data subgraph, direct', [...nodeArgs, ...nodeFlags(), '--import', '@objectos/runtime/register', 'subgraphs/data/src/main.ts'], {
     NODE_ENV: 'production',
     HOST: '127.0.0.1',
     PORT: String(port),
@@ -157,7 +157,7 @@ export function targetFetch(t: Target): (r: Request) => Promise<Response> {
 
 /** PostGraphile v5 over the same tables, with the Promise.withResolvers polyfill preloaded (Node 20). */
 export async function startPostGraphile(databaseUrl: string, nodeArgs: string[] = []): Promise<Target> {
-  const proc = spawnNode('PostGraphile v5', [...nodeArgs, '--import', 'tsx', '--import', './bench/postgraphile/polyfill.ts', 'bench/postgraphile/server.ts'], {
+  const proc = spawnNode('PostGraphile v5', [...nodeArgs, '--import', '@objectos/runtime/register', '--import', './bench/postgraphile/polyfill.ts', 'bench/postgraphile/server.ts'], {
     NODE_ENV: 'production',
     GRAPHILE_ENV: 'production',
     DATABASE_URL: databaseUrl,

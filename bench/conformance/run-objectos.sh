@@ -20,4 +20,4 @@ fi
 export OBJECTOS_MODE=gateway OBJECTOS_AUTH=none OBJECTOS_QUERY_PLANNER="${OBJECTOS_QUERY_PLANNER:-stitching}" HOST=127.0.0.1 PORT=4000 OBJECTOS_RATE_LIMIT=0 OBJECTOS_POLL_MS=0
 export OBJECTOS_SECRET="${OBJECTOS_SECRET:-federation-audit-secret-not-for-production-use}" OBJECTOS_INTROSPECTION=true LOG_LEVEL="${LOG_LEVEL:-warn}"
 cd "$OBJECTOS_ROOT"
-exec node --import tsx gateway/src/main.ts
+exec node --import @objectos/runtime/register gateway/src/main.ts

@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   const processes: ServerProcess[] = [];
   try {
     const subgraphPort = await freePort();
-    const subgraphs = spawnNode('subgraphs', ['--import', 'tsx', 'bench/gateways/subgraphs.ts'], { PORT: String(subgraphPort), BENCHMARK_DIR, NODE_ENV: 'production' });
+    const subgraphs = spawnNode('subgraphs', ['--import', '@objectos/runtime/register', 'bench/gateways/subgraphs.ts'], { PORT: String(subgraphPort), BENCHMARK_DIR, NODE_ENV: 'production' });
     processes.push(subgraphs);
     await subgraphs.waitFor(/SUBGRAPHS READY/);
     const supergraph = join(work, 'supergraph.graphql');
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     gateways.push({ name: 'Hive Gateway 2.15 (JS planner)', url: `http://127.0.0.1:${hivePort}/graphql`, process: hive });
     for (const planner of ['rust', 'stitching'] as const) {
       const port = await freePort();
-      const p = spawnNode(`ObjectOS (${planner})`, ['--import', 'tsx', 'gateway/src/main.ts'], {
+      const p = spawnNode(`ObjectOS (${planner})`, ['--import', '@objectos/runtime/register', 'gateway/src/main.ts'], {
         NODE_ENV: 'production', OBJECTOS_MODE: 'gateway', OBJECTOS_SUPERGRAPH: supergraph, OBJECTOS_AUTH: 'none', OBJECTOS_QUERY_PLANNER: planner,
         // The deep query's cost estimate (6 users × 20 assumed reviews per list, 7 levels down) is far past
         // the default limit meant for record lists; Hive Gateway has no cost limit: neither has this run.

@@ -1,5 +1,5 @@
 /**
- * Preloaded into the PostGraphile process (`node --import tsx --import ./bench/postgraphile/polyfill.ts`):
+ * Preloaded into the PostGraphile process (`node --import @objectos/runtime/register --import ./bench/postgraphile/polyfill.ts`):
  * PostGraphile 5 (grafast, @dataplan/pg) calls Node 22's `Promise.withResolvers`. On Node 20 without it,
  * every query fails with "Cannot read properties of undefined (reading 'items')".
  */

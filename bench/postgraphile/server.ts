@@ -10,7 +10,7 @@ import { PostGraphileConnectionFilterPreset } from 'postgraphile-plugin-connecti
  * PostGraphile v5 over the ObjectOS data tables (schema `public` of DATABASE_URL), for
  * bench/vs-postgraphile.ts: no auth, no RLS, no GraphiQL, no watch mode, a pool of POOL_SIZE (10)
  * connections, on 127.0.0.1. Run with the polyfill preloaded (Node 20):
- *   node --import tsx --import ./bench/postgraphile/polyfill.ts bench/postgraphile/server.ts
+ *   node --import @objectos/runtime/register --import ./bench/postgraphile/polyfill.ts bench/postgraphile/server.ts
  * Prints `READY port=N`.
  */
 const connectionString = process.env['DATABASE_URL'];

@@ -42,7 +42,7 @@ describe('breaking-change report between two supergraphs (@graphql-inspector/cor
   });
 
   it('runs as `npm run schema:diff` against the committed public schema', () => {
-    const out = execFileSync(process.execPath, ['--import', 'tsx', 'schema/src/diff-cli.ts', '--base', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    const out = execFileSync(process.execPath, ['--import', '@objectos/runtime/register', 'schema/src/diff-cli.ts', '--base', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' });
     expect(out).toMatch(/schema\/generated\/public\.graphql at HEAD → now: (no changes to the client-facing schema|\d+ breaking, \d+ dangerous, \d+ safe)/);
   });
 });

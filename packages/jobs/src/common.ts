@@ -137,7 +137,7 @@ export interface Attempts {
 /**
  * What a handler gets as its context. A class, so the lazy `signal` getter lives on the prototype: an object
  * literal with a getter (and a spread) cost ~3 µs per attempt, and each named closure made per attempt another
- * ~0.6 µs (tsx keeps function names with a defineProperty call), against ~0.1 µs for a no-op handler.
+ * ~0.6 µs (tsx, the loader then, kept function names with a defineProperty call), against ~0.1 µs for a no-op handler.
  */
 class Attempt implements JobContext {
   /** Made only when the handler reads its signal (most never do); an abort before that is remembered and replayed. */

@@ -1,7 +1,5 @@
 // Worker thread entry (plain JS on purpose). Node 20 does not apply module hooks from a Worker's execArgv to the
-// worker (nodejs/node#47747; `--import tsx` there leaves .ts unloadable), so this entry registers tsx's ESM hooks
-// itself — the repo runs all its TypeScript through tsx — then loads the TypeScript worker.
-import { register } from 'tsx/esm/api';
-
-register();
+// worker (nodejs/node#47747; `--import @objectos/runtime/register` there leaves .ts unloadable), so this entry
+// registers the repository's TypeScript hooks itself, as every process of the repo runs them, then loads the worker.
+await import('@objectos/runtime/register');
 await import('./worker.ts');

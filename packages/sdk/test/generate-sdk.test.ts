@@ -79,7 +79,7 @@ describe('generating a typed SDK for your own operations', () => {
     it('types the external subgraph\'s fields too (the CLI, with a header)', async () => {
       const ops = await operations('endpoint', 'query Bills { accounts(first: 3) { nodes { id name billingPlan invoices { number total } } } }\n');
       const out = join(dir, 'endpoint', 'sdk');
-      const { stdout } = await run(process.execPath, ['--import', 'tsx', 'packages/sdk/src/cli.ts', '--operations', ops, '--out', out, '--endpoint', url, '--header', 'authorization: Bearer anything'], { cwd: REPO_ROOT });
+      const { stdout } = await run(process.execPath, ['--import', '@objectos/runtime/register', 'packages/sdk/src/cli.ts', '--operations', ops, '--out', out, '--endpoint', url, '--header', 'authorization: Bearer anything'], { cwd: REPO_ROOT });
       expect(stdout).toMatch(/wrote \d+ file\(s\)/);
       const types = await readFile(join(out, 'graphql.ts'), 'utf8');
       expect(types).toContain('export type BillsQuery');
@@ -92,7 +92,7 @@ describe('generating a typed SDK for your own operations', () => {
       closed.port = String(Number(closed.port) === 1 ? 2 : 1);
       await expect(generateSdk({ operations: ops, out: join(dir, 'refused', 'sdk'), endpoint: closed.href })).rejects.toBeInstanceOf(GenerateSdkError);
       await expect(generateSdk({ operations: ops, out: join(dir, 'refused', 'sdk'), endpoint: 'not a url' })).rejects.toThrow(/--endpoint must be a URL/);
-      const missing = await run(process.execPath, ['--import', 'tsx', 'packages/sdk/src/cli.ts', '--out', 'x'], { cwd: REPO_ROOT }).then(() => null, (e: { code: number; stderr: string }) => e);
+      const missing = await run(process.execPath, ['--import', '@objectos/runtime/register', 'packages/sdk/src/cli.ts', '--out', 'x'], { cwd: REPO_ROOT }).then(() => null, (e: { code: number; stderr: string }) => e);
       expect(missing?.code).toBe(2);
       expect(missing?.stderr).toMatch(/--operations and --out are required/);
     }, 60_000);

@@ -27,13 +27,13 @@ export interface Spawned {
 
 /**
  * Runs a TypeScript entry point of this repo in its own Node process (bounded by the caller's waits).
- * `node --import tsx` keeps it one process, so a signal reaches the server itself, not a wrapper.
+ * `node --import @objectos/runtime/register` keeps it one process, so a signal reaches the server itself, not a wrapper.
  * The suite's DATABASE_URL and REDIS_URL are not inherited: a process uses the services its test
  * names (its own database), never the shared `test` database, whose rows would outlive the run.
  */
 export function spawnTs(entry: string, env: Record<string, string | undefined>, args: string[] = []): Spawned {
   const { DATABASE_URL: _db, REDIS_URL: _redis, ...inherited } = process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], { cwd: REPO_ROOT, env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', '@objectos/runtime/register', entry, ...args], { cwd: REPO_ROOT, env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const listeners = new Set<() => void>();
   const onData = (d: Buffer) => {
