@@ -1,11 +1,11 @@
 import { and } from 'drizzle-orm';
+import { Repeater } from 'graphql-yoga';
 import { objectOf, type DataSource } from '../data-source.ts';
 import { dataError } from '../errors.ts';
 import { columnReadable, requireObject } from '../security/fields.ts';
 import { isUuid, type WhereInput } from '../sql/where.ts';
 import { filterSql } from '../sql/filter.ts';
 import { checkTemplate } from './check-template.ts';
-import { EventQueue } from './event-queue.ts';
 import { deliveredMetric, type ChangePayload, type FanOut, type Watch } from './fan-out.ts';
 import { openCursor, replayPages, type Cursor } from './replay.ts';
 import { leftRecords, positionBefore, RECENT, type LiveSubscriptions } from './access-left.ts';
@@ -97,26 +97,27 @@ export async function changesOf(ds: DataSource, fanOut: FanOut, object: string, 
     throw err;
   }
 
-  const queue: EventQueue<ChangePayload> = new EventQueue(() => {
+  return new Repeater<ChangePayload>(async (push, stop) => {
     signal?.removeEventListener('abort', leave);
-    const stop = (error?: unknown) => queue.stop(error);
+    let pending = 0;
+    let stopped = false;
+    void stop.then(() => (stopped = true));
     // Events pushed, and the ids of the latest: where its client resumes when its access changes.
     let pushed = 0;
     const recent: string[] = [];
-    const deliver = (payload: ChangePayload): boolean => {
-      if (queue.size >= MAX_PENDING) {
+    const deliver = (payload: ChangePayload): Promise<unknown> | null => {
+      if (++pending > MAX_PENDING) {
         stop(behind());
-        return false;
+        return null;
       }
       deliveredMetric();
       recent[pushed++ % RECENT] = payload.eventId;
-      queue.push(payload);
-      return true;
+      return push(payload).finally(() => pending--);
     };
     const unname = named?.registry.add(named.stream, {
       principal: named.principal,
       async leave(next, given, end) {
-        if (queue.stopped || leaving) return null;
+        if (stopped || leaving) return null;
         leaving = true;
         const sent = pushed;
         const delivered = given ?? sent;
@@ -134,7 +135,7 @@ export async function changesOf(ds: DataSource, fanOut: FanOut, object: string, 
           throw err;
         }
         // Every LEFT must fit beside what waits unread (else the subscription would end part way).
-        if (left === null || queue.stopped || queue.size + left.length > MAX_PENDING) return (stop(end), null);
+        if (left === null || stopped || pending + left.length > MAX_PENDING) return (stop(end), null);
         const at = new Date().toISOString();
         if (ops.has('LEFT')) for (const recordId of left) deliver({ eventId: after, op: 'LEFT', recordId, record: null, previous: null, changedFields: [], at });
         stop(end);
@@ -146,33 +147,31 @@ export async function changesOf(ds: DataSource, fanOut: FanOut, object: string, 
     // not when the stream next writes (an event, or a keep-alive seconds later).
     const abort = () => stop();
     signal?.addEventListener('abort', abort, { once: true });
-    queue.onStop(() => {
-      unname?.();
-      signal?.removeEventListener('abort', abort);
-    });
     if (signal?.aborted) stop();
     if (failure) stop(failure.error);
     void (async () => {
       if (cursor) {
         for await (const page of replayPages(fanOut.database, tenant, object, p.object.label, cursor)) {
           for (const e of page) replayed.add(e.id);
-          if (queue.stopped || leaving) return;
+          if (stopped || leaving) return;
           for (const payload of await fanOut.judge(object, watch, target, page)) {
-            if (queue.stopped || leaving) return;
-            if (!deliver(payload)) return;
-            await queue.below(REPLAY_AHEAD);
+            if (stopped || leaving) return;
+            const taken = deliver(payload);
+            if (taken === null) return;
+            if (pending >= REPLAY_AHEAD) await taken;
           }
         }
       }
       // Caught up: what arrived live meanwhile (less what the replay delivered), then live.
-      if (leaving || queue.stopped) return;
+      if (leaving) return;
       for (const payload of held.splice(0)) if (!replayed.delete(payload.eventId)) deliver(payload);
       out = (payload) => void deliver(payload);
     })().catch((err: unknown) => stop(err));
+    await stop;
+    leave();
+    unname?.();
+    signal?.removeEventListener('abort', abort);
   });
-  // However it ends (its reader left, it was stopped, or never read and its request went): it leaves the fan-out.
-  queue.onStop(leave);
-  return queue;
 }
 
 const behind = () => dataError('TIMEOUT', `This subscription fell more than ${MAX_PENDING} events behind and was ended; subscribe again.`);
