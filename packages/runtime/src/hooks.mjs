@@ -8,7 +8,8 @@ import { transform } from 'esbuild';
  * kept. (tsx, which this replaces at run time, wraps every function it compiles in a `__name` call that
  * defines its `name`: a property per closure, made each time the closure is, on every request path.)
  */
-const TS = /\.[cm]?ts$/;
+// ES modules only: every load is answered as one (a .cts file would be CommonJS; the repository has none).
+const TS = /\.m?ts$/;
 
 export async function resolve(specifier, context, nextResolve) {
   try {

@@ -1,6 +1,6 @@
 import { register } from 'node:module';
 
-// `node --import ./packages/runtime/register.mjs entry.ts`: TypeScript through ./hooks.mjs, stack traces
+// `node --import @objectos/runtime/register entry.ts`: TypeScript through ./hooks.mjs, stack traces
 // through its source maps.
 register('./hooks.mjs', import.meta.url);
 process.setSourceMapsEnabled(true);
