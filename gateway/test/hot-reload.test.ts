@@ -225,10 +225,10 @@ for (const engine of variants) {
       await until(async () => hot.retired(), (n) => n === 0, 15_000);
       const made = await q<{ a: { id: string }; b: { id: string } }>('mutation { a: createTask(input: { subject: "hot kept" }) { id } b: createTask(input: { subject: "hot hidden" }) { id } }');
       await rig.app.data!.relay.drain();
-      const events: { op: string; recordId: string }[] = [];
+      const events: { op: string; recordId: string; eventId: string }[] = [];
       const errors: string[] = [];
       let completed = false;
-      const stop = ws().subscribe<{ taskChanged: { op: string; recordId: string } }>({ query: 'subscription { taskChanged { op recordId } }' }, {
+      const stop = ws().subscribe<{ taskChanged: { op: string; recordId: string; eventId: string } }>({ query: 'subscription { taskChanged { op recordId eventId } }' }, {
         next: (r) => {
           if (r.data) events.push(r.data.taskChanged);
           for (const e of r.errors ?? []) errors.push(`${e.extensions?.['code']}: ${e.message}`);
@@ -244,11 +244,28 @@ for (const engine of variants) {
       expect(outcome.result, outcome.message).toBe('served');
       expect(outcome.message).toMatch(/the access rules changed: 1 live subscription\(s\) were told what left their view and ended/);
       await until(async () => completed || errors.length > 0, Boolean, 10_000);
-      expect(events).toEqual([{ op: 'LEFT', recordId: made.b.id }]);
+      expect(events).toEqual([{ op: 'LEFT', recordId: made.b.id, eventId: expect.any(String) }]);
       expect(errors).toEqual([expect.stringMatching(/^CONFLICT: The sharing and access rules this subscription ran under were replaced/)]);
       // The new rules serve: the hidden task is gone from reads.
       expect((await q<{ task: unknown }>('query($id: ID!) { task(id: $id) { subject } }', { id: made.b.id })).task).toBeNull();
       stop();
+
+      // Resuming from the LEFT's eventId, as the error says: not told the same LEFT again; what it may read goes on.
+      const resumed: { op: string; recordId: string }[] = [];
+      const stopResumed = ws().subscribe<{ taskChanged: { op: string; recordId: string } }>({ query: 'subscription($after: ID) { taskChanged(after: $after) { op recordId } }', variables: { after: events[0]!.eventId } }, {
+        next: (r) => {
+          if (r.data) resumed.push(r.data.taskChanged);
+          for (const e of r.errors ?? []) errors.push(`${e.extensions?.['code']}: ${e.message}`);
+        },
+        error: (e) => void errors.push(String((e as Error).message ?? e)), complete: () => {},
+      });
+      await until(async () => rig.app.data!.hub.size(), (n) => n === 1);
+      await q('mutation($id: ID!) { updateTask(id: $id, input: { subject: "hot kept 2" }) { id } }', { id: made.a.id });
+      await until(async () => resumed.length, (n) => n >= 1, 10_000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(resumed).toEqual([{ op: 'UPDATED', recordId: made.a.id }]);
+      expect(errors).toHaveLength(1);
+      stopResumed();
 
       const back = nextReload();
       await rm(rls);

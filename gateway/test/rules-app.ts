@@ -21,6 +21,11 @@ export interface RulesApp {
   q<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): Promise<T>;
   /** Every committed change handed over and evaluated (runs recorded, jobs queued). */
   settle(): Promise<void>;
+  /**
+   * A deploy: stops ObjectOS, then (after `between`, e.g. an edit of its metadata) starts it again on the
+   * same folder, database and secret; `app` and `base` are the new ones (sessions and tokens carry over).
+   */
+  restart(between?: () => Promise<void>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -41,14 +46,16 @@ export async function startRulesApp(o: { engine: RulesEngine; slug: string; extr
   }
   const pg: TestDatabase | null = o.engine === 'pglite' ? null : await createTestDatabase();
   const prefix = `objectos-test-rules-${process.pid}-${Date.now()}`;
-  const app = await startObjectOS(readConfig({
+  const start = () => startObjectOS(readConfig({
     OBJECTOS_SECRET: TEST_SECRET, OBJECTOS_SEED: 'false', OBJECTOS_METADATA: metadata, OBJECTOS_RATE_LIMIT: '0', NODE_ENV: 'development',
     HOST: '127.0.0.1', PORT: '0', OBJECTOS_DATA_DIR: join(dir, 'data'), OBJECTOS_SECRET_FILE: join(dir, 'secret'),
     ...(pg ? { DATABASE_URL: pg.url } : {}),
     ...(o.engine === 'postgres+redis' ? { REDIS_URL: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', OBJECTOS_JOBS_PREFIX: prefix } : {}),
     ...o.env,
   }, []), o.now ? { now: o.now } : {});
-  const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  const baseOf = (app: RunningObjectOS) => `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  let app = await start();
+  let base = baseOf(app);
   const auth = (path: string, body: unknown, token?: string) =>
     fetch(`${base}/api/auth${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
   const email = `owner@${o.slug}.test`;
@@ -57,17 +64,22 @@ export async function startRulesApp(o: { engine: RulesEngine; slug: string; extr
   const owner = await signIn(base, email, PASSWORD);
   const org = await auth('/organization/create', { name: `${o.slug} Inc`, slug: o.slug }, owner);
   await auth('/organization/set-active', { organizationId: ((await org.json()) as { id: string }).id }, owner);
-  const endpoint = withHeaders(`${base}/graphql`, { authorization: `Bearer ${owner}` });
-  return {
+  const rig: RulesApp = {
     app, base, owner, metadata,
     async q<T>(query: string, variables: Record<string, unknown> = {}) {
-      const r = await gql<T>(endpoint, query, variables);
+      const r = await gql<T>(withHeaders(`${base}/graphql`, { authorization: `Bearer ${owner}` }), query, variables);
       if (r.errors?.length) throw new Error(JSON.stringify(r.errors));
       return r.data!;
     },
     async settle() {
       await app.data!.relay.drain();
       await app.jobs!.rules!.drain();
+    },
+    async restart(between) {
+      await app.stop();
+      await between?.();
+      rig.app = app = await start();
+      rig.base = base = baseOf(app);
     },
     async close() {
       await app.stop();
@@ -85,5 +97,6 @@ export async function startRulesApp(o: { engine: RulesEngine; slug: string; extr
       await rm(dir, { recursive: true, force: true });
     },
   };
+  return rig;
 }
 

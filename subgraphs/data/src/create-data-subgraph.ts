@@ -25,6 +25,7 @@ import { createOutboxRelay, ensureOutbox, type ChangeContext, type OutboxRelay }
 import { createChangeHub } from './events/change-hub.ts';
 import { createFanOut, type FanOut } from './events/fan-out.ts';
 import { createLiveSubscriptions, handOver, serveSubscriptionAccess } from './events/access-left.ts';
+import { recordRules, type ServedRules } from './events/rule-epochs.ts';
 import { createPresenceHub, type PresenceHub, type PresenceMessage } from './presence/presence-hub.ts';
 import { createReadAudit, useReadAudit } from './events/read-audit.ts';
 import { useSharedDeliveries, type SharedDeliveryStats } from './events/shared-deliveries.ts';
@@ -117,6 +118,8 @@ export interface DataSubgraph {
   presence: PresenceHub;
   /** The security model compiled from its metadata. */
   security: CompiledSchema['security'];
+  /** Those rules as served: their digest, recorded as an epoch (subscribers resuming from before it are told what left their view). */
+  rules: ServedRules;
   /** What a request of this principal works on here (its organization, its access). */
   dataSourceOf(principal: Principal): DataSource;
   /**
@@ -188,6 +191,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
     const migration = await migrate(database.db, compiled.plan, tables);
     await ensureSecurityTables(database.db);
     await ensureOutbox(database.db);
+    const rules = await recordRules(database.db, compiled.namePrefix ?? '', compiled.security);
     await ensureEffectTable(database.db);
     if (compiled.model.stateMachines.length > 0) await ensureStateHistoryTable(database.db);
     if (compiled.model.approvals.length > 0) await ensureApprovalTables(database.db);
@@ -228,7 +232,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       return { ds, principal, principalKey, loaders: createLoaders(ds) };
     };
     const named = createLiveSubscriptions();
-    const schema = guardEntityTypes(buildSubgraphSchema([{ typeDefs: parse(sdl), resolvers: buildResolvers(source, { fanOut: hub, presence, named }, compiled.inflection) }]));
+    const schema = guardEntityTypes(buildSubgraphSchema([{ typeDefs: parse(sdl), resolvers: buildResolvers(source, { fanOut: hub, presence, named, rules }, compiled.inflection) }]));
     const deliveries: SharedDeliveryStats = { executions: 0, reused: 0, serialized: 0 };
     const yoga = createYoga<Record<string, unknown>, DataContext>({
       schema,
@@ -265,11 +269,12 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       deliveries,
       presence,
       security: compiled.security,
+      rules,
       dataSourceOf: (principal) => contextOf(principal).ds,
       async handOver(next) {
-        if (JSON.stringify(next.security) === JSON.stringify(compiled.security)) return 0;
-        return handOver(named, (p) => next.dataSourceOf(p), dataError('CONFLICT',
-          'The sharing and access rules this subscription ran under were replaced; records that left your view under the new ones were told (LEFT). Subscribe again, with after: the eventId of the last change you received.'));
+        if (next.rules.digest === rules.digest) return 0;
+        return handOver(named, (p) => next.dataSourceOf(p), { rules: next.rules, end: dataError('CONFLICT',
+          'The sharing and access rules this subscription ran under were replaced; records that left your view under the new ones were told (LEFT). Subscribe again, with after: the eventId of the last change you received.') });
       },
       dispose: async () => {
         await stopEvents();

@@ -23,6 +23,7 @@ import type { LiveSubscriptions } from './events/access-left.ts';
 import { presenceOf, setPresence, type RecordPresence } from './presence/presence.ts';
 import type { PresenceHub } from './presence/presence-hub.ts';
 import { changesOf, type ChangedArgs, type ChangePayload } from './events/subscriptions.ts';
+import type { ServedRules } from './events/rule-epochs.ts';
 
 export interface DataContext {
   ds: DataSource;
@@ -150,7 +151,7 @@ function groupKeyResolvers(ds: DataSource, p: ObjectPlan): Record<string, unknow
 
 /** Resolvers for the compiled data SDL, derived from the plan. */
 export function buildResolvers(
-  ds: DataSource, { fanOut: live, presence, named }: { fanOut: FanOut; presence: PresenceHub; named?: LiveSubscriptions }, names: Pick<Inflection, 'sharedField' | 'childAggregateField' | 'groupKeyType'> & BulkNames = defaultInflection,
+  ds: DataSource, { fanOut: live, presence, named, rules }: { fanOut: FanOut; presence: PresenceHub; named?: LiveSubscriptions; rules?: ServedRules }, names: Pick<Inflection, 'sharedField' | 'childAggregateField' | 'groupKeyType'> & BulkNames = defaultInflection,
 ): GraphQLResolverMap<DataContext> {
   const map: Record<string, Record<string, unknown>> = { ...scalarResolvers } as unknown as Record<string, Record<string, unknown>>;
   const exposed = Object.values(ds.plan.objects).filter((p) => p.methods.length > 0);
@@ -206,7 +207,7 @@ export function buildResolvers(
         subscribe: (_: unknown, args: ChangedArgs, ctx: DataContext) => {
           // Named by the gateway's one hop (its access-change word names it), else by a name of its own (a reload hands every one over).
           const stream = ctx.request?.headers.get(STREAM_HEADER) ?? randomUUID();
-          return changesOf(ctx.ds, live, p.object.name, args, ctx.request?.signal, named ? { stream, principal: ctx.principal, registry: named } : undefined);
+          return changesOf(ctx.ds, live, p.object.name, args, ctx.request?.signal, named ? { stream, principal: ctx.principal, registry: named, ...(rules ? { rules } : {}) } : undefined);
         },
         // A subscription's context lives as long as it does: each event is resolved with fresh loaders,
         // so relationships show the records as they are now, under the access checked now.

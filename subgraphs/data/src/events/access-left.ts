@@ -8,6 +8,7 @@ import { col } from '../db/tables.ts';
 import { requireObject } from '../security/fields.ts';
 import { filterSql } from '../sql/filter.ts';
 import type { WhereInput } from '../sql/where.ts';
+import type { ServedRules } from './rule-epochs.ts';
 
 /** Records told LEFT at most when a subscriber's access changes; past it the subscription just ends (re-read, subscribe again). */
 export const MAX_LEFT = 1_000;
@@ -19,14 +20,19 @@ export interface LiveSubscription {
   principal: Principal;
   /**
    * Its subscriber's access changed to `next`'s: nothing more is delivered under the old access, the
-   * records that were in its view and are no longer are told (LEFT, ids only), and it ends (with `end`
-   * after them, if given). `delivered`: how many of its events the client was given (the gateway held
+   * records that were in its view and are no longer are told (LEFT, ids only), and it ends (FORBIDDEN,
+   * from the gateway). `delivered`: how many of its events the client was given (the gateway held
    * the rest when the change reached it); null: all it sent. Returns how many events it had sent past
    * those (the gateway drops them unsent), or null when it could not tell which records left (too
-   * many, or too many held events): it then just ended.
+   * many, or too many held events): it then just ended. `replaced`: a development reload replaced
+   * the access rules (`handOver`): it ends with `replaced.end` after them, and its resume point is marked told in the new
+   * rules (the client resuming from there is not told the same LEFT events again).
    */
-  leave(next: DataSource, delivered: number | null, end?: Error): Promise<{ skip: number; left: number } | null>;
+  leave(next: DataSource, delivered: number | null, replaced?: RulesReplaced): Promise<{ skip: number; left: number } | null>;
 }
+
+/** A development reload replaced the access rules a subscription ran under (see `handOver`). */
+export interface RulesReplaced { end: Error; rules: ServedRules }
 
 export interface LiveSubscriptions {
   add(stream: string, live: LiveSubscription): () => void;
@@ -151,10 +157,10 @@ export function serveSubscriptionAccess(live: LiveSubscriptions, dataSourceOf: (
 /**
  * The metadata was replaced (a development reload) and its security changed: each live subscription
  * of the replaced instance is told which records it can no longer read under the new rules (LEFT, for
- * its own principal), then ends with `end`, so none goes on under rules no longer served. How many ended.
+ * its own principal), then ends with `replaced.end`, so none goes on under rules no longer served. How many ended.
  */
-export async function handOver(live: LiveSubscriptions, dataSourceOf: (principal: Principal) => DataSource, end: Error): Promise<number> {
+export async function handOver(live: LiveSubscriptions, dataSourceOf: (principal: Principal) => DataSource, replaced: RulesReplaced): Promise<number> {
   const all = live.all();
-  await Promise.all(all.map((s) => s.leave(dataSourceOf(s.principal), null, end).catch(() => null)));
+  await Promise.all(all.map((s) => s.leave(dataSourceOf(s.principal), null, replaced).catch(() => null)));
   return all.length;
 }

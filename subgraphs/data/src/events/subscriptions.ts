@@ -8,7 +8,9 @@ import { filterSql } from '../sql/filter.ts';
 import { checkTemplate } from './check-template.ts';
 import { deliveredMetric, type ChangePayload, type FanOut, type Watch } from './fan-out.ts';
 import { openCursor, replayPages, type Cursor } from './replay.ts';
-import { leftRecords, positionBefore, RECENT, type LiveSubscriptions } from './access-left.ts';
+import { leftRecords, MAX_LEFT, positionBefore, RECENT, type LiveSubscriptions } from './access-left.ts';
+import { markTold, resumeKey, rulesAt, type ServedRules } from './rule-epochs.ts';
+import { accessFor } from '@objectos/schema';
 import type { Principal } from '@objectos/principal';
 
 export type { ChangePayload } from './fan-out.ts';
@@ -26,8 +28,12 @@ export const MAX_PENDING = 1_000;
 /** A replay hands the stream this many events at most before waiting for the client to take them. */
 const REPLAY_AHEAD = 64;
 
-/** A subscription the gateway named (STREAM_HEADER): found by that name when its subscriber's access changes (access-left.ts). */
-export interface Named { stream: string; principal: Principal; registry: LiveSubscriptions }
+/**
+ * A subscription the gateway named (STREAM_HEADER): found by that name when its subscriber's access
+ * changes (access-left.ts). `rules`: the access rules served, to tell a subscriber resuming from an event
+ * delivered under other rules (a deploy changed them) what left its view (rule-epochs.ts).
+ */
+export interface Named { stream: string; principal: Principal; registry: LiveSubscriptions; rules?: ServedRules }
 
 /**
  * The live change events of one object for one subscriber. Each event is checked when it arrives,
@@ -42,6 +48,8 @@ export interface Named { stream: string; principal: Principal; registry: LiveSub
  * With `after`, the events published since that one are first replayed from the outbox (its retention
  * window), each checked the same way, then live ones follow: the subscriber listens before the replay
  * reads, live events that arrive meanwhile wait, and an event both replayed and live is delivered once.
+ * When that event was delivered under other access rules (a deploy changed them since), the records
+ * its `where`/`id` matched then and the rules served now hide are told first (LEFT, see `leftSinceRules`).
  *
  * `named`: it can be found by its name when its subscriber's access changes (or a reload replaces the
  * access rules): it then tells the records that left its view (LEFT) and ends (see access-left.ts).
@@ -89,8 +97,12 @@ export async function changesOf(ds: DataSource, fanOut: FanOut, object: string, 
   // Gone before its stream starts (the stream's own stop does it from then on).
   signal?.addEventListener('abort', leave, { once: true });
   let cursor: Cursor | null = null;
+  let leftAtResume: string[] = [];
   try {
-    if (args.after != null) cursor = await openCursor(fanOut.database, tenant, object, p.object.label, args.after);
+    if (args.after != null) {
+      cursor = await openCursor(fanOut.database, tenant, object, p.object.label, args.after);
+      if (named?.rules) leftAtResume = await leftSinceRules(ds, fanOut, named as Named & { rules: ServedRules }, object, args, args.after, cursor);
+    }
   } catch (err) {
     leave();
     signal?.removeEventListener('abort', leave);
@@ -116,12 +128,13 @@ export async function changesOf(ds: DataSource, fanOut: FanOut, object: string, 
     };
     const unname = named?.registry.add(named.stream, {
       principal: named.principal,
-      async leave(next, given, end) {
+      async leave(next, given, replaced) {
         if (stopped || leaving) return null;
         leaving = true;
         const sent = pushed;
         const delivered = given ?? sent;
         // The client resumes (`after`) from the last event it was given; the gateway drops what followed.
+        const end = replaced?.end;
         if ((delivered > 0 && sent - delivered >= RECENT) || delivered > sent) return (stop(end), null);
         let after: string;
         let left: string[] | null;
@@ -136,6 +149,8 @@ export async function changesOf(ds: DataSource, fanOut: FanOut, object: string, 
         }
         // Every LEFT must fit beside what waits unread (else the subscription would end part way).
         if (left === null || stopped || pending + left.length > MAX_PENDING) return (stop(end), null);
+        // The client resuming from here under the new rules was told already.
+        if (replaced) markTold(replaced.rules, resumeKey(named!.principal, object, args.where, args.id ?? null, after));
         const at = new Date().toISOString();
         if (ops.has('LEFT')) for (const recordId of left) deliver({ eventId: after, op: 'LEFT', recordId, record: null, previous: null, changedFields: [], at });
         stop(end);
@@ -150,6 +165,10 @@ export async function changesOf(ds: DataSource, fanOut: FanOut, object: string, 
     if (signal?.aborted) stop();
     if (failure) stop(failure.error);
     void (async () => {
+      if (ops.has('LEFT') && leftAtResume.length > 0) {
+        const at = new Date().toISOString();
+        for (const recordId of leftAtResume) if (deliver({ eventId: args.after!, op: 'LEFT', recordId, record: null, previous: null, changedFields: [], at }) === null) return;
+      }
       if (cursor) {
         for await (const page of replayPages(fanOut.database, tenant, object, p.object.label, cursor)) {
           for (const e of page) replayed.add(e.id);
@@ -175,3 +194,29 @@ export async function changesOf(ds: DataSource, fanOut: FanOut, object: string, 
 }
 
 const behind = () => dataError('TIMEOUT', `This subscription fell more than ${MAX_PENDING} events behind and was ended; subscribe again.`);
+
+/**
+ * A subscriber resuming from `after` (at `cursor`) that was delivered under other access rules than those
+ * served now (a deploy or reload changed them since, see rule-epochs.ts): the records its `where`/`id`
+ * matched as it was then, under those rules, that the rules served now hide (ids only, told LEFT). None
+ * when the rules are the same, when no epoch that old is recorded, or when this process already told
+ * them (a reload's hand-over). Refused (CONFLICT: re-read, subscribe without `after`) past MAX_LEFT, or
+ * when the old rules cannot be judged against the tables as they are now.
+ */
+async function leftSinceRules(ds: DataSource, fanOut: FanOut, named: Named & { rules: ServedRules }, object: string, args: ChangedArgs, after: string, cursor: Cursor): Promise<string[]> {
+  const { rules, principal } = named;
+  if (rules.told.has(resumeKey(principal, object, args.where, args.id ?? null, after))) return [];
+  const then = await rulesAt(fanOut.database, rules.scope, cursor.seq);
+  if (!then || then.digest === rules.digest) return [];
+  const again = 'Re-read the records you need, then subscribe without after.';
+  let left: string[] | null;
+  try {
+    const security = await then.rules();
+    const before: DataSource = { ...ds, sc: { ...ds.sc!, security, access: accessFor(ds.plan, security, principal) } };
+    left = await leftRecords(before, ds, object, args.where, args.id ?? null, after);
+  } catch (err) {
+    throw dataError('CONFLICT', `The access rules changed since event "${after}", and which records left your view could not be worked out (${(err as Error).message}). ${again}`);
+  }
+  if (left === null) throw dataError('CONFLICT', `The access rules changed since event "${after}", and more than ${MAX_LEFT} records you were shown left your view. ${again}`);
+  return left;
+}
