@@ -78,6 +78,8 @@ export interface ObjectOSConfig {
   delivery: DeliveryConfig;
   /** Email one-time codes for verification and sign-in (OBJECTOS_EMAIL_OTP=true); never for accounts with 2FA. */
   emailOtp: boolean;
+  /** OBJECTOS_SSO_ISSUERS: origins of the identity providers organizations may register for SSO. */
+  ssoIssuers: string[];
   /** BullMQ key prefix (OBJECTOS_JOBS_PREFIX), so deployments sharing a Redis keep their queues apart. */
   jobsPrefix: string | undefined;
   /** Deliver notifications and fire schedules in this process (embedded); false when worker processes do (OBJECTOS_JOBS=off). */
@@ -164,6 +166,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     delivery: deliveryConfigFromEnv(env),
     jobsPrefix: env['OBJECTOS_JOBS_PREFIX'] || undefined,
     emailOtp: env['OBJECTOS_EMAIL_OTP'] === 'true',
+    ssoIssuers: originsOf(list(env['OBJECTOS_SSO_ISSUERS']), 'OBJECTOS_SSO_ISSUERS'),
     runJobs: oneOf(env, 'OBJECTOS_JOBS', ['on', 'off'] as const, 'on') === 'on',
     metrics: metricsSettingsFromEnv(env),
     watch,

@@ -330,6 +330,26 @@ describe('sign-in and 2FA attempts are limited per account and IP', () => {
     const fields = await gql(signedFetch(s.identity.fetch, ANONYMOUS, TEST_SECRET, 'identity'), '{ __type(name: "Mutation") { fields { name } } }');
     expect(JSON.stringify(fields.data)).not.toMatch(/signIn|login|verify/i);
   });
+
+  it('limits SSO the same way: sign-ins per address and IP, a provider\'s answers per flow (state)', async () => {
+    const send = (path: string, ip: string, body?: unknown) =>
+      s.gateway.fetch(
+        new Request(`${ORIGIN}${path}`, body === undefined
+          ? { headers: { 'x-forwarded-for': ip } }
+          : { method: 'POST', headers: { 'content-type': 'application/json', origin: ORIGIN, 'x-forwarded-for': ip }, body: JSON.stringify(body) }),
+        { req: { socket: { remoteAddress: '10.0.0.1' } } },
+      );
+    const sso = (email: string, ip: string) => send('/api/auth/sign-in/sso', ip, { email, callbackURL: `${ORIGIN}/` });
+    // No provider claims the domain: refused (404) until the budget is spent, then 429.
+    for (let i = 0; i < 3; i++) expect((await sso('ann@nowhere.test', '2001:db8:8:8::1')).status).toBe(404);
+    expect((await sso('ANN@nowhere.test', '2001:db8:8:8::2')).status).toBe(429);
+    expect((await sso('bo@nowhere.test', '2001:db8:8:8::1')).status).toBe(404);
+    // A provider's answer replayed with one state: the 4th in 10 s is refused before better-auth sees it.
+    const answer = () => send('/api/auth/sso/callback/nobody?code=c&state=replayed', '2001:db8:6:6::1');
+    for (let i = 0; i < 3; i++) expect((await answer()).status).toBe(302);
+    expect((await answer()).status).toBe(429);
+    expect((await send('/api/auth/sso/callback/nobody?code=c&state=another', '2001:db8:6:6::1')).status).toBe(302);
+  });
 });
 
 describe('session policy', () => {

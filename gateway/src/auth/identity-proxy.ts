@@ -11,7 +11,7 @@ import { recordSignIn } from './auth-metrics.ts';
 export const AUTH_BASE_PATH = '/api/auth';
 const MAX_AUTH_BODY = 64 * 1024;
 /** Routes that check a secret: rate-limited per account and IP. */
-const GUARDED = /^\/api\/auth\/(sign-in\/email|sign-in\/email-otp|email-otp\/send-verification-otp|two-factor\/verify-(totp|backup-code|otp)|two-factor\/send-otp)$/;
+const GUARDED = /^\/api\/auth\/(sign-in\/email|sign-in\/email-otp|email-otp\/send-verification-otp|two-factor\/verify-(totp|backup-code|otp)|two-factor\/send-otp|sign-in\/sso|sso\/callback(\/[^/]+)?|sso\/saml2\/sp\/acs\/[^/]+)$/;
 const TWO_FACTOR_COOKIE = /(?:^|;\s*)(?:__Secure-)?better-auth\.two_factor=([^;]*)/;
 
 export interface IdentityProxyOptions {
@@ -46,7 +46,7 @@ export function useIdentityProxy(o: IdentityProxyOptions): Plugin {
       if (read === 'too large') return endResponse(Response.json({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'request body too large' } }, { status: 413 }));
       const body = request.method === 'GET' || request.method === 'HEAD' ? null : read;
       if (GUARDED.test(path)) {
-        const account = accountOf(path, body, request.headers);
+        const account = accountOf(path, body, request.headers, url.searchParams);
         const bucket = ipKey(ip);
         const retry = (await o.perIp.consume(`${path}|${bucket}`)) ?? (await o.perAccount.consume(`${path}|${bucket}|${account}`));
         if (retry !== null) return endResponse(tooManyRequests(retry, 'attempts'));
@@ -108,7 +108,7 @@ async function withoutSessionTokens(response: Response, headers: Headers): Promi
   return new Response(JSON.stringify(json, (k, v: unknown) => (k === 'token' ? undefined : v)), init);
 }
 
-function accountOf(path: string, body: ArrayBuffer | null, headers: Headers): string {
+function accountOf(path: string, body: ArrayBuffer | null, headers: Headers, search: URLSearchParams): string {
   // Password and one-time-code sign-ins of an address share its budget; code sends have their own.
   if (path.endsWith('/sign-in/email') || path.endsWith('/sign-in/email-otp') || path.endsWith('/email-otp/send-verification-otp')) {
     const kind = path.endsWith('/send-verification-otp') ? 'otp-send' : 'email';
@@ -119,6 +119,18 @@ function accountOf(path: string, body: ArrayBuffer | null, headers: Headers): st
       return `${kind}:none`;
     }
   }
+  // SSO: a sign-in names its address (or provider, or organization).
+  if (path.endsWith('/sign-in/sso')) {
+    try {
+      const b = JSON.parse(new TextDecoder().decode(body ?? new ArrayBuffer(0))) as Record<string, unknown>;
+      const who = [b['email'], b['providerId'], b['organizationSlug'], b['domain']].find((v) => typeof v === 'string') as string | undefined;
+      return `sso:${who?.trim().toLowerCase() ?? 'none'}`;
+    } catch {
+      return 'sso:none';
+    }
+  }
+  // A provider's answer: each sign-in flow (its state, or SAML relay state) has its own budget; the IP ceiling bounds them all.
+  if (path.includes('/sso/')) return `sso-callback:${search.get('state') ?? search.get('RelayState') ?? 'none'}`;
   // 2FA: the pending sign-in is identified by its signed two_factor cookie.
   return `2fa:${TWO_FACTOR_COOKIE.exec(headers.get('cookie') ?? '')?.[1] ?? 'none'}`;
 }

@@ -3,6 +3,7 @@ import { apiKey } from '@better-auth/api-key';
 import { API_KEY_HEADER } from '@objectos/principal';
 import { otpPurpose, type SendMail } from './auth-mail.ts';
 import { adminPluginOptions } from './operators.ts';
+import { ssoPlugin } from './sso.ts';
 
 export const API_KEY_PREFIX = 'oos_';
 
@@ -31,5 +32,6 @@ export function plugins(impersonationMinutes: number, mail: SendMail, baseURL: s
     // rate limit already keys its budgets per API key (protection/use-rate-limit.ts).
     apiKey({ enableMetadata: true, apiKeyHeaders: [API_KEY_HEADER], defaultPrefix: API_KEY_PREFIX, requireName: true, rateLimit: { enabled: false } }),
     admin(adminPluginOptions(impersonationMinutes)),
+    ssoPlugin(),
   ] as const;
 }

@@ -13,6 +13,7 @@ import { AUTH_SCHEMA, buildAuthTables } from './auth-tables.ts';
 import { passwordProblems } from './password-policy.ts';
 import { emailOtpGate, mailSender } from './auth-mail.ts';
 import { plugins } from './auth-plugins.ts';
+import { guardSsoProvider, ssoEvent } from './sso.ts';
 import { DEFAULT_IMPERSONATION_MINUTES, refuseOperatorGrants } from './operators.ts';
 
 export { API_KEY_PREFIX } from './auth-plugins.ts';
@@ -33,6 +34,12 @@ export interface AuthOptions {
   notifier?: Notifier;
   /** Email one-time codes for verification and sign-in (OBJECTOS_EMAIL_OTP). @default false */
   emailOtp?: boolean;
+  /**
+   * Origins of the identity providers organizations may register for SSO (OBJECTOS_SSO_ISSUERS,
+   * wildcards as better-auth reads them: `https://*.okta.com`). Discovery, token and key requests go
+   * only there. @default none: no OIDC provider can be registered
+   */
+  ssoIssuers?: string[];
 }
 
 
@@ -99,7 +106,7 @@ export function createAuth(o: AuthOptions) {
     baseURL: o.baseURL,
     basePath: '/api/auth',
     secret: deriveKey(o.secret, 'better-auth'),
-    trustedOrigins: o.trustedOrigins,
+    trustedOrigins: [...o.trustedOrigins, ...(o.ssoIssuers ?? [])],
     telemetry: { enabled: false },
     database: drizzleAdapter(o.db, { provider: 'pg', schema: tables.schema }),
     emailAndPassword: {
@@ -176,6 +183,7 @@ export function createAuth(o: AuthOptions) {
     hooks: {
       before: createAuthMiddleware(async (ctx) => {
         refuseOperatorGrants(ctx.path, ctx.body, impersonationMinutes);
+        await guardSsoProvider(o.db, ctx.path, ctx.body as Record<string, unknown> | undefined);
         if (ctx.path.startsWith('/email-otp/') || ctx.path.endsWith('/email-otp')) await checkEmailOtp(ctx.path, ctx.body);
         const field = PASSWORD_PATHS[ctx.path];
         const password = field ? (ctx.body as Record<string, unknown> | undefined)?.[field] : undefined;
@@ -201,6 +209,7 @@ export function createAuth(o: AuthOptions) {
         const sessionTenant = (session?.session as { activeOrganizationId?: string | null } | undefined)?.activeOrganizationId ?? null;
         // Every event of this request: its client, its request id, and the caller's organization unless it names another.
         const emit = (type: AuditEventType, e: Parameters<typeof emitFor>[1]) => emitFor(type, { userAgent, requestId, ...e, tenantId: e.tenantId ?? sessionTenant });
+        if (ctx.path.startsWith('/sso/')) return void await ssoEvent(o.db, { path: ctx.path, failed, returned, userId, newSession: ctx.context.newSession?.session ?? null, body, params: ctx.params, emit, ip, userAgent });
         switch (ctx.path) {
           case '/sign-in/email': {
             if (failed) {

@@ -57,6 +57,8 @@ export interface IdentitySubgraphOptions extends DatabaseOptions {
   notifier?: Notifier;
   /** Email one-time codes for verification and sign-in (OBJECTOS_EMAIL_OTP). @default false */
   emailOtp?: boolean;
+  /** Origins of the identity providers organizations may register for SSO (OBJECTOS_SSO_ISSUERS). @default none */
+  ssoIssuers?: string[];
 }
 
 export interface DemoAccount {
@@ -108,6 +110,7 @@ export async function createIdentitySubgraph(options: IdentitySubgraphOptions): 
       ...(options.impersonationMinutes !== undefined ? { impersonationMinutes: options.impersonationMinutes } : {}),
       ...(options.notifier ? { notifier: options.notifier } : {}),
       emailOtp: options.emailOtp ?? false,
+      ssoIssuers: options.ssoIssuers ?? [],
     });
     const impersonationMs = (options.impersonationMinutes ?? DEFAULT_IMPERSONATION_MINUTES) * 60_000;
     await tables.migrate(database.db);

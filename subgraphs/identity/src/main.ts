@@ -57,6 +57,7 @@ runProcess({
           replay: ctx.getService<ReplayStore>('replay'),
           notifier: ctx.getService<JobRuntime>('jobs').notifier,
           emailOtp: process.env['OBJECTOS_EMAIL_OTP'] === 'true',
+          ssoIssuers: originsOf(list('OBJECTOS_SSO_ISSUERS'), 'OBJECTOS_SSO_ISSUERS'),
           ...(process.env['OBJECTOS_NAME_PREFIX'] ? { namePrefix: process.env['OBJECTOS_NAME_PREFIX'] } : {}),
         });
         const db = identity.database;

@@ -1,0 +1,183 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, gqlOk, services, signIn, withHeaders } from '@objectos/testkit';
+import { startRulesApp, type RulesApp, type RulesEngine } from './rules-app.ts';
+import { CookieJar, followRedirects, startOidcIdp, type OidcIdp } from './oidc-idp.ts';
+
+const PASSWORD = 'Sup3r-secret-pass!';
+const CLIENT = { clientId: 'objectos-acme', clientSecret: 'acme-client-secret-0123456789' };
+interface Trail { auditEvents: { edges: { node: { eventType: string; description: string; tenantId: string | null; actor: { id: string | null }; details: Record<string, unknown> | null } }[] } }
+const TRAIL = 'query($w: AuditEventWhere) { auditEvents(where: $w, first: 100) { edges { node { eventType description tenantId actor { id } details } } } }';
+
+/**
+ * Issue #21 point 1: OIDC single sign-on per organization, through `npm start`'s path and a real OpenID
+ * provider on loopback (oidc-provider: authorization code + PKCE, signed ID tokens). An organization
+ * admin registers its provider for an email domain; a user of that domain is sent there and comes back
+ * signed in, a member of that organization. Refused, each with its error and no session: a tampered
+ * state, an expired code, an ID token from another issuer, a domain another organization claimed, a
+ * registration by a non-admin or for another organization. Sign-ins and registrations are audited.
+ */
+const variants: RulesEngine[] = ['pglite', ...(services.postgres ? ['postgres' as const] : [])];
+for (const engine of variants) {
+  describe(`OIDC SSO per organization (${engine})`, () => {
+    let rig: RulesApp;
+    let idp: OidcIdp;
+    /** Another provider, with the same client: what an ID token from another issuer comes from. */
+    let other: OidcIdp;
+    let org: string;
+    let base: string;
+    const callbackOf = (providerId: string) => `${base}/api/auth/sso/callback/${providerId}`;
+    const auth = (path: string, body: unknown, token?: string) =>
+      fetch(`${base}/api/auth${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+    const register = (token: string, body: Record<string, unknown>) => auth('/sso/register', { oidcConfig: { ...CLIENT, pkce: true }, ...body }, token);
+    /** A user of another organization (its owner) or a member of this one, signed in. */
+    const person = async (email: string) => {
+      expect((await auth('/sign-up/email', { email, password: PASSWORD, name: email.split('@')[0] })).status).toBe(200);
+      return signIn(base, email, PASSWORD);
+    };
+    const trail = async (types: string[]) => (await rig.app.audit?.capture.drain(), gqlOk<Trail>(withHeaders(`${base}/graphql`, { authorization: `Bearer ${rig.owner}` }), TRAIL, { w: { eventType: types } }));
+    /**
+     * A browser signing in with its work address: ObjectOS answers where to go, the browser follows the
+     * redirects through the provider's login and consent and back, and lands on `callbackURL` (or its error).
+     */
+    const ssoSignIn = async (email: string, rewrite?: (u: URL) => URL | Promise<URL>) => {
+      const jar = new CookieJar();
+      const started = await fetch(`${base}/api/auth/sign-in/sso`, { method: 'POST', headers: { 'content-type': 'application/json', origin: base }, body: JSON.stringify({ email, callbackURL: `${base}/welcome`, errorCallbackURL: `${base}/sso-error` }) });
+      const text = await started.text();
+      if (started.status !== 200) return { status: started.status, text, jar, landed: null as URL | null };
+      jar.take(base, started);
+      const { url } = JSON.parse(text) as { url: string };
+      const landed = await followRedirects(url, jar, (u) => u.origin === base && ['/welcome', '/sso-error'].includes(u.pathname), rewrite);
+      return { status: 200, text, jar, landed: landed.url, visited: landed.visited };
+    };
+    const sessionOf = async (jar: CookieJar) => {
+      const r = await fetch(`${base}/api/auth/get-session`, { headers: { cookie: jar.header(base) } });
+      return (await r.json()) as { user: { email: string; id: string }; session: { activeOrganizationId: string | null } } | null;
+    };
+
+    beforeAll(async () => {
+      const port = await freePort();
+      base = `http://127.0.0.1:${port}`;
+      const redirectUris = ['acme-oidc', 'globex-forged'].map((id) => `${base}/api/auth/sso/callback/${id}`);
+      idp = await startOidcIdp({ clients: [{ ...CLIENT, redirectUris }] });
+      other = await startOidcIdp({ clients: [{ ...CLIENT, redirectUris }] });
+      rig = await startRulesApp({ engine, slug: `sso-${engine}`, env: { PORT: String(port), OBJECTOS_PUBLIC_URL: base, OBJECTOS_SSO_ISSUERS: `${idp.issuer},${other.issuer}` } });
+      org = (await rig.q<{ activeOrganization: { id: string } }>('{ activeOrganization { id } }')).activeOrganization.id;
+    }, 120_000);
+    afterAll(async () => {
+      await rig?.close();
+      await idp?.close();
+      await other?.close();
+    });
+
+    it('an organization admin registers its provider; a non-admin, another organization and a claimed domain are refused', async () => {
+      // Without an organization: refused, naming what is missing.
+      const loose = await register(rig.owner, { providerId: 'loose', issuer: idp.issuer, domain: 'loose.test' });
+      expect(loose.status).toBe(400);
+      expect(await loose.text()).toMatch(/organizationId: an SSO provider belongs to an organization/);
+
+      const made = await register(rig.owner, { providerId: 'acme-oidc', issuer: idp.issuer, domain: 'acme.test', organizationId: org });
+      expect(made.status, await made.clone().text()).toBe(200);
+
+      // A member who is not an admin of the organization.
+      const pat = await person(`pat@sso-member-${engine}.test`);
+      const patId = ((await (await fetch(`${base}/api/auth/get-session`, { headers: { authorization: `Bearer ${pat}` } })).json()) as { user: { id: string } }).user.id;
+      await rig.app.identity!.auth.api.addMember({ body: { userId: patId, organizationId: org, role: 'member' } });
+      const byMember = await register(pat, { providerId: 'pat-oidc', issuer: idp.issuer, domain: 'pat.test', organizationId: org });
+      expect(byMember.status).toBe(403);
+      expect(await byMember.text()).toMatch(/owner or admin/);
+
+      // The owner of another organization: not for this one, and not this one's domain for theirs.
+      const bea = await person(`bea@sso-other-${engine}.test`);
+      const orgB = ((await (await auth('/organization/create', { name: 'Globex', slug: `globex-${engine}` }, bea)).json()) as { id: string }).id;
+      const intoA = await register(bea, { providerId: 'bea-into-a', issuer: idp.issuer, domain: 'bea.test', organizationId: org });
+      expect(intoA.status).toBe(400);
+      expect(await intoA.text()).toMatch(/not a member of the organization/);
+      const claimed = await register(bea, { providerId: 'globex-claims-acme', issuer: idp.issuer, domain: 'globex.test, ACME.test', organizationId: orgB });
+      expect(claimed.status).toBe(409);
+      expect(await claimed.text()).toMatch(/acme\.test is already claimed by another organization's SSO provider/);
+      // Nothing was written by the refusals.
+      const ids = (await rig.app.identity!.database.run<{ provider_id: string }>('select provider_id from auth.sso_provider order by provider_id', [])).map((r) => r.provider_id);
+      expect(ids).toEqual(['acme-oidc']);
+
+      // Its own domain, for its own organization: accepted (the ID token test below uses it).
+      const forged = await register(bea, {
+        providerId: 'globex-forged', issuer: idp.issuer, domain: 'globex.test', organizationId: orgB,
+        // Every endpoint at the other provider, the issuer this one's: its tokens say another issuer.
+        oidcConfig: { ...CLIENT, pkce: true, skipDiscovery: true, authorizationEndpoint: `${other.issuer}/auth`, tokenEndpoint: `${other.issuer}/token`, jwksEndpoint: `${other.issuer}/jwks`, userInfoEndpoint: `${other.issuer}/me` },
+      });
+      expect(forged.status, await forged.clone().text()).toBe(200);
+
+      const events = (await trail(['system.integration_added'])).auditEvents.edges.map((e) => e.node);
+      expect(events.find((e) => e.details?.['providerId'] === 'acme-oidc')).toMatchObject({ tenantId: org, details: { kind: 'sso', domain: 'acme.test' } });
+    });
+
+    it('a user of the domain is sent to the provider (code + PKCE) and comes back signed in, a member of the organization', async () => {
+      idp.signInAs({ sub: 'alice-1', email: 'alice@acme.test', name: 'Alice Acme' });
+      const flow = await ssoSignIn('alice@acme.test');
+      expect(flow.status, flow.text).toBe(200);
+      // Sent to the provider with PKCE, back through the callback, landed where the app asked.
+      const authorize = new URL(flow.visited!.find((u) => u.startsWith(`${idp.issuer}/auth`))!);
+      expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
+      expect(authorize.searchParams.get('login_hint')).toBe('alice@acme.test');
+      expect(flow.landed!.toString()).toBe(`${base}/welcome`);
+      const session = await sessionOf(flow.jar);
+      expect(session?.user.email).toBe('alice@acme.test');
+      expect(session?.session.activeOrganizationId).toBe(org);
+      const members = await rig.q<{ members: { roles: string[]; user: { email: string } }[] }>('{ members { roles user { email } } }');
+      expect(members.members.find((m) => m.user.email === 'alice@acme.test')?.roles).toEqual(['member']);
+      // The second time: the same account, no second membership.
+      idp.signInAs({ sub: 'alice-1', email: 'alice@acme.test', name: 'Alice Acme' });
+      const again = await ssoSignIn('alice@acme.test');
+      expect((await sessionOf(again.jar))?.user.id).toBe(session!.user.id);
+      expect((await rig.q<{ members: { user: { email: string } }[] }>('{ members { user { email } } }')).members.filter((m) => m.user.email === 'alice@acme.test')).toHaveLength(1);
+      const logins = (await trail(['auth.login'])).auditEvents.edges.map((e) => e.node).filter((e) => e.details?.['method'] === 'sso');
+      expect(logins).toHaveLength(2);
+      expect(logins[0]).toMatchObject({ actor: { id: session!.user.id }, tenantId: org, details: { providerId: 'acme-oidc' } });
+    });
+
+    it('refused, with no session: a tampered state, an expired code, an ID token from another issuer, an unclaimed domain', async () => {
+      const refusedWith = async (flow: Awaited<ReturnType<typeof ssoSignIn>>, error: RegExp) => {
+        expect(flow.landed?.pathname, flow.visited?.join(' → ')).toBe('/sso-error');
+        expect(`${flow.landed!.searchParams.get('error')}: ${flow.landed!.searchParams.get('error_description')}`).toMatch(error);
+        expect(await sessionOf(flow.jar)).toBeNull();
+      };
+      // The state the provider hands back, changed on its way to ObjectOS.
+      idp.signInAs({ sub: 'bob-1', email: 'bob@acme.test', name: 'Bob' });
+      const tampered = await ssoSignIn('bob@acme.test', (u) => {
+        if (u.pathname.startsWith('/api/auth/sso/callback/') && u.searchParams.has('state')) u.searchParams.set('state', `${u.searchParams.get('state')}x`);
+        return u;
+      });
+      expect(tampered.landed?.searchParams.get('error'), tampered.visited?.join(' → ')).toBe('state_mismatch');
+      expect(await sessionOf(tampered.jar)).toBeNull();
+
+      // A code used after it expired (1 s at the provider).
+      idp.codeTtl(1);
+      idp.signInAs({ sub: 'bob-1', email: 'bob@acme.test', name: 'Bob' });
+      const late = await ssoSignIn('bob@acme.test', async (u) => {
+        if (u.pathname.startsWith('/api/auth/sso/callback/')) await new Promise((r) => setTimeout(r, 1_500));
+        return u;
+      });
+      idp.codeTtl(60);
+      await refusedWith(late, /^invalid_provider: grant request is invalid/);
+
+      // An ID token issued by another provider than the one registered.
+      other.signInAs({ sub: 'gina-1', email: 'gina@globex.test', name: 'Gina' });
+      const foreign = await ssoSignIn('gina@globex.test');
+      // Signed with that provider's keys (the JWKS registered), but its issuer is not the one registered.
+      await refusedWith(foreign, /^invalid_provider: token_not_verified$/);
+
+      // No provider claims the domain.
+      const nobody = await ssoSignIn('zed@nowhere.test');
+      expect(nobody.status).toBe(404);
+      expect(nobody.text).toMatch(/provider/i);
+
+      const failed = (await trail(['auth.login_failed'])).auditEvents.edges.map((e) => e.node).filter((e) => e.details?.['method'] === 'sso');
+      expect(failed.map((e) => e.details?.['providerId'])).toEqual(['acme-oidc', 'acme-oidc']);
+      expect(failed.map((e) => e.details?.['error']).sort()).toEqual(['invalid_provider', 'state_mismatch']);
+      // The forged provider's refusal is its own organization's (not this owner's) to see.
+      const forged = await rig.app.identity!.database.run<{ tenant_id: string | null }>(`select tenant_id from audit.events where event_type = 'auth.login_failed' and details->>'providerId' = 'globex-forged'`, []);
+      expect(forged).toHaveLength(1);
+      expect(forged[0]!.tenant_id).not.toBe(org);
+    });
+  });
+}

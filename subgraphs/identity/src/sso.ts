@@ -1,0 +1,99 @@
+import { sql } from 'drizzle-orm';
+import { sso } from '@better-auth/sso';
+import { APIError } from 'better-auth/api';
+import { queryRows, type Db } from '@objectos/db';
+import type { AuditEvent, AuditEventType } from '@objectos/events';
+
+/** SSO providers one user may register (each organization's admins register their own). */
+const PROVIDERS_PER_USER = 20;
+
+/**
+ * Single sign-on per organization (better-auth's SSO plugin: OIDC authorization code with PKCE, state
+ * bound to the provider, the ID token's signature, issuer and audience checked). A user signing in
+ * through an organization's provider becomes a member of it with the `member` role.
+ */
+export const ssoPlugin = () => sso({
+  organizationProvisioning: { defaultRole: 'member' },
+  providersLimit: PROVIDERS_PER_USER,
+});
+
+/** The email domains a provider's `domain` claims (comma-separated, as the plugin reads it). */
+export const domainsOf = (domain: unknown): string[] =>
+  typeof domain === 'string' ? domain.split(',').map((d) => d.trim().toLowerCase()).filter(Boolean) : [];
+
+/**
+ * ObjectOS's rules for registering and changing SSO providers, before the plugin runs: a provider
+ * belongs to an organization (the plugin then lets only its owners and admins register it), and an
+ * email domain is claimed by one organization only, so no tenant can route another's users to its
+ * identity provider. Refused with a clear error, nothing written.
+ */
+export async function guardSsoProvider(db: Db, path: string, body: Record<string, unknown> | undefined): Promise<void> {
+  if (path !== '/sso/register' && path !== '/sso/update-provider') return;
+  let organizationId: string | null;
+  if (path === '/sso/register') {
+    organizationId = typeof body?.['organizationId'] === 'string' && body['organizationId'] ? body['organizationId'] : null;
+    if (!organizationId)
+      throw new APIError('BAD_REQUEST', { code: 'SSO_ORGANIZATION_REQUIRED', message: 'organizationId: an SSO provider belongs to an organization; name yours (its owners and admins may register providers).' });
+  } else {
+    const providerId = typeof body?.['providerId'] === 'string' ? body['providerId'] : '';
+    const [row] = await queryRows<{ organization_id: string | null }>(db, sql`select organization_id from auth.sso_provider where provider_id = ${providerId}`);
+    // An unknown provider: the plugin answers it (not found, or not yours).
+    if (!row) return;
+    organizationId = row.organization_id;
+  }
+  const wanted = domainsOf(body?.['domain']);
+  if (wanted.length === 0) return;
+  const others = await queryRows<{ domain: string }>(db, sql`select domain from auth.sso_provider where organization_id is distinct from ${organizationId}`);
+  const claimed = new Set(others.flatMap((r) => domainsOf(r.domain)));
+  const taken = wanted.filter((d) => claimed.has(d));
+  if (taken.length > 0)
+    throw new APIError('CONFLICT', { code: 'SSO_DOMAIN_CLAIMED', message: `domain: ${taken.join(', ')} is already claimed by another organization's SSO provider; an email domain signs in through one organization only.` });
+}
+
+type Emit = (type: AuditEventType, e: Partial<AuditEvent> & { userId?: string | null; ip?: string | null; userAgent?: string | null }) => Promise<unknown>;
+
+/**
+ * The audit events of the SSO routes: a sign-in through a provider is `auth.login` (method `sso`) or,
+ * refused (the callback redirects with an `error`), `auth.login_failed`; registering, changing and
+ * removing a provider are `system.integration_added`, `system.config_changed`, `system.integration_removed`
+ * in its organization.
+ */
+export async function ssoEvent(db: Db, x: {
+  path: string; failed: boolean; returned: unknown; userId: string | null; newSession: { id: string; userId: string } | null;
+  body: Record<string, unknown>; params: unknown; emit: Emit; ip: string | null; userAgent: string | null;
+}): Promise<void> {
+  const { path, failed, returned, body, params, emit, ip, userAgent } = x;
+  const userId = x.newSession?.userId ?? x.userId;
+  if (path.startsWith('/sso/callback')) {
+    const providerId = String((params as { providerId?: unknown } | undefined)?.providerId ?? '');
+    // Both outcomes redirect (an APIError carrying the location): a refusal names its error there.
+    const location = (returned as { headers?: Headers } | undefined)?.headers?.get?.('location') ?? null;
+    const query = location ? new URL(location, 'http://x').searchParams : null;
+    const error = query?.get('error') ?? (location ? null : 'no_redirect');
+    if (!error && x.newSession) {
+      // The session was made before the provider's organization took the user in: it starts there.
+      const [org] = await queryRows<{ organization_id: string }>(db, sql`update auth.session s set active_organization_id = p.organization_id
+        from auth.sso_provider p where s.id = ${x.newSession.id} and p.provider_id = ${providerId}
+          and exists (select 1 from auth.member m where m.user_id = s.user_id and m.organization_id = p.organization_id)
+        returning p.organization_id`);
+      return void await emit('auth.login', { userId, ip, description: 'signed in with SSO', ...(org ? { tenantId: org.organization_id } : {}), details: { method: 'sso', providerId } });
+    }
+    // The provider's organization sees its refused sign-ins.
+    const [owner] = await queryRows<{ organization_id: string | null }>(db, sql`select organization_id from auth.sso_provider where provider_id = ${providerId}`);
+    return void await emit('auth.login_failed', {
+      actor: { type: 'user', id: null, ipAddress: ip, userAgent }, result: 'failure', severity: 'warning', ...(owner?.organization_id ? { tenantId: owner.organization_id } : {}),
+      description: `SSO sign-in refused: ${error}`, details: { method: 'sso', providerId, error, errorDescription: query?.get('error_description') ?? null },
+    });
+  }
+  if (failed) return;
+  const provider = returned as { providerId?: string; organizationId?: string | null; domain?: string; issuer?: string } | null;
+  const providerId = String(provider?.providerId ?? body['providerId'] ?? '');
+  const type: AuditEventType | null = path === '/sso/register' ? 'system.integration_added' : path === '/sso/update-provider' ? 'system.config_changed' : path === '/sso/delete-provider' ? 'system.integration_removed' : null;
+  if (!type) return;
+  await emit(type, {
+    userId, ip, severity: 'notice', description: `SSO provider ${providerId} ${type === 'system.integration_added' ? 'registered' : type === 'system.config_changed' ? 'changed' : 'removed'}`,
+    ...(provider?.organizationId ? { tenantId: provider.organizationId } : {}),
+    target: { type: 'sso_provider', id: providerId },
+    details: { kind: 'sso', providerId, domain: provider?.domain ?? body['domain'] ?? null, issuer: provider?.issuer ?? body['issuer'] ?? null },
+  });
+}
