@@ -297,6 +297,13 @@ for (const engine of variants) {
       const copy = await edit('workflows/hot_copy.flow.yaml', () => flow.replace(/^name: .*$/m, 'name: hot_copy_flow'));
       expect(copy.result, copy.message).toBe('served');
       expect(copy.message).toMatch(/\n {2}flows changed: the job runtime/);
+      // Sign-in reads the SSO mappings once too.
+      const sso = await edit('security/hot_sso.sso.yaml', () => 'name: hot_sso\nproviderId: hot-idp\nmappings:\n  - { value: admins, organizationRole: admin }\n');
+      expect(sso.result, sso.message).toBe('served');
+      expect(sso.message).toMatch(/security changed\n {2}SSO mappings changed: the job runtime and sign-in keep what they started with until the next start/);
+      const gone = nextReload();
+      await rm(join(rig.metadata, 'security/hot_sso.sso.yaml'));
+      expect((await gone).result).toBe('served');
 
       // What registers on the job queue at start cannot be added by a reload: such an edit is refused.
       const started = await loadMetadata(rig.metadata);

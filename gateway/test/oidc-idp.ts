@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import Provider, { type Configuration } from 'oidc-provider';
 
 /** A person the identity provider knows (the `sub` is their id). */
-export interface IdpUser { sub: string; email: string; name: string; emailVerified?: boolean }
+export interface IdpUser { sub: string; email: string; name: string; emailVerified?: boolean; groups?: string[] }
 
 export interface OidcIdp {
   /** http://127.0.0.1:<port>: the issuer (discovery at /.well-known/openid-configuration). */
@@ -36,9 +36,11 @@ export async function startOidcIdp(o: { clients: { clientId: string; clientSecre
     async findAccount(_ctx, sub) {
       const u = users.get(sub);
       if (!u) return undefined;
-      return { accountId: sub, claims: async () => ({ sub, email: u.email, email_verified: u.emailVerified ?? true, name: u.name }) };
+      return { accountId: sub, claims: async () => ({ sub, email: u.email, email_verified: u.emailVerified ?? true, name: u.name, ...(u.groups ? { groups: u.groups } : {}) }) };
     },
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+    // Group membership in the ID token, as Okta's and Entra's groups claims put it there.
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'groups'] },
+    conformIdTokenClaims: false,
     features: { devInteractions: { enabled: false } },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     pkce: { required: () => true },

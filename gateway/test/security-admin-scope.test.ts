@@ -63,6 +63,10 @@ describe.each(engines())('admin scope on $name', (engine) => {
     const inv = await (await s.auth('/organization/invite-member', { email: invitee, role: 'member', organizationId: org.id }, bOwner.headers)).json() as { id: string };
     const key = await (await s.auth('/api-key/create', { name: 'bravo key', metadata: { organizationId: org.id } }, bOwner.headers)).json() as { id: string };
     expect(inv.id && key.id && added?.id).toBeTruthy();
+    // B's SSO provider (as its owner registered it), for the SSO routes to aim at.
+    await s.identity.database.db.execute(sql`insert into auth.sso_provider (id, issuer, oidc_config, user_id, provider_id, organization_id, domain)
+      values (gen_random_uuid()::text, 'https://idp.bravo.example', ${JSON.stringify({ issuer: 'https://idp.bravo.example', clientId: 'bravo-client', clientSecret: 'bravo-secret-do-not-leak', authorizationEndpoint: 'https://idp.bravo.example/auth', tokenEndpoint: 'https://idp.bravo.example/token', jwksEndpoint: 'https://idp.bravo.example/jwks', pkce: true })},
+        ${bOwner.userId}, 'bravo-oidc', ${org.id}, 'bravo-sso.test')`);
     b = {
       orgId: org.id, slug: org.slug, name: 'Tenant Bravo',
       owner: { userId: bOwner.userId, email: 'bowner-x7@tenant-b.test', token: bOwner.token },
@@ -99,7 +103,7 @@ describe.each(engines())('admin scope on $name', (engine) => {
     await s.identity.database.db.execute(sql`update auth."user" set role = 'admin' where id = ${ownerA.userId}`);
     const users = [b.owner.userId, b.member.userId];
     const before = await snapshotTenant(s.identity.database.db, b.orgId, users);
-    const secrets = [b.owner.email, b.member.email, b.invitee, b.name, b.owner.token];
+    const secrets = [b.owner.email, b.member.email, b.invitee, b.name, b.owner.token, 'bravo-secret-do-not-leak'];
     const problems: string[] = [];
     for (const e of endpointsOf(s)) {
       if (!e.path) continue;

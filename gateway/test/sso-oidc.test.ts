@@ -6,6 +6,21 @@ import { CookieJar, followRedirects, startOidcIdp, type OidcIdp } from './oidc-i
 const PASSWORD = 'Sup3r-secret-pass!';
 const CLIENT = { clientId: 'objectos-acme', clientSecret: 'acme-client-secret-0123456789' };
 interface Trail { auditEvents: { edges: { node: { eventType: string; description: string; tenantId: string | null; actor: { id: string | null }; details: Record<string, unknown> | null } }[] } }
+/** Just-in-time access for the acme provider: the ID token's groups claim decides each member's access. */
+const MAPPING = `name: acme_oidc
+label: Acme's identity provider
+providerId: acme-oidc
+claim: groups
+mappings:
+  - value: objectos-admins
+    organizationRole: admin
+  - value: sales
+    role: sales_rep
+    permissionSets: [revenue_viewer]
+    groups: [key_account_team]
+default:
+  organizationRole: member
+`;
 const TRAIL = 'query($w: AuditEventWhere) { auditEvents(where: $w, first: 100) { edges { node { eventType description tenantId actor { id } details } } } }';
 
 /**
@@ -60,7 +75,7 @@ for (const engine of variants) {
       const redirectUris = ['acme-oidc', 'globex-forged'].map((id) => `${base}/api/auth/sso/callback/${id}`);
       idp = await startOidcIdp({ clients: [{ ...CLIENT, redirectUris }] });
       other = await startOidcIdp({ clients: [{ ...CLIENT, redirectUris }] });
-      rig = await startRulesApp({ engine, slug: `sso-${engine}`, env: { PORT: String(port), OBJECTOS_PUBLIC_URL: base, OBJECTOS_SSO_ISSUERS: `${idp.issuer},${other.issuer}` } });
+      rig = await startRulesApp({ engine, slug: `sso-${engine}`, extra: { 'security/acme_oidc.sso.yaml': MAPPING }, env: { PORT: String(port), OBJECTOS_PUBLIC_URL: base, OBJECTOS_SSO_ISSUERS: `${idp.issuer},${other.issuer}` } });
       org = (await rig.q<{ activeOrganization: { id: string } }>('{ activeOrganization { id } }')).activeOrganization.id;
     }, 120_000);
     afterAll(async () => {
@@ -133,6 +148,46 @@ for (const engine of variants) {
       const logins = (await trail(['auth.login'])).auditEvents.edges.map((e) => e.node).filter((e) => e.details?.['method'] === 'sso');
       expect(logins).toHaveLength(2);
       expect(logins[0]).toMatchObject({ actor: { id: session!.user.id }, tenantId: org, details: { providerId: 'acme-oidc' } });
+    });
+
+    it('just-in-time access: the groups claim sets the organization role, hierarchy role, permission sets and groups at each sign-in', async () => {
+      const accessOf = async (userId: string) => (await rig.app.identity!.database.run<{ role: string | null; permission_sets: string[]; groups: string[] }>(
+        'select role, permission_sets, groups from security.member_access where organization_id = $1 and user_id = $2', [org, userId]))[0];
+      const roleOf = async (email: string) => (await rig.q<{ members: { roles: string[]; user: { email: string } }[] }>('{ members { roles user { email } } }')).members.find((m) => m.user.email === email)?.roles;
+      // Big is shared with the key account team (a sharing rule on 1,000+ employees); Small is nobody's but the owner's.
+      await rig.q('mutation { big: createAccount(input: { name: "JIT Big", employees: 5000 }) { id } small: createAccount(input: { name: "JIT Small", employees: 5 }) { id } }');
+      const accounts = async (jar: CookieJar) => {
+        const r = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', origin: base, cookie: jar.header(base) }, body: JSON.stringify({ query: '{ accounts(where: { name: { startsWith: "JIT" } }) { nodes { name } } }' }) });
+        const body = (await r.json()) as { data?: { accounts: { nodes: { name: string }[] } }; errors?: unknown };
+        expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
+        return body.data!.accounts.nodes.map((a) => a.name).sort();
+      };
+
+      idp.signInAs({ sub: 'carol-1', email: 'carol@acme.test', name: 'Carol', groups: ['sales', 'unmapped'] });
+      const first = await ssoSignIn('carol@acme.test');
+      const carol = (await sessionOf(first.jar))!.user.id;
+      expect(await roleOf('carol@acme.test')).toEqual(['member']);
+      expect(await accessOf(carol)).toEqual({ role: 'sales_rep', permission_sets: ['revenue_viewer'], groups: ['key_account_team'] });
+      // The access works at once: the team's shared account, not the owner's private one.
+      expect(await accounts(first.jar)).toEqual(['JIT Big']);
+
+      // The provider moves her to the admins: the next sign-in makes her an organization admin and takes the sales access away.
+      idp.signInAs({ sub: 'carol-1', email: 'carol@acme.test', name: 'Carol', groups: ['objectos-admins'] });
+      const second = await ssoSignIn('carol@acme.test');
+      expect((await sessionOf(second.jar))!.user.id).toBe(carol);
+      expect(await roleOf('carol@acme.test')).toEqual(['admin']);
+      expect(await accessOf(carol)).toEqual({ role: null, permission_sets: [], groups: [] });
+      expect(await accounts(second.jar)).toEqual(['JIT Big', 'JIT Small']);
+
+      // No mapped group: the default (member), nothing more.
+      idp.signInAs({ sub: 'carol-1', email: 'carol@acme.test', name: 'Carol', groups: [] });
+      await ssoSignIn('carol@acme.test');
+      expect(await roleOf('carol@acme.test')).toEqual(['member']);
+
+      const assigned = (await trail(['authz.role_assigned'])).auditEvents.edges.map((e) => e.node).filter((e) => e.details?.['method'] === 'sso');
+      expect(assigned.map((e) => [e.details?.['organizationRole'], e.details?.['values']])).toEqual(expect.arrayContaining([
+        ['member', ['sales', 'unmapped']], ['admin', ['objectos-admins']], ['member', []],
+      ]));
     });
 
     it('refused, with no session: a tampered state, an expired code, an ID token from another issuer, an unclaimed domain', async () => {

@@ -113,6 +113,22 @@ export const ADMIN_SCOPE_ROUTES: Record<string, RouteVerdict> = {
   '/admin/remove-user': refused('operators only'),
   '/admin/set-user-password': refused('operators only'),
   '/admin/has-permission': callerOnly("with a session it answers about the caller, whatever userId says"),
+  // SSO (#21): providers belong to an organization; only its owners and admins manage them.
+  '/sso/register': refused('not a member of B, and the domain is B\'s', {
+    providerId: 'a-takes-b', issuer: 'https://idp.bravo.example', domain: 'bravo-sso.test',
+    oidcConfig: { clientId: 'stolen', clientSecret: 'stolen-secret', skipDiscovery: true, authorizationEndpoint: 'https://idp.bravo.example/auth', tokenEndpoint: 'https://idp.bravo.example/token', jwksEndpoint: 'https://idp.bravo.example/jwks' },
+  }),
+  '/sso/providers': callerOnly("the providers of the caller's organizations (none of B's)"),
+  '/sso/get-provider': refused("B's provider is not the caller's to read", { providerId: 'bravo-oidc' }),
+  '/sso/update-provider': refused("B's provider is not the caller's to change", { providerId: 'bravo-oidc', domain: 'taken.test' }),
+  '/sso/delete-provider': refused("B's provider is not the caller's to remove", { providerId: 'bravo-oidc' }),
+  '/sign-in/sso': callerOnly("starts the caller's own sign-in at B's provider (public by design: B unchanged)", { providerId: 'bravo-oidc', email: 'someone@bravo-sso.test' }),
+  '/sso/callback/:providerId': callerOnly('no sign-in state: a redirect to the error page'),
+  '/sso/callback': callerOnly('no sign-in state: a redirect to the error page'),
+  '/sso/saml2/sp/metadata': callerOnly('public service-provider metadata'),
+  '/sso/saml2/sp/acs/:providerId': callerOnly('no SAML response: refused or an error redirect'),
+  '/sso/saml2/sp/slo/:providerId': callerOnly('no SAML logout message: refused or an error redirect'),
+  '/sso/saml2/logout/:providerId': callerOnly("the caller's own SAML session, which it has none of"),
 };
 
 /** Endpoints better-auth exposes to server code only (no path, so no HTTP route). */

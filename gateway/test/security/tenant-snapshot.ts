@@ -12,6 +12,7 @@ export interface TenantSnapshot {
   apiKeys: unknown[];
   twoFactors: unknown[];
   memberAccess: unknown[];
+  ssoProviders: unknown[];
 }
 
 /** A tenant's state, rows sorted, so two snapshots compare equal exactly when nothing of it changed. */
@@ -29,5 +30,6 @@ export async function snapshotTenant(db: Db, organizationId: string, userIds: re
     apiKeys: await of(sql`select * from auth.apikey where reference_id in ${users} order by id`),
     twoFactors: await of(sql`select * from auth.two_factor where user_id in ${users} order by id`),
     memberAccess: await of(sql`select * from security.member_access where organization_id = ${organizationId} order by user_id`),
+    ssoProviders: await of(sql`select * from auth.sso_provider where organization_id = ${organizationId} order by id`),
   };
 }

@@ -2,7 +2,7 @@ import { ConditionError, parseFilterCondition, parseSqlCondition, type Condition
 import type { FieldDefinition } from './field-schema.ts';
 import type { ObjectDefinition } from './object-schema.ts';
 import type { Report } from './parse-metadata.ts';
-import type {
+import type { SsoMappingDefinition,
   GroupDefinition, PermissionSetDefinition, RlsPolicyDefinition, RoleDefinition, SharingRuleDefinition,
 } from './security-schema.ts';
 
@@ -24,6 +24,8 @@ export interface SecurityModel {
   permissionSets: PermissionSetDefinition[];
   sharingRules: SharingRuleModel[];
   rlsPolicies: RlsPolicyModel[];
+  /** Just-in-time access per SSO provider (`*.sso.yaml`). */
+  ssoMappings: SsoMappingDefinition[];
 }
 
 interface Entry<T> { value: T; report: Report }
@@ -33,6 +35,7 @@ export interface SecurityEntries {
   permissionSets: Entry<PermissionSetDefinition>[];
   sharingRules: Entry<SharingRuleDefinition>[];
   rlsPolicies: Entry<RlsPolicyDefinition>[];
+  ssoMappings: Entry<SsoMappingDefinition>[];
 }
 
 function unique<T extends { name: string }>(entries: Entry<T>[], kind: string): Map<string, T> {
@@ -167,12 +170,27 @@ export function checkSecurity(e: SecurityEntries, objects: ReadonlyMap<string, O
     rlsPolicies.push({ ...p, using: using ?? always, check: check ?? always });
   }
 
+  unique(e.ssoMappings, 'SSO mapping');
+  const sets = new Set(e.permissionSets.map((x) => x.value.name));
+  const providers = new Set<string>();
+  for (const { value: m, report } of e.ssoMappings) {
+    if (providers.has(m.providerId)) report(['providerId'], `another SSO mapping already maps provider "${m.providerId}"`);
+    providers.add(m.providerId);
+    const grants = [...m.mappings.map((g, i) => ({ g, at: ['mappings', i] as (string | number)[] })), ...(m.default ? [{ g: m.default, at: ['default'] as (string | number)[] }] : [])];
+    for (const { g, at } of grants) {
+      if (g.role !== undefined && !roles.has(g.role)) report([...at, 'role'], `unknown role "${g.role}"`);
+      g.permissionSets.forEach((s, i) => sets.has(s) || report([...at, 'permissionSets', i], `unknown permission set "${s}"`));
+      g.groups.forEach((x, i) => groups.has(x) || report([...at, 'groups', i], `unknown group "${x}"`));
+    }
+  }
+
   return {
     roles: e.roles.map((x) => x.value),
     groups: e.groups.map((x) => x.value),
     permissionSets: e.permissionSets.map((x) => x.value),
     sharingRules,
     rlsPolicies,
+    ssoMappings: e.ssoMappings.map((x) => x.value),
   };
 }
 

@@ -9,6 +9,35 @@ export const RoleSchema = z.strictObject({
   description: z.string().optional(),
 });
 
+/** What a member is given in their organization: its organization role, hierarchy role, permission sets and groups. */
+const AccessGrantSchema = z.strictObject({
+  /** Never `owner`: ownership is not handed out by an identity provider. */
+  organizationRole: z.enum(['member', 'admin']).optional(),
+  role: snakeName.optional(),
+  permissionSets: z.array(snakeName).default([]),
+  groups: z.array(snakeName).default([]),
+});
+
+/**
+ * Just-in-time access for one SSO provider (`*.sso.yaml`): at each sign-in through it, the values of a
+ * claim of the verified ID token (a string or a list, e.g. `groups`) decide the member's organization
+ * role, hierarchy role, permission sets and groups in the provider's organization. The identity
+ * provider is the source of truth: what no mapping grants is taken away at the next sign-in.
+ */
+export const SsoMappingSchema = z.strictObject({
+  name: snakeName,
+  label: z.string().min(1).optional(),
+  description: z.string().optional(),
+  /** The providerId the organization registered (`/api/auth/sso/register`). */
+  providerId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'a providerId: letters, digits, dot, dash, underscore'),
+  /** The ID token claim whose values are mapped. @default groups */
+  claim: z.string().min(1).default('groups'),
+  /** Every mapping whose value the claim holds applies: the highest organization role, the first hierarchy role, all sets and groups. */
+  mappings: z.array(AccessGrantSchema.extend({ value: z.string().min(1) })).default([]),
+  /** What a user none of whose values is mapped gets. @default organizationRole member, nothing else */
+  default: AccessGrantSchema.optional(),
+});
+
 /** A public group: a named set of members records can be shared with. */
 export const GroupSchema = z.strictObject({
   name: snakeName,
@@ -104,6 +133,7 @@ export const RlsPolicySchema = z.strictObject({
 
 export type RoleDefinition = z.output<typeof RoleSchema>;
 export type GroupDefinition = z.output<typeof GroupSchema>;
+export type SsoMappingDefinition = z.output<typeof SsoMappingSchema>;
 export type ObjectPermission = z.output<typeof ObjectPermissionSchema>;
 export type FieldPermission = z.output<typeof FieldPermissionSchema>;
 export type PermissionSetDefinition = z.output<typeof PermissionSetSchema>;

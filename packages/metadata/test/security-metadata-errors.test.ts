@@ -21,6 +21,27 @@ const rls = (body: string) => `name: p\nobject: account\n${body}\n`;
 
 const MISTAKES: Mistake[] = [
   {
+    name: 'SSO mapping naming an unknown permission set',
+    files: { 'o.sso.yaml': 'name: o\nproviderId: okta\nmappings:\n  - value: sales\n    permissionSets: [sellers]\n' },
+    want: { file: 'o.sso.yaml', path: 'mappings.0.permissionSets.0', message: /unknown permission set "sellers"/ },
+  },
+  {
+    name: 'SSO mapping naming an unknown role and group',
+    files: { 'o.sso.yaml': 'name: o\nproviderId: okta\ndefault: { role: chief, groups: [crew] }\n' },
+    want: { file: 'o.sso.yaml', path: 'default.role', message: /unknown role "chief"/ },
+    more: true,
+  },
+  {
+    name: 'SSO mapping granting ownership',
+    files: { 'o.sso.yaml': 'name: o\nproviderId: okta\nmappings:\n  - { value: x, organizationRole: owner }\n' },
+    want: { file: 'o.sso.yaml', path: 'mappings.0.organizationRole', message: /member|admin/ },
+  },
+  {
+    name: 'two SSO mappings for one provider',
+    files: { 'a.sso.yaml': 'name: a\nproviderId: okta\n', 'b.sso.yaml': 'name: b\nproviderId: okta\n' },
+    want: { file: 'b.sso.yaml', path: 'providerId', message: /another SSO mapping already maps provider "okta"/ },
+  },
+  {
     name: 'unknown system permission',
     files: { 'p.permission.yaml': 'name: s\nsystemPermissions: [viewAuditLog, viewAuditLogs]\n' },
     want: { file: 'p.permission.yaml', line: 2, path: 'systemPermissions.1', message: /unknown system permission "viewAuditLogs" \(known: viewAuditLog, exportAuditLog,/ },

@@ -6,7 +6,7 @@ import { APIError, createAuthMiddleware, getSessionFromCtx, isAPIError } from 'b
 import { queryRows, type Db } from '@objectos/db';
 import { auditEvent, createAuditEmitter, type AuditEvent, type AuditEventType, type EventBus } from '@objectos/events';
 import { REQUEST_ID_HEADER } from '@objectos/observability';
-import type { PolicyDefinition } from '@objectos/metadata';
+import type { PolicyDefinition, SsoMappingDefinition } from '@objectos/metadata';
 import type { Notifier } from '@objectos/notifications';
 import { CLIENT_IP_HEADER, deriveKey } from '@objectos/principal';
 import { AUTH_SCHEMA, buildAuthTables } from './auth-tables.ts';
@@ -40,6 +40,8 @@ export interface AuthOptions {
    * only there. @default none: no OIDC provider can be registered
    */
   ssoIssuers?: string[];
+  /** Just-in-time access per SSO provider (`*.sso.yaml`). */
+  ssoMappings?: SsoMappingDefinition[];
 }
 
 
@@ -209,7 +211,7 @@ export function createAuth(o: AuthOptions) {
         const sessionTenant = (session?.session as { activeOrganizationId?: string | null } | undefined)?.activeOrganizationId ?? null;
         // Every event of this request: its client, its request id, and the caller's organization unless it names another.
         const emit = (type: AuditEventType, e: Parameters<typeof emitFor>[1]) => emitFor(type, { userAgent, requestId, ...e, tenantId: e.tenantId ?? sessionTenant });
-        if (ctx.path.startsWith('/sso/')) return void await ssoEvent(o.db, { path: ctx.path, failed, returned, userId, newSession: ctx.context.newSession?.session ?? null, body, params: ctx.params, emit, ip, userAgent });
+        if (ctx.path.startsWith('/sso/')) return void await ssoEvent(o.db, { mappings: o.ssoMappings ?? [], path: ctx.path, failed, returned, userId, newSession: ctx.context.newSession?.session ?? null, body, params: ctx.params, emit, ip, userAgent });
         switch (ctx.path) {
           case '/sign-in/email': {
             if (failed) {

@@ -6,7 +6,7 @@ import { parse, type GraphQLSchema } from 'graphql';
 import { createYoga } from 'graphql-yoga';
 import { connectDatabase, ensureSecurityTables, queryRows, saveMemberAccess, type Database, type DatabaseOptions } from '@objectos/db';
 import { createMemoryEventBus, ensureEventTables, type EventBus } from '@objectos/events';
-import { DEFAULT_POLICY, type PolicyDefinition } from '@objectos/metadata';
+import { DEFAULT_POLICY, type PolicyDefinition, type SsoMappingDefinition } from '@objectos/metadata';
 import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } from '@objectos/observability';
 import { audienceKey, CLIENT_AGENT_HEADER, CLIENT_IP_HEADER, createMemoryReplayStore, PRINCIPAL_ENDPOINT, principalOf, usePrincipalGuard, verifyRequest, type Credentials, type Resolution, type ReplayStore } from '@objectos/principal';
 import { createAuth, PASSWORD_HISTORY_DDL, type Auth } from './create-auth.ts';
@@ -59,6 +59,8 @@ export interface IdentitySubgraphOptions extends DatabaseOptions {
   emailOtp?: boolean;
   /** Origins of the identity providers organizations may register for SSO (OBJECTOS_SSO_ISSUERS). @default none */
   ssoIssuers?: string[];
+  /** Just-in-time access per SSO provider, from the metadata (`*.sso.yaml`). @default none */
+  ssoMappings?: SsoMappingDefinition[];
 }
 
 export interface DemoAccount {
@@ -111,6 +113,7 @@ export async function createIdentitySubgraph(options: IdentitySubgraphOptions): 
       ...(options.notifier ? { notifier: options.notifier } : {}),
       emailOtp: options.emailOtp ?? false,
       ssoIssuers: options.ssoIssuers ?? [],
+      ssoMappings: options.ssoMappings ?? [],
     });
     const impersonationMs = (options.impersonationMinutes ?? DEFAULT_IMPERSONATION_MINUTES) * 60_000;
     await tables.migrate(database.db);

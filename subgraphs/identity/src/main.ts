@@ -52,6 +52,7 @@ runProcess({
           ...(minutes ? { impersonationMinutes: Number(minutes) } : {}),
           policy: model.defaultPolicy,
           security: securityNamesOf(model.security),
+          ssoMappings: model.security.ssoMappings,
           bus: ctx.getService<EventBus>('bus'),
           seedDemo: process.env['OBJECTOS_SEED'] === 'true',
           replay: ctx.getService<ReplayStore>('replay'),

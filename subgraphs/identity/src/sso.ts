@@ -3,6 +3,7 @@ import { sso } from '@better-auth/sso';
 import { APIError } from 'better-auth/api';
 import { queryRows, type Db } from '@objectos/db';
 import type { AuditEvent, AuditEventType } from '@objectos/events';
+import type { SsoMappingDefinition } from '@objectos/metadata';
 
 /** SSO providers one user may register (each organization's admins register their own). */
 const PROVIDERS_PER_USER = 20;
@@ -59,7 +60,7 @@ type Emit = (type: AuditEventType, e: Partial<AuditEvent> & { userId?: string | 
  * in its organization.
  */
 export async function ssoEvent(db: Db, x: {
-  path: string; failed: boolean; returned: unknown; userId: string | null; newSession: { id: string; userId: string } | null;
+  mappings: readonly SsoMappingDefinition[]; path: string; failed: boolean; returned: unknown; userId: string | null; newSession: { id: string; userId: string } | null;
   body: Record<string, unknown>; params: unknown; emit: Emit; ip: string | null; userAgent: string | null;
 }): Promise<void> {
   const { path, failed, returned, body, params, emit, ip, userAgent } = x;
@@ -76,7 +77,15 @@ export async function ssoEvent(db: Db, x: {
         from auth.sso_provider p where s.id = ${x.newSession.id} and p.provider_id = ${providerId}
           and exists (select 1 from auth.member m where m.user_id = s.user_id and m.organization_id = p.organization_id)
         returning p.organization_id`);
-      return void await emit('auth.login', { userId, ip, description: 'signed in with SSO', ...(org ? { tenantId: org.organization_id } : {}), details: { method: 'sso', providerId } });
+      const tenant = org ? { tenantId: org.organization_id } : {};
+      await emit('auth.login', { userId, ip, description: 'signed in with SSO', ...tenant, details: { method: 'sso', providerId } });
+      const mapping = x.mappings.find((m) => m.providerId === providerId);
+      if (!mapping || !org || !userId) return;
+      const given = await applySsoMapping(db, mapping, userId, org.organization_id);
+      return void await emit('authz.role_assigned', {
+        userId, ip, ...tenant, description: `access from the ${mapping.claim} claim of SSO provider ${providerId}`,
+        target: { type: 'user', id: userId }, details: { method: 'sso', providerId, userId, organizationId: org.organization_id, ...given },
+      });
     }
     // The provider's organization sees its refused sign-ins.
     const [owner] = await queryRows<{ organization_id: string | null }>(db, sql`select organization_id from auth.sso_provider where provider_id = ${providerId}`);
@@ -96,4 +105,52 @@ export async function ssoEvent(db: Db, x: {
     target: { type: 'sso_provider', id: providerId },
     details: { kind: 'sso', providerId, domain: provider?.domain ?? body['domain'] ?? null, issuer: provider?.issuer ?? body['issuer'] ?? null },
   });
+}
+
+/** What a member is given in their organization at an SSO sign-in. */
+export interface SsoAccess { organizationRole: 'member' | 'admin'; role: string | null; permissionSets: string[]; groups: string[]; values: string[] }
+
+/** The values of `claim` in an ID token's payload (a string, or a list of strings; anything else: none). */
+export function claimValues(idToken: string | null, claim: string): string[] {
+  if (!idToken) return [];
+  let payload: Record<string, unknown>;
+  try {
+    payload = JSON.parse(Buffer.from(idToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return [];
+  }
+  const v = payload[claim];
+  return typeof v === 'string' ? [v] : Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+/** The access `mapping` gives to a user whose claim holds `values`: every matching mapping, else the default. */
+export function ssoAccessOf(mapping: SsoMappingDefinition, values: readonly string[]): SsoAccess {
+  const matched = mapping.mappings.filter((m) => values.includes(m.value));
+  const grants = matched.length > 0 ? matched : mapping.default ? [mapping.default] : [];
+  return {
+    organizationRole: grants.some((g) => g.organizationRole === 'admin') ? 'admin' : 'member',
+    role: grants.find((g) => g.role !== undefined)?.role ?? null,
+    permissionSets: [...new Set(grants.flatMap((g) => g.permissionSets))],
+    groups: [...new Set(grants.flatMap((g) => g.groups))],
+    values: [...values],
+  };
+}
+
+/**
+ * Just-in-time access (`*.sso.yaml`): the claim of the ID token this sign-in was verified with (kept on
+ * the user's account for the provider) decides the member's organization role (an owner stays owner),
+ * hierarchy role, permission sets and groups in the provider's organization, replacing what they had.
+ */
+export async function applySsoMapping(db: Db, mapping: SsoMappingDefinition, userId: string, organizationId: string): Promise<SsoAccess> {
+  const [account] = await queryRows<{ id_token: string | null }>(db, sql`select id_token from auth.account
+    where user_id = ${userId} and provider_id = ${mapping.providerId} order by updated_at desc nulls last limit 1`);
+  const access = ssoAccessOf(mapping, claimValues(account?.id_token ?? null, mapping.claim));
+  await db.transaction(async (tx) => {
+    await tx.execute(sql`update auth.member set role = ${access.organizationRole}
+      where user_id = ${userId} and organization_id = ${organizationId} and role not like '%owner%'`);
+    await tx.execute(sql`insert into security.member_access (organization_id, user_id, role, permission_sets, groups, updated_at)
+      values (${organizationId}, ${userId}, ${access.role}, ${sql.param(access.permissionSets)}::text[], ${sql.param(access.groups)}::text[], now())
+      on conflict (organization_id, user_id) do update set role = excluded.role, permission_sets = excluded.permission_sets, groups = excluded.groups, updated_at = now()`);
+  });
+  return access;
 }
