@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { originsOf } from '@objectos/identity-subgraph/origin-rule';
+import { socialFromEnv, type SocialConfig } from '@objectos/identity-subgraph/social-config';
 import { deliveryConfigFromEnv, type DeliveryConfig } from '@objectos/automation-subgraph';
 import { metricsSettingsFromEnv, type MetricsSettings } from '@objectos/observability';
 
@@ -80,6 +81,8 @@ export interface ObjectOSConfig {
   emailOtp: boolean;
   /** OBJECTOS_SSO_ISSUERS: origins of the identity providers organizations may register for SSO. */
   ssoIssuers: string[];
+  /** Social sign-in providers (OBJECTOS_GOOGLE_*, OBJECTOS_GITHUB_*, OBJECTOS_MICROSOFT_*, OBJECTOS_OAUTH_*). */
+  social: SocialConfig;
   /** BullMQ key prefix (OBJECTOS_JOBS_PREFIX), so deployments sharing a Redis keep their queues apart. */
   jobsPrefix: string | undefined;
   /** Deliver notifications and fire schedules in this process (embedded); false when worker processes do (OBJECTOS_JOBS=off). */
@@ -167,6 +170,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     jobsPrefix: env['OBJECTOS_JOBS_PREFIX'] || undefined,
     emailOtp: env['OBJECTOS_EMAIL_OTP'] === 'true',
     ssoIssuers: originsOf(list(env['OBJECTOS_SSO_ISSUERS']), 'OBJECTOS_SSO_ISSUERS'),
+    social: socialFromEnv(env),
     runJobs: oneOf(env, 'OBJECTOS_JOBS', ['on', 'off'] as const, 'on') === 'on',
     metrics: metricsSettingsFromEnv(env),
     watch,

@@ -331,7 +331,7 @@ describe('sign-in and 2FA attempts are limited per account and IP', () => {
     expect(JSON.stringify(fields.data)).not.toMatch(/signIn|login|verify/i);
   });
 
-  it('limits SSO the same way: sign-ins per address and IP, a provider\'s answers per flow (state)', async () => {
+  it('limits SSO and social sign-in the same way: SSO sign-ins per address and IP, a provider\'s answers per flow (state)', async () => {
     const send = (path: string, ip: string, body?: unknown) =>
       s.gateway.fetch(
         new Request(`${ORIGIN}${path}`, body === undefined
@@ -349,6 +349,10 @@ describe('sign-in and 2FA attempts are limited per account and IP', () => {
     for (let i = 0; i < 3; i++) expect((await answer()).status).toBe(302);
     expect((await answer()).status).toBe(429);
     expect((await send('/api/auth/sso/callback/nobody?code=c&state=another', '2001:db8:6:6::1')).status).toBe(302);
+    // Social and generic OAuth callbacks alike.
+    const social = () => send('/api/auth/callback/nobody?code=c&state=replayed', '2001:db8:6:6::1');
+    for (let i = 0; i < 3; i++) expect((await social()).status).toBeLessThan(429);
+    expect((await social()).status).toBe(429);
   });
 });
 

@@ -11,7 +11,7 @@ import { recordSignIn } from './auth-metrics.ts';
 export const AUTH_BASE_PATH = '/api/auth';
 const MAX_AUTH_BODY = 64 * 1024;
 /** Routes that check a secret: rate-limited per account and IP. */
-const GUARDED = /^\/api\/auth\/(sign-in\/email|sign-in\/email-otp|email-otp\/send-verification-otp|two-factor\/verify-(totp|backup-code|otp)|two-factor\/send-otp|sign-in\/sso|sso\/callback(\/[^/]+)?|sso\/saml2\/sp\/acs\/[^/]+)$/;
+const GUARDED = /^\/api\/auth\/(sign-in\/email|sign-in\/email-otp|email-otp\/send-verification-otp|two-factor\/verify-(totp|backup-code|otp)|two-factor\/send-otp|sign-in\/sso|sso\/callback(\/[^/]+)?|sso\/saml2\/sp\/acs\/[^/]+|callback\/[^/]+)$/;
 const TWO_FACTOR_COOKIE = /(?:^|;\s*)(?:__Secure-)?better-auth\.two_factor=([^;]*)/;
 
 export interface IdentityProxyOptions {
@@ -129,8 +129,9 @@ function accountOf(path: string, body: ArrayBuffer | null, headers: Headers, sea
       return 'sso:none';
     }
   }
-  // A provider's answer: each sign-in flow (its state, or SAML relay state) has its own budget; the IP ceiling bounds them all.
-  if (path.includes('/sso/')) return `sso-callback:${search.get('state') ?? search.get('RelayState') ?? 'none'}`;
+  // A provider's answer (SSO, social, generic OAuth): each sign-in flow (its state, or SAML relay state)
+  // has its own budget; the IP ceiling bounds them all.
+  if (path.includes('/sso/') || path.includes('/callback/')) return `sso-callback:${search.get('state') ?? search.get('RelayState') ?? 'none'}`;
   // 2FA: the pending sign-in is identified by its signed two_factor cookie.
   return `2fa:${TWO_FACTOR_COOKIE.exec(headers.get('cookie') ?? '')?.[1] ?? 'none'}`;
 }

@@ -14,7 +14,7 @@ describe('audit configuration (*.audit.yaml)', () => {
 
   it('reads the demo metadata’s configuration', async () => {
     const { audit } = await loadMetadata(`${REPO_ROOT}metadata`);
-    expect(audit).toMatchObject({ name: 'crm_audit', eventTypes: ['data.*', 'auth.*', 'authz.*', 'security.*', 'system.config_changed', 'job.*', 'automation.*'] });
+    expect(audit).toMatchObject({ name: 'crm_audit', eventTypes: ['data.*', 'auth.*', 'authz.*', 'security.*', 'system.config_changed', 'system.integration_added', 'system.integration_removed', 'job.*', 'automation.*'] });
     expect(audit.retentionPolicy.customRetention).toEqual({ 'auth.*': 180, 'security.*': 730 });
     expect(audit.suspiciousActivityRules).toEqual([{ name: 'repeated_failed_sign_in', eventType: 'auth.login_failed', threshold: 5, windowSeconds: 300, actions: ['alert', 'lock_account'], lockMinutes: 15 }]);
   });

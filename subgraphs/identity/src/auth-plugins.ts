@@ -4,11 +4,12 @@ import { API_KEY_HEADER } from '@objectos/principal';
 import { otpPurpose, type SendMail } from './auth-mail.ts';
 import { adminPluginOptions } from './operators.ts';
 import { ssoPlugin } from './sso.ts';
+import { genericOAuthPlugin, type SocialConfig } from './social.ts';
 
 export const API_KEY_PREFIX = 'oos_';
 
 /** The better-auth plugins ObjectOS uses; their tables are part of the schema. */
-export function plugins(impersonationMinutes: number, mail: SendMail, baseURL: string) {
+export function plugins(impersonationMinutes: number, mail: SendMail, baseURL: string, social?: SocialConfig) {
   return [
     bearer(),
     // Present always so the auth API has one shape; its routes answer only with OBJECTOS_EMAIL_OTP (the before hook).
@@ -33,5 +34,7 @@ export function plugins(impersonationMinutes: number, mail: SendMail, baseURL: s
     apiKey({ enableMetadata: true, apiKeyHeaders: [API_KEY_HEADER], defaultPrefix: API_KEY_PREFIX, requireName: true, rateLimit: { enabled: false } }),
     admin(adminPluginOptions(impersonationMinutes)),
     ssoPlugin(),
+    // Generic OAuth 2.0 / OIDC providers join the social ones: /sign-in/social, /callback/:id.
+    genericOAuthPlugin(social),
   ] as const;
 }

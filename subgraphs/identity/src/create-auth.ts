@@ -13,7 +13,8 @@ import { AUTH_SCHEMA, buildAuthTables } from './auth-tables.ts';
 import { passwordProblems } from './password-policy.ts';
 import { emailOtpGate, mailSender } from './auth-mail.ts';
 import { plugins } from './auth-plugins.ts';
-import { guardSsoProvider, ssoEvent } from './sso.ts';
+import { guardSsoProvider, oauthEvent, ssoEvent } from './sso.ts';
+import { socialOrigins, socialProvidersOf, type SocialConfig } from './social.ts';
 import { DEFAULT_IMPERSONATION_MINUTES, refuseOperatorGrants } from './operators.ts';
 
 export { API_KEY_PREFIX } from './auth-plugins.ts';
@@ -42,6 +43,8 @@ export interface AuthOptions {
   ssoIssuers?: string[];
   /** Just-in-time access per SSO provider (`*.sso.yaml`). */
   ssoMappings?: SsoMappingDefinition[];
+  /** Social sign-in: Google, GitHub, Microsoft and generic OAuth/OIDC providers (see socialFromEnv). */
+  social?: SocialConfig;
 }
 
 
@@ -71,7 +74,7 @@ export type Auth = ReturnType<typeof createAuth>['auth'];
 export function createAuth(o: AuthOptions) {
   const impersonationMinutes = o.impersonationMinutes ?? DEFAULT_IMPERSONATION_MINUTES;
   const mail = mailSender(o.notifier);
-  const authPlugins = plugins(impersonationMinutes, mail, o.baseURL);
+  const authPlugins = plugins(impersonationMinutes, mail, o.baseURL, o.social);
   const tables = buildAuthTables({ plugins: [...authPlugins] });
   const { password: pw, session: sp } = o.policy;
   // Durable first (events.audit_outbox, before the response leaves), then the bus: caches and sockets react at once.
@@ -108,7 +111,8 @@ export function createAuth(o: AuthOptions) {
     baseURL: o.baseURL,
     basePath: '/api/auth',
     secret: deriveKey(o.secret, 'better-auth'),
-    trustedOrigins: [...o.trustedOrigins, ...(o.ssoIssuers ?? [])],
+    trustedOrigins: [...o.trustedOrigins, ...(o.ssoIssuers ?? []), ...socialOrigins(o.social)],
+    socialProviders: socialProvidersOf(o.social),
     telemetry: { enabled: false },
     database: drizzleAdapter(o.db, { provider: 'pg', schema: tables.schema }),
     emailAndPassword: {
@@ -212,6 +216,7 @@ export function createAuth(o: AuthOptions) {
         // Every event of this request: its client, its request id, and the caller's organization unless it names another.
         const emit = (type: AuditEventType, e: Parameters<typeof emitFor>[1]) => emitFor(type, { userAgent, requestId, ...e, tenantId: e.tenantId ?? sessionTenant });
         if (ctx.path.startsWith('/sso/')) return void await ssoEvent(o.db, { mappings: o.ssoMappings ?? [], path: ctx.path, failed, returned, userId, newSession: ctx.context.newSession?.session ?? null, body, params: ctx.params, emit, ip, userAgent });
+        if (ctx.path === '/callback/:id') return void await oauthEvent({ returned, userId: ctx.context.newSession?.user.id ?? null, params: ctx.params, emit, ip, userAgent });
         switch (ctx.path) {
           case '/sign-in/email': {
             if (failed) {

@@ -6,6 +6,7 @@ import { parse, type GraphQLSchema } from 'graphql';
 import { createYoga } from 'graphql-yoga';
 import { connectDatabase, ensureSecurityTables, queryRows, saveMemberAccess, type Database, type DatabaseOptions } from '@objectos/db';
 import { createMemoryEventBus, ensureEventTables, type EventBus } from '@objectos/events';
+import type { SocialConfig } from './social.ts';
 import { DEFAULT_POLICY, type PolicyDefinition, type SsoMappingDefinition } from '@objectos/metadata';
 import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } from '@objectos/observability';
 import { audienceKey, CLIENT_AGENT_HEADER, CLIENT_IP_HEADER, createMemoryReplayStore, PRINCIPAL_ENDPOINT, principalOf, usePrincipalGuard, verifyRequest, type Credentials, type Resolution, type ReplayStore } from '@objectos/principal';
@@ -61,6 +62,8 @@ export interface IdentitySubgraphOptions extends DatabaseOptions {
   ssoIssuers?: string[];
   /** Just-in-time access per SSO provider, from the metadata (`*.sso.yaml`). @default none */
   ssoMappings?: SsoMappingDefinition[];
+  /** Social sign-in (OBJECTOS_GOOGLE_*, _GITHUB_*, _MICROSOFT_*, OBJECTOS_OAUTH_*). @default none */
+  social?: SocialConfig;
 }
 
 export interface DemoAccount {
@@ -114,6 +117,7 @@ export async function createIdentitySubgraph(options: IdentitySubgraphOptions): 
       emailOtp: options.emailOtp ?? false,
       ssoIssuers: options.ssoIssuers ?? [],
       ssoMappings: options.ssoMappings ?? [],
+      ...(options.social ? { social: options.social } : {}),
     });
     const impersonationMs = (options.impersonationMinutes ?? DEFAULT_IMPERSONATION_MINUTES) * 60_000;
     await tables.migrate(database.db);

@@ -7,6 +7,7 @@ import { principalGuardPlugin, type ReplayStore } from '@objectos/principal';
 import { jobsFromEnvPlugin, type JobRuntime } from '@objectos/automation-subgraph';
 import { createIdentitySubgraph, type IdentitySubgraph } from './create-identity-subgraph.ts';
 import { securityNamesOf } from './identity-schema.ts';
+import { socialFromEnv } from './social-config.ts';
 import { originsOf } from './origin-rule.ts';
 
 /**
@@ -53,6 +54,7 @@ runProcess({
           policy: model.defaultPolicy,
           security: securityNamesOf(model.security),
           ssoMappings: model.security.ssoMappings,
+          social: socialFromEnv(process.env),
           bus: ctx.getService<EventBus>('bus'),
           seedDemo: process.env['OBJECTOS_SEED'] === 'true',
           replay: ctx.getService<ReplayStore>('replay'),

@@ -67,10 +67,7 @@ export async function ssoEvent(db: Db, x: {
   const userId = x.newSession?.userId ?? x.userId;
   if (path.startsWith('/sso/callback')) {
     const providerId = String((params as { providerId?: unknown } | undefined)?.providerId ?? '');
-    // Both outcomes redirect (an APIError carrying the location): a refusal names its error there.
-    const location = (returned as { headers?: Headers } | undefined)?.headers?.get?.('location') ?? null;
-    const query = location ? new URL(location, 'http://x').searchParams : null;
-    const error = query?.get('error') ?? (location ? null : 'no_redirect');
+    const { error, description } = callbackOutcome(returned);
     if (!error && x.newSession) {
       // The session was made before the provider's organization took the user in: it starts there.
       const [org] = await queryRows<{ organization_id: string }>(db, sql`update auth.session s set active_organization_id = p.organization_id
@@ -91,7 +88,7 @@ export async function ssoEvent(db: Db, x: {
     const [owner] = await queryRows<{ organization_id: string | null }>(db, sql`select organization_id from auth.sso_provider where provider_id = ${providerId}`);
     return void await emit('auth.login_failed', {
       actor: { type: 'user', id: null, ipAddress: ip, userAgent }, result: 'failure', severity: 'warning', ...(owner?.organization_id ? { tenantId: owner.organization_id } : {}),
-      description: `SSO sign-in refused: ${error}`, details: { method: 'sso', providerId, error, errorDescription: query?.get('error_description') ?? null },
+      description: `SSO sign-in refused: ${error}`, details: { method: 'sso', providerId, error, errorDescription: description },
     });
   }
   if (failed) return;
@@ -104,6 +101,27 @@ export async function ssoEvent(db: Db, x: {
     ...(provider?.organizationId ? { tenantId: provider.organizationId } : {}),
     target: { type: 'sso_provider', id: providerId },
     details: { kind: 'sso', providerId, domain: provider?.domain ?? body['domain'] ?? null, issuer: provider?.issuer ?? body['issuer'] ?? null },
+  });
+}
+
+/**
+ * How an OAuth or SSO callback ended: both outcomes redirect (an APIError carrying the location), and
+ * a refusal names its `error` there. No redirect at all counts as a refusal.
+ */
+export function callbackOutcome(returned: unknown): { error: string | null; description: string | null } {
+  const location = (returned as { headers?: Headers } | undefined)?.headers?.get?.('location') ?? null;
+  const query = location ? new URL(location, 'http://x').searchParams : null;
+  return { error: query?.get('error') ?? (location ? null : 'no_redirect'), description: query?.get('error_description') ?? null };
+}
+
+/** A social or generic OAuth sign-in's callback: `auth.login` or `auth.login_failed` with `details.method: "oauth"` and the provider. */
+export async function oauthEvent(x: { returned: unknown; userId: string | null; params: unknown; emit: Emit; ip: string | null; userAgent: string | null }): Promise<void> {
+  const provider = String((x.params as { id?: unknown } | undefined)?.id ?? '');
+  const { error, description } = callbackOutcome(x.returned);
+  if (!error && x.userId) return void await x.emit('auth.login', { userId: x.userId, ip: x.ip, description: `signed in with ${provider}`, details: { method: 'oauth', provider } });
+  await x.emit('auth.login_failed', {
+    actor: { type: 'user', id: null, ipAddress: x.ip, userAgent: x.userAgent }, result: 'failure', severity: 'warning',
+    description: `sign-in with ${provider} refused: ${error}`, details: { method: 'oauth', provider, error, errorDescription: description },
   });
 }
 
