@@ -129,9 +129,10 @@ function accountOf(path: string, body: ArrayBuffer | null, headers: Headers, sea
       return 'sso:none';
     }
   }
-  // A provider's answer (SSO, social, generic OAuth): each sign-in flow (its state, or SAML relay state)
-  // has its own budget; the IP ceiling bounds them all.
-  if (path.includes('/sso/') || path.includes('/callback/')) return `sso-callback:${search.get('state') ?? search.get('RelayState') ?? 'none'}`;
+  // A provider's answer (SSO, social, generic OAuth): each sign-in flow (its state in the query, or the
+  // SAML RelayState in the posted form) has its own budget; the IP ceiling bounds them all.
+  if (path.includes('/saml2/sp/acs/')) return `saml-acs:${new URLSearchParams(new TextDecoder().decode(body ?? new ArrayBuffer(0))).get('RelayState') ?? 'none'}`;
+  if (path.includes('/sso/') || path.includes('/callback/')) return `sso-callback:${search.get('state') ?? 'none'}`;
   // 2FA: the pending sign-in is identified by its signed two_factor cookie.
   return `2fa:${TWO_FACTOR_COOKIE.exec(headers.get('cookie') ?? '')?.[1] ?? 'none'}`;
 }
