@@ -19,6 +19,9 @@ const ROUTES: Record<string, { path: string; type: string }> = {
   'POST /api/auth/sign-in/email': { path: '/api/auth/sign-in/email', type: 'application/json' },
   'POST /api/auth/sign-up/email': { path: '/api/auth/sign-up/email', type: 'application/json' },
   'POST /api/auth/organization/create': { path: '/api/auth/organization/create', type: 'application/json' },
+  'POST /api/auth/sso/register': { path: '/api/auth/sso/register', type: 'application/json' },
+  'POST /api/auth/sign-in/sso': { path: '/api/auth/sign-in/sso', type: 'application/json' },
+  'POST /api/auth/sso/saml2/sp/acs/x': { path: '/api/auth/sso/saml2/sp/acs/x', type: 'application/x-www-form-urlencoded' },
   'POST /unknown': { path: '/unknown', type: 'application/octet-stream' },
   // Health, readiness, metrics and the JWKS answer GET only: a body sent there is an unknown route's.
   'POST /health': { path: '/health', type: 'application/json' },

@@ -30,6 +30,11 @@ describe.each(engines())('one origin policy for every route and transport on $na
     'GET /api/auth/get-session': (origin, h = {}) => fetch(at('/api/auth/get-session'), { headers: { origin, ...h } }),
     'POST /api/auth/organization/create': (origin, h = {}) =>
       fetch(at('/api/auth/organization/create'), { method: 'POST', headers: { origin, 'content-type': 'application/json', ...h }, body: JSON.stringify({ name: `X ${Math.random()}`, slug: `x-${Date.now()}-${Math.floor(Math.random() * 1e6)}` }) }),
+    // SSO (#21): registering a provider, starting a sign-in, a provider's OIDC and SAML answers.
+    'POST /api/auth/sso/register': (origin, h = {}) => fetch(at('/api/auth/sso/register'), { method: 'POST', headers: { origin, 'content-type': 'application/json', ...h }, body: JSON.stringify({ providerId: 'p', issuer: 'https://idp.example', domain: 'example.test' }) }),
+    'POST /api/auth/sign-in/sso': (origin, h = {}) => fetch(at('/api/auth/sign-in/sso'), { method: 'POST', headers: { origin, 'content-type': 'application/json', ...h }, body: JSON.stringify({ email: 'x@nowhere.test', callbackURL: '/' }) }),
+    'GET /api/auth/sso/callback/nobody': (origin, h = {}) => fetch(at('/api/auth/sso/callback/nobody?code=c&state=s'), { redirect: 'manual', headers: { origin, ...h } }),
+    'POST /api/auth/sso/saml2/sp/acs/nobody': (origin, h = {}) => fetch(at('/api/auth/sso/saml2/sp/acs/nobody'), { method: 'POST', redirect: 'manual', headers: { origin, 'content-type': 'application/x-www-form-urlencoded', ...h }, body: 'SAMLResponse=x' }),
     'GET /unknown': (origin, h = {}) => fetch(at('/unknown'), { headers: { origin, ...h } }),
     'GET /health': (origin, h = {}) => fetch(at('/health'), { headers: { origin, ...h } }),
     'GET /ready': (origin, h = {}) => fetch(at('/ready'), { headers: { origin, ...h } }),
