@@ -17,10 +17,17 @@ export interface SamlIdp {
   /**
    * Answers the AuthnRequest in a redirect-binding URL (where ObjectOS sent the browser) for `email`, as
    * a signed login response to post to the service provider's ACS. `signWith` signs as someone else;
-   * `clockOffsetMs` makes its clock run that far ahead (or behind).
+   * `clockOffsetMs` makes its clock run that far ahead (or behind); `groups` is sent as a `groups` attribute.
    */
-  answer(url: string, spMetadata: string, email: string, o?: { signWith?: 'saml-forger'; clockOffsetMs?: number }): Promise<SamlAnswer>;
+  answer(url: string, spMetadata: string, email: string, o?: { signWith?: 'saml-forger'; clockOffsetMs?: number; groups?: string[] }): Promise<SamlAnswer>;
 }
+
+/** Where the attribute statement goes: samlify escapes tag values, so XML is put in after. */
+const ATTRIBUTES = 'OBJECTOS_ATTRIBUTE_STATEMENT';
+
+/** A multi-valued `groups` attribute, as Okta and Entra send group membership. */
+const attributeStatement = (groups: string[] | undefined): string => groups === undefined ? '' : `<saml:AttributeStatement><saml:Attribute Name="groups" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic">${
+  groups.map((g) => `<saml:AttributeValue xsi:type="xs:string">${g.replace(/[<&"]/g, '')}</saml:AttributeValue>`).join('')}</saml:Attribute></saml:AttributeStatement>`;
 
 /** A SAML 2.0 identity provider built with samlify (redirect binding in, POST binding out), in process. */
 export function startSamlIdp(origin: string): SamlIdp {
@@ -55,8 +62,8 @@ export function startSamlIdp(origin: string): SamlIdp {
             SubjectRecipient: acs, Issuer: entityID, IssueInstant: now.toISOString(), AssertionConsumerServiceURL: acs,
             StatusCode: samlify.Constants.StatusCode.Success, ConditionsNotBefore: now.toISOString(), ConditionsNotOnOrAfter: later,
             SubjectConfirmationDataNotOnOrAfter: later, NameIDFormat: EMAIL_FORMAT, NameID: email,
-            InResponseTo: (request as { extract?: { request?: { id?: string } } }).extract?.request?.id ?? '', AuthnStatement: '', AttributeStatement: '',
-          });
+            InResponseTo: (request as { extract?: { request?: { id?: string } } }).extract?.request?.id ?? '', AuthnStatement: '', AttributeStatement: ATTRIBUTES,
+          }).replace(ATTRIBUTES, attributeStatement(o.groups));
           return { id, context };
         },
       });

@@ -6,6 +6,8 @@ import { samlKeys, startSamlIdp, type SamlAnswer, type SamlIdp } from './saml-id
 
 const IDP_ORIGIN = 'https://idp.saml.test';
 const EMAIL_FORMAT = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
+/** Just-in-time access from the IdP's groups attribute (mapped by the provider's samlConfig.mapping.extraFields). */
+const MAPPING = 'name: acme_saml\nproviderId: acme-saml\nclaim: groups\nmappings:\n  - { value: support, role: support_agent, groups: [key_account_team] }\n  - { value: admins, organizationRole: admin }\n';
 
 /**
  * Issue #21 point 2: SAML 2.0 SSO per organization, through `npm start`'s path, against a SAML IdP built
@@ -48,7 +50,7 @@ for (const engine of variants) {
 
     beforeAll(async () => {
       const port = await freePort();
-      rig = await startRulesApp({ engine, slug: `saml-${engine}`, env: { PORT: String(port), OBJECTOS_PUBLIC_URL: `http://127.0.0.1:${port}` } });
+      rig = await startRulesApp({ engine, slug: `saml-${engine}`, extra: { 'security/acme_saml.sso.yaml': MAPPING }, env: { PORT: String(port), OBJECTOS_PUBLIC_URL: `http://127.0.0.1:${port}` } });
       idp = startSamlIdp(IDP_ORIGIN);
       org = (await rig.q<{ activeOrganization: { id: string } }>('{ activeOrganization { id } }')).activeOrganization.id;
       const made = await fetch(`${rig.base}/api/auth/sso/register`, {
@@ -58,6 +60,7 @@ for (const engine of variants) {
           samlConfig: {
             entryPoint: `${IDP_ORIGIN}/saml/sso`, cert: samlKeys('saml-idp').cert, callbackUrl: `${rig.base}/welcome`,
             idpMetadata: { metadata: idp.metadata }, spMetadata: {}, wantAssertionsSigned: true, identifierFormat: EMAIL_FORMAT,
+            mapping: { email: 'email', name: 'displayName', extraFields: { groups: 'groups' } },
           },
         }),
       });
@@ -75,6 +78,19 @@ for (const engine of variants) {
       expect(r.session?.session.activeOrganizationId).toBe(org);
       const members = await rig.q<{ members: { roles: string[]; user: { email: string } }[] }>('{ members { roles user { email } } }');
       expect(members.members.find((m) => m.user.email === 'hana@saml.acme.test')?.roles).toEqual(['member']);
+    });
+
+    it('just-in-time access from the groups attribute, at each sign-in', async () => {
+      const accessOf = async (userId: string) => (await rig.app.identity!.database.run<{ role: string | null; groups: string[] }>(
+        'select role, groups from security.member_access where organization_id = $1 and user_id = $2', [org, userId]))[0];
+      const roleOf = async (email: string) => (await rig.q<{ members: { roles: string[]; user: { email: string } }[] }>('{ members { roles user { email } } }')).members.find((m) => m.user.email === email)?.roles;
+      const support = await signIn('nia@saml.acme.test', { groups: ['support', 'other'] });
+      expect(support.session?.user.email, `${support.status} ${support.location} ${support.body}`).toBe('nia@saml.acme.test');
+      expect(await accessOf(support.session!.user.id)).toEqual({ role: 'support_agent', groups: ['key_account_team'] });
+      expect(await roleOf('nia@saml.acme.test')).toEqual(['member']);
+      await signIn('nia@saml.acme.test', { groups: ['admins'] });
+      expect(await roleOf('nia@saml.acme.test')).toEqual(['admin']);
+      expect(await accessOf(support.session!.user.id)).toEqual({ role: null, groups: [] });
     });
 
     it('refused with no session: another key\'s signature, a replayed assertion, a clock past the skew; a clock within it is accepted', async () => {
@@ -99,11 +115,14 @@ for (const engine of variants) {
         const r = await signIn(email, { clockOffsetMs: offset * 60_000 });
         expect(r.session?.user.email, `${r.status} ${r.location} ${r.body}`).toBe(email);
       }
-      // Audited in the organization's trail: the registration, 4 sign-ins (hana before; jo, lu, max), 4 refusals.
+      // Audited in the organization's trail: the registration, 6 sign-ins (hana, nia twice before; jo, lu, max),
+      // the access each sign-in was given (the mapping applies to every one), 4 refusals.
       await rig.app.audit?.capture.drain();
       const trail = await rig.app.identity!.database.run<{ event_type: string; n: string }>(
         `select event_type, count(*)::text as n from audit.events where tenant_id = $1 and details->>'providerId' = 'acme-saml' group by event_type order by event_type`, [org]);
-      expect(trail).toEqual([{ event_type: 'auth.login', n: '4' }, { event_type: 'auth.login_failed', n: '4' }, { event_type: 'system.integration_added', n: '1' }]);
+      expect(trail).toEqual([
+        { event_type: 'auth.login', n: '6' }, { event_type: 'auth.login_failed', n: '4' }, { event_type: 'authz.role_assigned', n: '6' }, { event_type: 'system.integration_added', n: '1' },
+      ]);
     });
   });
 }

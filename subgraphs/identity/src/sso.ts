@@ -16,9 +16,32 @@ export const SAML_CLOCK_SKEW_MS = 5 * 60_000;
  * assertions, InResponseTo bound to our AuthnRequest, replayed assertions refused, timestamps required). A user signing in
  * through an organization's provider becomes a member of it with the `member` role.
  */
+/**
+ * What a provider said about a user at this sign-in, as the plugin mapped it (a SAML provider's
+ * attributes named in its `mapping.extraFields`), kept until the sign-in's after hook applies the
+ * metadata's mapping (same request, same process; a minute at most).
+ */
+const pendingClaims = new Map<string, { at: number; userInfo: Record<string, unknown> }>();
+const CLAIMS_TTL_MS = 60_000;
+
+function rememberClaims(userId: string, providerId: string, userInfo: Record<string, unknown>): void {
+  const now = Date.now();
+  for (const [k, v] of pendingClaims) if (now - v.at > CLAIMS_TTL_MS || pendingClaims.size > 10_000) pendingClaims.delete(k); else break;
+  pendingClaims.set(`${userId}|${providerId}`, { at: now, userInfo });
+}
+
+function takeClaims(userId: string, providerId: string): Record<string, unknown> | null {
+  const key = `${userId}|${providerId}`;
+  const found = pendingClaims.get(key);
+  pendingClaims.delete(key);
+  return found && Date.now() - found.at <= CLAIMS_TTL_MS ? found.userInfo : null;
+}
+
 export const ssoPlugin = () => sso({
   organizationProvisioning: { defaultRole: 'member' },
   providersLimit: PROVIDERS_PER_USER,
+  provisionUserOnEveryLogin: true,
+  provisionUser: ({ user, userInfo, provider }) => rememberClaims(user.id, provider.providerId, userInfo),
   saml: {
     // Said explicitly: left unset, the plugin's own timestamp check allows 5 minutes of clock skew but
     // samlify's allows none, so an IdP a few seconds ahead is refused (found by sso-saml.test.ts).
@@ -139,17 +162,17 @@ export async function oauthEvent(x: { returned: unknown; userId: string | null; 
 /** What a member is given in their organization at an SSO sign-in. */
 export interface SsoAccess { organizationRole: 'member' | 'admin'; role: string | null; permissionSets: string[]; groups: string[]; values: string[] }
 
-/** The values of `claim` in an ID token's payload (a string, or a list of strings; anything else: none). */
-export function claimValues(idToken: string | null, claim: string): string[] {
-  if (!idToken) return [];
-  let payload: Record<string, unknown>;
+/** A claim's values (a string, or a list of strings; anything else: none). */
+const valuesOf = (v: unknown): string[] => (typeof v === 'string' ? [v] : Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+
+/** The payload of an ID token (verified by the plugin in this sign-in), or null. */
+function idTokenClaims(idToken: string | null): Record<string, unknown> | null {
+  if (!idToken) return null;
   try {
-    payload = JSON.parse(Buffer.from(idToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+    return JSON.parse(Buffer.from(idToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
   } catch {
-    return [];
+    return null;
   }
-  const v = payload[claim];
-  return typeof v === 'string' ? [v] : Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 }
 
 /** The access `mapping` gives to a user whose claim holds `values`: every matching mapping, else the default. */
@@ -166,14 +189,21 @@ export function ssoAccessOf(mapping: SsoMappingDefinition, values: readonly stri
 }
 
 /**
- * Just-in-time access (`*.sso.yaml`): the claim of the ID token this sign-in was verified with (kept on
- * the user's account for the provider) decides the member's organization role (an owner stays owner),
- * hierarchy role, permission sets and groups in the provider's organization, replacing what they had.
+ * Just-in-time access (`*.sso.yaml`): the claim decides the member's organization role (an owner stays
+ * owner), hierarchy role, permission sets and groups in the provider's organization, replacing what they
+ * had. Read from what the provider said at this sign-in: the SAML attribute (or OIDC claim) the
+ * provider's `mapping.extraFields` names, else the claim of the ID token this sign-in was verified with
+ * (kept on the user's account for the provider).
  */
 export async function applySsoMapping(db: Db, mapping: SsoMappingDefinition, userId: string, organizationId: string): Promise<SsoAccess> {
-  const [account] = await queryRows<{ id_token: string | null }>(db, sql`select id_token from auth.account
-    where user_id = ${userId} and provider_id = ${mapping.providerId} order by updated_at desc nulls last limit 1`);
-  const access = ssoAccessOf(mapping, claimValues(account?.id_token ?? null, mapping.claim));
+  const said = takeClaims(userId, mapping.providerId);
+  let values = said && mapping.claim in said ? valuesOf(said[mapping.claim]) : null;
+  if (values === null) {
+    const [account] = await queryRows<{ id_token: string | null }>(db, sql`select id_token from auth.account
+      where user_id = ${userId} and provider_id = ${mapping.providerId} order by updated_at desc nulls last limit 1`);
+    values = valuesOf(idTokenClaims(account?.id_token ?? null)?.[mapping.claim]);
+  }
+  const access = ssoAccessOf(mapping, values);
   await db.transaction(async (tx) => {
     await tx.execute(sql`update auth.member set role = ${access.organizationRole}
       where user_id = ${userId} and organization_id = ${organizationId} and role not like '%owner%'`);
