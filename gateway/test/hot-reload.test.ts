@@ -237,12 +237,16 @@ for (const engine of variants) {
       });
       await until(async () => rig.app.data!.hub.size(), (n) => n === 1);
 
+      const epochs = async () => Number((await queryRows<{ n: string }>(rig.app.data!.database.db, sql`select count(*)::text as n from events.rule_epochs`))[0]!.n);
+      const before = await epochs();
       const rls = join(rig.metadata, 'security/hot_hidden.rls.yaml');
       const reloaded = nextReload();
       await writeFile(rls, 'name: hot_hidden\nlabel: Hot hidden tasks\nobject: task\noperation: select\nusing: "subject <> \'hot hidden\'"\n');
       const outcome = await reloaded;
       expect(outcome.result, outcome.message).toBe('served');
       expect(outcome.message).toMatch(/the access rules changed: 1 live subscription\(s\) were told what left their view and ended/);
+      // The new rules are on record as served (a resume from before is judged by the old ones).
+      expect(await epochs()).toBe(before + 1);
       await until(async () => completed || errors.length > 0, Boolean, 10_000);
       expect(events).toEqual([{ op: 'LEFT', recordId: made.b.id, eventId: expect.any(String) }]);
       expect(errors).toEqual([expect.stringMatching(/^CONFLICT: The sharing and access rules this subscription ran under were replaced/)]);

@@ -149,7 +149,9 @@ export function hotReloadPlugin(options: HotReloadOptions): Plugin {
     const replaced = candidates.map((c) => c.commit());
     await Promise.all(replaced.map((i) => i.quiesce()));
     replaced.forEach(retire);
-    // Subscriptions of the replaced data subgraph do not go on under security rules no longer served.
+    // Its access rules serve from now on (not before: a refused reload served nothing); subscriptions
+    // of the replaced data subgraph do not go on under security rules no longer served.
+    await data?.serveRules();
     const ended = previous && data ? await previous.handOver(data) : 0;
     const names = ctx.getOptionalService<SecurityNames>('identity.securityNames');
     if (names) Object.assign(names, securityNamesOf(model.security));

@@ -89,21 +89,22 @@ export function dataPlugin(options: { compiled: CompiledSchema; secret: string; 
     async start(ctx) {
       const demo = ctx.getOptionalService<IdentitySubgraph>('identity')?.demo;
       const org = demo?.organizationId;
-      const build = (compiled: CompiledSchema, seed: boolean) => createDataSubgraph({
-        metadata: compiled, database: ctx.getService<Database>('database'), secret: options.secret,
+      // At start its access rules serve at once; a reload's instance records them once it serves (hot-reload.ts).
+      const build = (compiled: CompiledSchema, seed: boolean, atStart: boolean) => createDataSubgraph({
+        metadata: compiled, database: ctx.getService<Database>('database'), secret: options.secret, recordRules: atStart,
         seed: seed && Boolean(org), changeFeed: ctx.getService<ChangeFeed>('changeFeed'), presenceChannel: ctx.getService<NonNullable<DataSubgraphOptions['presenceChannel']>>('presenceChannel'), ...(org ? { seedOrganizationId: org } : {}),
         ...(demo?.userId ? { seedOwnerId: demo.userId } : {}),
         ...(options.maxBulk ? { maxBulk: options.maxBulk } : {}),
         ...(options.changeRetentionMs ? { changeRetentionMs: options.changeRetentionMs } : {}),
       });
-      data = await build(options.compiled, options.seed);
+      data = await build(options.compiled, options.seed, true);
       ctx.registerService('data', data);
       database = ctx.getService<Database>('database');
       const sourceOf = (d: DataSubgraph): SubgraphSource => ({ name: 'data', url: internal('data'), sdl: d.sdl, fetch: d.fetch, ...(d.readCompiled ? { readCompiled: d.readCompiled } : {}) });
       ctx.registerService<SubgraphSource>('subgraph:data', sourceOf(data));
       // Built again on edited metadata (dev/hot-reload.ts): migrated as here, never seeded. A retired one's
       // relay stops at once (the new one publishes with the new rules); its subscriptions keep streaming.
-      ctx.registerService('reload:data', reloadable('data', { get: () => data!, set: (d) => (data = d) }, (compiled) => build(compiled, false), {
+      ctx.registerService('reload:data', reloadable('data', { get: () => data!, set: (d) => (data = d) }, (compiled) => build(compiled, false, false), {
         source: sourceOf, dispose: (d) => d.dispose(), streams: (d) => d.hub.size(), quiesce: (d) => d.relay.close(),
       }));
     },

@@ -25,7 +25,7 @@ import { createOutboxRelay, ensureOutbox, type ChangeContext, type OutboxRelay }
 import { createChangeHub } from './events/change-hub.ts';
 import { createFanOut, type FanOut } from './events/fan-out.ts';
 import { createLiveSubscriptions, handOver, serveSubscriptionAccess } from './events/access-left.ts';
-import { recordRules, type ServedRules } from './events/rule-epochs.ts';
+import { recordRules, servedRules, type ServedRules } from './events/rule-epochs.ts';
 import { createPresenceHub, type PresenceHub, type PresenceMessage } from './presence/presence-hub.ts';
 import { createReadAudit, useReadAudit } from './events/read-audit.ts';
 import { useSharedDeliveries, type SharedDeliveryStats } from './events/shared-deliveries.ts';
@@ -46,6 +46,12 @@ export interface DataSubgraphOptions extends DatabaseOptions {
    * with their own `Account` or `accounts` (ignored when `metadata` is already compiled).
    */
   namePrefix?: string;
+  /**
+   * Record its access rules as served (an epoch, see events/rule-epochs.ts) when it is created: a start.
+   * False: whoever builds it calls `serveRules` once it serves (a development reload, which may still
+   * be refused). @default true
+   */
+  recordRules?: boolean;
   /** Seed demo records on first start (only into empty tables). @default false */
   seed?: boolean;
   /**
@@ -120,6 +126,8 @@ export interface DataSubgraph {
   security: CompiledSchema['security'];
   /** Those rules as served: their digest, recorded as an epoch (subscribers resuming from before it are told what left their view). */
   rules: ServedRules;
+  /** Records this instance's rules as served from now on (with `recordRules: false`, once it serves). */
+  serveRules(): Promise<void>;
   /** What a request of this principal works on here (its organization, its access). */
   dataSourceOf(principal: Principal): DataSource;
   /**
@@ -191,7 +199,8 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
     const migration = await migrate(database.db, compiled.plan, tables);
     await ensureSecurityTables(database.db);
     await ensureOutbox(database.db);
-    const rules = await recordRules(database.db, compiled.namePrefix ?? '', compiled.security);
+    const rules = servedRules(compiled.namePrefix ?? '', compiled.security);
+    if (options.recordRules !== false) await recordRules(database.db, rules, compiled.security);
     await ensureEffectTable(database.db);
     if (compiled.model.stateMachines.length > 0) await ensureStateHistoryTable(database.db);
     if (compiled.model.approvals.length > 0) await ensureApprovalTables(database.db);
@@ -270,6 +279,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       presence,
       security: compiled.security,
       rules,
+      serveRules: () => recordRules(database.db, rules, compiled.security),
       dataSourceOf: (principal) => contextOf(principal).ds,
       async handOver(next) {
         if (next.rules.digest === rules.digest) return 0;

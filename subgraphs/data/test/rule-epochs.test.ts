@@ -4,7 +4,7 @@ import { connectDatabase, queryRows, type Database } from '@objectos/db';
 import { ensureEventTables } from '@objectos/events';
 import type { SecurityPlan } from '@objectos/schema';
 import { engines, type EngineHandle } from '@objectos/testkit';
-import { recordRules, rulesAt, rulesDigest } from '../src/events/rule-epochs.ts';
+import { recordRules, rulesAt, rulesDigest, servedRules, type ServedRules } from '../src/events/rule-epochs.ts';
 
 /** A security plan told apart by one sharing rule's name (what a deploy changing that rule serves). */
 const plan = (rule: string): SecurityPlan => ({
@@ -29,6 +29,12 @@ describe.each(engines())('rule epochs on $name', (engine) => {
       select max(published_seq)::text as seq from made`);
     return Number(row!.seq);
   };
+  /** A start serving `security` (under `scope`): its epoch recorded. */
+  const serve = async (scope: string, security: SecurityPlan): Promise<ServedRules> => {
+    const served = servedRules(scope, security);
+    await recordRules(database.db, served, security);
+    return served;
+  };
   const digestAt = async (seq: number) => (await rulesAt(database, '', String(seq)))?.digest ?? null;
   const epochs = async () => (await queryRows<{ n: string }>(database.db, sql`select count(*)::text as n from events.rule_epochs where scope = ''`))[0]!.n;
 
@@ -43,14 +49,14 @@ describe.each(engines())('rule epochs on $name', (engine) => {
   });
 
   it('maps every published position to the rules served when it was published, across a dozen deploys (ordered by number, not text)', async () => {
-    const first = await recordRules(database.db, '', plan('r0'));
+    const first = await serve('', plan('r0'));
     expect(first.digest).toBe(rulesDigest(plan('r0')));
     // Before every event ("0"): the rules served while none was published.
     expect(await digestAt(0)).toBe(first.digest);
     const spans: { digest: string; from: number; to: number }[] = [];
     let from = 0;
     for (let k = 0; k < 12; k++) {
-      const served = k === 0 ? first : await recordRules(database.db, '', plan(`r${k}`));
+      const served = k === 0 ? first : await serve('', plan(`r${k}`));
       const to = await publish(3);
       spans.push({ digest: served.digest, from: from + 1, to });
       from = to;
@@ -63,9 +69,9 @@ describe.each(engines())('rule epochs on $name', (engine) => {
 
   it('a restart keeping the rules adds no epoch; another scope (name prefix) keeps its own', async () => {
     const before = await epochs();
-    await recordRules(database.db, '', plan('r11'));
+    await serve('', plan('r11'));
     expect(await epochs()).toBe(before);
-    const other = await recordRules(database.db, 'crm_', plan('r11'));
+    const other = await serve('crm_', plan('r11'));
     expect(await rulesAt(database, 'crm_', '0')).toBeNull();
     const at = await publish(1);
     expect((await rulesAt(database, 'crm_', String(at)))!.digest).toBe(other.digest);
@@ -75,7 +81,7 @@ describe.each(engines())('rule epochs on $name', (engine) => {
     const [{ max }] = await queryRows<{ max: string }>(database.db, sql`select max(published_seq)::text as max from events.outbox`) as [{ max: string }];
     // Retention removed every event but the newest: only its epoch and later ones are still needed.
     await database.db.execute(sql`delete from events.outbox where published_seq < ${Number(max)}`);
-    const latest = await recordRules(database.db, '', plan('pruned'));
+    const latest = await serve('', plan('pruned'));
     expect(await epochs()).toBe('2');
     expect(await digestAt(Number(max))).toBe(rulesDigest(plan('r11')));
     const next = await publish(1);

@@ -40,15 +40,18 @@ export function markTold(rules: ServedRules, key: string): void {
   if (rules.told.size > TOLD) rules.told.delete(rules.told.values().next().value!);
 }
 
+/** The rules an instance serves, before they are recorded (see `recordRules`). */
+export const servedRules = (scope: string, security: SecurityPlan): ServedRules => ({ scope, digest: rulesDigest(security), told: new Set() });
+
 /**
- * Records, at start, that `security` serves from now on: a new epoch when the last one recorded for the
- * scope had other rules. Its `from_seq` is the newest published event: events after it are delivered
+ * Records that `security` (digest `served.digest`) serves from now on: a new epoch when the last one
+ * recorded for the scope had other rules. Its `from_seq` is the newest published event: events after it are delivered
  * under these rules. Taken under the relay's publish lock, so no publish falls between reading that
  * position and recording it, and replicas starting together record one epoch. Epochs no retained event
  * needs go.
  */
-export async function recordRules(db: Db, scope: string, security: SecurityPlan): Promise<ServedRules> {
-  const digest = rulesDigest(security);
+export async function recordRules(db: Db, served: ServedRules, security: SecurityPlan): Promise<void> {
+  const { scope, digest } = served;
   await db.execute(sql`create table if not exists events.rule_epochs (
     id bigserial primary key,
     scope text not null,
@@ -67,7 +70,6 @@ export async function recordRules(db: Db, scope: string, security: SecurityPlan)
     await tx.execute(sql`delete from events.rule_epochs e where e.scope = ${scope} and exists (
       select 1 from events.rule_epochs n where n.scope = e.scope and n.id > e.id and n.from_seq < (select coalesce(min(published_seq), 9223372036854775807) from events.outbox))`);
   });
-  return { scope, digest, told: new Set() };
 }
 
 /**
