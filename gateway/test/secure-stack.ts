@@ -86,6 +86,7 @@ export async function startSecureStack(engine: Engine, options: { policy?: Parti
     data,
     audit,
     async settle() {
+      await data.readAudit?.drain();
       await data.relay.drain();
       await audit?.capture.drain();
     },

@@ -27,7 +27,7 @@ import { createFanOut, type FanOut } from './events/fan-out.ts';
 import { createLiveSubscriptions, handOver, serveSubscriptionAccess } from './events/access-left.ts';
 import { recordRules, servedRules, type ServedRules } from './events/rule-epochs.ts';
 import { createPresenceHub, type PresenceHub, type PresenceMessage } from './presence/presence-hub.ts';
-import { createReadAudit, useReadAudit } from './events/read-audit.ts';
+import { createReadAudit, useReadAudit, type ReadAudit } from './events/read-audit.ts';
 import { useSharedDeliveries, type SharedDeliveryStats } from './events/shared-deliveries.ts';
 
 export interface DataSubgraphOptions extends DatabaseOptions {
@@ -116,6 +116,8 @@ export interface DataSubgraph {
   seeded: SeedResult | null;
   /** Publishes committed changes from the outbox. */
   relay: OutboxRelay;
+  /** With AuditConfig `logReads`: the sampled reads' `data.read` events, queued without holding up the answer. */
+  readAudit: Pick<ReadAudit, 'drain'> | null;
   /** Live subscriptions of this subgraph: the change hub's events fanned out to them, grouped (see createFanOut). */
   hub: FanOut;
   /** Subscription events executed and serialized (once per group, selection and principal), and deliveries that reused such a result. */
@@ -274,6 +276,7 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
       migration,
       seeded,
       relay,
+      readAudit,
       hub,
       deliveries,
       presence,
@@ -287,6 +290,8 @@ export async function createDataSubgraph(options: DataSubgraphOptions): Promise<
           'The sharing and access rules this subscription ran under were replaced; records that left your view under the new ones were told (LEFT). Subscribe again, with after: the eventId of the last change you received.') });
       },
       dispose: async () => {
+        // What was noted before shutdown is queued, not lost with the connection.
+        await readAudit?.drain();
         await stopEvents();
         if (owned) await database.close();
       },

@@ -7,7 +7,11 @@ import type { Logger } from '@objectos/observability';
 import type { Principal } from '@objectos/principal';
 
 /** Notes one read (a query), for the principal, naming its root fields. */
-export type ReadAudit = (principal: Principal, document: DocumentNode, operationName: string | null | undefined, requestId: string | null) => void;
+export interface ReadAudit {
+  (principal: Principal, document: DocumentNode, operationName: string | null | undefined, requestId: string | null): void;
+  /** Resolves when every read noted before the call is queued (or its failure logged): shutdown, tests. */
+  drain(): Promise<void>;
+}
 
 const rootFields = (document: DocumentNode, operationName: string | null | undefined): string[] | null => {
   const ops = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
@@ -23,7 +27,8 @@ const rootFields = (document: DocumentNode, operationName: string | null | undef
  */
 export function createReadAudit(db: Db, config: AuditConfig, logger: Logger, random: () => number = Math.random): ReadAudit | null {
   if (!config.enabled || !config.logReads || config.readSamplingRate <= 0) return null;
-  return (principal, document, operationName, requestId) => {
+  const pending = new Set<Promise<void>>();
+  const note = (principal: Principal, document: DocumentNode, operationName: string | null | undefined, requestId: string | null): void => {
     if (principal.kind !== 'user' && principal.kind !== 'api_key') return;
     if (random() >= config.readSamplingRate) return;
     const fields = rootFields(document, operationName);
@@ -36,8 +41,12 @@ export function createReadAudit(db: Db, config: AuditConfig, logger: Logger, ran
       description: `read ${fields.join(', ')}`,
       details: { fields, operationName: operationName ?? null, sampledAt: config.readSamplingRate },
     });
-    recordAuditEvents(db, [event]).catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'data.read event not queued'));
+    const queued = recordAuditEvents(db, [event])
+      .catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'data.read event not queued'))
+      .finally(() => pending.delete(queued));
+    pending.add(queued);
   };
+  return Object.assign(note, { drain: async () => { await Promise.all([...pending]); } });
 }
 
 /** The yoga side: every executed query of this subgraph is offered to the read audit. */
