@@ -7,9 +7,10 @@ const PASSWORD = 'Sup3r-secret-pass!';
 const CLIENT = { clientId: 'objectos-acme', clientSecret: 'acme-client-secret-0123456789' };
 interface Trail { auditEvents: { edges: { node: { eventType: string; description: string; tenantId: string | null; actor: { id: string | null }; details: Record<string, unknown> | null } }[] } }
 /** Just-in-time access for the acme provider: the ID token's groups claim decides each member's access. */
-const MAPPING = `name: acme_oidc
+const mapping = (engine: string) => `name: acme_oidc
 label: Acme's identity provider
 providerId: acme-oidc
+organization: sso-${engine}
 claim: groups
 mappings:
   - value: objectos-admins
@@ -20,6 +21,15 @@ mappings:
     groups: [key_account_team]
 default:
   organizationRole: member
+`;
+/** A mapping bound to an organization that does not register its provider: it must give nothing. */
+const stray = (engine: string) => `name: stray_oidc
+providerId: stray-oidc
+organization: someone-else-${engine}
+claim: groups
+mappings:
+  - value: objectos-admins
+    organizationRole: admin
 `;
 const TRAIL = 'query($w: AuditEventWhere) { auditEvents(where: $w, first: 100) { edges { node { eventType description tenantId actor { id } details } } } }';
 
@@ -39,6 +49,9 @@ for (const engine of variants) {
     /** Another provider, with the same client: what an ID token from another issuer comes from. */
     let other: OidcIdp;
     let org: string;
+    /** The other organization (its owner: bea). */
+    let orgB: string;
+    let bea: string;
     let base: string;
     const callbackOf = (providerId: string) => `${base}/api/auth/sso/callback/${providerId}`;
     const auth = (path: string, body: unknown, token?: string) =>
@@ -54,15 +67,15 @@ for (const engine of variants) {
      * A browser signing in with its work address: ObjectOS answers where to go, the browser follows the
      * redirects through the provider's login and consent and back, and lands on `callbackURL` (or its error).
      */
-    const ssoSignIn = async (email: string, rewrite?: (u: URL) => URL | Promise<URL>) => {
+    const ssoSignIn = async (email: string, rewrite?: (u: URL) => URL | Promise<URL>, callbackURL = `${base}/welcome`) => {
       const jar = new CookieJar();
-      const started = await fetch(`${base}/api/auth/sign-in/sso`, { method: 'POST', headers: { 'content-type': 'application/json', origin: base }, body: JSON.stringify({ email, callbackURL: `${base}/welcome`, errorCallbackURL: `${base}/sso-error` }) });
+      const started = await fetch(`${base}/api/auth/sign-in/sso`, { method: 'POST', headers: { 'content-type': 'application/json', origin: base }, body: JSON.stringify({ email, callbackURL, errorCallbackURL: `${base}/sso-error` }) });
       const text = await started.text();
       if (started.status !== 200) return { status: started.status, text, jar, landed: null as URL | null };
       jar.take(base, started);
       const { url } = JSON.parse(text) as { url: string };
       const landed = await followRedirects(url, jar, (u) => u.origin === base && ['/welcome', '/sso-error'].includes(u.pathname), rewrite);
-      return { status: 200, text, jar, landed: landed.url, visited: landed.visited };
+      return { status: 200, text, jar, landed: landed.url, visited: landed.visited, last: landed.last };
     };
     const sessionOf = async (jar: CookieJar) => {
       const r = await fetch(`${base}/api/auth/get-session`, { headers: { cookie: jar.header(base) } });
@@ -72,10 +85,10 @@ for (const engine of variants) {
     beforeAll(async () => {
       const port = await freePort();
       base = `http://127.0.0.1:${port}`;
-      const redirectUris = ['acme-oidc', 'globex-forged'].map((id) => `${base}/api/auth/sso/callback/${id}`);
+      const redirectUris = ['acme-oidc', 'globex-forged', 'stray-oidc'].map((id) => `${base}/api/auth/sso/callback/${id}`);
       idp = await startOidcIdp({ clients: [{ ...CLIENT, redirectUris }] });
       other = await startOidcIdp({ clients: [{ ...CLIENT, redirectUris }] });
-      rig = await startRulesApp({ engine, slug: `sso-${engine}`, extra: { 'security/acme_oidc.sso.yaml': MAPPING }, env: { PORT: String(port), OBJECTOS_PUBLIC_URL: base, OBJECTOS_SSO_ISSUERS: `${idp.issuer},${other.issuer}` } });
+      rig = await startRulesApp({ engine, slug: `sso-${engine}`, extra: { 'security/acme_oidc.sso.yaml': mapping(engine), 'security/stray_oidc.sso.yaml': stray(engine) }, env: { PORT: String(port), OBJECTOS_PUBLIC_URL: base, OBJECTOS_SSO_ISSUERS: `${idp.issuer},${other.issuer}` } });
       org = (await rig.q<{ activeOrganization: { id: string } }>('{ activeOrganization { id } }')).activeOrganization.id;
     }, 120_000);
     afterAll(async () => {
@@ -102,8 +115,8 @@ for (const engine of variants) {
       expect(await byMember.text()).toMatch(/owner or admin/);
 
       // The owner of another organization: not for this one, and not this one's domain for theirs.
-      const bea = await person(`bea@sso-other-${engine}.test`);
-      const orgB = ((await (await auth('/organization/create', { name: 'Globex', slug: `globex-${engine}` }, bea)).json()) as { id: string }).id;
+      bea = await person(`bea@sso-other-${engine}.test`);
+      orgB = ((await (await auth('/organization/create', { name: 'Globex', slug: `globex-${engine}` }, bea)).json()) as { id: string }).id;
       const intoA = await register(bea, { providerId: 'bea-into-a', issuer: idp.issuer, domain: 'bea.test', organizationId: org });
       expect(intoA.status).toBe(400);
       expect(await intoA.text()).toMatch(/not a member of the organization/);
@@ -232,7 +245,105 @@ for (const engine of variants) {
       // The forged provider's refusal is its own organization's (not this owner's) to see.
       const forged = await rig.app.identity!.database.run<{ tenant_id: string | null }>(`select tenant_id from audit.events where event_type = 'auth.login_failed' and details->>'providerId' = 'globex-forged'`, []);
       expect(forged).toHaveLength(1);
-      expect(forged[0]!.tenant_id).not.toBe(org);
+      expect(forged[0]!.tenant_id).toBe(orgB);
+    });
+
+    it('a provider\'s domains are bare registrable names no other organization holds, the same or nested; of two racing claims one wins', async () => {
+      const providers = async () => (await rig.app.identity!.database.run<{ provider_id: string }>('select provider_id from auth.sso_provider order by provider_id', [])).map((r) => r.provider_id);
+      const before = await providers();
+      const refused = async (domain: string, status: number, message: RegExp) => {
+        const r = await register(bea, { providerId: `globex-${domain.replace(/[^a-z0-9]/g, '')}`, issuer: idp.issuer, domain, organizationId: orgB });
+        expect(r.status, domain).toBe(status);
+        expect(((await r.json()) as { message: string }).message, domain).toMatch(message);
+      };
+      // Forms the plugin would read as another organization's domain, or as everyone's.
+      await refused('https://acme.test', 400, /"https:\/\/acme\.test" is not a bare domain name \(write acme\.test\)/);
+      await refused('acme.test.', 400, /"acme\.test\." is not a bare domain name/);
+      await refused('eng.acme.test', 409, /eng\.acme\.test is already claimed by another organization's SSO provider \(the same name, or one above or below it\)/);
+      await refused('test', 400, /"test" is a public suffix/);
+      await refused('globex.test, github.io', 400, /"github\.io" is a public suffix/);
+      await refused('127.0.0.1', 400, /"127\.0\.0\.1" is an IP address/);
+      // Changing a provider's domains is held to the same rules.
+      const moved = await auth('/sso/update-provider', { providerId: 'globex-forged', domain: 'globex.test,sub.acme.test' }, bea);
+      expect(moved.status).toBe(409);
+      expect(await moved.text()).toMatch(/sub\.acme\.test is already claimed/);
+      expect(await providers()).toEqual(before);
+
+      // Two organizations register the same new domain at once: one claim wins, the other is refused.
+      const raced = await Promise.all([
+        register(rig.owner, { providerId: 'race-a', issuer: idp.issuer, domain: 'race.test', organizationId: org }),
+        register(bea, { providerId: 'race-b', issuer: idp.issuer, domain: 'race.test', organizationId: orgB }),
+      ]);
+      expect(raced.map((r) => r.status).sort()).toEqual([200, 409]);
+      expect((await providers()).filter((p) => p.startsWith('race-'))).toHaveLength(1);
+    });
+
+    it('every origin a provider names is one the operator listed (OBJECTOS_SSO_ISSUERS), discovery skipped or not', async () => {
+      const elsewhere = 'http://127.0.0.1:9';
+      const skipped = await register(bea, {
+        providerId: 'globex-elsewhere', issuer: idp.issuer, domain: 'globex.test', organizationId: orgB,
+        oidcConfig: { ...CLIENT, pkce: true, skipDiscovery: true, authorizationEndpoint: `${idp.issuer}/auth`, tokenEndpoint: `${elsewhere}/token`, jwksEndpoint: `${idp.issuer}/jwks` },
+      });
+      expect(skipped.status).toBe(400);
+      expect(await skipped.text()).toMatch(/oidcConfig\.tokenEndpoint: http:\/\/127\.0\.0\.1:9 is not among the identity provider origins this server may use \(OBJECTOS_SSO_ISSUERS: /);
+      const issuer = await register(bea, { providerId: 'globex-elsewhere', issuer: elsewhere, domain: 'globex.test', organizationId: orgB });
+      expect(issuer.status).toBe(400);
+      expect(await issuer.text()).toMatch(/issuer: http:\/\/127\.0\.0\.1:9 is not among/);
+      const saml = await register(bea, { providerId: 'globex-elsewhere', issuer: 'urn:globex:idp', domain: 'globex.test', organizationId: orgB, samlConfig: { entryPoint: `${elsewhere}/sso`, cert: 'x', callbackUrl: `${base}/welcome`, spMetadata: {} } });
+      expect(saml.status).toBe(400);
+      expect(await saml.text()).toMatch(/samlConfig\.entryPoint: http:\/\/127\.0\.0\.1:9 is not among/);
+      expect(await rig.app.identity!.database.run('select 1 from auth.sso_provider where provider_id = $1', ['globex-elsewhere'])).toHaveLength(0);
+      // A provider's origin is trusted for fetching, never as where the browser is sent.
+      const there = await fetch(`${base}/api/auth/sign-in/sso`, { method: 'POST', headers: { 'content-type': 'application/json', origin: base }, body: JSON.stringify({ email: 'alice@acme.test', callbackURL: `${idp.issuer}/landing` }) });
+      expect(there.status).toBe(403);
+      expect(await there.text()).toMatch(/callbackURL: .* is an identity provider's origin/);
+      const reset = await auth('/request-password-reset', { email: 'alice@acme.test', redirectTo: `${idp.issuer}/reset` });
+      expect(reset.status).toBe(403);
+    });
+
+    it('a provider signs in, creates and links only addresses of its own domains; nothing is written for another', async () => {
+      idp.signInAs({ sub: 'mallory-1', email: 'ceo@globex.test', name: 'Not the CEO' });
+      const flow = await ssoSignIn('mallory@acme.test');
+      expect(await sessionOf(flow.jar)).toBeNull();
+      // Refused the plugin's way: back to the app's error page, saying why.
+      expect(flow.landed?.pathname, flow.visited?.join(' → ')).toBe('/sso-error');
+      expect(flow.landed!.searchParams.get('error')).toBe('SSO_EMAIL_OUTSIDE_DOMAIN');
+      expect(flow.landed!.searchParams.get('error_description')).toBe('SSO provider acme-oidc vouched for ceo@globex.test, outside its email domains (acme.test); nothing was created or signed in.');
+      expect(await rig.app.identity!.database.run(`select 1 from auth."user" where email = 'ceo@globex.test'`, [])).toHaveLength(0);
+      // bea's own address, vouched for by acme's provider: not linked to her account, no session.
+      idp.signInAs({ sub: 'mallory-2', email: `bea@sso-other-${engine}.test`, name: 'Bea?' });
+      const takeover = await ssoSignIn('mallory@acme.test');
+      expect(await sessionOf(takeover.jar)).toBeNull();
+      expect(await rig.app.identity!.database.run(`select 1 from auth.account where provider_id = 'acme-oidc' and account_id = 'mallory-2'`, [])).toHaveLength(0);
+    });
+
+    it('signed in is the session made, not the redirect: an `error` in the client\'s own callbackURL still gets its access mapped and is audited as a login', async () => {
+      idp.signInAs({ sub: 'dave-1', email: 'dave@acme.test', name: 'Dave', groups: ['objectos-admins'] });
+      const first = await ssoSignIn('dave@acme.test');
+      expect((await sessionOf(first.jar))?.user.email).toBe('dave@acme.test');
+      // Demoted at the provider; the next sign-in asks to land on a page whose query says error=1.
+      idp.signInAs({ sub: 'dave-1', email: 'dave@acme.test', name: 'Dave', groups: [] });
+      const flow = await ssoSignIn('dave@acme.test', undefined, `${base}/welcome?error=1`);
+      expect(flow.landed?.searchParams.get('error')).toBe('1');
+      const dave = (await sessionOf(flow.jar))!.user;
+      expect(dave.email).toBe('dave@acme.test');
+      const roles = (await rig.q<{ members: { roles: string[]; user: { email: string } }[] }>('{ members { roles user { email } } }')).members.find((m) => m.user.email === 'dave@acme.test')?.roles;
+      expect(roles).toEqual(['member']);
+      const events = (await trail(['auth.login', 'auth.login_failed'])).auditEvents.edges.map((e) => e.node).filter((e) => e.details?.['method'] === 'sso');
+      expect(events.filter((e) => e.eventType === 'auth.login' && e.actor.id === dave.id)).toHaveLength(2);
+      expect(events.filter((e) => e.eventType === 'auth.login_failed' && e.details?.['error'] === '1')).toHaveLength(0);
+    });
+
+    it('a mapping bound to an organization gives nothing to a provider of that id registered by another', async () => {
+      const made = await register(bea, { providerId: 'stray-oidc', issuer: idp.issuer, domain: 'stray.test', organizationId: orgB });
+      expect(made.status, await made.clone().text()).toBe(200);
+      idp.signInAs({ sub: 'sam-1', email: 'sam@stray.test', name: 'Sam', groups: ['objectos-admins'] });
+      const flow = await ssoSignIn('sam@stray.test');
+      const sam = (await sessionOf(flow.jar))!;
+      expect(sam.session.activeOrganizationId).toBe(orgB);
+      const rows = await rig.app.identity!.database.run<{ role: string }>('select role from auth.member where user_id = $1 and organization_id = $2', [sam.user.id, orgB]);
+      expect(rows.map((r) => r.role)).toEqual(['member']);
+      expect(await rig.app.identity!.database.run('select 1 from security.member_access where user_id = $1', [sam.user.id])).toHaveLength(0);
     });
   });
 }

@@ -50,7 +50,7 @@ for (const engine of variants) {
 
     beforeAll(async () => {
       const port = await freePort();
-      rig = await startRulesApp({ engine, slug: `saml-${engine}`, extra: { 'security/acme_saml.sso.yaml': MAPPING }, env: { PORT: String(port), OBJECTOS_PUBLIC_URL: `http://127.0.0.1:${port}` } });
+      rig = await startRulesApp({ engine, slug: `saml-${engine}`, extra: { 'security/acme_saml.sso.yaml': MAPPING }, env: { PORT: String(port), OBJECTOS_PUBLIC_URL: `http://127.0.0.1:${port}`, OBJECTOS_SSO_ISSUERS: IDP_ORIGIN } });
       idp = startSamlIdp(IDP_ORIGIN);
       org = (await rig.q<{ activeOrganization: { id: string } }>('{ activeOrganization { id } }')).activeOrganization.id;
       const made = await fetch(`${rig.base}/api/auth/sso/register`, {

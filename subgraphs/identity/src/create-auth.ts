@@ -13,7 +13,8 @@ import { AUTH_SCHEMA, buildAuthTables } from './auth-tables.ts';
 import { passwordProblems } from './password-policy.ts';
 import { emailOtpGate, mailSender } from './auth-mail.ts';
 import { plugins } from './auth-plugins.ts';
-import { guardSsoProvider, oauthEvent, ssoEvent } from './sso.ts';
+import { oauthEvent, ssoEvent } from './sso.ts';
+import { guardSsoEmail, guardSsoProvider, idpTrust } from './sso-guard.ts';
 import { socialOrigins, socialProvidersOf, type SocialConfig } from './social.ts';
 import { DEFAULT_IMPERSONATION_MINUTES, refuseOperatorGrants } from './operators.ts';
 
@@ -36,9 +37,8 @@ export interface AuthOptions {
   /** Email one-time codes for verification and sign-in (OBJECTOS_EMAIL_OTP). @default false */
   emailOtp?: boolean;
   /**
-   * Origins of the identity providers organizations may register for SSO (OBJECTOS_SSO_ISSUERS,
-   * wildcards as better-auth reads them: `https://*.okta.com`). Discovery, token and key requests go
-   * only there. @default none: no OIDC provider can be registered
+   * Origins of the identity providers organizations may register for SSO (OBJECTOS_SSO_ISSUERS, wildcards as
+   * better-auth reads them: `https://*.okta.com`): every issuer and endpoint. @default none: no provider can be registered
    */
   ssoIssuers?: string[];
   /** Just-in-time access per SSO provider (`*.sso.yaml`). */
@@ -46,7 +46,6 @@ export interface AuthOptions {
   /** Social sign-in: Google, GitHub, Microsoft and generic OAuth/OIDC providers (see socialFromEnv). */
   social?: SocialConfig;
 }
-
 
 /** Password history: the identity subgraph's own table beside better-auth's (PasswordPolicy.historyCount). */
 export const PASSWORD_HISTORY_DDL = `create table if not exists "${AUTH_SCHEMA}"."password_history" (
@@ -106,12 +105,13 @@ export function createAuth(o: AuthOptions) {
   /** The user of the session a /sign-out request deleted (per request context). */
   const signedOut = new WeakMap<object, { userId: string; organizationId: string | null }>();
   const idleSeconds = minutes(sp.idleTimeout);
+  const idp = idpTrust(o.trustedOrigins, [...(o.ssoIssuers ?? []), ...socialOrigins(o.social)]);
   const auth = betterAuth({
     appName: 'ObjectOS',
     baseURL: o.baseURL,
     basePath: '/api/auth',
     secret: deriveKey(o.secret, 'better-auth'),
-    trustedOrigins: [...o.trustedOrigins, ...(o.ssoIssuers ?? []), ...socialOrigins(o.social)],
+    trustedOrigins: idp.trustedOrigins,
     socialProviders: socialProvidersOf(o.social),
     telemetry: { enabled: false },
     database: drizzleAdapter(o.db, { provider: 'pg', schema: tables.schema }),
@@ -146,7 +146,8 @@ export function createAuth(o: AuthOptions) {
       session: {
         create: {
           // A new session starts in the user's first organization, so data requests have a tenant.
-          before: async (session) => {
+          before: async (session, ctx) => {
+            await guardSsoEmail(o.db, ctx, { userId: session.userId });
             if (session.activeOrganizationId) return;
             const rows = await queryRows<{ organization_id: string }>(
               o.db,
@@ -165,8 +166,9 @@ export function createAuth(o: AuthOptions) {
           },
         },
       },
+      user: { create: { before: async (user, ctx) => void await guardSsoEmail(o.db, ctx, { email: user.email }) } },
       account: {
-        create: { after: async (a) => recordPassword(a.userId, a.password) },
+        create: { before: async (a, ctx) => void await guardSsoEmail(o.db, ctx, { userId: a.userId }, a.providerId), after: async (a) => recordPassword(a.userId, a.password) },
         update: {
           // History is checked here, where the endpoint has already authenticated the change
           // (change-password's session, reset-password's token), and before anything is written.
@@ -189,7 +191,8 @@ export function createAuth(o: AuthOptions) {
     hooks: {
       before: createAuthMiddleware(async (ctx) => {
         refuseOperatorGrants(ctx.path, ctx.body, impersonationMinutes);
-        await guardSsoProvider(o.db, ctx.path, ctx.body as Record<string, unknown> | undefined);
+        await guardSsoProvider(o.db, ctx.path, ctx.body as Record<string, unknown> | undefined, o.ssoIssuers ?? []);
+        idp.refuseRedirects(ctx.path, ctx.body, ctx.query);
         if (ctx.path.startsWith('/email-otp/') || ctx.path.endsWith('/email-otp')) await checkEmailOtp(ctx.path, ctx.body);
         const field = PASSWORD_PATHS[ctx.path];
         const password = field ? (ctx.body as Record<string, unknown> | undefined)?.[field] : undefined;

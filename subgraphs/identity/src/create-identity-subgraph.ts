@@ -17,6 +17,7 @@ import { applyOperators } from './operators.ts';
 import { withOriginRule } from './origin-rule.ts';
 import { impersonationGate } from './impersonation-gate.ts';
 import { DEFAULT_IMPERSONATION_MINUTES } from './operators.ts';
+import { ensureSsoClaims } from './sso-guard.ts';
 import type { Notifier } from '@objectos/notifications';
 
 /** The only headers read from a {@link PRINCIPAL_ENDPOINT} body. */
@@ -121,6 +122,7 @@ export async function createIdentitySubgraph(options: IdentitySubgraphOptions): 
     });
     const impersonationMs = (options.impersonationMinutes ?? DEFAULT_IMPERSONATION_MINUTES) * 60_000;
     await tables.migrate(database.db);
+    await ensureSsoClaims(database.db);
     await database.db.execute(sql.raw(PASSWORD_HISTORY_DDL));
     await ensureSecurityTables(database.db);
     await ensureEventTables(database.db);

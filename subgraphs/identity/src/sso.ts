@@ -1,6 +1,5 @@
 import { sql } from 'drizzle-orm';
 import { sso } from '@better-auth/sso';
-import { APIError } from 'better-auth/api';
 import { queryRows, type Db } from '@objectos/db';
 import type { AuditEvent, AuditEventType } from '@objectos/events';
 import type { SsoMappingDefinition } from '@objectos/metadata';
@@ -41,7 +40,9 @@ export const ssoPlugin = () => sso({
   organizationProvisioning: { defaultRole: 'member' },
   providersLimit: PROVIDERS_PER_USER,
   provisionUserOnEveryLogin: true,
-  provisionUser: ({ user, userInfo, provider }) => rememberClaims(user.id, provider.providerId, userInfo),
+  // What the provider said at this sign-in: the verified ID token's claims (OIDC), under the attributes the
+  // provider's mapping names (SAML, or an OIDC user-info answer).
+  provisionUser: ({ user, userInfo, provider, token }) => rememberClaims(user.id, provider.providerId, { ...idTokenClaims(token?.idToken ?? null), ...Object.fromEntries(Object.entries(userInfo).filter(([, v]) => v !== undefined)) }),
   saml: {
     // Said explicitly: left unset, the plugin's own timestamp check allows 5 minutes of clock skew but
     // samlify's allows none, so an IdP a few seconds ahead is refused (found by sso-saml.test.ts).
@@ -50,39 +51,6 @@ export const ssoPlugin = () => sso({
     requireTimestamps: true,
   },
 });
-
-/** The email domains a provider's `domain` claims (comma-separated, as the plugin reads it). */
-export const domainsOf = (domain: unknown): string[] =>
-  typeof domain === 'string' ? domain.split(',').map((d) => d.trim().toLowerCase()).filter(Boolean) : [];
-
-/**
- * ObjectOS's rules for registering and changing SSO providers, before the plugin runs: a provider
- * belongs to an organization (the plugin then lets only its owners and admins register it), and an
- * email domain is claimed by one organization only, so no tenant can route another's users to its
- * identity provider. Refused with a clear error, nothing written.
- */
-export async function guardSsoProvider(db: Db, path: string, body: Record<string, unknown> | undefined): Promise<void> {
-  if (path !== '/sso/register' && path !== '/sso/update-provider') return;
-  let organizationId: string | null;
-  if (path === '/sso/register') {
-    organizationId = typeof body?.['organizationId'] === 'string' && body['organizationId'] ? body['organizationId'] : null;
-    if (!organizationId)
-      throw new APIError('BAD_REQUEST', { code: 'SSO_ORGANIZATION_REQUIRED', message: 'organizationId: an SSO provider belongs to an organization; name yours (its owners and admins may register providers).' });
-  } else {
-    const providerId = typeof body?.['providerId'] === 'string' ? body['providerId'] : '';
-    const [row] = await queryRows<{ organization_id: string | null }>(db, sql`select organization_id from auth.sso_provider where provider_id = ${providerId}`);
-    // An unknown provider: the plugin answers it (not found, or not yours).
-    if (!row) return;
-    organizationId = row.organization_id;
-  }
-  const wanted = domainsOf(body?.['domain']);
-  if (wanted.length === 0) return;
-  const others = await queryRows<{ domain: string }>(db, sql`select domain from auth.sso_provider where organization_id is distinct from ${organizationId}`);
-  const claimed = new Set(others.flatMap((r) => domainsOf(r.domain)));
-  const taken = wanted.filter((d) => claimed.has(d));
-  if (taken.length > 0)
-    throw new APIError('CONFLICT', { code: 'SSO_DOMAIN_CLAIMED', message: `domain: ${taken.join(', ')} is already claimed by another organization's SSO provider; an email domain signs in through one organization only.` });
-}
 
 type Emit = (type: AuditEventType, e: Partial<AuditEvent> & { userId?: string | null; ip?: string | null; userAgent?: string | null }) => Promise<unknown>;
 
@@ -102,15 +70,17 @@ export async function ssoEvent(db: Db, x: {
   if (path.startsWith('/sso/callback') || path.startsWith('/sso/saml2/sp/acs')) {
     const providerId = String((params as { providerId?: unknown } | undefined)?.providerId ?? '');
     const { error, description } = callbackOutcome(returned);
-    if (!error && x.newSession) {
+    // Signed in when a session was made: where the browser is sent (its callbackURL, chosen by the client,
+    // may hold an `error` of its own) says nothing about it.
+    if (x.newSession) {
       // The session was made before the provider's organization took the user in: it starts there.
-      const [org] = await queryRows<{ organization_id: string }>(db, sql`update auth.session s set active_organization_id = p.organization_id
+      const [org] = await queryRows<{ organization_id: string; slug: string | null }>(db, sql`update auth.session s set active_organization_id = p.organization_id
         from auth.sso_provider p where s.id = ${x.newSession.id} and p.provider_id = ${providerId}
           and exists (select 1 from auth.member m where m.user_id = s.user_id and m.organization_id = p.organization_id)
-        returning p.organization_id`);
+        returning p.organization_id, (select o.slug from auth.organization o where o.id = p.organization_id) as slug`);
       const tenant = org ? { tenantId: org.organization_id } : {};
       await emit('auth.login', { userId, ip, description: 'signed in with SSO', ...tenant, details: { method: 'sso', providerId } });
-      const mapping = x.mappings.find((m) => m.providerId === providerId);
+      const mapping = x.mappings.find((m) => m.providerId === providerId && (m.organization === undefined || m.organization === org?.slug));
       if (!mapping || !org || !userId) return;
       const given = await applySsoMapping(db, mapping, userId, org.organization_id);
       return void await emit('authz.role_assigned', {
@@ -152,7 +122,8 @@ export function callbackOutcome(returned: unknown): { error: string | null; desc
 export async function oauthEvent(x: { returned: unknown; userId: string | null; params: unknown; emit: Emit; ip: string | null; userAgent: string | null }): Promise<void> {
   const provider = String((x.params as { id?: unknown } | undefined)?.id ?? '');
   const { error, description } = callbackOutcome(x.returned);
-  if (!error && x.userId) return void await x.emit('auth.login', { userId: x.userId, ip: x.ip, description: `signed in with ${provider}`, details: { method: 'oauth', provider } });
+  // Signed in when a session was made (userId is the new session's), whatever the redirect's query says.
+  if (x.userId) return void await x.emit('auth.login', { userId: x.userId, ip: x.ip, description: `signed in with ${provider}`, details: { method: 'oauth', provider } });
   await x.emit('auth.login_failed', {
     actor: { type: 'user', id: null, ipAddress: x.ip, userAgent: x.userAgent }, result: 'failure', severity: 'warning',
     description: `sign-in with ${provider} refused: ${error}`, details: { method: 'oauth', provider, error, errorDescription: description },
@@ -192,17 +163,12 @@ export function ssoAccessOf(mapping: SsoMappingDefinition, values: readonly stri
  * Just-in-time access (`*.sso.yaml`): the claim decides the member's organization role (an owner stays
  * owner), hierarchy role, permission sets and groups in the provider's organization, replacing what they
  * had. Read from what the provider said at this sign-in: the SAML attribute (or OIDC claim) the
- * provider's `mapping.extraFields` names, else the claim of the ID token this sign-in was verified with
- * (kept on the user's account for the provider).
+ * provider's `mapping.extraFields` names, else the claim of the ID token this sign-in verified (handed to
+ * provisionUser in the same request), never a token stored from an earlier sign-in.
  */
 export async function applySsoMapping(db: Db, mapping: SsoMappingDefinition, userId: string, organizationId: string): Promise<SsoAccess> {
-  const said = takeClaims(userId, mapping.providerId);
-  let values = said && mapping.claim in said ? valuesOf(said[mapping.claim]) : null;
-  if (values === null) {
-    const [account] = await queryRows<{ id_token: string | null }>(db, sql`select id_token from auth.account
-      where user_id = ${userId} and provider_id = ${mapping.providerId} order by updated_at desc nulls last limit 1`);
-    values = valuesOf(idTokenClaims(account?.id_token ?? null)?.[mapping.claim]);
-  }
+  // Only what this sign-in was told: nothing said (or nothing kept) gives the default, never an older token's groups.
+  const values = valuesOf(takeClaims(userId, mapping.providerId)?.[mapping.claim]);
   const access = ssoAccessOf(mapping, values);
   await db.transaction(async (tx) => {
     await tx.execute(sql`update auth.member set role = ${access.organizationRole}
