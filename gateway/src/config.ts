@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { originsOf } from '@objectos/identity-subgraph/origin-rule';
-import { socialFromEnv, type SocialConfig } from '@objectos/identity-subgraph/social-config';
+import { socialFromEnv, ssoDomainVerificationFromEnv, type SocialConfig } from '@objectos/identity-subgraph/social-config';
 import { deliveryConfigFromEnv, type DeliveryConfig } from '@objectos/automation-subgraph';
 import { metricsSettingsFromEnv, type MetricsSettings } from '@objectos/observability';
 
@@ -81,6 +81,8 @@ export interface ObjectOSConfig {
   emailOtp: boolean;
   /** OBJECTOS_SSO_ISSUERS: origins of the identity providers organizations may register for SSO. */
   ssoIssuers: string[];
+  /** OBJECTOS_SSO_DOMAIN_VERIFICATION: an SSO provider signs in only once its domains are proved (DNS TXT). */
+  ssoDomainVerification: boolean;
   /** Social sign-in providers (OBJECTOS_GOOGLE_*, OBJECTOS_GITHUB_*, OBJECTOS_MICROSOFT_*, OBJECTOS_OAUTH_*). */
   social: SocialConfig;
   /** BullMQ key prefix (OBJECTOS_JOBS_PREFIX), so deployments sharing a Redis keep their queues apart. */
@@ -170,6 +172,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     jobsPrefix: env['OBJECTOS_JOBS_PREFIX'] || undefined,
     emailOtp: env['OBJECTOS_EMAIL_OTP'] === 'true',
     ssoIssuers: originsOf(list(env['OBJECTOS_SSO_ISSUERS']), 'OBJECTOS_SSO_ISSUERS'),
+    ssoDomainVerification: ssoDomainVerificationFromEnv(env),
     social: socialFromEnv(env),
     runJobs: oneOf(env, 'OBJECTOS_JOBS', ['on', 'off'] as const, 'on') === 'on',
     metrics: metricsSettingsFromEnv(env),

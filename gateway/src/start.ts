@@ -87,7 +87,7 @@ export async function startObjectOS(config: ObjectOSConfig, hooks: StartHooks = 
   }
   if (!remote['identity'])
     kernel.use(identityPlugin({
-      model, emailOtp: config.emailOtp, ssoIssuers: config.ssoIssuers, social: config.social, secret, baseURL: config.publicUrl, trustedOrigins: [new URL(config.publicUrl).origin, ...config.trustedOrigins],
+      model, emailOtp: config.emailOtp, ssoIssuers: config.ssoIssuers, ssoDomainVerification: config.ssoDomainVerification, social: config.social, secret, baseURL: config.publicUrl, trustedOrigins: [new URL(config.publicUrl).origin, ...config.trustedOrigins],
       policy: model.defaultPolicy, seedDemo: config.seed, operators: config.operators, impersonationMinutes: config.impersonationMinutes,
       ...(config.namePrefix ? { namePrefix: config.namePrefix } : {}),
     }));

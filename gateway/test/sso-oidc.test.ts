@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, gqlOk, services, signIn, withHeaders } from '@objectos/testkit';
 import { startRulesApp, type RulesApp, type RulesEngine } from './rules-app.ts';
 import { CookieJar, followRedirects, startOidcIdp, type OidcIdp } from './oidc-idp.ts';
+import { proveSsoDomains, startTxtDns, type TxtDns } from './dns-txt.ts';
+import { ssoDomainVerificationFromEnv } from '@objectos/identity-subgraph/social-config';
 
 const PASSWORD = 'Sup3r-secret-pass!';
 const CLIENT = { clientId: 'objectos-acme', clientSecret: 'acme-client-secret-0123456789' };
@@ -41,6 +43,14 @@ const TRAIL = 'query($w: AuditEventWhere) { auditEvents(where: $w, first: 100) {
  * state, an expired code, an ID token from another issuer, a domain another organization claimed, a
  * registration by a non-admin or for another organization. Sign-ins and registrations are audited.
  */
+describe('SSO settings', () => {
+  it('OBJECTOS_SSO_DOMAIN_VERIFICATION is on unless set to false; anything else is a start-up error naming it', () => {
+    expect(ssoDomainVerificationFromEnv({})).toBe(true);
+    expect(ssoDomainVerificationFromEnv({ OBJECTOS_SSO_DOMAIN_VERIFICATION: 'false' })).toBe(false);
+    expect(() => ssoDomainVerificationFromEnv({ OBJECTOS_SSO_DOMAIN_VERIFICATION: 'no' })).toThrow(/OBJECTOS_SSO_DOMAIN_VERIFICATION: "no" is not true or false/);
+  });
+});
+
 const variants: RulesEngine[] = ['pglite', ...(services.postgres ? ['postgres' as const] : [])];
 for (const engine of variants) {
   describe(`OIDC SSO per organization (${engine})`, () => {
@@ -48,6 +58,8 @@ for (const engine of variants) {
     let idp: OidcIdp;
     /** Another provider, with the same client: what an ID token from another issuer comes from. */
     let other: OidcIdp;
+    /** The organizations' DNS: where they publish the TXT records that prove their domains. */
+    let dns: TxtDns;
     let org: string;
     /** The other organization (its owner: bea). */
     let orgB: string;
@@ -83,15 +95,17 @@ for (const engine of variants) {
     };
 
     beforeAll(async () => {
+      dns = await startTxtDns();
       const port = await freePort();
       base = `http://127.0.0.1:${port}`;
-      const redirectUris = ['acme-oidc', 'globex-forged', 'stray-oidc'].map((id) => `${base}/api/auth/sso/callback/${id}`);
+      const redirectUris = ['acme-oidc', 'globex-forged', 'stray-oidc', 'acme-eu'].map((id) => `${base}/api/auth/sso/callback/${id}`);
       idp = await startOidcIdp({ clients: [{ ...CLIENT, redirectUris }] });
       other = await startOidcIdp({ clients: [{ ...CLIENT, redirectUris }] });
       rig = await startRulesApp({ engine, slug: `sso-${engine}`, extra: { 'security/acme_oidc.sso.yaml': mapping(engine), 'security/stray_oidc.sso.yaml': stray(engine) }, env: { PORT: String(port), OBJECTOS_PUBLIC_URL: base, OBJECTOS_SSO_ISSUERS: `${idp.issuer},${other.issuer}` } });
       org = (await rig.q<{ activeOrganization: { id: string } }>('{ activeOrganization { id } }')).activeOrganization.id;
     }, 120_000);
     afterAll(async () => {
+      await dns?.close();
       await rig?.close();
       await idp?.close();
       await other?.close();
@@ -105,6 +119,7 @@ for (const engine of variants) {
 
       const made = await register(rig.owner, { providerId: 'acme-oidc', issuer: idp.issuer, domain: 'acme.test', organizationId: org });
       expect(made.status, await made.clone().text()).toBe(200);
+      await proveSsoDomains(dns, base, rig.owner, 'acme-oidc', ['acme.test']);
 
       // A member who is not an admin of the organization.
       const pat = await person(`pat@sso-member-${engine}.test`);
@@ -134,6 +149,7 @@ for (const engine of variants) {
         oidcConfig: { ...CLIENT, pkce: true, skipDiscovery: true, authorizationEndpoint: `${other.issuer}/auth`, tokenEndpoint: `${other.issuer}/token`, jwksEndpoint: `${other.issuer}/jwks`, userInfoEndpoint: `${other.issuer}/me` },
       });
       expect(forged.status, await forged.clone().text()).toBe(200);
+      await proveSsoDomains(dns, base, bea, 'globex-forged', ['globex.test']);
 
       const events = (await trail(['system.integration_added'])).auditEvents.edges.map((e) => e.node);
       expect(events.find((e) => e.details?.['providerId'] === 'acme-oidc')).toMatchObject({ tenantId: org, details: { kind: 'sso', domain: 'acme.test' } });
@@ -334,9 +350,50 @@ for (const engine of variants) {
       expect(events.filter((e) => e.eventType === 'auth.login_failed' && e.details?.['error'] === '1')).toHaveLength(0);
     });
 
+    it('a provider signs no one in until its organization proves each domain with a DNS TXT record; a missing or wrong record is refused; audited', async () => {
+      const made = await register(rig.owner, { providerId: 'acme-eu', issuer: idp.issuer, domain: 'acme-eu.test,acme-de.test', organizationId: org });
+      expect(made.status, await made.clone().text()).toBe(200);
+      idp.signInAs({ sub: 'eve-1', email: 'eve@acme-eu.test', name: 'Eve' });
+      const early = await ssoSignIn('eve@acme-eu.test');
+      expect(early.status).toBe(401);
+      expect(early.text).toMatch(/Provider domain has not been verified/);
+      const call = (path: string) => fetch(`${base}/api/auth/sso/${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${rig.owner}` }, body: JSON.stringify({ providerId: 'acme-eu' }) });
+      // Another organization's owner cannot ask for (or check) this provider's token.
+      expect((await fetch(`${base}/api/auth/sso/request-domain-verification`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${bea}` }, body: JSON.stringify({ providerId: 'acme-eu' }) })).status).toBeGreaterThanOrEqual(403);
+      const { domainVerificationToken: token } = (await (await call('request-domain-verification')).json()) as { domainVerificationToken: string };
+      expect(token).toMatch(/^[A-Za-z0-9_-]{24}$/);
+      // No record at all, then only one of the two domains proved, then a wrong value: each refused, still unverified.
+      const noRecord = await call('verify-domain');
+      expect(noRecord.status).toBe(502);
+      expect(await noRecord.text()).toMatch(/Unable to verify domain ownership for acme-eu\.test/);
+      dns.set('_objectos-sso-acme-eu.acme-eu.test', [`_objectos-sso-acme-eu=${token}`]);
+      dns.set('_objectos-sso-acme-eu.acme-de.test', ['_objectos-sso-acme-eu=not-the-token']);
+      const half = await call('verify-domain');
+      expect(half.status).toBe(502);
+      expect(await half.text()).toMatch(/acme-de\.test/);
+      expect((await rig.app.identity!.database.run<{ v: boolean | null }>('select domain_verified as v from auth.sso_provider where provider_id = $1', ['acme-eu']))[0]!.v).not.toBe(true);
+      expect(dns.asked).toContain('_objectos-sso-acme-eu.acme-de.test');
+      dns.set('_objectos-sso-acme-eu.acme-de.test', [token]);
+      expect((await call('verify-domain')).status).toBe(204);
+      const now = await ssoSignIn('eve@acme-eu.test');
+      expect((await sessionOf(now.jar))?.user.email).toBe('eve@acme-eu.test');
+      // An account of the proved domain made earlier with a password, its address never verified (anyone may
+      // have made it, to wait for the real owner): the provider's identity is not linked to it, no session.
+      const fay = await person('fay@acme-eu.test');
+      const fayId = ((await (await fetch(`${base}/api/auth/get-session`, { headers: { authorization: `Bearer ${fay}` } })).json()) as { user: { id: string } }).user.id;
+      idp.signInAs({ sub: 'fay-1', email: 'fay@acme-eu.test', name: 'Fay' });
+      const fayFlow = await ssoSignIn('fay@acme-eu.test');
+      expect(fayFlow.landed?.searchParams.get('error')).toBe('account not linked');
+      expect(await sessionOf(fayFlow.jar)).toBeNull();
+      expect(await rig.app.identity!.database.run(`select 1 from auth.account where user_id = $1 and provider_id = 'acme-eu'`, [fayId])).toHaveLength(0);
+      const changed = (await trail(['system.config_changed'])).auditEvents.edges.map((e) => e.node).filter((e) => e.details?.['providerId'] === 'acme-eu');
+      expect(changed).toEqual([expect.objectContaining({ tenantId: org, details: expect.objectContaining({ domainVerified: true, domain: 'acme-eu.test,acme-de.test' }) })]);
+    });
+
     it('a mapping bound to an organization gives nothing to a provider of that id registered by another', async () => {
       const made = await register(bea, { providerId: 'stray-oidc', issuer: idp.issuer, domain: 'stray.test', organizationId: orgB });
       expect(made.status, await made.clone().text()).toBe(200);
+      await proveSsoDomains(dns, base, bea, 'stray-oidc', ['stray.test']);
       idp.signInAs({ sub: 'sam-1', email: 'sam@stray.test', name: 'Sam', groups: ['objectos-admins'] });
       const flow = await ssoSignIn('sam@stray.test');
       const sam = (await sessionOf(flow.jar))!;

@@ -3,6 +3,7 @@ import { freePort, services } from '@objectos/testkit';
 import { startRulesApp, type RulesApp, type RulesEngine } from './rules-app.ts';
 import { CookieJar } from './oidc-idp.ts';
 import { samlKeys, startSamlIdp, type SamlAnswer, type SamlIdp } from './saml-idp.ts';
+import { proveSsoDomains, startTxtDns, type TxtDns } from './dns-txt.ts';
 
 const IDP_ORIGIN = 'https://idp.saml.test';
 const EMAIL_FORMAT = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
@@ -19,6 +20,7 @@ const MAPPING = 'name: acme_saml\nproviderId: acme-saml\nclaim: groups\nmappings
 const variants: RulesEngine[] = ['pglite', ...(services.postgres ? ['postgres' as const] : [])];
 for (const engine of variants) {
   describe(`SAML SSO per organization (${engine})`, () => {
+    let dns: TxtDns;
     let rig: RulesApp;
     let idp: SamlIdp;
     let org: string;
@@ -49,6 +51,7 @@ for (const engine of variants) {
     };
 
     beforeAll(async () => {
+      dns = await startTxtDns();
       const port = await freePort();
       rig = await startRulesApp({ engine, slug: `saml-${engine}`, extra: { 'security/acme_saml.sso.yaml': MAPPING }, env: { PORT: String(port), OBJECTOS_PUBLIC_URL: `http://127.0.0.1:${port}`, OBJECTOS_SSO_ISSUERS: IDP_ORIGIN } });
       idp = startSamlIdp(IDP_ORIGIN);
@@ -65,11 +68,15 @@ for (const engine of variants) {
         }),
       });
       expect(made.status, await made.clone().text()).toBe(200);
+      await proveSsoDomains(dns, rig.base, rig.owner, 'acme-saml', ['saml.acme.test']);
       const meta = await fetch(`${rig.base}/api/auth/sso/saml2/sp/metadata?providerId=acme-saml&format=xml`);
       expect(meta.status).toBe(200);
       spMetadata = await meta.text();
     }, 120_000);
-    afterAll(() => rig?.close());
+    afterAll(async () => {
+      await dns?.close();
+      await rig?.close();
+    });
 
     it('a signed assertion signs the user in, a member of the organization, in it', async () => {
       const r = await signIn('hana@saml.acme.test');
@@ -115,13 +122,13 @@ for (const engine of variants) {
         const r = await signIn(email, { clockOffsetMs: offset * 60_000 });
         expect(r.session?.user.email, `${r.status} ${r.location} ${r.body}`).toBe(email);
       }
-      // Audited in the organization's trail: the registration, 6 sign-ins (hana, nia twice before; jo, lu, max),
+      // Audited in the organization's trail: the registration, its domain's verification, 6 sign-ins (hana, nia twice before; jo, lu, max),
       // the access each sign-in was given (the mapping applies to every one), 4 refusals.
       await rig.app.audit?.capture.drain();
       const trail = await rig.app.identity!.database.run<{ event_type: string; n: string }>(
         `select event_type, count(*)::text as n from audit.events where tenant_id = $1 and details->>'providerId' = 'acme-saml' group by event_type order by event_type`, [org]);
       expect(trail).toEqual([
-        { event_type: 'auth.login', n: '6' }, { event_type: 'auth.login_failed', n: '4' }, { event_type: 'authz.role_assigned', n: '6' }, { event_type: 'system.integration_added', n: '1' },
+        { event_type: 'auth.login', n: '6' }, { event_type: 'auth.login_failed', n: '4' }, { event_type: 'authz.role_assigned', n: '6' }, { event_type: 'system.config_changed', n: '1' }, { event_type: 'system.integration_added', n: '1' },
       ]);
     });
   });

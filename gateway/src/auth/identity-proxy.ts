@@ -11,7 +11,7 @@ import { recordSignIn } from './auth-metrics.ts';
 export const AUTH_BASE_PATH = '/api/auth';
 const MAX_AUTH_BODY = 64 * 1024;
 /** Routes that check a secret: rate-limited per account and IP. */
-const GUARDED = /^\/api\/auth\/(sign-in\/email|sign-in\/email-otp|email-otp\/send-verification-otp|two-factor\/verify-(totp|backup-code|otp)|two-factor\/send-otp|sign-in\/sso|sso\/callback(\/[^/]+)?|sso\/saml2\/sp\/acs\/[^/]+|callback\/[^/]+)$/;
+const GUARDED = /^\/api\/auth\/(sign-in\/email|sign-in\/email-otp|email-otp\/send-verification-otp|two-factor\/verify-(totp|backup-code|otp)|two-factor\/send-otp|sign-in\/sso|sso\/verify-domain|sso\/callback(\/[^/]+)?|sso\/saml2\/sp\/acs\/[^/]+|callback\/[^/]+)$/;
 const TWO_FACTOR_COOKIE = /(?:^|;\s*)(?:__Secure-)?better-auth\.two_factor=([^;]*)/;
 
 export interface IdentityProxyOptions {
@@ -119,7 +119,15 @@ function accountOf(path: string, body: ArrayBuffer | null, headers: Headers, sea
       return `${kind}:none`;
     }
   }
-  // SSO: a sign-in names its address (or provider, or organization).
+  // SSO: a sign-in names its address (or provider, or organization); a domain check (DNS lookups) its provider.
+  if (path.endsWith('/sso/verify-domain')) {
+    try {
+      const id = (JSON.parse(new TextDecoder().decode(body ?? new ArrayBuffer(0))) as { providerId?: unknown }).providerId;
+      return `sso-verify:${typeof id === 'string' ? id : 'none'}`;
+    } catch {
+      return 'sso-verify:none';
+    }
+  }
   if (path.endsWith('/sign-in/sso')) {
     try {
       const b = JSON.parse(new TextDecoder().decode(body ?? new ArrayBuffer(0))) as Record<string, unknown>;

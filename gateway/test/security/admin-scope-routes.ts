@@ -122,6 +122,8 @@ export const ADMIN_SCOPE_ROUTES: Record<string, RouteVerdict> = {
   '/sso/get-provider': refused("B's provider is not the caller's to read", { providerId: 'bravo-oidc' }),
   '/sso/update-provider': refused("B's provider is not the caller's to change", { providerId: 'bravo-oidc', domain: 'taken.test' }),
   '/sso/delete-provider': refused("B's provider is not the caller's to remove", { providerId: 'bravo-oidc' }),
+  '/sso/request-domain-verification': refused("B's provider's verification token is not the caller's to get", { providerId: 'bravo-oidc' }),
+  '/sso/verify-domain': refused("B's provider's domains are not the caller's to verify", { providerId: 'bravo-oidc' }),
   '/sign-in/sso': callerOnly("starts the caller's own sign-in at B's provider (public by design: B unchanged)", { providerId: 'bravo-oidc', email: 'someone@bravo-sso.test' }),
   '/sso/callback/:providerId': callerOnly('no sign-in state: a redirect to the error page'),
   '/sso/callback': callerOnly('no sign-in state: a redirect to the error page'),

@@ -9,7 +9,7 @@ import { genericOAuthPlugin, type SocialConfig } from './social.ts';
 export const API_KEY_PREFIX = 'oos_';
 
 /** The better-auth plugins ObjectOS uses; their tables are part of the schema. */
-export function plugins(impersonationMinutes: number, mail: SendMail, baseURL: string, social?: SocialConfig) {
+export function plugins(impersonationMinutes: number, mail: SendMail, baseURL: string, social?: SocialConfig, verifySsoDomains = true) {
   return [
     bearer(),
     // Present always so the auth API has one shape; its routes answer only with OBJECTOS_EMAIL_OTP (the before hook).
@@ -33,7 +33,7 @@ export function plugins(impersonationMinutes: number, mail: SendMail, baseURL: s
     // rate limit already keys its budgets per API key (protection/use-rate-limit.ts).
     apiKey({ enableMetadata: true, apiKeyHeaders: [API_KEY_HEADER], defaultPrefix: API_KEY_PREFIX, requireName: true, rateLimit: { enabled: false } }),
     admin(adminPluginOptions(impersonationMinutes)),
-    ssoPlugin(),
+    ssoPlugin(verifySsoDomains),
     // Generic OAuth 2.0 / OIDC providers join the social ones: /sign-in/social, /callback/:id.
     genericOAuthPlugin(social),
   ] as const;

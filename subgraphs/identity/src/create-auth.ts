@@ -34,13 +34,14 @@ export interface AuthOptions {
   impersonationMinutes?: number;
   /** Sends verification, password reset and invitation mail through the job queue; absent: no mail is sent. */
   notifier?: Notifier;
-  /** Email one-time codes for verification and sign-in (OBJECTOS_EMAIL_OTP). @default false */
-  emailOtp?: boolean;
+  emailOtp?: boolean; // OBJECTOS_EMAIL_OTP: email one-time codes for verification and sign-in
   /**
    * Origins of the identity providers organizations may register for SSO (OBJECTOS_SSO_ISSUERS, wildcards as
    * better-auth reads them: `https://*.okta.com`): every issuer and endpoint. @default none: no provider can be registered
    */
   ssoIssuers?: string[];
+  /** SSO sign-in only once the provider's domains are proved (DNS TXT); the schema is the same either way. @default true */
+  ssoDomainVerification?: boolean;
   /** Just-in-time access per SSO provider (`*.sso.yaml`). */
   ssoMappings?: SsoMappingDefinition[];
   /** Social sign-in: Google, GitHub, Microsoft and generic OAuth/OIDC providers (see socialFromEnv). */
@@ -73,8 +74,8 @@ export type Auth = ReturnType<typeof createAuth>['auth'];
 export function createAuth(o: AuthOptions) {
   const impersonationMinutes = o.impersonationMinutes ?? DEFAULT_IMPERSONATION_MINUTES;
   const mail = mailSender(o.notifier);
-  const authPlugins = plugins(impersonationMinutes, mail, o.baseURL, o.social);
-  const tables = buildAuthTables({ plugins: [...authPlugins] });
+  const authPlugins = plugins(impersonationMinutes, mail, o.baseURL, o.social, o.ssoDomainVerification ?? true);
+  const tables = buildAuthTables({ plugins: [...plugins(impersonationMinutes, mail, o.baseURL, o.social, true)] });
   const { password: pw, session: sp } = o.policy;
   // Durable first (events.audit_outbox, before the response leaves), then the bus: caches and sockets react at once.
   const record = createAuditEmitter(o.db, o.bus);

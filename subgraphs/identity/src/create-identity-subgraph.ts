@@ -61,6 +61,8 @@ export interface IdentitySubgraphOptions extends DatabaseOptions {
   emailOtp?: boolean;
   /** Origins of the identity providers organizations may register for SSO (OBJECTOS_SSO_ISSUERS). @default none */
   ssoIssuers?: string[];
+  /** An SSO provider signs in only once its domains are proved with DNS TXT records. @default true */
+  ssoDomainVerification?: boolean;
   /** Just-in-time access per SSO provider, from the metadata (`*.sso.yaml`). @default none */
   ssoMappings?: SsoMappingDefinition[];
   /** Social sign-in (OBJECTOS_GOOGLE_*, _GITHUB_*, _MICROSOFT_*, OBJECTOS_OAUTH_*). @default none */
@@ -117,6 +119,7 @@ export async function createIdentitySubgraph(options: IdentitySubgraphOptions): 
       ...(options.notifier ? { notifier: options.notifier } : {}),
       emailOtp: options.emailOtp ?? false,
       ssoIssuers: options.ssoIssuers ?? [],
+      ssoDomainVerification: options.ssoDomainVerification ?? true,
       ssoMappings: options.ssoMappings ?? [],
       ...(options.social ? { social: options.social } : {}),
     });

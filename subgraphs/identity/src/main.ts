@@ -7,7 +7,7 @@ import { principalGuardPlugin, type ReplayStore } from '@objectos/principal';
 import { jobsFromEnvPlugin, type JobRuntime } from '@objectos/automation-subgraph';
 import { createIdentitySubgraph, type IdentitySubgraph } from './create-identity-subgraph.ts';
 import { securityNamesOf } from './identity-schema.ts';
-import { socialFromEnv } from './social-config.ts';
+import { socialFromEnv, ssoDomainVerificationFromEnv } from './social-config.ts';
 import { originsOf } from './origin-rule.ts';
 
 /**
@@ -61,6 +61,7 @@ runProcess({
           notifier: ctx.getService<JobRuntime>('jobs').notifier,
           emailOtp: process.env['OBJECTOS_EMAIL_OTP'] === 'true',
           ssoIssuers: originsOf(list('OBJECTOS_SSO_ISSUERS'), 'OBJECTOS_SSO_ISSUERS'),
+          ssoDomainVerification: ssoDomainVerificationFromEnv(process.env),
           ...(process.env['OBJECTOS_NAME_PREFIX'] ? { namePrefix: process.env['OBJECTOS_NAME_PREFIX'] } : {}),
         });
         const db = identity.database;

@@ -54,3 +54,13 @@ export function socialFromEnv(env: Record<string, string | undefined>): SocialCo
   }
   return config;
 }
+
+/**
+ * OBJECTOS_SSO_DOMAIN_VERIFICATION (`true`, the default, or `false`): whether an SSO provider signs anyone
+ * in only once its organization proved each of its domains with a DNS TXT record.
+ */
+export function ssoDomainVerificationFromEnv(env: Record<string, string | undefined>): boolean {
+  const v = env['OBJECTOS_SSO_DOMAIN_VERIFICATION']?.trim() || 'true';
+  if (v !== 'true' && v !== 'false') throw new Error(`OBJECTOS_SSO_DOMAIN_VERIFICATION: "${v}" is not true or false`);
+  return v === 'true';
+}

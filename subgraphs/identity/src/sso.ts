@@ -36,7 +36,9 @@ function takeClaims(userId: string, providerId: string): Record<string, unknown>
   return found && Date.now() - found.at <= CLAIMS_TTL_MS ? found.userInfo : null;
 }
 
-export const ssoPlugin = () => sso({
+/** With `verifyDomains`, a provider signs in only once each of its domains holds the TXT record `_objectos-sso-<providerId>.<domain>`. */
+export const ssoPlugin = (verifyDomains: boolean) => sso({
+  domainVerification: { enabled: verifyDomains, tokenPrefix: 'objectos-sso' },
   organizationProvisioning: { defaultRole: 'member' },
   providersLimit: PROVIDERS_PER_USER,
   provisionUserOnEveryLogin: true,
@@ -96,6 +98,14 @@ export async function ssoEvent(db: Db, x: {
     });
   }
   if (failed) return;
+  if (path === '/sso/verify-domain') {
+    const providerId = String(body['providerId'] ?? '');
+    const [p] = await queryRows<{ organization_id: string | null; domain: string }>(db, sql`select organization_id, domain from auth.sso_provider where provider_id = ${providerId}`);
+    return void await emit('system.config_changed', {
+      userId, ip, severity: 'notice', description: `SSO provider ${providerId}: its domains are verified (DNS)`, ...(p?.organization_id ? { tenantId: p.organization_id } : {}),
+      target: { type: 'sso_provider', id: providerId }, details: { kind: 'sso', providerId, domain: p?.domain ?? null, domainVerified: true },
+    });
+  }
   const provider = returned as { providerId?: string; organizationId?: string | null; domain?: string; issuer?: string } | null;
   const providerId = String(provider?.providerId ?? body['providerId'] ?? '');
   const type: AuditEventType | null = path === '/sso/register' ? 'system.integration_added' : path === '/sso/update-provider' ? 'system.config_changed' : path === '/sso/delete-provider' ? 'system.integration_removed' : null;
