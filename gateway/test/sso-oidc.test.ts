@@ -401,6 +401,12 @@ for (const engine of variants) {
       const rows = await rig.app.identity!.database.run<{ role: string }>('select role from auth.member where user_id = $1 and organization_id = $2', [sam.user.id, orgB]);
       expect(rows.map((r) => r.role)).toEqual(['member']);
       expect(await rig.app.identity!.database.run('select 1 from security.member_access where user_id = $1', [sam.user.id])).toHaveLength(0);
+      // Removed by its owner with no organization active: audited in the provider's organization all the same.
+      expect((await auth('/organization/set-active', { organizationId: null }, bea)).status).toBe(200);
+      expect((await auth('/sso/delete-provider', { providerId: 'stray-oidc' }, bea)).status).toBe(200);
+      await rig.app.audit?.capture.drain();
+      const removed = await rig.app.identity!.database.run<{ tenant_id: string | null }>(`select tenant_id from audit.events where event_type = 'system.integration_removed' and target_id = 'stray-oidc'`, []);
+      expect(removed).toEqual([{ tenant_id: orgB }]);
     });
   });
 }

@@ -98,6 +98,7 @@ export async function ensureSsoClaims(db: Db): Promise<void> {
  * nothing written; accepted, its domains are claimed for the organization before the plugin writes.
  */
 export async function guardSsoProvider(db: Db, path: string, body: Record<string, unknown> | undefined, issuers: readonly string[]): Promise<void> {
+  if (path === '/sso/delete-provider') return void await noteRemoval(db, body?.['providerId']);
   if (!SSO_ROUTES.has(path)) return;
   let organizationId: string | null;
   if (path === '/sso/register') {
@@ -134,6 +135,24 @@ export async function guardSsoProvider(db: Db, path: string, body: Record<string
     for (const d of wanted)
       await tx.execute(sql`insert into ${CLAIMS} (domain, organization_id) values (${d}, ${organizationId}) on conflict (domain) do update set claimed_at = now()`);
   });
+}
+
+/** Providers being removed, with their organization: the removal is audited there, not in the caller's active one. */
+const removing = new Map<string, { at: number; organizationId: string | null }>();
+
+async function noteRemoval(db: Db, providerId: unknown): Promise<void> {
+  if (typeof providerId !== 'string') return;
+  const now = Date.now();
+  for (const [k, v] of removing) if (now - v.at > 60_000 || removing.size > 1_000) removing.delete(k);
+  const [row] = await queryRows<{ organization_id: string | null }>(db, sql`select organization_id from auth.sso_provider where provider_id = ${providerId}`);
+  if (row) removing.set(providerId, { at: now, organizationId: row.organization_id });
+}
+
+/** The organization of a provider a `/sso/delete-provider` request (this process, the last minute) removed. */
+export function removedProviderOrganization(providerId: string): string | null {
+  const found = removing.get(providerId);
+  removing.delete(providerId);
+  return found?.organizationId ?? null;
 }
 
 /**

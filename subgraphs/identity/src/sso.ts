@@ -3,6 +3,7 @@ import { sso } from '@better-auth/sso';
 import { queryRows, type Db } from '@objectos/db';
 import type { AuditEvent, AuditEventType } from '@objectos/events';
 import type { SsoMappingDefinition } from '@objectos/metadata';
+import { removedProviderOrganization } from './sso-guard.ts';
 
 /** SSO providers one user may register (each organization's admins register their own). */
 const PROVIDERS_PER_USER = 20;
@@ -110,22 +111,25 @@ export async function ssoEvent(db: Db, x: {
   const providerId = String(provider?.providerId ?? body['providerId'] ?? '');
   const type: AuditEventType | null = path === '/sso/register' ? 'system.integration_added' : path === '/sso/update-provider' ? 'system.config_changed' : path === '/sso/delete-provider' ? 'system.integration_removed' : null;
   if (!type) return;
+  const organizationId = provider?.organizationId ?? (type === 'system.integration_removed' ? removedProviderOrganization(providerId) : null);
   await emit(type, {
     userId, ip, severity: 'notice', description: `SSO provider ${providerId} ${type === 'system.integration_added' ? 'registered' : type === 'system.config_changed' ? 'changed' : 'removed'}`,
-    ...(provider?.organizationId ? { tenantId: provider.organizationId } : {}),
+    ...(organizationId ? { tenantId: organizationId } : {}),
     target: { type: 'sso_provider', id: providerId },
     details: { kind: 'sso', providerId, domain: provider?.domain ?? body['domain'] ?? null, issuer: provider?.issuer ?? body['issuer'] ?? null },
   });
 }
 
 /**
- * How an OAuth or SSO callback ended: both outcomes redirect (an APIError carrying the location), and
- * a refusal names its `error` there. No redirect at all counts as a refusal.
+ * Why an OAuth or SSO callback made no session: the `error` its redirect names, else `no_session`; an
+ * answer that is not a redirect, its error code (or `no_redirect`). Success is judged by the session alone.
  */
 export function callbackOutcome(returned: unknown): { error: string | null; description: string | null } {
   const location = (returned as { headers?: Headers } | undefined)?.headers?.get?.('location') ?? null;
   const query = location ? new URL(location, 'http://x').searchParams : null;
-  return { error: query?.get('error') ?? (location ? null : 'no_redirect'), description: query?.get('error_description') ?? null };
+  // A refusal that is not a redirect names its code (the body of the error the route answered).
+  const code = (returned as { body?: { code?: unknown } } | undefined)?.body?.code;
+  return { error: query?.get('error') ?? (location ? 'no_session' : typeof code === 'string' ? code : 'no_redirect'), description: query?.get('error_description') ?? null };
 }
 
 /** A social or generic OAuth sign-in's callback: `auth.login` or `auth.login_failed` with `details.method: "oauth"` and the provider. */
