@@ -4,6 +4,9 @@ import { startRulesApp, type RulesApp, type RulesEngine } from './rules-app.ts';
 import { CookieJar, followRedirects, startOidcIdp, type OidcIdp } from './oidc-idp.ts';
 import { proveSsoDomains, startTxtDns, type TxtDns } from './dns-txt.ts';
 import { ssoDomainVerificationFromEnv } from '@objectos/identity-subgraph/social-config';
+import type { AuditEvent } from '@objectos/events';
+import type { Principal } from '@objectos/principal';
+import { affectedBy } from '../src/auth/principal-cache.ts';
 
 const PASSWORD = 'Sup3r-secret-pass!';
 const CLIENT = { clientId: 'objectos-acme', clientSecret: 'acme-client-secret-0123456789' };
@@ -217,6 +220,10 @@ for (const engine of variants) {
       expect(assigned.map((e) => [e.details?.['organizationRole'], e.details?.['values']])).toEqual(expect.arrayContaining([
         ['member', ['sales', 'unmapped']], ['admin', ['objectos-admins']], ['member', []],
       ]));
+      // Each names Carol only: caches and sockets drop her access, not every member's of the organization.
+      const drops = affectedBy({ eventType: 'authz.role_assigned', details: assigned[0]!.details } as AuditEvent)!;
+      expect(drops({ userId: carol, organizationId: org } as Principal)).toBe(true);
+      expect(drops({ userId: 'someone-else', organizationId: org } as Principal)).toBe(false);
     });
 
     it('refused, with no session: a tampered state, an expired code, an ID token from another issuer, an unclaimed domain', async () => {

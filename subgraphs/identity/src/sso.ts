@@ -86,9 +86,11 @@ export async function ssoEvent(db: Db, x: {
       const mapping = x.mappings.find((m) => m.providerId === providerId && (m.organization === undefined || m.organization === org?.slug));
       if (!mapping || !org || !userId) return;
       const given = await applySsoMapping(db, mapping, userId, org.organization_id);
+      // Names the user only (its organization is the event's tenant): every cache and socket drops this
+      // member's access, not that of everyone in the organization (details.organizationId would).
       return void await emit('authz.role_assigned', {
         userId, ip, ...tenant, description: `access from the ${mapping.claim} claim of SSO provider ${providerId}`,
-        target: { type: 'user', id: userId }, details: { method: 'sso', providerId, userId, organizationId: org.organization_id, ...given },
+        target: { type: 'user', id: userId }, details: { method: 'sso', providerId, userId, ...given },
       });
     }
     // The provider's organization sees its refused sign-ins.
