@@ -138,7 +138,7 @@ for (const engine of variants) {
       const intoA = await register(bea, { providerId: 'bea-into-a', issuer: idp.issuer, domain: 'bea.test', organizationId: org });
       expect(intoA.status).toBe(400);
       expect(await intoA.text()).toMatch(/not a member of the organization/);
-      const claimed = await register(bea, { providerId: 'globex-claims-acme', issuer: idp.issuer, domain: 'globex.test, ACME.test', organizationId: orgB });
+      const claimed = await register(bea, { providerId: 'globex-claims-acme', issuer: idp.issuer, domain: 'globex.test, acme.test', organizationId: orgB });
       expect(claimed.status).toBe(409);
       expect(await claimed.text()).toMatch(/acme\.test is already claimed by another organization's SSO provider/);
       // Nothing was written by the refusals.
@@ -280,12 +280,16 @@ for (const engine of variants) {
         expect(((await r.json()) as { message: string }).message, domain).toMatch(message);
       };
       // Forms the plugin would read as another organization's domain, or as everyone's.
-      await refused('https://acme.test', 400, /"https:\/\/acme\.test" is not a bare domain name \(write acme\.test\)/);
-      await refused('acme.test.', 400, /"acme\.test\." is not a bare domain name/);
+      await refused('https://acme.test', 400, /"https:\/\/acme\.test" is not a bare lower-case domain name \(write acme\.test\)/);
+      await refused('acme.test.', 400, /"acme\.test\." is not a bare lower-case domain name/);
       await refused('eng.acme.test', 409, /eng\.acme\.test is already claimed by another organization's SSO provider \(the same name, or one above or below it\)/);
       await refused('test', 400, /"test" is a public suffix/);
       await refused('globex.test, github.io', 400, /"github\.io" is a public suffix/);
       await refused('127.0.0.1', 400, /"127\.0\.0\.1" is an IP address/);
+      // One spelling per name: what DNS and the plugin compare (an internationalized name as xn--, lower case, no stray whitespace).
+      await refused('bücher.test', 400, /"bücher\.test" is not a bare lower-case domain name \(write xn--bcher-kva\.test\)/);
+      await refused('Globex.test', 400, /"Globex\.test" is not a bare lower-case domain name \(write globex\.test\)/);
+      await refused('\ttabbed.test', 400, /is not a bare lower-case domain name/);
       // Changing a provider's domains is held to the same rules.
       const moved = await auth('/sso/update-provider', { providerId: 'globex-forged', domain: 'globex.test,sub.acme.test' }, bea);
       expect(moved.status).toBe(409);
@@ -319,7 +323,21 @@ for (const engine of variants) {
       // A provider's origin is trusted for fetching, never as where the browser is sent.
       const there = await fetch(`${base}/api/auth/sign-in/sso`, { method: 'POST', headers: { 'content-type': 'application/json', origin: base }, body: JSON.stringify({ email: 'alice@acme.test', callbackURL: `${idp.issuer}/landing` }) });
       expect(there.status).toBe(403);
-      expect(await there.text()).toMatch(/callbackURL: .* is an identity provider's origin/);
+      expect(await there.text()).toMatch(/callbackURL: .* is not a path or origin of this application/);
+      // Nor where a SAML provider sends users back, nor a SAML service in its metadata outside the list.
+      const samlBack = await register(bea, { providerId: 'globex-saml', issuer: 'urn:globex:idp', domain: 'globex.test', organizationId: orgB, samlConfig: { entryPoint: `${idp.issuer}/sso`, cert: 'x', callbackUrl: `${idp.issuer}/landing`, idpMetadata: { entityID: 'urn:globex:idp' }, spMetadata: {} } });
+      expect(samlBack.status).toBe(403);
+      expect(await samlBack.text()).toMatch(/samlConfig\.callbackUrl: .* is not a path or origin of this application/);
+      const metadata = `<EntityDescriptor entityID="urn:globex:idp"><IDPSSODescriptor><SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${elsewhere}/sso"/></IDPSSODescriptor></EntityDescriptor>`;
+      const samlXml = await register(bea, { providerId: 'globex-saml', issuer: 'urn:globex:idp', domain: 'globex.test', organizationId: orgB, samlConfig: { entryPoint: `${idp.issuer}/sso`, cert: 'x', callbackUrl: '/welcome', idpMetadata: { metadata }, spMetadata: {} } });
+      expect(samlXml.status).toBe(400);
+      expect(await samlXml.text()).toMatch(/samlConfig\.idpMetadata\.metadata: http:\/\/127\.0\.0\.1:9 is not among/);
+      // A provider may not rewrite the accounts it signs in (their address could leave its domains).
+      const override = await register(bea, { providerId: 'globex-override', issuer: idp.issuer, domain: 'globex.test', organizationId: orgB, overrideUserInfo: true });
+      expect(override.status).toBe(400);
+      expect(await override.text()).toMatch(/SSO_OVERRIDE_REFUSED/);
+      const overrideLater = await auth('/sso/update-provider', { providerId: 'globex-forged', oidcConfig: { overrideUserInfo: true } }, bea);
+      expect(overrideLater.status).toBe(400);
       const reset = await auth('/request-password-reset', { email: 'alice@acme.test', redirectTo: `${idp.issuer}/reset` });
       expect(reset.status).toBe(403);
     });
@@ -338,6 +356,23 @@ for (const engine of variants) {
       const takeover = await ssoSignIn('mallory@acme.test');
       expect(await sessionOf(takeover.jar)).toBeNull();
       expect(await rig.app.identity!.database.run(`select 1 from auth.account where provider_id = 'acme-oidc' and account_id = 'mallory-2'`, [])).toHaveLength(0);
+      // The shared callback (no provider in the route) is not served: whose answer it is could not be checked.
+      idp.signInAs({ sub: 'alice-1', email: 'alice@acme.test', name: 'Alice Acme' });
+      const shared = await ssoSignIn('via-shared-callback@acme.test', (u) => (u.pathname === '/api/auth/sso/callback/acme-oidc' ? new URL(`/api/auth/sso/callback${u.search}`, u) : u));
+      expect(shared.status, shared.text).toBe(200);
+      expect(shared.last?.status).toBe(404);
+      expect(await sessionOf(shared.jar)).toBeNull();
+      // A provider stored (before this rule) as rewriting profiles: an address change at sign-in is refused, nothing changed.
+      await rig.app.identity!.database.run(`update auth.sso_provider set oidc_config = (oidc_config::jsonb || '{"overrideUserInfo":true}')::text where provider_id = 'acme-oidc'`, []);
+      try {
+        idp.signInAs({ sub: 'alice-1', email: 'alice.renamed@acme.test', name: 'Alice Acme' });
+        const renamed = await ssoSignIn('via-renaming-provider@acme.test');
+        expect(await sessionOf(renamed.jar)).toBeNull();
+        expect(renamed.landed?.searchParams.get('error') ?? (await renamed.last?.text())).toMatch(/SSO_EMAIL_CHANGE_REFUSED|does not change the address/);
+        expect(await rig.app.identity!.database.run(`select 1 from auth."user" where email = 'alice.renamed@acme.test'`, [])).toHaveLength(0);
+      } finally {
+        await rig.app.identity!.database.run(`update auth.sso_provider set oidc_config = (oidc_config::jsonb - 'overrideUserInfo')::text where provider_id = 'acme-oidc'`, []);
+      }
     });
 
     it('signed in is the session made, not the redirect: an `error` in the client\'s own callbackURL still gets its access mapped and is audited as a login', async () => {

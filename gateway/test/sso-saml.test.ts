@@ -8,7 +8,7 @@ import { proveSsoDomains, startTxtDns, type TxtDns } from './dns-txt.ts';
 const IDP_ORIGIN = 'https://idp.saml.test';
 const EMAIL_FORMAT = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
 /** Just-in-time access from the IdP's groups attribute (mapped by the provider's samlConfig.mapping.extraFields). */
-const MAPPING = 'name: acme_saml\nproviderId: acme-saml\nclaim: groups\nmappings:\n  - { value: support, role: support_agent, groups: [key_account_team] }\n  - { value: admins, organizationRole: admin }\n';
+const mapping = (engine: string) => `name: acme_saml\nproviderId: acme-saml\norganization: saml-${engine}\nclaim: groups\nmappings:\n  - { value: support, role: support_agent, groups: [key_account_team] }\n  - { value: admins, organizationRole: admin }\n`;
 
 /**
  * Issue #21 point 2: SAML 2.0 SSO per organization, through `npm start`'s path, against a SAML IdP built
@@ -53,7 +53,7 @@ for (const engine of variants) {
     beforeAll(async () => {
       dns = await startTxtDns();
       const port = await freePort();
-      rig = await startRulesApp({ engine, slug: `saml-${engine}`, extra: { 'security/acme_saml.sso.yaml': MAPPING }, env: { PORT: String(port), OBJECTOS_PUBLIC_URL: `http://127.0.0.1:${port}`, OBJECTOS_SSO_ISSUERS: IDP_ORIGIN } });
+      rig = await startRulesApp({ engine, slug: `saml-${engine}`, extra: { 'security/acme_saml.sso.yaml': mapping(engine) }, env: { PORT: String(port), OBJECTOS_PUBLIC_URL: `http://127.0.0.1:${port}`, OBJECTOS_SSO_ISSUERS: IDP_ORIGIN } });
       idp = startSamlIdp(IDP_ORIGIN);
       org = (await rig.q<{ activeOrganization: { id: string } }>('{ activeOrganization { id } }')).activeOrganization.id;
       const made = await fetch(`${rig.base}/api/auth/sso/register`, {

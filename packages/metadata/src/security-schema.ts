@@ -32,9 +32,9 @@ export const SsoMappingSchema = z.strictObject({
   providerId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'a providerId: letters, digits, dot, dash, underscore'),
   /**
    * The slug of the organization the provider must belong to: a provider of that id registered by any other
-   * organization gets nothing from this mapping. Set it wherever the organization is known.
+   * organization (provider ids are first come, first served) gets nothing from this mapping.
    */
-  organization: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'an organization slug: lowercase letters, digits, dashes').optional(),
+  organization: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'an organization slug: lowercase letters, digits, dashes'),
   /** The ID token claim whose values are mapped. @default groups */
   claim: z.string().min(1).default('groups'),
   /** Every mapping whose value the claim holds applies: the highest organization role, the first hierarchy role, all sets and groups. */

@@ -22,23 +22,28 @@ const rls = (body: string) => `name: p\nobject: account\n${body}\n`;
 const MISTAKES: Mistake[] = [
   {
     name: 'SSO mapping naming an unknown permission set',
-    files: { 'o.sso.yaml': 'name: o\nproviderId: okta\nmappings:\n  - value: sales\n    permissionSets: [sellers]\n' },
+    files: { 'o.sso.yaml': 'name: o\nproviderId: okta\norganization: acme\nmappings:\n  - value: sales\n    permissionSets: [sellers]\n' },
     want: { file: 'o.sso.yaml', path: 'mappings.0.permissionSets.0', message: /unknown permission set "sellers"/ },
   },
   {
     name: 'SSO mapping naming an unknown role and group',
-    files: { 'o.sso.yaml': 'name: o\nproviderId: okta\ndefault: { role: chief, groups: [crew] }\n' },
+    files: { 'o.sso.yaml': 'name: o\nproviderId: okta\norganization: acme\ndefault: { role: chief, groups: [crew] }\n' },
     want: { file: 'o.sso.yaml', path: 'default.role', message: /unknown role "chief"/ },
     more: true,
   },
   {
     name: 'SSO mapping granting ownership',
-    files: { 'o.sso.yaml': 'name: o\nproviderId: okta\nmappings:\n  - { value: x, organizationRole: owner }\n' },
+    files: { 'o.sso.yaml': 'name: o\nproviderId: okta\norganization: acme\nmappings:\n  - { value: x, organizationRole: owner }\n' },
     want: { file: 'o.sso.yaml', path: 'mappings.0.organizationRole', message: /member|admin/ },
   },
   {
+    name: 'SSO mapping not bound to an organization',
+    files: { 'o.sso.yaml': 'name: o\nproviderId: okta\n' },
+    want: { file: 'o.sso.yaml', path: 'organization', message: /./ },
+  },
+  {
     name: 'two SSO mappings for one provider',
-    files: { 'a.sso.yaml': 'name: a\nproviderId: okta\n', 'b.sso.yaml': 'name: b\nproviderId: okta\n' },
+    files: { 'a.sso.yaml': 'name: a\nproviderId: okta\norganization: acme\n', 'b.sso.yaml': 'name: b\nproviderId: okta\norganization: acme\n' },
     want: { file: 'b.sso.yaml', path: 'providerId', message: /another SSO mapping already maps provider "okta"/ },
   },
   {

@@ -114,10 +114,10 @@ objects:
   it('parses an SSO mapping (*.sso.yaml): the claim (groups by default), each value\'s access, the default', () => {
     const { security } = parseMetadata(sources({
       'team.group.yaml': 'name: team\n', 'rep.role.yaml': 'name: rep\n', 'viewer.permission.yaml': 'name: viewer\nobjects: {}\n',
-      'okta.sso.yaml': 'name: okta\nproviderId: acme-okta\nmappings:\n  - { value: admins, organizationRole: admin }\n  - { value: sales, role: rep, permissionSets: [viewer], groups: [team] }\ndefault: { organizationRole: member }\n',
+      'okta.sso.yaml': 'name: okta\nproviderId: acme-okta\norganization: acme\nmappings:\n  - { value: admins, organizationRole: admin }\n  - { value: sales, role: rep, permissionSets: [viewer], groups: [team] }\ndefault: { organizationRole: member }\n',
     }));
     expect(security.ssoMappings).toEqual([{
-      name: 'okta', providerId: 'acme-okta', claim: 'groups',
+      name: 'okta', providerId: 'acme-okta', organization: 'acme', claim: 'groups',
       mappings: [
         { value: 'admins', organizationRole: 'admin', permissionSets: [], groups: [] },
         { value: 'sales', role: 'rep', permissionSets: ['viewer'], groups: ['team'] },

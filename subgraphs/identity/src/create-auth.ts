@@ -14,7 +14,7 @@ import { passwordProblems } from './password-policy.ts';
 import { emailOtpGate, mailSender } from './auth-mail.ts';
 import { plugins } from './auth-plugins.ts';
 import { oauthEvent, ssoEvent } from './sso.ts';
-import { guardSsoEmail, guardSsoProvider, idpTrust } from './sso-guard.ts';
+import { guardSsoEmail, guardSsoProvider, idpTrust, ssoUserHooks } from './sso-guard.ts';
 import { socialOrigins, socialProvidersOf, type SocialConfig } from './social.ts';
 import { DEFAULT_IMPERSONATION_MINUTES, refuseOperatorGrants } from './operators.ts';
 
@@ -63,8 +63,6 @@ const PASSWORD_PATHS: Record<string, 'password' | 'newPassword'> = {
 
 const minutes = (m: number): number => Math.max(1, Math.round(m * 60));
 
-
-
 export type Auth = ReturnType<typeof createAuth>['auth'];
 
 /**
@@ -106,7 +104,7 @@ export function createAuth(o: AuthOptions) {
   /** The user of the session a /sign-out request deleted (per request context). */
   const signedOut = new WeakMap<object, { userId: string; organizationId: string | null }>();
   const idleSeconds = minutes(sp.idleTimeout);
-  const idp = idpTrust(o.trustedOrigins, [...(o.ssoIssuers ?? []), ...socialOrigins(o.social)]);
+  const idp = idpTrust(o.baseURL, o.trustedOrigins, [...(o.ssoIssuers ?? []), ...socialOrigins(o.social)]);
   const auth = betterAuth({
     appName: 'ObjectOS',
     baseURL: o.baseURL,
@@ -167,7 +165,7 @@ export function createAuth(o: AuthOptions) {
           },
         },
       },
-      user: { create: { before: async (user, ctx) => void await guardSsoEmail(o.db, ctx, { email: user.email }) } },
+      user: ssoUserHooks(o.db),
       account: {
         create: { before: async (a, ctx) => void await guardSsoEmail(o.db, ctx, { userId: a.userId }, a.providerId), after: async (a) => recordPassword(a.userId, a.password) },
         update: {
@@ -192,7 +190,7 @@ export function createAuth(o: AuthOptions) {
     hooks: {
       before: createAuthMiddleware(async (ctx) => {
         refuseOperatorGrants(ctx.path, ctx.body, impersonationMinutes);
-        await guardSsoProvider(o.db, ctx.path, ctx.body as Record<string, unknown> | undefined, o.ssoIssuers ?? []);
+        await guardSsoProvider(o.db, ctx.path, ctx.body as Record<string, unknown> | undefined, o.ssoIssuers ?? [], idp.appOrigins);
         idp.refuseRedirects(ctx.path, ctx.body, ctx.query);
         if (ctx.path.startsWith('/email-otp/') || ctx.path.endsWith('/email-otp')) await checkEmailOtp(ctx.path, ctx.body);
         const field = PASSWORD_PATHS[ctx.path];

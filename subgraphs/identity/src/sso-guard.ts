@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { APIError } from 'better-auth/api';
+import { domainToASCII } from 'node:url';
 import { getHostname, parse } from 'tldts';
 import { queryRows, type Db } from '@objectos/db';
 
@@ -40,14 +41,16 @@ export function emailWithin(email: string, domains: readonly string[]): boolean 
 /** What is wrong with a provider's `domain` entries, each named; empty when every entry is a bare registrable domain name. */
 export function domainProblems(raw: unknown): string[] {
   if (typeof raw !== 'string') return ['domain: a comma-separated list of email domains is required'];
-  const entries = raw.split(',').map((d) => d.trim()).filter(Boolean);
+  // Entries are separated by commas and spaces only: a tab or a newline is part of an entry (and wrong).
+  const entries = raw.split(',').map((d) => d.replace(/^ +| +$/g, '')).filter((d) => d !== '');
   if (entries.length === 0) return ['domain: name at least one email domain'];
   const problems: string[] = [];
   for (const entry of entries) {
-    const lower = entry.toLowerCase();
-    const host = getHostname(lower);
-    const parsed = parse(lower, { allowPrivateDomains: true });
-    if (!host || host !== lower || lower.endsWith('.')) problems.push(`"${entry}" is not a bare domain name${host ? ` (write ${host})` : ''}`);
+    // One spelling per name: lower-case ASCII (an internationalized name in its xn-- form), as DNS and the plugin compare it.
+    const ascii = domainToASCII(entry.trim()) || getHostname(entry.trim().toLowerCase()) || '';
+    const host = ascii ? getHostname(ascii) : null;
+    const parsed = parse(ascii, { allowPrivateDomains: true });
+    if (!host || host !== entry || entry.endsWith('.')) problems.push(`"${entry}" is not a bare lower-case domain name${host && host !== entry ? ` (write ${host})` : ''}`);
     else if (parsed.isIp) problems.push(`"${entry}" is an IP address, not an email domain`);
     else if (!parsed.domain) problems.push(`"${entry}" is a public suffix: every organization's addresses end in it`);
   }
@@ -76,10 +79,12 @@ export function providerOrigins(body: Record<string, unknown> | undefined): { fi
   for (const k of ['discoveryEndpoint', 'authorizationEndpoint', 'tokenEndpoint', 'userInfoEndpoint', 'jwksEndpoint']) add(`oidcConfig.${k}`, oidc?.[k]);
   const saml = body?.['samlConfig'] as Record<string, unknown> | undefined;
   add('samlConfig.entryPoint', saml?.['entryPoint']);
-  add('samlConfig.issuer', saml?.['issuer']);
-  const slo = saml?.['idpMetadata'] as Record<string, unknown> | undefined;
-  add('samlConfig.idpMetadata.entityURL', slo?.['entityURL']);
-  add('samlConfig.idpMetadata.redirectURL', slo?.['redirectURL']);
+  const idp = saml?.['idpMetadata'] as Record<string, unknown> | undefined;
+  // The IdP's services, listed or in its metadata XML (which, when given, the plugin prefers to entryPoint).
+  for (const kind of ['singleSignOnService', 'singleLogoutService'])
+    for (const s of Array.isArray(idp?.[kind]) ? (idp[kind] as { Location?: unknown }[]) : []) add(`samlConfig.idpMetadata.${kind}`, s?.Location);
+  if (typeof idp?.['metadata'] === 'string')
+    for (const m of idp['metadata'].matchAll(/\bLocation\s*=\s*(?:"([^"]*)"|'([^']*)')/g)) add('samlConfig.idpMetadata.metadata', m[1] ?? m[2]);
   return out;
 }
 
@@ -89,6 +94,9 @@ export async function ensureSsoClaims(db: Db): Promise<void> {
   const providers = await queryRows<{ domain: string | null; organization_id: string | null }>(db, sql`select domain, organization_id from auth.sso_provider where organization_id is not null`).catch(() => []);
   for (const p of providers)
     for (const d of domainsOf(p.domain)) await db.execute(sql`insert into ${CLAIMS} (domain, organization_id) values (${d}, ${p.organization_id}) on conflict (domain) do nothing`);
+  // Providers registered before overrideUserInfo was refused stop rewriting the accounts they sign in.
+  for (const column of ['oidc_config', 'saml_config'])
+    await db.execute(sql`update auth.sso_provider set ${sql.raw(column)} = (${sql.raw(column)}::jsonb - 'overrideUserInfo')::text where ${sql.raw(column)} like '%overrideUserInfo%'`).catch(() => undefined);
 }
 
 /**
@@ -97,9 +105,17 @@ export async function ensureSsoClaims(db: Db): Promise<void> {
  * domains no other organization holds (the same, a parent or a child name). Refused with a clear error,
  * nothing written; accepted, its domains are claimed for the organization before the plugin writes.
  */
-export async function guardSsoProvider(db: Db, path: string, body: Record<string, unknown> | undefined, issuers: readonly string[]): Promise<void> {
+export async function guardSsoProvider(db: Db, path: string, body: Record<string, unknown> | undefined, issuers: readonly string[], appOrigins: readonly string[]): Promise<void> {
   if (path === '/sso/delete-provider') return void await noteRemoval(db, body?.['providerId']);
+  // ObjectOS sets no shared redirect URI: a callback names its provider, so the sign-in checks know whose answer it is.
+  if (path === '/sso/callback') throw new APIError('NOT_FOUND', { code: 'SSO_PROVIDER_UNKNOWN', message: 'The SSO callback is /api/auth/sso/callback/<providerId>.' });
   if (!SSO_ROUTES.has(path)) return;
+  const oidc = body?.['oidcConfig'] as Record<string, unknown> | undefined;
+  // A provider rewriting a user's address at each sign-in could move an account out of (and back into) its domains.
+  if (body?.['overrideUserInfo'] === true || oidc?.['overrideUserInfo'] === true)
+    throw new APIError('BAD_REQUEST', { code: 'SSO_OVERRIDE_REFUSED', message: 'overrideUserInfo: a provider may not rewrite the profile (address) of the accounts it signs in.' });
+  const saml = body?.['samlConfig'] as Record<string, unknown> | undefined;
+  for (const field of ['callbackUrl', 'idpInitiatedCallbackUrl']) redirectTarget(`samlConfig.${field}`, saml?.[field], appOrigins);
   let organizationId: string | null;
   if (path === '/sso/register') {
     organizationId = typeof body?.['organizationId'] === 'string' && body['organizationId'] ? body['organizationId'] : null;
@@ -125,9 +141,15 @@ export async function guardSsoProvider(db: Db, path: string, body: Record<string
   const wanted = domainsOf(body?.['domain']);
   await db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${CLAIM_LOCK})`);
-    // Claims left by registrations that failed (no provider of the organization covers them) are released.
-    await tx.execute(sql`delete from ${CLAIMS} c where c.claimed_at < now() - ${STALE_CLAIM} and not exists (
-      select 1 from auth.sso_provider p, unnest(string_to_array(p.domain, ',')) d where p.organization_id = c.organization_id and lower(trim(d)) = c.domain)`);
+    // Claims left by registrations that failed (no provider of the organization covers them) are released,
+    // judged by the same parsing as everywhere else.
+    const old = await queryRows<{ domain: string; organization_id: string }>(tx, sql`select domain, organization_id from ${CLAIMS} where claimed_at < now() - ${STALE_CLAIM}`);
+    if (old.length > 0) {
+      const providers = await queryRows<{ domain: string | null; organization_id: string }>(tx, sql`select domain, organization_id from auth.sso_provider where organization_id = any(${sql.param([...new Set(old.map((c) => c.organization_id))])}::text[])`);
+      const covered = new Set(providers.flatMap((p) => domainsOf(p.domain).map((d) => `${p.organization_id}|${d}`)));
+      const stale = old.filter((c) => !covered.has(`${c.organization_id}|${c.domain}`)).map((c) => c.domain);
+      if (stale.length > 0) await tx.execute(sql`delete from ${CLAIMS} where domain = any(${sql.param(stale)}::text[])`);
+    }
     const others = await queryRows<{ domain: string }>(tx, sql`select domain from ${CLAIMS} where organization_id <> ${organizationId}`);
     const taken = wanted.filter((w) => others.some((o) => nested(w, o.domain)));
     if (taken.length > 0)
@@ -163,9 +185,9 @@ export async function guardSsoEmail(db: Db, ctx: { path?: string; params?: unkno
   const routeProvider = ctx?.path?.startsWith('/sso/') ? (ctx.params as { providerId?: unknown } | undefined)?.providerId : undefined;
   const providerId = typeof routeProvider === 'string' ? routeProvider : accountProviderId;
   if (!providerId) {
-    // An SSO route that names no provider (a shared callback): what it would create cannot be judged.
-    if (ctx?.path?.startsWith('/sso/') && !('userId' in who))
-      throw new APIError('FORBIDDEN', { code: 'SSO_PROVIDER_UNKNOWN', message: 'This SSO sign-in names no provider; nothing was created.' });
+    // An SSO route that names no provider (a shared callback): whose answer it is cannot be judged.
+    if (ctx?.path?.startsWith('/sso/'))
+      throw new APIError('FORBIDDEN', { code: 'SSO_PROVIDER_UNKNOWN', message: 'This SSO sign-in names no provider; nothing was created or signed in.' });
     return;
   }
   const [provider] = await queryRows<{ domain: string | null }>(db, sql`select domain from auth.sso_provider where provider_id = ${providerId}`);
@@ -181,8 +203,38 @@ export async function guardSsoEmail(db: Db, ctx: { path?: string; params?: unkno
     });
 }
 
+/**
+ * The user hooks of an SSO sign-in: a user is created only within the provider's domains, and no SSO route
+ * changes a user's address (a provider cannot move an account out of its domains and back).
+ */
+export function ssoUserHooks(db: Db) {
+  type Ctx = { path?: string; params?: unknown } | null | undefined;
+  return {
+    create: { before: async (user: { email: string }, ctx: Ctx) => void await guardSsoEmail(db, ctx, { email: user.email }) },
+    update: {
+      before: async (user: { email?: unknown }, ctx: Ctx) => {
+        if (ctx?.path?.startsWith('/sso/') && user.email !== undefined)
+          throw new APIError('FORBIDDEN', { code: 'SSO_EMAIL_CHANGE_REFUSED', message: 'An SSO sign-in does not change the address of an account.' });
+      },
+    },
+  };
+}
+
 /** Routes where an identity provider's origin is fetched from (discovery, tokens, keys, user info). */
-const IDP_ROUTES = ['/sso/', '/sign-in/sso', '/sign-in/social', '/sign-in/oauth2', '/callback/', '/oauth2/'];
+const IDP_ROUTES = ['/sso/register', '/sso/update-provider', '/sso/callback/', '/sso/saml2/sp/acs/', '/sign-in/sso', '/sign-in/social', '/sign-in/oauth2', '/callback/', '/oauth2/'];
+
+/** A place the browser is sent: a path of this application, or one of its origins. Anything else is refused, naming the field. */
+function redirectTarget(field: string, v: unknown, appOrigins: readonly string[]): void {
+  if (typeof v !== 'string' || v === '' || (v.startsWith('/') && !v.startsWith('//') && !v.startsWith('/\\'))) return;
+  let origin: string | null = null;
+  try {
+    origin = new URL(v).origin;
+  } catch {
+    origin = null;
+  }
+  if (origin === null || !appOrigins.includes(origin))
+    throw new APIError('FORBIDDEN', { code: 'INVALID_REDIRECT', message: `${field}: ${v.slice(0, 200)} is not a path or origin of this application; the browser is sent back to the application only.` });
+}
 
 export const originMatcher = (patterns: readonly string[]) => {
   const res = patterns.map((p) => new RegExp(`^${p.split('*').map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[^/.]+')}$`));
@@ -192,27 +244,22 @@ export const originMatcher = (patterns: readonly string[]) => {
 /**
  * better-auth checks both the URLs it fetches and the URLs it redirects to against one trusted-origins
  * list. Identity providers' origins are trusted for fetching only: added to the list on the routes that
- * talk to a provider, and, there, refused as a place to send the browser (`callbackURL`, `redirectTo`…),
- * unless they are also among the application's own origins.
+ * talk to a provider, where every place the browser is sent (`callbackURL`, `redirectTo`…, a SAML
+ * `RelayState`) must be a path or an origin of the application itself.
  */
-export function idpTrust(appOrigins: readonly string[], idpOrigins: readonly string[]) {
-  const isIdp = originMatcher(idpOrigins);
+export function idpTrust(baseURL: string, trustedOrigins: readonly string[], idpOrigins: readonly string[]) {
+  const appOrigins = [...new Set([new URL(baseURL).origin, ...trustedOrigins])];
   const routeOf = (pathname: string) => IDP_ROUTES.find((r) => pathname.startsWith(`/api/auth${r}`)) ?? null;
   return {
+    appOrigins,
     trustedOrigins: (request?: Request): string[] => (request && routeOf(new URL(request.url).pathname) ? [...appOrigins, ...idpOrigins] : [...appOrigins]),
     refuseRedirects(path: string, body: unknown, query: unknown): void {
       if (!IDP_ROUTES.some((r) => path.startsWith(r))) return;
-      for (const field of ['callbackURL', 'errorCallbackURL', 'newUserCallbackURL', 'redirectTo']) {
+      for (const field of ['callbackURL', 'errorCallbackURL', 'newUserCallbackURL', 'redirectTo', 'RelayState']) {
         const v = (body as Record<string, unknown> | undefined)?.[field] ?? (query as Record<string, unknown> | undefined)?.[field];
-        if (typeof v !== 'string') continue;
-        let origin: string;
-        try {
-          origin = new URL(v).origin;
-        } catch {
-          continue;
-        }
-        if (isIdp(origin) && !appOrigins.includes(origin))
-          throw new APIError('FORBIDDEN', { code: 'INVALID_REDIRECT', message: `${field}: ${origin} is an identity provider's origin, not one of this application's; the browser is sent back to the application only.` });
+        // A SAML RelayState is ours when it is not a URL (the plugin's own state).
+        if (field === 'RelayState' && typeof v === 'string' && !/^[a-z][a-z0-9+.-]*:|^\/\//i.test(v)) continue;
+        redirectTarget(field, v, appOrigins);
       }
     },
   };

@@ -83,7 +83,7 @@ export async function ssoEvent(db: Db, x: {
         returning p.organization_id, (select o.slug from auth.organization o where o.id = p.organization_id) as slug`);
       const tenant = org ? { tenantId: org.organization_id } : {};
       await emit('auth.login', { userId, ip, description: 'signed in with SSO', ...tenant, details: { method: 'sso', providerId } });
-      const mapping = x.mappings.find((m) => m.providerId === providerId && (m.organization === undefined || m.organization === org?.slug));
+      const mapping = x.mappings.find((m) => m.providerId === providerId && m.organization === org?.slug);
       if (!mapping || !org || !userId) return;
       const given = await applySsoMapping(db, mapping, userId, org.organization_id);
       // Names the user only (its organization is the event's tenant): every cache and socket drops this
