@@ -302,7 +302,7 @@ for (const engine of variants) {
       expect(copy.result, copy.message).toBe('served');
       expect(copy.message).toMatch(/\n {2}flows changed: the job runtime/);
       // Sign-in reads the SSO mappings once too.
-      const sso = await edit('security/hot_sso.sso.yaml', () => 'name: hot_sso\nproviderId: hot-idp\nmappings:\n  - { value: admins, organizationRole: admin }\n');
+      const sso = await edit('security/hot_sso.sso.yaml', () => 'name: hot_sso\nproviderId: hot-idp\norganization: hot-org\nmappings:\n  - { value: admins, organizationRole: admin }\n');
       expect(sso.result, sso.message).toBe('served');
       expect(sso.message).toMatch(/security changed\n {2}SSO mappings changed: the job runtime and sign-in keep what they started with until the next start/);
       const gone = nextReload();
