@@ -20,6 +20,7 @@ const ROUTES: Record<string, { path: string; type: string }> = {
   'POST /api/auth/sign-up/email': { path: '/api/auth/sign-up/email', type: 'application/json' },
   'POST /api/auth/organization/create': { path: '/api/auth/organization/create', type: 'application/json' },
   'POST /api/auth/sso/register': { path: '/api/auth/sso/register', type: 'application/json' },
+  'POST /api/auth/sso/request-domain-verification': { path: '/api/auth/sso/request-domain-verification', type: 'application/json' },
   'POST /api/auth/sso/verify-domain': { path: '/api/auth/sso/verify-domain', type: 'application/json' },
   'POST /api/auth/sign-in/sso': { path: '/api/auth/sign-in/sso', type: 'application/json' },
   'POST /api/auth/sso/saml2/sp/acs/x': { path: '/api/auth/sso/saml2/sp/acs/x', type: 'application/x-www-form-urlencoded' },
