@@ -66,13 +66,12 @@ export function providerOrigins(body: Record<string, unknown> | undefined): { fi
     try {
       url = new URL(v);
     } catch {
-      // A SAML entity ID may be a URN: not a place anything is fetched from or sent to.
-      if (field === 'issuer' || field === 'samlConfig.issuer') return;
-      out.push({ field, origin: v });
+      // A SAML entity ID (the issuer) may be a URN: not a place anything is fetched from or sent to.
+      if (field !== 'issuer') out.push({ field, origin: v });
       return;
     }
     if (url.protocol === 'http:' || url.protocol === 'https:') out.push({ field, origin: url.origin });
-    else if (field !== 'issuer' && field !== 'samlConfig.issuer') out.push({ field, origin: v });
+    else if (field !== 'issuer') out.push({ field, origin: v });
   };
   add('issuer', body?.['issuer']);
   const oidc = body?.['oidcConfig'] as Record<string, unknown> | undefined;
