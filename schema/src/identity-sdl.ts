@@ -25,6 +25,8 @@ type Query {
   myAccess: MemberAccess
   "A member's role, permission sets and groups in the active organization: your own, or anyone's for an organization owner or admin (null for a non-member)."
   memberAccess(userId: ID!): MemberAccess
+  "The active organization's SCIM provisioning tokens (organization owner or admin); a secret is shown only when created."
+  scimTokens: [ScimToken!]!
 }
 
 type Mutation {
@@ -36,6 +38,10 @@ type Mutation {
   revokeApiKey(id: ID!): Boolean!
   "Replaces a member's role, permission sets and groups in the active organization (organization owner or admin)."
   setMemberAccess(input: SetMemberAccessInput!): MemberAccess!
+  "A bearer token for the active organization's SCIM 2.0 endpoint, to give its identity provider (Okta, Entra ID): organization owner or admin, from a signed-in session."
+  createScimToken(input: CreateScimTokenInput!): CreatedScimToken!
+  "Revokes one of the active organization's SCIM tokens: the provider's next request with it is refused (organization owner or admin)."
+  revokeScimToken(id: ID!): Boolean!
 }
 
 "What a member holds in the security model of an organization."
@@ -113,6 +119,32 @@ type CreatedApiKey {
 input CreateApiKeyInput {
   name: String!
   "Days until the key expires; absent = never."
+  expiresInDays: Int
+}
+
+"A bearer token an identity provider provisions the organization's users and groups with (SCIM 2.0)."
+type ScimToken {
+  id: ID!
+  name: String!
+  "The first characters of the token, to recognise it."
+  start: String!
+  createdAt: DateTime!
+  expiresAt: DateTime
+  lastUsedAt: DateTime
+  revokedAt: DateTime
+}
+
+type CreatedScimToken {
+  "The secret: shown once, store it in the identity provider now."
+  token: String!
+  "The SCIM base URL to give the identity provider."
+  endpoint: String!
+  scimToken: ScimToken!
+}
+
+input CreateScimTokenInput {
+  name: String!
+  "Days until the token expires; absent = never."
   expiresInDays: Int
 }
 `;

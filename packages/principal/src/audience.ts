@@ -18,7 +18,7 @@ export const isInternalAudience = (name: string): name is InternalAudience => (I
  * Separate keys for separate jobs, all derived from the one configured secret (HKDF-SHA256), so a
  * leak of one derived key (say, a subgraph's signing key) does not give away the others.
  */
-export function deriveKey(secret: string, purpose: 'better-auth' | 'webhooks' | `principal-hmac:${string}`): string {
+export function deriveKey(secret: string, purpose: 'better-auth' | 'webhooks' | 'scim-tokens' | `principal-hmac:${string}`): string {
   if (secret.length < 32) throw new Error('OBJECTOS_SECRET must be at least 32 characters');
   return Buffer.from(hkdfSync('sha256', secret, 'objectos', purpose, 32)).toString('base64url');
 }

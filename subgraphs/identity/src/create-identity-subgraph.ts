@@ -5,7 +5,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse, type GraphQLSchema } from 'graphql';
 import { createYoga } from 'graphql-yoga';
 import { connectDatabase, ensureSecurityTables, queryRows, saveMemberAccess, type Database, type DatabaseOptions } from '@objectos/db';
-import { createMemoryEventBus, ensureEventTables, type EventBus } from '@objectos/events';
+import { createAuditEmitter, createMemoryEventBus, ensureEventTables, type EventBus } from '@objectos/events';
 import type { SocialConfig } from './social.ts';
 import { DEFAULT_POLICY, type PolicyDefinition, type SsoMappingDefinition } from '@objectos/metadata';
 import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } from '@objectos/observability';
@@ -18,6 +18,8 @@ import { withOriginRule } from './origin-rule.ts';
 import { impersonationGate } from './impersonation-gate.ts';
 import { DEFAULT_IMPERSONATION_MINUTES } from './operators.ts';
 import { ensureSsoClaims } from './sso-guard.ts';
+import { createScimAuth, SCIM_ROUTE, SCIM_TOKEN_DDL } from './scim.ts';
+import { scimApplier, type ObjectosGroup } from './scim-apply.ts';
 import type { Notifier } from '@objectos/notifications';
 
 /** The only headers read from a {@link PRINCIPAL_ENDPOINT} body. */
@@ -67,6 +69,8 @@ export interface IdentitySubgraphOptions extends DatabaseOptions {
   ssoMappings?: SsoMappingDefinition[];
   /** Social sign-in (OBJECTOS_GOOGLE_*, _GITHUB_*, _MICROSOFT_*, OBJECTOS_OAUTH_*). @default none */
   social?: SocialConfig;
+  /** The metadata's public groups (names and labels): SCIM groups map to them by name. @default none */
+  groups?: readonly ObjectosGroup[];
 }
 
 export interface DemoAccount {
@@ -129,10 +133,16 @@ export async function createIdentitySubgraph(options: IdentitySubgraphOptions): 
     await database.db.execute(sql.raw(PASSWORD_HISTORY_DDL));
     await ensureSecurityTables(database.db);
     await ensureEventTables(database.db);
+    const scim = createScimAuth({ db: database.db, secret: options.secret, baseURL: options.baseURL, verifyDomains: options.ssoDomainVerification ?? true, ...(options.social ? { social: options.social } : {}) });
+    await scim.tables.migrate(database.db);
+    await database.db.execute(sql.raw(SCIM_TOKEN_DDL));
+    const scimChanges = scimApplier({ db: database.db, groups: options.groups ?? [], record: createAuditEmitter(database.db, bus), logger });
+    // What an earlier process committed but did not apply (it stopped in between).
+    await scimChanges.apply();
     const resolve = createPrincipalResolver(auth, database.db, policy, { ...(options.impersonationMinutes !== undefined ? { impersonationMinutes: options.impersonationMinutes } : {}) });
     const names = options.namePrefix ? prefixedInflection(options.namePrefix) : null;
     const sdl = names ? renameSdl(IDENTITY_SDL, names) : IDENTITY_SDL;
-    const resolvers = identityResolvers(auth, database.db, bus, options.security);
+    const resolvers = identityResolvers(auth, database.db, bus, options.security, { hashOf: scim.hashOf, endpoint: new URL(SCIM_ROUTE.slice(0, -1), options.baseURL).toString() });
     const schema = guardEntityTypes(buildSubgraphSchema([{ typeDefs: parse(sdl), resolvers: names ? renameResolvers(IDENTITY_SDL, resolvers, names) : resolvers }]));
     const yoga = createYoga<Record<string, unknown>, IdentityContext>({
       schema,
@@ -158,6 +168,7 @@ export async function createIdentitySubgraph(options: IdentitySubgraphOptions): 
       const verdict = await verifyRequest(request, key, 'identity', { replay });
       if (!verdict.ok)
         return Response.json({ error: { code: 'UNAUTHENTICATED', message: `Unauthorized: ${verdict.reason}` } }, { status: 401, headers: { 'www-authenticate': 'ObjectOS-HMAC' } });
+      if (path.startsWith(SCIM_ROUTE)) return scim.handle(request, () => scimChanges.apply());
       if (path.startsWith('/api/auth/')) return (await impersonationGate(auth, request, path, impersonationMs)) ?? auth.handler(await withOriginRule(request));
       if (path === PRINCIPAL_ENDPOINT && request.method === 'POST') {
         const body = (await request.json().catch(() => null)) as Record<string, unknown> | null;

@@ -1,3 +1,4 @@
+import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { GraphQLError } from 'graphql';
 import type { GraphQLResolverMap } from '@apollo/subgraph';
@@ -7,6 +8,7 @@ import type { Principal } from '@objectos/principal';
 import type { SecurityModel } from '@objectos/metadata';
 import { IDENTITY_SDL, scalarResolvers } from '@objectos/schema';
 import type { Auth } from './create-auth.ts';
+import { SCIM_TOKEN_PREFIX } from './scim.ts';
 
 // The SDL is the schema package's (schema/src/identity-sdl.ts): composed into public.graphql with the
 // compiled subgraphs, so the typed SDK covers identity too.
@@ -93,8 +95,14 @@ function checkAccessInput(input: SetMemberAccessInput, names: SecurityNames | un
   return { role, permissionSets, groups };
 }
 
+interface ScimTokenRow { id: string; name: string; start: string; created_at: Date; expires_at: Date | null; last_used_at: Date | null; revoked_at: Date | null }
+const scimTokenOut = (t: ScimTokenRow) => ({ id: t.id, name: t.name, start: t.start, createdAt: t.created_at, expiresAt: t.expires_at, lastUsedAt: t.last_used_at, revokedAt: t.revoked_at });
+
+/** SCIM tokens: how a token is stored (its digest) and where providers send their requests. */
+export interface ScimTokenOptions { hashOf: (token: string) => string; endpoint: string }
+
 /** Resolvers read with the verified principal only; credentials never reach this subgraph. */
-export function identityResolvers(auth: Auth, db: Db, bus: EventBus, security?: SecurityNames): GraphQLResolverMap<IdentityContext> {
+export function identityResolvers(auth: Auth, db: Db, bus: EventBus, security?: SecurityNames, scim?: ScimTokenOptions): GraphQLResolverMap<IdentityContext> {
   // Durable before the mutation answers (events.audit_outbox), then on the bus for caches and sockets.
   const record = createAuditEmitter(db, bus);
   const emit = (type: AuditEventType, { principal: p, requestId, client }: IdentityContext, details: Record<string, unknown>, target?: { type: string; id: string }) =>
@@ -108,6 +116,16 @@ export function identityResolvers(auth: Auth, db: Db, bus: EventBus, security?: 
   };
   const orgOut = (o: Record<string, unknown>) => ({ id: o.id, name: o.name, slug: o.slug, createdAt: o.created_at });
   const isOrgAdmin = (p: Principal) => p.roles.some((r) => ORG_ADMIN_ROLES.includes(r));
+  /** The organization whose SCIM tokens a request may see and change: its active one, as its owner or admin, from a session. */
+  const scimAdmin = (p: Principal): string => {
+    signedIn(p);
+    if (p.kind !== 'user') throw err('FORBIDDEN', 'SCIM tokens are managed from a signed-in session, not with an API key.');
+    if (!p.organizationId) throw err('FORBIDDEN', 'Join or choose an organization first: a SCIM token provisions one organization.');
+    if (!isOrgAdmin(p)) throw err('FORBIDDEN', "Only an organization owner or admin can manage the organization's SCIM tokens.");
+    if (!scim) throw err('FORBIDDEN', 'SCIM is not available on this identity service.');
+    return p.organizationId;
+  };
+  const SCIM_COLUMNS = sql`id, name, start, created_at, expires_at, last_used_at, revoked_at`;
 
   return {
     ...(scalarResolvers as unknown as GraphQLResolverMap<IdentityContext>),
@@ -166,6 +184,10 @@ export function identityResolvers(auth: Auth, db: Db, bus: EventBus, security?: 
         if (userId !== self && !isOrgAdmin(principal)) throw err('FORBIDDEN', "Only an organization owner or admin can read another member's access.");
         if (userId !== self && !(await loadOrganizationRoles(db, org, userId))) return null;
         return accessOut(userId, await loadMemberAccess(db, org, userId));
+      },
+      scimTokens: async (_: unknown, __: unknown, { principal }: IdentityContext) => {
+        const org = scimAdmin(principal);
+        return (await queryRows<ScimTokenRow>(db, sql`select ${SCIM_COLUMNS} from auth.scim_token where organization_id = ${org} order by created_at`)).map(scimTokenOut);
       },
     },
     Mutation: {
@@ -230,6 +252,26 @@ export function identityResolvers(auth: Auth, db: Db, bus: EventBus, security?: 
         if (granted.permissionSets.length || granted.groups.length) await emit('authz.permission_granted', ctx, { userId: target, ...granted }, on);
         if (revoked.permissionSets.length || revoked.groups.length) await emit('authz.permission_revoked', ctx, { userId: target, ...revoked }, on);
         return accessOut(target, next);
+      },
+      createScimToken: async (_: unknown, { input }: { input: { name: string; expiresInDays?: number | null } }, ctx: IdentityContext) => {
+        const org = scimAdmin(ctx.principal);
+        const name = input.name.trim();
+        if (name.length === 0 || name.length > 100) throw err('BAD_USER_INPUT', 'name must be 1 to 100 characters: nothing was created.');
+        const days = input.expiresInDays;
+        if (days !== undefined && days !== null && (days < 1 || days > 3650)) throw err('BAD_USER_INPUT', 'expiresInDays must be between 1 and 3650: nothing was created.');
+        const token = `${SCIM_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+        const [row] = await queryRows<ScimTokenRow>(db, sql`insert into auth.scim_token (id, organization_id, name, token_hash, start, created_by, expires_at)
+          values (${randomUUID()}, ${org}, ${name}, ${scim!.hashOf(token)}, ${token.slice(0, SCIM_TOKEN_PREFIX.length + 4)}, ${ctx.principal.userId},
+            ${days ? sql`now() + make_interval(days => ${days})` : sql`null`}) returning ${SCIM_COLUMNS}`);
+        await emit('system.integration_added', ctx, { kind: 'scim', credentialId: row!.id, name }, { type: 'scim_credential', id: row!.id });
+        return { token, endpoint: scim!.endpoint, scimToken: scimTokenOut(row!) };
+      },
+      revokeScimToken: async (_: unknown, { id }: { id: string }, ctx: IdentityContext) => {
+        const org = scimAdmin(ctx.principal);
+        const rows = await queryRows<{ id: string }>(db, sql`update auth.scim_token set revoked_at = now() where id = ${id} and organization_id = ${org} and revoked_at is null returning id`);
+        if (rows.length === 0) throw err('NOT_FOUND', `No live SCIM token ${id} of this organization exists: nothing was changed.`);
+        await emit('system.integration_removed', ctx, { kind: 'scim', credentialId: id }, { type: 'scim_credential', id });
+        return true;
       },
     },
     User: {

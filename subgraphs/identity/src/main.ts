@@ -54,6 +54,7 @@ runProcess({
           policy: model.defaultPolicy,
           security: securityNamesOf(model.security),
           ssoMappings: model.security.ssoMappings,
+          groups: model.security.groups,
           social: socialFromEnv(process.env),
           bus: ctx.getService<EventBus>('bus'),
           seedDemo: process.env['OBJECTOS_SEED'] === 'true',
