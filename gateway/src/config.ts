@@ -47,6 +47,8 @@ export interface ObjectOSConfig {
   maxCost: number;
   /** Requests per minute per client IP (IPv6 by /64); 0 turns limiting off. */
   rateLimitPerMinute: number;
+  /** OBJECTOS_SCIM_RATE_LIMIT: SCIM requests per minute per provisioning token (an identity provider's sync). @default 600 */
+  scimRequestsPerMinute: number;
   /** Most records one bulk write (create many, update or delete by filter) may touch. */
   bulkMax: number;
   /** How long published change events are kept, in hours (OBJECTOS_CHANGE_RETENTION_HOURS): how far back a subscription's `after` can replay. */
@@ -154,6 +156,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     pluginTimeoutMs: positive(env, 'OBJECTOS_PLUGIN_TIMEOUT_MS', 60_000),
     shutdownTimeoutMs: positive(env, 'OBJECTOS_SHUTDOWN_TIMEOUT_MS', 10_000),
     rateLimitPerMinute: env['OBJECTOS_RATE_LIMIT'] === '0' ? 0 : positive(env, 'OBJECTOS_RATE_LIMIT', 600),
+    scimRequestsPerMinute: positive(env, 'OBJECTOS_SCIM_RATE_LIMIT', 600),
     bulkMax: positive(env, 'OBJECTOS_BULK_MAX', 1000),
     changeRetentionHours: positive(env, 'OBJECTOS_CHANGE_RETENTION_HOURS', 24, 'a positive whole number of hours'),
     guestOrganization: env['OBJECTOS_GUEST_ORGANIZATION']?.trim() || null,

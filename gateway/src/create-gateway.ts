@@ -305,8 +305,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   if (objectos?.identity) {
     const perAccount = createLimiter({ name: 'sign_in_account', points: objectos.attemptsPerAccount ?? 3, durationSeconds: 10, keyPrefix: 'objectos:signin', redisUrl: objectos.redisUrl });
     const perIp = createLimiter({ name: 'sign_in_ip', points: objectos.attemptsPerIp ?? 30, durationSeconds: 10, keyPrefix: 'objectos:signin-ip', redisUrl: objectos.redisUrl });
-    limiters.push(perAccount, perIp);
-    authPlugins.unshift(useIdentityProxy({ ...objectos.identity, key: audienceKey(secret, 'identity'), trustProxy: objectos.trustProxy ?? false, perAccount, perIp, principals }));
+    const scim = createLimiter({ name: 'scim_token', points: objectos.scimRequestsPerMinute ?? 600, durationSeconds: 60, keyPrefix: 'objectos:scim', redisUrl: objectos.redisUrl });
+    limiters.push(perAccount, perIp, scim);
+    authPlugins.unshift(useIdentityProxy({ ...objectos.identity, key: audienceKey(secret, 'identity'), trustProxy: objectos.trustProxy ?? false, perAccount, perIp, scim, principals }));
   }
   try {
     await Promise.all([rateLimit?.ready, ...limiters.map((l) => l.ready)]);

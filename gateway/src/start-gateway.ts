@@ -41,7 +41,7 @@ export async function startGatewayOnly(config: ObjectOSConfig): Promise<RunningG
     bus = createEventBus(config.redisUrl);
     await bus.ready;
     auth = {
-      secret, resolve: remotePrincipalResolver(identity, secret), identity, cacheTtlMs: config.authCacheMs, bus, trustProxy: config.trustProxy,
+      secret, resolve: remotePrincipalResolver(identity, secret), identity, cacheTtlMs: config.authCacheMs, bus, trustProxy: config.trustProxy, scimRequestsPerMinute: config.scimRequestsPerMinute,
       ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
     };
   }

@@ -22,6 +22,8 @@ export interface ObjectOSAuthOptions {
   attemptsPerAccount?: number;
   /** Sign-in and 2FA attempts per IP per 10 s, whatever the account. @default 30 */
   attemptsPerIp?: number;
+  /** SCIM requests per minute per provisioning token. @default 600 */
+  scimRequestsPerMinute?: number;
   /** Share attempt counters across replicas. */
   redisUrl?: string;
   /** @default false */

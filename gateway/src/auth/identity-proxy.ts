@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Plugin } from 'graphql-yoga';
 import { CLIENT_IP_HEADER, SYSTEM, credentialsOf, signPrincipal } from '@objectos/principal';
 import { REQUEST_ID_HEADER, injectTraceContext } from '@objectos/observability';
@@ -10,6 +10,8 @@ import { recordSignIn } from './auth-metrics.ts';
 
 export const AUTH_BASE_PATH = '/api/auth';
 const MAX_AUTH_BODY = 64 * 1024;
+/** SCIM 2.0 provisioning (identity's SCIM instance). */
+const SCIM_PREFIX = `${AUTH_BASE_PATH}/scim/v2/`;
 /** Routes that check a secret: rate-limited per account and IP. */
 const GUARDED = /^\/api\/auth\/(sign-in\/email|sign-in\/email-otp|email-otp\/send-verification-otp|two-factor\/verify-(totp|backup-code|otp)|two-factor\/send-otp|sign-in\/sso|sso\/verify-domain|sso\/callback(\/[^/]+)?|sso\/saml2\/sp\/acs\/[^/]+|callback\/[^/]+)$/;
 const TWO_FACTOR_COOKIE = /(?:^|;\s*)(?:__Secure-)?better-auth\.two_factor=([^;]*)/;
@@ -25,6 +27,8 @@ export interface IdentityProxyOptions {
   perAccount: Limiter;
   /** Ceiling per IP whatever the account (password spraying). */
   perIp: Limiter;
+  /** SCIM requests per provisioning token (per IP for requests without one). */
+  scim: Limiter;
   /** The caller's cached principal is dropped after any successful change through these routes. */
   principals: PrincipalCache;
 }
@@ -45,6 +49,12 @@ export function useIdentityProxy(o: IdentityProxyOptions): Plugin {
       const read = await readBounded(request, MAX_AUTH_BODY);
       if (read === 'too large') return endResponse(Response.json({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'request body too large' } }, { status: 413 }));
       const body = request.method === 'GET' || request.method === 'HEAD' ? null : read;
+      // An identity provider's sync has its own budget per token: bursts of hundreds of users are normal.
+      if (path.startsWith(SCIM_PREFIX)) {
+        const token = /^Bearer\s+(.+)$/i.exec(request.headers.get('authorization') ?? '')?.[1]?.trim();
+        const retry = await o.scim.consume(token ? `token:${createHash('sha256').update(token).digest('base64url').slice(0, 22)}` : `ip:${ipKey(ip)}`);
+        if (retry !== null) return endResponse(tooManyRequests(retry, 'SCIM requests'));
+      }
       if (GUARDED.test(path)) {
         const account = accountOf(path, body, request.headers, url.searchParams);
         const bucket = ipKey(ip);

@@ -52,6 +52,7 @@ export function gatewayPlugin(config: ObjectOSConfig, secret: string, readiness:
           cacheTtlMs: config.authCacheMs,
           bus: ctx.getService<EventBus>('bus'),
           trustProxy: config.trustProxy,
+          scimRequestsPerMinute: config.scimRequestsPerMinute,
           ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
         },
       });
