@@ -124,6 +124,31 @@ describe.each(engines())('admin scope on $name', (engine) => {
     expect(problems).toEqual([]);
   }, 300_000);
 
+  it("SCIM: org A's owner provisions org A only — a session is no SCIM credential, and A's token reaches nothing of B", async () => {
+    const users = [b.owner.userId, b.member.userId];
+    const before = await snapshotTenant(s.identity.database.db, b.orgId, users);
+    const session = await signIn(ownerA.email);
+    const made = await s.q<{ createScimToken: { token: string } }>({ authorization: `Bearer ${session}` }, 'mutation { createScimToken(input: { name: "A only" }) { token } }');
+    expect(made.errors).toBeUndefined();
+    const scimToken = made.data!.createScimToken.token;
+    const user = { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: b.member.email, emails: [{ value: b.member.email, primary: true }], active: false };
+    const patch = { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', value: { active: false } }] };
+    const problems: string[] = [];
+    for (const token of [session, scimToken])
+      for (const [method, path, input] of [
+        ['GET', '/scim/v2/Users', {}], ['POST', '/scim/v2/Users', user], ['PATCH', `/scim/v2/Users/${b.member.userId}`, patch], ['PUT', `/scim/v2/Users/${b.member.userId}`, user],
+        ['DELETE', `/scim/v2/Users/${b.member.userId}`, {}], ['POST', '/scim/v2/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'B', members: [{ value: b.member.userId }] }],
+      ] as const) {
+        const r = await call(method, path, token, input);
+        const text = await r.text();
+        const where = `${method} ${path} with ${token === session ? "A's session" : "A's SCIM token"} → ${r.status}`;
+        if (token === session ? r.status !== 401 : r.status >= 500 || (method !== 'GET' && r.status < 400)) problems.push(`${where}: ${text.slice(0, 200)}`);
+        if (text.includes(b.member.email) || text.includes(b.owner.email)) problems.push(`${where}: reveals B`);
+      }
+    expect(problems).toEqual([]);
+    expect(await snapshotTenant(s.identity.database.db, b.orgId, users)).toEqual(before);
+  });
+
   it("the seeded demo account owns acme but has no platform role: it cannot list users or impersonate", async () => {
     const id = await userIdOf(demo.email);
     const rows = await queryRows<{ role: string }>(s.identity.database.db, sql`select role from auth.member where user_id = ${id} and organization_id = ${demo.organizationId}`);

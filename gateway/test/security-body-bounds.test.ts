@@ -24,6 +24,9 @@ const ROUTES: Record<string, { path: string; type: string }> = {
   'POST /api/auth/sso/verify-domain': { path: '/api/auth/sso/verify-domain', type: 'application/json' },
   'POST /api/auth/sign-in/sso': { path: '/api/auth/sign-in/sso', type: 'application/json' },
   'POST /api/auth/sso/saml2/sp/acs/x': { path: '/api/auth/sso/saml2/sp/acs/x', type: 'application/x-www-form-urlencoded' },
+  // SCIM provisioning (#21): a provider's user and group writes.
+  'POST /api/auth/scim/v2/Users': { path: '/api/auth/scim/v2/Users', type: 'application/scim+json' },
+  'POST /api/auth/scim/v2/Groups': { path: '/api/auth/scim/v2/Groups', type: 'application/scim+json' },
   'POST /unknown': { path: '/unknown', type: 'application/octet-stream' },
   // Health, readiness, metrics and the JWKS answer GET only: a body sent there is an unknown route's.
   'POST /health': { path: '/health', type: 'application/json' },

@@ -37,6 +37,9 @@ describe.each(engines())('one origin policy for every route and transport on $na
     'POST /api/auth/sign-in/sso': (origin, h = {}) => fetch(at('/api/auth/sign-in/sso'), { method: 'POST', headers: { origin, 'content-type': 'application/json', ...h }, body: JSON.stringify({ email: 'x@nowhere.test', callbackURL: '/' }) }),
     'GET /api/auth/sso/callback/nobody': (origin, h = {}) => fetch(at('/api/auth/sso/callback/nobody?code=c&state=s'), { redirect: 'manual', headers: { origin, ...h } }),
     'POST /api/auth/sso/saml2/sp/acs/nobody': (origin, h = {}) => fetch(at('/api/auth/sso/saml2/sp/acs/nobody'), { method: 'POST', redirect: 'manual', headers: { origin, 'content-type': 'application/x-www-form-urlencoded', ...h }, body: 'SAMLResponse=x' }),
+    // SCIM (#21): an identity provider's requests (bearer token); a cookie never authenticates them.
+    'GET /api/auth/scim/v2/Users': (origin, h = {}) => fetch(at('/api/auth/scim/v2/Users'), { headers: { origin, ...h } }),
+    'POST /api/auth/scim/v2/Users': (origin, h = {}) => fetch(at('/api/auth/scim/v2/Users'), { method: 'POST', headers: { origin, 'content-type': 'application/scim+json', ...h }, body: JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'x@nowhere.test' }) }),
     'GET /unknown': (origin, h = {}) => fetch(at('/unknown'), { headers: { origin, ...h } }),
     'GET /health': (origin, h = {}) => fetch(at('/health'), { headers: { origin, ...h } }),
     'GET /ready': (origin, h = {}) => fetch(at('/ready'), { headers: { origin, ...h } }),
