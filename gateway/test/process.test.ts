@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, freePort, gql, gqlOk, REPO_ROOT, services, signIn, spawnTs, startMailCatcher, TEST_SECRET, withHeaders, type Spawned, type TestDatabase } from '@objectos/testkit';
 import { loadMetadata } from '@objectos/metadata';
@@ -279,6 +280,20 @@ describe.skipIf(!services.postgres)('services topology: data subgraph and gatewa
     expect(invitation.text).toMatch(/invitation [0-9a-f-]{36}/);
     const runs = await gqlOk<{ jobRuns: { key: string; status: string }[] }>(endpoint, '{ jobRuns(queue: "notify.email") { key status } }');
     expect(runs.jobRuns).toContainEqual({ key: expect.stringMatching(/^invitation:/), status: 'COMPLETED' });
+    // SCIM across processes: the owner issues a token (identity process, through the gateway); a provider's
+    // user created through the gateway joins the organization.
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    await client.query(`insert into auth.sso_provider (id, issuer, oidc_config, user_id, provider_id, organization_id, domain, domain_verified)
+      select gen_random_uuid()::text, 'https://idp.example', '{}', m.user_id, 'acme-idp', $1, 'acme-scim.test', true from auth.member m where m.organization_id = $1 and m.role = 'owner' limit 1`, [org]);
+    await client.end();
+    const scimToken = (await gqlOk<{ createScimToken: { token: string } }>(endpoint, 'mutation { createScimToken(input: { name: "Okta" }) { token } }')).createScimToken.token;
+    const provisioned = await fetch(`http://127.0.0.1:${gwPort}/api/auth/scim/v2/Users`, {
+      method: 'POST', headers: { authorization: `Bearer ${scimToken}`, 'content-type': 'application/scim+json' },
+      body: JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'sam@acme-scim.test', emails: [{ value: 'sam@acme-scim.test', primary: true }], active: true }),
+    });
+    expect(provisioned.status, await provisioned.clone().text()).toBe(201);
+    expect((await gqlOk<{ members: { user: { email: string } }[] }>(endpoint, '{ members { user { email } } }')).members.map((m) => m.user.email)).toContain('sam@acme-scim.test');
     // A workflow rule across processes: the data process hands the change over, the worker runs the rule
     // and writes back through the data process's API (signed), the run is seen through the gateway.
     const opp = await gqlOk<{ createOpportunity: { id: string } }>(endpoint, `mutation { createOpportunity(input: { name: "Won across processes", stage: prospecting, accountId: "${made.createAccount.id}" }) { id } }`);

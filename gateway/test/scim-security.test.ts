@@ -108,6 +108,15 @@ describe.each(ENGINES)('SCIM security on %s', (engine) => {
     expect((await stateOf(s, `squat@${s.domain}`)).role).toBeNull();
   });
 
+  it('a group write naming 1,000 members fits the SCIM body bound (512 KiB); a larger body is refused 413 unread', async () => {
+    const members = Array.from({ length: 1000 }, (_, i) => ({ value: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, display: `member-${i}@${s.domain}` }));
+    const big = await s.scim('POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'Large', members });
+    expect(big.status).not.toBe(413);
+    expect(big.status).toBeLessThan(500);
+    const huge = await s.scim('POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'Huge', members: [...members, ...members, ...members, ...members, ...members, ...members] });
+    expect(huge.status).toBe(413);
+  });
+
   it('deactivating a signed-in member ends their sessions and live sockets before the provider gets its answer', async () => {
     const dana = await s.member('dana');
     // The directory takes over the existing member (same account; her profile is left as it is).
@@ -127,20 +136,65 @@ describe.each(ENGINES)('SCIM security on %s', (engine) => {
     const closed = await Promise.race([socket.closed, new Promise<null>((r) => setTimeout(() => r(null), 3_000))]);
     expect(closed, 'socket still open 3 s after the deactivation').not.toBeNull();
     expect(closed!.code).toBeGreaterThanOrEqual(4400);
-    expect(await stateOf(s, dana.email)).toMatchObject({ role: null, banned: true, sessions: 0 });
-    // A password sign-in is refused while the directory keeps her deactivated.
-    expect(await signIn(s.rig.base, dana.email, PASSWORD).catch(() => 'refused')).toBe('refused');
+    // Out of the organization, every session ended; an account the directory took over (it existed before)
+    // is not locked by it: signed in again, she belongs to no organization and sees nothing of it.
+    expect(await stateOf(s, dana.email)).toMatchObject({ role: null, banned: false, sessions: 0 });
+    const again = await signIn(s.rig.base, dana.email, PASSWORD);
+    expect((await q(again, '{ activeOrganization { id } accounts { totalCount } }')).errors?.[0]?.extensions?.['code']).toBeDefined();
   });
 
-  it('an organization owner is never removed by the directory (refused and audited)', async () => {
+  it('an organization owner is not the directory\'s: not taken over, not removed, groups untouched (refused and audited)', async () => {
     const db = s.rig.app.identity!.database.db;
     const ownerEmail = `owner@scimsec-${engine}.test`;
     await db.execute(sql`update auth."user" set email_verified = true where email = ${ownerEmail}`);
-    const linked = await s.scim('POST', '/Users', user(ownerEmail));
-    expect(linked.status).toBe(201);
-    expect((await s.scim('PATCH', `/Users/${String(linked.json.id)}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active: false } }] })).status).toBe(200);
-    expect(await stateOf(s, ownerEmail)).toMatchObject({ role: 'owner', banned: false });
+    // An admin's token cannot take over the owner's account (an existing address: 409).
+    expect((await s.scim('POST', '/Users', user(ownerEmail))).status).toBe(409);
+    // A provisioned member later made an owner: the directory no longer removes them nor changes their groups.
+    const olaf = `olaf@${s.domain}`;
+    const made = await s.scim('POST', '/Users', user(olaf));
+    expect(made.status).toBe(201);
+    await db.execute(sql`update auth.member set role = 'owner' where user_id = (select id from auth."user" where email = ${olaf})`);
+    const group = await s.scim('POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'Key Account Team', members: [{ value: String(made.json.id) }] });
+    expect(group.status).toBe(201);
+    expect((await stateOf(s, olaf)).groups).toBeNull();
+    expect((await s.scim('PATCH', `/Users/${String(made.json.id)}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active: false } }] })).status).toBe(200);
+    expect(await stateOf(s, olaf)).toMatchObject({ role: 'owner', banned: false });
     expect((await s.events('security.access_denied')).some((e) => e.details.action === 'scim_remove_owner')).toBe(true);
+  });
+
+  it('an account of another domain that is a member is not taken over, even by an organization with no proved domain', async () => {
+    const outsider = await s.member('xena');
+    const other = `xena@elsewhere-${engine}.example`;
+    await s.rig.app.identity!.database.db.execute(sql`update auth."user" set email = ${other} where id = ${outsider.userId}`);
+    const r = await s.scim('POST', '/Users', user(other));
+    // Refused as a new account: outside the domains, and the address is in use.
+    expect([400, 409]).toContain(r.status);
+    expect(await stateOf(s, other)).toMatchObject({ role: 'member', banned: false });
+    expect(await queryRows(s.rig.app.identity!.database.db, sql`select 1 from auth.scim_linked where user_id = ${outsider.userId}`)).toEqual([]);
+  });
+
+  it('a change that could not be applied stays marked and is applied again within seconds, without another SCIM request', async () => {
+    const email = `fred@${s.domain}`;
+    const created = await s.scim('POST', '/Users', user(email));
+    expect(created.status).toBe(201);
+    const db = s.rig.app.identity!.database.db;
+    const pending = async () => (await queryRows<{ n: number }>(db, sql`select count(*)::int as n from auth.scim_pending`))[0]!.n;
+    // The application fails (a table it writes is gone for a moment); the plugin's transaction committed.
+    await db.execute(sql`alter table security.member_access rename to member_access_away`);
+    try {
+      const off = await s.scim('PATCH', `/Users/${String(created.json.id)}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active: false } }] });
+      expect(off.status).toBe(200);
+      // Not applied: still a member (read without the table that is away), and still marked.
+      const [still] = await queryRows<{ role: string }>(db, sql`select m.role from auth.member m join auth."user" u on u.id = m.user_id where u.email = ${email}`);
+      expect(still?.role).toBe('member');
+      expect(await pending()).toBeGreaterThan(0);
+    } finally {
+      await db.execute(sql`alter table security.member_access_away rename to member_access`);
+    }
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && (await stateOf(s, email)).role !== null) await new Promise((r) => setTimeout(r, 200));
+    expect(await stateOf(s, email)).toMatchObject({ role: null, banned: true });
+    expect(await pending()).toBe(0);
   });
 
   it('what a stopped process committed but did not apply is applied at the next start', async () => {
@@ -174,5 +228,12 @@ describe('SCIM rate limit', () => {
     // Another token (another budget) still passes.
     const other = await s.rig.q<{ createScimToken: { token: string } }>('mutation { createScimToken(input: { name: "second" }) { token } }');
     expect((await s.scim('GET', '/Users', undefined, other.createScimToken.token)).status).toBe(200);
+  });
+
+  it('guessing tokens (each guess a fresh budget) is limited per client address: refused 429 after the sign-in ceiling', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 32; i++) statuses.push((await s.scim('GET', '/Users', undefined, `oos_scim_guess-${i}`)).status);
+    expect(statuses.slice(0, 30).every((x) => x === 401)).toBe(true);
+    expect(statuses.at(-1)).toBe(429);
   });
 });

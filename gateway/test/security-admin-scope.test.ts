@@ -238,6 +238,12 @@ describe.each(engines())('admin scope on $name', (engine) => {
         expect(await refused.json(), path).toMatchObject({ code: 'IMPERSONATION_LIMITED' });
       }
       expect(await queryRows(s.identity.database.db, sql`select id from auth.apikey where reference_id = ${b.member.userId}`)).toEqual(keysBefore);
+      // Nor through the identity API: no API key, no SCIM token (either would outlive the impersonation).
+      const minted = await s.q({ authorization: `Bearer ${session.token}` }, 'mutation { createApiKey(input: { name: "outlives it" }) { key } }');
+      expect(minted.errors?.[0]?.message).toMatch(/impersonation session cannot create API keys/);
+      const scim = await s.q({ authorization: `Bearer ${session.token}` }, 'mutation { createScimToken(input: { name: "outlives it" }) { token } }');
+      expect(scim.errors?.[0]?.message).toMatch(/impersonation session cannot manage SCIM tokens/);
+      expect(await queryRows(s.identity.database.db, sql`select id from auth.apikey where reference_id = ${b.member.userId}`)).toEqual(keysBefore);
 
       // 16 minutes later (whatever better-auth did to the session's expiry on use), it is over.
       await s.identity.database.db.execute(sql`update auth.session set created_at = now() - interval '16 minutes' where token = ${stored}`);

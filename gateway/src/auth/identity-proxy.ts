@@ -12,6 +12,7 @@ export const AUTH_BASE_PATH = '/api/auth';
 const MAX_AUTH_BODY = 64 * 1024;
 /** SCIM 2.0 provisioning (identity's SCIM instance). */
 const SCIM_PREFIX = `${AUTH_BASE_PATH}/scim/v2/`;
+const MAX_SCIM_BODY = 512 * 1024;
 /** Routes that check a secret: rate-limited per account and IP. */
 const GUARDED = /^\/api\/auth\/(sign-in\/email|sign-in\/email-otp|email-otp\/send-verification-otp|two-factor\/verify-(totp|backup-code|otp)|two-factor\/send-otp|sign-in\/sso|sso\/verify-domain|sso\/callback(\/[^/]+)?|sso\/saml2\/sp\/acs\/[^/]+|callback\/[^/]+)$/;
 const TWO_FACTOR_COOKIE = /(?:^|;\s*)(?:__Secure-)?better-auth\.two_factor=([^;]*)/;
@@ -39,6 +40,8 @@ export interface IdentityProxyOptions {
  * per account and IP (IPv6 by /64) before they reach the identity subgraph.
  */
 export function useIdentityProxy(o: IdentityProxyOptions): Plugin {
+  /** Client addresses refused SCIM until a time: too many requests with tokens that are not live (counted with the sign-in ceiling). */
+  const scimRefused = new Map<string, number>();
   return {
     async onRequest({ request, url, serverContext, endResponse }) {
       // `//sign-in/email` is the same route (GHSA-x732-6j76-qmhm): normalise before matching anything.
@@ -46,11 +49,14 @@ export function useIdentityProxy(o: IdentityProxyOptions): Plugin {
       if (path !== AUTH_BASE_PATH && !path.startsWith(`${AUTH_BASE_PATH}/`)) return;
       const ip = clientAddress(request, serverContext, o.trustProxy) ?? 'unknown';
       // Streamed and bounded: a chunked body past the limit is cancelled, never buffered whole.
-      const read = await readBounded(request, MAX_AUTH_BODY);
+      // A SCIM group write lists up to 1,000 members.
+      const read = await readBounded(request, path.startsWith(SCIM_PREFIX) ? MAX_SCIM_BODY : MAX_AUTH_BODY);
       if (read === 'too large') return endResponse(Response.json({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'request body too large' } }, { status: 413 }));
       const body = request.method === 'GET' || request.method === 'HEAD' ? null : read;
       // An identity provider's sync has its own budget per token: bursts of hundreds of users are normal.
       if (path.startsWith(SCIM_PREFIX)) {
+        const until = scimRefused.get(ipKey(ip)) ?? 0;
+        if (until > Date.now()) return endResponse(tooManyRequests(Math.ceil((until - Date.now()) / 1000), 'SCIM requests without a valid token'));
         const token = /^Bearer\s+(.+)$/i.exec(request.headers.get('authorization') ?? '')?.[1]?.trim();
         const retry = await o.scim.consume(token ? `token:${createHash('sha256').update(token).digest('base64url').slice(0, 22)}` : `ip:${ipKey(ip)}`);
         if (retry !== null) return endResponse(tooManyRequests(retry, 'SCIM requests'));
@@ -77,6 +83,14 @@ export function useIdentityProxy(o: IdentityProxyOptions): Plugin {
       for (const [k, v] of Object.entries(signPrincipal(SYSTEM, o.key, { audience: 'identity', method: request.method, url: target, body }))) headers.set(k, v);
       const response = await o.fetch(new Request(target, { method: request.method, headers, ...(body ? { body } : {}), redirect: 'manual' }));
       if (GUARDED.test(path)) recordSignIn(path, response.status);
+      // Guessing tokens: each new guess has a fresh per-token budget, so refusals count against the address.
+      if (path.startsWith(SCIM_PREFIX) && response.status === 401) {
+        const retry = await o.perIp.consume(`scim-refused|${ipKey(ip)}`);
+        if (retry !== null) {
+          if (scimRefused.size > 10_000) for (const [k, t] of scimRefused) if (t <= Date.now()) scimRefused.delete(k);
+          scimRefused.set(ipKey(ip), Date.now() + retry * 1000);
+        }
+      }
       // Joining, switching or leaving an organization changes the caller's principal: the next request
       // must see it. (Changes that affect other users come as events, see principal-cache.ts.)
       if (body && response.ok) o.principals.forget(credentialsOf(request.headers));

@@ -120,6 +120,7 @@ export function identityResolvers(auth: Auth, db: Db, bus: EventBus, security?: 
   const scimAdmin = (p: Principal): string => {
     signedIn(p);
     if (p.kind !== 'user') throw err('FORBIDDEN', 'SCIM tokens are managed from a signed-in session, not with an API key.');
+    if (p.impersonatedBy) throw err('FORBIDDEN', 'An impersonation session cannot manage SCIM tokens: it could hand out access that outlives it.');
     if (!p.organizationId) throw err('FORBIDDEN', 'Join or choose an organization first: a SCIM token provisions one organization.');
     if (!isOrgAdmin(p)) throw err('FORBIDDEN', "Only an organization owner or admin can manage the organization's SCIM tokens.");
     if (!scim) throw err('FORBIDDEN', 'SCIM is not available on this identity service.');
@@ -204,6 +205,8 @@ export function identityResolvers(auth: Auth, db: Db, bus: EventBus, security?: 
         const userId = signedIn(principal);
         // A key cannot mint keys: a leaked key must not be able to make itself permanent.
         if (principal.kind !== 'user') throw err('FORBIDDEN', 'API keys can only be created from a signed-in session.');
+        // A key would outlive the impersonation (15 minutes) it was made in.
+        if (principal.impersonatedBy) throw err('FORBIDDEN', 'An impersonation session cannot create API keys: a key would outlive it.');
         if (!principal.organizationId) throw err('FORBIDDEN', 'Join or choose an organization first: an API key acts in one organization.');
         const name = input.name.trim();
         if (name.length === 0 || name.length > 100) throw err('BAD_USER_INPUT', 'name must be 1 to 100 characters.');

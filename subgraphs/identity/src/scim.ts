@@ -29,10 +29,13 @@ export const SCIM_TOKEN_PREFIX = 'oos_scim_';
 export const SCIM_ROUTE = '/api/auth/scim/v2/';
 const SCOPES: readonly SCIMScope[] = ['scim.users.read', 'scim.users.write', 'scim.groups.read', 'scim.groups.write'];
 
-export const SCIM_TOKEN_DDL = `create table if not exists auth.scim_token (
+/** Provisioning tokens (their HMAC digests), and the existing accounts a directory took over (never locked by it). */
+export const SCIM_DDL = [`create table if not exists auth.scim_token (
   id text primary key, organization_id text not null references auth.organization(id) on delete cascade,
   name text not null, token_hash text not null unique, start text not null, created_by text,
-  created_at timestamptz not null default now(), expires_at timestamptz, last_used_at timestamptz, revoked_at timestamptz)`;
+  created_at timestamptz not null default now(), expires_at timestamptz, last_used_at timestamptz, revoked_at timestamptz)`,
+`create table if not exists auth.scim_linked (user_id text not null references auth."user"(id) on delete cascade,
+  organization_id text not null, created_at timestamptz not null default now(), primary key (user_id, organization_id))`];
 
 /** Users the SCIM plugin changed (in its transaction), applied to ObjectOS once it commits. */
 const pendingPlugin = {
@@ -48,8 +51,8 @@ const pendingPlugin = {
   },
 } satisfies BetterAuthPlugin;
 
-/** What a request's token says, for the plugin's hooks (they run inside its transaction and must not query). */
-interface ScimRequest { organizationId: string; domains: string[] }
+/** What a request's token says, for the plugin's callbacks and hooks (those in its transaction must not query). */
+interface ScimRequest { token: string; found: ScimToken; domains: string[] }
 const current = new AsyncLocalStorage<ScimRequest>();
 
 export interface ScimToken { id: string; organizationId: string }
@@ -91,7 +94,9 @@ export function createScimAuth(o: ScimOptions) {
 
   const refuseAddress = (email: unknown): void => {
     const req = current.getStore();
-    if (typeof email !== 'string' || !req) return;
+    // Only requests with a live token reach the plugin's writes; anything else is refused, not let through.
+    if (!req) throw new APIError('UNAUTHORIZED', { code: 'SCIM_UNAUTHENTICATED', message: 'No SCIM token: nothing was changed.' });
+    if (typeof email !== 'string') return;
     if (!emailWithin(email, req.domains))
       throw new APIError('BAD_REQUEST', {
         code: 'SCIM_EMAIL_OUTSIDE_DOMAIN',
@@ -104,20 +109,27 @@ export function createScimAuth(o: ScimOptions) {
   const scimPlugin = scim({
     connections: [],
     authentication: {
-      verifyBearerToken: async ({ token }) => {
-        const t = await tokenOf(token);
+      // Checked once per request, by handle (a request without a live token has no store).
+      verifyBearerToken: ({ token }) => {
+        const req = current.getStore();
+        const t = req && req.token === token ? req.found : null;
         return t ? { connection: { id: `objectos:${t.organizationId}`, provisioningDomainId: t.organizationId }, credentialId: t.id, scopes: SCOPES } : null;
       },
     },
     identity: {
-      // A directory takes over an existing account only if it is already a verified member of the
-      // organization (its profile is then left as it is); any other address gets a new account, and one
-      // already in use is refused by the plugin (409).
+      // A directory takes over an existing account only if its address is within the organization's proved
+      // domains and it is already a verified member there, not an owner (its profile is then left as it is,
+      // and it is never locked by the directory). Any other address gets a new account: one already in use
+      // is refused by the plugin (409), one outside the domains by the user hooks (400).
       resolveUser: async ({ provisioningDomainId, resource }) => {
+        const req = current.getStore();
+        if (!req || !emailWithin(resource.primaryEmail, req.domains)) return { action: 'create' };
         const [u] = await queryRows<{ id: string }>(o.db, sql`select u.id from auth."user" u
           where lower(u.email) = lower(${resource.primaryEmail}) and u.email_verified is true
-            and exists (select 1 from auth.member m where m.user_id = u.id and m.organization_id = ${provisioningDomainId})`);
-        return u ? { action: 'link', userId: u.id, profile: 'preserve' } : { action: 'create' };
+            and exists (select 1 from auth.member m where m.user_id = u.id and m.organization_id = ${provisioningDomainId} and m.role not like '%owner%')`);
+        if (!u) return { action: 'create' };
+        await o.db.execute(sql`insert into auth.scim_linked (user_id, organization_id) values (${u.id}, ${provisioningDomainId}) on conflict do nothing`);
+        return { action: 'link', userId: u.id, profile: 'preserve' };
       },
       reconcileUser: ({ userId }, { database }) => markDirty(database, '', userId),
     },
@@ -160,7 +172,7 @@ export function createScimAuth(o: ScimOptions) {
       const token = /^Bearer\s+(.+)$/i.exec(request.headers.get('authorization') ?? '')?.[1]?.trim();
       const t = token ? await tokenOf(token) : null;
       // An unknown token is the plugin's to refuse (401, its SCIM error).
-      const store: ScimRequest | null = t ? { organizationId: t.organizationId, domains: await domainsOfOrganization(t.organizationId) } : null;
+      const store: ScimRequest | null = t && token ? { token, found: t, domains: await domainsOfOrganization(t.organizationId) } : null;
       if (t) await touch(t.id);
       try {
         return store ? await current.run(store, () => auth.handler(request)) : await auth.handler(request);
