@@ -24,8 +24,8 @@ export interface ScimRig {
   close(): Promise<void>;
 }
 
-export async function startScimRig(engine: RulesEngine, slug: string, env: Record<string, string> = {}): Promise<ScimRig> {
-  const rig = await startRulesApp({ engine, slug, env });
+export async function startScimRig(engine: RulesEngine, slug: string, env: Record<string, string> = {}, extra: Record<string, string> = {}): Promise<ScimRig> {
+  const rig = await startRulesApp({ engine, slug, env, extra });
   const identity = rig.app.identity!;
   const db = identity.database.db;
   const domain = `${slug}.test`;

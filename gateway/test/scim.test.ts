@@ -10,12 +10,24 @@ import { ENTERPRISE, PATCH_OP, SCIM_GROUP, SCIM_USER, startScimRig, stateOf, typ
  * (`Key Account Team` → the metadata's `key_account_team`). Every change is audited and reaches
  * ObjectOS (membership, groups, account lock, sessions) before the provider gets its answer.
  */
+/** The organization's directory mapping: its SCIM groups decide role, permission sets and organization role. */
+const directory = (engine: string) => `name: directory
+organization: scim-${engine}
+mappings:
+  - value: ObjectOS Admins
+    organizationRole: admin
+  - value: Sales
+    role: sales_rep
+    permissionSets: [revenue_viewer]
+default:
+  organizationRole: member
+`;
 const ENGINES: RulesEngine[] = ['pglite', ...(services.postgres ? (['postgres'] as const) : [])];
 
 describe.each(ENGINES)('SCIM provisioning on %s', (engine) => {
   let s: ScimRig;
   beforeAll(async () => {
-    s = await startScimRig(engine, `scim-${engine}`);
+    s = await startScimRig(engine, `scim-${engine}`, {}, { 'security/directory.scim.yaml': directory(engine) });
   }, 60_000);
   afterAll(() => s?.close());
 
@@ -115,5 +127,25 @@ describe.each(ENGINES)('SCIM provisioning on %s', (engine) => {
     expect((await s.scim('GET', `/Users/${id}`)).status).toBe(404);
     // The account stays (records and the audit trail name it), locked and out of the organization.
     expect(await stateOf(s, email)).toMatchObject({ role: null, groups: null, banned: true });
+  });
+
+  it("the organization's *.scim.yaml: SCIM groups decide the role, permission sets and organization role; leaving a group takes its grant away", async () => {
+    const email = `sven@${s.domain}`;
+    const created = await s.scim('POST', '/Users', { schemas: [SCIM_USER], userName: email, emails: [{ primary: true, value: email }], name: { givenName: 'Sven', familyName: 'S' }, active: true });
+    expect(created.status).toBe(201);
+    const id = String(created.json.id);
+    const { userId } = await stateOf(s, email);
+    const sales = await s.scim('POST', '/Groups', { schemas: [SCIM_GROUP], displayName: 'Sales', members: [{ value: id }] });
+    const admins = await s.scim('POST', '/Groups', { schemas: [SCIM_GROUP], displayName: 'ObjectOS Admins', members: [{ value: id }] });
+    expect([sales.status, admins.status]).toEqual([201, 201]);
+    const access = async () => (await s.rig.q<{ memberAccess: { role: string | null; permissionSets: string[] } }>('query($u: ID!) { memberAccess(userId: $u) { role permissionSets } }', { u: userId })).memberAccess;
+    expect(await access()).toEqual({ role: 'sales_rep', permissionSets: ['revenue_viewer'] });
+    expect((await stateOf(s, email)).role).toBe('admin');
+    const leave = (gid: unknown) => s.scim('PATCH', `/Groups/${String(gid)}`, { schemas: [PATCH_OP], Operations: [{ op: 'remove', path: `members[value eq "${id}"]` }] });
+    expect([200, 204]).toContain((await leave(admins.json.id)).status);
+    expect((await stateOf(s, email)).role).toBe('member');
+    expect([200, 204]).toContain((await leave(sales.json.id)).status);
+    expect(await access()).toEqual({ role: null, permissionSets: [] });
+    expect((await s.events('authz.permission_revoked')).some((e) => e.details.userId === userId && (e.details.permissionSets as string[]).includes('revenue_viewer'))).toBe(true);
   });
 });

@@ -29,6 +29,7 @@ export function describeChange(before: MetadataModel, after: MetadataModel): { s
   const atStart = Object.entries(AT_START).filter(([k]) => !same(before[k as keyof MetadataModel], after[k as keyof MetadataModel])).map(([, label]) => label!);
   // Sign-in reads the SSO mappings (*.sso.yaml) once, like the policies.
   if (!same(before.security.ssoMappings, after.security.ssoMappings)) atStart.push('SSO mappings');
+  if (!same(before.security.scimMappings, after.security.scimMappings)) atStart.push('SCIM mappings');
   const other = OTHER_PARTS.filter((k) => !same(before[k], after[k]));
   const parts = [objects.length ? objects.join(', ') : 'no object changed', ...(other.length ? [`${other.join(', ')} changed`] : [])];
   return { summary: parts.join('; '), atStart };

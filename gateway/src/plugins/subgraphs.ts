@@ -65,7 +65,7 @@ export function identityPlugin(options: Omit<IdentitySubgraphOptions, 'database'
       const notifier = ctx.getOptionalService<Notifier>('notifier');
       const security = securityNamesOf(model.security);
       identity = await createIdentitySubgraph({
-        ...rest, security, ssoMappings: model.security.ssoMappings, groups: model.security.groups, database: ctx.getService<Database>('database'), bus: ctx.getService<EventBus>('bus'), ...(notifier ? { notifier } : {}),
+        ...rest, security, ssoMappings: model.security.ssoMappings, groups: model.security.groups, scimMappings: model.security.scimMappings, database: ctx.getService<Database>('database'), bus: ctx.getService<EventBus>('bus'), ...(notifier ? { notifier } : {}),
       });
       ctx.registerService('identity', identity);
       ctx.registerService<SubgraphSource>('subgraph:identity', { name: 'identity', url: internal('identity'), sdl: identity.sdl, fetch: identity.fetch });

@@ -2,7 +2,7 @@ import { ConditionError, parseFilterCondition, parseSqlCondition, type Condition
 import type { FieldDefinition } from './field-schema.ts';
 import type { ObjectDefinition } from './object-schema.ts';
 import type { Report } from './parse-metadata.ts';
-import type { SsoMappingDefinition,
+import type { ScimMappingDefinition, SsoMappingDefinition,
   GroupDefinition, PermissionSetDefinition, RlsPolicyDefinition, RoleDefinition, SharingRuleDefinition,
 } from './security-schema.ts';
 
@@ -26,6 +26,8 @@ export interface SecurityModel {
   rlsPolicies: RlsPolicyModel[];
   /** Just-in-time access per SSO provider (`*.sso.yaml`). */
   ssoMappings: SsoMappingDefinition[];
+  /** Access from each organization's directory (`*.scim.yaml`). */
+  scimMappings: ScimMappingDefinition[];
 }
 
 interface Entry<T> { value: T; report: Report }
@@ -36,6 +38,7 @@ export interface SecurityEntries {
   sharingRules: Entry<SharingRuleDefinition>[];
   rlsPolicies: Entry<RlsPolicyDefinition>[];
   ssoMappings: Entry<SsoMappingDefinition>[];
+  scimMappings: Entry<ScimMappingDefinition>[];
 }
 
 function unique<T extends { name: string }>(entries: Entry<T>[], kind: string): Map<string, T> {
@@ -176,6 +179,18 @@ export function checkSecurity(e: SecurityEntries, objects: ReadonlyMap<string, O
   for (const { value: m, report } of e.ssoMappings) {
     if (providers.has(m.providerId)) report(['providerId'], `another SSO mapping already maps provider "${m.providerId}"`);
     providers.add(m.providerId);
+    checkGrants(m, report);
+  }
+  unique(e.scimMappings, 'SCIM mapping');
+  const organizations = new Set<string>();
+  for (const { value: m, report } of e.scimMappings) {
+    if (organizations.has(m.organization)) report(['organization'], `another SCIM mapping already maps organization "${m.organization}"`);
+    organizations.add(m.organization);
+    checkGrants(m, report);
+  }
+
+  /** Every role, permission set and group a mapping grants is declared. */
+  function checkGrants(m: Pick<SsoMappingDefinition, 'mappings' | 'default'>, report: Report): void {
     const grants = [...m.mappings.map((g, i) => ({ g, at: ['mappings', i] as (string | number)[] })), ...(m.default ? [{ g: m.default, at: ['default'] as (string | number)[] }] : [])];
     for (const { g, at } of grants) {
       if (g.role !== undefined && !roles.has(g.role)) report([...at, 'role'], `unknown role "${g.role}"`);
@@ -191,6 +206,7 @@ export function checkSecurity(e: SecurityEntries, objects: ReadonlyMap<string, O
     sharingRules,
     rlsPolicies,
     ssoMappings: e.ssoMappings.map((x) => x.value),
+    scimMappings: e.scimMappings.map((x) => x.value),
   };
 }
 

@@ -21,7 +21,7 @@ export {
 export { DEFAULT_POLICY, PolicySchema, type PasswordPolicy, type PolicyDefinition, type SessionPolicy } from './policy-schema.ts';
 export {
   ORGANIZATION_ROLES, SYSTEM_PERMISSIONS, type FieldPermission, type GroupDefinition, type ObjectPermission, type OrganizationRole, PROFILE_AUDIENCES, type ProfileAudience,
-  type PermissionSetDefinition, type RoleDefinition, type SsoMappingDefinition, type SystemPermission,
+  type PermissionSetDefinition, type RoleDefinition, type ScimMappingDefinition, type SsoMappingDefinition, type SystemPermission,
 } from './security-schema.ts';
 export type { RlsPolicyModel, SecurityModel, SharingRuleModel } from './check-security.ts';
 export {

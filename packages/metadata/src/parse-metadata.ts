@@ -25,7 +25,7 @@ import { StateMachineSchema, type StateMachineDefinition } from './workflow/stat
 import { checkStateMachines } from './workflow/check-state-machines.ts';
 import { ApprovalSchema, type ApprovalDefinition } from './workflow/approval-schema.ts';
 import { checkApprovals } from './workflow/check-approvals.ts';
-import { GroupSchema, PermissionSetSchema, RlsPolicySchema, RoleSchema, SharingRuleSchema, SsoMappingSchema } from './security-schema.ts';
+import { GroupSchema, PermissionSetSchema, RlsPolicySchema, RoleSchema, ScimMappingSchema, SharingRuleSchema, SsoMappingSchema } from './security-schema.ts';
 
 export interface MetadataSource {
   /** Name used in error messages (a path relative to the metadata root). */
@@ -70,6 +70,7 @@ const SECURITY_FILES = {
   sharingRules: { pattern: /\.sharing\.ya?ml$/, schema: SharingRuleSchema, shape: 'a sharing rule file must be a YAML mapping with name, object, type, accessLevel and sharedWith' },
   rlsPolicies: { pattern: /\.rls\.ya?ml$/, schema: RlsPolicySchema, shape: 'an RLS policy file must be a YAML mapping with name, object and using/check' },
   ssoMappings: { pattern: /\.sso\.ya?ml$/, schema: SsoMappingSchema, shape: 'an SSO mapping file must be a YAML mapping with name, providerId, claim and mappings' },
+  scimMappings: { pattern: /\.scim\.ya?ml$/, schema: ScimMappingSchema, shape: 'a SCIM mapping file must be a YAML mapping with name, organization and mappings' },
 } as const;
 type SecurityKind = keyof typeof SECURITY_FILES;
 const securityKindOf = (file: string): SecurityKind | undefined =>
@@ -99,7 +100,7 @@ export function parseMetadata(sources: readonly MetadataSource[]): MetadataModel
   const approvals: Parsed<ApprovalDefinition>[] = [];
   const namedActions: Parsed<WorkflowAction>[] = [];
   const security: { [K in SecurityKind]: Parsed<z.output<(typeof SECURITY_FILES)[K]['schema']>>[] } = {
-    roles: [], groups: [], permissionSets: [], sharingRules: [], rlsPolicies: [], ssoMappings: [],
+    roles: [], groups: [], permissionSets: [], sharingRules: [], rlsPolicies: [], ssoMappings: [], scimMappings: [],
   };
   for (const source of [...sources].sort((a, b) => a.file.localeCompare(b.file))) {
     const kind = securityKindOf(source.file);

@@ -43,6 +43,24 @@ export const SsoMappingSchema = z.strictObject({
   default: AccessGrantSchema.optional(),
 });
 
+/**
+ * Access from an organization's directory (`*.scim.yaml`): the SCIM groups a provisioned member belongs to
+ * (each group's display name and externalId are its values) decide their organization role, hierarchy
+ * role, permission sets and groups, as an SSO mapping's claim does. The directory is the source of truth:
+ * each change it sends recomputes them. One mapping per organization.
+ */
+export const ScimMappingSchema = z.strictObject({
+  name: snakeName,
+  label: z.string().min(1).optional(),
+  description: z.string().optional(),
+  /** The slug of the organization whose SCIM connection this maps. */
+  organization: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'an organization slug: lowercase letters, digits, dashes'),
+  /** Every mapping whose value names one of the member's SCIM groups applies: the highest organization role, the first hierarchy role, all sets and groups. */
+  mappings: z.array(AccessGrantSchema.extend({ value: z.string().min(1) })).default([]),
+  /** What a member none of whose groups is mapped gets. @default organizationRole member, nothing else */
+  default: AccessGrantSchema.optional(),
+});
+
 /** A public group: a named set of members records can be shared with. */
 export const GroupSchema = z.strictObject({
   name: snakeName,
@@ -139,6 +157,7 @@ export const RlsPolicySchema = z.strictObject({
 export type RoleDefinition = z.output<typeof RoleSchema>;
 export type GroupDefinition = z.output<typeof GroupSchema>;
 export type SsoMappingDefinition = z.output<typeof SsoMappingSchema>;
+export type ScimMappingDefinition = z.output<typeof ScimMappingSchema>;
 export type ObjectPermission = z.output<typeof ObjectPermissionSchema>;
 export type FieldPermission = z.output<typeof FieldPermissionSchema>;
 export type PermissionSetDefinition = z.output<typeof PermissionSetSchema>;

@@ -47,6 +47,21 @@ const MISTAKES: Mistake[] = [
     want: { file: 'b.sso.yaml', path: 'providerId', message: /another SSO mapping already maps provider "okta"/ },
   },
   {
+    name: 'SCIM mapping naming an unknown permission set',
+    files: { 'd.scim.yaml': 'name: d\norganization: acme\nmappings:\n  - value: Sales\n    permissionSets: [sellers]\n' },
+    want: { file: 'd.scim.yaml', path: 'mappings.0.permissionSets.0', message: /unknown permission set "sellers"/ },
+  },
+  {
+    name: 'SCIM mapping granting ownership',
+    files: { 'd.scim.yaml': 'name: d\norganization: acme\nmappings:\n  - { value: Owners, organizationRole: owner }\n' },
+    want: { file: 'd.scim.yaml', path: 'mappings.0.organizationRole', message: /member|admin/ },
+  },
+  {
+    name: 'two SCIM mappings for one organization',
+    files: { 'a.scim.yaml': 'name: a\norganization: acme\n', 'b.scim.yaml': 'name: b\norganization: acme\n' },
+    want: { file: 'b.scim.yaml', path: 'organization', message: /another SCIM mapping already maps organization "acme"/ },
+  },
+  {
     name: 'unknown system permission',
     files: { 'p.permission.yaml': 'name: s\nsystemPermissions: [viewAuditLog, viewAuditLogs]\n' },
     want: { file: 'p.permission.yaml', line: 2, path: 'systemPermissions.1', message: /unknown system permission "viewAuditLogs" \(known: viewAuditLog, exportAuditLog,/ },

@@ -108,7 +108,21 @@ objects:
   });
 
   it('metadata without security files gives an empty security model', () => {
-    expect(parseMetadata(sources({})).security).toEqual({ roles: [], groups: [], permissionSets: [], sharingRules: [], rlsPolicies: [], ssoMappings: [] });
+    expect(parseMetadata(sources({})).security).toEqual({ roles: [], groups: [], permissionSets: [], sharingRules: [], rlsPolicies: [], ssoMappings: [], scimMappings: [] });
+  });
+
+  it('parses a SCIM mapping (*.scim.yaml): each SCIM group\'s access, the default', () => {
+    const { security } = parseMetadata(sources({
+      'team.group.yaml': 'name: team\n', 'rep.role.yaml': 'name: rep\n',
+      'directory.scim.yaml': 'name: directory\norganization: acme\nmappings:\n  - { value: ObjectOS Admins, organizationRole: admin }\n  - { value: Sales, role: rep, groups: [team] }\n',
+    }));
+    expect(security.scimMappings).toEqual([{
+      name: 'directory', organization: 'acme',
+      mappings: [
+        { value: 'ObjectOS Admins', organizationRole: 'admin', permissionSets: [], groups: [] },
+        { value: 'Sales', role: 'rep', permissionSets: [], groups: ['team'] },
+      ],
+    }]);
   });
 
   it('parses an SSO mapping (*.sso.yaml): the claim (groups by default), each value\'s access, the default', () => {

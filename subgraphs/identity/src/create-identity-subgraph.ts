@@ -5,9 +5,9 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse, type GraphQLSchema } from 'graphql';
 import { createYoga } from 'graphql-yoga';
 import { connectDatabase, ensureSecurityTables, queryRows, saveMemberAccess, type Database, type DatabaseOptions } from '@objectos/db';
-import { createAuditEmitter, createMemoryEventBus, ensureEventTables, type EventBus } from '@objectos/events';
+import { createMemoryEventBus, ensureEventTables, type EventBus } from '@objectos/events';
 import type { SocialConfig } from './social.ts';
-import { DEFAULT_POLICY, type PolicyDefinition, type SsoMappingDefinition } from '@objectos/metadata';
+import { DEFAULT_POLICY, type PolicyDefinition, type ScimMappingDefinition, type SsoMappingDefinition } from '@objectos/metadata';
 import { createLogger, REQUEST_ID_HEADER, useCorrelatedErrors, type Logger } from '@objectos/observability';
 import { audienceKey, CLIENT_AGENT_HEADER, CLIENT_IP_HEADER, createMemoryReplayStore, PRINCIPAL_ENDPOINT, principalOf, usePrincipalGuard, verifyRequest, type Credentials, type Resolution, type ReplayStore } from '@objectos/principal';
 import { createAuth, PASSWORD_HISTORY_DDL, type Auth } from './create-auth.ts';
@@ -18,7 +18,7 @@ import { withOriginRule } from './origin-rule.ts';
 import { impersonationGate } from './impersonation-gate.ts';
 import { DEFAULT_IMPERSONATION_MINUTES } from './operators.ts';
 import { ensureSsoClaims } from './sso-guard.ts';
-import { createScimAuth, SCIM_ROUTE, SCIM_TOKEN_DDL } from './scim.ts';
+import { createScimAuth, SCIM_DDL, SCIM_ROUTE } from './scim.ts';
 import { scimApplier, type ObjectosGroup } from './scim-apply.ts';
 import type { Notifier } from '@objectos/notifications';
 
@@ -71,6 +71,8 @@ export interface IdentitySubgraphOptions extends DatabaseOptions {
   social?: SocialConfig;
   /** The metadata's public groups (names and labels): SCIM groups map to them by name. @default none */
   groups?: readonly ObjectosGroup[];
+  /** Access from each organization's directory, from the metadata (`*.scim.yaml`). @default none */
+  scimMappings?: readonly ScimMappingDefinition[];
 }
 
 export interface DemoAccount {
@@ -135,8 +137,8 @@ export async function createIdentitySubgraph(options: IdentitySubgraphOptions): 
     await ensureEventTables(database.db);
     const scim = createScimAuth({ db: database.db, secret: options.secret, baseURL: options.baseURL, verifyDomains: options.ssoDomainVerification ?? true, ...(options.social ? { social: options.social } : {}) });
     await scim.tables.migrate(database.db);
-    await database.db.execute(sql.raw(SCIM_TOKEN_DDL));
-    const scimChanges = scimApplier({ db: database.db, groups: options.groups ?? [], record: createAuditEmitter(database.db, bus), logger });
+    for (const ddl of SCIM_DDL) await database.db.execute(sql.raw(ddl));
+    const scimChanges = scimApplier({ db: database.db, groups: options.groups ?? [], mappings: options.scimMappings ?? [], bus, logger });
     // What an earlier process committed but did not apply (it stopped in between).
     await scimChanges.apply();
     const resolve = createPrincipalResolver(auth, database.db, policy, { ...(options.impersonationMinutes !== undefined ? { impersonationMinutes: options.impersonationMinutes } : {}) });
@@ -189,6 +191,7 @@ export async function createIdentitySubgraph(options: IdentitySubgraphOptions): 
       database,
       demo,
       dispose: async () => {
+        await scimChanges.close();
         if (owned) await database.close();
       },
     };

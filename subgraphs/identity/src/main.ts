@@ -55,6 +55,7 @@ runProcess({
           security: securityNamesOf(model.security),
           ssoMappings: model.security.ssoMappings,
           groups: model.security.groups,
+          scimMappings: model.security.scimMappings,
           social: socialFromEnv(process.env),
           bus: ctx.getService<EventBus>('bus'),
           seedDemo: process.env['OBJECTOS_SEED'] === 'true',

@@ -163,7 +163,7 @@ function idTokenClaims(idToken: string | null): Record<string, unknown> | null {
 }
 
 /** The access `mapping` gives to a user whose claim holds `values`: every matching mapping, else the default. */
-export function ssoAccessOf(mapping: SsoMappingDefinition, values: readonly string[]): SsoAccess {
+export function ssoAccessOf(mapping: Pick<SsoMappingDefinition, 'mappings' | 'default'>, values: readonly string[]): SsoAccess {
   const matched = mapping.mappings.filter((m) => values.includes(m.value));
   const grants = matched.length > 0 ? matched : mapping.default ? [mapping.default] : [];
   return {
