@@ -9,7 +9,7 @@ import { ssoAccessOf } from './sso.ts';
 /** pg_advisory_xact_lock key serializing SCIM applications across identity replicas ('SCIM'). */
 const APPLY_LOCK = 0x5343494d;
 /** Why an account is locked when its directory deactivated it (and only such a lock is lifted by the directory). */
-export const SCIM_BAN_REASON = 'Deactivated by the organization directory (SCIM)';
+const SCIM_BAN_REASON = 'Deactivated by the organization directory (SCIM)';
 
 export interface ObjectosGroup { name: string; label?: string | undefined }
 
@@ -24,18 +24,17 @@ export function objectosGroupOf(groups: readonly ObjectosGroup[], displayName: s
   return groups.find((g) => g.name === snake || g.label?.trim().toLowerCase() === lower || (externalId !== null && g.name === externalId))?.name ?? null;
 }
 
-type Pending = { domain: string; userId: string };
 type Out = { type: AuditEventType; tenantId: string | null; userId: string; description: string; details: Record<string, unknown>; result?: 'success' | 'failure'; severity?: 'notice' | 'warning' };
 
 /**
  * Applies what SCIM decided to ObjectOS once the plugin's transaction has committed, for every user it
  * marked: in each organization (provisioning domain), an active user is a member whose groups are the
  * ObjectOS groups of their SCIM groups; a deactivated or deleted one is no longer a member (their access
- * and shares go, their sessions in that organization end). A user no directory keeps active and who
- * belongs to no organization any more is locked (banned, every session ended); reactivated, unlocked.
- * Every change is an audit event naming the user, so every gateway drops their cached access and
- * re-checks their sockets at once. Serialized across replicas; what fails stays marked and is retried
- * by the next request and at start.
+ * and shares go, their sessions in that organization end). An account a directory made, that no directory
+ * keeps active and that belongs to no organization any more, is locked (banned, every session ended);
+ * reactivated, unlocked. Every change is an audit event naming the user, so every gateway drops their
+ * cached access and re-checks their sockets at once. Serialized across replicas; what fails stays marked
+ * and is retried every `retryMs`, by the next request and at start.
  */
 export function scimApplier(o: { db: Db; groups: readonly ObjectosGroup[]; mappings?: readonly ScimMappingDefinition[]; bus: EventBus; logger?: Logger; retryMs?: number }) {
   let chain: Promise<void> = Promise.resolve();

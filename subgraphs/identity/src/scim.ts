@@ -66,8 +66,6 @@ export interface ScimOptions {
   verifyDomains: boolean;
 }
 
-export type ScimAuth = ReturnType<typeof createScimAuth>;
-
 export function createScimAuth(o: ScimOptions) {
   const key = deriveKey(o.secret, 'scim-tokens');
   const hashOf = (token: string) => createHmac('sha256', key).update(token).digest('base64url');
@@ -165,7 +163,6 @@ export function createScimAuth(o: ScimOptions) {
 
   return {
     tables,
-    tokenOf,
     hashOf,
     /** Serves one SCIM request; `after` runs once the plugin's transaction has committed (the changes are applied). */
     async handle(request: Request, after: () => Promise<void>): Promise<Response> {
